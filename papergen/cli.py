@@ -1,0 +1,160 @@
+"""The ``papergen`` command line.
+
+Each command only parses options, calls the library and reports; the work is
+done in importable modules (``bankfile``, ``importer``, ``stats``…). Library
+errors (``PapergenError``) become a Chinese message on stderr and the exit
+code their class carries (README, "Exit codes").
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__, bankfile, importer, stats
+from .exceptions import BankInvalid, ExitCode, ImportIncomplete, PapergenError
+
+
+class PapergenClickError(click.ClickException):
+    """Carries a library error to Click with its exit code."""
+
+    def __init__(self, error: PapergenError) -> None:
+        super().__init__(error.location_message())
+        self.error = error
+        self.exit_code = int(error.exit_code)
+
+    def show(self, file=None) -> None:  # noqa: D102 - Click API
+        stream = file or sys.stderr
+        click.echo(f"错误：{self.format_message()}", file=stream)
+        if self.error.hint:
+            click.echo(f"提示：{self.error.hint}", file=stream)
+
+
+def reports_errors(command):
+    """Turn ``PapergenError`` into a clean exit with its code."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except PapergenError as exc:
+            raise PapergenClickError(exc) from None
+
+    return wrapper
+
+
+bank_arguments = click.argument("banks", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="papergen")
+def cli() -> None:
+    """papergen：随机组卷（PDF/DOCX）、答题卡阅卷与成绩分析。
+
+    Builds randomized mock exams from question banks and grades scanned
+    answer sheets.
+    """
+
+
+@cli.group()
+def bank() -> None:
+    """题库：校验、统计、导入、导出。 Question banks."""
+
+
+@bank.command("validate")
+@bank_arguments
+@click.option("--strict", is_flag=True, help="警告也视为失败（退出码 4）。 Treat warnings as failures.")
+@click.option("-q", "--quiet", is_flag=True, help="只输出错误，不输出警告。 Print errors only.")
+@reports_errors
+def bank_validate(banks: tuple[Path, ...], strict: bool, quiet: bool) -> None:
+    """校验题库文件，逐条列出问题（文件:行号）。
+
+    Exit 0 only when no errors (and, with --strict, no warnings) were found.
+    """
+    report = bankfile.validate_paths(banks)
+    shown = report.errors if quiet else report.problems
+    for problem in shown:
+        click.echo(problem.format())
+    questions = sum(len(b.questions) for b in report.banks)
+    click.echo(f"{len(banks)} 个题库文件，{questions} 道题通过；{len(report.errors)} 个错误，{len(report.warnings)} 个警告")
+    if report.errors or (strict and report.warnings):
+        raise BankInvalid("题库校验未通过")
+
+
+@bank.command("stats")
+@bank_arguments
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True,
+    help="输出格式。 Output format.",
+)
+@reports_errors
+def bank_stats(banks: tuple[Path, ...], fmt: str) -> None:
+    """按知识点 × 题型 × 难度统计题量。 Counts per topic × type × difficulty."""
+    loaded = bankfile.load_banks(banks)
+    rows = stats.topic_counts(loaded)
+    if fmt == "csv":
+        click.echo(stats.format_csv(rows), nl=False)
+    elif fmt == "json":
+        click.echo(stats.format_json(rows))
+    else:
+        click.echo(stats.format_table(rows, loaded))
+
+
+@bank.command("import")
+@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="输出的题库 YAML 文件。")
+@click.option("--topic", help="来源未给出知识点的题目归入此知识点（默认“未分类”）。")
+@click.option("--id-prefix", help="题目编号前缀（默认用题库编号），编号为 前缀-001 …")
+@click.option("--bank-id", help="题库编号（默认取输出文件名）。")
+@click.option("--title", help="题库标题（默认取来源的标题或文件名）。")
+@click.option("--force", is_flag=True, help="覆盖内容不同的已有文件。 Replace an existing, different file.")
+@reports_errors
+def bank_import(source: Path, output: Path, topic, id_prefix, bank_id, title, force: bool) -> None:
+    """从中文题目文本、Word、Excel、Moodle XML、GIFT 或 Aiken 导入题库。
+
+    The format is detected from the file's content. Questions that cannot be
+    read are listed with their line and skipped; the rest are written, and
+    the command then exits with code 5.
+    """
+    report = importer.import_file(
+        source, bank_id=bank_id or output.stem, title=title, topic=topic, id_prefix=id_prefix
+    )
+    for problem in report.problems:
+        click.echo(problem.format(), err=True)
+    changed = importer.write_bank_file(report.bank, output, force=force)
+    kind = importer.FORMAT_NAMES_ZH.get(report.kind, report.kind)
+    state = "已写入" if changed else "内容未变，已是最新"
+    click.echo(
+        f"{source}（{kind}）：导入 {len(report.bank.questions)} 题，跳过 {report.skipped} 题 → {output}（{state}）",
+        err=True,
+    )
+    if report.skipped:
+        raise ImportIncomplete(f"有 {report.skipped} 道题未能导入，见上方列出的行号", path=source)
+
+
+@bank.command("export")
+@click.argument("bank_path", metavar="BANK", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="输出文件。")
+@click.option(
+    "--format", "fmt", type=click.Choice(importer.EXPORT_FORMATS),
+    help="导出格式（默认按扩展名：.xlsx .xml .gift .txt .yaml）。",
+)
+@reports_errors
+def bank_export(bank_path: Path, output: Path, fmt: str | None) -> None:
+    """把题库导出为 Excel、Moodle XML、GIFT、Aiken 或中文文本。"""
+    (loaded,) = bankfile.load_banks([bank_path])
+    fmt = importer.export_format_for(output, fmt)
+    importer.export_bank(loaded, output, fmt)
+    click.echo(f"{bank_path}：{len(loaded.questions)} 题 → {output}（{fmt}）", err=True)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        cli.main(prog_name="papergen")
+    except KeyboardInterrupt:
+        click.echo("已中断。", err=True)
+        sys.exit(int(ExitCode.interrupted))

@@ -1,0 +1,94 @@
+"""Error classes: each carries its exit code and a fix-it hint.
+
+Library code raises these; ``cli.py`` turns them into a message on stderr and
+the exit code below. The table is the contract documented in README.md, so a
+script driving papergen can tell "the bank is wrong" from "the disk is full".
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from pathlib import Path
+
+
+class ExitCode(IntEnum):
+    """Process exit codes. Never renumber: scripts depend on them."""
+
+    ok = 0
+    unexpected = 1  # a bug in papergen: please report it with the traceback
+    usage = 2  # bad command line (Click's own code)
+    input_file = 3  # input missing, unreadable, or not in a format papergen reads
+    bank_invalid = 4  # a bank failed validation
+    import_incomplete = 5  # import wrote what it could but skipped some questions
+    output_error = 6  # an output could not be written (permissions, disk full, refused overwrite)
+    input_rejected = 7  # input refused for safety: over a size limit, zip bomb, unsafe YAML
+    interrupted = 130  # Ctrl-C
+
+
+class PapergenError(Exception):
+    """Base class: a message that names the place, an exit code and a hint."""
+
+    exit_code: ExitCode = ExitCode.unexpected
+    hint: str = ""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        line: int | None = None,
+        where: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.message = message
+        self.path = str(path) if path is not None else None
+        self.line = line
+        # ``where`` replaces ``line`` for places that are not text lines,
+        # e.g. "工作表 题库 第 7 行" in a workbook or "第 3 段" in a DOCX.
+        self.where = where
+        if hint is not None:
+            self.hint = hint
+        super().__init__(self.location_message())
+
+    def location(self) -> str:
+        if self.path is None:
+            return ""
+        if self.where:
+            return f"{self.path}:{self.where}"
+        if self.line is not None:
+            return f"{self.path}:{self.line}"
+        return self.path
+
+    def location_message(self) -> str:
+        loc = self.location()
+        return f"{loc}: {self.message}" if loc else self.message
+
+
+class InputFileError(PapergenError):
+    """An input file is missing, unreadable, corrupt or of an unknown kind."""
+
+    exit_code = ExitCode.input_file
+
+
+class InputRejected(PapergenError):
+    """An input was refused on purpose: size limits, zip bombs, unsafe YAML."""
+
+    exit_code = ExitCode.input_rejected
+
+
+class BankInvalid(PapergenError):
+    """One or more banks failed validation; the problems were already listed."""
+
+    exit_code = ExitCode.bank_invalid
+
+
+class ImportIncomplete(PapergenError):
+    """The importer wrote the questions it could read but skipped others."""
+
+    exit_code = ExitCode.import_incomplete
+
+
+class OutputError(PapergenError):
+    """An output could not be written; nothing was left half-written."""
+
+    exit_code = ExitCode.output_error

@@ -1,0 +1,385 @@
+"""Chinese exam-prep text (the 【练习】…【答案】…【解析】 form) and its variants.
+
+Reads what training centres paste from web pages and Word files:
+
+- numbering ``1．`` ``1、`` ``1.`` ``【练习-1】`` ``【例1】`` ``第1题``;
+- options ``A.`` ``A．`` ``A、`` ``Ａ．`` ``(A)`` ``（A）``, one per line or several on a
+  line separated by spaces or ideographic spaces;
+- answers ``【答案】ABC`` ``答案：A`` ``正确答案：B`` ``【答案】A、C``, or a key block
+  at the end (``参考答案`` then ``1．A 2．C 4．ABC``);
+- explanations ``【解析】`` / ``解析：``; optional ``【知识点】`` ``【难度】`` ``【编号】``
+  ``【标签】`` ``【来源】`` lines (written by ``write`` so a text round trip keeps them);
+- the type from ``（多选）``/``【多选题】`` in the stem, from a section heading
+  (``一、单项选择题``), or else from the number of answer letters.
+
+A numbered paragraph is only a question if options follow it: exam-prep
+material is full of numbered prose headings ("3.完善激励机制"), which are
+passed over. A line with a web address or page furniture ("本文链接", "上一篇")
+ends the question before it, so page footers do not leak into a 解析.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..model import LETTERS, Bank, Problem, normalize_answer
+from . import RawRecord, ReadResult
+
+_L = "A-HＡ-Ｈ"  # option letters, half- and full-width
+_D = "0-9０-９"
+
+SECTION = re.compile(r"^[一二三四五六七八九十]+\s*[、.．]\s*(?P<title>.*)$")
+_SECTION_SINGLE = re.compile(r"单项选择|单选")
+_SECTION_MULTIPLE = re.compile(r"多项选择|多选|不定项")
+_SECTION_OTHER = re.compile(r"判断|填空|简答|问答|论述|案例分析|材料分析|写作|计算")
+
+QUESTION_STARTS = (
+    re.compile(rf"^【\s*(?:练习|例题|例|真题|试题|习题|题)\s*[-－—]?\s*(?P<num>[{_D}]+)\s*】\s*(?P<rest>.*)$"),
+    re.compile(rf"^第\s*(?P<num>[{_D}]+)\s*题\s*[.．、:：]?\s*(?P<rest>.*)$"),
+    re.compile(rf"^(?P<num>[{_D}]+)\s*[.．、]\s*(?![{_D}])(?P<rest>.*)$"),
+    re.compile(rf"^[（(]\s*(?P<num>[{_D}]+)\s*[）)]\s*(?P<rest>.*)$"),
+)
+# An option marker: "A." "A．" "A、" "A:" "(A)" "（A）". Inside a line it must
+# follow white space, so "B超" or "1.5A." in running text is not split.
+_MARKER = rf"(?:[（(]\s*[{_L}]\s*[）)]\s*[.．、]?|[{_L}]\s*[.．、:：])"
+OPTION_START = re.compile(rf"^{_MARKER}")
+INLINE_MARKER = re.compile(rf"(?:(?<=[\s\u3000])|^){_MARKER}")
+ANSWER = re.compile(
+    rf"^[【\[]?\s*(?:正确答案|参考答案|答案)\s*[】\]]?\s*[:：]?\s*"
+    rf"(?P<letters>[{_L}](?:[\s,，、;；和及]*[{_L}])*)(?![A-Za-z])\s*(?P<rest>.*)$"
+)
+KEY_BLOCK = re.compile(r"^[【\[]?\s*(?:参考答案|答案|标准答案)(?:及解析|与解析|和解析)?\s*[】\]]?\s*[:：]?\s*$")
+KEY_ENTRY = re.compile(rf"(?P<num>[{_D}]+)\s*[.．、:：\-]?\s*(?P<letters>[{_L}](?:[、,，]?[{_L}])*)(?![A-Za-z])")
+EXPLANATION = re.compile(r"^(?:[【\[]\s*(?:答案解析|解析|详解|点拨)\s*[】\]]|(?:答案解析|解析)\s*[:：])\s*[:：]?\s*(?P<text>.*)$")
+INLINE_EXPLANATION = re.compile(r"[【\[]\s*(?:答案解析|解析|详解)\s*[】\]]\s*[:：]?\s*(?P<text>.*)$")
+META = re.compile(r"^【\s*(?P<key>知识点|考点|难度|编号|标签|来源)\s*】\s*[:：]?\s*(?P<value>.*)$")
+TYPE_MARK = re.compile(r"[（(【\[]\s*(?P<kind>多选题?|多项选择题?|不定项(?:选择题?)?|单选题?|单项选择题?)\s*[）)】\]]")
+BOILERPLATE = re.compile(r"https?://|www\.|^(?:本文链接|以上是|更多(?:资讯|内容|信息)|[（(]\s*编辑|上一篇|下一篇|责任编辑|版权所有)")
+
+_META_FIELDS = {"知识点": "topic", "考点": "topic", "难度": "difficulty", "编号": "id", "标签": "tags", "来源": "source"}
+
+
+def _nfkc(text: str) -> str:
+    return unicodedata.normalize("NFKC", text)
+
+
+@dataclass
+class _Block:
+    """A question being read."""
+
+    line: int
+    number: int | None
+    section_type: str | None
+    stem: list[str] = field(default_factory=list)
+    options: list[str] = field(default_factory=list)
+    answer: str | None = None
+    answer_line: int | None = None
+    explanation: list[str] = field(default_factory=list)
+    meta: dict[str, str] = field(default_factory=dict)
+    state: str = "stem"  # stem | options | answer | explanation
+
+
+@dataclass
+class _Reader:
+    path: str
+    unit: str  # how a place is named in messages: "行" or "段"
+    result: ReadResult = field(default_factory=ReadResult)
+    blocks: list[_Block] = field(default_factory=list)
+    block: _Block | None = None
+    section_type: str | None = None
+    unsupported_section: tuple[str, int] | None = None
+    key: list[tuple[int, str, int]] = field(default_factory=list)  # (number, letters, line)
+    key_explanations: dict[int, list[str]] = field(default_factory=dict)
+    in_key: bool = False
+
+    def where(self, line: int) -> str | None:
+        return None if self.unit == "行" else f"第 {line} {self.unit}"
+
+    def problem(self, code: str, message: str, line: int) -> None:
+        self.result.problems.append(Problem("error", code, message, self.path, line, self.where(line)))
+
+    # -- line dispatch -----------------------------------------------------
+
+    def feed(self, raw: str, line: int) -> None:
+        text = raw.strip(" \t\u3000\u00a0\ufeff")
+        if not text:
+            return
+        if BOILERPLATE.search(text):
+            self.finish()
+            self.in_key = False
+            return
+        if self.in_key and self.read_key_line(text, line):
+            return
+        section = SECTION.match(text)
+        if section and not QUESTION_STARTS[2].match(text) and self.section(section.group("title"), line):
+            return
+        if KEY_BLOCK.match(text) and self.blocks_or_block():
+            self.finish()
+            self.in_key = True
+            return
+        for pattern in QUESTION_STARTS:
+            start = pattern.match(text)
+            if start:
+                self.start(int(_nfkc(start.group("num"))), start.group("rest"), line)
+                return
+        block = self.block
+        if block is None:
+            return  # prose between questions
+        if self.option_line(text):
+            return
+        answer = ANSWER.match(text)
+        if answer:
+            block.answer = normalize_answer(_nfkc(answer.group("letters")))
+            block.answer_line = line
+            block.state = "answer"
+            rest = INLINE_EXPLANATION.search(answer.group("rest"))
+            if rest:
+                block.explanation.append(rest.group("text"))
+                block.state = "explanation"
+            return
+        explanation = EXPLANATION.match(text)
+        if explanation:
+            block.explanation.append(explanation.group("text"))
+            block.state = "explanation"
+            return
+        meta = META.match(text)
+        if meta:
+            block.meta[_META_FIELDS[meta.group("key")]] = meta.group("value").strip()
+            return
+        if block.state == "stem":
+            block.stem.append(text)
+        elif block.state == "options":
+            block.options[-1] = _join(block.options[-1], text)
+        elif block.state == "explanation":
+            block.explanation.append(text)
+        else:
+            self.finish()  # prose after an answer line ends the question
+
+    def blocks_or_block(self) -> bool:
+        return bool(self.blocks or self.block)
+
+    def section(self, title: str, line: int) -> bool:
+        kind = None
+        if _SECTION_MULTIPLE.search(title):
+            kind = "multiple"
+        elif _SECTION_SINGLE.search(title):
+            kind = "single"
+        elif _SECTION_OTHER.search(title):
+            kind = "other"
+        if kind is None:
+            return False
+        self.finish()
+        self.in_key = False
+        self.section_type = None if kind == "other" else kind
+        self.unsupported_section = (title.strip(), line) if kind == "other" else None
+        return True
+
+    def start(self, number: int, rest: str, line: int) -> None:
+        self.finish()
+        self.in_key = False
+        self.block = _Block(line=line, number=number, section_type=self.section_type)
+        if rest:
+            first, inline = _split_inline_options(rest)
+            if first:
+                self.block.stem.append(first)
+            if inline:
+                self.block.options.extend(inline)
+                self.block.state = "options"
+
+    def option_line(self, text: str) -> bool:
+        block = self.block
+        assert block is not None
+        if block.state not in ("stem", "options") or not OPTION_START.match(text):
+            return False
+        leading, options = _split_inline_options(text, expected=len(block.options))
+        if leading or not options:
+            return False
+        block.options.extend(options)
+        block.state = "options"
+        return True
+
+    def read_key_line(self, text: str, line: int) -> bool:
+        explanation = EXPLANATION.match(text)
+        if explanation and self.key:
+            self.key_explanations.setdefault(len(self.key) - 1, []).append(explanation.group("text"))
+            return True
+        entries = list(KEY_ENTRY.finditer(text))
+        if not entries or entries[0].start() != 0:
+            if self.key and (len(self.key) - 1) in self.key_explanations:
+                self.key_explanations[len(self.key) - 1].append(text)
+                return True
+            return False
+        for entry in entries:
+            number = int(_nfkc(entry.group("num")))
+            self.key.append((number, normalize_answer(_nfkc(entry.group("letters"))), line))
+        tail = INLINE_EXPLANATION.search(text)
+        if tail:
+            self.key_explanations.setdefault(len(self.key) - 1, []).append(tail.group("text"))
+        return True
+
+    def finish(self) -> None:
+        block, self.block = self.block, None
+        if block is None:
+            return
+        if not block.options:
+            if block.answer is not None:
+                self.problem("no-options", f"第 {block.number} 题有答案行但没有找到选项（A．…）", block.line)
+            return  # numbered prose, not a question
+        if self.unsupported_section is not None:
+            title, heading_line = self.unsupported_section
+            self.problem("unsupported-section", f"“{title}”（第 {heading_line} {self.unit}）不是选择题，第 {block.number} 题已跳过", block.line)
+            return
+        self.blocks.append(block)
+
+    # -- output --------------------------------------------------------------
+
+    def records(self, source: str) -> None:
+        self.finish()
+        self.apply_key()
+        for block in self.blocks:
+            # A question without an answer still becomes a record (answer ""),
+            # so the importer reports it and ids stay tied to source position.
+            stem = "\n".join(block.stem)
+            kind = None
+            mark = TYPE_MARK.search(stem)
+            if mark:
+                kind = "multiple" if re.search("多|不定项", mark.group("kind")) else "single"
+                stem = (stem[: mark.start()] + stem[mark.end() :]).strip()
+            kind = kind or block.section_type
+            fields = {
+                "id": block.meta.get("id"),
+                "type": kind,
+                "stem": stem,
+                "options": block.options,
+                "answer": block.answer or "",
+                "explanation": "\n".join(part for part in block.explanation if part),
+                "topic": block.meta.get("topic"),
+                "difficulty": _difficulty(block.meta.get("difficulty")),
+                "tags": [t for t in re.split(r"[、,，;；\s]+", block.meta.get("tags", "")) if t],
+                "source": block.meta.get("source") or source,
+            }
+            self.result.records.append(RawRecord(fields, block.line, self.where(block.line)))
+
+    def apply_key(self) -> None:
+        # The k-th key entry numbered n answers the k-th question numbered n,
+        # so papers whose sections restart numbering still map one to one.
+        by_number: dict[int, list[_Block]] = {}
+        for block in self.blocks:
+            if block.number is not None:
+                by_number.setdefault(block.number, []).append(block)
+        used: dict[int, int] = {}
+        for index, (number, letters, line) in enumerate(self.key):
+            candidates = by_number.get(number, [])
+            k = used.get(number, 0)
+            used[number] = k + 1
+            if k >= len(candidates):
+                self.problem("key-without-question", f"参考答案里的第 {number} 题找不到对应的题目", line)
+                continue
+            block = candidates[k]
+            if block.answer and block.answer != letters:
+                self.problem(
+                    "conflicting-answers",
+                    f"第 {number} 题题后答案是 {block.answer}，参考答案却是 {letters}",
+                    line,
+                )
+                block.answer = ""  # neither can be trusted: imported as unanswered, so skipped
+                continue
+            block.answer = block.answer or letters
+            if index in self.key_explanations and not block.explanation:
+                block.explanation = self.key_explanations[index]
+
+
+def _join(left: str, right: str) -> str:
+    if left and right and left[-1].isascii() and left[-1].isalnum() and right[0].isascii() and right[0].isalnum():
+        return f"{left} {right}"
+    return left + right
+
+
+def _split_inline_options(text: str, expected: int = 0) -> tuple[str, list[str]]:
+    """Split "甲 A.x B.y" into ("甲", ["x", "y"]) when the letters run in order.
+
+    ``expected`` is how many options the question already has: the first
+    marker must be the next letter. Markers out of sequence are plain text.
+    """
+    markers = []
+    want = expected
+    for match in INLINE_MARKER.finditer(text):
+        letter = _nfkc(re.sub(r"[^A-HＡ-Ｈ]", "", match.group(0)))
+        if want < len(LETTERS) and letter == LETTERS[want]:
+            markers.append(match)
+            want += 1
+    if not markers:
+        return text.strip(), []
+    leading = text[: markers[0].start()].strip()
+    options = []
+    for index, match in enumerate(markers):
+        end = markers[index + 1].start() if index + 1 < len(markers) else len(text)
+        options.append(text[match.end() : end].strip(" \t\u3000"))
+    return leading, options
+
+
+def _difficulty(value: str | None) -> int | None:
+    if not value:
+        return None
+    value = _nfkc(value).strip()
+    words = {"易": 1, "容易": 1, "较易": 2, "中": 3, "中等": 3, "较难": 4, "难": 5}
+    if value in words:
+        return words[value]
+    return int(value) if value.isdigit() else value  # type: ignore[return-value]
+
+
+def read_lines(lines: Iterable[tuple[str, int]], path: str, unit: str = "行") -> ReadResult:
+    """Read questions from ``(text, place)`` pairs.
+
+    ``place`` is the line number (text files) or paragraph number (DOCX,
+    with ``unit="段"``), used in records and problems.
+    """
+    reader = _Reader(path=path, unit=unit)
+    for text, place in lines:
+        reader.feed(text, place)
+    reader.records(Path(path).name)
+    return reader.result
+
+
+def read(data: bytes, path: str) -> ReadResult:
+    """Read a UTF-8 text file (see module docstring for the forms accepted)."""
+    from ..inputs import decode_text
+
+    text = decode_text(data, path)
+    return read_lines(((line, number) for number, line in enumerate(text.splitlines(), start=1)), path)
+
+
+def write(bank: Bank) -> bytes:
+    """The bank as exam-prep text, single-choice section first.
+
+    Meta lines (【知识点】【难度】【编号】【标签】【来源】) keep every field
+    except pinned options, so the text reads back into the same questions.
+    """
+    out: list[str] = [bank.title, ""]
+    sections = (("single", "一、单项选择题"), ("multiple", "二、多项选择题"))
+    number = 0
+    for kind, heading in sections:
+        questions = [q for q in bank.questions if q.type == kind]
+        if not questions:
+            continue
+        out += [heading, ""]
+        for question in questions:
+            number += 1
+            out.append(f"{number}．{question.stem}")
+            out += [f"{LETTERS[i]}．{option.text}" for i, option in enumerate(question.options)]
+            out.append(f"【答案】{question.answer}")
+            if question.explanation:
+                out.append(f"【解析】{question.explanation}")
+            out.append(f"【知识点】{question.topic}")
+            out.append(f"【难度】{question.difficulty}")
+            out.append(f"【编号】{question.id}")
+            if question.tags:
+                out.append(f"【标签】{'、'.join(question.tags)}")
+            if question.source:
+                out.append(f"【来源】{question.source}")
+            out.append("")
+    return "\n".join(out).encode("utf-8")

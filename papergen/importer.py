@@ -1,0 +1,184 @@
+"""Importing questions from other formats into a bank.
+
+``import_file`` reads a source, tells its format by content
+(``inputs.sniff_kind``), lets that format's reader produce raw records, and
+holds every record to the bank rules (``validate.questions_from_mappings``).
+Questions that fail are skipped and reported with their place in the source;
+the rest become a ``Bank``. ``export_bank`` goes the other way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import atomic, inputs
+from .bankfile import dump_bank
+from .exceptions import InputFileError, OutputError
+from .located_yaml import located
+from .model import DEFAULT_DIFFICULTY, UNCLASSIFIED_TOPIC, Bank, Problem
+from .validate import check_banks, questions_from_mappings
+
+#: Source kind → module in ``papergen.formats`` with ``read``/``write``.
+FORMAT_MODULES = {
+    inputs.KIND_TEXT: "cntext",
+    inputs.KIND_DOCX: "docx",
+    inputs.KIND_XLSX: "xlsx",
+    inputs.KIND_MOODLE: "moodle",
+    inputs.KIND_GIFT: "gift",
+    inputs.KIND_AIKEN: "aiken",
+}
+FORMAT_NAMES_ZH = {
+    inputs.KIND_TEXT: "中文题目文本",
+    inputs.KIND_DOCX: "Word 文档",
+    inputs.KIND_XLSX: "Excel 表格",
+    inputs.KIND_MOODLE: "Moodle XML",
+    inputs.KIND_GIFT: "GIFT",
+    inputs.KIND_AIKEN: "Aiken",
+    "yaml": "papergen 题库 YAML",
+}
+#: Export formats and the file endings that choose them.
+EXPORT_SUFFIXES = {".xlsx": "xlsx", ".xml": "moodle", ".gift": "gift", ".txt": "text", ".yaml": "yaml", ".yml": "yaml"}
+EXPORT_FORMATS = ("xlsx", "moodle", "gift", "aiken", "text", "yaml")
+
+
+def _format_module(name: str):
+    return importlib.import_module(f"papergen.formats.{name}")
+
+
+@dataclass
+class ImportReport:
+    """The outcome of one import: the bank plus everything worth saying."""
+
+    bank: Bank
+    kind: str
+    records: int  # questions the reader recognised
+    problems: list[Problem] = field(default_factory=list)
+    skipped: int = 0  # questions not imported (each has an error problem)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+
+def import_file(
+    source: str | Path,
+    *,
+    bank_id: str,
+    title: str | None = None,
+    topic: str | None = None,
+    id_prefix: str | None = None,
+) -> ImportReport:
+    """Read ``source`` (any supported format) into a ``Bank``.
+
+    Parameters
+    ----------
+    bank_id
+        Id of the new bank (used unless the source names its own).
+    title
+        Bank title; default: the source's own title, else its file name.
+    topic
+        知识点 for questions whose source gives none (default 未分类).
+    id_prefix
+        Questions without an id get ``{id_prefix}-{n:03d}``, ``n`` being the
+        question's position in the source, so ids stay put when a skipped
+        question is fixed and the file imported again. Default: ``bank_id``.
+    """
+    path = str(source)
+    data = inputs.read_bytes(source)
+    kind = inputs.sniff_kind(data, path)
+    if kind == inputs.KIND_BANK:
+        raise InputFileError(
+            "这已经是 papergen 题库文件，无需导入", path=path, hint="用 papergen bank validate 检查它"
+        )
+    result = _format_module(FORMAT_MODULES[kind]).read(data, path)
+    prefix = id_prefix or bank_id
+    explicit_ids = {r.fields.get("id") for r in result.records if r.fields.get("id")}
+    width = max(3, len(str(len(result.records))))
+    items = []
+    where_of_line: dict[int, str] = {}
+    for position, record in enumerate(result.records, start=1):
+        fields = dict(record.fields)
+        if not fields.get("id"):
+            candidate = f"{prefix}-{position:0{width}d}"
+            while candidate in explicit_ids:  # never collide with ids the source carries
+                candidate += "x"
+            fields["id"] = candidate
+        if not fields.get("type"):
+            answer = fields.get("answer") or ""
+            fields["type"] = "multiple" if len(answer) >= 2 else "single"
+        fields["topic"] = fields.get("topic") or topic or UNCLASSIFIED_TOPIC
+        if fields.get("difficulty") is None:
+            fields["difficulty"] = DEFAULT_DIFFICULTY
+        fields["source"] = fields.get("source") or Path(path).name
+        fields.setdefault("tags", [])
+        fields.setdefault("explanation", "")
+        if record.where:
+            where_of_line[record.line] = record.where
+        items.append((located(fields, record.line), record.line))
+    questions, problems = questions_from_mappings(items, path)
+    problems = [
+        dataclasses.replace(p, where=where_of_line.get(p.line, p.where)) if p.line in where_of_line else p
+        for p in problems
+    ]
+    bank = Bank(result.bank_id or bank_id, title or result.title or Path(path).stem, questions, None)
+    all_problems = sorted(result.problems + problems, key=lambda p: p.line or 0)
+    all_problems += check_banks([bank])
+    reader_errors = sum(p.is_error for p in result.problems)
+    skipped = reader_errors + (len(result.records) - len(questions))
+    return ImportReport(bank=bank, kind=kind, records=len(result.records), problems=all_problems, skipped=skipped)
+
+
+def write_bank_file(bank: Bank, path: str | Path, *, force: bool = False) -> bool:
+    """Write ``bank`` as YAML; returns False when the file already held exactly this.
+
+    An existing file with different content is only replaced with ``force``:
+    a hand-edited bank must never be overwritten by a re-import by accident.
+    """
+    path = Path(path)
+    bank.path = str(path)
+    text = dump_bank(bank)
+    if path.exists():
+        try:
+            current = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            current = None
+        if current == text:
+            return False
+        if not force:
+            raise OutputError(
+                "文件已存在且内容不同，未覆盖", path=path, hint="确认要替换它时加 --force，或换一个输出文件名"
+            )
+    atomic.write_text(path, text)
+    return True
+
+
+def export_format_for(path: str | Path, requested: str | None) -> str:
+    """The export format: as requested, else from the output file's ending."""
+    if requested:
+        return requested
+    suffix = Path(path).suffix.lower()
+    if suffix not in EXPORT_SUFFIXES:
+        raise OutputError(
+            f"无法从扩展名 {suffix or '（无）'} 判断导出格式",
+            path=path,
+            hint="用 --format 指定：" + "、".join(EXPORT_FORMATS),
+        )
+    return EXPORT_SUFFIXES[suffix]
+
+
+def export_bank(bank: Bank, path: str | Path, fmt: str) -> None:
+    """Write ``bank`` to ``path`` in format ``fmt`` (atomically)."""
+    if fmt == "yaml":
+        data = dump_bank(bank).encode("utf-8")
+    elif fmt == "aiken":
+        data = _format_module("aiken").write(bank)
+    elif fmt in ("xlsx", "moodle", "gift"):
+        data = _format_module(fmt).write(bank)
+    elif fmt == "text":
+        data = _format_module("cntext").write(bank)
+    else:
+        raise OutputError(f"不支持的导出格式 {fmt}", path=path)
+    atomic.write_bytes(path, data)

@@ -1,0 +1,79 @@
+"""Near-duplicate detection over short texts (question stems and options).
+
+Texts are compared as sets of character trigrams after dropping whitespace
+and punctuation; the score is their Jaccard index. Chinese has no spaces, so
+character n-grams are the natural unit. Candidate pairs come from an inverted
+index over trigrams, skipping trigrams so common that they say nothing
+("下列说"), which keeps large banks far from the all-pairs cost.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import defaultdict
+from collections.abc import Sequence
+
+#: A trigram shared by more texts than this is not used to propose pairs.
+COMMON_GRAM_LIMIT = 200
+
+
+def normalize(text: str) -> str:
+    """Lower-case NFKC text without whitespace, punctuation or symbols."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    return "".join(ch for ch in text if unicodedata.category(ch)[0] not in "PZSC")
+
+
+def trigrams(text: str) -> frozenset[str]:
+    """Character trigrams of the normalized text (a part shorter than 3: itself).
+
+    Lines are taken separately, so texts made of parts ("stem\noption…")
+    compare the same whatever order the parts come in.
+    """
+    grams: set[str] = set()
+    for part in text.split("\n"):
+        norm = normalize(part)
+        if len(norm) < 3:
+            if norm:
+                grams.add(norm)
+            continue
+        grams.update(norm[i : i + 3] for i in range(len(norm) - 2))
+    return frozenset(grams)
+
+
+def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    if not a and not b:
+        return 1.0
+    shared = len(a & b)
+    return shared / (len(a) + len(b) - shared)
+
+
+def find_similar(texts: Sequence[str], threshold: float) -> list[tuple[int, int, float]]:
+    """Pairs ``(i, j, score)`` with ``i < j`` whose trigram Jaccard ≥ ``threshold``.
+
+    Parameters
+    ----------
+    texts
+        The texts to compare.
+    threshold
+        In (0, 1]; 1.0 finds texts equal after normalization.
+    """
+    if not 0 < threshold <= 1:
+        raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+    grams = [trigrams(text) for text in texts]
+    postings: dict[str, list[int]] = defaultdict(list)
+    for index, gram_set in enumerate(grams):
+        for gram in gram_set:
+            postings[gram].append(index)
+    candidates: set[tuple[int, int]] = set()
+    for members in postings.values():
+        if len(members) < 2 or len(members) > COMMON_GRAM_LIMIT:
+            continue
+        for position, i in enumerate(members):
+            for j in members[position + 1 :]:
+                candidates.add((i, j))
+    pairs = []
+    for i, j in sorted(candidates):
+        score = jaccard(grams[i], grams[j])
+        if score >= threshold:
+            pairs.append((i, j, score))
+    return pairs

@@ -1,0 +1,179 @@
+"""The `papergen bank …` commands: output, exit codes, and safe re-runs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from papergen.cli import cli
+from papergen.exceptions import ExitCode
+from tests.conftest import FIXTURES, ROOT
+
+SAMPLE_BANK = ROOT / "banks" / "xinjiuye-dangjian.yaml"
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_validate_the_shipped_bank_is_clean() -> None:
+    result = run("bank", "validate", SAMPLE_BANK, "--strict")
+    assert result.exit_code == 0, result.output
+    assert "0 个错误，0 个警告" in result.output
+
+
+def test_validate_reports_file_and_line_and_exits_4(tmp_path: Path) -> None:
+    bank = tmp_path / "bad.yaml"
+    bank.write_text(
+        "bank: b\ntitle: 坏题库\nquestions:\n  - id: q1\n    type: single\n    stem: 题：\n"
+        "    options: [一, 二]\n    answer: C\n    topic: t\n    difficulty: 1\n",
+        encoding="utf-8",
+    )
+    result = run("bank", "validate", bank)
+    assert result.exit_code == ExitCode.bank_invalid == 4
+    assert f"{bank}:8: 错误 [answer-out-of-range]" in result.output
+
+
+def test_warnings_pass_unless_strict(tmp_path: Path) -> None:
+    bank = tmp_path / "warn.yaml"
+    bank.write_text(
+        "bank: w\ntitle: 题库\nquestions:\n  - id: q1\n    type: single\n    stem: 题：\n"
+        "    options: [一, 二]\n    answer: A\n    topic: t\n    difficulty: 1\n",
+        encoding="utf-8",
+    )
+    assert run("bank", "validate", bank).exit_code == 0
+    assert run("bank", "validate", "--strict", bank).exit_code == 4
+
+
+def test_stats_prints_topics_types_and_difficulties() -> None:
+    result = run("bank", "stats", SAMPLE_BANK)
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[2].split() == ["知识点", "单选", "多选", "难度1", "难度2", "难度3", "难度4", "难度5", "合计"]
+    total = lines[-1].split()
+    assert total[0] == "合计" and int(total[1]) >= 50 and int(total[2]) >= 30
+    assert int(total[-1]) == int(total[1]) + int(total[2]) == sum(map(int, total[3:8]))
+
+
+def test_stats_csv_sums_children_into_parents(tmp_path: Path) -> None:
+    bank = tmp_path / "b.yaml"
+    questions = ""
+    for n, (topic, qtype, answer, difficulty) in enumerate(
+        [("甲/一", "single", "A", 1), ("甲/二", "multiple", "AB", 5), ("乙", "single", "B", 3)]
+    ):
+        questions += (
+            f"  - id: q{n}\n    type: {qtype}\n    stem: 第{n}题题干内容各不相同{n * 7}：\n"
+            f"    options: [选项一{n}, 选项二{n}, 选项三{n}]\n    answer: {answer}\n    explanation: 解析{n}\n"
+            f"    topic: {topic}\n    difficulty: {difficulty}\n"
+        )
+    bank.write_text("bank: b\ntitle: 小题库\nquestions:\n" + questions, encoding="utf-8")
+    result = run("bank", "stats", "--format", "csv", bank)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "知识点,单选,多选,难度1,难度2,难度3,难度4,难度5,合计",
+        "甲,1,1,1,0,0,0,1,2",
+        "甲/一,1,0,1,0,0,0,0,1",
+        "甲/二,0,1,0,0,0,0,1,1",
+        "乙,1,0,0,0,1,0,0,1",
+        "合计,2,1,1,0,1,0,1,3",
+    ]
+
+
+def test_stats_refuses_an_invalid_bank(tmp_path: Path) -> None:
+    bank = tmp_path / "bad.yaml"
+    bank.write_text("bank: b\ntitle: t\nquestions:\n  - id: q1\n", encoding="utf-8")
+    result = run("bank", "stats", bank)
+    assert result.exit_code == 4 and "missing-field" in result.output
+
+
+def test_import_skips_what_it_cannot_read_and_exits_5(tmp_path: Path) -> None:
+    out = tmp_path / "imported.yaml"
+    result = run("bank", "import", FIXTURES / "text" / "keyblock.txt", "-o", out, "--topic", "练习", "--id-prefix", "kb")
+    assert result.exit_code == ExitCode.import_incomplete == 5
+    assert "keyblock.txt:11: 错误 [missing-answer]" in result.output
+    assert "导入 3 题，跳过 1 题" in result.output
+    check = run("bank", "validate", out)
+    assert check.exit_code == 0, check.output
+    text = out.read_text(encoding="utf-8")
+    assert "id: kb-001" in text and "id: kb-004" in text and "topic: 练习" in text
+
+
+def test_import_rerun_is_idempotent_and_never_clobbers_an_edited_bank(tmp_path: Path) -> None:
+    out = tmp_path / "v.yaml"
+    source = FIXTURES / "text" / "variants.txt"
+    assert run("bank", "import", source, "-o", out).exit_code == 0
+    first = out.read_bytes()
+    again = run("bank", "import", source, "-o", out)
+    assert again.exit_code == 0 and "内容未变" in again.output and out.read_bytes() == first
+    out.write_text(first.decode("utf-8").replace("进门难", "进门很难"), encoding="utf-8")
+    edited = out.read_bytes()
+    refused = run("bank", "import", source, "-o", out)
+    assert refused.exit_code == ExitCode.output_error and "--force" in refused.output
+    assert out.read_bytes() == edited
+    assert run("bank", "import", source, "-o", out, "--force").exit_code == 0
+    assert out.read_bytes() == first
+
+
+def test_import_of_a_missing_file_exits_3(tmp_path: Path) -> None:
+    result = run("bank", "import", tmp_path / "nope.txt", "-o", tmp_path / "x.yaml")
+    assert result.exit_code == ExitCode.input_file == 3
+    assert "nope.txt" in result.output and "不存在" in result.output
+    assert not (tmp_path / "x.yaml").exists()
+
+
+def test_import_of_a_gbk_text_says_so(tmp_path: Path) -> None:
+    source = tmp_path / "gbk.txt"
+    source.write_bytes("1．题：\nA．一\nB．二\n答案：A\n".encode("gbk"))
+    result = run("bank", "import", source, "-o", tmp_path / "x.yaml")
+    assert result.exit_code == 3 and "GBK" in result.output and "iconv" in result.output
+
+
+def test_import_into_an_unwritable_folder_exits_6(tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        if (folder / "probe").exists() or _writable(folder):
+            pytest.skip("running as a user that ignores folder permissions")
+        result = run("bank", "import", FIXTURES / "text" / "variants.txt", "-o", folder / "x.yaml")
+        assert result.exit_code == ExitCode.output_error
+        assert list(folder.iterdir()) == []
+    finally:
+        folder.chmod(0o700)
+
+
+def _writable(folder: Path) -> bool:
+    try:
+        (folder / "probe").write_text("x")
+    except OSError:
+        return False
+    (folder / "probe").unlink()
+    return True
+
+
+def test_export_text_then_import_round_trips(tmp_path: Path) -> None:
+    out = tmp_path / "bank.txt"
+    result = run("bank", "export", SAMPLE_BANK, "-o", out)
+    assert result.exit_code == 0, result.output
+    back = tmp_path / "back.yaml"
+    imported = run("bank", "import", out, "-o", back, "--bank-id", "xinjiuye-dangjian")
+    assert imported.exit_code == 0, imported.output
+    assert run("bank", "validate", back).exit_code == 0
+
+
+def test_export_needs_a_known_format(tmp_path: Path) -> None:
+    result = run("bank", "export", SAMPLE_BANK, "-o", tmp_path / "bank.pdf")
+    assert result.exit_code == ExitCode.output_error and "--format" in result.output
+
+
+def test_python_dash_m_works() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "papergen", "bank", "validate", str(SAMPLE_BANK)],
+        capture_output=True, text=True, cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "道题通过" in result.stdout

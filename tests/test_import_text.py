@@ -1,0 +1,156 @@
+"""The Chinese exam-prep text importer: every variant the issue lists, and the seed file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from papergen import importer
+from papergen.formats import cntext
+from tests.conftest import FIXTURES, sample_bank
+
+
+def read_text(text: str, path: str = "t.txt"):
+    return cntext.read(text.encode("utf-8"), path)
+
+
+def test_variants_fixture_reads_every_form() -> None:
+    report = importer.import_file(FIXTURES / "text" / "variants.txt", bank_id="v")
+    got = [(q.id, q.type, q.line, q.answer, len(q.options)) for q in report.bank.questions]
+    assert got == [
+        ("v-001", "single", 5, "D", 4),  # 1．  答案：  解析：
+        ("v-002", "single", 13, "A", 4),  # 2、  options on one line with ideographic spaces, 正确答案：
+        ("v-003", "single", 17, "B", 4),  # 3.   (A) markers, 【答案】【解析】
+        ("v-004", "single", 25, "A", 4),  # 【练习-4】 full-width Ａ．, 【答案】Ａ
+        ("v-005", "multiple", 34, "ABC", 4),  # section heading 二、多项选择题, A、 markers, 【答案】A、B、C
+        ("v-006", "multiple", 39, "AB", 3),  # （多选） in the stem, （A） markers
+        ("v-007", "multiple", 45, "ACE", 5),  # 【多选题】, five options on one line
+    ]
+    questions = {q.id: q for q in report.bank.questions}
+    assert questions["v-002"].stem == "下列属于“三新”党建的是（  ）。"
+    assert [o.text for o in questions["v-002"].options] == ["新经济组织", "新文艺组织", "新媒体组织", "新消费组织"]
+    assert questions["v-006"].stem == "新就业群体党建工作机制包括："  # the （多选） mark is removed
+    assert questions["v-007"].stem == "下列说法正确的有："
+    assert questions["v-001"].explanation == "暖新驿站针对的是进门难、停车难、用餐难、休息难。"
+    assert questions["v-003"].explanation.startswith("二十大报告提出")
+    assert report.skipped == 0 and report.errors == []
+
+
+def test_answer_key_block_at_the_end() -> None:
+    report = importer.import_file(FIXTURES / "text" / "keyblock.txt", bank_id="k")
+    got = [(q.id, q.type, q.answer, q.explanation) for q in report.bank.questions]
+    assert got == [
+        ("k-001", "single", "A", ""),
+        ("k-002", "single", "C", ""),
+        ("k-004", "multiple", "ABC", "第四题的解析。"),  # type from the number of answer letters
+    ]
+    (error,) = report.errors
+    assert (error.code, error.line) == ("missing-answer", 11)
+    assert report.skipped == 1
+
+
+def test_seed_practice_questions(seed_dir: Path) -> None:
+    (seed,) = seed_dir.glob("000_*.txt")
+    report = importer.import_file(seed, bank_id="seed", topic="练习")
+    assert report.errors == [] and report.skipped == 0
+    got = [(q.type, q.answer, len(q.options)) for q in report.bank.questions]
+    assert got == [("single", "A", 4), ("single", "B", 4), ("single", "B", 4), ("multiple", "ABC", 4)]
+    first, _, third, fourth = report.bank.questions
+    assert first.stem.startswith("目前我国已初步形成的新就业群体党建工作管理体制")
+    assert first.options[0].text.startswith("党委统一领导、组织部门牵头抓总")
+    assert third.options[1].text == "暖新驿站"
+    assert not fourth.stem.startswith("（多选）") and "多选" not in fourth.stem
+    # the 解析 keeps its second paragraph but not the page footer after it
+    assert first.explanation.endswith("A项正确,因此,选择A选项。")
+    assert "本文链接" not in fourth.explanation and "http" not in fourth.explanation
+    assert {q.source for q in report.bank.questions} == {seed.name}
+    assert {q.topic for q in report.bank.questions} == {"练习"}
+
+
+def test_numbered_prose_without_options_is_not_a_question() -> None:
+    result = read_text("一、管理体制\n1.完善激励机制\n推动建立激励机制。\n2.加强培训\n线上线下相结合。\n")
+    assert result.records == [] and result.problems == []
+
+
+def test_letters_inside_text_are_not_option_markers() -> None:
+    result = read_text("1．关于B超检查和A.I.的说法：\nA．甲方B超 B．乙\n答案：B\n")
+    (record,) = result.records
+    assert record.fields["stem"] == "关于B超检查和A.I.的说法："
+    assert record.fields["options"] == ["甲方B超", "乙"]
+
+
+def test_option_text_continues_on_the_next_line() -> None:
+    result = read_text("1．题干：\nA．第一行\n接着写\nB．二\n答案：A\n")
+    assert result.records[0].fields["options"] == ["第一行接着写", "二"]
+
+
+def test_answer_and_explanation_on_one_line() -> None:
+    result = read_text("1．题干：\nA．一\nB．二\n【答案】B【解析】因为二。\n")
+    fields = result.records[0].fields
+    assert (fields["answer"], fields["explanation"]) == ("B", "因为二。")
+
+
+def test_conflicting_inline_answer_and_key_block_is_not_guessed() -> None:
+    report_text = "1．题干：\nA．一\nB．二\n答案：A\n\n参考答案\n1．B\n"
+    result = read_text(report_text)
+    (problem,) = result.problems
+    assert problem.code == "conflicting-answers" and problem.line == 7
+    assert result.records[0].fields["answer"] == ""  # imported as unanswered → skipped
+
+
+def test_true_false_section_is_reported_not_silently_dropped() -> None:
+    text = "一、判断题\n1．题干一\nA．对\nB．错\n答案：A\n二、单项选择题\n2．题干二\nA．一\nB．二\n答案：B\n"
+    result = read_text(text)
+    assert [p.code for p in result.problems] == ["unsupported-section"]
+    assert result.problems[0].line == 2
+    assert [r.fields["stem"] for r in result.records] == ["题干二"]
+
+
+def test_answer_line_without_options_is_reported() -> None:
+    result = read_text("1．只有题干\n答案：A\n")
+    (problem,) = result.problems
+    assert (problem.code, problem.line) == ("no-options", 1)
+
+
+def test_question_with_no_answer_is_skipped_with_its_line(tmp_path: Path) -> None:
+    source = tmp_path / "q.txt"
+    source.write_text("说明文字\n\n1．有答案：\nA．一\nB．二\n答案：A\n\n2．没答案：\nA．一\nB．二\n", encoding="utf-8")
+    report = importer.import_file(source, bank_id="x")
+    assert [q.id for q in report.bank.questions] == ["x-001"]
+    assert [(p.code, p.line) for p in report.errors] == [("missing-answer", 8)]
+
+
+def test_single_section_with_two_letters_is_an_error_not_a_guess(tmp_path: Path) -> None:
+    source = tmp_path / "q.txt"
+    source.write_text("一、单项选择题\n1．题干：\nA．一\nB．二\nC．三\n答案：AB\n", encoding="utf-8")
+    report = importer.import_file(source, bank_id="x")
+    assert report.bank.questions == []
+    assert [(p.code, p.line) for p in report.errors] == [("single-multiple-answers", 2)]
+
+
+def test_eight_options_and_meta_lines() -> None:
+    text = "1．题干：\n" + "".join(f"{chr(65 + i)}．选项{i}\n" for i in range(8)) + (
+        "答案：AH\n【知识点】组织覆盖/行业统建\n【难度】较难\n【编号】abc-9\n【标签】二十大、数字\n【来源】001.txt\n"
+    )
+    (record,) = read_text(text).records
+    fields = record.fields
+    assert len(fields["options"]) == 8 and fields["answer"] == "AH"
+    assert (fields["topic"], fields["difficulty"], fields["id"]) == ("组织覆盖/行业统建", 4, "abc-9")
+    assert (fields["tags"], fields["source"]) == (["二十大", "数字"], "001.txt")
+
+
+def test_text_export_reads_back_to_the_same_questions(tmp_path: Path) -> None:
+    bank = sample_bank()
+    out = tmp_path / "bank.txt"
+    importer.export_bank(bank, out, "text")
+    report = importer.import_file(out, bank_id=bank.id, title=bank.title)
+    assert report.errors == []
+    expected = {q.id: q for q in bank.questions}
+    for question in report.bank.questions:
+        original = expected[question.id]
+        # pins are the one thing plain text cannot carry
+        assert [o.text for o in question.options] == [o.text for o in original.options]
+        for name in ("type", "stem", "answer", "explanation", "topic", "difficulty", "tags"):
+            assert getattr(question, name) == getattr(original, name), name
+        assert question.source == (original.source or out.name)
