@@ -147,8 +147,11 @@ def bank_export(bank_path: Path, output: Path, fmt: str | None) -> None:
     """把题库导出为 Excel、Moodle XML、GIFT、Aiken 或中文文本。"""
     (loaded,) = bankfile.load_banks([bank_path])
     fmt = importer.export_format_for(output, fmt)
-    importer.export_bank(loaded, output, fmt)
-    click.echo(f"{bank_path}：{len(loaded.questions)} 题 → {output}（{fmt}）", err=True)
+    left_out = importer.export_bank(loaded, output, fmt)
+    written = len(loaded.questions) - len(left_out)
+    click.echo(f"{bank_path}：{written} 题 → {output}（{fmt}）", err=True)
+    if left_out:
+        click.echo(f"注意：{fmt} 格式只能保存单选题，已略去 {len(left_out)} 道多选题：{', '.join(left_out)}", err=True)
 
 
 def main() -> None:

@@ -169,12 +169,19 @@ def export_format_for(path: str | Path, requested: str | None) -> str:
     return EXPORT_SUFFIXES[suffix]
 
 
-def export_bank(bank: Bank, path: str | Path, fmt: str) -> None:
-    """Write ``bank`` to ``path`` in format ``fmt`` (atomically)."""
+def export_bank(bank: Bank, path: str | Path, fmt: str) -> list[str]:
+    """Write ``bank`` to ``path`` in format ``fmt`` (atomically).
+
+    Returns the ids of questions the format cannot hold and that were left
+    out (Aiken has no multiple choice); the caller tells the user.
+    """
+    left_out: list[str] = []
     if fmt == "yaml":
         data = dump_bank(bank).encode("utf-8")
     elif fmt == "aiken":
-        data = _format_module("aiken").write(bank)
+        aiken = _format_module("aiken")
+        left_out = aiken.multiple_choice_ids(bank)
+        data = aiken.write(bank, skip_multiple=True)
     elif fmt in ("xlsx", "moodle", "gift"):
         data = _format_module(fmt).write(bank)
     elif fmt == "text":
@@ -182,3 +189,4 @@ def export_bank(bank: Bank, path: str | Path, fmt: str) -> None:
     else:
         raise OutputError(f"不支持的导出格式 {fmt}", path=path)
     atomic.write_bytes(path, data)
+    return left_out
