@@ -41,6 +41,13 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise _output_error(path, exc) from None
     os.close(fd)
     tmp = Path(tmp_name)
+    # mkstemp makes the file private (0600); outputs get the usual permissions
+    # (those of the file being replaced, else 0666 less the umask).
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        mode = 0o666 & ~_umask()
+    os.chmod(tmp, mode)
     try:
         yield tmp
         with open(tmp, "rb+") as handle:
@@ -53,6 +60,12 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         _remove_quietly(tmp)
         raise
     _fsync_folder(folder)
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def write_bytes(path: str | Path, data: bytes) -> None:

@@ -154,6 +154,41 @@ def bank_export(bank_path: Path, output: Path, fmt: str | None) -> None:
         click.echo(f"注意：{fmt} 格式只能保存单选题，已略去 {len(left_out)} 道多选题：{', '.join(left_out)}", err=True)
 
 
+@cli.command("build")
+@click.argument("blueprint", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False, path_type=Path), help="输出文件夹。")
+@click.option("--variants", type=click.IntRange(1, 4), help="试卷类型数（覆盖方案中的 variants）。")
+@click.option("--seed", type=int, help="随机种子（覆盖方案中的 seed）。")
+@click.option("--force", is_flag=True, help="覆盖输出文件夹中内容不同的考试。 Replace a different exam.")
+@reports_errors
+def build_command(blueprint: Path, outdir: Path, variants, seed, force: bool) -> None:
+    """按组卷方案生成试卷、答案（PDF、DOCX）、答题卡和考试清单 exam.json。"""
+    from .build import build_exam
+
+    result = build_exam(blueprint, outdir, variants=variants, seed=seed, force=force,
+                        progress=lambda message: click.echo(message, err=True))
+    m = result.manifest
+    counts = "，".join(f"{s.title} {s.count} 题" for s in m.sections)
+    click.echo(f"考试 {m.exam}：{counts}，满分 {m.total_points:g} 分，试卷类型 {'、'.join(v.name for v in m.variants)}")
+    for path in result.files:
+        click.echo(f"  {path}")
+    click.echo(f"用时 {result.seconds['total']:.1f} 秒" + ("（与已有文件相同）" if result.unchanged else ""), err=True)
+
+
+@cli.command("sheets")
+@click.argument("exam_json", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--roster", required=True, type=click.Path(dir_okay=False, path_type=Path), help="考生名单（.csv 或 .xlsx）。")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="输出的 PDF。")
+@reports_errors
+def sheets_command(exam_json: Path, roster: Path, output: Path) -> None:
+    """为名单中每位考生打印个人答题卡（姓名、准考证号、按座位分配的试卷类型）。"""
+    from .personal_sheets import print_personal_sheets
+
+    result = print_personal_sheets(exam_json, roster, output)
+    click.echo(f"{result.students} 名考生，共 {result.pages} 页 → {output}")
+    click.echo(f"座位与试卷类型对照表 → {result.assignments}")
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

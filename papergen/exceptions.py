@@ -22,6 +22,7 @@ class ExitCode(IntEnum):
     import_incomplete = 5  # import wrote what it could but skipped some questions
     output_error = 6  # an output could not be written (permissions, disk full, refused overwrite)
     input_rejected = 7  # input refused for safety: over a size limit, zip bomb, unsafe YAML
+    blueprint_invalid = 8  # a blueprint is wrong or cannot be met by the banks (quota, topic, rule)
     interrupted = 130  # Ctrl-C
 
 
@@ -92,3 +93,9 @@ class OutputError(PapergenError):
     """An output could not be written; nothing was left half-written."""
 
     exit_code = ExitCode.output_error
+
+
+class BlueprintError(PapergenError):
+    """A blueprint is malformed, or the banks cannot satisfy it."""
+
+    exit_code = ExitCode.blueprint_invalid

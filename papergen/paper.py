@@ -1,0 +1,61 @@
+"""What a printed paper and its answer key show: the renderers' input.
+
+``Paper`` is one variant as a candidate sees it: sections, numbered questions,
+options in display order, and (for the key) the answer in the variant's own
+letters. It is built from the exam manifest and the banks
+(``build.paper_for_variant``) and handed unchanged to the PDF and DOCX
+renderers, so both formats always print the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class PaperQuestion:
+    number: int  # as printed on the paper and the answer sheet
+    id: str  # bank question id (printed on the key only)
+    type: str  # "single" | "multiple"
+    stem: str
+    options: list[str]  # display order; option i is labelled LETTERS[i]
+    key: str  # correct letters in display order, e.g. "BD"
+    points: float
+    explanation: str
+    topic: str
+
+
+@dataclass(frozen=True)
+class PaperSection:
+    title: str  # "一、单项选择题"
+    type: str
+    points_each: float
+    rule_note: str  # how it is scored, in words: "多选、少选、错选均不得分"
+    questions: list[PaperQuestion] = field(default_factory=list)
+
+    @property
+    def total_points(self) -> float:
+        return sum(q.points for q in self.questions)
+
+
+@dataclass(frozen=True)
+class Paper:
+    exam_id: str
+    title: str
+    variant: str  # "A", "B", …
+    minutes: int | None
+    instructions: str
+    sections: list[PaperSection]
+
+    @property
+    def questions(self) -> list[PaperQuestion]:
+        return [q for section in self.sections for q in section.questions]
+
+    @property
+    def total_points(self) -> float:
+        return sum(section.total_points for section in self.sections)
+
+
+def format_points(value: float) -> str:
+    """1.0 → "1", 0.5 → "0.5": points as people write them."""
+    return f"{value:g}"

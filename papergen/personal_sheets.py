@@ -1,0 +1,45 @@
+"""``papergen sheets``: one personalised answer sheet per student.
+
+Reads the exam manifest (for the sheet geometry and variants) and a roster,
+assigns variants by seat so neighbours differ, prints each student's name,
+class and 准考证号 on their sheet and into its QR code, and writes a CSV of
+the assignments beside the PDF for the invigilators.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import atomic
+from .manifest import read_manifest
+from .render_sheet import Personal, render_sheets
+from .roster import assign_variants, read_roster
+
+
+@dataclass(frozen=True)
+class SheetsResult:
+    students: int
+    pages: int
+    assignments: Path
+
+
+def print_personal_sheets(exam_json: str | Path, roster: str | Path, output: str | Path) -> SheetsResult:
+    manifest = read_manifest(exam_json)
+    students = read_roster(roster, id_digits=manifest.sheet.id_digits)
+    variants = tuple(v.name for v in manifest.variants)
+    assigned = assign_variants(students, variants)
+    people = [Personal(s.student_id, s.name, s.klass, variant) for s, variant in assigned]
+    pages = render_sheets(manifest.sheet, output, exam_id=manifest.exam, title=manifest.title, people=people)
+    output = Path(output)
+    assignments = output.with_name(output.stem + "-座位与试卷类型.csv")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["座位号", "准考证号", "姓名", "班级", "试卷类型"])
+    for student, variant in assigned:
+        writer.writerow([student.seat or "", student.student_id, student.name, student.klass, variant])
+    # BOM so that Excel opens the Chinese CSV as UTF-8.
+    atomic.write_bytes(assignments, b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8"))
+    return SheetsResult(len(people), pages, assignments)
