@@ -256,10 +256,15 @@ def _add_key_table(document: Document, styles: _Styles, questions: Sequence[Pape
     for row, question in zip(rows[1:], questions):
         _set_row_flag(row._tr, "w:cantSplit")
         cells = row.cells
-        plain = (str(question.number), question.key, format_points(question.points), _clean(question.topic))
-        for cell, text in zip(cells, plain):
+        plain = (
+            (str(question.number), styles.key_short),
+            (question.key, styles.key_short),
+            (format_points(question.points), styles.key_short),
+            (_clean(question.topic), styles.key_cell),
+        )
+        for cell, (text, style) in zip(cells, plain):
             paragraph = cell.paragraphs[0]
-            _set_style(paragraph, styles.key_cell)
+            _set_style(paragraph, style)
             paragraph.add_run(text)
         explanation = cells[4]
         paragraph = explanation.paragraphs[0]
@@ -287,6 +292,7 @@ class _Styles:
     option_table: BaseStyle
     key_head: BaseStyle
     key_cell: BaseStyle
+    key_short: BaseStyle  # 题号, 答案, 分值: centred in their narrow columns
     bank_id: BaseStyle
     key_table: BaseStyle
 
@@ -442,8 +448,16 @@ def _define_styles(document: Document) -> _Styles:
     key_head.font.bold = True
     key_head.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.CENTER
     key_head.paragraph_format.line_spacing = 1.0
+    key_head.paragraph_format.keep_with_next = True  # no header row alone at a page foot
+    key_head.paragraph_format.space_before = Pt(1)
+    key_head.paragraph_format.space_after = Pt(1)
     key_cell = _custom_paragraph_style(document, "答案表格", "KeyCell", SMALL_SIZE)
     key_cell.paragraph_format.line_spacing = 1.0
+    key_cell.paragraph_format.space_before = Pt(1)
+    key_cell.paragraph_format.space_after = Pt(1)
+    key_short = _custom_paragraph_style(document, "答案表格居中", "KeyCellCentered", SMALL_SIZE)
+    key_short.base_style = key_cell
+    key_short.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.CENTER
     bank_id = _custom_paragraph_style(document, "题库编号", "KeyBankId", TINY_SIZE)
     bank_id.base_style = key_cell
     bank_id.font.color.rgb = GREY
@@ -459,6 +473,7 @@ def _define_styles(document: Document) -> _Styles:
         option_table=option_table,
         key_head=key_head,
         key_cell=key_cell,
+        key_short=key_short,
         bank_id=bank_id,
         key_table=styles["Table Grid"],
     )

@@ -54,6 +54,8 @@ def per_correct_option(marked: Marked, key: Marked, points: float, per_option: f
 def proportional(marked: Marked, key: Marked, points: float) -> float:
     if not marked or not marked <= key:
         return 0.0
+    if marked == key:
+        return points  # exactly: points * k / k can be off in the last bit
     return points * len(marked) / len(key)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import time
@@ -201,7 +202,6 @@ def test_option_tables_are_borderless_styled_and_fixed(built):
 
 def test_questions_are_kept_together(built):
     document = docx.Document(built["paper"])
-    body = document.element.body
     for p in document.paragraphs:
         if p.style.name == "试题题干":
             assert effective(p, "keep_with_next") is True
@@ -223,7 +223,6 @@ def test_questions_are_kept_together(built):
         stem = table._tbl.getprevious()
         assert stem.tag == qn("w:p")
         assert Paragraph(stem, None).text[0].isdigit()
-    assert body is not None
 
 
 def test_page_is_a4_with_margins(built):
@@ -401,21 +400,43 @@ def test_control_characters_do_not_break_the_file(tmp_path):
     assert "1．含控制字符\n第二行" in block_texts(docx.Document(tmp_path / "p.docx"))
 
 
-@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) is not installed")
-def test_libreoffice_converts_both_to_pdf(built, tmp_path):
-    for path in built.values():
-        subprocess.run(
-            ["soffice", "--headless", "--convert-to", "pdf", "--outdir", str(tmp_path), str(path)],
-            check=True,
-            timeout=180,
-            capture_output=True,
-        )
-        pdf = tmp_path / (path.stem + ".pdf")
-        assert pdf.is_file() and pdf.read_bytes().startswith(b"%PDF")
-        import pypdfium2
+def pdf_pages(docx_path: Path, folder: Path) -> list[list[str]]:
+    """Convert with LibreOffice and return each page's text lines."""
+    import pypdfium2
 
-        document = pypdfium2.PdfDocument(str(pdf))
-        assert len(document) >= 2  # 60 questions do not fit one page
+    subprocess.run(
+        ["soffice", "--headless", "--convert-to", "pdf", "--outdir", str(folder), str(docx_path)],
+        check=True,
+        timeout=180,
+        capture_output=True,
+    )
+    pdf_path = folder / (docx_path.stem + ".pdf")
+    assert pdf_path.read_bytes().startswith(b"%PDF")
+    pdf = pypdfium2.PdfDocument(str(pdf_path))
+    pages = [[line.strip() for line in page.get_textpage().get_text_range().splitlines() if line.strip()] for page in pdf]
+    pdf.close()
+    return pages
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) is not installed")
+def test_libreoffice_lays_out_the_paper(built, tmp_path, paper):
+    pages = pdf_pages(built["paper"], tmp_path)
+    assert len(pages) >= 2  # 60 questions do not fit one page
+    for number, lines in enumerate(pages, start=1):
+        assert paper.title in lines[0] and "试卷类型 A" in lines[0]  # header
+        assert lines[-1].replace(" ", "") == f"第{number}页/共{len(pages)}页"  # footer fields
+        if number > 1:
+            # A page starts with a question or a heading, never with a question's options.
+            assert re.match(r"^(\d+．|[一二三四五六七八九十]+、)", lines[1]), lines[1]
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) is not installed")
+def test_libreoffice_repeats_the_key_header_row(built, tmp_path):
+    pages = pdf_pages(built["key"], tmp_path)
+    assert len(pages) >= 2
+    for lines in pages[1:]:
+        body = lines[1]
+        assert body.split() == ["题号", "答案", "分值", "知识点", "解析"] or re.match("^[一二三四五六七八九十]+、", body)
 
 
 # ---------------------------------------------------------------- atomic output
