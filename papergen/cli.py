@@ -189,6 +189,77 @@ def sheets_command(exam_json: Path, roster: Path, output: Path) -> None:
     click.echo(f"座位与试卷类型对照表 → {result.assignments}")
 
 
+class _Progress:
+    """Pages done, pages/s, on one stderr line (only when stderr is a terminal)."""
+
+    def __init__(self) -> None:
+        import time
+
+        self.clock = time.perf_counter
+        self.start = self.clock()
+        self.last = 0.0
+        self.live = sys.stderr.isatty()
+
+    def __call__(self, done: int, total: int) -> None:
+        now = self.clock()
+        if not self.live or (now - self.last < 0.2 and done < total):
+            return
+        self.last = now
+        rate = done / max(now - self.start, 1e-6)
+        width = 30
+        filled = int(width * done / max(total, 1))
+        click.echo(f"\r评阅 [{'#' * filled}{'.' * (width - filled)}] {done}/{total} 页  {rate:.1f} 页/秒", err=True, nl=done >= total)
+
+
+@cli.command("grade")
+@click.argument("exam_json", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("scans", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", "results_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="结果文件夹（成绩库 results.sqlite）。")
+@click.option("--workers", type=click.IntRange(1, 64), help="并行进程数（默认：全部 CPU 核）。1 = 单进程，便于调试。")
+@reports_errors
+def grade_command(exam_json: Path, scans: tuple[Path, ...], results_dir: Path, workers) -> None:
+    """评阅扫描的答题卡（JPEG、PNG、TIFF、PDF，文件或文件夹）。
+
+    Exit 0: all graded; 10: graded, some items need review; 11: some files
+    or pages could not be read.
+    """
+    from .grading import grade
+
+    summary = grade(exam_json, list(scans), results_dir, workers=workers, progress=_Progress())
+    click.echo(
+        f"共 {summary.pages_total} 页（新评 {summary.pages_new}，已评过 {summary.pages_skipped}）：读出 {summary.read} 页，"
+        f"其中 {summary.flagged_pages} 页有待复核项；拒收 {summary.rejected} 页；无法读取 {summary.errors} 个；"
+        f"用时 {summary.seconds:.1f} 秒"
+    )
+    if summary.review:
+        click.echo(f"需要人工处理（{len(summary.review)} 项）：")
+        for line in summary.review[:200]:
+            click.echo(f"  {line}")
+        if len(summary.review) > 200:
+            click.echo(f"  ……另有 {len(summary.review) - 200} 项，见 papergen results")
+    sys.exit(int(summary.exit_code))
+
+
+@cli.command("results")
+@click.argument("results_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@reports_errors
+def results_command(results_dir: Path, fmt: str) -> None:
+    """打印成绩：每位考生的试卷类型、状态、总分和各大题得分。"""
+    import json as json_module
+
+    from .manifest import Manifest
+    from .results import format_results, student_results
+    from .store import manifest_from_store, read_only
+
+    db = read_only(results_dir)
+    try:
+        manifest = Manifest.from_json(json_module.loads(manifest_from_store(db)))
+        click.echo(format_results(student_results(db, manifest), manifest, fmt))
+    finally:
+        db.close()
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

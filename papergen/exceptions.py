@@ -23,6 +23,9 @@ class ExitCode(IntEnum):
     output_error = 6  # an output could not be written (permissions, disk full, refused overwrite)
     input_rejected = 7  # input refused for safety: over a size limit, zip bomb, unsafe YAML
     blueprint_invalid = 8  # a blueprint is wrong or cannot be met by the banks (quota, topic, rule)
+    busy = 9  # another papergen process is using the same results folder
+    graded_with_review = 10  # grading finished; some sheets or marks need a person
+    graded_with_errors = 11  # grading finished; some files or pages could not be read at all
     interrupted = 130  # Ctrl-C
 
 
@@ -99,3 +102,15 @@ class BlueprintError(PapergenError):
     """A blueprint is malformed, or the banks cannot satisfy it."""
 
     exit_code = ExitCode.blueprint_invalid
+
+
+class StoreBusy(PapergenError):
+    """Another process holds the results folder."""
+
+    exit_code = ExitCode.busy
+
+
+class StoreMismatch(PapergenError):
+    """The results folder belongs to another exam (or another manifest)."""
+
+    exit_code = ExitCode.output_error

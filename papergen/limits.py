@@ -31,6 +31,9 @@ class Limits:
     max_unzipped_bytes: int  # total uncompressed size of a DOCX/XLSX
     max_zip_ratio: float  # uncompressed/compressed size of any zip member
     max_yaml_nodes: int  # nodes in one YAML document
+    max_scan_bytes: int  # one scan file (image, TIFF or PDF)
+    max_pixels: int  # one decoded page image (decompression-bomb guard)
+    max_pages: int  # pages in one scan file (TIFF/PDF)
 
     @classmethod
     def from_env(cls) -> "Limits":
@@ -39,6 +42,9 @@ class Limits:
             max_unzipped_bytes=int(_env_number("PAPERGEN_MAX_UNZIPPED_MB", 200) * 1024 * 1024),
             max_zip_ratio=_env_number("PAPERGEN_MAX_ZIP_RATIO", 200),
             max_yaml_nodes=int(_env_number("PAPERGEN_MAX_YAML_NODES", 2_000_000)),
+            max_scan_bytes=int(_env_number("PAPERGEN_MAX_SCAN_MB", 500) * 1024 * 1024),
+            max_pixels=int(_env_number("PAPERGEN_MAX_PIXELS_MP", 100) * 1_000_000),
+            max_pages=int(_env_number("PAPERGEN_MAX_PAGES", 2000)),
         )
 
 

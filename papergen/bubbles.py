@@ -1,0 +1,147 @@
+"""Bubble reading: measuring how filled each box is, then deciding.
+
+Measuring and deciding are separate. ``box_darkness`` turns the canonical
+page and a list of boxes into numbers: the mean darkness of each box's
+interior, normalised by this sheet's own paper white and ink black (so a
+pale scan and a dark copy read alike), minus the darkness of the printed
+empty box. ``decide`` turns one question's numbers into an outcome, by
+comparing the boxes with each other as well as with fixed levels: a mark is
+clearly dark, an empty box clearly light, and anything between — or two
+marks where one is allowed — is flagged for a person with its reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .model import LETTERS
+
+#: Darkness (0 = paper, 1 = ink) at or above which a box is marked.
+MARKED = 0.40
+#: Darkness at or below which a box is empty.
+EMPTY = 0.16
+#: A lighter box next to a clear mark counts as erased when it is at most
+#: this share of the mark's darkness (and below ``MARKED``).
+RESIDUE_SHARE = 0.5
+#: Fraction of the box (each side) left out so printed brackets don't count.
+INSET = 0.18
+
+Rect = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Levels:
+    """A sheet's own paper and ink levels, and the printed empty box's darkness."""
+
+    white: float
+    black: float
+    empty_box: float
+
+
+def box_means(page: np.ndarray, rects_px: np.ndarray) -> np.ndarray:
+    """Mean grey level of each box interior.
+
+    Parameters
+    ----------
+    page : (H, W) uint8
+        The canonical page.
+    rects_px : (N, 4) float
+        Boxes as ``x, y, w, h`` in page pixels.
+
+    Returns
+    -------
+    (N,) float64 mean grey levels (0 black … 255 white).
+    """
+    if rects_px.ndim != 2 or rects_px.shape[1] != 4:
+        raise ValueError("rects_px must have shape (N, 4)")
+    integral = _integral(page)
+    x, y, w, h = rects_px.T
+    c0 = np.clip(np.round(x + w * INSET), 0, page.shape[1] - 1).astype(int)
+    c1 = np.clip(np.round(x + w * (1 - INSET)), 1, page.shape[1]).astype(int)
+    r0 = np.clip(np.round(y + h * INSET), 0, page.shape[0] - 1).astype(int)
+    r1 = np.clip(np.round(y + h * (1 - INSET)), 1, page.shape[0]).astype(int)
+    total = integral[r1, c1] - integral[r0, c1] - integral[r1, c0] + integral[r0, c0]
+    area = np.maximum((r1 - r0) * (c1 - c0), 1)
+    return total / area
+
+
+def _integral(page: np.ndarray) -> np.ndarray:
+    out = np.zeros((page.shape[0] + 1, page.shape[1] + 1), dtype=np.float64)
+    np.cumsum(np.cumsum(page, axis=0, dtype=np.float64), axis=1, out=out[1:, 1:])
+    return out
+
+
+def estimate_levels(page: np.ndarray, fiducial_rects_px: np.ndarray, all_box_means: np.ndarray) -> Levels:
+    """This sheet's paper white, ink black and empty-box darkness.
+
+    White is a high percentile of the page; black the darkest fiducial
+    interiors (one may be covered); the empty box is the median box (on any
+    sheet most boxes are empty), expressed as darkness.
+    """
+    sample = page[::4, ::4]
+    white = float(np.percentile(sample, 92))
+    fiducials = np.sort(box_means(page, fiducial_rects_px))
+    black = float(np.mean(fiducials[: max(1, len(fiducials) - 1)]))
+    if white - black < 40:
+        black = white - 40  # an almost flat page: keep the scale sane; reading will flag
+    empty_box = float(np.clip((white - np.median(all_box_means)) / (white - black), 0.0, 0.3))
+    return Levels(white, black, empty_box)
+
+
+def darkness(means: np.ndarray, levels: Levels) -> np.ndarray:
+    """Box darkness above the printed empty box, 0 (empty) … 1 (solid ink)."""
+    raw = (levels.white - means) / (levels.white - levels.black)
+    return np.clip((raw - levels.empty_box) / (1 - levels.empty_box), 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The outcome for one question (or one identity column)."""
+
+    outcome: str  # "answer" | "blank" | "flagged"
+    letters: str  # marked options, e.g. "AC" ("" when blank or flagged)
+    reason: str  # "" or a flag slug: multiple-marks, faint, nonexistent-option
+    confidence: float  # 0..1: distance of the decision from its nearest threshold
+    note: str = ""  # e.g. "erasure" when a lighter box next to a mark was ignored
+
+
+def decide(values: Sequence[float], *, single: bool, valid: int | None = None, labels: str = LETTERS) -> Reading:
+    """Decide one question from its boxes' darkness.
+
+    Parameters
+    ----------
+    values
+        Darkness of each box (``darkness`` output), in box order.
+    single
+        Exactly one mark allowed (single choice, an ID digit column).
+    valid
+        How many of the boxes are real options for this question (a row may
+        print more boxes than the question has); marks beyond are flagged.
+    labels
+        Letters naming the boxes.
+    """
+    v = np.asarray(values, dtype=float)
+    marked = [i for i, d in enumerate(v) if d >= MARKED]
+    middling = [i for i, d in enumerate(v) if EMPTY < d < MARKED]
+    if marked:
+        strongest = float(v[marked].min())
+        residue = [i for i in middling if v[i] <= RESIDUE_SHARE * strongest]
+        unclear = [i for i in middling if i not in residue]
+    else:
+        residue, unclear = [], middling
+    gap_low = float(min((abs(d - EMPTY) for d in v), default=1.0))
+    gap_high = float(min((abs(d - MARKED) for d in v), default=1.0))
+    confidence = float(np.clip(min(gap_low, gap_high) / (MARKED - EMPTY) * 2, 0, 1))
+    if unclear:
+        which = "".join(labels[i] for i in unclear)
+        return Reading("flagged", "", "faint", confidence, note=f"uncertain:{which}")
+    if valid is not None and any(i >= valid for i in marked):
+        return Reading("flagged", "", "nonexistent-option", confidence)
+    if single and len(marked) > 1:
+        return Reading("flagged", "", "multiple-marks", confidence, note="".join(labels[i] for i in marked))
+    if not marked:
+        return Reading("blank", "", "", confidence)
+    return Reading("answer", "".join(labels[i] for i in marked), "", confidence, note="erasure" if residue else "")

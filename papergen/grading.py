@@ -1,0 +1,181 @@
+"""``papergen grade``: scans → pages → readings → scores → the store.
+
+Per-page work is a picklable ``PageJob`` and the pure function
+``process_page`` (decode, register, read, score), run in worker processes
+or, with one worker, in-process (the serial path for debugging). Only the
+parent writes to the store and moves the progress bar. One bad file or page
+becomes an error row and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import store as store_module
+from .exceptions import ExitCode
+from .manifest import Manifest, manifest_text, read_manifest
+from .model import LETTERS
+from .scan_ingest import PageJob, PageLoadError, collect_pages, load_page
+from .sheet_reader import PageReading, read_page
+from .store import PageRecord, open_store
+
+_worker_manifest: Manifest | None = None
+
+
+def _init_worker(manifest_path: str) -> None:
+    global _worker_manifest
+    _worker_manifest = read_manifest(manifest_path)
+    # Worker processes each use one core; OpenCV's own threads would fight them.
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+def score_reading(reading: PageReading, manifest: Manifest) -> list[tuple]:
+    """Marks rows for the store: each question with its bank letters and score.
+
+    A flagged question, or any question on a sheet whose variant is unknown,
+    gets no score (``None``) rather than a guess. Absent sheets score nothing.
+    """
+    variant = manifest.variant(reading.variant) if reading.variant else None
+    rows = []
+    for q in reading.questions:
+        item = variant.items[q.number - 1] if variant else None
+        bank_letters = None
+        score = None
+        if item is not None:
+            question = manifest.questions[item.id]
+            if q.outcome in ("answer", "blank"):
+                marked = {item.permutation[LETTERS.index(letter)] for letter in q.letters}
+                bank_letters = "".join(LETTERS[i] for i in sorted(marked))
+                if not reading.absent:
+                    key = {LETTERS.index(letter) for letter in question.answer}
+                    score = manifest.sections[question.section].scoring.score(frozenset(marked), frozenset(key), question.points)
+        rows.append(
+            (
+                q.number, item.id if item else None, item.section if item else None, q.outcome, q.letters,
+                bank_letters, q.reason, q.note, q.confidence, json.dumps(list(q.darkness)), score,
+            )
+        )
+    return rows
+
+
+def process_page(job: PageJob, manifest: Manifest | None = None) -> PageRecord:
+    """Grade one page (runs in a worker; never raises for bad input)."""
+    manifest = manifest or _worker_manifest
+    assert manifest is not None, "worker not initialised"
+    try:
+        gray = load_page(job)
+    except PageLoadError as exc:
+        return PageRecord(job.file_hash, job.page, job.path, "error", f"{exc}", {"qr": None}, [], [(None, exc.reason, str(exc))])
+    reading = read_page(gray, manifest)
+    values = {
+        "sheet_page": reading.sheet_page, "rotation": reading.rotation, "fiducials": reading.fiducials,
+        "qr": reading.qr_text, "student_id": reading.student_id, "id_source": reading.id_source,
+        "variant": reading.variant, "absent": int(reading.absent),
+        "paper_white": reading.levels[0] if reading.levels else None,
+        "ink_black": reading.levels[1] if reading.levels else None,
+        "empty_box": reading.levels[2] if reading.levels else None,
+    }
+    flags = [(f.number, f.reason, f.message) for f in reading.flags]
+    if reading.status != "read":
+        flags.append((None, reading.status, reading.message))
+    marks = score_reading(reading, manifest) if reading.status == "read" else []
+    return PageRecord(job.file_hash, job.page, job.path, reading.status, reading.message, values, marks, flags)
+
+
+@dataclass
+class GradeSummary:
+    pages_total: int = 0
+    pages_new: int = 0
+    pages_skipped: int = 0  # already in the store
+    read: int = 0
+    flagged_pages: int = 0
+    rejected: int = 0  # other exam, not a sheet, blank
+    errors: int = 0  # pages or files that could not be read
+    seconds: float = 0.0
+    review: list[str] = field(default_factory=list)  # what needs a person, one line each
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.errors:
+            return ExitCode.graded_with_errors
+        if self.review:
+            return ExitCode.graded_with_review
+        return ExitCode.ok
+
+
+def _run(jobs: list[PageJob], manifest_path: Path, manifest: Manifest, workers: int) -> Iterator[PageRecord]:
+    if workers <= 1:
+        for job in jobs:
+            yield process_page(job, manifest)
+        return
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(str(manifest_path),)) as pool:
+        yield from pool.map(process_page, jobs, chunksize=4)
+
+
+def grade(
+    exam_json: str | Path,
+    scans: Iterable[str | Path],
+    results_dir: str | Path,
+    *,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> GradeSummary:
+    """Grade every new page in ``scans`` into ``results_dir``.
+
+    ``progress(done, total)`` is called by the parent after each page.
+    """
+    start = time.perf_counter()
+    manifest_path = Path(exam_json)
+    manifest = read_manifest(manifest_path)
+    summary = GradeSummary()
+    workers = workers or os.cpu_count() or 1
+    with open_store(results_dir, manifest_text(manifest), manifest.exam) as db:
+        jobs, problems = collect_pages(list(scans))
+        for problem in problems:
+            db.add_file_error(problem.path, problem.file_hash, problem.reason, problem.message)
+        summary.errors += len(problems)
+        for job in {j.file_hash: j for j in jobs}.values():
+            db.add_scan(job.file_hash, job.path, job.kind, job.pages)
+        done = db.done_pages()
+        todo = [job for job in jobs if (job.file_hash, job.page) not in done]
+        summary.pages_total = len(jobs)
+        summary.pages_skipped = len(jobs) - len(todo)
+        for count, record in enumerate(_run(todo, manifest_path, manifest, min(workers, max(1, len(todo)))), start=1):
+            db.write_page(record)
+            summary.pages_new += 1
+            if progress:
+                progress(count, len(todo))
+        db.refresh_sheet_flags()
+        _summarise(db, summary)
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _summarise(db: store_module.Store, summary: GradeSummary) -> None:
+    """Counts and the review list over the whole store (old and new pages)."""
+    rows = db.db.execute("SELECT status, COUNT(*) FROM pages GROUP BY status").fetchall()
+    counts = dict(rows)
+    summary.read = counts.get("read", 0)
+    summary.rejected = sum(v for k, v in counts.items() if k not in ("read", "error"))
+    summary.errors = counts.get("error", 0) + db.db.execute("SELECT COUNT(*) FROM file_errors").fetchone()[0]
+    summary.flagged_pages = db.db.execute(
+        "SELECT COUNT(DISTINCT file_hash || page) FROM flags f WHERE resolved = 0 AND "
+        "EXISTS (SELECT 1 FROM pages p WHERE p.file_hash = f.file_hash AND p.page = f.page AND p.status = 'read')"
+    ).fetchone()[0]
+    review = db.db.execute(
+        "SELECT p.path, p.page, f.number, f.message FROM flags f JOIN pages p USING (file_hash, page) "
+        "WHERE f.resolved = 0 AND p.status != 'error' ORDER BY p.path, p.page, f.number"
+    ).fetchall()
+    summary.review = [f"{path} 第 {page} 页" + (f" 第 {n} 题" if n else "") + f"：{message}" for path, page, n, message in review]
+    summary.review += [message for _, _, message in db.db.execute("SELECT * FROM sheet_flags ORDER BY student_id")]
+    errors = db.db.execute("SELECT path, page, message FROM pages WHERE status = 'error' ORDER BY path, page").fetchall()
+    summary.review += [f"{path} 第 {page} 页：无法读取：{message}" for path, page, message in errors]
+    summary.review += [f"{path}：{message}" for path, _, _, message in db.db.execute("SELECT * FROM file_errors ORDER BY path")]

@@ -1,0 +1,266 @@
+"""Registration: where the answer sheet's frame lies in a scanned page.
+
+The four black corner fiducials are found as large, solid, square connected
+components of the flat-fielded page; any three of them fix the frame (the
+fourth corner of the rectangle is completed). The rectangle alone cannot
+tell 0° from 180° (or 90° from 270°), so both readings are tried and the one
+whose QR-code corner looks like a QR code wins; the QR text is then decoded
+from that corner. The result is a homography from frame millimetres to image
+pixels, and ``warp_to_page`` produces the canonical page image the bubble
+reader measures.
+
+All functions are pure: arrays in, arrays or small dataclasses out.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .sheet_layout import SheetGeometry
+
+#: Working width for finding fiducials (pixels); plenty for 7 mm squares.
+DETECT_WIDTH = 1000
+#: Canonical page resolution (pixels per millimetre) for bubble reading.
+PX_PER_MM = 6.0
+
+
+class RegistrationError(Exception):
+    """The page could not be registered; ``reason`` is a slug for the store."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Registration:
+    homography: np.ndarray  # (3, 3): frame mm → image pixels
+    fiducials: int  # how many were found (3 or 4)
+    rotation: int  # approximate page rotation in the image: 0, 90, 180, 270
+
+
+def flat_field(gray: np.ndarray, kernel: int) -> np.ndarray:
+    """Divide out uneven lighting: each pixel over the local paper brightness.
+
+    Parameters
+    ----------
+    gray : (H, W) uint8
+    kernel : int
+        Size (pixels) of the max filter; larger than any dark feature to keep.
+
+    Returns
+    -------
+    (H, W) float32 in [0, ~1]: 1 is paper white, 0 black.
+    """
+    small = cv2.resize(gray, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA)
+    k = max(3, kernel // 4 | 1)
+    background = cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    background = cv2.GaussianBlur(background, (0, 0), k / 2)
+    background = cv2.resize(background, (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_LINEAR)
+    return gray.astype(np.float32) / np.maximum(background.astype(np.float32), 24.0)
+
+
+@dataclass(frozen=True)
+class _Blob:
+    x: float  # centroid, detection-scale pixels
+    y: float
+    side: float  # sqrt(area)
+
+
+def find_square_blobs(gray: np.ndarray) -> tuple[list[_Blob], float]:
+    """Solid dark squares in a page, largest first, at detection scale.
+
+    Returns the blobs and the scale factor (detection px per image px).
+    """
+    scale = min(1.0, DETECT_WIDTH / max(gray.shape))
+    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
+    flat = flat_field(small, kernel=max(31, int(max(small.shape) * 0.06)))
+    dark = (flat < 0.55).astype(np.uint8)
+    count, _, stats, centroids = cv2.connectedComponentsWithStats(dark, connectivity=8)
+    min_side = max(small.shape) * 0.012  # a 7 mm square on a 297 mm page is ~0.024
+    blobs = []
+    for i in range(1, count):
+        x, y, w, h, area = stats[i]
+        if w < min_side or h < min_side:
+            continue
+        aspect = w / h
+        fill = area / (w * h)
+        if 0.65 < aspect < 1.55 and fill > 0.78:
+            blobs.append(_Blob(float(centroids[i][0]), float(centroids[i][1]), float(np.sqrt(area))))
+    blobs.sort(key=lambda b: -b.side)
+    return blobs[:10], scale
+
+
+def _quad_order(points: np.ndarray) -> np.ndarray:
+    """Order 4 points clockwise (in image coordinates, y down) starting anywhere."""
+    center = points.mean(axis=0)
+    angles = np.arctan2(points[:, 1] - center[1], points[:, 0] - center[0])
+    return points[np.argsort(angles)]
+
+
+def _complete_rectangle(points: np.ndarray) -> np.ndarray | None:
+    """Given 3 corners of a rectangle, return all 4 (the missing one completed)."""
+    best = None
+    for k in range(3):
+        corner = points[k]
+        a, b = points[(k + 1) % 3], points[(k + 2) % 3]
+        u, v = a - corner, b - corner
+        cos = abs(np.dot(u, v)) / (np.linalg.norm(u) * np.linalg.norm(v) + 1e-9)
+        if best is None or cos < best[0]:
+            best = (cos, corner, a, b)
+    cos, corner, a, b = best
+    if cos > 0.12:  # not a right angle: not three corners of our frame
+        return None
+    return np.array([corner, a, a + b - corner, b])
+
+
+def _candidate_quads(blobs: list[_Blob], frame_aspect: float, fiducial_ratio: float):
+    """Yield (quad points ordered clockwise, fiducials used, badness)."""
+    pts = np.array([[b.x, b.y] for b in blobs], dtype=np.float64)
+    sides = np.array([b.side for b in blobs])
+    for size in (4, 3):
+        for combo in itertools.combinations(range(len(blobs)), size):
+            chosen = pts[list(combo)]
+            used_sides = sides[list(combo)]
+            if used_sides.max() > 1.6 * used_sides.min():
+                continue
+            quad = chosen if size == 4 else _complete_rectangle(chosen)
+            if quad is None:
+                continue
+            quad = _quad_order(quad)
+            edges = np.linalg.norm(quad - np.roll(quad, -1, axis=0), axis=1)
+            if edges.min() <= 0:
+                continue
+            short, long_ = sorted((edges[0] + edges[2], edges[1] + edges[3]))
+            aspect = short / long_
+            aspect_error = abs(np.log(aspect / frame_aspect))
+            # fiducial side relative to the frame's short edge
+            ratio = used_sides.mean() / (short / 2)
+            size_error = abs(np.log(ratio / fiducial_ratio))
+            opposite = abs(np.log(edges[0] / edges[2])) + abs(np.log(edges[1] / edges[3]))
+            if aspect_error > 0.25 or size_error > 0.6 or opposite > 0.5:
+                continue
+            badness = aspect_error + 0.3 * size_error + 0.5 * opposite + (0.15 if size == 3 else 0.0)
+            yield quad, size, badness
+
+
+def register(gray: np.ndarray, geometry: SheetGeometry) -> Registration:
+    """Find the frame of ``geometry`` in ``gray``.
+
+    Parameters
+    ----------
+    gray : (H, W) uint8
+        The scanned page.
+    geometry
+        The sheet geometry from the exam manifest.
+
+    Raises
+    ------
+    RegistrationError
+        ``blank-page`` (nothing printed), ``not-a-sheet`` (no fiducial frame).
+    """
+    if gray.ndim != 2 or gray.dtype != np.uint8:
+        raise ValueError("gray must be a (H, W) uint8 array")
+    if float(gray.std()) < 4.0:
+        raise RegistrationError("blank-page", "空白页：页面上没有任何内容")
+    blobs, scale = find_square_blobs(gray)
+    fw, fh = geometry.frame_size
+    frame_aspect = min(fw, fh) / max(fw, fh)
+    fiducial_ratio = geometry.fiducial_size / min(fw, fh)
+    quads = sorted(_candidate_quads(blobs, frame_aspect, fiducial_ratio), key=lambda q: q[2])
+    if not quads:
+        raise RegistrationError(
+            "not-a-sheet", f"找不到答题卡四角的定位块（发现 {len(blobs)} 个候选），这一页可能不是答题卡"
+        )
+    quad, used, _ = quads[0]
+    quad = quad / scale  # back to full-resolution pixels
+    corners_mm = np.array([[0, 0], [fw, 0], [fw, fh], [0, fh]], dtype=np.float32)
+    best = None
+    for shift in range(4):
+        image_pts = np.roll(quad, -shift, axis=0).astype(np.float32)
+        edges = np.linalg.norm(image_pts - np.roll(image_pts, -1, axis=0), axis=1)
+        # frame TL→TR is the short side: the matching image edge must be short too
+        if (edges[0] + edges[2]) > (edges[1] + edges[3]):
+            continue
+        homography = cv2.getPerspectiveTransform(corners_mm, image_pts)
+        score = _qr_likeness(gray, homography, geometry)
+        if best is None or score > best[0]:
+            best = (score, homography, shift)
+    if best is None:
+        raise RegistrationError("not-a-sheet", "定位块的排列与答题卡不符，这一页可能不是答题卡")
+    _, homography, _ = best
+    return Registration(homography, used, _rotation(homography))
+
+
+def _rotation(homography: np.ndarray) -> int:
+    origin = homography @ np.array([0, 0, 1.0])
+    right = homography @ np.array([10, 0, 1.0])
+    dx, dy = (right[:2] / right[2]) - (origin[:2] / origin[2])
+    angle = np.degrees(np.arctan2(dy, dx)) % 360
+    return int(round(angle / 90) * 90) % 360
+
+
+def _qr_likeness(gray: np.ndarray, homography: np.ndarray, geometry: SheetGeometry) -> float:
+    """How much the QR rectangle under ``homography`` looks like a QR code.
+
+    A QR code is about half dark with many light/dark changes; the corner
+    diagonally opposite (where a wrong rotation would put it) is paper or
+    sparse boxes.
+    """
+    patch = _warp_rect(gray, homography, geometry.header.qr, px_per_mm=3.0)
+    if patch.size == 0:
+        return -1.0
+    dark = patch < (int(patch.max()) + int(patch.min())) // 2
+    dark_share = dark.mean()
+    transitions = np.abs(np.diff(dark.astype(np.int8), axis=1)).mean()
+    return float(transitions + (0.5 - abs(dark_share - 0.5)))
+
+
+def _warp_rect(gray: np.ndarray, homography: np.ndarray, rect, px_per_mm: float) -> np.ndarray:
+    x, y, w, h = rect
+    out_w, out_h = max(1, int(w * px_per_mm)), max(1, int(h * px_per_mm))
+    to_frame = np.array([[1 / px_per_mm, 0, x], [0, 1 / px_per_mm, y], [0, 0, 1]])
+    return cv2.warpPerspective(
+        gray, homography @ to_frame, (out_w, out_h), flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT, borderValue=255,
+    )
+
+
+def warp_to_page(gray: np.ndarray, registration: Registration, geometry: SheetGeometry, px_per_mm: float = PX_PER_MM) -> np.ndarray:
+    """The page as if printed straight: ``(round(297·ppm), round(210·ppm))`` uint8.
+
+    Pixel ``(row, col)`` is page millimetre ``(col/ppm, row/ppm)``; a frame
+    rectangle ``(x, y, w, h)`` sits at ``((origin + x)·ppm, (origin + y)·ppm)``.
+    """
+    pw, ph = geometry.page_size
+    ox, oy = geometry.origin
+    to_frame = np.array([[1 / px_per_mm, 0, -ox], [0, 1 / px_per_mm, -oy], [0, 0, 1]])
+    return cv2.warpPerspective(
+        gray, registration.homography @ to_frame, (int(round(pw * px_per_mm)), int(round(ph * px_per_mm))),
+        flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=255,
+    )
+
+
+def decode_qr(page: np.ndarray, geometry: SheetGeometry, px_per_mm: float = PX_PER_MM) -> str | None:
+    """The QR text from the canonical page, or ``None`` if it cannot be read."""
+    x, y, w, h = geometry.header.qr
+    ox, oy = geometry.origin
+    margin = 4.0
+    r0 = max(0, int((oy + y - margin) * px_per_mm))
+    r1 = int((oy + y + h + margin) * px_per_mm)
+    c0 = max(0, int((ox + x - margin) * px_per_mm))
+    c1 = int((ox + x + w + margin) * px_per_mm)
+    crop = page[r0:r1, c0:c1]
+    if crop.size == 0:
+        return None
+    for factor in (2.0, 3.0):
+        big = cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+        for candidate in (big, cv2.threshold(big, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]):
+            text, _, _ = cv2.QRCodeDetector().detectAndDecode(candidate)
+            if text:
+                return text
+    return None

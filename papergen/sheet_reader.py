@@ -1,0 +1,210 @@
+"""Reading one scanned page of an answer sheet: a pure function of its pixels.
+
+``read_page(gray, manifest)`` registers the page, checks its QR code against
+the exam, measures every box (``bubbles``), and decides identity (准考证号,
+试卷类型, 缺考) and each question on the page. It returns a ``PageReading``
+with every number it measured, so the store keeps the evidence next to the
+decision; it never raises for a bad page — a page that is not a sheet, or of
+another exam, is a reading with that status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import bubbles
+from .manifest import Manifest
+from .registration import PX_PER_MM, RegistrationError, decode_qr, register, warp_to_page
+from .sheet_code import SheetCode
+from .sheet_layout import SheetGeometry
+
+DIGITS = "0123456789"
+
+
+@dataclass(frozen=True)
+class QuestionReading:
+    number: int
+    outcome: str  # answer | blank | flagged
+    letters: str  # display letters marked (variant lettering)
+    reason: str  # flag slug or ""
+    confidence: float
+    darkness: tuple[float, ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Flag:
+    number: int | None  # question number, or None for the sheet itself
+    reason: str  # slug
+    message: str  # Chinese, for the review list
+
+
+@dataclass
+class PageReading:
+    status: str  # read | rejected | not-a-sheet | blank-page
+    message: str = ""
+    sheet_page: int | None = None
+    rotation: int | None = None
+    fiducials: int | None = None
+    qr_text: str | None = None
+    student_id: str | None = None
+    id_source: str | None = None  # bubbles | qr
+    variant: str | None = None
+    absent: bool = False
+    questions: list[QuestionReading] = field(default_factory=list)
+    flags: list[Flag] = field(default_factory=list)
+    levels: tuple[float, float, float] | None = None  # white, black, empty box
+
+
+def _rects_px(rects, geometry: SheetGeometry, ppm: float) -> np.ndarray:
+    ox, oy = geometry.origin
+    return np.array([((ox + x) * ppm, (oy + y) * ppm, w * ppm, h * ppm) for x, y, w, h in rects], dtype=float)
+
+
+def read_page(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> PageReading:
+    """Read one page.
+
+    Parameters
+    ----------
+    gray : (H, W) uint8
+        The scanned page, any rotation, any resolution from about 100 dpi.
+    manifest
+        The exam manifest; its sheet geometry says where everything is.
+    """
+    geometry = manifest.sheet
+    try:
+        registration = register(gray, geometry)
+    except RegistrationError as exc:
+        return PageReading(status=exc.reason, message=str(exc))
+    page = warp_to_page(gray, registration, geometry, ppm)
+    reading = PageReading(status="read", rotation=registration.rotation, fiducials=registration.fiducials)
+    qr_text = decode_qr(page, geometry, ppm)
+    reading.qr_text = qr_text
+    code = None
+    if qr_text:
+        try:
+            code = SheetCode.decode(qr_text)
+        except ValueError:
+            code = None
+    if code is not None and code.exam != manifest.exam:
+        reading.status = "rejected"
+        reading.message = f"这张答题卡属于考试 {code.exam}，不是本次评阅的考试 {manifest.exam}"
+        return reading
+    if code is None:
+        if geometry.pages > 1:
+            reading.status = "rejected"
+            reading.message = "二维码无法识别，无法确定这是答题卡的第几页；请人工核对"
+            return reading
+        reading.flags.append(Flag(None, "qr-unreadable", "二维码无法识别，未能核对考试编号；请确认这张答题卡属于本次考试"))
+        reading.sheet_page = 1
+    else:
+        reading.sheet_page = code.page
+
+    header = geometry.header
+    questions = geometry.questions_on(reading.sheet_page)
+    all_rects = [r for column in header.id_grid for r in column] + list(header.variant_row) + [header.absent]
+    all_rects += [box for q in questions for box in q.boxes]
+    means = bubbles.box_means(page, _rects_px(all_rects, geometry, ppm))
+    s = geometry.fiducial_size
+    fiducials = [(cx - s / 4, cy - s / 4, s / 2, s / 2) for cx, cy in geometry.fiducial_centers()]
+    levels = bubbles.estimate_levels(page, _rects_px(fiducials, geometry, ppm), means)
+    reading.levels = (levels.white, levels.black, levels.empty_box)
+    dark = bubbles.darkness(means, levels)
+
+    cursor = 0
+    digits = []
+    id_problem = None
+    for column_index, column in enumerate(header.id_grid):
+        values = dark[cursor : cursor + len(column)]
+        cursor += len(column)
+        decided = bubbles.decide(values, single=True, labels=DIGITS)
+        if decided.outcome == "answer":
+            digits.append(decided.letters)
+        else:
+            digits.append(None)
+            if decided.outcome == "flagged" and id_problem is None:
+                id_problem = f"准考证号第 {column_index + 1} 位{_reason_zh(decided.reason)}"
+    variant_values = dark[cursor : cursor + len(header.variant_row)]
+    cursor += len(header.variant_row)
+    absent_value = float(dark[cursor])
+    cursor += 1
+
+    _identity(reading, digits, id_problem, code, geometry)
+    _variant(reading, variant_values, code, manifest)
+    if absent_value >= bubbles.MARKED:
+        reading.absent = True
+    elif absent_value > bubbles.EMPTY:
+        reading.flags.append(Flag(None, "absent-unclear", "缺考标记处有浅色痕迹，无法确定是否缺考"))
+
+    variant = manifest.variant(reading.variant) if reading.variant else None
+    for q in questions:
+        values = dark[cursor : cursor + len(q.boxes)]
+        cursor += len(q.boxes)
+        item = variant.items[q.number - 1] if variant else None
+        qtype = manifest.questions[item.id].type if item else manifest.sections[q.section].type
+        valid = len(item.permutation) if item else None
+        decided = bubbles.decide(values, single=qtype == "single", valid=valid)
+        reading.questions.append(
+            QuestionReading(
+                q.number, decided.outcome, decided.letters, decided.reason, decided.confidence,
+                tuple(round(float(v), 3) for v in values), decided.note,
+            )
+        )
+        if decided.outcome == "flagged" and not reading.absent:
+            reading.flags.append(Flag(q.number, decided.reason, f"第 {q.number} 题{_reason_zh(decided.reason)}"))
+    if reading.absent and any(r.outcome == "answer" for r in reading.questions):
+        reading.flags.append(Flag(None, "absent-with-answers", "标记了缺考，但答题区有填涂；请核对"))
+    return reading
+
+
+def _reason_zh(reason: str) -> str:
+    return {
+        "faint": "填涂过浅或不完整，无法判断",
+        "multiple-marks": "填涂了多个选项（单选题）",
+        "nonexistent-option": "填涂了本题没有的选项",
+    }.get(reason, reason)
+
+
+def _identity(reading: PageReading, digits, id_problem, code: SheetCode | None, geometry: SheetGeometry) -> None:
+    bubble_id = "".join(digits) if all(d is not None for d in digits) else None
+    any_digit = any(d is not None for d in digits)
+    qr_id = code.student if code else None
+    if qr_id:
+        reading.student_id, reading.id_source = qr_id, "qr"
+        if bubble_id and bubble_id != qr_id:
+            reading.flags.append(Flag(None, "id-mismatch", f"填涂的准考证号 {bubble_id} 与答题卡打印的 {qr_id} 不一致"))
+        return
+    if bubble_id:
+        reading.student_id, reading.id_source = bubble_id, "bubbles"
+        return
+    if id_problem:
+        reading.flags.append(Flag(None, "id-unreadable", id_problem))
+    elif any_digit:
+        missing = [str(i + 1) for i, d in enumerate(digits) if d is None]
+        reading.flags.append(Flag(None, "id-incomplete", f"准考证号第 {'、'.join(missing)} 位未填涂"))
+    else:
+        reading.flags.append(Flag(None, "id-missing", "没有填涂准考证号"))
+
+
+def _variant(reading: PageReading, values, code: SheetCode | None, manifest: Manifest) -> None:
+    names = [v.name for v in manifest.variants]
+    decided = bubbles.decide(values, single=True, labels="".join(manifest.sheet.variants))
+    bubble_variant = decided.letters if decided.outcome == "answer" else None
+    qr_variant = code.variant if code else None
+    if qr_variant:
+        reading.variant = qr_variant
+        if bubble_variant and bubble_variant != qr_variant:
+            reading.flags.append(Flag(None, "variant-mismatch", f"填涂的试卷类型 {bubble_variant} 与答题卡打印的 {qr_variant} 不一致"))
+        return
+    if bubble_variant:
+        reading.variant = bubble_variant
+        return
+    if len(names) == 1:
+        reading.variant = names[0]
+        return
+    if decided.outcome == "flagged":
+        reading.flags.append(Flag(None, "variant-unreadable", f"试卷类型{_reason_zh(decided.reason)}，无法评分"))
+    else:
+        reading.flags.append(Flag(None, "variant-missing", "没有填涂试卷类型，无法评分"))
