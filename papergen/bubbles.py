@@ -22,10 +22,15 @@ from .model import LETTERS
 #: Darkness (0 = paper, 1 = ink) at or above which a box is marked.
 MARKED = 0.40
 #: Darkness at or below which a box is empty.
-EMPTY = 0.16
+EMPTY = 0.08
 #: A lighter box next to a clear mark counts as erased when it is at most
 #: this share of the mark's darkness (and below ``MARKED``).
 RESIDUE_SHARE = 0.5
+#: Excess coverage (share of the box with pencil-dark pixels) above which a
+#: box with little mean darkness is still not empty: a faint or partial mark.
+COVERED = 0.15
+#: A pixel is "pencil" when darker than this share of the paper–ink range.
+PENCIL = 0.3
 #: Fraction of the box (each side) left out so printed brackets don't count.
 INSET = 0.18
 
@@ -39,6 +44,17 @@ class Levels:
     white: float
     black: float
     empty_box: float
+
+
+def _interiors(page: np.ndarray, rects_px: np.ndarray) -> list[np.ndarray]:
+    if rects_px.ndim != 2 or rects_px.shape[1] != 4:
+        raise ValueError("rects_px must have shape (N, 4)")
+    x, y, w, h = rects_px.T
+    c0 = np.clip(np.round(x + w * INSET), 0, page.shape[1] - 1).astype(int)
+    c1 = np.clip(np.round(x + w * (1 - INSET)), 1, page.shape[1]).astype(int)
+    r0 = np.clip(np.round(y + h * INSET), 0, page.shape[0] - 1).astype(int)
+    r1 = np.clip(np.round(y + h * (1 - INSET)), 1, page.shape[0]).astype(int)
+    return [page[a:b, c:d] for a, b, c, d in zip(r0, np.maximum(r1, r0 + 1), c0, np.maximum(c1, c0 + 1))]
 
 
 def box_means(page: np.ndarray, rects_px: np.ndarray) -> np.ndarray:
@@ -55,23 +71,24 @@ def box_means(page: np.ndarray, rects_px: np.ndarray) -> np.ndarray:
     -------
     (N,) float64 mean grey levels (0 black … 255 white).
     """
-    if rects_px.ndim != 2 or rects_px.shape[1] != 4:
-        raise ValueError("rects_px must have shape (N, 4)")
-    integral = _integral(page)
-    x, y, w, h = rects_px.T
-    c0 = np.clip(np.round(x + w * INSET), 0, page.shape[1] - 1).astype(int)
-    c1 = np.clip(np.round(x + w * (1 - INSET)), 1, page.shape[1]).astype(int)
-    r0 = np.clip(np.round(y + h * INSET), 0, page.shape[0] - 1).astype(int)
-    r1 = np.clip(np.round(y + h * (1 - INSET)), 1, page.shape[0]).astype(int)
-    total = integral[r1, c1] - integral[r0, c1] - integral[r1, c0] + integral[r0, c0]
-    area = np.maximum((r1 - r0) * (c1 - c0), 1)
-    return total / area
+    return np.array([float(part.mean()) for part in _interiors(page, rects_px)])
 
 
-def _integral(page: np.ndarray) -> np.ndarray:
-    out = np.zeros((page.shape[0] + 1, page.shape[1] + 1), dtype=np.float64)
-    np.cumsum(np.cumsum(page, axis=0, dtype=np.float64), axis=1, out=out[1:, 1:])
-    return out
+def box_coverage(page: np.ndarray, rects_px: np.ndarray, level: float) -> np.ndarray:
+    """Share of each box interior darker than grey ``level``.
+
+    Parameters
+    ----------
+    page : (H, W) uint8
+    rects_px : (N, 4) float
+    level : float
+        Grey level (0–255) below which a pixel counts as pencil.
+
+    Returns
+    -------
+    (N,) float64 in [0, 1].
+    """
+    return np.array([float((part < level).mean()) for part in _interiors(page, rects_px)])
 
 
 def estimate_levels(page: np.ndarray, fiducial_rects_px: np.ndarray, all_box_means: np.ndarray) -> Levels:
@@ -97,6 +114,16 @@ def darkness(means: np.ndarray, levels: Levels) -> np.ndarray:
     return np.clip((raw - levels.empty_box) / (1 - levels.empty_box), 0.0, 1.0)
 
 
+def pencil_level(levels: Levels) -> float:
+    """Grey level below which a pixel is pencil rather than paper or printed box."""
+    return levels.white - PENCIL * (levels.white - levels.black)
+
+
+def excess_coverage(coverage: np.ndarray) -> np.ndarray:
+    """Coverage above the printed empty box's (the median box on the sheet)."""
+    return np.clip(coverage - float(np.median(coverage)), 0.0, 1.0)
+
+
 @dataclass(frozen=True)
 class Reading:
     """The outcome for one question (or one identity column)."""
@@ -108,7 +135,14 @@ class Reading:
     note: str = ""  # e.g. "erasure" when a lighter box next to a mark was ignored
 
 
-def decide(values: Sequence[float], *, single: bool, valid: int | None = None, labels: str = LETTERS) -> Reading:
+def decide(
+    values: Sequence[float],
+    *,
+    single: bool,
+    valid: int | None = None,
+    labels: str = LETTERS,
+    coverage: Sequence[float] | None = None,
+) -> Reading:
     """Decide one question from its boxes' darkness.
 
     Parameters
@@ -122,10 +156,14 @@ def decide(values: Sequence[float], *, single: bool, valid: int | None = None, l
         print more boxes than the question has); marks beyond are flagged.
     labels
         Letters naming the boxes.
+    coverage
+        Excess pencil coverage of each box (``excess_coverage``); a box that
+        is light on average but partly covered (a half-fill) is not empty.
     """
     v = np.asarray(values, dtype=float)
+    c = np.zeros_like(v) if coverage is None else np.asarray(coverage, dtype=float)
     marked = [i for i, d in enumerate(v) if d >= MARKED]
-    middling = [i for i, d in enumerate(v) if EMPTY < d < MARKED]
+    middling = [i for i, d in enumerate(v) if d < MARKED and (d > EMPTY or c[i] > COVERED)]
     if marked:
         strongest = float(v[marked].min())
         residue = [i for i in middling if v[i] <= RESIDUE_SHARE * strongest]

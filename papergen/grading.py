@@ -10,6 +10,7 @@ becomes an error row and the batch goes on.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -116,7 +117,12 @@ def _run(jobs: list[PageJob], manifest_path: Path, manifest: Manifest, workers: 
         for job in jobs:
             yield process_page(job, manifest)
         return
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(str(manifest_path),)) as pool:
+    # "spawn", not fork: OpenCV and BLAS keep thread pools, and forking a
+    # process that has threads can deadlock the child.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(str(manifest_path),)
+    ) as pool:
         yield from pool.map(process_page, jobs, chunksize=4)
 
 

@@ -106,20 +106,22 @@ def read_page(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> P
     questions = geometry.questions_on(reading.sheet_page)
     all_rects = [r for column in header.id_grid for r in column] + list(header.variant_row) + [header.absent]
     all_rects += [box for q in questions for box in q.boxes]
-    means = bubbles.box_means(page, _rects_px(all_rects, geometry, ppm))
+    rects_px = _rects_px(all_rects, geometry, ppm)
+    means = bubbles.box_means(page, rects_px)
     s = geometry.fiducial_size
     fiducials = [(cx - s / 4, cy - s / 4, s / 2, s / 2) for cx, cy in geometry.fiducial_centers()]
     levels = bubbles.estimate_levels(page, _rects_px(fiducials, geometry, ppm), means)
     reading.levels = (levels.white, levels.black, levels.empty_box)
     dark = bubbles.darkness(means, levels)
+    cover = bubbles.excess_coverage(bubbles.box_coverage(page, rects_px, bubbles.pencil_level(levels)))
 
     cursor = 0
     digits = []
     id_problem = None
     for column_index, column in enumerate(header.id_grid):
         values = dark[cursor : cursor + len(column)]
+        decided = bubbles.decide(values, single=True, labels=DIGITS, coverage=cover[cursor : cursor + len(column)])
         cursor += len(column)
-        decided = bubbles.decide(values, single=True, labels=DIGITS)
         if decided.outcome == "answer":
             digits.append(decided.letters)
         else:
@@ -127,12 +129,13 @@ def read_page(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> P
             if decided.outcome == "flagged" and id_problem is None:
                 id_problem = f"准考证号第 {column_index + 1} 位{_reason_zh(decided.reason)}"
     variant_values = dark[cursor : cursor + len(header.variant_row)]
+    variant_cover = cover[cursor : cursor + len(header.variant_row)]
     cursor += len(header.variant_row)
     absent_value = float(dark[cursor])
     cursor += 1
 
     _identity(reading, digits, id_problem, code, geometry)
-    _variant(reading, variant_values, code, manifest)
+    _variant(reading, variant_values, variant_cover, code, manifest)
     if absent_value >= bubbles.MARKED:
         reading.absent = True
     elif absent_value > bubbles.EMPTY:
@@ -141,11 +144,12 @@ def read_page(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> P
     variant = manifest.variant(reading.variant) if reading.variant else None
     for q in questions:
         values = dark[cursor : cursor + len(q.boxes)]
+        coverage = cover[cursor : cursor + len(q.boxes)]
         cursor += len(q.boxes)
         item = variant.items[q.number - 1] if variant else None
         qtype = manifest.questions[item.id].type if item else manifest.sections[q.section].type
         valid = len(item.permutation) if item else None
-        decided = bubbles.decide(values, single=qtype == "single", valid=valid)
+        decided = bubbles.decide(values, single=qtype == "single", valid=valid, coverage=coverage)
         reading.questions.append(
             QuestionReading(
                 q.number, decided.outcome, decided.letters, decided.reason, decided.confidence,
@@ -188,9 +192,9 @@ def _identity(reading: PageReading, digits, id_problem, code: SheetCode | None, 
         reading.flags.append(Flag(None, "id-missing", "没有填涂准考证号"))
 
 
-def _variant(reading: PageReading, values, code: SheetCode | None, manifest: Manifest) -> None:
+def _variant(reading: PageReading, values, coverage, code: SheetCode | None, manifest: Manifest) -> None:
     names = [v.name for v in manifest.variants]
-    decided = bubbles.decide(values, single=True, labels="".join(manifest.sheet.variants))
+    decided = bubbles.decide(values, single=True, labels="".join(manifest.sheet.variants), coverage=coverage)
     bubble_variant = decided.letters if decided.outcome == "answer" else None
     qr_variant = code.variant if code else None
     if qr_variant:

@@ -1,0 +1,73 @@
+"""Bubble measuring and deciding on tiny hand-made arrays with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from papergen import bubbles
+from papergen.bubbles import Levels, box_means, darkness, decide
+
+
+def test_box_means_reads_each_interior() -> None:
+    page = np.full((40, 60), 250, np.uint8)
+    page[10:20, 10:30] = 50  # box 0 fully dark
+    page[10:20, 40:50] = 150  # box 1 mid grey
+    rects = np.array([[10, 10, 20, 10], [40, 10, 10, 10], [0, 25, 60, 10]], float)
+    means = box_means(page, rects)
+    assert means.shape == (3,)
+    assert means[0] == pytest.approx(50) and means[1] == pytest.approx(150) and means[2] == pytest.approx(250)
+
+
+def test_box_means_ignores_the_printed_bracket_edges() -> None:
+    page = np.full((30, 30), 255, np.uint8)
+    page[5:25, 5] = 0  # a bracket line on the box's left edge
+    page[5:25, 24] = 0
+    assert box_means(page, np.array([[5, 5, 20, 20]], float))[0] == pytest.approx(255)
+
+
+def test_box_means_validates_its_input() -> None:
+    with pytest.raises(ValueError, match="rects_px"):
+        box_means(np.zeros((5, 5), np.uint8), np.zeros((3,)))
+
+
+def test_darkness_is_normalised_by_the_sheets_own_levels() -> None:
+    # A pale copy (white 220, black 90) and a crisp one (255, 10) read alike.
+    pale = darkness(np.array([220.0, 155.0, 90.0]), Levels(220, 90, 0.0))
+    crisp = darkness(np.array([255.0, 132.5, 10.0]), Levels(255, 10, 0.0))
+    assert pale == pytest.approx([0, 0.5, 1]) and crisp == pytest.approx([0, 0.5, 1])
+
+
+def test_darkness_subtracts_the_printed_empty_box() -> None:
+    assert darkness(np.array([230.0]), Levels(250, 50, 0.1))[0] == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize(
+    "values, single, valid, outcome, letters, reason",
+    [
+        ([0.9, 0.02, 0.01, 0.03], True, 4, "answer", "A", ""),
+        ([0.02, 0.01, 0.7, 0.03], True, 4, "answer", "C", ""),
+        ([0.02, 0.01, 0.03, 0.0], True, 4, "blank", "", ""),
+        ([0.8, 0.0, 0.85, 0.0], True, 4, "flagged", "", "multiple-marks"),
+        ([0.8, 0.0, 0.85, 0.6], False, 4, "answer", "ACD", ""),
+        ([0.0, 0.28, 0.0, 0.0], True, 4, "flagged", "", "faint"),  # a half-fill: neither mark nor empty
+        ([0.9, 0.3, 0.0, 0.0], True, 4, "answer", "A", ""),  # erased B next to a clear A
+        ([0.45, 0.3, 0.0, 0.0], True, 4, "flagged", "", "faint"),  # B too dark next to a weak A
+        ([0.0, 0.0, 0.0, 0.0, 0.9], True, 4, "flagged", "", "nonexistent-option"),
+    ],
+)
+def test_decide(values, single, valid, outcome, letters, reason) -> None:
+    reading = decide(values, single=single, valid=valid)
+    assert (reading.outcome, reading.letters, reading.reason) == (outcome, letters, reason)
+
+
+def test_erasure_is_noted_not_silently_dropped() -> None:
+    reading = decide([0.9, 0.3, 0.0, 0.0], single=True)
+    assert reading.note == "erasure"
+
+
+def test_thresholds_leave_a_band_for_doubt() -> None:
+    assert 0 < bubbles.EMPTY < bubbles.MARKED < 1
+    # every value in the band between the thresholds is flagged, never decided
+    for value in np.linspace(bubbles.EMPTY + 0.01, bubbles.MARKED - 0.01, 9):
+        assert decide([value, 0, 0, 0], single=True).outcome == "flagged"
