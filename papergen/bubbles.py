@@ -21,12 +21,15 @@ import numpy as np
 from .model import LETTERS
 
 #: Darkness (0 = paper, 1 = ink) at or above which a box is marked.
-MARKED = 0.40
+MARKED = 0.45
 #: Darkness at or below which a box is empty.
-EMPTY = 0.08
+EMPTY = 0.10
 #: A lighter box next to a clear mark counts as erased when it is at most
 #: this share of the mark's darkness (and below ``MARKED``).
 RESIDUE_SHARE = 0.5
+#: …and at most this dark in absolute terms: eraser residue is a grey film,
+#: while a half-fill or a tick left beside another mark is darker and flagged.
+RESIDUE_MAX = 0.13
 #: Excess coverage (share of the box with pencil-dark pixels) above which a
 #: box with little mean darkness is still not empty: a faint or partial mark.
 COVERED = 0.15
@@ -34,6 +37,13 @@ COVERED = 0.15
 PENCIL = 0.3
 #: Fraction of the box (each side) left out so printed brackets don't count.
 INSET = 0.18
+#: Inset for measuring how much of the *whole* box is covered (just inside the
+#: printed brackets).
+WHOLE_INSET = 0.06
+#: A mark must cover at least this share of the whole box (above the printed
+#: box's own coverage). A proper fill covers most of it; a dark scrap in the
+#: middle — a half-fill that a black-and-white scan turned black — does not.
+SOLID = 0.45
 
 Rect = tuple[float, float, float, float]
 
@@ -47,20 +57,20 @@ class Levels:
     empty_box: float
 
 
-def _interior_bounds(shape: tuple[int, int], rects_px: np.ndarray) -> tuple[np.ndarray, ...]:
+def _interior_bounds(shape: tuple[int, int], rects_px: np.ndarray, inset: float) -> tuple[np.ndarray, ...]:
     if rects_px.ndim != 2 or rects_px.shape[1] != 4:
         raise ValueError("rects_px must have shape (N, 4)")
     x, y, w, h = rects_px.T
-    c0 = np.clip(np.round(x + w * INSET), 0, shape[1] - 1).astype(int)
-    c1 = np.maximum(np.clip(np.round(x + w * (1 - INSET)), 1, shape[1]).astype(int), c0 + 1)
-    r0 = np.clip(np.round(y + h * INSET), 0, shape[0] - 1).astype(int)
-    r1 = np.maximum(np.clip(np.round(y + h * (1 - INSET)), 1, shape[0]).astype(int), r0 + 1)
+    c0 = np.clip(np.round(x + w * inset), 0, shape[1] - 1).astype(int)
+    c1 = np.maximum(np.clip(np.round(x + w * (1 - inset)), 1, shape[1]).astype(int), c0 + 1)
+    r0 = np.clip(np.round(y + h * inset), 0, shape[0] - 1).astype(int)
+    r1 = np.maximum(np.clip(np.round(y + h * (1 - inset)), 1, shape[0]).astype(int), r0 + 1)
     return r0, r1, c0, c1
 
 
-def _box_sums(image: np.ndarray, rects_px: np.ndarray) -> np.ndarray:
+def _box_sums(image: np.ndarray, rects_px: np.ndarray, inset: float = INSET) -> np.ndarray:
     """Mean of ``image`` over each box interior, via one summed-area table."""
-    r0, r1, c0, c1 = _interior_bounds(image.shape, rects_px)
+    r0, r1, c0, c1 = _interior_bounds(image.shape, rects_px, inset)
     table = cv2.integral(image, sdepth=cv2.CV_64F)
     total = table[r1, c1] - table[r0, c1] - table[r1, c0] + table[r0, c0]
     return total / ((r1 - r0) * (c1 - c0))
@@ -83,7 +93,7 @@ def box_means(page: np.ndarray, rects_px: np.ndarray) -> np.ndarray:
     return _box_sums(page, rects_px)
 
 
-def box_coverage(page: np.ndarray, rects_px: np.ndarray, level: float) -> np.ndarray:
+def box_coverage(page: np.ndarray, rects_px: np.ndarray, level: float, inset: float = INSET) -> np.ndarray:
     """Share of each box interior darker than grey ``level``.
 
     Parameters
@@ -92,12 +102,14 @@ def box_coverage(page: np.ndarray, rects_px: np.ndarray, level: float) -> np.nda
     rects_px : (N, 4) float
     level : float
         Grey level (0–255) below which a pixel counts as pencil.
+    inset : float
+        Share of the box left out on each side (``WHOLE_INSET`` for the whole box).
 
     Returns
     -------
     (N,) float64 in [0, 1].
     """
-    return _box_sums((page < level).astype(np.uint8), rects_px)
+    return _box_sums((page < level).astype(np.uint8), rects_px, inset)
 
 
 def estimate_levels(page: np.ndarray, fiducial_rects_px: np.ndarray, all_box_means: np.ndarray) -> Levels:
@@ -151,6 +163,7 @@ def decide(
     valid: int | None = None,
     labels: str = LETTERS,
     coverage: Sequence[float] | None = None,
+    whole: Sequence[float] | None = None,
 ) -> Reading:
     """Decide one question from its boxes' darkness.
 
@@ -166,16 +179,20 @@ def decide(
     labels
         Letters naming the boxes.
     coverage
-        Excess pencil coverage of each box (``excess_coverage``); a box that
-        is light on average but partly covered (a half-fill) is not empty.
+        Excess pencil coverage of each box interior (``excess_coverage``); a
+        box that is light on average but partly covered is not empty.
+    whole
+        Excess pencil coverage of each whole box; a dark box must also cover
+        ``SOLID`` of it to count as marked, else it is a partial mark.
     """
     v = np.asarray(values, dtype=float)
     c = np.zeros_like(v) if coverage is None else np.asarray(coverage, dtype=float)
-    marked = [i for i, d in enumerate(v) if d >= MARKED]
-    middling = [i for i, d in enumerate(v) if d < MARKED and (d > EMPTY or c[i] > COVERED)]
+    full = np.ones_like(v) if whole is None else np.asarray(whole, dtype=float)
+    marked = [i for i, d in enumerate(v) if d >= MARKED and full[i] >= SOLID]
+    middling = [i for i, d in enumerate(v) if i not in marked and (d > EMPTY or c[i] > COVERED)]
     if marked:
         strongest = float(v[marked].min())
-        residue = [i for i in middling if v[i] <= RESIDUE_SHARE * strongest]
+        residue = [i for i in middling if v[i] <= min(RESIDUE_MAX, RESIDUE_SHARE * strongest) and c[i] <= COVERED]
         unclear = [i for i in middling if i not in residue]
     else:
         residue, unclear = [], middling

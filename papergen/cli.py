@@ -260,6 +260,45 @@ def results_command(results_dir: Path, fmt: str) -> None:
         db.close()
 
 
+@cli.command("simulate")
+@click.argument("exam_json", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-n", "count", required=True, type=click.IntRange(min=1), help="答题卡张数。 Number of sheets.")
+@click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False, path_type=Path), help="输出文件夹。")
+@click.option("--seed", type=int, default=0, show_default=True, help="随机种子：相同种子得到相同的答题卡与 truth.csv。")
+@click.option(
+    "--degrade", type=click.Choice(["none", "scan", "photo", "harsh"]), default="scan", show_default=True,
+    help="退化程度：none 原图、scan 扫描仪、photo 手机拍照、harsh 传真式（含旋转、遮挡定位块）。",
+)
+@click.option("--format", "fmt", type=click.Choice(["jpg", "png", "pdf"]), default="jpg", show_default=True,
+              help="输出格式：每页一张图片，或一个多页 scans.pdf。")
+@click.option("--dpi", type=click.IntRange(50, 1200), help="分辨率（默认 300；给出时扫描与传真也用此分辨率）。")
+@click.option("--absent", type=click.IntRange(min=0), default=0, show_default=True, help="缺考答题卡张数（监考填涂缺考标记）。")
+@click.option("--duplicate-ids", type=click.IntRange(min=0), default=0, show_default=True,
+              help="填涂了别人准考证号的答题卡张数。")
+@click.option("--doubtful-rate", type=click.FloatRange(0, 1), default=0.01, show_default=True,
+              help="每题故意涂得存疑（双涂、半涂、打勾）的概率。")
+@reports_errors
+def simulate_command(exam_json: Path, count: int, outdir: Path, seed: int, degrade: str, fmt: str, dpi,
+                     absent: int, duplicate_ids: int, doubtful_rate: float) -> None:
+    """生成模拟填涂并扫描（或拍照）后的答题卡和标准答案 truth.csv，用于检验阅卷。
+
+    The sheets are the exam's real sheet.pdf (found beside EXAM_JSON),
+    pencilled by a simulated cohort and degraded like a scanner or phone.
+    """
+    from .simulate import simulate  # numpy/OpenCV load only for this command
+
+    result = simulate(
+        exam_json, count, outdir, seed=seed, degrade=degrade, fmt=fmt, dpi=dpi, absent=absent,
+        duplicate_ids=duplicate_ids, doubtful_rate=doubtful_rate, progress=lambda message: click.echo(message, err=True),
+    )
+    click.echo(
+        f"{result.sheets} 张答题卡（{result.pages} 页，缺考 {result.absent}，重复准考证号 {result.duplicate_ids}，"
+        f"存疑 {result.ambiguous} 题）→ {result.outdir}"
+    )
+    click.echo(f"标准答案 → {result.truth}")
+    click.echo(f"用时 {result.seconds:.1f} 秒", err=True)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -41,6 +41,7 @@ class Registration:
     homography: np.ndarray  # (3, 3): frame mm → image pixels
     fiducials: int  # how many were found (3 or 4)
     rotation: int  # approximate page rotation in the image: 0, 90, 180, 270
+    qr_text: str | None = None  # the QR code's text, when it could be read
 
 
 def flat_field(gray: np.ndarray, kernel: int) -> np.ndarray:
@@ -187,13 +188,16 @@ def register(gray: np.ndarray, geometry: SheetGeometry) -> Registration:
         if (edges[0] + edges[2]) > (edges[1] + edges[3]):
             continue
         homography = cv2.getPerspectiveTransform(corners_mm, image_pts)
+        text = _decode_at(gray, homography, geometry)
+        if text is not None:  # a QR code that reads settles the orientation
+            return Registration(homography, used, _rotation(homography), text)
         score = _qr_likeness(gray, homography, geometry)
         if best is None or score > best[0]:
             best = (score, homography, shift)
     if best is None:
         raise RegistrationError("not-a-sheet", "定位块的排列与答题卡不符，这一页可能不是答题卡")
     _, homography, _ = best
-    return Registration(homography, used, _rotation(homography))
+    return Registration(homography, used, _rotation(homography), None)
 
 
 def _rotation(homography: np.ndarray) -> int:
@@ -207,17 +211,22 @@ def _rotation(homography: np.ndarray) -> int:
 def _qr_likeness(gray: np.ndarray, homography: np.ndarray, geometry: SheetGeometry) -> float:
     """How much the QR rectangle under ``homography`` looks like a QR code.
 
-    A QR code is about half dark with many light/dark changes; the corner
-    diagonally opposite (where a wrong rotation would put it) is paper or
-    sparse boxes.
+    A QR code is about half dark; under the wrong reading (rotated 180°) the
+    same rectangle falls on the diagonally opposite corner of the frame,
+    which holds paper or a few sparse boxes. The patch is flat-fielded first
+    so that a shadow across a photographed page does not look like ink.
     """
-    patch = _warp_rect(gray, homography, geometry.header.qr, px_per_mm=3.0)
+    patch = _warp_rect(gray, homography, _grown(geometry.header.qr, 6.0), px_per_mm=2.0)
     if patch.size == 0:
         return -1.0
-    dark = patch < (int(patch.max()) + int(patch.min())) // 2
-    dark_share = dark.mean()
-    transitions = np.abs(np.diff(dark.astype(np.int8), axis=1)).mean()
-    return float(transitions + (0.5 - abs(dark_share - 0.5)))
+    flat = flat_field(patch, kernel=max(9, min(patch.shape) // 2))
+    inner = flat[12:-12, 12:-12] if min(flat.shape) > 30 else flat
+    return float((inner < 0.6).mean())
+
+
+def _grown(rect, margin: float):
+    x, y, w, h = rect
+    return (x - margin, y - margin, w + 2 * margin, h + 2 * margin)
 
 
 def _warp_rect(gray: np.ndarray, homography: np.ndarray, rect, px_per_mm: float) -> np.ndarray:
@@ -243,6 +252,13 @@ def warp_to_page(gray: np.ndarray, registration: Registration, geometry: SheetGe
         gray, registration.homography @ to_frame, (int(round(pw * px_per_mm)), int(round(ph * px_per_mm))),
         flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=255,
     )
+
+
+def _decode_at(gray: np.ndarray, homography: np.ndarray, geometry: SheetGeometry) -> str | None:
+    """Try to read the QR code where ``homography`` says it is (one quick attempt)."""
+    crop = _warp_rect(gray, homography, _grown(geometry.header.qr, 4.0), px_per_mm=PX_PER_MM)
+    text, _, _ = cv2.QRCodeDetector().detectAndDecode(crop)
+    return text or None
 
 
 def decode_qr(page: np.ndarray, geometry: SheetGeometry, px_per_mm: float = PX_PER_MM) -> str | None:

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import bubbles
 from .manifest import Manifest
-from .registration import PX_PER_MM, RegistrationError, decode_qr, register, warp_to_page
+from .registration import PX_PER_MM, RegistrationError, decode_qr, flat_field, register, warp_to_page
 from .sheet_code import SheetCode
 from .sheet_layout import SheetGeometry
 
@@ -79,8 +79,12 @@ def read_page(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> P
     except RegistrationError as exc:
         return PageReading(status=exc.reason, message=str(exc))
     page = warp_to_page(gray, registration, geometry, ppm)
+    # Divide out lighting (shadows, a phone's vignette) so that every box is
+    # measured against the paper right around it.
+    flat = flat_field(page, kernel=int(12 * ppm))
+    page = np.clip(flat * 255.0, 0, 255).astype(np.uint8)
     reading = PageReading(status="read", rotation=registration.rotation, fiducials=registration.fiducials)
-    qr_text = decode_qr(page, geometry, ppm)
+    qr_text = registration.qr_text or decode_qr(page, geometry, ppm)
     reading.qr_text = qr_text
     code = None
     if qr_text:
@@ -113,14 +117,19 @@ def read_page(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> P
     levels = bubbles.estimate_levels(page, _rects_px(fiducials, geometry, ppm), means)
     reading.levels = (levels.white, levels.black, levels.empty_box)
     dark = bubbles.darkness(means, levels)
-    cover = bubbles.excess_coverage(bubbles.box_coverage(page, rects_px, bubbles.pencil_level(levels)))
+    pencil = bubbles.pencil_level(levels)
+    cover = bubbles.excess_coverage(bubbles.box_coverage(page, rects_px, pencil))
+    whole = bubbles.excess_coverage(bubbles.box_coverage(page, rects_px, pencil, bubbles.WHOLE_INSET))
 
     cursor = 0
     digits = []
     id_problem = None
     for column_index, column in enumerate(header.id_grid):
         values = dark[cursor : cursor + len(column)]
-        decided = bubbles.decide(values, single=True, labels=DIGITS, coverage=cover[cursor : cursor + len(column)])
+        decided = bubbles.decide(
+            values, single=True, labels=DIGITS, coverage=cover[cursor : cursor + len(column)],
+            whole=whole[cursor : cursor + len(column)],
+        )
         cursor += len(column)
         if decided.outcome == "answer":
             digits.append(decided.letters)
@@ -130,12 +139,13 @@ def read_page(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> P
                 id_problem = f"准考证号第 {column_index + 1} 位{_reason_zh(decided.reason)}"
     variant_values = dark[cursor : cursor + len(header.variant_row)]
     variant_cover = cover[cursor : cursor + len(header.variant_row)]
+    variant_whole = whole[cursor : cursor + len(header.variant_row)]
     cursor += len(header.variant_row)
-    absent_value = float(dark[cursor])
+    absent_value = float(dark[cursor]) if whole[cursor] >= bubbles.SOLID else min(float(dark[cursor]), bubbles.MARKED - 0.01)
     cursor += 1
 
     _identity(reading, digits, id_problem, code, geometry)
-    _variant(reading, variant_values, variant_cover, code, manifest)
+    _variant(reading, variant_values, variant_cover, variant_whole, code, manifest)
     if absent_value >= bubbles.MARKED:
         reading.absent = True
     elif absent_value > bubbles.EMPTY:
@@ -145,11 +155,12 @@ def read_page(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> P
     for q in questions:
         values = dark[cursor : cursor + len(q.boxes)]
         coverage = cover[cursor : cursor + len(q.boxes)]
+        whole_box = whole[cursor : cursor + len(q.boxes)]
         cursor += len(q.boxes)
         item = variant.items[q.number - 1] if variant else None
         qtype = manifest.questions[item.id].type if item else manifest.sections[q.section].type
         valid = len(item.permutation) if item else None
-        decided = bubbles.decide(values, single=qtype == "single", valid=valid, coverage=coverage)
+        decided = bubbles.decide(values, single=qtype == "single", valid=valid, coverage=coverage, whole=whole_box)
         reading.questions.append(
             QuestionReading(
                 q.number, decided.outcome, decided.letters, decided.reason, decided.confidence,
@@ -192,9 +203,9 @@ def _identity(reading: PageReading, digits, id_problem, code: SheetCode | None, 
         reading.flags.append(Flag(None, "id-missing", "没有填涂准考证号"))
 
 
-def _variant(reading: PageReading, values, coverage, code: SheetCode | None, manifest: Manifest) -> None:
+def _variant(reading: PageReading, values, coverage, whole, code: SheetCode | None, manifest: Manifest) -> None:
     names = [v.name for v in manifest.variants]
-    decided = bubbles.decide(values, single=True, labels="".join(manifest.sheet.variants), coverage=coverage)
+    decided = bubbles.decide(values, single=True, labels="".join(manifest.sheet.variants), coverage=coverage, whole=whole)
     bubble_variant = decided.letters if decided.outcome == "answer" else None
     qr_variant = code.variant if code else None
     if qr_variant:

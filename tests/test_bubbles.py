@@ -51,7 +51,8 @@ def test_darkness_subtracts_the_printed_empty_box() -> None:
         ([0.8, 0.0, 0.85, 0.0], True, 4, "flagged", "", "multiple-marks"),
         ([0.8, 0.0, 0.85, 0.6], False, 4, "answer", "ACD", ""),
         ([0.0, 0.28, 0.0, 0.0], True, 4, "flagged", "", "faint"),  # a half-fill: neither mark nor empty
-        ([0.9, 0.3, 0.0, 0.0], True, 4, "answer", "A", ""),  # erased B next to a clear A
+        ([0.9, 0.11, 0.0, 0.0], True, 4, "answer", "A", ""),  # erased B (a grey film) next to a clear A
+        ([0.9, 0.3, 0.0, 0.0], True, 4, "flagged", "", "faint"),  # too dark for residue: a second, light mark
         ([0.45, 0.3, 0.0, 0.0], True, 4, "flagged", "", "faint"),  # B too dark next to a weak A
         ([0.0, 0.0, 0.0, 0.0, 0.9], True, 4, "flagged", "", "nonexistent-option"),
     ],
@@ -62,8 +63,17 @@ def test_decide(values, single, valid, outcome, letters, reason) -> None:
 
 
 def test_erasure_is_noted_not_silently_dropped() -> None:
-    reading = decide([0.9, 0.3, 0.0, 0.0], single=True)
+    reading = decide([0.9, 0.11, 0.0, 0.0], single=True)
     assert reading.note == "erasure"
+
+
+def test_a_dark_but_partial_mark_is_flagged() -> None:
+    # dark in the middle of the box but covering only a third of it: a half-fill
+    # that a black-and-white scan turned black
+    reading = decide([0.0, 0.6, 0.0, 0.0], single=True, whole=[0.0, 0.3, 0.0, 0.0])
+    assert (reading.outcome, reading.reason) == ("flagged", "faint")
+    solid = decide([0.0, 0.6, 0.0, 0.0], single=True, whole=[0.0, 0.8, 0.0, 0.0])
+    assert (solid.outcome, solid.letters) == ("answer", "B")
 
 
 def test_thresholds_leave_a_band_for_doubt() -> None:

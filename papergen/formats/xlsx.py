@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
 from ..exceptions import InputFileError, OutputError
+from ..excel_text import EXCEL_CELL_MAX_CHARS, has_illegal, put_text
 from ..inputs import check_zip
 from ..model import LETTERS, MIN_OPTIONS, TYPE_LABELS_ZH, Bank, Problem, normalize_answer
 from . import RawRecord, ReadResult
@@ -31,7 +31,6 @@ from . import RawRecord, ReadResult
 QUESTION_SHEET = "题库"
 INFO_SHEET = "题库信息"
 HEADER_SEARCH_ROWS = 10
-EXCEL_CELL_MAX_CHARS = 32767
 
 #: Normalised header text (see ``_header_key``) → record field.
 HEADER_FIELDS = {
@@ -236,12 +235,10 @@ def _read_info(workbook: Any, result: ReadResult) -> None:
 def _put(sheet: Any, row: int, column: int, value: Any, owner: str) -> Any:
     cell = sheet.cell(row=row, column=column)
     if isinstance(value, str) and value:
-        if ILLEGAL_CHARACTERS_RE.search(value) or len(value) > EXCEL_CELL_MAX_CHARS:
+        if has_illegal(value):
+            # A bank export must not lose text silently: refuse instead of cleaning.
             raise OutputError(f"{owner} 含有控制字符或超过 {EXCEL_CELL_MAX_CHARS} 个字符，Excel 单元格存不下，请先修改题库")
-        cell.value = value
-        # openpyxl turns text starting with "=" into a formula and "#N/A" into an
-        # error value; forcing the string type keeps every text cell plain text.
-        cell.data_type = "s"
+        put_text(cell, value)
     elif value != "":
         cell.value = value
     return cell
