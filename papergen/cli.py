@@ -231,6 +231,8 @@ def grade_command(exam_json: Path, scans: tuple[Path, ...], results_dir: Path, w
         f"其中 {summary.flagged_pages} 页有待复核项；拒收 {summary.rejected} 页；无法读取 {summary.errors} 个；"
         f"用时 {summary.seconds:.1f} 秒"
     )
+    if summary.ignored:
+        click.echo(f"文件夹中不是扫描件的文件已略过：{'、'.join(Path(p).name for p in summary.ignored)}")
     if summary.review:
         click.echo(f"需要人工处理（{len(summary.review)} 项）：")
         for line in summary.review[:200]:
@@ -297,6 +299,21 @@ def simulate_command(exam_json: Path, count: int, outdir: Path, seed: int, degra
     )
     click.echo(f"标准答案 → {result.truth}")
     click.echo(f"用时 {result.seconds:.1f} 秒", err=True)
+
+
+@cli.command("report")
+@click.argument("results_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="输出的 Excel 文件。")
+@click.option("--roster", type=click.Path(dir_okay=False, path_type=Path), help="考生名单（.csv 或 .xlsx），提供姓名和班级。")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="表头语言。")
+@reports_errors
+def report_command(results_dir: Path, output: Path, roster, lang: str) -> None:
+    """成绩报表（Excel）：成绩、题目分析、知识点、分数分布、待复核。"""
+    from .report import write_report
+    from .report_data import load_exam_results
+
+    summary = write_report(load_exam_results(results_dir, roster), output, lang=lang)
+    click.echo(f"{summary.students} 名考生（{summary.graded} 名计入统计），待复核 {summary.review_items} 项 → {output}")
 
 
 def main() -> None:

@@ -102,6 +102,7 @@ class GradeSummary:
     errors: int = 0  # pages or files that could not be read
     seconds: float = 0.0
     review: list[str] = field(default_factory=list)  # what needs a person, one line each
+    ignored: list[str] = field(default_factory=list)  # files in scanned folders that are not scans
 
     @property
     def exit_code(self) -> ExitCode:
@@ -146,8 +147,10 @@ def grade(
     with open_store(results_dir, manifest_text(manifest), manifest.exam) as db:
         jobs, problems = collect_pages(list(scans))
         for problem in problems:
-            db.add_file_error(problem.path, problem.file_hash, problem.reason, problem.message)
-        summary.errors += len(problems)
+            if problem.reason == "not-a-scan":
+                summary.ignored.append(problem.path)
+            else:
+                db.add_file_error(problem.path, problem.file_hash, problem.reason, problem.message)
         for job in {j.file_hash: j for j in jobs}.values():
             db.add_scan(job.file_hash, job.path, job.kind, job.pages)
         done = db.done_pages()

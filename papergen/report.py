@@ -169,9 +169,9 @@ def _items_sheet(sheet, results: ExamResults, t: dict) -> None:
     scores = results.scores[rows]
     max_points = results.max_points
     n_letters = max((q.options for q in results.questions), default=4)
-    p = item_stats.difficulty_index(scores, max_points) if len(scores) else np.full(len(max_points), np.nan)
-    rpb = item_stats.point_biserial(scores, corrected=True) if len(scores) else p * np.nan
-    d = item_stats.upper_lower_discrimination(scores, max_points) if len(scores) else p * np.nan
+    p = item_stats.difficulty_index(scores, max_points)
+    rpb = item_stats.point_biserial(scores, corrected=True)
+    d = item_stats.upper_lower_discrimination(scores, max_points)
     headers = [t["no"], t["qid"], t["section"], t["topic"], t["key"], t["points"], t["attempts"], t["p"], t["rpb"], t["d"]]
     headers += list(LETTERS[:n_letters]) + [t["blank"], t["flagged"], t["look"]]
     _header(sheet, 1, headers)
@@ -283,15 +283,16 @@ def _distribution_sheet(sheet, results: ExamResults, t: dict) -> None:
     totals = np.array([s.total for s in results.students])[rows]
     full = float(results.max_points.sum())
     summary = item_stats.summary(totals)
-    filled = np.nan_to_num(scores, nan=0.0)
-    dichotomous = bool(np.all(np.isin(filled, [0.0]) | np.isclose(filled, results.max_points)))
-    reliability = item_stats.reliability(filled, results.max_points) if len(totals) > 1 else float("nan")
-    sem = item_stats.standard_error_of_measurement(totals, reliability) if len(totals) > 1 else float("nan")
+    # Reliability leaves out students with unscored (flagged) questions rather
+    # than counting a flagged answer as wrong.
+    method = item_stats.reliability_method(scores, results.max_points)
+    reliability = item_stats.reliability(scores, results.max_points)
+    sem = item_stats.standard_error_of_measurement(totals, reliability)
     _header(sheet, 1, [t["stat"], t["value"]])
     stats = [
         (t["n"], summary["n"], "0"), (t["full"], full, "0.##"), (t["mean"], summary["mean"], "0.00"),
         (t["median"], summary["median"], "0.0"), (t["sd"], summary["sd"], "0.00"), (t["max"], summary["max"], "0.##"),
-        (t["min"], summary["min"], "0.##"), (t["kr20"] if dichotomous else t["alpha"], reliability, "0.000"),
+        (t["min"], summary["min"], "0.##"), (t["kr20"] if method == item_stats.KR20 else t["alpha"], reliability, "0.000"),
         (t["sem"], sem, "0.00"),
     ]
     for r, (label, value, fmt) in enumerate(stats, start=2):
@@ -299,7 +300,7 @@ def _distribution_sheet(sheet, results: ExamResults, t: dict) -> None:
         sheet.cell(row=r, column=2, value=_number(value)).number_format = fmt
     top = len(stats) + 3
     _header(sheet, top, [t["band"], t["count"]])
-    edges, counts = item_stats.histogram(totals, full) if len(totals) else (np.array([0.0, full]), np.array([0]))
+    edges, counts = item_stats.histogram(totals, full)
     for k, count in enumerate(counts):
         low, high = edges[k], edges[k + 1]
         closing = "]" if k == len(counts) - 1 else ")"

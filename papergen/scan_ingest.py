@@ -54,7 +54,7 @@ class PageJob:
 @dataclass(frozen=True)
 class IngestProblem:
     path: str
-    reason: str  # slug: empty-file, unknown-format, unreadable, too-large, encrypted, too-many-pages
+    reason: str  # slug: empty-file, unknown-format, not-a-scan (ignored), unreadable, too-large, encrypted, too-many-pages
     message: str
     file_hash: str | None = None
 
@@ -72,14 +72,15 @@ def sniff_scan(head: bytes) -> str | None:
     return None
 
 
-def _files(inputs: list[str | Path]) -> list[Path]:
-    found: list[Path] = []
+def _files(inputs: list[str | Path]) -> list[tuple[Path, bool]]:
+    """Every file to look at, and whether it was found inside a folder."""
+    found: list[tuple[Path, bool]] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")))
+            found.extend((p, True) for p in sorted(path.rglob("*")) if p.is_file() and not p.name.startswith("."))
         else:
-            found.append(path)
+            found.append((path, False))
     return found
 
 
@@ -93,7 +94,7 @@ def collect_pages(inputs: list[str | Path]) -> tuple[list[PageJob], list[IngestP
     jobs: list[PageJob] = []
     problems: list[IngestProblem] = []
     seen: set[str] = set()
-    for path in _files(inputs):
+    for path, in_folder in _files(inputs):
         name = str(path)
         try:
             size = path.stat().st_size
@@ -113,7 +114,10 @@ def collect_pages(inputs: list[str | Path]) -> tuple[list[PageJob], list[IngestP
         seen.add(digest)
         kind = sniff_scan(data[:2048])
         if kind is None:
-            problems.append(IngestProblem(name, "unknown-format", "不是 JPEG、PNG、TIFF 或 PDF 文件", digest))
+            # Inside a folder, a non-scan (truth.csv, notes) is passed over and
+            # listed; named on the command line, it is an error.
+            reason = "not-a-scan" if in_folder else "unknown-format"
+            problems.append(IngestProblem(name, reason, "不是 JPEG、PNG、TIFF 或 PDF 文件", digest))
             continue
         try:
             pages = count_pages(data, kind)
