@@ -38,7 +38,7 @@ def main() -> None:
         tmp = Path(tmp)
         build_exam(ROOT / "blueprints" / "2026-mock-03.yaml", tmp / "exam")
         exam_json = tmp / "exam" / "exam.json"
-        print(f"{'level':<7}{'sheets':>8}{'exact':>8}{'flagged+':>10}{'silent':>8}{'doubtful':>10}{'flagged':>9}{'s/level':>9}")
+        print(f"{'level':<7}{'sheets':>8}{'exact':>8}{'flagged+':>10}{'silent':>8}{'(b/w lost)':>11}{'doubtful':>10}{'flagged':>9}{'s/level':>9}")
         for level in args.levels.split(","):
             total = Accuracy()
             start = time.perf_counter()
@@ -48,12 +48,12 @@ def main() -> None:
                 results = tmp / f"res-{level}-{seed}"
                 grade(exam_json, [scans], results, workers=args.workers)
                 report = evaluate(results, scans / "truth.csv")
-                for name in ("sheets", "exact", "flagged_beyond", "silent_errors", "deliberate", "deliberate_flagged"):
+                for name in ("sheets", "exact", "flagged_beyond", "silent_errors", "lost_black_and_white", "deliberate", "deliberate_flagged"):
                     setattr(total, name, getattr(total, name) + getattr(report, name))
                 total.details += report.details
             seconds = time.perf_counter() - start
             print(
-                f"{level:<7}{total.sheets:>8}{total.exact:>8}{total.flagged_beyond:>10}{total.silent_errors:>8}"
+                f"{level:<7}{total.sheets:>8}{total.exact:>8}{total.flagged_beyond:>10}{total.silent_errors:>8}{total.lost_black_and_white:>11}"
                 f"{total.deliberate:>10}{total.deliberate_flagged:>9}{seconds:>9.0f}"
             )
             if args.details:

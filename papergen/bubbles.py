@@ -23,16 +23,20 @@ from .model import LETTERS
 #: Darkness (0 = paper, 1 = ink) at or above which a box is marked.
 MARKED = 0.45
 #: Darkness at or below which a box is empty.
-EMPTY = 0.10
+EMPTY = 0.06
 #: A lighter box next to a clear mark counts as erased when it is at most
 #: this share of the mark's darkness (and below ``MARKED``).
 RESIDUE_SHARE = 0.5
 #: …and at most this dark in absolute terms: eraser residue is a grey film,
 #: while a half-fill or a tick left beside another mark is darker and flagged.
-RESIDUE_MAX = 0.13
+RESIDUE_MAX = 0.14
+#: …and an eraser's film leaves little pencil-dark coverage, of the interior
+#: or of the whole box (a half-fill leaves a patch of it).
+RESIDUE_COVER = 0.21
+RESIDUE_WHOLE = 0.11
 #: Excess coverage (share of the box with pencil-dark pixels) above which a
 #: box with little mean darkness is still not empty: a faint or partial mark.
-COVERED = 0.15
+COVERED = 0.08
 #: A pixel is "pencil" when darker than this share of the paper–ink range.
 PENCIL = 0.3
 #: Fraction of the box (each side) left out so printed brackets don't count.
@@ -43,7 +47,7 @@ WHOLE_INSET = 0.06
 #: A mark must cover at least this share of the whole box (above the printed
 #: box's own coverage). A proper fill covers most of it; a dark scrap in the
 #: middle — a half-fill that a black-and-white scan turned black — does not.
-SOLID = 0.45
+SOLID = 0.52
 
 Rect = tuple[float, float, float, float]
 
@@ -187,12 +191,18 @@ def decide(
     """
     v = np.asarray(values, dtype=float)
     c = np.zeros_like(v) if coverage is None else np.asarray(coverage, dtype=float)
+    # Without whole-box coverage, neither test can use it: no mark is called
+    # partial and no residue is ruled out for it.
     full = np.ones_like(v) if whole is None else np.asarray(whole, dtype=float)
+    film = np.zeros_like(v) if whole is None else full
     marked = [i for i, d in enumerate(v) if d >= MARKED and full[i] >= SOLID]
     middling = [i for i, d in enumerate(v) if i not in marked and (d > EMPTY or c[i] > COVERED)]
     if marked:
         strongest = float(v[marked].min())
-        residue = [i for i in middling if v[i] <= min(RESIDUE_MAX, RESIDUE_SHARE * strongest) and c[i] <= COVERED]
+        residue = [
+            i for i in middling
+            if v[i] <= min(RESIDUE_MAX, RESIDUE_SHARE * strongest) and c[i] <= RESIDUE_COVER and film[i] <= RESIDUE_WHOLE
+        ]
         unclear = [i for i in middling if i not in residue]
     else:
         residue, unclear = [], middling

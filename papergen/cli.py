@@ -231,6 +231,11 @@ def grade_command(exam_json: Path, scans: tuple[Path, ...], results_dir: Path, w
         f"其中 {summary.flagged_pages} 页有待复核项；拒收 {summary.rejected} 页；无法读取 {summary.errors} 个；"
         f"用时 {summary.seconds:.1f} 秒"
     )
+    if summary.black_and_white:
+        click.echo(
+            f"注意：{summary.black_and_white} 页是黑白（二值）扫描，很浅的填涂可能在扫描时已经丢失、无法看出；"
+            "建议扫描仪设为灰度模式（200 dpi 以上）重新扫描这些页。"
+        )
     if summary.ignored:
         click.echo(f"文件夹中不是扫描件的文件已略过：{'、'.join(Path(p).name for p in summary.ignored)}")
     if summary.review:
@@ -314,6 +319,60 @@ def report_command(results_dir: Path, output: Path, roster, lang: str) -> None:
 
     summary = write_report(load_exam_results(results_dir, roster), output, lang=lang)
     click.echo(f"{summary.students} 名考生（{summary.graded} 名计入统计），待复核 {summary.review_items} 项 → {output}")
+
+
+@cli.command("demo")
+@click.option("-o", "--output", "outdir", default="papergen-demo", show_default=True, type=click.Path(file_okay=False, path_type=Path), help="输出文件夹。")
+@reports_errors
+def demo_command(outdir: Path) -> None:
+    """演示：用自带题库组卷、模拟 60 名考生的扫描答题卡、阅卷、出报表与个人反馈、对比两次考试。"""
+    from .demo import run_demo
+
+    result = run_demo(outdir, progress=lambda message: click.echo(message, err=True))
+    click.echo(f"演示完成，用时 {result.seconds:.0f} 秒，生成的文件在 {result.outdir}：")
+    for what, where in result.files:
+        click.echo(f"  {what}：{where}")
+    click.echo(f"第一次考试有 {result.review_items} 项需要人工复核（见 report.xlsx 的“待复核”表）。")
+
+
+@cli.command("analyze")
+@click.argument("results_dirs", metavar="RESULTS_DIR...", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="输出的 Excel 文件。")
+@click.option("--roster", type=click.Path(dir_okay=False, path_type=Path), help="考生名单（.csv 或 .xlsx），提供姓名和班级。")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="表头语言。")
+@reports_errors
+def analyze_command(results_dirs: tuple[Path, ...], output: Path, roster, lang: str) -> None:
+    """多场考试的趋势分析（Excel）：知识点错误率走势、各班、各考生。
+
+    RESULTS_DIR… are results folders of exams from the same bank(s), earliest first.
+    """
+    from .trends import load_trends, write_trends
+
+    trends = load_trends(list(results_dirs), roster)
+    write_trends(trends, output, lang=lang)
+    click.echo(f"{len(trends.exams)} 场考试，{len(trends.topics)} 个知识点，{len(trends.students)} 名考生 → {output}")
+
+
+@cli.command("feedback")
+@click.argument("results_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False, path_type=Path), help="输出文件夹。")
+@click.option("--roster", type=click.Path(dir_okay=False, path_type=Path), help="考生名单（.csv 或 .xlsx），提供姓名和班级。")
+@reports_errors
+def feedback_command(results_dir: Path, outdir: Path, roster) -> None:
+    """每位考生一份成绩反馈 PDF：总分与名次、各知识点得分率、错题与解析。
+
+    One PDF per student who sat the exam, named 准考证号-姓名.pdf; absent
+    students and sheets awaiting review of their 准考证号 are listed, not written.
+    """
+    from .feedback import write_feedback
+    from .report_data import load_exam_results
+
+    result = write_feedback(load_exam_results(results_dir, roster), outdir)
+    click.echo(f"{len(result.files)} 份成绩反馈 → {outdir}")
+    if result.skipped:
+        click.echo(f"未生成（{len(result.skipped)} 人）：")
+        for line in result.skipped:
+            click.echo(f"  {line}")
 
 
 def main() -> None:

@@ -11,10 +11,12 @@ decided instead of flagged. Silent errors are the number that must be zero.
 from __future__ import annotations
 
 import csv
+import json
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .bubbles import EMPTY
 from .store import DB_NAME
 
 IDENTITY_FLAGS = {"id-unreadable", "id-incomplete", "id-missing", "id-mismatch"}
@@ -32,6 +34,7 @@ class Accuracy:
     deliberate: int = 0  # deliberately doubtful marks
     deliberate_flagged: int = 0
     missing_pages: int = 0  # truth rows with no graded page
+    lost_black_and_white: int = 0  # silent errors where the mark left no trace on a black-and-white scan
     details: list[str] = field(default_factory=list)
 
 
@@ -40,10 +43,10 @@ def evaluate(results_dir: str | Path, truth_csv: str | Path) -> Accuracy:
     db = sqlite3.connect(Path(results_dir) / DB_NAME)
     try:
         by_name = {}
-        for file_hash, page, path, status, student_id, variant, absent in db.execute(
-            "SELECT file_hash, page, path, status, student_id, variant, absent FROM pages"
+        for file_hash, page, path, status, student_id, variant, absent, binary in db.execute(
+            "SELECT file_hash, page, path, status, student_id, variant, absent, binary FROM pages"
         ):
-            by_name[(Path(path).name, page)] = (file_hash, status, student_id, variant, absent)
+            by_name[(Path(path).name, page)] = (file_hash, status, student_id, variant, absent, binary)
         report = Accuracy()
         with truth_path.open(encoding="utf-8-sig", newline="") as handle:
             for row in csv.DictReader(handle):
@@ -61,7 +64,7 @@ def evaluate(results_dir: str | Path, truth_csv: str | Path) -> Accuracy:
 
 
 def _compare_page(db: sqlite3.Connection, row: dict, page: tuple, report: Accuracy) -> None:
-    file_hash, status, student_id, variant, absent = page
+    file_hash, status, student_id, variant, absent, binary = page
     where = f"{row['file']}#{row['page']}"
     flags = {
         (number, reason)
@@ -96,18 +99,20 @@ def _compare_page(db: sqlite3.Connection, row: dict, page: tuple, report: Accura
             silent = True
             report.details.append(f"{where}: 试卷类型读成 {variant}，应为 {row['variant']}")
     marks = {
-        number: (outcome, letters)
-        for number, outcome, letters in db.execute(
-            "SELECT number, outcome, letters FROM marks WHERE file_hash = ? AND page = ?", (file_hash, int(row["page"]))
+        number: (outcome, letters, json.loads(darkness))
+        for number, outcome, letters, darkness in db.execute(
+            "SELECT number, outcome, letters, darkness FROM marks WHERE file_hash = ? AND page = ?",
+            (file_hash, int(row["page"])),
         )
     }
+    lost = False
     for column, expected in row.items():
         if not column.isdigit() or expected is None:
             continue
         number = int(column)
         if number not in marks:
             continue
-        outcome, letters = marks[number]
+        outcome, letters, darkness = marks[number]
         report.questions += 1
         if number in ambiguous:
             report.deliberate += 1
@@ -115,6 +120,11 @@ def _compare_page(db: sqlite3.Connection, row: dict, page: tuple, report: Accura
                 report.deliberate_flagged += 1
             else:
                 silent = True
+                # Did the doubtful mark leave any trace at all? On a thresholded
+                # scan a light mark can vanish; no reader could see it.
+                drawn = [ord(letter) - 65 for letter in expected if letter not in letters]
+                if binary and drawn and all(darkness[i] <= EMPTY for i in drawn):
+                    lost = True
                 report.question_errors += 1
                 report.details.append(f"{where} 第 {number} 题：故意模糊（{ambiguous[number]}）却读成 {letters or '空白'}")
             continue
@@ -130,5 +140,6 @@ def _compare_page(db: sqlite3.Connection, row: dict, page: tuple, report: Accura
         beyond = True
         report.details.append(f"{where}: 整卡待复核 {sorted(other_sheet_flags)}")
     report.silent_errors += silent
+    report.lost_black_and_white += silent and lost
     report.flagged_beyond += beyond and not silent
     report.exact += not silent and not beyond

@@ -83,6 +83,7 @@ def process_page(job: PageJob, manifest: Manifest | None = None) -> PageRecord:
         "paper_white": reading.levels[0] if reading.levels else None,
         "ink_black": reading.levels[1] if reading.levels else None,
         "empty_box": reading.levels[2] if reading.levels else None,
+        "binary": int(reading.binary),
     }
     flags = [(f.number, f.reason, f.message) for f in reading.flags]
     if reading.status != "read":
@@ -103,6 +104,7 @@ class GradeSummary:
     seconds: float = 0.0
     review: list[str] = field(default_factory=list)  # what needs a person, one line each
     ignored: list[str] = field(default_factory=list)  # files in scanned folders that are not scans
+    black_and_white: int = 0  # pages scanned in black and white
 
     @property
     def exit_code(self) -> ExitCode:
@@ -173,6 +175,7 @@ def _summarise(db: store_module.Store, summary: GradeSummary) -> None:
     rows = db.db.execute("SELECT status, COUNT(*) FROM pages GROUP BY status").fetchall()
     counts = dict(rows)
     summary.read = counts.get("read", 0)
+    summary.black_and_white = db.db.execute("SELECT COUNT(*) FROM pages WHERE status = 'read' AND binary = 1").fetchone()[0]
     summary.rejected = sum(v for k, v in counts.items() if k not in ("read", "error"))
     summary.errors = counts.get("error", 0) + db.db.execute("SELECT COUNT(*) FROM file_errors").fetchone()[0]
     summary.flagged_pages = db.db.execute(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from . import bubbles
@@ -56,6 +57,22 @@ class PageReading:
     questions: list[QuestionReading] = field(default_factory=list)
     flags: list[Flag] = field(default_factory=list)
     levels: tuple[float, float, float] | None = None  # white, black, empty box
+    binary: bool = False  # scanned in black and white: light pencil may be lost
+
+
+def is_black_and_white(gray: np.ndarray) -> bool:
+    """True for a thresholded (black-and-white) scan, even after JPEG compression.
+
+    Parameters
+    ----------
+    gray : (H, W) uint8
+
+    A grayscale scan has mid-tones everywhere ink meets paper; a 1-bit scan
+    (even saved as JPEG, which rings around edges) has almost none.
+    """
+    sample = gray[::4, ::4]
+    mid = np.count_nonzero((sample > 60) & (sample < 195))
+    return mid < 0.01 * sample.size
 
 
 def _rects_px(rects, geometry: SheetGeometry, ppm: float) -> np.ndarray:
@@ -84,6 +101,7 @@ def read_page(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> P
     flat = flat_field(page, kernel=int(12 * ppm))
     page = np.clip(flat * 255.0, 0, 255).astype(np.uint8)
     reading = PageReading(status="read", rotation=registration.rotation, fiducials=registration.fiducials)
+    reading.binary = is_black_and_white(gray)
     qr_text = registration.qr_text or decode_qr(page, geometry, ppm)
     reading.qr_text = qr_text
     code = None
@@ -118,8 +136,11 @@ def read_page(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> P
     reading.levels = (levels.white, levels.black, levels.empty_box)
     dark = bubbles.darkness(means, levels)
     pencil = bubbles.pencil_level(levels)
-    cover = bubbles.excess_coverage(bubbles.box_coverage(page, rects_px, pencil))
-    whole = bubbles.excess_coverage(bubbles.box_coverage(page, rects_px, pencil, bubbles.WHOLE_INSET))
+    # Coverage counts pixels, so scanner noise and JPEG ringing are smoothed
+    # away first (a 1-pixel Gaussian at 6 px/mm keeps pencil strokes).
+    smooth = cv2.GaussianBlur(page, (0, 0), 1.0)
+    cover = bubbles.excess_coverage(bubbles.box_coverage(smooth, rects_px, pencil))
+    whole = bubbles.excess_coverage(bubbles.box_coverage(smooth, rects_px, pencil, bubbles.WHOLE_INSET))
 
     cursor = 0
     digits = []
@@ -128,7 +149,7 @@ def read_page(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> P
         values = dark[cursor : cursor + len(column)]
         decided = bubbles.decide(
             values, single=True, labels=DIGITS, coverage=cover[cursor : cursor + len(column)],
-            whole=whole[cursor : cursor + len(column)],
+            whole=whole[cursor : cursor + len(column)]
         )
         cursor += len(column)
         if decided.outcome == "answer":
@@ -160,7 +181,9 @@ def read_page(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> P
         item = variant.items[q.number - 1] if variant else None
         qtype = manifest.questions[item.id].type if item else manifest.sections[q.section].type
         valid = len(item.permutation) if item else None
-        decided = bubbles.decide(values, single=qtype == "single", valid=valid, coverage=coverage, whole=whole_box)
+        decided = bubbles.decide(
+            values, single=qtype == "single", valid=valid, coverage=coverage, whole=whole_box,
+        )
         reading.questions.append(
             QuestionReading(
                 q.number, decided.outcome, decided.letters, decided.reason, decided.confidence,
@@ -205,7 +228,9 @@ def _identity(reading: PageReading, digits, id_problem, code: SheetCode | None, 
 
 def _variant(reading: PageReading, values, coverage, whole, code: SheetCode | None, manifest: Manifest) -> None:
     names = [v.name for v in manifest.variants]
-    decided = bubbles.decide(values, single=True, labels="".join(manifest.sheet.variants), coverage=coverage, whole=whole)
+    decided = bubbles.decide(
+        values, single=True, labels="".join(manifest.sheet.variants), coverage=coverage, whole=whole,
+    )
     bubble_variant = decided.letters if decided.outcome == "answer" else None
     qr_variant = code.variant if code else None
     if qr_variant:

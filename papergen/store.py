@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS pages (
     sheet_page INTEGER, rotation INTEGER, fiducials INTEGER, qr TEXT,
     student_id TEXT, id_source TEXT, variant TEXT, absent INTEGER NOT NULL DEFAULT 0,
     paper_white REAL, ink_black REAL, empty_box REAL,
+    binary INTEGER NOT NULL DEFAULT 0,  -- a black-and-white scan (light marks may be lost)
     PRIMARY KEY (file_hash, page)
 );
 CREATE TABLE IF NOT EXISTS marks (
