@@ -115,7 +115,7 @@ def run_demo(outdir: str | Path = "papergen-demo", progress: Callable[[str], Non
     feedback = write_feedback(results, outdir / "feedback")
 
     second_json, second_scans, second_results = _sitting(
-        outdir, "2026-mock-04", "2026年事业单位公共基础知识模拟卷（四）", SEED + 1, first_json, say
+        outdir, "2026-mock-03b", "2026年事业单位公共基础知识模拟卷（三）第二次测验", SEED + 1, first_json, say
     )
     grade(second_json, [second_scans], second_results)
     say("趋势分析 …")

@@ -31,12 +31,9 @@ from __future__ import annotations
 
 import hashlib
 import math
-import multiprocessing
-import os
 import re
 import unicodedata
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -208,7 +205,7 @@ def skip_reason(results: ExamResults, row: int) -> str | None:
         # One of the sheets belongs to someone else: a PDF under this name
         # could hand one student another's answers.
         return "准考证号出现在多张答题卡上，待复核"
-    if student.variant is None:
+    if student.variant not in {variant.name for variant in results.manifest.variants}:
         return "试卷类型未能识别，无法评分，待复核"
     return None
 
@@ -320,6 +317,7 @@ class Styles:
     body_font: str
     bold_font: str
     title: ParagraphStyle
+    subtitle: ParagraphStyle
     heading: ParagraphStyle
     body: ParagraphStyle
     option: ParagraphStyle
@@ -345,6 +343,7 @@ def styles() -> Styles:
         body_font=body_font,
         bold_font=bold_font,
         title=style("title", bold_font, 16, 22, alignment=TA_CENTER, spaceAfter=2),
+        subtitle=style("subtitle", bold_font, 12, 16, alignment=TA_CENTER),
         heading=style("heading", bold_font, 12, 17, spaceBefore=10, spaceAfter=4),
         body=style("body", body_font, 10, 15.5),
         option=style("option", body_font, 10, 15, leftIndent=14 + label, firstLineIndent=-label),
@@ -360,9 +359,10 @@ class _Para(Paragraph):
     """A Paragraph that keeps its line breaks for the width it was last wrapped at.
 
     ``KeepTogether`` wraps a whole question to see whether it fits, then the
-    frame wraps each paragraph again to place it; breaking Chinese text
-    measures every character, so doing it once halves most of the layout
-    time. Splitting makes new paragraphs, which wrap afresh.
+    frame wraps each paragraph again to place it. Breaking Chinese text
+    measures every character, so the second pass reuses the first's lines
+    (same text, same width, same result). Splitting makes new paragraphs,
+    which wrap afresh.
     """
 
     _wrapped: tuple[float, float, object, list[float]] | None = None
@@ -424,7 +424,7 @@ def _header_block(results: ExamResults, student: StudentRow, st: Styles) -> list
          ("BACKGROUND", (4, 0), (4, 0), HEAD_FILL), ("BACKGROUND", (6, 0), (6, 0), HEAD_FILL)],
     )
     return [_Para(markup(results.manifest.title), st.title),
-            _Para("成绩反馈", ParagraphStyle("feedback-sub", parent=st.title, fontSize=12, leading=16)),
+            _Para("成绩反馈", st.subtitle),
             Spacer(0, 6), info]
 
 
@@ -623,51 +623,12 @@ def _skipped_line(student: StudentRow, reason: str) -> str:
     return f"{student.student_id} {name}：{reason}" if name else f"{student.student_id}：{reason}"
 
 
-#: Below this many PDFs per extra process, starting it costs more than it saves
-#: (a spawned worker imports reportlab and loads the fonts: about 1 s).
-STUDENTS_PER_WORKER = 20
-
-_worker_state: tuple[ExamResults, dict[str, dict[str, PaperQuestion]]] | None = None
-
-
-def _init_worker(results: ExamResults, papers: dict[str, dict[str, PaperQuestion]]) -> None:
-    global _worker_state
-    _worker_state = (results, papers)
-    styles()
-
-
-def _render_job(job: tuple[int, str]) -> tuple[str, str | None, str] | None:
-    """Render one PDF in a worker; an error comes back as (message, path, hint)."""
-    row, path = job
-    results, papers = _worker_state
-    try:
-        render_feedback_pdf(results, row, papers[results.students[row].variant], Path(path))
-    except OutputError as exc:  # PapergenError does not survive pickling with its fields
-        return exc.message, exc.path, exc.hint
-    return None
-
-
-def worker_count(jobs: int, workers: int | None = None) -> int:
-    """Processes to use for ``jobs`` PDFs: ``workers`` if given, else one per ``STUDENTS_PER_WORKER`` up to the CPUs."""
-    if workers is not None:
-        return max(1, min(workers, jobs))
-    return max(1, min(os.cpu_count() or 1, jobs // STUDENTS_PER_WORKER))
-
-
-def write_feedback(results: ExamResults, outdir: str | Path, *, workers: int | None = None) -> FeedbackResult:
+def write_feedback(results: ExamResults, outdir: str | Path) -> FeedbackResult:
     """Write one feedback PDF per student who sat the exam into ``outdir``.
 
     Rows without a usable sheet (absent, no sheet, unreadable or duplicated
     准考证号, unknown variant) get none; ``skipped`` says who and why.
     The banks are checked before anything is written.
-
-    Parameters
-    ----------
-    workers
-        Processes to lay the PDFs out in; default: one per
-        ``STUDENTS_PER_WORKER`` students, at most one per CPU (a class of
-        fewer than 40 is done in this process). The files are the same
-        whatever it is.
 
     Raises
     ------
@@ -685,8 +646,7 @@ def write_feedback(results: ExamResults, outdir: str | Path, *, workers: int | N
     except OSError as exc:
         raise OutputError(f"无法创建输出文件夹：{exc.strerror or exc}", path=outdir) from None
     styles()  # fonts (cut once per machine) and styles, before any PDF
-    papers: dict[str, dict[str, PaperQuestion]] = {}
-    jobs: list[tuple[int, str]] = []
+    papers: dict[str, dict[str, PaperQuestion]] = {}  # variant → bank id → as printed
     files: list[Path] = []
     skipped: list[str] = []
     for row, student in enumerate(results.students):
@@ -702,21 +662,8 @@ def write_feedback(results: ExamResults, outdir: str | Path, *, workers: int | N
         path = outdir / safe_filename(student.student_id, student.name)
         if path.parent != outdir:  # safe_filename never allows this; a guard, not a code path
             raise OutputError("成绩反馈文件名不安全", path=path)
-        jobs.append((row, str(path)))
+        render_feedback_pdf(results, row, papers[student.variant], path)
         files.append(path)
-    processes = worker_count(len(jobs), workers)
-    if processes <= 1:
-        for row, path in jobs:
-            render_feedback_pdf(results, row, papers[results.students[row].variant], Path(path))
-    else:
-        # spawn, as grading does: safe on every platform and with threads.
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(processes, mp_context=context, initializer=_init_worker,
-                                 initargs=(results, papers)) as pool:
-            for error in pool.map(_render_job, jobs, chunksize=4):
-                if error is not None:
-                    message, path, hint = error
-                    raise OutputError(message, path=path, hint=hint or None)
     return FeedbackResult(files, skipped)
 
 
@@ -731,6 +678,5 @@ __all__ = [
     "safe_filename",
     "skip_reason",
     "student_topic_rates",
-    "worker_count",
     "write_feedback",
 ]

@@ -11,11 +11,13 @@ atomically.
 from __future__ import annotations
 
 import math
+from copy import copy
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from openpyxl import Workbook
+from openpyxl.cell.cell import Cell
 from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
@@ -83,8 +85,15 @@ def _header(sheet, row: int, labels: list[str]) -> None:
 
 
 def _finish(sheet, header_row: int, last_row: int, widths: list[float]) -> None:
-    """Frozen header, autofilter over the table, column widths."""
+    """Frozen header, autofilter over the table, column widths, print setup."""
     last_column = get_column_letter(len(widths))
+    # Printed (or exported to PDF): landscape, one page wide, header repeated.
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.print_title_rows = f"{header_row}:{header_row}"
     sheet.freeze_panes = sheet.cell(row=header_row + 1, column=1)
     sheet.auto_filter.ref = f"A{header_row}:{last_column}{max(last_row, header_row)}"
     for column, width in enumerate(widths, 1):
@@ -124,6 +133,15 @@ def _scores_sheet(sheet, results: ExamResults, t: dict) -> None:
     headers += [s.title for s in manifest.sections] + [q.id for q in results.questions]
     _header(sheet, 1, headers)
     first_q = 9 + len(manifest.sections)
+    # One prototype style per colour: copying its style record is what
+    # openpyxl itself does when copying cells, and it avoids re-hashing a
+    # fill and a number format for each of up to a million mark cells.
+    styles = {}
+    for kind, fill in FILLS.items():
+        prototype = Cell(sheet)
+        prototype.fill = fill
+        prototype.number_format = "0.##"
+        styles[kind] = prototype._style
     for row, i in enumerate(order, start=2):
         s = results.students[i]
         sheet.cell(row=row, column=1, value=int(ranks[i]) if ranks[i] > 0 else None)
@@ -137,25 +155,25 @@ def _scores_sheet(sheet, results: ExamResults, t: dict) -> None:
             sheet.cell(row=row, column=8, value=s.total / full if full else None).number_format = "0.0%"
             for k, value in enumerate(s.sections):
                 sheet.cell(row=row, column=9 + k, value=value).number_format = "0.##"
+        if not s.has_sheet:
+            continue
         for c, question in enumerate(results.questions):
             cell = sheet.cell(row=row, column=first_q + c)
-            if not s.has_sheet:
-                continue
             score = results.scores[i, c]
             choice = results.choices[i][c]
             if math.isnan(score):
-                cell.fill = FILLS["flagged"]
-                continue
-            cell.value = float(score)
-            cell.number_format = "0.##"
-            if choice == "":
-                cell.fill = FILLS["blank"]
-            elif score >= question.points:
-                cell.fill = FILLS["right"]
-            elif score > 0:
-                cell.fill = FILLS["partial"]
+                kind = "flagged"
             else:
-                cell.fill = FILLS["wrong"]
+                cell.value = float(score)
+                if choice == "":
+                    kind = "blank"
+                elif score >= question.points:
+                    kind = "right"
+                elif score > 0:
+                    kind = "partial"
+                else:
+                    kind = "wrong"
+            cell._style = copy(styles[kind])
     widths = [6, 13, 10, 10, 8, 14, 8, 8] + [12] * len(manifest.sections) + [9] * len(results.questions)
     _finish(sheet, 1, len(order) + 1, widths)
     sheet.freeze_panes = "C2"

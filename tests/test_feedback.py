@@ -25,7 +25,6 @@ from papergen.feedback import (
     rank_text,
     safe_filename,
     student_topic_rates,
-    worker_count,
     write_feedback,
 )
 from papergen.grading import grade
@@ -71,7 +70,7 @@ def results(graded):
 
 @pytest.fixture(scope="module")
 def written(graded, results):
-    return write_feedback(results, graded / "feedback", workers=1)
+    return write_feedback(results, graded / "feedback")
 
 
 def pdf_text(path: Path) -> str:
@@ -276,25 +275,13 @@ def test_ties_share_a_rank(results) -> None:
     assert rank_text(tied, rows[0]) == rank_text(tied, rows[1]) == f"第 1 名 / 共 {n} 人"
 
 
-# -- determinism, processes, CLI ---------------------------------------------------
+# -- determinism, CLI ---------------------------------------------------
 
 
 def test_rerunning_gives_identical_files(graded, results, written) -> None:
     before = {p.name: p.read_bytes() for p in written.files}
-    again = write_feedback(results, graded / "feedback", workers=1)
+    again = write_feedback(results, graded / "feedback")
     assert {p.name: p.read_bytes() for p in again.files} == before
-
-
-def test_worker_processes_write_the_same_files(graded, results, written) -> None:
-    parallel = write_feedback(results, graded / "feedback-parallel", workers=2)
-    assert {p.name: p.read_bytes() for p in parallel.files} == {p.name: p.read_bytes() for p in written.files}
-
-
-def test_worker_count() -> None:
-    assert worker_count(12) == 1  # a class is done in-process
-    assert worker_count(0) == 1
-    assert worker_count(5, 8) == 5  # never more processes than PDFs
-    assert worker_count(500, 3) == 3
 
 
 def test_cli_writes_the_folder(graded) -> None:
