@@ -20,6 +20,7 @@ from pathlib import Path
 from . import bankfile
 from .blueprint import Blueprint, load_blueprint
 from .exceptions import InputFileError, OutputError, PapergenError
+from .focus import FocusPlan
 from .manifest import Manifest, ManifestQuestion, ManifestSection, question_ids, read_manifest, write_manifest
 from .model import Question
 from .paper import Paper, PaperQuestion, PaperSection
@@ -45,7 +46,7 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def plan_exam(blueprint: Blueprint) -> tuple[Manifest, dict[str, Question]]:
+def plan_exam(blueprint: Blueprint, focus: FocusPlan | None = None) -> tuple[Manifest, dict[str, Question]]:
     """Everything about the exam except the rendered files."""
     banks = bankfile.load_banks(blueprint.banks)
     excluded: set[str] = set()
@@ -55,7 +56,7 @@ def plan_exam(blueprint: Blueprint) -> tuple[Manifest, dict[str, Question]]:
         except PapergenError as exc:
             line = blueprint.exclude_lines.get(str(path))
             raise InputFileError(f"排除清单无法读取（组卷方案第 {line} 行）：{exc.message}", path=path) from None
-    sections = select(blueprint, banks, excluded)
+    sections = select(blueprint, banks, excluded, focus)
     variants = make_variants(sections, blueprint.variants, blueprint.seed, blueprint.shuffle)
     layout = load_layout(blueprint.layout)
     shape = [(len(s.chosen), max(len(c.question.options) for c in s.chosen)) for s in sections]
@@ -161,6 +162,7 @@ def build_exam(
     variants: int | None = None,
     seed: int | None = None,
     force: bool = False,
+    focus: FocusPlan | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> BuildResult:
     """Build every file of an exam into ``outdir``."""
@@ -173,7 +175,7 @@ def build_exam(
     timings: dict[str, float] = {}
     start = time.perf_counter()
     blueprint = load_blueprint(blueprint_path).with_overrides(variants=variants, seed=seed)
-    manifest, questions = plan_exam(blueprint)
+    manifest, questions = plan_exam(blueprint, focus)
     timings["plan"] = time.perf_counter() - start
     unchanged = _check_outdir(outdir, manifest, force)
     try:

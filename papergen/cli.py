@@ -160,12 +160,21 @@ def bank_export(bank_path: Path, output: Path, fmt: str | None) -> None:
 @click.option("--variants", type=click.IntRange(1, 4), help="试卷类型数（覆盖方案中的 variants）。")
 @click.option("--seed", type=int, help="随机种子（覆盖方案中的 seed）。")
 @click.option("--force", is_flag=True, help="覆盖输出文件夹中内容不同的考试。 Replace a different exam.")
+@click.option("--focus", "focus_dirs", multiple=True, type=click.Path(file_okay=False, path_type=Path),
+              help="补习卷：按这些成绩文件夹中的错误率偏向薄弱知识点，且不重复已做过的题（可多次给出）。")
+@click.option("--student", help="补习卷只针对这名考生（准考证号）。")
+@click.option("--class", "klass", help="补习卷只针对这个班（需 --roster）。")
+@click.option("--roster", type=click.Path(dir_okay=False, path_type=Path), help="考生名单，用于 --class。")
 @reports_errors
-def build_command(blueprint: Path, outdir: Path, variants, seed, force: bool) -> None:
+def build_command(blueprint: Path, outdir: Path, variants, seed, force: bool, focus_dirs, student, klass, roster) -> None:
     """按组卷方案生成试卷、答案（PDF、DOCX）、答题卡和考试清单 exam.json。"""
     from .build import build_exam
+    from .focus import focus_plan
 
-    result = build_exam(blueprint, outdir, variants=variants, seed=seed, force=force,
+    if (student or klass) and not focus_dirs:
+        raise click.UsageError("--student / --class 需要与 --focus 一起使用")
+    focus = focus_plan(focus_dirs, student=student, klass=klass, roster=roster) if focus_dirs else None
+    result = build_exam(blueprint, outdir, variants=variants, seed=seed, force=force, focus=focus,
                         progress=lambda message: click.echo(message, err=True))
     m = result.manifest
     counts = "，".join(f"{s.title} {s.count} 题" for s in m.sections)

@@ -5,7 +5,9 @@ and difficulty range, minus excluded and already chosen questions. Topic
 quotas are met first (a quota on ``组织覆盖`` accepts ``组织覆盖/行业统建``),
 the rest is drawn freely, and when a difficulty mean is asked for, chosen
 questions are swapped for others of the same quota group until the mean is
-close. Every choice records why it was made. The random stream is seeded
+close. With a ``FocusPlan`` (remedial papers) the questions the group has seen are
+excluded and free draws lean toward its weak topics. Every choice records
+why it was made. The random stream is seeded
 from the blueprint's seed and the section index only, so the same blueprint
 and banks always give the same exam.
 """
@@ -16,10 +18,14 @@ import difflib
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .blueprint import Blueprint, SectionPlan
 from .exceptions import BlueprintError
 from .model import TYPE_LABELS_ZH, Bank, Question
+
+if TYPE_CHECKING:
+    from .focus import FocusPlan
 
 #: A difficulty mean within this distance of the target is good enough.
 MEAN_TOLERANCE = 0.05
@@ -48,7 +54,23 @@ def topic_matches(topic: str, prefix: str) -> bool:
     return topic == prefix or topic.startswith(prefix + "/")
 
 
-def select(blueprint: Blueprint, banks: Sequence[Bank], excluded: Iterable[str] = ()) -> list[SelectedSection]:
+def _weighted_sample(items: list[Question], k: int, weights: list[float], rng: random.Random) -> list[Question]:
+    """``k`` items without replacement, each with probability growing with its weight.
+
+    Every item gets the key ``u ** (1 / w)`` for a uniform ``u``; the largest
+    keys win (the Efraimidis–Spirakis method): one pass, deterministic for
+    the random stream.
+    """
+    keyed = sorted(((rng.random() ** (1.0 / w), index) for index, w in enumerate(weights)), reverse=True)
+    return [items[index] for _, index in keyed[:k]]
+
+
+def select(
+    blueprint: Blueprint,
+    banks: Sequence[Bank],
+    excluded: Iterable[str] = (),
+    focus: "FocusPlan | None" = None,
+) -> list[SelectedSection]:
     """Choose every section's questions.
 
     Raises
@@ -58,7 +80,7 @@ def select(blueprint: Blueprint, banks: Sequence[Bank], excluded: Iterable[str] 
         a section (the message says which, how many were needed and how many
         exist).
     """
-    excluded = set(excluded)
+    excluded = set(excluded) | (set(focus.seen) if focus else set())
     order: dict[str, int] = {}
     bank_of: dict[str, str] = {}
     everything: list[Question] = []
@@ -105,9 +127,16 @@ def select(blueprint: Blueprint, banks: Sequence[Bank], excluded: Iterable[str] 
                 f"已去掉排除的和前面大题用过的题）",
                 path=blueprint.path, line=plan.line,
             )
-        for question in rng.sample(rest, free_needed):
-            chosen.append((question, "free"))
-            taken.add(question.id)
+        if focus is None:
+            for question in rng.sample(rest, free_needed):
+                chosen.append((question, "free"))
+                taken.add(question.id)
+        else:
+            # The free part leans toward the group's weak topics.
+            weighted = [focus.weight(q.topic) for q in rest]
+            for question in _weighted_sample(rest, free_needed, [w for w, _ in weighted], rng):
+                chosen.append((question, weighted[rest.index(question)][1]))
+                taken.add(question.id)
         if plan.difficulty.mean is not None:
             chosen = _steer_mean(chosen, pool, plan.difficulty.mean, rng)
         used.update(q.id for q, _ in chosen)
