@@ -21,7 +21,7 @@ import numpy as np
 from .model import LETTERS
 
 #: Darkness (0 = paper, 1 = ink) at or above which a box is marked.
-MARKED = 0.45
+MARKED = 0.38
 #: Darkness at or below which a box is empty.
 EMPTY = 0.06
 #: A lighter box next to a clear mark counts as erased when it is at most

@@ -197,7 +197,7 @@ def register(gray: np.ndarray, geometry: SheetGeometry) -> Registration:
     if best is None:
         raise RegistrationError("not-a-sheet", "定位块的排列与答题卡不符，这一页可能不是答题卡")
     _, homography, _ = best
-    return Registration(homography, used, _rotation(homography), None)
+    return Registration(homography, used, _rotation(homography), _decode_at(gray, homography, geometry, thorough=True))
 
 
 def _rotation(homography: np.ndarray) -> int:
@@ -254,11 +254,31 @@ def warp_to_page(gray: np.ndarray, registration: Registration, geometry: SheetGe
     )
 
 
-def _decode_at(gray: np.ndarray, homography: np.ndarray, geometry: SheetGeometry) -> str | None:
-    """Try to read the QR code where ``homography`` says it is (one quick attempt)."""
-    crop = _warp_rect(gray, homography, _grown(geometry.header.qr, 4.0), px_per_mm=PX_PER_MM)
-    text, _, _ = cv2.QRCodeDetector().detectAndDecode(crop)
-    return text or None
+#: Resolutions and interpolations tried, in order, when the QR code does not
+#: read at once: thresholded (fax-like) and low-resolution scans decode at
+#: some scales and not others.
+_QR_ATTEMPTS = (
+    (PX_PER_MM, cv2.INTER_LINEAR), (PX_PER_MM, cv2.INTER_NEAREST), (8.0, cv2.INTER_NEAREST),
+    (4.0, cv2.INTER_AREA), (10.0, cv2.INTER_NEAREST), (10.0, cv2.INTER_LINEAR),
+)
+
+
+def _decode_at(gray: np.ndarray, homography: np.ndarray, geometry: SheetGeometry, thorough: bool = False) -> str | None:
+    """Read the QR code where ``homography`` says it is (one attempt, or all with ``thorough``)."""
+    rect = _grown(geometry.header.qr, 4.0)
+    detectors = (cv2.QRCodeDetector(),) if not thorough else (cv2.QRCodeDetector(), cv2.QRCodeDetectorAruco())
+    for ppm, interpolation in _QR_ATTEMPTS if thorough else _QR_ATTEMPTS[:1]:
+        x, y, w, h = rect
+        to_frame = np.array([[1 / ppm, 0, x], [0, 1 / ppm, y], [0, 0, 1]])
+        crop = cv2.warpPerspective(
+            gray, homography @ to_frame, (int(w * ppm), int(h * ppm)),
+            flags=cv2.WARP_INVERSE_MAP | interpolation, borderMode=cv2.BORDER_CONSTANT, borderValue=255,
+        )
+        for detector in detectors:
+            text, _, _ = detector.detectAndDecode(crop)
+            if text:
+                return text
+    return None
 
 
 def decode_qr(page: np.ndarray, geometry: SheetGeometry, px_per_mm: float = PX_PER_MM) -> str | None:
