@@ -10,6 +10,8 @@ from __future__ import annotations
 from enum import IntEnum
 from pathlib import Path
 
+from .model import format_location
+
 
 class ExitCode(IntEnum):
     """Process exit codes. Never renumber: scripts depend on them."""
@@ -55,13 +57,7 @@ class PapergenError(Exception):
         super().__init__(self.location_message())
 
     def location(self) -> str:
-        if self.path is None:
-            return ""
-        if self.where:
-            return f"{self.path}:{self.where}"
-        if self.line is not None:
-            return f"{self.path}:{self.line}"
-        return self.path
+        return format_location(self.path, self.line, self.where)
 
     def location_message(self) -> str:
         loc = self.location()

@@ -114,19 +114,24 @@ class Problem:
         return self.severity == "error"
 
     def location(self) -> str:
-        if self.path is None:
-            return ""
-        if self.where:
-            return f"{self.path}:{self.where}"
-        if self.line is not None:
-            return f"{self.path}:{self.line}"
-        return self.path
+        return format_location(self.path, self.line, self.where)
 
     def format(self) -> str:
         label = "错误" if self.is_error else "警告"
         loc = self.location()
         prefix = f"{loc}: " if loc else ""
         return f"{prefix}{label} [{self.code}] {self.message}"
+
+
+def format_location(path: str | None, line: int | None, where: str | None) -> str:
+    """``file:line`` (or ``file:where`` for pages, paragraphs and rows) for messages."""
+    if path is None:
+        return ""
+    if where:
+        return f"{path}:{where}"
+    if line is not None:
+        return f"{path}:{line}"
+    return path
 
 
 def normalize_answer(letters: str) -> str:

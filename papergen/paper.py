@@ -59,3 +59,17 @@ class Paper:
 def format_points(value: float) -> str:
     """1.0 → "1", 0.5 → "0.5": points as people write them."""
     return f"{value:g}"
+
+
+def section_heading(section: PaperSection) -> str:
+    """"一、单项选择题（共 30 题，每题 1 分，共 30 分）" — the same words on every rendering."""
+    count = len(section.questions)
+    total = format_points(section.total_points)
+    if all(q.points == section.points_each for q in section.questions):
+        return f"{section.title}（共 {count} 题，每题 {format_points(section.points_each)} 分，共 {total} 分）"
+    return f"{section.title}（共 {count} 题，共 {total} 分）"
+
+
+def key_title(paper: Paper) -> str:
+    """"…参考答案及解析（A 卷）"."""
+    return f"{paper.title}参考答案及解析（{paper.variant} 卷）"

@@ -54,7 +54,7 @@ from docx.text.paragraph import Paragraph
 from . import fonts
 from .atomic import atomic_path
 from .model import LETTERS
-from .paper import Paper, PaperQuestion, PaperSection, format_points
+from .paper import Paper, PaperQuestion, format_points, key_title, section_heading
 
 PAGE_WIDTH = Cm(21.0)
 PAGE_HEIGHT = Cm(29.7)
@@ -145,17 +145,8 @@ def render_key_docx(paper: Paper, path: str | Path) -> None:
     _save(_key_document(paper), path)
 
 
-def key_title(paper: Paper) -> str:
-    return f"{paper.title}参考答案及解析（{paper.variant} 卷）"
 
 
-def section_heading(section: PaperSection) -> str:
-    """"一、单项选择题（共 30 题，每题 1 分，共 30 分）"."""
-    count = len(section.questions)
-    total = format_points(section.total_points)
-    if all(q.points == section.points_each for q in section.questions):
-        return f"{section.title}（共 {count} 题，每题 {format_points(section.points_each)} 分，共 {total} 分）"
-    return f"{section.title}（共 {count} 题，共 {total} 分）"
 
 
 # ---------------------------------------------------------------- documents

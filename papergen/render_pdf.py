@@ -47,7 +47,7 @@ from reportlab.platypus.flowables import Flowable
 
 from . import atomic, fonts
 from .model import LETTERS
-from .paper import Paper, PaperQuestion, PaperSection, format_points
+from .paper import Paper, PaperQuestion, PaperSection, format_points, key_title, section_heading
 
 # --- page geometry -----------------------------------------------------------
 PAGE_WIDTH, PAGE_HEIGHT = A4
@@ -303,13 +303,6 @@ def _variant_label(paper: Paper) -> str:
 
 
 # --- the paper ---------------------------------------------------------------
-def section_heading(section: PaperSection) -> str:
-    """"一、单项选择题（共 30 题，每题 1 分，共 30 分）"."""
-    count = len(section.questions)
-    total = format_points(section.total_points)
-    if all(q.points == section.points_each for q in section.questions):
-        return f"{section.title}（共 {count} 题，每题 {format_points(section.points_each)} 分，共 {total} 分）"
-    return f"{section.title}（共 {count} 题，共 {total} 分）"
 
 
 def _title_block(paper: Paper, st: Styles) -> list[Flowable]:
@@ -399,8 +392,6 @@ KEY_COLUMNS = (("题号", 12 * mm), ("答案", 18 * mm), ("分值", 13 * mm), ("
 KEY_SECTION_MIN_ROOM = 45 * mm
 
 
-def key_title(paper: Paper) -> str:
-    return f"{paper.title}参考答案及解析（{paper.variant} 卷）"
 
 
 def _key_table(section: PaperSection, st: Styles) -> Table:
