@@ -264,3 +264,30 @@ def test_second_grader_on_the_same_folder_is_refused(exam, pile, tmp_path) -> No
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         result = run("grade", exam / "exam.json", pile, "-o", tmp_path / "res")
     assert result.exit_code == ExitCode.busy and "另一个 papergen grade" in result.output
+
+
+def test_encrypted_pdf_and_pixel_bomb_are_reported_not_decoded(exam, pile, tmp_path) -> None:
+    import struct
+    import zlib
+
+    from reportlab.lib import pdfencrypt
+    from reportlab.pdfgen import canvas
+
+    folder = tmp_path / "scans"
+    shutil.copytree(pile, folder)
+    locked = canvas.Canvas(str(folder / "locked.pdf"), encrypt=pdfencrypt.StandardEncryption("secret", canPrint=0))
+    locked.drawString(100, 700, "scan")
+    locked.save()
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    # a PNG whose header claims 30,000 × 30,000 pixels (900 MP): refused from the header alone
+    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8, 0, 0, 0, 0))
+    bomb += chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + chunk(b"IEND", b"")
+    (folder / "bomb.png").write_bytes(bomb)
+    result = run("grade", exam / "exam.json", folder, "-o", tmp_path / "res", "--workers", "1")
+    assert result.exit_code == ExitCode.graded_with_errors
+    assert "locked.pdf" in result.output and "加密" in result.output
+    assert "bomb.png" in result.output and "30000×30000" in result.output and "PAPERGEN_MAX_PIXELS_MP" in result.output
+    assert len(scores(tmp_path / "res")) == 5  # the rest of the batch was graded
