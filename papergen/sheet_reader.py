@@ -169,6 +169,8 @@ def read_page(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> P
     _variant(reading, variant_values, variant_cover, variant_whole, code, manifest)
     if absent_value >= bubbles.MARKED:
         reading.absent = True
+        # An absent candidate picked no variant: nothing to score, nothing to review.
+        reading.flags = [f for f in reading.flags if f.reason != "variant-missing"]
     elif absent_value > bubbles.EMPTY:
         reading.flags.append(Flag(None, "absent-unclear", "缺考标记处有浅色痕迹，无法确定是否缺考"))
 
