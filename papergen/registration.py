@@ -173,6 +173,10 @@ def register(gray: np.ndarray, geometry: SheetGeometry) -> Registration:
     frame_aspect = min(fw, fh) / max(fw, fh)
     fiducial_ratio = geometry.fiducial_size / min(fw, fh)
     quads = sorted(_candidate_quads(blobs, frame_aspect, fiducial_ratio), key=lambda q: q[2])
+    # Four found fiducials beat three plus a completed corner: completion
+    # assumes a parallelogram, which a photo's perspective is not.
+    four = [q for q in quads if q[1] == 4]
+    quads = four or quads
     if not quads:
         raise RegistrationError(
             "not-a-sheet", f"找不到答题卡四角的定位块（发现 {len(blobs)} 个候选），这一页可能不是答题卡"
