@@ -26,6 +26,8 @@ from .sheet_layout import SheetGeometry
 DETECT_WIDTH = 1000
 #: Canonical page resolution (pixels per millimetre) for bubble reading.
 PX_PER_MM = 6.0
+#: How many of the best-fitting fiducial frames are checked against the QR code.
+MAX_FRAME_CANDIDATES = 6
 
 
 class RegistrationError(Exception):
@@ -173,34 +175,33 @@ def register(gray: np.ndarray, geometry: SheetGeometry) -> Registration:
     frame_aspect = min(fw, fh) / max(fw, fh)
     fiducial_ratio = geometry.fiducial_size / min(fw, fh)
     quads = sorted(_candidate_quads(blobs, frame_aspect, fiducial_ratio), key=lambda q: q[2])
-    # Four found fiducials beat three plus a completed corner: completion
-    # assumes a parallelogram, which a photo's perspective is not.
-    four = [q for q in quads if q[1] == 4]
-    quads = four or quads
     if not quads:
         raise RegistrationError(
             "not-a-sheet", f"找不到答题卡四角的定位块（发现 {len(blobs)} 个候选），这一页可能不是答题卡"
         )
-    quad, used, _ = quads[0]
-    quad = quad / scale  # back to full-resolution pixels
     corners_mm = np.array([[0, 0], [fw, 0], [fw, fh], [0, fh]], dtype=np.float32)
-    best = None
-    for shift in range(4):
-        image_pts = np.roll(quad, -shift, axis=0).astype(np.float32)
-        edges = np.linalg.norm(image_pts - np.roll(image_pts, -1, axis=0), axis=1)
-        # frame TL→TR is the short side: the matching image edge must be short too
-        if (edges[0] + edges[2]) > (edges[1] + edges[3]):
-            continue
-        homography = cv2.getPerspectiveTransform(corners_mm, image_pts)
-        text = _decode_at(gray, homography, geometry)
-        if text is not None:  # a QR code that reads settles the orientation
-            return Registration(homography, used, _rotation(homography), text)
-        score = _qr_likeness(gray, homography, geometry)
-        if best is None or score > best[0]:
-            best = (score, homography, shift)
-    if best is None:
+    readings = []  # (quad, used, homography) for every plausible frame and orientation
+    for quad, used, _ in quads[:MAX_FRAME_CANDIDATES]:
+        quad = quad / scale  # back to full-resolution pixels
+        for shift in range(4):
+            image_pts = np.roll(quad, -shift, axis=0).astype(np.float32)
+            edges = np.linalg.norm(image_pts - np.roll(image_pts, -1, axis=0), axis=1)
+            # frame TL→TR is the short side: the matching image edge must be short too
+            if (edges[0] + edges[2]) > (edges[1] + edges[3]):
+                continue
+            readings.append((used, cv2.getPerspectiveTransform(corners_mm, image_pts)))
+    if not readings:
         raise RegistrationError("not-a-sheet", "定位块的排列与答题卡不符，这一页可能不是答题卡")
-    _, homography, _ = best
+    # A QR code that reads where the frame puts it confirms both the frame and
+    # its orientation: try the candidates, best-fitting first.
+    for used, homography in readings:
+        text = _decode_at(gray, homography, geometry)
+        if text is not None:
+            return Registration(homography, used, _rotation(homography), text)
+    # No quick read: take the best-fitting frame, orient it by where the
+    # QR-like ink is, and try harder to read the code there.
+    options = readings[:2] if len(readings) > 1 and readings[1][0] == readings[0][0] else readings[:1]
+    used, homography = max(options, key=lambda item: _qr_likeness(gray, item[1], geometry))
     return Registration(homography, used, _rotation(homography), _decode_at(gray, homography, geometry, thorough=True))
 
 
