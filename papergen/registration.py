@@ -57,14 +57,17 @@ def flat_field(gray: np.ndarray, kernel: int) -> np.ndarray:
 
     Returns
     -------
-    (H, W) float32 in [0, ~1]: 1 is paper white, 0 black.
+    (H, W) uint8: 255 is the local paper white, 0 black (``gray`` scaled by
+    255 over the background, saturating).
     """
     small = cv2.resize(gray, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA)
     k = max(3, kernel // 4 | 1)
     background = cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
     background = cv2.GaussianBlur(background, (0, 0), k / 2)
     background = cv2.resize(background, (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_LINEAR)
-    return gray.astype(np.float32) / np.maximum(background.astype(np.float32), 24.0)
+    # cv2.divide works in saturating uint8 (SIMD): several times faster than
+    # a float division of a whole page. The floor keeps a black page black.
+    return cv2.divide(gray, np.maximum(background, 24), scale=255)
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ def find_square_blobs(gray: np.ndarray) -> tuple[list[_Blob], float]:
     scale = min(1.0, DETECT_WIDTH / max(gray.shape))
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
     flat = flat_field(small, kernel=max(31, int(max(small.shape) * 0.06)))
-    dark = (flat < 0.55).astype(np.uint8)
+    dark = (flat < 140).astype(np.uint8)  # darker than 55 % of the local paper
     count, _, stats, centroids = cv2.connectedComponentsWithStats(dark, connectivity=8)
     min_side = max(small.shape) * 0.012  # a 7 mm square on a 297 mm page is ~0.024
     blobs = []
@@ -226,7 +229,7 @@ def _qr_likeness(gray: np.ndarray, homography: np.ndarray, geometry: SheetGeomet
         return -1.0
     flat = flat_field(patch, kernel=max(9, min(patch.shape) // 2))
     inner = flat[12:-12, 12:-12] if min(flat.shape) > 30 else flat
-    return float((inner < 0.6).mean())
+    return float((inner < 153).mean())  # darker than 60 % of the local paper
 
 
 def _grown(rect, margin: float):

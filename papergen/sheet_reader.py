@@ -98,8 +98,7 @@ def read_page(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> P
     page = warp_to_page(gray, registration, geometry, ppm)
     # Divide out lighting (shadows, a phone's vignette) so that every box is
     # measured against the paper right around it.
-    flat = flat_field(page, kernel=int(12 * ppm))
-    page = np.clip(flat * 255.0, 0, 255).astype(np.uint8)
+    page = flat_field(page, kernel=int(12 * ppm))
     reading = PageReading(status="read", rotation=registration.rotation, fiducials=registration.fiducials)
     reading.binary = is_black_and_white(gray)
     qr_text = registration.qr_text or decode_qr(page, geometry, ppm)
