@@ -373,7 +373,9 @@ def write(bank: Bank) -> bytes:
             out += [f"{LETTERS[i]}．{option.text}" for i, option in enumerate(question.options)]
             out.append(f"【答案】{question.answer}")
             if question.explanation:
-                out.append(f"【解析】{question.explanation}")
+                # The reader drops one colon after 【解析】 (people write both
+                # forms), so writing one keeps an explanation that starts with "：".
+                out.append(f"【解析】：{question.explanation}")
             out.append(f"【知识点】{question.topic}")
             out.append(f"【难度】{question.difficulty}")
             out.append(f"【编号】{question.id}")
