@@ -72,10 +72,30 @@ def _interior_bounds(shape: tuple[int, int], rects_px: np.ndarray, inset: float)
     return r0, r1, c0, c1
 
 
-def _box_sums(image: np.ndarray, rects_px: np.ndarray, inset: float = INSET) -> np.ndarray:
-    """Mean of ``image`` over each box interior, via one summed-area table."""
-    r0, r1, c0, c1 = _interior_bounds(image.shape, rects_px, inset)
-    table = cv2.integral(image, sdepth=cv2.CV_64F)
+def summed_area(image: np.ndarray) -> np.ndarray:
+    """The summed-area table of ``image`` (H, W): shape (H + 1, W + 1), float64.
+
+    One table answers the mean over any number of boxes in constant time
+    each; the reader builds one per page (and one for its pencil mask).
+    """
+    return cv2.integral(image, sdepth=cv2.CV_64F)
+
+
+def box_means_from(table: np.ndarray, rects_px: np.ndarray, inset: float = INSET) -> np.ndarray:
+    """Mean of the image behind ``table`` over each box, ``inset`` left out on each side.
+
+    Parameters
+    ----------
+    table : (H + 1, W + 1) float64
+        ``summed_area`` of the image.
+    rects_px : (N, 4) float
+        Boxes as ``x, y, w, h`` in image pixels.
+    inset : float
+        Share of each side left out (``INSET`` for the interior, ``WHOLE_INSET``
+        for the whole box).
+    """
+    shape = (table.shape[0] - 1, table.shape[1] - 1)
+    r0, r1, c0, c1 = _interior_bounds(shape, rects_px, inset)
     total = table[r1, c1] - table[r0, c1] - table[r1, c0] + table[r0, c0]
     return total / ((r1 - r0) * (c1 - c0))
 
@@ -94,7 +114,7 @@ def box_means(page: np.ndarray, rects_px: np.ndarray) -> np.ndarray:
     -------
     (N,) float64 mean grey levels (0 black … 255 white).
     """
-    return _box_sums(page, rects_px)
+    return box_means_from(summed_area(page), rects_px)
 
 
 def box_coverage(page: np.ndarray, rects_px: np.ndarray, level: float, inset: float = INSET) -> np.ndarray:
@@ -113,19 +133,19 @@ def box_coverage(page: np.ndarray, rects_px: np.ndarray, level: float, inset: fl
     -------
     (N,) float64 in [0, 1].
     """
-    return _box_sums((page < level).astype(np.uint8), rects_px, inset)
+    return box_means_from(summed_area((page < level).astype(np.uint8)), rects_px, inset)
 
 
-def estimate_levels(page: np.ndarray, fiducial_rects_px: np.ndarray, all_box_means: np.ndarray) -> Levels:
+def estimate_levels(page: np.ndarray, fiducial_means: np.ndarray, all_box_means: np.ndarray) -> Levels:
     """This sheet's paper white, ink black and empty-box darkness.
 
-    White is a high percentile of the page; black the darkest fiducial
-    interiors (one may be covered); the empty box is the median box (on any
+    White is a high percentile of the page; black the mean grey of the
+    darkest fiducial interiors (one may be covered: the lightest is dropped); the empty box is the median box (on any
     sheet most boxes are empty), expressed as darkness.
     """
     sample = page[::4, ::4]
     white = float(np.percentile(sample, 92))
-    fiducials = np.sort(box_means(page, fiducial_rects_px))
+    fiducials = np.sort(np.asarray(fiducial_means, dtype=float))
     black = float(np.mean(fiducials[: max(1, len(fiducials) - 1)]))
     if white - black < 40:
         black = white - 40  # an almost flat page: keep the scale sane; reading will flag

@@ -128,18 +128,20 @@ def read_page(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> P
     all_rects = [r for column in header.id_grid for r in column] + list(header.variant_row) + [header.absent]
     all_rects += [box for q in questions for box in q.boxes]
     rects_px = _rects_px(all_rects, geometry, ppm)
-    means = bubbles.box_means(page, rects_px)
+    table = bubbles.summed_area(page)
+    means = bubbles.box_means_from(table, rects_px)
     s = geometry.fiducial_size
     fiducials = [(cx - s / 4, cy - s / 4, s / 2, s / 2) for cx, cy in geometry.fiducial_centers()]
-    levels = bubbles.estimate_levels(page, _rects_px(fiducials, geometry, ppm), means)
+    levels = bubbles.estimate_levels(page, bubbles.box_means_from(table, _rects_px(fiducials, geometry, ppm)), means)
     reading.levels = (levels.white, levels.black, levels.empty_box)
     dark = bubbles.darkness(means, levels)
     pencil = bubbles.pencil_level(levels)
     # Coverage counts pixels, so scanner noise and JPEG ringing are smoothed
     # away first (a 1-pixel Gaussian at 6 px/mm keeps pencil strokes).
     smooth = cv2.GaussianBlur(page, (0, 0), 1.0)
-    cover = bubbles.excess_coverage(bubbles.box_coverage(smooth, rects_px, pencil))
-    whole = bubbles.excess_coverage(bubbles.box_coverage(smooth, rects_px, pencil, bubbles.WHOLE_INSET))
+    pencil_table = bubbles.summed_area((smooth < pencil).astype(np.uint8))
+    cover = bubbles.excess_coverage(bubbles.box_means_from(pencil_table, rects_px))
+    whole = bubbles.excess_coverage(bubbles.box_means_from(pencil_table, rects_px, bubbles.WHOLE_INSET))
 
     cursor = 0
     digits = []
