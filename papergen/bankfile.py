@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from . import atomic, inputs, located_yaml
-from .exceptions import BankInvalid, InputRejected, PapergenError
+from .exceptions import BankInvalid, InputFileError, InputRejected, PapergenError
 from .model import Bank, Problem
 from .validate import bank_from_document, check_banks
 
@@ -45,6 +45,20 @@ class ValidationReport:
     def warnings(self) -> list[Problem]:
         return [p for p in self.problems if not p.is_error]
 
+    def failure(self, message: str, *, hint: str | None = None) -> PapergenError:
+        """The error to raise when the check failed.
+
+        A file refused for safety (exit 7) or not readable at all (exit 3)
+        outranks invalid content (exit 4): a script sees the same code for a
+        GBK or oversized bank whichever command read it.
+        """
+        codes = {p.code for p in self.errors}
+        if "rejected-input" in codes:
+            return InputRejected(message)
+        if "unreadable-file" in codes:
+            return InputFileError(message)
+        return BankInvalid(message, hint=hint)
+
 
 def validate_paths(paths: Iterable[str | Path]) -> ValidationReport:
     """Check every bank and the banks against each other.
@@ -72,17 +86,18 @@ def _with_hint(exc: PapergenError) -> str:
 
 
 def load_banks(paths: Sequence[str | Path]) -> list[Bank]:
-    """The banks, or ``BankInvalid`` listing every error if any has one."""
+    """The banks, or an error listing every problem if any has one.
+
+    ``BankInvalid`` for invalid content; ``InputRejected``/``InputFileError``
+    when a file was refused or could not be read (``ValidationReport.failure``).
+    """
     report = validate_paths(paths)
     if report.errors:
         listing = "\n".join(problem.format() for problem in report.errors[:50])
         more = len(report.errors) - 50
         if more > 0:
             listing += f"\n……另有 {more} 个错误"
-        raise BankInvalid(
-            f"题库有 {len(report.errors)} 个错误：\n{listing}",
-            hint="先运行 papergen bank validate 修正题库",
-        )
+        raise report.failure(f"题库有 {len(report.errors)} 个错误：\n{listing}", hint="先运行 papergen bank validate 修正题库")
     return report.banks
 
 
@@ -104,8 +119,16 @@ class _BankDumper(yaml.SafeDumper):
         return super().increase_indent(flow, False)
 
 
+#: Line breaks YAML knows besides \n. PyYAML writes them unescaped in plain,
+#: quoted and block scalars, and reading back turns them into "\n" or " ";
+#: only double quotes escape them (\N \L \P).
+_OTHER_LINE_BREAKS = ("\x85", "\u2028", "\u2029")
+
+
 def _represent_str(dumper: yaml.SafeDumper, value: str):
     style = "|" if "\n" in value else None
+    if any(ch in value for ch in _OTHER_LINE_BREAKS):
+        style = '"'
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 

@@ -3,21 +3,25 @@
 ``build_exam`` is the whole first half of the product as one call. It checks
 everything that can fail (blueprint, banks, quotas, the output folder)
 before writing anything, renders every variant's paper and key (PDF and
-DOCX) and the answer sheet, each atomically, and writes ``exam.json`` last:
-a folder with an ``exam.json`` holds a complete build.
+DOCX), the answer sheet and ``exam.json`` into a hidden staging folder, and
+only then moves them into place, ``exam.json`` last: a folder with an
+``exam.json`` holds a complete build.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import bankfile
+from . import atomic, bankfile
 from .blueprint import Blueprint, load_blueprint
 from .exceptions import InputFileError, OutputError, PapergenError
 from .focus import FocusPlan
@@ -30,6 +34,8 @@ from .variants import make_variants
 
 MANIFEST_NAME = "exam.json"
 SHEET_NAME = "sheet.pdf"
+#: Hidden folder in the output folder where a build renders before moving files into place.
+STAGING_PREFIX = ".papergen-build-"
 _OUTPUT_PATTERN = re.compile(r"^(paper|key)-([A-Z])\.(pdf|docx)$")
 
 
@@ -182,29 +188,54 @@ def build_exam(
         outdir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"无法创建输出文件夹：{exc.strerror}", path=outdir) from None
-    files: list[Path] = []
-    for variant in manifest.variants:
-        paper = paper_for_variant(manifest, questions, variant.name)
-        t = time.perf_counter()
-        for kind, render, ext in (
-            ("paper", render_paper_pdf, "pdf"), ("key", render_key_pdf, "pdf"),
-            ("paper", render_paper_docx, "docx"), ("key", render_key_docx, "docx"),
-        ):
-            target = outdir / f"{kind}-{variant.name}.{ext}"
-            render(paper, target)
-            files.append(target)
-        timings[f"variant {variant.name}"] = time.perf_counter() - t
-        say(f"试卷类型 {variant.name}：试卷与答案（PDF、DOCX）")
-    t = time.perf_counter()
-    sheet = outdir / SHEET_NAME
-    render_sheets(manifest.sheet, sheet, exam_id=manifest.exam, title=manifest.title)
-    files.append(sheet)
-    timings["sheet"] = time.perf_counter() - t
+    _remove_abandoned_staging(outdir)
+    # Every file is rendered into a staging folder first: a failure while
+    # rendering (disk full, a crash) leaves the folder's earlier build whole.
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=outdir))
+    except OSError as exc:
+        raise atomic.output_error(outdir, exc) from None
+    names: list[str] = []
+    try:
+        try:
+            for variant in manifest.variants:
+                paper = paper_for_variant(manifest, questions, variant.name)
+                t = time.perf_counter()
+                for kind, render, ext in (
+                    ("paper", render_paper_pdf, "pdf"), ("key", render_key_pdf, "pdf"),
+                    ("paper", render_paper_docx, "docx"), ("key", render_key_docx, "docx"),
+                ):
+                    names.append(f"{kind}-{variant.name}.{ext}")
+                    render(paper, staging / names[-1])
+                timings[f"variant {variant.name}"] = time.perf_counter() - t
+                say(f"试卷类型 {variant.name}：试卷与答案（PDF、DOCX）")
+            t = time.perf_counter()
+            names.append(SHEET_NAME)
+            render_sheets(manifest.sheet, staging / SHEET_NAME, exam_id=manifest.exam, title=manifest.title)
+            timings["sheet"] = time.perf_counter() - t
+            names.append(MANIFEST_NAME)
+            write_manifest(manifest, staging / MANIFEST_NAME)
+        except OutputError as exc:  # name the file the user will look for, not its staging copy
+            raise OutputError(exc.message, path=outdir / names[-1], hint=exc.hint or None) from None
+        # All files or none; replacing another exam, its exam.json is withdrawn
+        # first, so a kill among the moves never leaves it beside new papers.
+        atomic.replace_all(
+            [(staging / name, outdir / name) for name in names],  # exam.json is the last name
+            withdraw=None if unchanged else outdir / MANIFEST_NAME,
+        )
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     _remove_stale(outdir, {v.name for v in manifest.variants})
-    write_manifest(manifest, outdir / MANIFEST_NAME)
-    files.append(outdir / MANIFEST_NAME)
     timings["total"] = time.perf_counter() - start
-    return BuildResult(outdir, manifest, files, timings, unchanged)
+    return BuildResult(outdir, manifest, [outdir / name for name in names], timings, unchanged)
+
+
+def _remove_abandoned_staging(outdir: Path) -> None:
+    """Staging folders left by a build that was killed (its process is gone)."""
+    for entry in outdir.glob(f"{STAGING_PREFIX}*"):
+        pid = entry.name[len(STAGING_PREFIX):].split("-")[0]
+        if entry.is_dir() and pid.isdigit() and not atomic.process_alive(int(pid)):
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def _remove_stale(outdir: Path, variant_names: set[str]) -> None:

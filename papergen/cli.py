@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from . import __version__, bankfile, importer, stats
-from .exceptions import BankInvalid, ExitCode, ImportIncomplete, PapergenError
+from .exceptions import ExitCode, ImportIncomplete, PapergenError
 
 
 class PapergenClickError(click.ClickException):
@@ -81,7 +81,7 @@ def bank_validate(banks: tuple[Path, ...], strict: bool, quiet: bool) -> None:
     questions = sum(len(b.questions) for b in report.banks)
     click.echo(f"{len(banks)} 个题库文件，{questions} 道题通过；{len(report.errors)} 个错误，{len(report.warnings)} 个警告")
     if report.errors or (strict and report.warnings):
-        raise BankInvalid("题库校验未通过")
+        raise report.failure("题库校验未通过")
 
 
 @bank.command("stats")
@@ -265,15 +265,14 @@ def results_command(results_dir: Path, fmt: str) -> None:
     import json as json_module
 
     from .manifest import Manifest
+    from .report_data import reading_store
     from .results import format_results, student_results
-    from .store import manifest_from_store, read_only
+    from .store import manifest_from_store
 
-    db = read_only(results_dir)
-    try:
+    with reading_store(results_dir) as db:
         manifest = Manifest.from_json(json_module.loads(manifest_from_store(db)))
-        click.echo(format_results(student_results(db, manifest), manifest, fmt))
-    finally:
-        db.close()
+        text = format_results(student_results(db, manifest), manifest, fmt)
+    click.echo(text)
 
 
 @cli.command("simulate")

@@ -14,6 +14,8 @@ from typing import Any
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 EXCEL_CELL_MAX_CHARS = 32767
+#: How a CSV field starts when Excel would run it as a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def has_illegal(text: str) -> bool:
@@ -31,3 +33,13 @@ def put_text(cell: Any, text: str) -> Any:
     cell.value = clean(text)
     cell.data_type = "s"
     return cell
+
+
+def csv_text(text: str) -> str:
+    """``text`` for a CSV field that Excel shows and never evaluates.
+
+    A CSV has no cell types: Excel runs a field starting with = + - @ as a
+    formula when the file is opened. Such a field gets a leading apostrophe,
+    Excel's own mark for "this is text".
+    """
+    return "'" + text if text.startswith(FORMULA_STARTS) else text

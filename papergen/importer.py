@@ -19,7 +19,7 @@ from .bankfile import dump_bank
 from .exceptions import InputFileError, OutputError
 from .located_yaml import located
 from .model import DEFAULT_DIFFICULTY, UNCLASSIFIED_TOPIC, Bank, Problem
-from .validate import check_banks, questions_from_mappings
+from .validate import ID_PATTERN, check_banks, questions_from_mappings
 
 #: Source kind → module in ``papergen.formats`` with ``read``/``write``.
 FORMAT_MODULES = {
@@ -94,6 +94,12 @@ def import_file(
             "这已经是 papergen 题库文件，无需导入", path=path, hint="用 papergen bank validate 检查它"
         )
     result = _format_module(FORMAT_MODULES[kind]).read(data, path)
+    if not result.records and not any(p.is_error for p in result.problems):
+        # An empty bank written with exit 0 would look like a successful import.
+        raise InputFileError(
+            f"没有找到任何题目（按{FORMAT_NAMES_ZH[kind]}读取）", path=path,
+            hint="确认选对了文件：每道题需要题号、选项和答案",
+        )
     prefix = id_prefix or bank_id
     explicit_ids = {r.fields.get("id") for r in result.records if r.fields.get("id")}
     width = max(3, len(str(len(result.records))))
@@ -123,7 +129,16 @@ def import_file(
         dataclasses.replace(p, where=where_of_line.get(p.line, p.where)) if p.line in where_of_line else p
         for p in problems
     ]
-    bank = Bank(result.bank_id or bank_id, title or result.title or Path(path).stem, questions, None)
+    # A bank id or title carried by the source (Excel 题库信息, a GIFT or Moodle
+    # header) is only used when it is valid: the written bank must pass validation.
+    source_id, source_title = result.bank_id, result.title
+    if source_id is not None and not (isinstance(source_id, str) and ID_PATTERN.match(source_id)):
+        message = f"来源中的题库编号 {str(source_id)[:40]!r} 不是有效的编号（字母、数字、汉字、- _ .），改用 {bank_id}"
+        problems.append(Problem("warning", "bad-source-bank-id", message, path, None))
+        source_id = None
+    if not (isinstance(source_title, str) and source_title.strip()):
+        source_title = None
+    bank = Bank(source_id or bank_id, title or (source_title and source_title.strip()) or Path(path).stem, questions, None)
     all_problems = sorted(result.problems + problems, key=lambda p: p.line or 0)
     all_problems += check_banks([bank])
     reader_errors = sum(p.is_error for p in result.problems)

@@ -10,12 +10,18 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+import zlib
 from pathlib import Path
 
 from . import limits
 from .exceptions import InputFileError, InputRejected
 
 UTF8_BOM = b"\xef\xbb\xbf"
+#: What zipfile raises, beyond BadZipFile, for a damaged archive or member:
+#: bad deflate data (zlib.error), offsets before the start ("negative seek
+#: value", ValueError), a member cut short (EOFError), an unknown compression
+#: method (NotImplementedError), an encrypted member (RuntimeError).
+_ZIP_DAMAGE = (zipfile.BadZipFile, zlib.error, ValueError, EOFError, NotImplementedError, RuntimeError, OSError)
 
 
 def read_bytes(path: str | Path) -> bytes:
@@ -92,7 +98,7 @@ def check_zip(data: bytes, path: str | Path) -> zipfile.ZipFile:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = archive.infolist()
-    except zipfile.BadZipFile:
+    except _ZIP_DAMAGE:
         raise InputFileError(
             "文件已损坏或不完整（zip 容器无法打开），可能下载或复制时被截断",
             path=path,
@@ -114,10 +120,38 @@ def check_zip(data: bytes, path: str | Path) -> zipfile.ZipFile:
             path=path,
             hint="如确属正常文件，可设置 PAPERGEN_MAX_UNZIPPED_MB 提高上限",
         )
-    bad = archive.testzip() if total < 64 * 1024 * 1024 else None
+    for member in members:
+        if member.filename.endswith((".xml", ".rels")) and _declares_dtd(archive, member):
+            # Word, Excel and WPS never write a DTD; one here can only be an
+            # entity attack (external entities, "billion laughs"), as in Moodle XML.
+            raise InputRejected(
+                f"压缩包成员 {member.filename} 含有 DTD 或实体声明（<!DOCTYPE …>/<!ENTITY …>），为安全起见拒绝读取",
+                path=path,
+                hint="用 Word/Excel/WPS 打开后重新另存再试",
+            )
+    try:
+        bad = archive.testzip() if total < 64 * 1024 * 1024 else None
+    except RuntimeError:  # testzip reads every member: an encrypted one needs a password
+        raise InputFileError("压缩包成员已加密，papergen 无法读取", path=path, hint="请在 Word/Excel/WPS 中取消密码保护后另存") from None
+    except _ZIP_DAMAGE as exc:
+        raise InputFileError(
+            f"文件已损坏（压缩数据无法解开：{exc}），可能下载或复制时出错", path=path, hint="请重新导出或重新复制这个文件"
+        ) from None
     if bad is not None:
         raise InputFileError(f"压缩包成员 {bad} 已损坏", path=path)
     return archive
+
+
+def _declares_dtd(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bool:
+    """Whether an XML member's prolog (its first 4 KB) declares a DTD or entities."""
+    try:
+        with archive.open(member) as handle:
+            head = handle.read(4096)
+    except Exception:  # an unreadable member: testzip names it
+        return False
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        head = head.decode("utf-16", "ignore").encode("utf-8")
+    return b"<!DOCTYPE" in head or b"<!ENTITY" in head
 
 
 # ---------------------------------------------------------------------------

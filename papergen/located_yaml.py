@@ -18,6 +18,9 @@ from . import limits
 from .exceptions import InputFileError, InputRejected
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: A bank nests five deep (bank → questions → question → options → option);
+#: thousands of levels would only exhaust the recursion that converts them.
+MAX_DEPTH = 50
 
 
 class YMap(dict):
@@ -56,7 +59,19 @@ def parse(text: str, path: str | Path) -> Any:
     try:
         count = 0
         documents = 0
+        depth = 0
         for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise InputRejected(
+                        f"YAML 嵌套超过 {MAX_DEPTH} 层（题库只需要 5 层）",
+                        path=path,
+                        line=_line(event),
+                        hint="检查这一行附近是否有成串的 [ 或 {",
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
             if isinstance(event, yaml.DocumentStartEvent):
                 documents += 1
                 if documents > 1:
@@ -96,7 +111,7 @@ def parse(text: str, path: str | Path) -> Any:
             node = loader.get_single_node()
             if node is None:
                 return None
-            return _convert(node, loader)
+            return _convert(node, loader, path)
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
@@ -125,7 +140,7 @@ def _line(event: Any) -> int | None:
     return mark.line + 1 if mark is not None else None
 
 
-def _convert(node: yaml.Node, loader: Any) -> Any:
+def _convert(node: yaml.Node, loader: Any, path: str | Path) -> Any:
     line = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         result = YMap()
@@ -133,14 +148,14 @@ def _convert(node: yaml.Node, loader: Any) -> Any:
         result.key_lines = {}
         result.duplicates = []
         for key_node, value_node in node.value:
-            key = _convert(key_node, loader)
+            key = _convert(key_node, loader, path)
             if isinstance(key, (dict, list)):
                 key = str(key)
             key_line = key_node.start_mark.line + 1
             if key in result.key_lines:
                 result.duplicates.append((key, key_line))
             result.key_lines[key] = key_line
-            result[key] = _convert(value_node, loader)
+            result[key] = _convert(value_node, loader, path)
         return result
     if isinstance(node, yaml.SequenceNode):
         items = YList()
@@ -148,9 +163,21 @@ def _convert(node: yaml.Node, loader: Any) -> Any:
         items.item_lines = []
         for item in node.value:
             items.item_lines.append(item.start_mark.line + 1)
-            items.append(_convert(item, loader))
+            items.append(_convert(item, loader, path))
         return items
-    return loader.construct_object(node, deep=True)
+    try:
+        return loader.construct_object(node, deep=True)
+    except (ValueError, OverflowError) as exc:
+        # An unquoted value YAML takes for a date or a number but cannot build:
+        # 2026-02-30, 2001-12-14 25:00:00, an integer of thousands of digits.
+        value = str(node.value)
+        shown = value if len(value) <= 30 else value[:30] + "…"
+        raise InputFileError(
+            f"值 {shown} 被 YAML 当作日期或数字，但无效（{str(exc).split(';')[0]}）",
+            path=path,
+            line=line,
+            hint="如果这是文字，请给它加上引号，如 '2026-02-30'",
+        ) from None
 
 
 def located(value: Any, line: int) -> Any:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import atomic
+from .excel_text import csv_text
 from .manifest import read_manifest
 from .render_sheet import Personal, render_sheets
 from .roster import assign_variants, read_roster
@@ -32,14 +33,16 @@ def print_personal_sheets(exam_json: str | Path, roster: str | Path, output: str
     variants = tuple(v.name for v in manifest.variants)
     assigned = assign_variants(students, variants)
     people = [Personal(s.student_id, s.name, s.klass, variant) for s, variant in assigned]
-    pages = render_sheets(manifest.sheet, output, exam_id=manifest.exam, title=manifest.title, people=people)
     output = Path(output)
     assignments = output.with_name(output.stem + "-座位与试卷类型.csv")
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["座位号", "准考证号", "姓名", "班级", "试卷类型"])
     for student, variant in assigned:
-        writer.writerow([student.seat or "", student.student_id, student.name, student.klass, variant])
-    # BOM so that Excel opens the Chinese CSV as UTF-8.
-    atomic.write_bytes(assignments, b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8"))
+        writer.writerow([student.seat or "", student.student_id, csv_text(student.name), csv_text(student.klass), variant])
+    # The sheets and the invigilators' list are replaced together or not at all.
+    with atomic.atomic_paths(output, assignments) as (sheets_tmp, assignments_tmp):
+        pages = render_sheets(manifest.sheet, sheets_tmp, exam_id=manifest.exam, title=manifest.title, people=people)
+        # BOM so that Excel opens the Chinese CSV as UTF-8; names from the roster never become formulas.
+        assignments_tmp.write_bytes(b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8"))
     return SheetsResult(len(people), pages, assignments)

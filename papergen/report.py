@@ -78,7 +78,7 @@ class ReportSummary:
 
 def _header(sheet, row: int, labels: list[str]) -> None:
     for column, label in enumerate(labels, 1):
-        cell = sheet.cell(row=row, column=column, value=label)
+        cell = put_text(sheet.cell(row=row, column=column), label)  # class names from the roster are user text
         cell.font = HEADER_FONT
         cell.fill = HEADER_FILL
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)

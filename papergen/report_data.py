@@ -12,15 +12,19 @@ left out of the statistics (``in_stats``).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .exceptions import InputFileError
 from .manifest import Manifest, ManifestQuestion
 from .roster import Student, read_roster
-from .store import manifest_from_store, read_only
+from .store import DB_NAME, manifest_from_store, read_only
 
 STATUS_GRADED = "已评"
 STATUS_REVIEW = "待复核"
@@ -71,10 +75,31 @@ class ExamResults:
         return np.array([q.points for q in self.questions], dtype=float)
 
 
+@contextlib.contextmanager
+def reading_store(results_dir: str | Path) -> Iterator[sqlite3.Connection]:
+    """The results store open for reading.
+
+    SQLite failures (a damaged file, a folder where SQLite cannot make its
+    ``-shm`` file, a full disk) become an ``InputFileError`` naming the store
+    instead of a traceback.
+    """
+    db = None
+    try:
+        db = read_only(results_dir)
+        yield db
+    except sqlite3.Error as exc:
+        raise InputFileError(
+            f"成绩库无法读取：{exc}", path=Path(results_dir) / DB_NAME,
+            hint="确认结果文件夹可以读写、磁盘没有满，且 results.sqlite 是 papergen grade 写出的",
+        ) from None
+    finally:
+        if db is not None:
+            db.close()
+
+
 def load_exam_results(results_dir: str | Path, roster: str | Path | None = None) -> ExamResults:
     results_dir = Path(results_dir)
-    db = read_only(results_dir)
-    try:
+    with reading_store(results_dir) as db:
         manifest = Manifest.from_json(json.loads(manifest_from_store(db)))
         questions = sorted(manifest.questions.values(), key=lambda q: q.section)  # stable: manifest order within
         column = {q.id: i for i, q in enumerate(questions)}
@@ -135,8 +160,6 @@ def load_exam_results(results_dir: str | Path, roster: str | Path | None = None)
             review.append(ReviewItem("", sid, None, reason, message))
         for path, _, reason, message in db.execute("SELECT * FROM file_errors ORDER BY path"):
             review.append(ReviewItem(path, "", None, reason, message))
-    finally:
-        db.close()
 
     for student, scores in zip(students, score_rows):
         if student.status == STATUS_ABSENT:

@@ -43,12 +43,17 @@ def student_results(db: sqlite3.Connection, manifest: Manifest) -> list[StudentR
     ).fetchall()
     results: dict[str, StudentResult] = {}
     sheet_flags: dict[str, list[str]] = {}
-    for sid, _, message in db.execute("SELECT student_id, reason, message FROM sheet_flags"):
+    duplicated: set[str] = set()
+    for sid, reason, message in db.execute("SELECT student_id, reason, message FROM sheet_flags"):
         sheet_flags.setdefault(sid, []).append(message)
+        if reason == "duplicate-id":
+            duplicated.add(sid)
     for file_hash, page, path, sid, variant, absent in pages:
-        key = sid or f"?{path}#{page}"
+        # A 准考证号 on two sheets: each page keeps its own row, as in the report;
+        # adding them up would give one total (over full marks) to two sheets.
+        key = f"{sid}@{path}#{page}" if sid in duplicated else sid or f"?{path}#{page}"
         result = results.setdefault(
-            key, StudentResult(key, variant, bool(absent), 0.0, [0.0] * len(manifest.sections), 0, 0, list(sheet_flags.get(sid, [])))
+            key, StudentResult(sid or key, variant, bool(absent), 0.0, [0.0] * len(manifest.sections), 0, 0, list(sheet_flags.get(sid, [])))
         )
         result.pages.append(f"{path}#{page}")
         result.absent = result.absent or bool(absent)
@@ -69,7 +74,7 @@ def student_results(db: sqlite3.Connection, manifest: Manifest) -> list[StudentR
                 (file_hash, page),
             )
         ]
-    return sorted(results.values(), key=lambda r: r.student_id)
+    return sorted(results.values(), key=lambda r: (r.student_id, r.pages))
 
 
 HEADERS = ["准考证号", "试卷类型", "状态", "总分"]

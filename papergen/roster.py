@@ -47,19 +47,25 @@ def read_roster(path: str | Path, *, id_digits: int | None = None) -> list[Stude
     """Read a roster; ``id_digits`` checks every 准考证号 has that many digits."""
     path = Path(path)
     data = inputs.read_bytes(path)
+    sheet = ""  # an Excel roster's rows are named with their worksheet, as everywhere else
     if data.startswith(b"PK\x03\x04"):
-        rows = _xlsx_rows(data, path)
+        rows, sheet = _xlsx_rows(data, path)
     else:
         text = inputs.decode_text(data, path)
         rows = list(csv.reader(io.StringIO(text)))
     if not rows:
         raise RosterError("名单是空的", path=path)
+
+    def place(number: int) -> str:
+        return f"工作表 {sheet} 第 {number} 行" if sheet else f"第 {number} 行"
+
     header = [HEADERS.get(_key(cell)) for cell in rows[0]]
     missing = [zh for zh, field in (("准考证号", "student_id"), ("姓名", "name")) if field not in header]
     if missing:
         raise RosterError(
             f"名单第 1 行缺少列：{'、'.join(missing)}（现有列：{'、'.join(str(c) for c in rows[0])}）",
-            path=path, line=1, hint="表头需要 准考证号、姓名，可选 班级、座位号",
+            path=path, line=None if sheet else 1, where=place(1) if sheet else None,
+            hint="表头需要 准考证号、姓名，可选 班级、座位号",
         )
     col = {field: header.index(field) for field in set(header) if field}
     students: list[Student] = []
@@ -78,16 +84,16 @@ def read_roster(path: str | Path, *, id_digits: int | None = None) -> list[Stude
             sid = sid[:-2]
         name = cell("name")
         if not sid or not re.fullmatch(r"\d+", sid):
-            problems.append(f"第 {number} 行：准考证号 {sid!r} 应全为数字")
+            problems.append(f"{place(number)}：准考证号 {sid!r} 应全为数字")
             continue
         if id_digits is not None and len(sid) != id_digits:
-            problems.append(f"第 {number} 行：准考证号 {sid} 有 {len(sid)} 位，答题卡要求 {id_digits} 位")
+            problems.append(f"{place(number)}：准考证号 {sid} 有 {len(sid)} 位，答题卡要求 {id_digits} 位")
             continue
         if not name:
-            problems.append(f"第 {number} 行：缺少姓名")
+            problems.append(f"{place(number)}：缺少姓名")
             continue
         if sid in seen:
-            problems.append(f"第 {number} 行：准考证号 {sid} 与第 {seen[sid]} 行重复")
+            problems.append(f"{place(number)}：准考证号 {sid} 与第 {seen[sid]} 行重复")
             continue
         seen[sid] = number
         seat_text = cell("seat")
@@ -99,7 +105,8 @@ def read_roster(path: str | Path, *, id_digits: int | None = None) -> list[Stude
     return students
 
 
-def _xlsx_rows(data: bytes, path: Path) -> list[list[object]]:
+def _xlsx_rows(data: bytes, path: Path) -> tuple[list[list[object]], str]:
+    """The first worksheet's rows, and its name."""
     from openpyxl import load_workbook
 
     inputs.check_zip(data, path)
@@ -110,7 +117,7 @@ def _xlsx_rows(data: bytes, path: Path) -> list[list[object]]:
     sheet = workbook.worksheets[0]
     rows = [list(r) for r in sheet.iter_rows(values_only=True)]
     workbook.close()
-    return rows
+    return rows, sheet.title
 
 
 def assign_variants(students: list[Student], variants: tuple[str, ...]) -> list[tuple[Student, str]]:

@@ -22,6 +22,8 @@ from .sheet_code import SheetCode
 from .sheet_layout import SheetGeometry
 
 DIGITS = "0123456789"
+#: Grey levels this close to 0 or 255 count as the extremes of a 1-bit scan.
+BW_EXTREME = 8
 
 
 @dataclass(frozen=True)
@@ -67,12 +69,28 @@ def is_black_and_white(gray: np.ndarray) -> bool:
     ----------
     gray : (H, W) uint8
 
-    A grayscale scan has mid-tones everywhere ink meets paper; a 1-bit scan
-    (even saved as JPEG, which rings around edges) has almost none.
+    A grayscale scan has mid-tones everywhere ink meets paper and noise in
+    the paper itself; a 1-bit page has neither, and saving it as JPEG only
+    rings around its edges: nearly every pixel stays at one extreme or the
+    other. Either sign marks the page; mistaking a grey page for a 1-bit one
+    costs some extra flags, the reverse a silent error, so both count.
     """
     sample = gray[::4, ::4]
-    mid = np.count_nonzero((sample > 60) & (sample < 195))
-    return mid < 0.01 * sample.size
+    mid = np.count_nonzero((sample > 60) & (sample < 195)) / sample.size
+    extreme = np.count_nonzero((sample <= BW_EXTREME) | (sample >= 255 - BW_EXTREME)) / sample.size
+    return mid < 0.01 or (extreme >= 0.95 and mid < 0.05)
+
+
+def _label_groups(header, questions) -> np.ndarray:
+    """The printed label of each box, in ``read_page``'s box order, as a group number.
+
+    ID digits are groups 0–9 and option letters 10 onwards (A = 10); the
+    试卷类型 row and the 缺考 box (-1) are too few to form groups of their own.
+    """
+    groups = [digit for column in header.id_grid for digit in range(len(column))]
+    groups += [-1] * (len(header.variant_row) + 1)
+    groups += [10 + k for q in questions for k in range(len(q.boxes))]
+    return np.array(groups)
 
 
 def _rects_px(rects, geometry: SheetGeometry, ppm: float) -> np.ndarray:
@@ -128,20 +146,21 @@ def read_page(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> P
     all_rects = [r for column in header.id_grid for r in column] + list(header.variant_row) + [header.absent]
     all_rects += [box for q in questions for box in q.boxes]
     rects_px = _rects_px(all_rects, geometry, ppm)
+    groups = _label_groups(header, questions)
     table = bubbles.summed_area(page)
     means = bubbles.box_means_from(table, rects_px)
     s = geometry.fiducial_size
     fiducials = [(cx - s / 4, cy - s / 4, s / 2, s / 2) for cx, cy in geometry.fiducial_centers()]
     levels = bubbles.estimate_levels(page, bubbles.box_means_from(table, _rects_px(fiducials, geometry, ppm)), means)
     reading.levels = (levels.white, levels.black, levels.empty_box)
-    dark = bubbles.darkness(means, levels)
+    dark = bubbles.darkness(means, levels, groups)
     pencil = bubbles.pencil_level(levels)
     # Coverage counts pixels, so scanner noise and JPEG ringing are smoothed
     # away first (a 1-pixel Gaussian at 6 px/mm keeps pencil strokes).
     smooth = cv2.GaussianBlur(page, (0, 0), 1.0)
     pencil_table = bubbles.summed_area((smooth < pencil).astype(np.uint8))
-    cover = bubbles.excess_coverage(bubbles.box_means_from(pencil_table, rects_px))
-    whole = bubbles.excess_coverage(bubbles.box_means_from(pencil_table, rects_px, bubbles.WHOLE_INSET))
+    cover = bubbles.excess_coverage(bubbles.box_means_from(pencil_table, rects_px), groups)
+    whole = bubbles.excess_coverage(bubbles.box_means_from(pencil_table, rects_px, bubbles.WHOLE_INSET), groups)
 
     cursor = 0
     digits = []

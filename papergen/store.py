@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .exceptions import OutputError, StoreBusy, StoreMismatch
+from .exceptions import InputFileError, OutputError, StoreBusy, StoreMismatch
 
 SCHEMA_VERSION = 1
 DB_NAME = "results.sqlite"
@@ -214,7 +214,7 @@ def open_store(results_dir: str | Path, manifest_text: str, exam_id: str, *, exc
                 )
         yield Store(db)
     except sqlite3.DatabaseError as exc:
-        raise OutputError(f"成绩库出错：{exc}", path=path) from None
+        raise OutputError(_database_message(exc), path=path) from None
     finally:
         db.close()
         if lock_handle is not None:
@@ -222,11 +222,25 @@ def open_store(results_dir: str | Path, manifest_text: str, exam_id: str, *, exc
             lock_handle.close()
 
 
+def _database_message(exc: sqlite3.DatabaseError) -> str:
+    """SQLite's English error, said in Chinese for the cases a grader can act on."""
+    text = str(exc).lower()
+    if "full" in text:
+        return "成绩库无法写入：磁盘已满；已写入的页面都保留着，腾出空间后重新运行即可接着评"
+    if "i/o" in text:
+        return "成绩库无法写入：磁盘读写出错（磁盘已满、U 盘被拔出或网络盘断开）；已写入的页面都保留着，重新运行即可接着评"
+    if "readonly" in text or "read-only" in text:
+        return "成绩库无法写入：文件或文件夹是只读的"
+    if "malformed" in text or "not a database" in text:
+        return "成绩库文件已损坏，无法使用；请换一个结果文件夹重新评阅"
+    return f"成绩库出错：{exc}"
+
+
 def read_only(results_dir: str | Path) -> sqlite3.Connection:
     """A connection for reports and ``results`` (no lock: WAL lets readers in)."""
     path = Path(results_dir) / DB_NAME
     if not path.exists():
-        raise OutputError("这里没有成绩库 results.sqlite", path=results_dir, hint="先运行 papergen grade")
+        raise InputFileError("这里没有成绩库 results.sqlite", path=results_dir, hint="先运行 papergen grade")
     return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
 
 

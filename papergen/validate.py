@@ -140,7 +140,8 @@ def _question_from_mapping(raw: Any, line: int, out: _Collector) -> Question | N
     if not isinstance(raw, YMap):
         out.error("bad-question", "题目应为映射（id:、type:、stem: ……）", line)
         return None
-    errors_before = sum(p.is_error for p in out.problems)
+    # Only this question's own problems are looked at below: counting every
+    # problem so far for each question made large imports quadratic.
     problems_before = len(out.problems)
     qid = raw.get("id")
     label = f"题目 {qid}：" if isinstance(qid, str) else ""
@@ -239,9 +240,9 @@ def _question_from_mapping(raw: Any, line: int, out: _Collector) -> Question | N
         err("bad-source", "来源 source 应为文本", "source")
         source = ""
 
-    if sum(p.is_error for p in out.problems) > errors_before or options is None:
+    mine = out.problems[problems_before:]
+    if any(p.is_error for p in mine) or options is None:
         # A skipped question's warnings (no explanation…) would only be noise.
-        mine = out.problems[problems_before:]
         out.problems[problems_before:] = [p for p in mine if p.is_error]
         return None
     return Question(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,46 @@ def test_exception_inside_the_block_leaves_nothing(tmp_path: Path) -> None:
 def test_missing_folder_is_an_output_error(tmp_path: Path) -> None:
     with pytest.raises(OutputError):
         atomic.write_text(tmp_path / "no" / "such" / "out.txt", "x")
+
+
+def test_replace_all_is_all_or_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A move that fails half-way (a file held open) puts back what was already replaced."""
+    targets = [tmp_path / name for name in ("a.pdf", "b.pdf", "new.pdf", "exam.json")]
+    for target in (targets[0], targets[1], targets[3]):
+        target.write_text(f"old {target.name}")
+    staged = []
+    for target in targets:
+        staged.append(tmp_path / f"staged-{target.name}")
+        staged[-1].write_text(f"new {target.name}")
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if Path(dst).name == "exam.json" and "staged" in str(src):
+            raise PermissionError(errno.EACCES, "in use")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(atomic.os, "replace", replace)
+    with pytest.raises(OutputError) as info:
+        atomic.replace_all(list(zip(staged, targets)), withdraw=targets[3])
+    assert str(targets[3]) in str(info.value)
+    assert {p.name: p.read_text() for p in targets if p.exists()} == {
+        "a.pdf": "old a.pdf", "b.pdf": "old b.pdf", "exam.json": "old exam.json",
+    }
+    assert not list(tmp_path.glob(".*"))  # no kept copies left
+
+
+def test_temp_files_of_a_killed_process_are_cleared_by_the_next_write(tmp_path: Path) -> None:
+    dead = _a_dead_pid()
+    abandoned = tmp_path / f".out.txt.{dead}-abcd1234.tmp"
+    abandoned.write_text("half")
+    running = tmp_path / f".out.txt.{os.getpid()}-efgh5678.tmp"  # a write in progress in a live process
+    running.write_text("busy")
+    atomic.write_text(tmp_path / "out.txt", "whole")
+    assert not abandoned.exists() and running.exists()
+    assert (tmp_path / "out.txt").read_text() == "whole"
+
+
+def _a_dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid

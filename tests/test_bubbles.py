@@ -81,3 +81,46 @@ def test_thresholds_leave_a_band_for_doubt() -> None:
     # every value in the band between the thresholds is flagged, never decided
     for value in np.linspace(bubbles.EMPTY + 0.01, bubbles.MARKED - 0.01, 9):
         assert decide([value, 0, 0, 0], single=True).outcome == "flagged"
+
+
+def test_summed_area_is_exact_in_int32_and_validates_dtype() -> None:
+    page = np.full((40, 60), 255, np.uint8)
+    page[10:20, 10:30] = 0
+    table = bubbles.summed_area(page)
+    assert table.dtype == np.int32 and table.shape == (41, 61)
+    assert box_means(page, np.array([[10.0, 10.0, 20.0, 10.0]]))[0] == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="uint8"):
+        bubbles.summed_area(page.astype(float))
+
+
+def test_empty_baseline_is_per_printed_label() -> None:
+    # Ten "A" boxes with a faint printed letter (0.02) and ten "B" boxes whose
+    # letter survived darker (0.10); three of each are marked.
+    a = [0.02] * 7 + [0.8] * 3
+    b = [0.10] * 7 + [0.8] * 3
+    values = np.array(a + b)
+    groups = np.array([10] * 10 + [11] * 10)
+    base = bubbles.empty_baseline(values, groups, fallback=0.02)
+    assert base[:10] == pytest.approx([0.02] * 10)
+    assert base[10:] == pytest.approx([0.10] * 10)
+
+
+def test_empty_baseline_falls_back_for_small_groups_and_is_capped() -> None:
+    values = np.array([0.5, 0.0, 0.0] + [0.9] * 10)  # the 缺考 box etc. (-1), then an all-marked group
+    groups = np.array([-1, 3, 3] + [7] * 10)
+    base = bubbles.empty_baseline(values, groups, fallback=0.01)
+    assert base[:3] == pytest.approx([0.01, 0.01, 0.01])  # group -1 and a group of two: the page-wide value
+    # a group marked everywhere cannot lift its baseline to a mark's level
+    assert base[3:] == pytest.approx([0.01 + bubbles.LABEL_INK_MAX] * 10)
+    with pytest.raises(ValueError, match="shape"):
+        bubbles.empty_baseline(values, groups[:-1], fallback=0.0)
+
+
+def test_darkness_with_groups_reads_a_surviving_letter_as_empty() -> None:
+    levels = Levels(255.0, 0.0, 0.02)
+    white = 255.0
+    # raw darkness 0.10 for every "B" box (a darker letter), 0.02 for every "A"
+    means = np.array([white * (1 - 0.02)] * 10 + [white * (1 - 0.10)] * 10)
+    groups = np.array([10] * 10 + [11] * 10)
+    assert darkness(means, levels)[10] > bubbles.EMPTY  # one page-wide baseline: the letter looks like pencil
+    assert darkness(means, levels, groups)[10] == pytest.approx(0.0)  # per label: empty

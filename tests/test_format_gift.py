@@ -196,3 +196,28 @@ def test_gbk_file_is_refused_with_a_hint():
     with pytest.raises(InputFileError) as caught:
         gift.read("::Q1::中文题干 {=甲 ~乙}".encode("gbk"), PATH)
     assert "GBK" in caught.value.message
+
+
+# Found by bench/fuzz.py.
+
+
+def test_papergen_comment_nested_thousands_deep_is_a_warning_not_a_crash():
+    data = ("// papergen: " + "[" * 5000 + "\n::Q1::题 {=甲 ~乙}\n").encode()
+    result = gift.read(data, PATH)
+    assert [(p.code, p.line) for p in result.problems] == [("bad-papergen-comment", 1)]
+    assert result.records[0].fields["answer"] == "A"
+
+
+@pytest.mark.parametrize("head", ['{"bank": "a b", "title": "  "}', '{"bank": 7, "title": ["x"]}'])
+def test_invalid_bank_id_or_title_in_the_header_is_not_written_into_the_bank(tmp_path, head):
+    from papergen import importer, located_yaml
+    from papergen.bankfile import dump_bank
+    from papergen.validate import bank_from_document
+
+    source = tmp_path / "题库.gift"
+    source.write_text(f"// papergen-bank: {head}\n\n::Q1::题 {{=甲 ~乙}}\n", encoding="utf-8")
+    report = importer.import_file(source, bank_id="fallback")
+    assert (report.bank.id, report.bank.title) == ("fallback", "题库")
+    assert [p.code for p in report.problems if p.code == "bad-source-bank-id"] == ["bad-source-bank-id"]
+    _, problems = bank_from_document(located_yaml.parse(dump_bank(report.bank), "out.yaml"), "out.yaml")
+    assert [p for p in problems if p.is_error] == []

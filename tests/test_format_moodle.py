@@ -279,3 +279,23 @@ def test_other_root_element_is_not_moodle():
     with pytest.raises(InputFileError) as caught:
         moodle.read(b"<html><body/></html>", PATH)
     assert "<html>" in caught.value.message and "<quiz>" in caught.value.message
+
+
+# Found by bench/fuzz.py.
+
+
+def test_unknown_encoding_name_in_the_declaration_is_an_input_file_error():
+    with pytest.raises(InputFileError) as caught:
+        moodle.read(b'<?xml version="1.0" encoding="UTF8X"?>\n<quiz/>', PATH)
+    assert "编码" in caught.value.message and caught.value.line == 1
+
+
+@pytest.mark.parametrize("value", ["²", "𐩀", "9" * 5000])
+def test_difficulty_tag_that_int_refuses_is_a_warning(value):
+    data = f"""<quiz><question type="multichoice">
+<answer fraction="100"><text>a</text></answer><answer fraction="0"><text>b</text></answer>
+<tags><tag><text>papergen:difficulty={value}</text></tag></tags>
+</question></quiz>""".encode()
+    result = moodle.read(data, PATH)
+    assert [p.code for p in result.problems] == ["bad-machine-tag"]
+    assert result.records[0].fields["difficulty"] is None

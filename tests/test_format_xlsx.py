@@ -300,3 +300,38 @@ def test_unknown_columns_are_a_warning_on_the_header_row():
     assert "序号" in warning.message and "备注" in warning.message and "答案（重复）" in warning.message
     assert result.records[0].fields["answer"] == "B"
     assert result.records[0].fields["id"] is None
+
+
+# Found by bench/fuzz.py: damage inside the zip that zipfile reports with other
+# exceptions than BadZipFile, and a 题库信息 sheet naming an invalid bank id.
+
+
+def _damaged(data: bytes, how: str) -> bytes:
+    if how == "deflate":  # a member's compressed bytes replaced by an invalid deflate stream
+        with zipfile.ZipFile(BytesIO(data)) as archive:
+            info = archive.getinfo("xl/worksheets/sheet1.xml")
+        start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+        return data[:start] + b"\xff" * info.compress_size + data[start + info.compress_size :]
+    # "negative seek": the end record says the central directory starts later than it does
+    end = data.rindex(b"PK\x05\x06")
+    offset = int.from_bytes(data[end + 16 : end + 20], "little") + 1000
+    return data[: end + 16] + offset.to_bytes(4, "little") + data[end + 20 :]
+
+
+@pytest.mark.parametrize("how", ["deflate", "offsets"])
+def test_damaged_zip_members_are_input_file_errors(how):
+    with pytest.raises(InputFileError) as caught:
+        xlsx.read(_damaged(xlsx.write(sample_bank()), how), PATH)
+    assert caught.value.path == PATH and "损坏" in caught.value.message
+
+
+def test_invalid_bank_id_in_the_info_sheet_falls_back_to_the_given_one(tmp_path):
+    from papergen import importer
+
+    data = workbook_bytes(HEADER, ["q1", "单选", "题", "甲", "乙", "", "", "A", "", "", ""],
+                          extra_sheets=[("题库信息", [["bank", "3 days, 0:00:00"], ["title", "   "]])])
+    source = tmp_path / "练习.xlsx"
+    source.write_bytes(data)
+    report = importer.import_file(source, bank_id="lx")
+    assert (report.bank.id, report.bank.title) == ("lx", "练习")
+    assert "bad-source-bank-id" in [p.code for p in report.problems]

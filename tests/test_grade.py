@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 from pathlib import Path
 
@@ -147,20 +146,6 @@ def dump(results_dir: Path) -> dict[str, list]:
     return tables
 
 
-def test_corrupt_file_in_the_middle_of_a_batch(exam, pile, tmp_path) -> None:
-    folder = tmp_path / "scans"
-    shutil.copytree(pile, folder)
-    data = (folder / "s1.jpg").read_bytes()
-    (folder / "s15-truncated.jpg").write_bytes(data[: len(data) // 2])
-    (folder / "s16-empty.jpg").write_bytes(b"")
-    (folder / "s17-notes.txt").write_text("not a scan", encoding="utf-8")
-    result = run("grade", exam / "exam.json", folder, "-o", tmp_path / "res", "--workers", "1")
-    assert result.exit_code == ExitCode.graded_with_errors
-    assert "s15-truncated.jpg" in result.output and "不完整" in result.output
-    assert "s16-empty.jpg" in result.output and "s17-notes.txt" in result.output
-    assert len(scores(tmp_path / "res")) == 5  # everything else graded
-
-
 def test_flags_are_raised_not_guessed(exam, manifest, tmp_path) -> None:
     answers = key_answers(manifest, "A")
     del answers[5]
@@ -179,17 +164,6 @@ def test_flags_are_raised_not_guessed(exam, manifest, tmp_path) -> None:
     assert student[2] == "待复核" and len(student[3]) == 2
 
 
-def test_duplicate_id_is_flagged_and_both_sheets_kept(exam, manifest, tmp_path) -> None:
-    folder = tmp_path / "scans"
-    folder.mkdir()
-    for n in range(2):
-        save_jpeg(filled_sheet(exam, manifest, student_id="2026030007", variant="A", answers=key_answers(manifest, "A")), folder / f"d{n}.jpg", quality=80 + n)
-    result = run("grade", exam / "exam.json", folder, "-o", tmp_path / "res")
-    assert result.exit_code == ExitCode.graded_with_review and "准考证号 2026030007 出现在 2 张答题卡上" in result.output
-    db = sqlite3.connect(tmp_path / "res" / "results.sqlite")
-    assert db.execute("SELECT COUNT(*) FROM pages WHERE student_id = '2026030007'").fetchone()[0] == 2
-
-
 def test_missing_variant_cannot_be_scored(exam, manifest, tmp_path) -> None:
     folder = tmp_path / "scans"
     folder.mkdir()
@@ -198,23 +172,6 @@ def test_missing_variant_cannot_be_scored(exam, manifest, tmp_path) -> None:
     assert result.exit_code == ExitCode.graded_with_review and "没有填涂试卷类型" in result.output
     (student,) = scores(tmp_path / "res").values()
     assert student[1] == 0 and student[2] == "待复核"
-
-
-def test_sheet_of_another_exam_is_rejected_naming_both(exam, manifest, tmp_path) -> None:
-    other_bp = tmp_path / "other.yaml"
-    other_bp.write_text(
-        BLUEPRINT.read_text(encoding="utf-8").replace("../banks/", f"{ROOT}/banks/").replace("exam: 2026-mock-03", "exam: 2026-mock-09"),
-        encoding="utf-8",
-    )
-    other = tmp_path / "other"
-    build_exam(other_bp, other)
-    other_manifest = read_manifest(other / "exam.json")
-    folder = tmp_path / "scans"
-    folder.mkdir()
-    save_jpeg(filled_sheet(other, other_manifest, student_id="2026030001", variant="A", answers={}), folder / "x.jpg")
-    result = run("grade", exam / "exam.json", folder, "-o", tmp_path / "res")
-    assert result.exit_code == ExitCode.graded_with_review
-    assert "2026-mock-09" in result.output and "2026-mock-03" in result.output
 
 
 def test_multipage_pdf_and_tiff_in_any_order(exam, manifest, tmp_path) -> None:
@@ -231,19 +188,13 @@ def test_multipage_pdf_and_tiff_in_any_order(exam, manifest, tmp_path) -> None:
     assert ok
     (folder / "scanner.tif").write_bytes(tiff.tobytes())
     result = run("grade", exam / "exam.json", folder, "-o", tmp_path / "res")
-    # the TIFF holds the same three students again: each id now appears twice
+    # the TIFF holds the same three students again: each id now appears twice,
+    # and `results` keeps the two sheets apart (never one total over full marks)
     assert "出现在 2 张答题卡上" in result.output
-    got = scores(tmp_path / "res")
-    assert {sid: v[1] for sid, v in got.items()} == {f"20260301{n:02d}": 120.0 for n in range(3)}
-
-
-def test_same_scan_twice_is_graded_once(exam, pile, tmp_path) -> None:
-    folder = tmp_path / "scans"
-    folder.mkdir()
-    shutil.copy(pile / "s0.jpg", folder / "a.jpg")
-    shutil.copy(pile / "s0.jpg", folder / "copy-of-a.jpg")
-    summary = grade(exam / "exam.json", [folder, folder / "a.jpg"], tmp_path / "res", workers=1)
-    assert summary.pages_total == 1 and summary.exit_code == ExitCode.ok
+    rows = json.loads(run("results", tmp_path / "res", "--format", "json").output)
+    assert sorted((r["student_id"], r["total"], r["status"]) for r in rows) == [
+        (f"20260301{n:02d}", 60.0, "待复核") for n in range(3) for _ in range(2)
+    ]
 
 
 def test_results_folder_of_another_exam_is_refused(exam, pile, tmp_path) -> None:
@@ -256,38 +207,20 @@ def test_results_folder_of_another_exam_is_refused(exam, pile, tmp_path) -> None
     assert result.exit_code == ExitCode.output_error and "someone-else" in result.output
 
 
-def test_second_grader_on_the_same_folder_is_refused(exam, pile, tmp_path) -> None:
-    import fcntl
+@pytest.mark.parametrize("ringing", [0.0, 0.02])
+def test_black_and_white_scan_is_recognised_even_as_jpeg(exam, manifest, ringing) -> None:
+    from papergen.sheet_reader import is_black_and_white
 
-    (tmp_path / "res").mkdir()
-    with open(tmp_path / "res" / ".papergen-grade.lock", "a+") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        result = run("grade", exam / "exam.json", pile, "-o", tmp_path / "res")
-    assert result.exit_code == ExitCode.busy and "另一个 papergen grade" in result.output
-
-
-def test_encrypted_pdf_and_pixel_bomb_are_reported_not_decoded(exam, pile, tmp_path) -> None:
-    import struct
-    import zlib
-
-    from reportlab.lib import pdfencrypt
-    from reportlab.pdfgen import canvas
-
-    folder = tmp_path / "scans"
-    shutil.copytree(pile, folder)
-    locked = canvas.Canvas(str(folder / "locked.pdf"), encrypt=pdfencrypt.StandardEncryption("secret", canPrint=0))
-    locked.drawString(100, 700, "scan")
-    locked.save()
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    # a PNG whose header claims 30,000 × 30,000 pixels (900 MP): refused from the header alone
-    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8, 0, 0, 0, 0))
-    bomb += chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + chunk(b"IEND", b"")
-    (folder / "bomb.png").write_bytes(bomb)
-    result = run("grade", exam / "exam.json", folder, "-o", tmp_path / "res", "--workers", "1")
-    assert result.exit_code == ExitCode.graded_with_errors
-    assert "locked.pdf" in result.output and "加密" in result.output
-    assert "bomb.png" in result.output and "30000×30000" in result.output and "PAPERGEN_MAX_PIXELS_MP" in result.output
-    assert len(scores(tmp_path / "res")) == 5  # the rest of the batch was graded
+    sheet = filled_sheet(exam, manifest, student_id="2026030009", variant="A", answers=key_answers(manifest, "A"))
+    rng = np.random.default_rng(3)
+    # a grey scan: paper 240, ink 20, blur and sensor noise
+    grey = cv2.GaussianBlur(sheet.astype(float) * (220 / 255) + 20, (0, 0), 0.7)
+    grey = np.clip(grey + rng.normal(0, 3, grey.shape), 0, 255).astype(np.uint8)
+    _, one_bit = cv2.threshold(grey, 130, 255, cv2.THRESH_BINARY)
+    # A low-quality JPEG of a 1-bit page rings where black meets white: some
+    # pixels next to edges land anywhere in between (here 2 % of the page).
+    edges = np.argwhere(cv2.dilate(cv2.Canny(one_bit, 50, 150), np.ones((5, 5), np.uint8)) > 0)
+    chosen = edges[rng.choice(len(edges), size=int(ringing * one_bit.size), replace=False)]
+    one_bit[chosen[:, 0], chosen[:, 1]] = rng.integers(61, 195, len(chosen))
+    assert is_black_and_white(one_bit)
+    assert not is_black_and_white(grey)

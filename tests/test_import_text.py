@@ -154,3 +154,27 @@ def test_text_export_reads_back_to_the_same_questions(tmp_path: Path) -> None:
         for name in ("type", "stem", "answer", "explanation", "topic", "difficulty", "tags"):
             assert getattr(question, name) == getattr(original, name), name
         assert question.source == (original.source or out.name)
+
+
+# Found by bench/fuzz.py: numbers int() refuses (over 4300 digits, or digits like "𐩀").
+
+
+def test_absurdly_long_question_number_is_read_without_a_number() -> None:
+    long_number = "9" * 5000
+    result = read_text(f"1．题干一\nA．一\nB．二\n答案：A\n{long_number}．题干二\nA．一\nB．二\n答案：B\n")
+    assert [(r.line, r.fields["stem"], r.fields["answer"]) for r in result.records] == [(1, "题干一", "A"), (5, "题干二", "B")]
+
+
+def test_absurdly_long_number_in_the_answer_key_is_a_problem_at_its_line() -> None:
+    result = read_text(f"1．题干\nA．一\nB．二\n\n参考答案\n1．B {'9' * 5000}．A\n")
+    assert result.records[0].fields["answer"] == "B"
+    assert [(p.code, p.line) for p in result.problems] == [("key-without-question", 6)]
+
+
+@pytest.mark.parametrize("value", ["𐩀", "9" * 4400, "٣٣٣٣"])
+def test_unreadable_difficulty_is_a_validation_error_at_the_question(tmp_path: Path, value: str) -> None:
+    source = tmp_path / "d.txt"
+    source.write_text(f"1．题干\nA．一\nB．二\n答案：A\n【难度】{value}\n", encoding="utf-8")
+    report = importer.import_file(source, bank_id="d")
+    assert [(p.code, p.line) for p in report.errors] == [("bad-difficulty", 1)]
+    assert report.bank.questions == [] and report.skipped == 1

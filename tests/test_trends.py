@@ -280,7 +280,7 @@ def test_missing_or_repeated_folders_are_named(exams, tmp_path) -> None:
         load_trends([exams[0], missing])
     assert caught.value.path == str(missing)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(OutputError) as caught:
+    with pytest.raises(InputFileError) as caught:
         load_trends([exams[0], tmp_path / "empty"])
     assert caught.value.path == str(tmp_path / "empty")
     with pytest.raises(InputFileError, match="两次"):

@@ -124,7 +124,7 @@ class _Reader:
         for pattern in QUESTION_STARTS:
             start = pattern.match(text)
             if start:
-                self.start(int(_nfkc(start.group("num"))), start.group("rest"), line)
+                self.start(_number(start.group("num")), start.group("rest"), line)
                 return
         block = self.block
         if block is None:
@@ -159,6 +159,11 @@ class _Reader:
         else:
             self.finish()  # prose after an answer line ends the question
 
+    def label(self, block: _Block) -> str:
+        if block.number is None:
+            return f"第 {block.line} {self.unit}的题"
+        return f"第 {block.number} 题"
+
     def blocks_or_block(self) -> bool:
         return bool(self.blocks or self.block)
 
@@ -178,7 +183,7 @@ class _Reader:
         self.unsupported_section = (title.strip(), line) if kind == "other" else None
         return True
 
-    def start(self, number: int, rest: str, line: int) -> None:
+    def start(self, number: int | None, rest: str, line: int) -> None:
         self.finish()
         self.in_key = False
         self.block = _Block(line=line, number=number, section_type=self.section_type)
@@ -214,7 +219,11 @@ class _Reader:
                 return True
             return False
         for entry in entries:
-            number = int(_nfkc(entry.group("num")))
+            number = _number(entry.group("num"))
+            if number is None:
+                digits = entry.group("num")
+                self.problem("key-without-question", f"参考答案里的题号 {digits[:8]}…有 {len(digits)} 位，不是题号，已忽略", line)
+                continue
             self.key.append((number, normalize_answer(_nfkc(entry.group("letters"))), line))
         tail = INLINE_EXPLANATION.search(text)
         if tail:
@@ -227,11 +236,11 @@ class _Reader:
             return
         if not block.options:
             if block.answer is not None:
-                self.problem("no-options", f"第 {block.number} 题有答案行但没有找到选项（A．…）", block.line)
+                self.problem("no-options", f"{self.label(block)}有答案行但没有找到选项（A．…）", block.line)
             return  # numbered prose, not a question
         if self.unsupported_section is not None:
             title, heading_line = self.unsupported_section
-            self.problem("unsupported-section", f"“{title}”（第 {heading_line} {self.unit}）不是选择题，第 {block.number} 题已跳过", block.line)
+            self.problem("unsupported-section", f"“{title}”（第 {heading_line} {self.unit}）不是选择题，{self.label(block)}已跳过", block.line)
             return
         self.blocks.append(block)
 
@@ -299,6 +308,16 @@ def _join(left: str, right: str) -> str:
     return left + right
 
 
+#: Question numbers longer than this are not numbers anyone counts with (and
+#: int() refuses more than 4300 digits): such a question keeps no number.
+MAX_NUMBER_DIGITS = 9
+
+
+def _number(digits: str) -> int | None:
+    digits = _nfkc(digits)
+    return int(digits) if len(digits) <= MAX_NUMBER_DIGITS else None
+
+
 def _split_inline_options(text: str, expected: int = 0) -> tuple[str, list[str]]:
     """Split "甲 A.x B.y" into ("甲", ["x", "y"]) when the letters run in order.
 
@@ -329,7 +348,9 @@ def _difficulty(value: str | None) -> int | None:
     words = {"易": 1, "容易": 1, "较易": 2, "中": 3, "中等": 3, "较难": 4, "难": 5}
     if value in words:
         return words[value]
-    return int(value) if value.isdigit() else value  # type: ignore[return-value]
+    # Anything else goes to the validator as text, which reports it with the line.
+    # (isdigit() would pass "𐩀" and other digits int() refuses.)
+    return int(value) if value.isdecimal() and len(value) <= 3 else value  # type: ignore[return-value]
 
 
 def read_lines(lines: Iterable[tuple[str, int]], path: str, unit: str = "行") -> ReadResult:

@@ -151,7 +151,7 @@ def read(data: bytes, path: str) -> ReadResult:
 def _json(raw: str, path: str, line: int, result: ReadResult) -> dict:
     try:
         value = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested thousands deep
         value = None
     if not isinstance(value, dict):
         message = "papergen 注释不是有效的 JSON 对象，已忽略"

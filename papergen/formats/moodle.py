@@ -167,6 +167,9 @@ def _parse(data: bytes, path: str) -> tuple[Element, dict[int, int]]:
     except ValueError:  # expat refuses multi-byte encodings such as GBK outright
         raise InputFileError("XML 声明的编码不受支持（如 GBK），papergen 只读 UTF-8 的 Moodle XML",
                              path=path, line=1, hint="把文件另存为 UTF-8，并把首行改为 encoding=\"UTF-8\"") from None
+    except LookupError as exc:  # an encoding name Python does not know: encoding="UTF8X"
+        raise InputFileError(f"XML 声明的编码名称无法识别（{exc}），papergen 只读 UTF-8 的 Moodle XML",
+                             path=path, line=1, hint="把首行改为 encoding=\"UTF-8\"（文件也须是 UTF-8）") from None
     except ParseError as exc:
         line = exc.position[0] if exc.position else None
         reason = _ERROR_ZH.get(expat.ErrorString(exc.code), expat.ErrorString(exc.code))
@@ -255,7 +258,7 @@ def _apply_tags(element: Element, fields: dict, warn: Callable[[str, str], None]
             if tag:
                 fields["tags"].append(tag)
         elif key == "difficulty":
-            if value.strip().isdigit():
+            if value.strip().isdecimal() and len(value.strip()) <= 3:  # isdigit() passes "²", which int() refuses
                 fields["difficulty"] = int(value)
             else:
                 warn("bad-machine-tag", f"标签 {tag} 中的难度不是整数，已忽略")
