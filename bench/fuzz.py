@@ -54,7 +54,6 @@ import tempfile
 import time
 import traceback
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -390,9 +389,10 @@ def mutate_text(rng: random.Random, text: str, target: str, others: list[str]) -
         answer_lines = [i for i, line in enumerate(lines) if ANSWER_LINE.search(line)]
         for i in reversed(rng.sample(answer_lines, min(len(answer_lines), rng.randint(1, 6)))):
             del lines[i]
-    elif op == 3 and lines:  # duplicate a line (sometimes many times)
+    elif op == 3 and lines:  # duplicate a line (sometimes many times), within the size cap
         i = rng.randrange(len(lines))
-        lines[i:i] = [lines[i]] * _pick(rng, [1, 2, 10, 2000])
+        times = min(_pick(rng, [1, 2, 10, 2000]), MAX_GENERATED_BYTES // (len(lines[i]) + 1))
+        lines[i:i] = [lines[i]] * times
     elif op == 4 and lines:  # insert a token at a line start
         i = rng.randrange(len(lines) + 1)
         lines.insert(i, _interesting_text(rng, target) + (_pick(rng, lines) if rng.random() < 0.5 else ""))
@@ -923,6 +923,7 @@ class Harness:
             text = excerpt(rng, _pick(rng, self.texts), t)
             for _ in range(rng.choice([1, 1, 2, 3, 5])):
                 text = mutate_xml(rng, text, t) if t == "moodle" and rng.random() < 0.5 else mutate_text(rng, text, t, self.texts)
+                text = text[:MAX_GENERATED_BYTES]
             data = text.encode("utf-8", "surrogatepass")
             if rng.random() < 0.15:
                 data = mutate_bytes(rng, data, [s.encode() for s in self.texts[:2]])
@@ -1049,7 +1050,7 @@ def roundtrip(bank, what: str) -> None:
 
 def innermost_frame(tb) -> str:
     """``papergen/x.py:function:line`` of the deepest papergen frame (else the deepest frame)."""
-    frames = traceback.extract_tb(tb)
+    frames = [frame for frame in traceback.extract_tb(tb) if frame.name != "_timeout"]
     chosen = None
     for frame in frames:
         if frame.filename.startswith(PACKAGE_DIR):
@@ -1131,6 +1132,29 @@ def _timeout(signum, frame):  # noqa: ARG001
     raise InputTimeout()
 
 
+def reset_peak_memory() -> bool:
+    """Reset the kernel's peak-RSS counter (VmHWM) so the next reading covers one input only."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_memory_mb(since_reset: bool) -> float:
+    """Peak RSS in MB: since the last reset when that worked, else over the process's life."""
+    if since_reset:
+        try:
+            with open("/proc/self/status") as handle:
+                for line in handle:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def worker(args: argparse.Namespace) -> int:
     target = args.target
     work = Path(args.findings) / ".work" / target
@@ -1139,14 +1163,17 @@ def worker(args: argparse.Namespace) -> int:
     resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
     crash_log = open(work / "faulthandler.txt", "w")  # noqa: SIM115 - must stay open for faulthandler
     faulthandler.enable(file=crash_log)
+    import warnings
+
     import cv2
 
+    warnings.simplefilter("ignore")  # openpyxl warns about every odd part it meets
     cv2.setNumThreads(1)  # one core: the machine is shared
     rng = random.Random(args.rng_seed)
     harness = Harness(target, Path(args.seeds), rng)
     harness.setup()
     signal.signal(signal.SIGALRM, _timeout)
-    stats = {"runs": 0, "ok": 0, "refused": 0, "findings": {}, "new": [], "seconds": 0.0, "done": False}
+    stats = {"runs": 0, "ok": 0, "refused": 0, "generator_errors": 0, "findings": {}, "new": [], "seconds": 0.0, "done": False}
     stats_path = Path(args.stats)
     started = time.monotonic()
     last_write = last_print = 0.0
@@ -1163,14 +1190,16 @@ def worker(args: argparse.Namespace) -> int:
         try:
             data = harness.make_input()
         except Exception:  # a generator that produced nothing usable (e.g. openpyxl refused a value): try again
+            stats["generator_errors"] += 1
             continue
         input_ext = scan_ext(data) if target == "scan" else ext
         path = work / f"current{input_ext}"
         for old in work.glob("current.*"):
-            if old != path:
+            if old != path and old.suffix != ".name":
                 old.unlink()
         path.write_bytes(data)
         (work / "current.name").write_text(path.name)
+        since_reset = reset_peak_memory()  # measure the target, not the generator
         faulthandler.dump_traceback_later(args.timeout * 2 + 5, exit=True, file=crash_log)
         signal.setitimer(signal.ITIMER_REAL, args.timeout)
         outcome = None
@@ -1197,7 +1226,7 @@ def worker(args: argparse.Namespace) -> int:
             if new:
                 stats["new"].append(slug)
                 print(f"[{target}] 新发现 new finding: {kind} @ {frame}: {message[:120]}", file=sys.stderr, flush=True)
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak_mb = peak_memory_mb(since_reset)
         if peak_mb > args.mem_warn_mb and not peak_warned:
             peak_warned = True
             slug, new = record_finding(Path(args.findings), target, "MemoryPeak", target,
@@ -1212,8 +1241,8 @@ def worker(args: argparse.Namespace) -> int:
             save_stats()
             last_write = now
         if now - last_print > 30:
-            print(f"[{target}] {stats['runs']} 个输入 inputs, {len(stats['findings'])} 类发现 findings",
-                  file=sys.stderr, flush=True)
+            print(f"[{target}] {stats['runs']} 个输入 inputs, {len(stats['findings'])} 类发现 findings, "
+                  f"{stats['generator_errors']} 次生成失败 generator errors", file=sys.stderr, flush=True)
             last_print = now
     stats["done"] = True
     save_stats()

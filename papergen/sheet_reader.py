@@ -131,6 +131,13 @@ def read_page(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> P
         reading.status = "rejected"
         reading.message = f"这张答题卡属于考试 {code.exam}，不是本次评阅的考试 {manifest.exam}"
         return reading
+    if code is None and registration.fiducials < 4:
+        # Three squares fix a frame only if the page lies flat and square; with
+        # no QR code to confirm it, a tilted photo can put every box a few
+        # millimetres off and still look like a sheet. Not guessed: a person looks.
+        reading.status = "rejected"
+        reading.message = "只找到三个定位块，二维码也无法识别，无法确认答题卡的位置；请重新扫描这一页或人工评阅"
+        return reading
     if code is None:
         if geometry.pages > 1:
             reading.status = "rejected"
@@ -156,8 +163,9 @@ def read_page(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> P
     dark = bubbles.darkness(means, levels, groups)
     pencil = bubbles.pencil_level(levels)
     # Coverage counts pixels, so scanner noise and JPEG ringing are smoothed
-    # away first (a 1-pixel Gaussian at 6 px/mm keeps pencil strokes).
-    smooth = cv2.GaussianBlur(page, (0, 0), 1.0)
+    # away first (a 1-pixel Gaussian at 6 px/mm keeps pencil strokes; 5×5
+    # taps hold all but 1 % of its weight).
+    smooth = cv2.GaussianBlur(page, (5, 5), 1.0)
     pencil_table = bubbles.summed_area((smooth < pencil).astype(np.uint8))
     cover = bubbles.excess_coverage(bubbles.box_means_from(pencil_table, rects_px), groups)
     whole = bubbles.excess_coverage(bubbles.box_means_from(pencil_table, rects_px, bubbles.WHOLE_INSET), groups)

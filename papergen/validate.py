@@ -166,7 +166,8 @@ def _question_from_mapping(raw: Any, line: int, out: _Collector) -> Question | N
 
     qtype = raw.get("type")
     if "type" in raw and qtype not in QUESTION_TYPES:
-        suggestion = f"（应写作 {TYPE_ALIASES[qtype]}）" if qtype in TYPE_ALIASES else ""
+        # isinstance first: a list or mapping here cannot be looked up in a dict.
+        suggestion = f"（应写作 {TYPE_ALIASES[qtype]}）" if isinstance(qtype, str) and qtype in TYPE_ALIASES else ""
         err("bad-type", f"题型 type 只能是 single 或 multiple，现在是 {qtype!r}{suggestion}", "type")
 
     stem = raw.get("stem")

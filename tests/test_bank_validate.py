@@ -245,3 +245,11 @@ def test_checking_many_questions_is_linear_in_their_number(monkeypatch: pytest.M
     questions, problems = questions_from_mappings([(located(r, i + 1), i + 1) for i, r in enumerate(records)], "many.txt")
     assert len(questions) == n and [p.code for p in problems] == ["no-explanation"] * n
     assert looked_at < 5 * n  # was about n * n: every problem so far was recounted for each question
+
+
+@pytest.mark.parametrize("value", ["[single]", "{single: 1}", "\n      - single"])
+def test_type_that_is_a_list_or_mapping_is_a_bad_type(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "bank.yaml"
+    text = HEAD + question(type=f"type: {value}  # <-" if not value.startswith("\n") else f"type:  # <-{value}")
+    path.write_text(text, encoding="utf-8")
+    assert [(p.code, p.line) for p in validate_paths([path]).errors] == [("bad-type", marked_line(text))]

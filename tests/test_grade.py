@@ -86,6 +86,29 @@ def test_three_fiducials_are_enough(exam, manifest) -> None:
     assert register(image, manifest.sheet).fiducials == 3
 
 
+def erase(image: np.ndarray, manifest, rect, dpi: int = 150) -> None:
+    """Paper white over a frame-mm rectangle (and 1 mm around it)."""
+    ox, oy = manifest.sheet.origin
+    x, y, w, h = rect
+    k = dpi / 25.4
+    image[int((oy + y - 1) * k) : int((oy + y + h + 1) * k), int((ox + x - 1) * k) : int((ox + x + w + 1) * k)] = 255
+
+
+def test_three_fiducials_without_a_readable_qr_code_are_not_trusted(exam, manifest) -> None:
+    from papergen.sheet_reader import read_page
+
+    image = filled_sheet(exam, manifest, student_id="2026030011", variant="A", answers=key_answers(manifest, "A"))
+    image[:110, :110] = 255  # a staple took the top-left corner square…
+    erase(image, manifest, manifest.sheet.header.qr)  # …and a coffee stain the QR code
+    reading = read_page(image, manifest)
+    assert reading.status == "rejected" and "三个定位块" in reading.message and not reading.questions
+    # with all four squares the frame is over-determined enough to read, and the QR is only flagged
+    whole = filled_sheet(exam, manifest, student_id="2026030011", variant="A", answers=key_answers(manifest, "A"))
+    erase(whole, manifest, manifest.sheet.header.qr)
+    reading = read_page(whole, manifest)
+    assert reading.status == "read" and any(f.reason == "qr-unreadable" for f in reading.flags)
+
+
 def test_blank_page_and_non_sheet_are_told_apart(exam, manifest) -> None:
     with pytest.raises(RegistrationError) as blank:
         register(np.full((1754, 1240), 250, np.uint8), manifest.sheet)
