@@ -217,10 +217,19 @@ def empty_baseline(values: np.ndarray, groups: np.ndarray, fallback: float) -> n
     if values.shape != groups.shape:
         raise ValueError("values and groups must have the same shape")
     base = np.full_like(values, fallback)
-    for label in np.unique(groups[groups >= 0]):
-        members = groups == label
-        if np.count_nonzero(members) >= MIN_GROUP:
-            base[members] = min(float(np.quantile(values[members], GROUP_QUANTILE)), fallback + LABEL_INK_MAX)
+    # One sort by (label, value) serves every group: each group's quantile is
+    # read (linearly interpolated, as np.quantile does) from its sorted run.
+    order = np.lexsort((values, groups))
+    ranked = values[order]
+    labels, starts, counts = np.unique(groups[order], return_index=True, return_counts=True)
+    for label, start, count in zip(labels, starts, counts):
+        if label < 0 or count < MIN_GROUP:
+            continue
+        position = GROUP_QUANTILE * (count - 1)
+        low = int(position)
+        high = min(low + 1, count - 1)
+        quantile = ranked[start + low] + (position - low) * (ranked[start + high] - ranked[start + low])
+        base[order[start : start + count]] = min(float(quantile), fallback + LABEL_INK_MAX)
     return base
 
 

@@ -124,3 +124,15 @@ def test_darkness_with_groups_reads_a_surviving_letter_as_empty() -> None:
     groups = np.array([10] * 10 + [11] * 10)
     assert darkness(means, levels)[10] > bubbles.EMPTY  # one page-wide baseline: the letter looks like pencil
     assert darkness(means, levels, groups)[10] == pytest.approx(0.0)  # per label: empty
+
+
+def test_empty_baseline_quantile_matches_numpy_on_random_groups() -> None:
+    rng = np.random.default_rng(11)
+    values = rng.random(300) * 0.1
+    groups = rng.integers(-1, 6, 300)
+    base = bubbles.empty_baseline(values, groups, fallback=0.05)
+    for label in range(6):
+        members = groups == label
+        expected = min(np.quantile(values[members], bubbles.GROUP_QUANTILE), 0.05 + bubbles.LABEL_INK_MAX)
+        assert base[members] == pytest.approx(expected)
+    assert base[groups == -1] == pytest.approx(0.05)
