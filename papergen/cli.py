@@ -120,7 +120,7 @@ def bank_import(source: Path, output: Path, topic, id_prefix, bank_id, title, fo
     the command then exits with code 5.
     """
     report = importer.import_file(
-        source, bank_id=bank_id or output.stem, title=title, topic=topic, id_prefix=id_prefix
+        source, bank_id=bank_id or importer.bank_id_from_name(output), title=title, topic=topic, id_prefix=id_prefix
     )
     for problem in report.problems:
         click.echo(problem.format(), err=True)

@@ -11,6 +11,7 @@ call the individual commands make. Re-running reuses what is already there.
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Callable
@@ -77,8 +78,10 @@ def _sitting(outdir: Path, exam: str, title: str, seed: int, exclude: Path | Non
     folder = outdir / exam
     folder.mkdir(parents=True, exist_ok=True)
     blueprint = folder / "blueprint.yaml"
+    # Paths in a blueprint are read from the blueprint's own folder.
+    excluded = Path(os.path.relpath(exclude.resolve(), folder.resolve())).as_posix() if exclude else None
     text = BLUEPRINT.format(
-        exam=exam, title=title, bank=BANK, seed=seed, exclude=f"exclude: [{exclude}]\n" if exclude else ""
+        exam=exam, title=title, bank=BANK, seed=seed, exclude=f"exclude: [{excluded}]\n" if excluded else ""
     )
     atomic.write_text(blueprint, text)
     say(f"组卷 {exam} …")

@@ -20,7 +20,7 @@ from .bubbles import EMPTY
 from .store import DB_NAME
 
 IDENTITY_FLAGS = {"id-unreadable", "id-incomplete", "id-missing", "id-mismatch"}
-VARIANT_FLAGS = {"variant-unreadable", "variant-missing", "variant-mismatch"}
+VARIANT_FLAGS = {"variant-unreadable", "variant-missing", "variant-mismatch", "variant-unknown"}
 
 
 @dataclass

@@ -99,7 +99,11 @@ def process_page(job: PageJob, manifest: Manifest | None = None) -> PageRecord:
         gray = load_page(job)
     except PageLoadError as exc:
         return PageRecord(job.file_hash, job.page, job.path, "error", f"{exc}", {"qr": None}, [], [(None, exc.reason, str(exc))])
-    reading = read_page(gray, manifest)
+    try:
+        reading = read_page(gray, manifest)
+    except Exception as exc:  # noqa: BLE001 - one page a reader bug cannot read must not stop the batch
+        message = f"papergen 读这一页时出错（{type(exc).__name__}: {exc}）；请人工评阅这一页，并把这个文件报告给开发者"
+        return PageRecord(job.file_hash, job.page, job.path, "error", message, {"qr": None}, [], [(None, "reader-error", message)])
     values = {
         "sheet_page": reading.sheet_page, "rotation": reading.rotation, "fiducials": reading.fiducials,
         "qr": reading.qr_text, "student_id": reading.student_id, "id_source": reading.id_source,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +62,16 @@ class ImportReport:
     @property
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.is_error]
+
+
+def bank_id_from_name(path: str | Path) -> str:
+    """A valid bank id from a file name: ``练习 题库(2).yaml`` → ``练习-题库-2``.
+
+    The id also prefixes every question id, so characters an id may not hold
+    (spaces, brackets, other scripts) become ``-`` rather than failing every question.
+    """
+    text = re.sub(r"[^A-Za-z0-9_.\-\u4e00-\u9fff]+", "-", Path(path).stem).strip("-.")[:64].strip("-.")
+    return text if text and ID_PATTERN.match(text) else "bank"
 
 
 def import_file(

@@ -33,6 +33,9 @@ DETECT_WIDTH = 700
 DETECT_WIDTH_FINE = 1000
 #: Canonical page resolution (pixels per millimetre) for bubble reading.
 PX_PER_MM = 6.0
+#: A page image whose short side is below this (pixels; an A4 page at 15 dpi)
+#: cannot hold a readable sheet.
+MIN_PAGE_SIDE = 120
 #: How many of the best-fitting fiducial frames are checked against the QR code.
 MAX_FRAME_CANDIDATES = 6
 
@@ -185,6 +188,10 @@ def register(gray: np.ndarray, geometry: SheetGeometry) -> Registration:
     """
     if gray.ndim != 2 or gray.dtype != np.uint8:
         raise ValueError("gray must be a (H, W) uint8 array")
+    if min(gray.shape) < MIN_PAGE_SIDE:
+        raise RegistrationError(
+            "not-a-sheet", f"图像只有 {gray.shape[1]}×{gray.shape[0]} 像素，太小，不可能是一张扫描的答题卡"
+        )
     if float(gray[::8, ::8].std()) < 4.0:
         raise RegistrationError("blank-page", "空白页：页面上没有任何内容")
     try:
@@ -329,14 +336,22 @@ def _decode_at(gray: np.ndarray, homography: np.ndarray, geometry: SheetGeometry
         if attempt == 0:
             qw, qh = geometry.header.qr[2:]
             corners = np.array([[0, 0], [qw, 0], [qw, qh], [0, qh]], np.float32) + margin
-            text, _ = detector.decode(crop, (corners * ppm).reshape(1, 4, 2))[:2]
+            text = _quietly(lambda: detector.decode(crop, (corners * ppm).reshape(1, 4, 2))[0])
             if text:
                 return text
         for each in detectors:
-            text, _, _ = each.detectAndDecode(crop)
+            text = _quietly(lambda: each.detectAndDecode(crop)[0])
             if text:
                 return text
     return None
+
+
+def _quietly(read) -> str | None:
+    """Run a QR decoder call; OpenCV's detector asserts on some degenerate crops, which means "no code here"."""
+    try:
+        return read()
+    except cv2.error:
+        return None
 
 
 def decode_qr(page: np.ndarray, geometry: SheetGeometry, px_per_mm: float = PX_PER_MM) -> str | None:
@@ -354,7 +369,7 @@ def decode_qr(page: np.ndarray, geometry: SheetGeometry, px_per_mm: float = PX_P
     for factor in (1.0, 2.0, 3.0):
         big = crop if factor == 1.0 else cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
         for candidate in (big, cv2.threshold(big, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]):
-            text, _, _ = cv2.QRCodeDetector().detectAndDecode(candidate)
+            text = _quietly(lambda: cv2.QRCodeDetector().detectAndDecode(candidate)[0])
             if text:
                 return text
     return None

@@ -145,6 +145,13 @@ def read_page(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> P
             return reading
         reading.flags.append(Flag(None, "qr-unreadable", "二维码无法识别，未能核对考试编号；请确认这张答题卡属于本次考试"))
         reading.sheet_page = 1
+    elif not 1 <= code.page <= geometry.pages or code.pages != geometry.pages:
+        reading.status = "rejected"
+        reading.message = (
+            f"二维码上的页码 {code.page}/{code.pages} 与本次考试的答题卡（共 {geometry.pages} 页）不符；"
+            "这张卡可能来自同一考试编号的另一次组卷"
+        )
+        return reading
     else:
         reading.sheet_page = code.page
 
@@ -263,6 +270,12 @@ def _variant(reading: PageReading, values, coverage, whole, code: SheetCode | No
     )
     bubble_variant = decided.letters if decided.outcome == "answer" else None
     qr_variant = code.variant if code else None
+    if qr_variant and qr_variant not in names:
+        # printed for another build of this exam id, or a forged code: nothing to score against
+        reading.flags.append(
+            Flag(None, "variant-unknown", f"答题卡二维码上的试卷类型 {qr_variant} 不属于本次考试（{'、'.join(names)}），无法评分")
+        )
+        return
     if qr_variant:
         reading.variant = qr_variant
         if bubble_variant and bubble_variant != qr_variant:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from papergen import bankfile
 from papergen.bankfile import validate_paths
-from tests.conftest import ROOT, marked_line
+from tests.conftest import marked_line
 
 HEAD = """bank: demo
 title: 演示题库

@@ -155,3 +155,11 @@ def test_aiken_export_says_what_it_left_out(tmp_path: Path) -> None:
     assert [(q.stem, [o.text for o in q.options], q.answer) for q in reread.questions] == [
         (q.stem, [o.text for o in q.options], q.answer) for q in singles
     ]
+
+
+def test_default_bank_id_from_an_output_name_with_spaces(tmp_path: Path) -> None:
+    out = tmp_path / "练习 题库(2).yaml"
+    result = run("bank", "import", FIXTURES / "text" / "variants.txt", "-o", out)
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    assert "id: 练习-题库-2" in text and "练习-题库-2-001" in text

@@ -247,3 +247,70 @@ def test_black_and_white_scan_is_recognised_even_as_jpeg(exam, manifest, ringing
     one_bit[chosen[:, 0], chosen[:, 1]] = rng.integers(61, 195, len(chosen))
     assert is_black_and_white(one_bit)
     assert not is_black_and_white(grey)
+
+
+
+# -- pages the fuzzer found (bench/fuzz.py): each once stopped the whole batch ---------------------
+
+
+def forged_qr(exam, manifest, text: str, dpi: int = 150) -> np.ndarray:
+    """A filled sheet whose QR code says ``text``."""
+    from papergen.render_sheet import qr_modules
+
+    image = filled_sheet(exam, manifest, student_id="2026030012", variant="A", answers=key_answers(manifest, "A"))
+    erase(image, manifest, manifest.sheet.header.qr, dpi)
+    modules = np.array(qr_modules(text), dtype=bool)
+    x, y, w, h = manifest.sheet.header.qr
+    ox, oy = manifest.sheet.origin
+    k = dpi / 25.4
+    size = int(round(w * k))
+    code = cv2.resize(np.where(modules, 0, 255).astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST)
+    r0, c0 = int(round((oy + y) * k)), int(round((ox + x) * k))
+    image[r0 : r0 + size, c0 : c0 + size] = code
+    return image
+
+
+def test_a_qr_variant_the_exam_does_not_have_is_flagged_not_looked_up(exam, manifest) -> None:
+    from papergen.sheet_reader import read_page
+
+    reading = read_page(forged_qr(exam, manifest, f"PG1;E={manifest.exam};P=1/1;L=a4-standard;V=Z"), manifest)
+    assert reading.status == "read" and reading.variant is None
+    assert [f.reason for f in reading.flags] == ["variant-unknown"] and "Z" in reading.flags[0].message
+
+
+def test_a_qr_page_number_the_sheet_does_not_have_is_refused(exam, manifest) -> None:
+    from papergen.sheet_reader import read_page
+
+    reading = read_page(forged_qr(exam, manifest, f"PG1;E={manifest.exam};P=3/3;L=a4-standard"), manifest)
+    assert reading.status == "rejected" and "3/3" in reading.message and not reading.questions
+
+
+def test_an_image_too_small_to_be_a_sheet_and_a_qr_detector_assertion_are_page_results(tmp_path) -> None:
+    from papergen.grading import process_page
+    from papergen.scan_ingest import collect_pages
+
+    committed = read_manifest(ROOT / "scans" / "2026-mock-03" / "exam.json")
+    cv2.imwrite(str(tmp_path / "thin.png"), np.full((3000, 2), 128, np.uint8))
+    # a 46 dpi photo on which OpenCV's QR detector trips an internal assertion
+    jobs, _ = collect_pages([tmp_path / "thin.png", ROOT / "tests" / "fixtures" / "scans" / "qr-detector-asserts.pdf"])
+    thin, photo = (process_page(job, committed) for job in jobs)
+    assert thin.status == "not-a-sheet" and "太小" in thin.message
+    assert photo.status == "read" and ("qr-unreadable" in {f[1] for f in photo.flags})
+
+
+def test_a_reader_bug_on_one_page_is_that_pages_error_not_the_batchs(exam, pile, tmp_path, monkeypatch) -> None:
+    from papergen import grading
+
+    real = grading.read_page
+    calls = []
+
+    def flaky(gray, manifest):
+        calls.append(1)
+        if len(calls) == 2:
+            raise IndexError("simulated reader bug")
+        return real(gray, manifest)
+
+    monkeypatch.setattr(grading, "read_page", flaky)
+    summary = grading.grade(exam / "exam.json", [pile], tmp_path / "res", workers=1)
+    assert summary.errors == 1 and summary.read == summary.pages_total - 1
+    assert any("IndexError: simulated reader bug" in line for line in summary.review)
