@@ -29,6 +29,14 @@ def paint(image: np.ndarray, manifest: Manifest, rect, dpi: int, value: int = 45
     image[r0:r1, c0:c1] = np.minimum(image[r0:r1, c0:c1], value)
 
 
+def erase(image: np.ndarray, manifest: Manifest, rect, dpi: int = 150) -> None:
+    """Paper white over a frame-mm rectangle (and 1 mm around it)."""
+    ox, oy = manifest.sheet.origin
+    x, y, w, h = rect
+    k = dpi / 25.4
+    image[int((oy + y - 1) * k) : int((oy + y + h + 1) * k), int((ox + x - 1) * k) : int((ox + x + w + 1) * k)] = 255
+
+
 def filled_sheet(
     exam_dir: Path,
     manifest: Manifest,

@@ -19,7 +19,7 @@ from papergen.grading import grade
 from papergen.manifest import read_manifest
 from papergen.registration import RegistrationError, register
 from tests.conftest import ROOT
-from tests.sheetfill import blank_sheet, filled_sheet, key_answers, paint
+from tests.sheetfill import blank_sheet, erase, filled_sheet, key_answers, paint
 
 BLUEPRINT = ROOT / "blueprints" / "2026-mock-03.yaml"
 
@@ -84,14 +84,6 @@ def test_three_fiducials_are_enough(exam, manifest) -> None:
     image = blank_sheet(exam, dpi=150)
     image[:110, :110] = 255  # a staple took the top-left corner square
     assert register(image, manifest.sheet).fiducials == 3
-
-
-def erase(image: np.ndarray, manifest, rect, dpi: int = 150) -> None:
-    """Paper white over a frame-mm rectangle (and 1 mm around it)."""
-    ox, oy = manifest.sheet.origin
-    x, y, w, h = rect
-    k = dpi / 25.4
-    image[int((oy + y - 1) * k) : int((oy + y + h + 1) * k), int((ox + x - 1) * k) : int((ox + x + w + 1) * k)] = 255
 
 
 def test_three_fiducials_without_a_readable_qr_code_are_not_trusted(exam, manifest) -> None:
