@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import struct
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -254,6 +258,30 @@ def _open_pdf(data: bytes | Path):
         raise PageLoadError("unreadable", f"PDF 已损坏或不完整：{text}") from None
 
 
+@contextmanager
+def _decoder_stderr_silenced() -> Iterator[None]:
+    """Mute file descriptor 2 while a C decoder runs.
+
+    libjpeg and libpng print warnings about a damaged file ("Corrupt JPEG
+    data: …") straight to the process's stderr, below any logging setting,
+    and in the middle of the progress bar. papergen reports every page it
+    cannot read itself, naming the file and page.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable stderr (a daemon, a closed fd): nothing to mute
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def load_page(job: PageJob) -> np.ndarray:
     """Decode one page to grayscale.
 
@@ -306,7 +334,8 @@ def load_page(job: PageJob) -> np.ndarray:
             flag = cv2.IMREAD_REDUCED_GRAYSCALE_4
         elif short_side >= 2 * READ_SHORT_SIDE:
             flag = cv2.IMREAD_REDUCED_GRAYSCALE_2
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+    with _decoder_stderr_silenced():
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
     if image is None:
         raise PageLoadError("unreadable", "图像无法解码（文件不完整或已损坏）")
     return image
@@ -338,7 +367,8 @@ def _tiff_page(path: Path, job: PageJob, max_pixels: int) -> np.ndarray:
     try:
         # Mapped, not read: only this page's directory chain and strips are touched.
         mapped = np.memmap(path, mode="r", dtype=np.uint8)
-        ok, images = cv2.imdecodemulti(mapped, cv2.IMREAD_GRAYSCALE, range=(job.page - 1, job.page))
+        with _decoder_stderr_silenced():
+            ok, images = cv2.imdecodemulti(mapped, cv2.IMREAD_GRAYSCALE, range=(job.page - 1, job.page))
     except (OSError, ValueError, cv2.error) as exc:
         raise PageLoadError("unreadable", f"TIFF 第 {job.page} 页无法解码：{exc}") from None
     if not ok or not images or images[0] is None or images[0].size == 0:

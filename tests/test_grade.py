@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import sqlite3
 from pathlib import Path
 
@@ -306,3 +307,18 @@ def test_a_reader_bug_on_one_page_is_that_pages_error_not_the_batchs(exam, pile,
     summary = grading.grade(exam / "exam.json", [pile], tmp_path / "res", workers=1)
     assert summary.errors == 1 and summary.read == summary.pages_total - 1
     assert any("IndexError: simulated reader bug" in line for line in summary.review)
+
+
+def test_decoder_warnings_about_a_damaged_jpeg_stay_off_the_terminal(exam, manifest, tmp_path, capfd) -> None:
+    from papergen.scan_ingest import collect_pages, load_page
+
+    sheet = filled_sheet(exam, manifest, student_id="2026030013", variant="A", answers={})
+    data = bytearray(cv2.imencode(".jpg", sheet)[1].tobytes())
+    middle = len(data) // 2
+    data[middle : middle + 400] = bytes(400)  # damaged in transfer, end marker intact
+    (tmp_path / "damaged.jpg").write_bytes(bytes(data))
+    (job,), _ = collect_pages([tmp_path / "damaged.jpg"])
+    assert load_page(job).shape == sheet.shape
+    print("after", file=sys.stderr)  # the terminal works again afterwards
+    err = capfd.readouterr().err
+    assert "Corrupt JPEG" not in err and "after" in err
