@@ -69,15 +69,23 @@ class Blueprint:
     bank_lines: dict[str, int] = field(default_factory=dict)
     exclude_lines: dict[str, int] = field(default_factory=dict)
 
-    def with_overrides(self, *, variants: int | None = None, seed: int | None = None) -> "Blueprint":
+    def with_overrides(
+        self, *, variants: int | None = None, seed: int | None = None, exam: str | None = None, title: str | None = None
+    ) -> "Blueprint":
         from dataclasses import replace
 
         if variants is not None and not 1 <= variants <= MAX_VARIANTS:
             raise BlueprintError(f"试卷类型数 --variants 应为 1–{MAX_VARIANTS}，现在是 {variants}")
+        if exam is not None and not EXAM_ID.match(exam):
+            raise BlueprintError(f"考试编号 --exam 应为不含空格的文本（最长 40 字符），现在是 {exam!r}")
+        if title is not None and not title.strip():
+            raise BlueprintError("标题 --title 不能为空")
         return replace(
             self,
             variants=self.variants if variants is None else variants,
             seed=self.seed if seed is None else seed,
+            exam=self.exam if exam is None else exam,
+            title=self.title if title is None else title.strip(),
         )
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from . import atomic, bankfile
 from .blueprint import Blueprint, load_blueprint
 from .exceptions import InputFileError, OutputError, PapergenError
-from .focus import FocusPlan
+from .focus import FocusPlan, remedial_identity
 from .manifest import Manifest, ManifestQuestion, ManifestSection, question_ids, read_manifest, write_manifest
 from .model import Question
 from .paper import Paper, PaperQuestion, PaperSection
@@ -99,7 +99,7 @@ def plan_exam(blueprint: Blueprint, focus: FocusPlan | None = None) -> tuple[Man
         variants=variants,
         sheet=geometry,
     )
-    return manifest, by_id
+    return manifest.with_fingerprint(), by_id
 
 
 def paper_for_variant(manifest: Manifest, questions: dict[str, Question], name: str) -> Paper:
@@ -167,11 +167,17 @@ def build_exam(
     *,
     variants: int | None = None,
     seed: int | None = None,
+    exam: str | None = None,
+    title: str | None = None,
     force: bool = False,
     focus: FocusPlan | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> BuildResult:
-    """Build every file of an exam into ``outdir``."""
+    """Build every file of an exam into ``outdir``.
+
+    ``exam``/``title`` override the blueprint's; a remedial paper (``focus``)
+    without them gets an id and title of its own (``focus.remedial_identity``).
+    """
     from .render_docx import render_key_docx, render_paper_docx
     from .render_pdf import render_key_pdf, render_paper_pdf
     from .render_sheet import render_sheets
@@ -180,7 +186,11 @@ def build_exam(
     outdir = Path(outdir)
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    blueprint = load_blueprint(blueprint_path).with_overrides(variants=variants, seed=seed)
+    blueprint = load_blueprint(blueprint_path)
+    if focus is not None:
+        own_exam, own_title = remedial_identity(blueprint.exam, blueprint.title, focus)
+        exam, title = exam or own_exam, title or own_title
+    blueprint = blueprint.with_overrides(variants=variants, seed=seed, exam=exam, title=title)
     manifest, questions = plan_exam(blueprint, focus)
     timings["plan"] = time.perf_counter() - start
     unchanged = _check_outdir(outdir, manifest, force)
@@ -211,7 +221,9 @@ def build_exam(
                 say(f"试卷类型 {variant.name}：试卷与答案（PDF、DOCX）")
             t = time.perf_counter()
             names.append(SHEET_NAME)
-            render_sheets(manifest.sheet, staging / SHEET_NAME, exam_id=manifest.exam, title=manifest.title)
+            render_sheets(
+                manifest.sheet, staging / SHEET_NAME, exam_id=manifest.exam, build=manifest.build, title=manifest.title
+            )
             timings["sheet"] = time.perf_counter() - t
             names.append(MANIFEST_NAME)
             write_manifest(manifest, staging / MANIFEST_NAME)

@@ -159,6 +159,8 @@ def bank_export(bank_path: Path, output: Path, fmt: str | None) -> None:
 @click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False, path_type=Path), help="输出文件夹。")
 @click.option("--variants", type=click.IntRange(1, 4), help="试卷类型数（覆盖方案中的 variants）。")
 @click.option("--seed", type=int, help="随机种子（覆盖方案中的 seed）。")
+@click.option("--exam", "exam_id", help="考试编号（覆盖方案中的 exam；补习卷默认为 原编号-R1）。")
+@click.option("--title", help="标题（覆盖方案中的 title；补习卷默认在原标题后加“（巩固卷）”）。")
 @click.option("--force", is_flag=True, help="覆盖输出文件夹中内容不同的考试。 Replace a different exam.")
 @click.option("--focus", "focus_dirs", multiple=True, type=click.Path(file_okay=False, path_type=Path),
               help="补习卷：按这些成绩文件夹中的错误率偏向薄弱知识点，且不重复已做过的题（可多次给出）。")
@@ -166,7 +168,9 @@ def bank_export(bank_path: Path, output: Path, fmt: str | None) -> None:
 @click.option("--class", "klass", help="补习卷只针对这个班（需 --roster）。")
 @click.option("--roster", type=click.Path(dir_okay=False, path_type=Path), help="考生名单，用于 --class。")
 @reports_errors
-def build_command(blueprint: Path, outdir: Path, variants, seed, force: bool, focus_dirs, student, klass, roster) -> None:
+def build_command(
+    blueprint: Path, outdir: Path, variants, seed, exam_id, title, force: bool, focus_dirs, student, klass, roster
+) -> None:
     """按组卷方案生成试卷、答案（PDF、DOCX）、答题卡和考试清单 exam.json。"""
     from .build import build_exam
     from .focus import focus_plan
@@ -174,7 +178,7 @@ def build_command(blueprint: Path, outdir: Path, variants, seed, force: bool, fo
     if (student or klass) and not focus_dirs:
         raise click.UsageError("--student / --class 需要与 --focus 一起使用")
     focus = focus_plan(focus_dirs, student=student, klass=klass, roster=roster) if focus_dirs else None
-    result = build_exam(blueprint, outdir, variants=variants, seed=seed, force=force, focus=focus,
+    result = build_exam(blueprint, outdir, variants=variants, seed=seed, exam=exam_id, title=title, force=force, focus=focus,
                         progress=lambda message: click.echo(message, err=True))
     m = result.manifest
     counts = "，".join(f"{s.title} {s.count} 题" for s in m.sections)
@@ -247,6 +251,10 @@ def grade_command(exam_json: Path, scans: tuple[Path, ...], results_dir: Path, w
         )
     if summary.ignored:
         click.echo(f"文件夹中不是扫描件的文件已略过：{'、'.join(Path(p).name for p in summary.ignored)}")
+    if summary.replaced:
+        click.echo(f"注意：{summary.replaced} 页是同名文件重新扫描的，已用新扫描替换较早的读取（较早的读取保留在成绩库的历史中，见 papergen results）")
+    if summary.no_pages:
+        click.echo("错误：给出的文件和文件夹中没有任何可评阅的扫描页（JPEG、PNG、TIFF、PDF 等）；请检查路径", err=True)
     if summary.review:
         click.echo(f"需要人工处理（{len(summary.review)} 项）：")
         for line in summary.review[:200]:
@@ -266,12 +274,12 @@ def results_command(results_dir: Path, fmt: str) -> None:
 
     from .manifest import Manifest
     from .report_data import reading_store
-    from .results import format_results, student_results
+    from .results import results_text
     from .store import manifest_from_store
 
     with reading_store(results_dir) as db:
         manifest = Manifest.from_json(json_module.loads(manifest_from_store(db)))
-        text = format_results(student_results(db, manifest), manifest, fmt)
+        text = results_text(db, manifest, fmt)
     click.echo(text)
 
 

@@ -69,6 +69,7 @@ from .paper import PaperQuestion, format_points
 from .render_pdf import markup, option_label
 from .report import topic_table
 from .report_data import STATUS_ABSENT, STATUS_NO_SHEET, ExamResults, StudentRow
+from .variants import display_letters
 
 # --- page geometry -----------------------------------------------------------
 PAGE_WIDTH, PAGE_HEIGHT = A4
@@ -178,18 +179,6 @@ def safe_filename(student_id: str, name: str) -> str:
     sid = _filename_part(student_id) or "未知考号"
     clean_name = _filename_part(name)[:NAME_CHARS_IN_FILENAME].rstrip(" ._")
     return f"{sid}-{clean_name}.pdf" if clean_name else f"{sid}.pdf"
-
-
-def display_letters(bank_letters: str, permutation: tuple[int, ...] | list[int]) -> str:
-    """Bank option letters → the letters printed on a variant, in display order.
-
-    Display position ``i`` shows bank option ``permutation[i]``.
-
-    >>> display_letters("AC", (2, 0, 1, 3))
-    'AB'
-    """
-    wanted = {LETTERS.index(letter) for letter in bank_letters}
-    return "".join(LETTERS[position] for position, bank in enumerate(permutation) if bank in wanted)
 
 
 def skip_reason(results: ExamResults, row: int) -> str | None:

@@ -18,13 +18,12 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import store as store_module
 from .exceptions import ExitCode
 from .manifest import Manifest, manifest_text, read_manifest
 from .model import LETTERS
 from .scan_ingest import PageJob, PageLoadError, collect_pages, load_page
-from .sheet_reader import PageReading, read_page
-from .store import PageRecord, open_store
+from .sheet_reader import PageReading, read_sheets
+from .store import PageRecord, open_store, review_items, store_counts
 
 _worker_manifest: Manifest | None = None
 
@@ -91,19 +90,26 @@ def score_reading(reading: PageReading, manifest: Manifest) -> list[tuple]:
     return rows
 
 
-def process_page(job: PageJob, manifest: Manifest | None = None) -> PageRecord:
-    """Grade one page (runs in a worker; never raises for bad input)."""
+def process_page(job: PageJob, manifest: Manifest | None = None) -> list[PageRecord]:
+    """Grade one page: a record per answer sheet on it (runs in a worker; never raises for bad input)."""
     manifest = manifest or _worker_manifest
     assert manifest is not None, "worker not initialised"
+
+    def failed(message: str, reason: str) -> list[PageRecord]:
+        return [PageRecord(job.file_hash, job.page, job.path, "error", message, {"qr": None}, [], [(None, reason, message)])]
+
     try:
         gray = load_page(job)
     except PageLoadError as exc:
-        return PageRecord(job.file_hash, job.page, job.path, "error", f"{exc}", {"qr": None}, [], [(None, exc.reason, str(exc))])
+        return failed(str(exc), exc.reason)
     try:
-        reading = read_page(gray, manifest)
+        readings = read_sheets(gray, manifest)
     except Exception as exc:  # noqa: BLE001 - one page a reader bug cannot read must not stop the batch
-        message = f"papergen 读这一页时出错（{type(exc).__name__}: {exc}）；请人工评阅这一页，并把这个文件报告给开发者"
-        return PageRecord(job.file_hash, job.page, job.path, "error", message, {"qr": None}, [], [(None, "reader-error", message)])
+        return failed(f"papergen 读这一页时出错（{type(exc).__name__}: {exc}）；请人工评阅这一页，并把这个文件报告给开发者", "reader-error")
+    return [_record(job, part, reading, manifest) for part, reading in enumerate(readings, start=1)]
+
+
+def _record(job: PageJob, part: int, reading: PageReading, manifest: Manifest) -> PageRecord:
     values = {
         "sheet_page": reading.sheet_page, "rotation": reading.rotation, "fiducials": reading.fiducials,
         "qr": reading.qr_text, "student_id": reading.student_id, "id_source": reading.id_source,
@@ -115,9 +121,9 @@ def process_page(job: PageJob, manifest: Manifest | None = None) -> PageRecord:
     }
     flags = [(f.number, f.reason, f.message) for f in reading.flags]
     if reading.status != "read":
-        flags.append((None, reading.status, reading.message))
+        flags.append((None, reading.reason or reading.status, reading.message))
     marks = score_reading(reading, manifest) if reading.status == "read" else []
-    return PageRecord(job.file_hash, job.page, job.path, reading.status, reading.message, values, marks, flags)
+    return PageRecord(job.file_hash, job.page, job.path, reading.status, reading.message, values, marks, flags, part)
 
 
 @dataclass
@@ -133,11 +139,15 @@ class GradeSummary:
     review: list[str] = field(default_factory=list)  # what needs a person, one line each
     ignored: list[str] = field(default_factory=list)  # files in scanned folders that are not scans
     black_and_white: int = 0  # pages scanned in black and white
+    replaced: int = 0  # earlier readings replaced by a newer scan under the same file name (kept in history)
+    no_pages: bool = False  # the input held no page to grade at all
 
     @property
     def exit_code(self) -> ExitCode:
         if self.errors:
             return ExitCode.graded_with_errors
+        if self.no_pages:
+            return ExitCode.input_file
         if self.review:
             return ExitCode.graded_with_review
         return ExitCode.ok
@@ -177,46 +187,29 @@ def grade(
     workers = workers or os.cpu_count() or 1
     with open_store(results_dir, manifest_text(manifest), manifest.exam) as db:
         jobs, problems = collect_pages(list(scans))
-        for problem in problems:
-            if problem.reason == "not-a-scan":
-                summary.ignored.append(problem.path)
-            else:
-                db.add_file_error(problem.path, problem.file_hash, problem.reason, problem.message)
-        for job in {j.file_hash: j for j in jobs}.values():
-            db.add_scan(job.file_hash, job.path, job.kind, job.pages)
+        summary.ignored = [problem.path for problem in problems if problem.reason == "not-a-scan"]
+        db.record_ingest(
+            scans=list({j.file_hash: (j.path, j.file_hash, j.kind, j.pages) for j in jobs}.values()),
+            errors=[(p.path, p.file_hash, p.reason, p.message) for p in problems if p.reason != "not-a-scan"],
+            seen=[j.path for j in jobs] + [p.path for p in problems],
+        )
         done = db.done_pages()
         todo = [job for job in jobs if (job.file_hash, job.page) not in done]
         summary.pages_total = len(jobs)
         summary.pages_skipped = len(jobs) - len(todo)
-        for count, record in enumerate(_run(todo, manifest_path, manifest, min(workers, max(1, len(todo)))), start=1):
-            db.write_page(record)
+        summary.no_pages = not jobs
+        for count, records in enumerate(_run(todo, manifest_path, manifest, min(workers, max(1, len(todo)))), start=1):
+            db.write_page(records)
             summary.pages_new += 1
             if progress:
                 progress(count, len(todo))
         db.refresh_sheet_flags()
-        _summarise(db, summary)
+        counts = store_counts(db.db)
+        summary.review = [
+            (f"{item.where}" + (f" 第 {item.number} 题" if item.number else "") + "：" if item.where else "") + item.message
+            for item in review_items(db.db)
+        ]
+    summary.read, summary.rejected, summary.errors = counts.read, counts.rejected, counts.errors
+    summary.flagged_pages, summary.black_and_white, summary.replaced = counts.flagged_pages, counts.black_and_white, counts.replaced
     summary.seconds = time.perf_counter() - start
     return summary
-
-
-def _summarise(db: store_module.Store, summary: GradeSummary) -> None:
-    """Counts and the review list over the whole store (old and new pages)."""
-    rows = db.db.execute("SELECT status, COUNT(*) FROM pages GROUP BY status").fetchall()
-    counts = dict(rows)
-    summary.read = counts.get("read", 0)
-    summary.black_and_white = db.db.execute("SELECT COUNT(*) FROM pages WHERE status = 'read' AND binary = 1").fetchone()[0]
-    summary.rejected = sum(v for k, v in counts.items() if k not in ("read", "error"))
-    summary.errors = counts.get("error", 0) + db.db.execute("SELECT COUNT(*) FROM file_errors").fetchone()[0]
-    summary.flagged_pages = db.db.execute(
-        "SELECT COUNT(DISTINCT file_hash || page) FROM flags f WHERE resolved = 0 AND "
-        "EXISTS (SELECT 1 FROM pages p WHERE p.file_hash = f.file_hash AND p.page = f.page AND p.status = 'read')"
-    ).fetchone()[0]
-    review = db.db.execute(
-        "SELECT p.path, p.page, f.number, f.message FROM flags f JOIN pages p USING (file_hash, page) "
-        "WHERE f.resolved = 0 AND p.status != 'error' ORDER BY p.path, p.page, f.number"
-    ).fetchall()
-    summary.review = [f"{path} 第 {page} 页" + (f" 第 {n} 题" if n else "") + f"：{message}" for path, page, n, message in review]
-    summary.review += [message for _, _, message in db.db.execute("SELECT * FROM sheet_flags ORDER BY student_id")]
-    errors = db.db.execute("SELECT path, page, message FROM pages WHERE status = 'error' ORDER BY path, page").fetchall()
-    summary.review += [f"{path} 第 {page} 页：无法读取：{message}" for path, page, message in errors]
-    summary.review += [f"{path}：{message}" for path, _, _, message in db.db.execute("SELECT * FROM file_errors ORDER BY path")]

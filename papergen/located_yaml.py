@@ -64,12 +64,7 @@ def parse(text: str, path: str | Path) -> Any:
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > MAX_DEPTH:
-                    raise InputRejected(
-                        f"YAML 嵌套超过 {MAX_DEPTH} 层（题库只需要 5 层）",
-                        path=path,
-                        line=_line(event),
-                        hint="检查这一行附近是否有成串的 [ 或 {",
-                    )
+                    raise _too_deep(path, _line(event))
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
             if isinstance(event, yaml.DocumentStartEvent):
@@ -117,6 +112,11 @@ def parse(text: str, path: str | Path) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
+        if "nesting depth" in str(exc.problem or ""):
+            # PyYAML 6.0.4 and later (and libyaml) stop deep nesting in the
+            # scanner, before papergen's own depth count sees it: the same
+            # refusal, said the same way (exit 7), whichever version runs.
+            raise _too_deep(path, line) from None
         column = f"第 {mark.column + 1} 列：" if mark is not None else ""
         raise InputFileError(
             f"YAML 格式错误，{column}{exc.problem or exc}",
@@ -126,6 +126,13 @@ def parse(text: str, path: str | Path) -> Any:
         ) from None
     except yaml.YAMLError as exc:
         raise InputFileError(f"YAML 格式错误：{exc}", path=path) from None
+
+
+def _too_deep(path: str | Path, line: int | None) -> InputRejected:
+    return InputRejected(
+        f"YAML 嵌套超过 {MAX_DEPTH} 层（题库只需要 5 层）", path=path, line=line,
+        hint="检查这一行附近是否有成串的 [ 或 {",
+    )
 
 
 def _is_implicit(event: Any) -> bool:

@@ -42,7 +42,9 @@ def print_personal_sheets(exam_json: str | Path, roster: str | Path, output: str
         writer.writerow([student.seat or "", student.student_id, csv_text(student.name), csv_text(student.klass), variant])
     # The sheets and the invigilators' list are replaced together or not at all.
     with atomic.atomic_paths(output, assignments) as (sheets_tmp, assignments_tmp):
-        pages = render_sheets(manifest.sheet, sheets_tmp, exam_id=manifest.exam, title=manifest.title, people=people)
+        pages = render_sheets(
+            manifest.sheet, sheets_tmp, exam_id=manifest.exam, build=manifest.build, title=manifest.title, people=people
+        )
         # BOM so that Excel opens the Chinese CSV as UTF-8; names from the roster never become formulas.
         assignments_tmp.write_bytes(b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8"))
     return SheetsResult(len(people), pages, assignments)

@@ -214,6 +214,53 @@ def register(gray: np.ndarray, geometry: SheetGeometry) -> Registration:
     return max((fine, coarse), key=lambda r: (r.qr_text is not None, r.fiducials))
 
 
+#: The sheets found so far covering less than this share of the image: look for another one
+#: (a copier's 2-up mode puts two A4 sheets side by side on one A3 page).
+ANOTHER_SHEET_BELOW = 0.65
+MAX_SHEETS_PER_PAGE = 4
+
+
+def page_outline(registration: Registration, geometry: SheetGeometry, grow_mm: float = 0.0) -> np.ndarray:
+    """The paper's four corners in image pixels, ``(4, 2)`` float32 (grown by ``grow_mm`` on every side)."""
+    pw, ph = geometry.page_size
+    ox, oy = geometry.origin
+    g = grow_mm
+    corners = np.array([[[-ox - g, -oy - g], [pw - ox + g, -oy - g], [pw - ox + g, ph - oy + g], [-ox - g, ph - oy + g]]], np.float32)
+    return cv2.perspectiveTransform(corners, registration.homography)[0]
+
+
+def register_all(gray: np.ndarray, geometry: SheetGeometry) -> list[Registration]:
+    """Every answer sheet on the page: usually one, two for a 2-up copy.
+
+    The first sheet is ``register``'s. While the sheets found cover less than
+    ``ANOTHER_SHEET_BELOW`` of the image, they are painted out (paper white,
+    a few millimetres beyond their edges) and the rest of the image is
+    searched again, so a second sheet beside the first is read instead of
+    silently dropped. Ordered top to bottom, then left to right.
+
+    Raises
+    ------
+    RegistrationError
+        As ``register``, when not even one sheet is found.
+    """
+    found = [register(gray, geometry)]
+    image_area = float(gray.shape[0] * gray.shape[1])
+    rest = None
+    while len(found) < MAX_SHEETS_PER_PAGE:
+        covered = sum(abs(cv2.contourArea(page_outline(r, geometry))) for r in found)
+        if covered >= ANOTHER_SHEET_BELOW * image_area:
+            break
+        rest = gray.copy() if rest is None else rest
+        cv2.fillPoly(rest, [np.round(page_outline(found[-1], geometry, grow_mm=3.0)).astype(np.int32)], 255)
+        try:
+            found.append(register(rest, geometry))
+        except RegistrationError:
+            break
+    centres = [page_outline(r, geometry).mean(axis=0) for r in found]
+    order = sorted(range(len(found)), key=lambda i: (round(centres[i][1] / (gray.shape[0] / 4)), centres[i][0]))
+    return [found[i] for i in order]
+
+
 def _register_at(gray: np.ndarray, geometry: SheetGeometry, width: int) -> Registration:
     """``register`` with fiducials searched at working size ``width``."""
     blobs, scale = find_square_blobs(gray, width)

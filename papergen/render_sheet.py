@@ -77,7 +77,9 @@ def _draw_box(c: pdfcanvas.Canvas, p: _Page, rect: Rect, label: str, font: str) 
     c.drawCentredString(x + w / 2, y + (h - size * 0.72) / 2, label)
 
 
-def _draw_static(c: pdfcanvas.Canvas, g: SheetGeometry, title: str, page_number: int, body: str, bold: str) -> None:
+def _draw_static(
+    c: pdfcanvas.Canvas, g: SheetGeometry, title: str, page_number: int, body: str, bold: str, footer: str
+) -> None:
     p = _Page(g)
     c.setFillGray(0)
     s = g.fiducial_size
@@ -118,6 +120,9 @@ def _draw_static(c: pdfcanvas.Canvas, g: SheetGeometry, title: str, page_number:
     c.setFillGray(0)
     c.setFont(body, 7.5)
     c.drawCentredString(p.x(g.frame_size[0] / 2), p.y(g.frame_size[1] - 1.5), f"第 {page_number} 页 / 共 {g.pages} 页")
+    # Which build printed this sheet, for a person matching sheets to an exam.json (the QR code carries it too).
+    c.setFont(body, 6.5)
+    c.drawRightString(p.x(g.frame_size[0] - 6), p.y(g.frame_size[1] - 1.5), footer)
 
 
 def _draw_examples(c: pdfcanvas.Canvas, p: _Page, fx: float, fy: float, g: SheetGeometry, body: str) -> None:
@@ -200,6 +205,7 @@ def render_sheets(
     path: str | Path,
     *,
     exam_id: str,
+    build: str,
     title: str,
     people: Sequence[Personal] | None = None,
 ) -> int:
@@ -217,13 +223,13 @@ def render_sheets(
         c.setAuthor("papergen")
         for page in range(1, geometry.pages + 1):
             c.beginForm(f"sheet{page}")
-            _draw_static(c, geometry, title, page, body, bold)
+            _draw_static(c, geometry, title, page, body, bold, f"{exam_id} · 组卷指纹 {build}")
             c.endForm()
         for person in people if people is not None else [None]:
             for page in range(1, geometry.pages + 1):
                 c.doForm(f"sheet{page}")
                 code = SheetCode(
-                    exam=exam_id, page=page, pages=geometry.pages, layout=geometry.layout,
+                    exam=exam_id, page=page, pages=geometry.pages, layout=geometry.layout, build=build,
                     student=person.student_id if person else None,
                     variant=person.variant if person else None,
                     name=person.name if person else None,

@@ -25,7 +25,7 @@ from openpyxl.utils import get_column_letter
 from . import atomic, item_stats
 from .excel_text import put_text
 from .model import LETTERS
-from .report_data import STATUS_NO_SHEET, ExamResults
+from .report_data import STATUS_ABSENT, STATUS_NO_SHEET, ExamResults
 
 FILLS = {
     "right": PatternFill("solid", fgColor="C6EFCE"),
@@ -49,7 +49,7 @@ TEXT = {
         "max": "最高分", "min": "最低分", "kr20": "信度（KR-20）", "alpha": "信度（Cronbach α）", "sem": "测量标准误",
         "band": "分数段", "count": "人数", "where": "位置", "number": "题号", "reason": "原因", "message": "说明",
         "not_on_roster": "（名单中没有）", "chart_topics": "各知识点错误率", "chart_hist": "分数分布",
-        "class_summary": "各班情况", "full": "满分",
+        "class_summary": "各班情况", "full": "满分", "absent": "缺考",
     },
     "en": {
         "scores": "Scores", "items": "Items", "topics": "Topics", "distribution": "Distribution", "review": "Review",
@@ -63,7 +63,7 @@ TEXT = {
         "alpha": "Reliability (Cronbach's alpha)", "sem": "Standard error of measurement", "band": "Score band",
         "count": "Students", "where": "Where", "number": "Question", "reason": "Reason", "message": "Message",
         "not_on_roster": "(not on roster)", "chart_topics": "Error rate by topic", "chart_hist": "Score distribution",
-        "class_summary": "By class", "full": "Full marks",
+        "class_summary": "By class", "full": "Full marks", "absent": "Absent",
     },
 }
 
@@ -150,7 +150,9 @@ def _scores_sheet(sheet, results: ExamResults, t: dict) -> None:
         put_text(sheet.cell(row=row, column=4), s.klass)
         sheet.cell(row=row, column=5, value=s.variant)
         put_text(sheet.cell(row=row, column=6), s.status)
-        if s.status != STATUS_NO_SHEET:
+        if s.status == STATUS_ABSENT:
+            put_text(sheet.cell(row=row, column=7), t["absent"])  # 缺考 is not a score of 0
+        elif s.status != STATUS_NO_SHEET:
             sheet.cell(row=row, column=7, value=s.total).number_format = "0.##"
             sheet.cell(row=row, column=8, value=s.total / full if full else None).number_format = "0.0%"
             for k, value in enumerate(s.sections):

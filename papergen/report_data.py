@@ -23,12 +23,10 @@ import numpy as np
 
 from .exceptions import InputFileError
 from .manifest import Manifest, ManifestQuestion
+from .results import STATUS_ABSENT, STATUS_GRADED, STATUS_REVIEW, student_results  # noqa: F401 - re-exported
 from .roster import Student, read_roster
-from .store import DB_NAME, manifest_from_store, read_only
+from .store import DB_NAME, manifest_from_store, read_only, review_items
 
-STATUS_GRADED = "已评"
-STATUS_REVIEW = "待复核"
-STATUS_ABSENT = "缺考"
 STATUS_NO_SHEET = "缺考（无答题卡）"
 
 
@@ -98,79 +96,35 @@ def reading_store(results_dir: str | Path) -> Iterator[sqlite3.Connection]:
 
 
 def load_exam_results(results_dir: str | Path, roster: str | Path | None = None) -> ExamResults:
+    """One results folder (and optionally a roster) as rows and matrices.
+
+    Each row is ``results.student_results``'s: the report, feedback and
+    trends show exactly what ``papergen results`` shows.
+    """
     results_dir = Path(results_dir)
     with reading_store(results_dir) as db:
         manifest = Manifest.from_json(json.loads(manifest_from_store(db)))
-        questions = sorted(manifest.questions.values(), key=lambda q: q.section)  # stable: manifest order within
-        column = {q.id: i for i, q in enumerate(questions)}
-        roster_rows: dict[str, Student] = {}
-        if roster is not None:
-            roster_rows = {s.student_id: s for s in read_roster(roster, id_digits=manifest.sheet.id_digits)}
-        duplicated = {sid for (sid,) in db.execute("SELECT student_id FROM sheet_flags WHERE reason = 'duplicate-id'")}
-        pages = db.execute(
-            "SELECT file_hash, page, path, student_id, variant, absent FROM pages WHERE status = 'read' ORDER BY student_id, path, page"
-        ).fetchall()
-        students: list[StudentRow] = []
-        score_rows: list[np.ndarray] = []
-        choice_rows: list[list[str | None]] = []
-        index: dict[str, int] = {}
-        for file_hash, page, path, sid, variant, absent in pages:
-            # Duplicates keep one row per sheet (never merged); others one row per student.
-            key = f"{sid}@{path}#{page}" if (sid is None or sid in duplicated) else sid
-            if key not in index:
-                entry = roster_rows.get(sid or "")
-                index[key] = len(students)
-                students.append(
-                    StudentRow(
-                        student_id=sid or f"?{Path(path).name}#{page}", name=entry.name if entry else "",
-                        klass=entry.klass if entry else "", variant=variant, status=STATUS_GRADED, total=0.0,
-                        sections=[0.0] * len(manifest.sections), on_roster=entry is not None or not roster_rows,
-                        has_sheet=True, in_stats=True,
-                    )
-                )
-                score_rows.append(np.full(len(questions), np.nan))
-                choice_rows.append([None] * len(questions))
-            row = index[key]
-            student = students[row]
-            if absent:
-                student.status = STATUS_ABSENT
-            for qid, section, outcome, bank_letters, score in db.execute(
-                "SELECT question_id, section, outcome, bank_letters, score FROM marks WHERE file_hash = ? AND page = ?",
-                (file_hash, page),
-            ):
-                if qid is None:
-                    continue
-                c = column[qid]
-                choice_rows[row][c] = bank_letters if outcome != "flagged" else None
-                if score is not None:
-                    score_rows[row][c] = score
-                    student.total += score
-                    student.sections[section] += score
-            for number, reason, message in db.execute(
-                "SELECT number, reason, message FROM flags WHERE file_hash = ? AND page = ? AND resolved = 0", (file_hash, page)
-            ):
-                student.flags.append(message)
-        review: list[ReviewItem] = []
-        for path, page, sid, number, reason, message in db.execute(
-            "SELECT p.path, p.page, p.student_id, f.number, f.reason, f.message FROM flags f JOIN pages p USING (file_hash, page) "
-            "WHERE f.resolved = 0 ORDER BY p.path, p.page, f.number"
-        ):
-            review.append(ReviewItem(f"{path} 第 {page} 页", sid or "", number or None, reason, message))
-        for sid, reason, message in db.execute("SELECT student_id, reason, message FROM sheet_flags ORDER BY student_id"):
-            review.append(ReviewItem("", sid, None, reason, message))
-        for path, _, reason, message in db.execute("SELECT * FROM file_errors ORDER BY path"):
-            review.append(ReviewItem(path, "", None, reason, message))
-
-    for student, scores in zip(students, score_rows):
-        if student.status == STATUS_ABSENT:
-            student.in_stats = False
-        elif student.student_id in duplicated or student.student_id.startswith("?"):
-            student.status = STATUS_REVIEW
-            student.in_stats = False
-        elif student.flags or np.isnan(scores).any():
-            student.status = STATUS_REVIEW
-        if student.variant is None and student.status != STATUS_ABSENT:
-            student.in_stats = False
+        sheets = student_results(db, manifest)
+        review = [ReviewItem(item.where, item.student_id or "", item.number, item.reason, item.message) for item in review_items(db)]
+    questions = sorted(manifest.questions.values(), key=lambda q: q.section)  # stable: manifest order within
+    roster_rows: dict[str, Student] = {}
+    if roster is not None:
+        roster_rows = {s.student_id: s for s in read_roster(roster, id_digits=manifest.sheet.id_digits)}
+    students: list[StudentRow] = []
+    score_rows: list[np.ndarray] = []
+    choice_rows: list[list[str | None]] = []
+    for sheet in sheets:
+        entry = roster_rows.get(sheet.student_id) if sheet.identified else None
+        students.append(
+            StudentRow(
+                student_id=sheet.student_id, name=entry.name if entry else "", klass=entry.klass if entry else "",
+                variant=sheet.variant, status=sheet.status, total=sheet.total, sections=list(sheet.sections),
+                on_roster=entry is not None or not roster_rows, has_sheet=True, in_stats=sheet.in_stats,
+                flags=list(sheet.flags),
+            )
+        )
+        score_rows.append(np.array([sheet.scores.get(q.id, np.nan) for q in questions], dtype=float))
+        choice_rows.append([sheet.choices.get(q.id) for q in questions])
     seen = {s.student_id for s in students}
     for sid, entry in roster_rows.items():
         if sid not in seen:

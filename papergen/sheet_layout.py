@@ -129,7 +129,9 @@ class SheetGeometry:
     questions: tuple[QuestionBoxes, ...]
     variants: tuple[str, ...]
     id_digits: int
-    labels: tuple[dict[str, Any], ...] = field(default=(), compare=False)  # rendering only
+    #: Printed texts (title, 姓名, 准考证号, examples, notes…) and where they go: in the manifest too,
+    #: so a sheet printed later from exam.json (``papergen sheets``) carries every label the blank one does.
+    labels: tuple[dict[str, Any], ...] = field(default=(), compare=False)
 
     def fiducial_centers(self) -> tuple[tuple[float, float], ...]:
         w, h = self.frame_size
@@ -169,6 +171,7 @@ class SheetGeometry:
                 {"number": q.number, "page": q.page, "section": q.section, "boxes": [r(b) for b in q.boxes]}
                 for q in self.questions
             ],
+            "labels": [dict(label) for label in self.labels],
         }
 
     @classmethod
@@ -201,6 +204,7 @@ class SheetGeometry:
             ),
             variants=tuple(h["variants"]),
             id_digits=int(h["id_digits"]),
+            labels=tuple(dict(label) for label in data["labels"]),
         )
 
 

@@ -1,11 +1,14 @@
 """Reading one scanned page of an answer sheet: a pure function of its pixels.
 
-``read_page(gray, manifest)`` registers the page, checks its QR code against
-the exam, measures every box (``bubbles``), and decides identity (准考证号,
-试卷类型, 缺考) and each question on the page. It returns a ``PageReading``
-with every number it measured, so the store keeps the evidence next to the
-decision; it never raises for a bad page — a page that is not a sheet, or of
-another exam, is a reading with that status.
+``read_sheets(gray, manifest)`` finds every answer sheet on the page (two for
+a copier's 2-up page), checks each one's QR code against the exam and the
+build that printed it, measures every box (``bubbles``), and decides
+identity (准考证号, 试卷类型, 缺考) and each question. It returns one
+``PageReading`` per sheet with every number it measured, so the store keeps
+the evidence next to the decision; it never raises for a bad page — a page
+that is not a sheet, or of another exam or build, is a reading with that
+status. Values read from a QR code are data from a scan: they are checked
+(the 准考证号's digits and length) before anything uses or prints them.
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ import numpy as np
 
 from . import bubbles
 from .manifest import Manifest
-from .registration import PX_PER_MM, RegistrationError, decode_qr, flat_field, register, warp_to_page
-from .sheet_code import SheetCode
+from .registration import PX_PER_MM, Registration, RegistrationError, decode_qr, flat_field, register_all, warp_to_page
+from .sheet_code import SheetCode, printable
 from .sheet_layout import SheetGeometry
 
 DIGITS = "0123456789"
@@ -48,6 +51,7 @@ class Flag:
 class PageReading:
     status: str  # read | rejected | not-a-sheet | blank-page
     message: str = ""
+    reason: str = ""  # why a page was not read, as a slug (other-exam, other-build, …); "" → the status
     sheet_page: int | None = None
     rotation: int | None = None
     fiducials: int | None = None
@@ -98,8 +102,8 @@ def _rects_px(rects, geometry: SheetGeometry, ppm: float) -> np.ndarray:
     return np.array([((ox + x) * ppm, (oy + y) * ppm, w * ppm, h * ppm) for x, y, w, h in rects], dtype=float)
 
 
-def read_page(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> PageReading:
-    """Read one page.
+def read_sheets(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> list[PageReading]:
+    """Read every answer sheet on one page.
 
     Parameters
     ----------
@@ -107,12 +111,41 @@ def read_page(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> P
         The scanned page, any rotation, any resolution from about 100 dpi.
     manifest
         The exam manifest; its sheet geometry says where everything is.
+
+    Returns
+    -------
+    One reading per sheet found (top to bottom, left to right); a page with
+    no sheet gives one reading with the reason as its status.
+    """
+    try:
+        registrations = register_all(gray, manifest.sheet)
+    except RegistrationError as exc:
+        return [PageReading(status=exc.reason, message=str(exc))]
+    return [
+        read_registered(gray, registration, manifest, ppm, another=index > 0)
+        for index, registration in enumerate(registrations)
+    ]
+
+
+def read_page(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> PageReading:
+    """The first sheet's reading (for pages known to hold one sheet; grading uses ``read_sheets``)."""
+    return read_sheets(gray, manifest, ppm)[0]
+
+
+def _refused(reading: PageReading, reason: str, message: str) -> PageReading:
+    reading.status, reading.reason, reading.message = "rejected", reason, message
+    return reading
+
+
+def read_registered(
+    gray: np.ndarray, registration: Registration, manifest: Manifest, ppm: float = PX_PER_MM, another: bool = False
+) -> PageReading:
+    """Read the sheet whose frame ``registration`` found in ``gray``.
+
+    ``another``: a second (third…) sheet on the same page, which is read
+    only when its own QR code confirms it.
     """
     geometry = manifest.sheet
-    try:
-        registration = register(gray, geometry)
-    except RegistrationError as exc:
-        return PageReading(status=exc.reason, message=str(exc))
     page = warp_to_page(gray, registration, geometry, ppm)
     # Divide out lighting (shadows, a phone's vignette) so that every box is
     # measured against the paper right around it.
@@ -128,30 +161,35 @@ def read_page(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> P
         except ValueError:
             code = None
     if code is not None and code.exam != manifest.exam:
-        reading.status = "rejected"
-        reading.message = f"这张答题卡属于考试 {code.exam}，不是本次评阅的考试 {manifest.exam}"
-        return reading
+        return _refused(reading, "other-exam", f"这张答题卡属于考试 {printable(code.exam)}，不是本次评阅的考试 {manifest.exam}")
+    if code is not None and code.build != manifest.build:
+        # Same exam id, another printing (another seed, build --focus, another
+        # layout): its boxes mean other questions and options. Never scored.
+        return _refused(
+            reading, "other-build",
+            f"这张答题卡由考试 {manifest.exam} 的另一次组卷打印（卡上的组卷指纹为 {printable(code.build or '（无）')}，"
+            f"本次 exam.json 为 {manifest.build}），不能按这份 exam.json 评分；请用打印这张卡时生成的 exam.json 评阅",
+        )
+    if code is None and another:
+        return _refused(
+            reading, "another-sheet-unconfirmed",
+            "这一页上还有一张答题卡，但它的二维码无法识别，无法确认属于本次考试；请把它单独扫描一遍",
+        )
     if code is None and registration.fiducials < 4:
         # Three squares fix a frame only if the page lies flat and square; with
         # no QR code to confirm it, a tilted photo can put every box a few
         # millimetres off and still look like a sheet. Not guessed: a person looks.
-        reading.status = "rejected"
-        reading.message = "只找到三个定位块，二维码也无法识别，无法确认答题卡的位置；请重新扫描这一页或人工评阅"
-        return reading
+        return _refused(reading, "unconfirmed-frame", "只找到三个定位块，二维码也无法识别，无法确认答题卡的位置；请重新扫描这一页或人工评阅")
     if code is None:
         if geometry.pages > 1:
-            reading.status = "rejected"
-            reading.message = "二维码无法识别，无法确定这是答题卡的第几页；请人工核对"
-            return reading
+            return _refused(reading, "qr-unreadable", "二维码无法识别，无法确定这是答题卡的第几页；请人工核对")
         reading.flags.append(Flag(None, "qr-unreadable", "二维码无法识别，未能核对考试编号；请确认这张答题卡属于本次考试"))
         reading.sheet_page = 1
     elif not 1 <= code.page <= geometry.pages or code.pages != geometry.pages:
-        reading.status = "rejected"
-        reading.message = (
-            f"二维码上的页码 {code.page}/{code.pages} 与本次考试的答题卡（共 {geometry.pages} 页）不符；"
-            "这张卡可能来自同一考试编号的另一次组卷"
+        return _refused(
+            reading, "page-unknown",
+            f"二维码上的页码 {code.page}/{code.pages} 与本次考试的答题卡（共 {geometry.pages} 页）不符；请人工核对",
         )
-        return reading
     else:
         reading.sheet_page = code.page
 
@@ -231,6 +269,12 @@ def read_page(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> P
             reading.flags.append(Flag(q.number, decided.reason, f"第 {q.number} 题{_reason_zh(decided.reason)}"))
     if reading.absent and any(r.outcome == "answer" for r in reading.questions):
         reading.flags.append(Flag(None, "absent-with-answers", "标记了缺考，但答题区有填涂；请核对"))
+    if not reading.absent and reading.questions and all(r.outcome == "blank" for r in reading.questions):
+        # Nobody answers nothing: a sheet never filled in, a 缺考 the invigilator
+        # did not mark, or a page scanned blank. Scored 0 only after a person looks.
+        reading.flags.append(
+            Flag(None, "blank-sheet", "空白答题卡：答题区没有任何填涂（未作答，或缺考但未涂缺考标记）；请核对")
+        )
     return reading
 
 
@@ -246,6 +290,13 @@ def _identity(reading: PageReading, digits, id_problem, code: SheetCode | None, 
     bubble_id = "".join(digits) if all(d is not None for d in digits) else None
     any_digit = any(d is not None for d in digits)
     qr_id = code.student if code else None
+    if qr_id is not None and not (len(qr_id) == geometry.id_digits and qr_id.isascii() and qr_id.isdigit()):
+        # A personalised code is printed by papergen with the roster's number;
+        # anything else is damage or forgery and must not become a student.
+        reading.flags.append(
+            Flag(None, "qr-id-invalid", f"答题卡二维码上的准考证号无效（应为 {geometry.id_digits} 位数字，读到 {printable(qr_id)}），未采用；请核对")
+        )
+        qr_id = None
     if qr_id:
         reading.student_id, reading.id_source = qr_id, "qr"
         if bubble_id and bubble_id != qr_id:
@@ -273,7 +324,7 @@ def _variant(reading: PageReading, values, coverage, whole, code: SheetCode | No
     if qr_variant and qr_variant not in names:
         # printed for another build of this exam id, or a forged code: nothing to score against
         reading.flags.append(
-            Flag(None, "variant-unknown", f"答题卡二维码上的试卷类型 {qr_variant} 不属于本次考试（{'、'.join(names)}），无法评分")
+            Flag(None, "variant-unknown", f"答题卡二维码上的试卷类型 {printable(qr_variant)} 不属于本次考试（{'、'.join(names)}），无法评分")
         )
         return
     if qr_variant:

@@ -51,9 +51,20 @@ def permute_options(question: Question, rng: random.Random) -> tuple[int, ...]:
     return tuple(permutation)
 
 
+def display_letters(bank_letters: str, permutation: Sequence[int]) -> str:
+    """Bank option letters → the letters printed on a variant, in display order.
+
+    Display position ``i`` shows bank option ``permutation[i]``.
+
+    >>> display_letters("AC", (2, 0, 1, 3))
+    'AB'
+    """
+    wanted = {LETTERS.index(letter) for letter in bank_letters}
+    return "".join(LETTERS[position] for position, bank in enumerate(permutation) if bank in wanted)
+
+
 def key_in_display_letters(question: Question, permutation: Sequence[int]) -> str:
-    correct = set(question.answer_indices)
-    return "".join(LETTERS[pos] for pos, original in enumerate(permutation) if original in correct)
+    return display_letters(question.answer, permutation)
 
 
 def make_variants(sections: Sequence[SelectedSection], count: int, seed: int, shuffle: bool = True) -> list[Variant]:

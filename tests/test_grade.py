@@ -144,7 +144,7 @@ def test_grade_scores_every_variant_correctly(exam, pile, tmp_path) -> None:
     assert got["2026030001"][:3] == ("B", 58.0, "已评")  # one wrong, one blank
     assert got["2026030002"][:3] == ("C", 60.0, "已评")
     assert got["2026030003"][:3] == ("D", 60.0, "已评")  # scanned upside down
-    assert got["2026030099"][2] == "缺考" and got["2026030099"][1] == 0
+    assert got["2026030099"][2] == "缺考" and got["2026030099"][1] is None  # 缺考 has no total, not 0
 
 
 def test_rerun_adds_nothing_and_serial_equals_parallel(exam, pile, tmp_path) -> None:
@@ -266,7 +266,7 @@ def forged_qr(exam, manifest, text: str, dpi: int = 150) -> np.ndarray:
 def test_a_qr_variant_the_exam_does_not_have_is_flagged_not_looked_up(exam, manifest) -> None:
     from papergen.sheet_reader import read_page
 
-    reading = read_page(forged_qr(exam, manifest, f"PG1;E={manifest.exam};P=1/1;L=a4-standard;V=Z"), manifest)
+    reading = read_page(forged_qr(exam, manifest, f"PG1;E={manifest.exam};B={manifest.build};P=1/1;L=a4-standard;V=Z"), manifest)
     assert reading.status == "read" and reading.variant is None
     assert [f.reason for f in reading.flags] == ["variant-unknown"] and "Z" in reading.flags[0].message
 
@@ -274,7 +274,7 @@ def test_a_qr_variant_the_exam_does_not_have_is_flagged_not_looked_up(exam, mani
 def test_a_qr_page_number_the_sheet_does_not_have_is_refused(exam, manifest) -> None:
     from papergen.sheet_reader import read_page
 
-    reading = read_page(forged_qr(exam, manifest, f"PG1;E={manifest.exam};P=3/3;L=a4-standard"), manifest)
+    reading = read_page(forged_qr(exam, manifest, f"PG1;E={manifest.exam};B={manifest.build};P=3/3;L=a4-standard"), manifest)
     assert reading.status == "rejected" and "3/3" in reading.message and not reading.questions
 
 
@@ -286,7 +286,7 @@ def test_an_image_too_small_to_be_a_sheet_and_a_qr_detector_assertion_are_page_r
     cv2.imwrite(str(tmp_path / "thin.png"), np.full((3000, 2), 128, np.uint8))
     # a 46 dpi photo on which OpenCV's QR detector trips an internal assertion
     jobs, _ = collect_pages([tmp_path / "thin.png", ROOT / "tests" / "fixtures" / "scans" / "qr-detector-asserts.pdf"])
-    thin, photo = (process_page(job, committed) for job in jobs)
+    (thin,), (photo,) = (process_page(job, committed) for job in jobs)
     assert thin.status == "not-a-sheet" and "太小" in thin.message
     assert photo.status == "read" and ("qr-unreadable" in {f[1] for f in photo.flags})
 
@@ -294,7 +294,7 @@ def test_an_image_too_small_to_be_a_sheet_and_a_qr_detector_assertion_are_page_r
 def test_a_reader_bug_on_one_page_is_that_pages_error_not_the_batchs(exam, pile, tmp_path, monkeypatch) -> None:
     from papergen import grading
 
-    real = grading.read_page
+    real = grading.read_sheets
     calls = []
 
     def flaky(gray, manifest):
@@ -303,7 +303,7 @@ def test_a_reader_bug_on_one_page_is_that_pages_error_not_the_batchs(exam, pile,
             raise IndexError("simulated reader bug")
         return real(gray, manifest)
 
-    monkeypatch.setattr(grading, "read_page", flaky)
+    monkeypatch.setattr(grading, "read_sheets", flaky)
     summary = grading.grade(exam / "exam.json", [pile], tmp_path / "res", workers=1)
     assert summary.errors == 1 and summary.read == summary.pages_total - 1
     assert any("IndexError: simulated reader bug" in line for line in summary.review)

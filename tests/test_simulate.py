@@ -232,11 +232,11 @@ def test_png_and_a_smaller_rerun_leave_no_stale_sheets(exam, tmp_path):
 def test_multi_page_sheets_give_one_image_per_page(manifest, exam, tmp_path):
     g = manifest.sheet
     questions = tuple(dataclasses.replace(q, page=2) if q.number > 30 else q for q in g.questions)
-    two_pages = dataclasses.replace(manifest, sheet=dataclasses.replace(g, pages=2, questions=questions))
+    two_pages = dataclasses.replace(manifest, sheet=dataclasses.replace(g, pages=2, questions=questions)).with_fingerprint()
     folder = tmp_path / "exam"
     folder.mkdir()
     write_manifest(two_pages, folder / "exam.json")
-    render_sheets(two_pages.sheet, folder / "sheet.pdf", exam_id=manifest.exam, title=manifest.title)
+    render_sheets(two_pages.sheet, folder / "sheet.pdf", exam_id=manifest.exam, build=two_pages.build, title=manifest.title)
     result = sim.simulate(folder / "exam.json", 2, tmp_path / "out", degrade="none", dpi=60)
     assert [p.name for p in result.files] == ["sheet-0001-1.jpg", "sheet-0001-2.jpg", "sheet-0002-1.jpg", "sheet-0002-2.jpg"]
     rows = read_truth(result.truth)
