@@ -1,16 +1,20 @@
 """Scan ingest: which pages are in the grader's input, and their pixels.
 
 ``collect_pages`` expands files and folders into ``PageJob``s — one per page
-of every JPEG, PNG, TIFF (multi-page) and PDF (multi-page), told apart by
-their bytes, not their names — keyed by the file's content hash so a file
+of every JPEG, PNG, TIFF (multi-page), PDF (multi-page), HEIC/HEIF (an
+iPhone photo; each top-level image a page), WebP, AVIF and BMP, told apart
+by their bytes, not their names — keyed by the file's content hash so a file
 renamed or given twice is still one scan. ``load_page`` decodes one page to
 a grayscale array, refusing pages over the pixel limit before decoding them
 (a decompression bomb never reaches memory). Problems with a file become
-``IngestProblem``s; they never stop the rest of the batch.
+``IngestProblem``s; they never stop the rest of the batch. A file whose name
+says it is an image (``.jpg``, ``.heic``…) but whose bytes are not one is a
+problem even inside a folder: a scan lost in transfer must not vanish.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
 import os
@@ -35,6 +39,25 @@ KIND_JPEG = "jpeg"
 KIND_PNG = "png"
 KIND_TIFF = "tiff"
 KIND_PDF = "pdf"
+KIND_HEIF = "heif"  # HEIC/HEIF: HEVC pictures in an ISO media file (iPhone photos)
+KIND_AVIF = "avif"  # AV1 pictures in the same container
+KIND_WEBP = "webp"
+KIND_BMP = "bmp"
+#: Kinds decoded through Pillow (and pillow-heif), not OpenCV.
+PILLOW_KINDS = (KIND_HEIF, KIND_AVIF, KIND_WEBP)
+#: ``ftyp`` brands of the still-image container (ISO/IEC 23008-12): AVIF's
+#: are checked first, since an AVIF file also carries the generic ``mif1``.
+AVIF_BRANDS = frozenset({b"avif", b"avis"})
+HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"mif2"})
+#: Sizes of the BMP info headers OpenCV reads (core, v1, v2/v3, v4, v5).
+BMP_HEADER_SIZES = frozenset({12, 40, 52, 56, 108, 124})
+#: Names that promise a scan. Inside a folder such a file whose bytes are not
+#: one is an error (a scan lost to a broken download or copy), while other
+#: files there (truth.csv, notes) are passed over and listed.
+SCAN_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".tif", ".tiff", ".pdf", ".heic", ".heif", ".hif", ".webp", ".avif", ".bmp"}
+)
+FORMAT_NAMES = "JPEG、PNG、TIFF、PDF、HEIC/HEIF、WebP、AVIF 或 BMP"
 #: PDF pages are rasterized at this resolution (enough for 5 mm boxes).
 PDF_DPI = 200
 #: Pixels on the short side of an A4 page at about 150 dpi; JPEGs at least
@@ -66,7 +89,7 @@ class PageJob:
 @dataclass(frozen=True)
 class IngestProblem:
     path: str
-    reason: str  # slug: empty-file, unknown-format, not-a-scan (ignored), unreadable, too-large, encrypted, too-many-pages, truncated
+    reason: str  # slug: empty-file, unknown-format, not-an-image, not-a-scan (ignored), unreadable, too-large, encrypted, too-many-pages, truncated, no-decoder
     message: str
     file_hash: str | None = None
 
@@ -79,9 +102,70 @@ def sniff_scan(head: bytes) -> str | None:
         return KIND_PNG
     if head.startswith((b"II*\x00", b"MM\x00*")):
         return KIND_TIFF
+    brands = set(_ftyp_brands(head))
+    if brands & AVIF_BRANDS:
+        return KIND_AVIF
+    if brands & HEIF_BRANDS:
+        return KIND_HEIF
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return KIND_WEBP
+    # "BM" alone is two letters any text may start with: the info header's size must be a real one too
+    if head[:2] == b"BM" and len(head) >= 26 and struct.unpack("<I", head[14:18])[0] in BMP_HEADER_SIZES:
+        return KIND_BMP
     if head.startswith(b"%PDF") or b"%PDF" in head[:1024]:
         return KIND_PDF
     return None
+
+
+def _ftyp_brands(head: bytes) -> list[bytes]:
+    """Major and compatible brands of an ISO media file's leading ``ftyp`` box (empty if there is none)."""
+    if len(head) < 16 or head[4:8] != b"ftyp":
+        return []
+    end = min(struct.unpack(">I", head[:4])[0], len(head))
+    return [head[8:12]] + [head[at : at + 4] for at in range(16, end - 3, 4)]
+
+
+def looks_like(head: bytes) -> str:
+    """What a file that is not a scan seems to hold, in words for the message naming it."""
+    if not head:
+        return "空文件（0 字节）"
+    if not head.strip(b"\x00"):
+        return "空白数据（全是 0 字节），可能没有下载或复制完整"
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if start.startswith((b"<!doctype html", b"<html")) or b"<html" in start[:1024] or b"<body" in start[:1024]:
+        return "HTML 网页，可能是下载失败时保存的错误页"
+    if b"<svg" in start[:1024]:
+        return "SVG 矢量图，papergen 不读 SVG"
+    if start.startswith(b"<?xml"):
+        return "XML 文本"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "GIF 图像，papergen 不读 GIF"
+    if head[4:8] == b"ftyp":
+        return f"视频或其他媒体文件（{head[8:12].decode('latin-1').strip()}）"
+    if head.startswith(b"PK\x03\x04"):
+        return "ZIP 压缩包或 Office 文档"
+    if b"\x00" not in head:
+        for encoding in ("utf-8", "gb18030"):
+            try:
+                codecs.getincrementaldecoder(encoding)().decode(head, final=False)
+            except UnicodeDecodeError:
+                continue
+            return "文本"
+    return "无法识别的二进制数据"
+
+
+def _spaced(text: str) -> str:
+    # Chinese running text puts a space before a Latin word
+    return f" {text}" if text[:1].isascii() else text
+
+
+def _not_a_scan_message(path: Path, head: bytes) -> tuple[str, str]:
+    """``(reason, message)`` for a file whose bytes are no scan papergen reads."""
+    what = _spaced(looks_like(head))
+    if path.suffix.lower() in SCAN_SUFFIXES:
+        target = "PDF" if path.suffix.lower() == ".pdf" else "图片"
+        return "not-an-image", f"文件名是 {path.suffix}，但内容不是{_spaced(target)}（看起来是{what}）"
+    return "unknown-format", f"不是 {FORMAT_NAMES} 文件（看起来是{what}）"
 
 
 def _files(inputs: list[str | Path]) -> list[tuple[Path, bool]]:
@@ -129,7 +213,9 @@ def collect_pages(inputs: list[str | Path]) -> tuple[list[PageJob], list[IngestP
         try:
             stat = path.stat()
             if stat.st_size == 0:
-                problems.append(IngestProblem(name, "empty-file", "文件是空的（0 字节）"))
+                # an empty notes.txt in a folder is no scan; an empty sheet-0001.jpg is a scan lost
+                reason = "not-a-scan" if in_folder and path.suffix.lower() not in SCAN_SUFFIXES else "empty-file"
+                problems.append(IngestProblem(name, reason, "文件是空的（0 字节）"))
                 continue
             if stat.st_size > lim.max_scan_bytes:
                 problems.append(IngestProblem(name, "too-large", f"文件 {stat.st_size / 1e6:.0f} MB 超过上限（PAPERGEN_MAX_SCAN_MB）"))
@@ -144,21 +230,29 @@ def collect_pages(inputs: list[str | Path]) -> tuple[list[PageJob], list[IngestP
         seen.add(digest)
         kind = sniff_scan(data[:2048])
         if kind is None:
-            # Inside a folder, a non-scan (truth.csv, notes) is passed over and
-            # listed; named on the command line, it is an error.
-            reason = "not-a-scan" if in_folder else "unknown-format"
-            problems.append(IngestProblem(name, reason, "不是 JPEG、PNG、TIFF 或 PDF 文件", digest))
+            reason, message = _not_a_scan_message(path, data[:2048])
+            # Inside a folder, a file not named like a scan (truth.csv, notes)
+            # is passed over and listed; named on the command line, or named
+            # like an image, it is an error.
+            if in_folder and reason == "unknown-format":
+                reason = "not-a-scan"
+            problems.append(IngestProblem(name, reason, message, digest))
             continue
         intact: list[bool] = []
         try:
-            sizes = tiff_page_sizes(data, lim.max_pages + 1, intact) if kind == KIND_TIFF else None
+            if kind == KIND_TIFF:
+                sizes = tiff_page_sizes(data, lim.max_pages + 1, intact)
+            elif kind in PILLOW_KINDS or kind == KIND_BMP:
+                sizes = image_page_sizes(data, kind)
+            else:
+                sizes = None
             pages = len(sizes) if sizes is not None else count_pages(data, kind)
         except PageLoadError as exc:
             problems.append(IngestProblem(name, exc.reason, str(exc), digest))
             continue
         if pages > lim.max_pages:
             # a TIFF's directory chain is walked no further than the limit
-            count = "页数" if sizes is not None else f"共 {pages} 页，"
+            count = "页数" if kind == KIND_TIFF else f"共 {pages} 页，"
             problems.append(IngestProblem(name, "too-many-pages", f"{count}超过上限 {lim.max_pages}（PAPERGEN_MAX_PAGES）", digest))
             continue
         if intact:  # a damaged or cut-off directory chain: the pages before it are still graded
@@ -182,6 +276,164 @@ def count_pages(data: bytes, kind: str) -> int:
         return len(document)
     finally:
         document.close()
+
+
+def image_page_sizes(data: bytes, kind: str) -> list[tuple[int, int]]:
+    """``(width, height)`` of each page of a HEIF, AVIF, WebP or BMP file, from its headers alone.
+
+    A file cut short is refused here, before any decoder sees it. A HEIF
+    file's pages are its top-level images (an iPhone photo has one; its
+    thumbnail, depth map and grid tiles are parts of that image, not pages);
+    an animated WebP or AVIF (rare for a scan) has a page per frame.
+    """
+    if kind == KIND_BMP:
+        return [_bmp_size(data)]
+    _check_complete(data, kind)
+    if kind == KIND_WEBP:
+        return _webp_sizes(data)
+    with _decoder_stderr_silenced():
+        if kind == KIND_HEIF:
+            return [image.size for image in _open_heif(data)]
+        image = _open_pillow(data, kind)
+        return [image.size] * getattr(image, "n_frames", 1)
+
+
+_FORMAT_LABEL = {KIND_HEIF: "HEIC/HEIF", KIND_AVIF: "AVIF", KIND_WEBP: "WebP", KIND_BMP: "BMP"}
+
+
+def _truncated(kind: str) -> PageLoadError:
+    return PageLoadError("truncated", f"{_FORMAT_LABEL[kind]} 文件不完整（比文件头写的长度短），可能传输或复制时被截断")
+
+
+def _damaged(kind: str, detail: object = "") -> PageLoadError:
+    return PageLoadError("unreadable", f"{_FORMAT_LABEL[kind]} 文件已损坏或无法解码" + (f"：{detail}" if detail else ""))
+
+
+def _check_complete(data: bytes, kind: str) -> None:
+    """Refuse a HEIF/AVIF/WebP file shorter than its own headers say.
+
+    The decoders refuse most cut files themselves, but a length check is
+    certain where a decoder's choice between failing and filling the gap
+    (with grey, which reads as pencil) is not.
+    """
+    if kind == KIND_WEBP:
+        if len(data) < 8 + struct.unpack("<I", data[4:8])[0]:
+            raise _truncated(kind)
+        return
+    # ISO media file: top-level boxes (ftyp, meta, mdat…) end to end
+    offset = 0
+    while len(data) - offset >= 8:
+        size = struct.unpack(">I", data[offset : offset + 4])[0]
+        if size == 1:  # a 64-bit size follows the type
+            if len(data) - offset < 16:
+                raise _truncated(kind)
+            size = struct.unpack(">Q", data[offset + 8 : offset + 16])[0]
+        elif size == 0:  # the last box runs to the end of the file
+            return
+        if size < 8:
+            raise _damaged(kind, "文件结构无法读取")
+        if offset + size > len(data):
+            raise _truncated(kind)
+        offset += size
+
+
+def _webp_sizes(data: bytes) -> list[tuple[int, int]]:
+    """``(width, height)`` of each frame of a WebP, from its chunks.
+
+    Read here rather than by Pillow: libwebp's decoder allocates the whole
+    canvas as soon as it is created, before papergen could check the size.
+    """
+    size = None
+    frames = 0
+    offset = 12
+    while offset + 8 <= len(data):
+        chunk = data[offset : offset + 4]
+        length = struct.unpack("<I", data[offset + 4 : offset + 8])[0]
+        body = data[offset + 8 : offset + 8 + min(length, 16)]
+        if chunk == b"VP8X" and len(body) >= 10:  # extended format: the canvas, 24-bit sizes minus one
+            size = (int.from_bytes(body[4:7], "little") + 1, int.from_bytes(body[7:10], "little") + 1)
+        elif chunk == b"ANMF":
+            frames += 1
+        elif size is None and chunk == b"VP8 " and len(body) >= 10 and body[3:6] == b"\x9d\x01\x2a":  # lossy key frame
+            width, height = struct.unpack("<HH", body[6:10])
+            size = (width & 0x3FFF, height & 0x3FFF)
+        elif size is None and chunk == b"VP8L" and len(body) >= 5 and body[0] == 0x2F:  # lossless: 14-bit sizes minus one
+            bits = int.from_bytes(body[1:5], "little")
+            size = ((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1)
+        offset += 8 + length + (length & 1)  # chunks are padded to an even length
+    if size is None:
+        raise _damaged(KIND_WEBP, "文件头中没有图像尺寸")
+    return [size] * max(frames, 1)
+
+
+def _bmp_size(data: bytes) -> tuple[int, int]:
+    """``(width, height)`` of a BMP from its header; refuses a file shorter than its pixel rows."""
+    if len(data) < 30:
+        raise _truncated(KIND_BMP)
+    declared, _, pixels_at, header = struct.unpack("<IIII", data[2:18])
+    if header == 12:  # OS/2 core header: 16-bit sizes, never compressed
+        width, height, _, bits = struct.unpack("<HHHH", data[18:26])
+        compression = 0
+    else:
+        if len(data) < 34:
+            raise _truncated(KIND_BMP)
+        width, height, _, bits, compression = struct.unpack("<iiHHI", data[18:34])
+    width, height = abs(width), abs(height)  # a negative height stores rows top-down
+    if declared > len(data):
+        raise _truncated(KIND_BMP)
+    # uncompressed rows (RGB, BITFIELDS): their total length is known
+    if compression in (0, 3, 6) and pixels_at + ((width * bits + 31) // 32) * 4 * height > len(data):
+        raise _truncated(KIND_BMP)
+    return width, height
+
+
+def _open_heif(data: bytes):
+    """The parsed HEIF container (pillow-heif): its top-level images, nothing decoded yet."""
+    try:
+        import pillow_heif
+    except ImportError:
+        raise PageLoadError(
+            "no-decoder", "读取 HEIC/HEIF 需要 pillow-heif 包（papergen 的依赖）：请运行 pip install pillow-heif"
+        ) from None
+    try:
+        heif = pillow_heif.open_heif(data, convert_hdr_to_8bit=True)
+    except Exception as exc:  # noqa: BLE001 - libheif raises several types for a damaged file
+        raise _damaged(KIND_HEIF, exc) from None
+    if len(heif) == 0:
+        raise _damaged(KIND_HEIF, "文件中没有图像")
+    return heif
+
+
+def _open_pillow(data: bytes, kind: str):
+    """An AVIF or WebP image opened lazily (header only) by its own Pillow plugin class.
+
+    Calling the plugin class rather than ``Image.open`` skips Pillow's
+    process-wide decompression-bomb limit (``Image.MAX_IMAGE_PIXELS``), so
+    papergen's own documented limit applies and nothing global is changed.
+    """
+    if kind == KIND_AVIF:
+        from PIL import AvifImagePlugin as plugin
+
+        opener = plugin.AvifImageFile
+    else:
+        from PIL import WebPImagePlugin as plugin
+
+        opener = plugin.WebPImageFile
+    if not plugin.SUPPORTED:
+        raise PageLoadError(
+            "no-decoder", f"这个 Pillow 不能读 {_FORMAT_LABEL[kind]}：请升级 Pillow（pip install -U Pillow）"
+        )
+    from PIL import Image
+
+    try:
+        return opener(io.BytesIO(data))
+    except Image.DecompressionBombError:
+        # only when PAPERGEN_MAX_PIXELS_MP is raised past the limit Pillow's WebP reader keeps for itself
+        raise PageLoadError(
+            "too-many-pixels", f"图像超过 Pillow 自身的上限 {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} 百万像素"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - libavif/libwebp raise several types for a damaged file
+        raise _damaged(kind, exc) from None
 
 
 def tiff_page_sizes(data: bytes, stop_after: int, intact: list[bool] | None = None) -> list[tuple[int, int]]:
@@ -317,13 +569,22 @@ def load_page(job: PageJob) -> np.ndarray:
         data = path.read_bytes()
     except OSError as exc:
         raise PageLoadError("unreadable", _os_message(exc)) from None
+    if job.kind in PILLOW_KINDS:
+        return _pillow_page(data, job, max_pixels)
+    if job.kind == KIND_BMP:
+        _check_pixels(*_bmp_size(data), max_pixels)
+        with _decoder_stderr_silenced():
+            image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+        if image is None:
+            raise _damaged(KIND_BMP)
+        return image
     # Decoders fill a cut-off image with grey rather than fail, and grey boxes
     # would read as marks: a file without its end marker is refused outright.
     if job.kind == KIND_JPEG and not data.rstrip(b"\x00")[-2:] == b"\xff\xd9":
         raise PageLoadError("truncated", "JPEG 文件不完整（缺少结尾标记），可能传输或复制时被截断")
     if job.kind == KIND_PNG and b"IEND" not in data[-16:]:
         raise PageLoadError("truncated", "PNG 文件不完整（缺少结尾块），可能传输或复制时被截断")
-    width, height = _image_size(data)
+    width, height = _image_size(data, job.kind)
     _check_pixels(width, height, max_pixels)
     # The reader works at about 150 dpi (6 px/mm): JPEG can decode straight to
     # a half or quarter size (skipping most of the DCT work), which is both the
@@ -350,16 +611,72 @@ def _check_pixels(width: int, height: int, max_pixels: int) -> None:
         )
 
 
-def _image_size(data: bytes) -> tuple[int, int]:
-    """Width and height of a JPEG or PNG from its header, without decoding pixels."""
-    from PIL import Image
+def _image_size(data: bytes, kind: str) -> tuple[int, int]:
+    """Width and height of a JPEG or PNG from its header, without decoding pixels.
 
-    Image.MAX_IMAGE_PIXELS = None  # we apply our own, documented limit
+    The plugin class is called directly, not ``Image.open``: that would apply
+    Pillow's own, process-wide pixel limit, and papergen applies its
+    documented one (``_check_pixels``) instead.
+    """
+    from PIL import JpegImagePlugin, PngImagePlugin
+
+    opener = JpegImagePlugin.JpegImageFile if kind == KIND_JPEG else PngImagePlugin.PngImageFile
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with opener(io.BytesIO(data)) as image:
             return image.size[0], image.size[1]
     except Exception as exc:
         raise PageLoadError("unreadable", f"图像文件头无法读取（文件不完整或已损坏）：{exc}") from None
+
+
+def _pillow_page(data: bytes, job: PageJob, max_pixels: int) -> np.ndarray:
+    """One page of a HEIF, AVIF or WebP file, grayscale; its size is checked from the header first."""
+    _check_complete(data, job.kind)
+    with _decoder_stderr_silenced():
+        if job.kind == KIND_HEIF:
+            heif = _open_heif(data)
+            if job.page > len(heif):
+                raise _damaged(job.kind, f"没有第 {job.page} 页")
+            picture = heif[job.page - 1]
+            _check_pixels(*picture.size, max_pixels)
+        else:
+            if job.kind == KIND_WEBP:  # before libwebp allocates the canvas
+                _check_pixels(*_webp_sizes(data)[0], max_pixels)
+            picture = _open_pillow(data, job.kind)
+            try:
+                picture.seek(job.page - 1)
+            except EOFError:
+                raise _damaged(job.kind, f"没有第 {job.page} 页") from None
+            _check_pixels(*picture.size, max_pixels)
+        try:
+            # decoding happens here, after the size check (pillow-heif's to_pillow, Pillow's convert)
+            image = picture.to_pillow() if job.kind == KIND_HEIF else _upright(picture)
+            return _grayscale(image)
+        except Exception as exc:  # noqa: BLE001 - a decoder fails in its own way on damaged data
+            raise _damaged(job.kind, exc) from None
+
+
+def _upright(image):
+    """An AVIF or WebP image turned as its EXIF orientation says (libheif does this itself for HEIF).
+
+    The reader finds any rotation by itself, but not a mirror image (a
+    front camera's), whose columns of boxes would be read back to front.
+    """
+    from PIL import ExifTags, ImageOps
+
+    if image.getexif().get(ExifTags.Base.Orientation, 1) in (1, None):
+        return image
+    return ImageOps.exif_transpose(image)
+
+
+def _grayscale(image) -> np.ndarray:
+    """A Pillow image as ``(H, W)`` uint8; transparent parts become white paper, not black."""
+    from PIL import Image
+
+    if "A" in image.mode or "a" in image.mode or (image.mode == "P" and "transparency" in image.info):
+        paper = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        paper.alpha_composite(image.convert("RGBA"))
+        image = paper
+    return np.array(image.convert("L"), dtype=np.uint8)
 
 
 def _tiff_page(path: Path, job: PageJob, max_pixels: int) -> np.ndarray:

@@ -12,6 +12,7 @@ recorded rather than skipped in silence.
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import sqlite3
@@ -24,6 +25,7 @@ from types import SimpleNamespace
 
 import cv2
 import numpy as np
+import pillow_heif
 import pytest
 from PIL import Image
 
@@ -138,6 +140,46 @@ def three_pages() -> list[np.ndarray]:
     return [rng.integers(200, 256, (200, 140), dtype=np.uint8) for _ in range(3)]
 
 
+def heic(*images: np.ndarray, thumbnails: tuple[int, ...] = ()) -> bytes:
+    """A HEIF file with each of ``images`` as a top-level image (and each given a thumbnail of every size)."""
+    heif = pillow_heif.from_pillow(Image.fromarray(images[0]))
+    for image in images[1:]:
+        heif.add_from_pillow(Image.fromarray(image))
+    buffer = io.BytesIO()
+    heif.save(buffer, quality=90, thumbnails=list(thumbnails), enc_params={"preset": "ultrafast"})
+    return buffer.getvalue()
+
+
+def pillow_bytes(image: np.ndarray, fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def claims_size(data: bytes, width: int, height: int) -> bytes:
+    """A HEIF/AVIF file whose image-size property (``ispe``) is patched to claim ``width`` × ``height``."""
+    patched = bytearray(data)
+    at = patched.find(b"ispe")
+    assert at > 0
+    patched[at + 8 : at + 16] = struct.pack(">II", width, height)
+    return bytes(patched)
+
+
+def webp_bomb() -> bytes:
+    """A lossless 64×64 WebP whose header is patched to claim 16000 × 16000 (256 MP)."""
+    data = bytearray(pillow_bytes(np.full((64, 64), 200, np.uint8), "WEBP", lossless=True))
+    at = data.index(b"VP8L") + 8
+    rest = struct.unpack("<I", data[at + 1 : at + 5])[0] & ~((1 << 28) - 1)  # alpha and version bits kept
+    data[at + 1 : at + 5] = struct.pack("<I", rest | (16000 - 1) | ((16000 - 1) << 14))
+    return bytes(data)
+
+
+def heic_two_sheets(d: Path, ctx) -> None:
+    """Student 2026030005's two pages as the two top-level images of one HEIF, each with thumbnails."""
+    (d / "scans" / "IMG_0005.HEIC").write_bytes(heic(*small_sheet_pages(ctx.exam, "2026030005", "A"), thumbnails=(256, 96)))
+    new_student(d, ctx)
+
+
 def tiff_pages(count: int, size: tuple[int, int] = (140, 100)):
     def make(d: Path, ctx) -> bytes:
         blank = Image.fromarray(np.full(size, 255, np.uint8))
@@ -176,10 +218,10 @@ CASES = [
     # the limit is the documented one: lowered below a 150 dpi page, every page is refused by it
     Case("pixel-limit-lowered", new_student, G, X.graded_with_errors, (f"{{d}}/scans/{NEW}-1.jpg 第 1 页", "超过上限 1 百万像素"), env={"PAPERGEN_MAX_PIXELS_MP": "1"}),
     Case("tiff-500-pages-over-limit", scan("pile.tif", tiff_pages(500)), G, X.graded_with_errors, ("{d}/scans/pile.tif", "页数超过上限 100", "PAPERGEN_MAX_PAGES"), env={"PAPERGEN_MAX_PAGES": "100"}),
-    Case("named-non-scan", scan("../notes.txt", lambda d, c: "不是扫描件".encode()), (*G, "{d}/notes.txt"), X.graded_with_errors, ("{d}/notes.txt", "不是 JPEG、PNG、TIFF 或 PDF 文件")),
+    Case("named-non-scan", scan("../notes.txt", lambda d, c: "不是扫描件".encode()), (*G, "{d}/notes.txt"), X.graded_with_errors, ("{d}/notes.txt", "不是 JPEG、PNG、TIFF、PDF、HEIC/HEIF、WebP、AVIF 或 BMP 文件（看起来是文本）")),
     Case("missing-scan", new_student, (*G, "{d}/nope.jpg"), X.graded_with_errors, ("{d}/nope.jpg", "文件不存在")),
     # named on the command line, a non-scan is an error even inside a folder that is also given
-    Case("named-non-scan-inside-the-folder", scan("notes.txt", lambda d, c: "说明".encode()), (*G, "{d}/scans/notes.txt"), X.graded_with_errors, ("{d}/scans/notes.txt", "不是 JPEG、PNG、TIFF 或 PDF 文件")),
+    Case("named-non-scan-inside-the-folder", scan("notes.txt", lambda d, c: "说明".encode()), (*G, "{d}/scans/notes.txt"), X.graded_with_errors, ("{d}/scans/notes.txt", "不是 JPEG、PNG、TIFF、PDF、HEIC/HEIF、WebP、AVIF 或 BMP 文件")),
     # a multi-page TIFF cut off in transfer: the pages before the cut are graded, the rest reported
     # (libtiff puts each page's directory after its pixels, and the directory's values last)
     Case("tiff-cut-in-last-directory", scan("cut.tif", lambda d, c: (t := tiff_of(three_pages()))[: last_directory(t) + 20]), G, X.graded_with_errors, ("{d}/scans/cut.tif", "第 2 页之后已损坏或被截断", "cut.tif 第 2 页：找不到答题卡四角的定位块")),
@@ -187,6 +229,21 @@ CASES = [
     Case("exam-json-missing", new_student, ("grade", "{d}/exam.json", "{d}/scans", "-o", "{d}/results"), X.input_file, ("{d}/exam.json", "不存在")),
     Case("exam-json-corrupt", scan("../exam.json", lambda d, c: b'{"format": "papergen-exam", "vers'), ("grade", "{d}/exam.json", "{d}/scans", "-o", "{d}/results"), X.input_file, ("{d}/exam.json:1", "不是有效的 JSON")),
     Case("non-scan-in-folder-is-passed-over", scan("truth.csv", lambda d, c: b"file,page\n"), G, X.ok, ("已略过：truth.csv",)),
+    Case("empty-non-scan-in-folder-is-passed-over", scan("notes.txt", lambda d, c: b""), G, X.ok, ("已略过：notes.txt",)),
+    # named like a scan, but not one: a download that saved an error page, a text file, a copy that never finished
+    Case("html-named-jpg-in-folder", scan("sheet-0009.jpg", lambda d, c: b"<!DOCTYPE html>\n<html><head><title>404</title></head><body>Not Found</body></html>"), G, X.graded_with_errors, ("{d}/scans/sheet-0009.jpg", "文件名是 .jpg，但内容不是图片（看起来是 HTML 网页")),
+    Case("text-named-heic-in-folder", scan("IMG_0001.HEIC", lambda d, c: "这不是照片\n".encode()), G, X.graded_with_errors, ("{d}/scans/IMG_0001.HEIC", "文件名是 .HEIC，但内容不是图片（看起来是文本）")),
+    Case("zeros-named-pdf-in-folder", scan("copier.pdf", lambda d, c: bytes(4096)), G, X.graded_with_errors, ("{d}/scans/copier.pdf", "文件名是 .pdf，但内容不是 PDF（看起来是空白数据（全是 0 字节）")),
+    # phone and web formats: cut short, or claiming a decompression bomb's size in their headers
+    Case("truncated-heic", scan("cut.heic", lambda d, c: heic(c.new_pages[0])[:-4000]), G, X.graded_with_errors, ("{d}/scans/cut.heic", "HEIC/HEIF 文件不完整")),
+    Case("truncated-webp", scan("cut.webp", lambda d, c: pillow_bytes(c.new_pages[0], "WEBP", quality=90)[:-4000]), G, X.graded_with_errors, ("{d}/scans/cut.webp", "WebP 文件不完整")),
+    Case("truncated-avif", scan("cut.avif", lambda d, c: pillow_bytes(c.new_pages[0], "AVIF", quality=90, speed=8)[:-4000]), G, X.graded_with_errors, ("{d}/scans/cut.avif", "AVIF 文件不完整")),
+    Case("truncated-bmp", scan("cut.bmp", lambda d, c: pillow_bytes(c.new_pages[0], "BMP")[:-4000]), G, X.graded_with_errors, ("{d}/scans/cut.bmp", "BMP 文件不完整")),
+    Case("heic-30000x30000", scan("bomb.heic", lambda d, c: claims_size(heic(np.full((64, 64), 200, np.uint8)), 30000, 30000)), G, X.graded_with_errors, ("{d}/scans/bomb.heic 第 1 页", "30000×30000", "PAPERGEN_MAX_PIXELS_MP")),
+    Case("avif-15000x15000", scan("bomb.avif", lambda d, c: claims_size(pillow_bytes(np.full((64, 64), 200, np.uint8), "AVIF"), 15000, 15000)), G, X.graded_with_errors, ("{d}/scans/bomb.avif 第 1 页", "15000×15000", "PAPERGEN_MAX_PIXELS_MP")),
+    Case("webp-16000x16000", scan("bomb.webp", lambda d, c: webp_bomb()), G, X.graded_with_errors, ("{d}/scans/bomb.webp 第 1 页", "16000×16000", "PAPERGEN_MAX_PIXELS_MP")),
+    # each top-level image of a HEIF file is a page; thumbnails are not
+    Case("heic-two-sheets-and-thumbnails", heic_two_sheets, G, X.ok, ("共 4 页（新评 4，已评过 0）", "无法读取 0 个")),
     Case("photo-not-a-sheet", scan("photo.jpg", lambda d, c: jpeg(photo())), G, X.graded_with_review, ("{d}/scans/photo.jpg 第 1 页", "不是答题卡")),
     Case("blank-page", scan("blank.jpg", lambda d, c: jpeg(np.full((1754, 1240), 247, np.uint8))), G, X.graded_with_review, ("{d}/scans/blank.jpg 第 1 页", "空白页")),
     Case("sheet-of-another-exam", scan("other.jpg", other_exam_sheet), G, X.graded_with_review, ("{d}/scans/other.jpg 第 1 页", "属于考试 matrix-09，不是本次评阅的考试 matrix-01")),
@@ -269,6 +326,8 @@ def test_grade_matrix(case: Case, ctx, tmp_path: Path) -> None:
         assert len(now["flags"]) > len(earlier["flags"]) or sheet_flags(d / "results")
     if case.id == "shuffled-upside-down-pdf":
         assert got["2026030005"] == ("A", 11.0, "已评") and got["2026030006"] == ("B", 10.0, "已评")
+    if case.id == "heic-two-sheets-and-thumbnails":
+        assert got["2026030005"] == ("A", 11.0, "已评")
 
 
 # -- a 500-page TIFF under the default page limit ------------------------------------------------------
