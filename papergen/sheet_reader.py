@@ -117,6 +117,20 @@ def read_sheets(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) ->
     One reading per sheet found (top to bottom, left to right); a page with
     no sheet gives one reading with the reason as its status.
     """
+    readings = _read_all(gray, manifest, ppm)
+    if readings[0].qr_text is None and readings[0].status in ("read", "rejected"):
+        # A frame no QR code confirmed may be a mirror image (a phone's front
+        # camera, a scan saved flipped): the frame fits, the boxes do not. If
+        # the flipped page's code reads, the flipped page is the sheet.
+        flipped = _read_all(np.ascontiguousarray(gray[:, ::-1]), manifest, ppm)
+        if flipped[0].qr_text is not None and flipped[0].status != "not-a-sheet":
+            for reading in flipped:
+                reading.message = reading.message or "图像是镜像（左右翻转）的，已翻转后评阅"
+            return flipped
+    return readings
+
+
+def _read_all(gray: np.ndarray, manifest: Manifest, ppm: float) -> list[PageReading]:
     try:
         registrations = register_all(gray, manifest.sheet)
     except RegistrationError as exc:
