@@ -163,3 +163,13 @@ def test_default_bank_id_from_an_output_name_with_spaces(tmp_path: Path) -> None
     assert result.exit_code == 0, result.output
     text = out.read_text(encoding="utf-8")
     assert "id: 练习-题库-2" in text and "练习-题库-2-001" in text
+
+
+@pytest.mark.parametrize("depth", [60, 2000])
+def test_deep_nesting_is_refused_for_safety_whatever_pyyaml_version(tmp_path: Path, depth: int) -> None:
+    """PyYAML 6.0.4 stops deep nesting in its own scanner; the contract (exit 7, the line) must not change with it."""
+    path = tmp_path / "deep.yaml"
+    path.write_text("bank: deep\nquestions: " + "[" * depth + "]" * depth + "\n", encoding="utf-8")
+    result = run("bank", "validate", str(path))
+    assert result.exit_code == ExitCode.input_rejected, result.output
+    assert f"{path}:2:" in result.output and "嵌套超过" in result.output
