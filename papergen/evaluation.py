@@ -43,11 +43,16 @@ def evaluate(results_dir: str | Path, truth_csv: str | Path) -> Accuracy:
     db = sqlite3.connect(Path(results_dir) / DB_NAME)
     try:
         by_name = {}
-        for file_hash, page, path, status, student_id, variant, absent, binary in db.execute(
-            "SELECT file_hash, page, path, status, student_id, variant, absent, binary FROM pages"
-        ):
-            by_name[(Path(path).name, page)] = (file_hash, status, student_id, variant, absent, binary)
         report = Accuracy()
+        for file_hash, page, part, path, status, student_id, variant, absent, binary in db.execute(
+            "SELECT file_hash, page, part, path, status, student_id, variant, absent, binary FROM pages ORDER BY part"
+        ):
+            if part > 1:  # every simulated page holds one sheet: a second one read there is a phantom
+                if status == "read":
+                    report.silent_errors += 1
+                    report.details.append(f"{Path(path).name}#{page}: 多读出了一张答题卡（第 {part} 张）")
+                continue
+            by_name[(Path(path).name, page)] = (file_hash, status, student_id, variant, absent, binary)
         with truth_path.open(encoding="utf-8-sig", newline="") as handle:
             for row in csv.DictReader(handle):
                 report.sheets += 1
@@ -69,7 +74,7 @@ def _compare_page(db: sqlite3.Connection, row: dict, page: tuple, report: Accura
     flags = {
         (number, reason)
         for number, reason in db.execute(
-            "SELECT number, reason FROM flags WHERE file_hash = ? AND page = ?", (file_hash, int(row["page"]))
+            "SELECT number, reason FROM flags WHERE file_hash = ? AND page = ? AND part = 1", (file_hash, int(row["page"]))
         )
     }
     sheet_reasons = {reason for number, reason in flags if number == 0}
@@ -101,7 +106,7 @@ def _compare_page(db: sqlite3.Connection, row: dict, page: tuple, report: Accura
     marks = {
         number: (outcome, letters, json.loads(darkness))
         for number, outcome, letters, darkness in db.execute(
-            "SELECT number, outcome, letters, darkness FROM marks WHERE file_hash = ? AND page = ?",
+            "SELECT number, outcome, letters, darkness FROM marks WHERE file_hash = ? AND page = ? AND part = 1",
             (file_hash, int(row["page"])),
         )
     }
