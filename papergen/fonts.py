@@ -320,7 +320,7 @@ class GlyphStore:
 
 
 def _make_lazy_font_class():
-    from reportlab.pdfbase.ttfonts import TTFont
+    from reportlab.pdfbase.ttfonts import SUBSETN, TTFont
 
     class LazyTTFont(TTFont):
         """A reportlab TrueType font whose outlines are filled in when the PDF is written.
@@ -340,13 +340,36 @@ def _make_lazy_font_class():
 
         def addObjects(self, doc):  # noqa: N802 (reportlab's name)
             state = self.state.get(doc)
-            if state is not None:
+            subsets = [list(subset) for subset in state.subsets] if state is not None else []
+            if subsets:
                 to_glyph = self.face.charToGlyph
-                gids = {to_glyph.get(code, 0) for subset in state.subsets for code in subset}
-                self.store.ensure(gids)
+                self.store.ensure({to_glyph.get(code, 0) for subset in subsets for code in subset})
                 if len(self.store.glyphs) != self._installed:
                     self._install()
-            return super().addObjects(doc)
+            result = super().addObjects(doc)
+            self._fix_to_unicode(doc, subsets)
+            return result
+
+        def _fix_to_unicode(self, doc, subsets) -> None:
+            """Write characters beyond U+FFFF (𠮷) into ToUnicode as UTF-16 surrogate pairs.
+
+            reportlab writes ``<%04X>``, five hex digits for them, which PDF
+            readers cut to four: the text would copy and search as another
+            character (𠮷 as ₻).
+            """
+            for n, subset in enumerate(subsets):
+                wide = [(i, code) for i, code in enumerate(subset) if code > 0xFFFF]
+                if not wide:
+                    continue
+                base = (b"".join((SUBSETN(n), b"+", self.face.name, self.face.subfontNameX))).decode("pdfdoc")
+                stream = doc.idToObject.get("toUnicodeCMap:" + base)
+                if stream is None:
+                    continue
+                content = stream.content
+                for i, code in wide:
+                    utf16 = chr(code).encode("utf-16-be").hex().upper()
+                    content = content.replace("<%02X> <%04X>\n" % (i, code), "<%02X> <%s>\n" % (i, utf16))
+                stream.content = content
 
         def _install(self) -> None:
             """Put the stored outlines into the face's glyf data (others stay empty)."""
