@@ -39,6 +39,7 @@ import hashlib
 import os
 import struct
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -262,12 +263,26 @@ def _read_glyph_file(path: Path) -> dict[int, bytes]:
 
 
 def _write_glyph_file(path: Path, glyphs: dict[int, bytes]) -> None:
+    """Replace the glyph file in one rename.
+
+    Not through ``atomic.write_bytes``: that syncs to disk, which for a cache
+    rewritten after many documents costs more than it protects. A file left
+    empty or short by a power cut is read as far as it is whole, and the
+    rest is instanced again.
+    """
     parts = [_MAGIC]
     for gid in sorted(glyphs):
         parts.append(struct.pack(">HI", gid, len(glyphs[gid])))
         parts.append(glyphs[gid])
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic.write_bytes(path, b"".join(parts))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(b"".join(parts))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def instance_glyph(face: Face, gid: int) -> bytes:
@@ -373,23 +388,17 @@ def _make_lazy_font_class():
 
         def _install(self) -> None:
             """Put the stored outlines into the face's glyf data (others stay empty)."""
+            import numpy as np
+
             face = self.face
-            count = len(face.glyphPos) - 1
             glyphs = self.store.glyphs
-            positions = [0] * (count + 1)
-            parts = []
-            pos = 0
-            for gid in range(count):
-                positions[gid] = pos
-                data = glyphs.get(gid)
-                if data:
-                    parts.append(data)
-                    pos += len(data)
-                    aw = face.hmetrics[gid][0]
-                    # lsb = xMin, kept unsigned as reportlab reads (and writes) it
-                    face.hmetrics[gid] = (aw, struct.unpack_from(">H", data, 2)[0])
-            positions[count] = pos
-            glyf = b"".join(parts)
+            gids = sorted(gid for gid, data in glyphs.items() if data)
+            lengths = np.zeros(len(face.glyphPos), dtype=np.int64)
+            lengths[np.asarray(gids, dtype=np.int64) + 1] = [len(glyphs[gid]) for gid in gids]
+            glyf = b"".join(glyphs[gid] for gid in gids)
+            for gid in gids:
+                # lsb = xMin, kept unsigned as reportlab reads (and writes) it
+                face.hmetrics[gid] = (face.hmetrics[gid][0], struct.unpack_from(">H", glyphs[gid], 2)[0])
             data = face._ttf_data
             start, old_length = self._glyf_offset, face.table["glyf"]["length"]
             face._ttf_data = data[:start] + glyf + data[start + old_length:]
@@ -398,7 +407,7 @@ def _make_lazy_font_class():
                 if record["offset"] > start:
                     record["offset"] += shift
             face.table["glyf"]["length"] = len(glyf)
-            face.glyphPos = positions
+            face.glyphPos = np.cumsum(lengths).tolist()
             self._installed = len(glyphs)
 
     return LazyTTFont
