@@ -67,7 +67,7 @@ DOCX_LATIN = "Times New Roman"
 
 #: Bump when the way shells or glyphs are made changes: old cache files are
 #: then ignored rather than mixed with new ones.
-RECIPE = "lazy-1"
+RECIPE = "lazy-2"
 
 
 class FontUnavailable(PapergenError):
@@ -184,6 +184,7 @@ def build_shell(face: Face, target: Path) -> Path:
     and maxp are the source's as they are (no recalculation, no timestamp),
     so the shell is the same file on every machine.
     """
+    from fontTools.misc.roundTools import otRound
     from fontTools.ttLib import TTFont
     from fontTools.ttLib.tables._g_l_y_f import Glyph
 
@@ -191,7 +192,7 @@ def build_shell(face: Face, target: Path) -> Path:
     font = TTFont(str(source), recalcBBoxes=False, recalcTimestamp=False)
     order = font.getGlyphOrder()
     glyph_set = font.getGlyphSet(location={"wght": face.weight})
-    widths = [round(glyph_set[name].width) for name in order]
+    widths = [otRound(glyph_set[name].width) for name in order]
     for tag in ("gvar", "HVAR", "VVAR", "MVAR", "cvar", "fvar", "avar", "STAT", "GSUB", "GPOS", "GDEF", "BASE",
                 "vhea", "vmtx", "DSIG"):
         if tag in font:
@@ -206,10 +207,10 @@ def build_shell(face: Face, target: Path) -> Path:
     font["OS/2"].fsSelection = (font["OS/2"].fsSelection & ~0b1100001) | (1 << 5 if bold else 1 << 6)
     font["head"].macStyle = (font["head"].macStyle & ~1) | (1 if bold else 0)
     names = font["name"]
-    names.names = [n for n in names.names if n.nameID in (0, 7, 8, 9, 11, 12, 13, 14)]
+    names.names = [n for n in names.names if n.nameID in (0, 5, 7, 8, 9, 11, 12, 13, 14)]
     full = f"{face.family} {face.style}"
     for name_id, text in ((1, face.family), (2, face.style), (3, f"papergen;{face.pdf_name}"), (4, full),
-                          (5, "Version from justmytype-intl-cjk"), (6, face.pdf_name)):
+                          (6, face.pdf_name)):
         names.setName(text, name_id, 3, 1, 0x409)
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic.atomic_path(target) as tmp:
