@@ -55,6 +55,7 @@ def steps(lines: list[tuple[float, str]], total: float) -> list[tuple[str, float
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--keep", type=Path, help="write the demo outputs here instead of a temporary folder")
+    parser.add_argument("--repeat", type=int, default=1, help="cold/warm pairs to run (wall times vary with load)")
     args = parser.parse_args()
     papergen = [str(Path(sys.executable).parent / "papergen")]  # the console script of this environment
     with tempfile.TemporaryDirectory() as tmp:
@@ -63,14 +64,20 @@ def main() -> None:
         prepare = [sys.executable, "-c", "from papergen import fonts; fonts.register_pdf_fonts()"]
         wall, cpu, _ = run(prepare, Path(tempfile.mkdtemp(dir=tmp)))
         print(f"font preparation alone (cold): {wall:6.1f} s wall {cpu:6.1f} s CPU")
-        cache = Path(tempfile.mkdtemp(dir=tmp))
-        wall, cpu, _ = run([*papergen, "demo", "-o", str(work / "demo-cold")], cache)
-        print(f"papergen demo, cold font cache: {wall:6.1f} s wall {cpu:6.1f} s CPU")
-        wall, cpu, lines = run([*papergen, "demo", "-o", str(work / "demo-warm")], cache)
-        print(f"papergen demo, warm font cache: {wall:6.1f} s wall {cpu:6.1f} s CPU")
-        print("warm demo, wall time per step:")
-        for text, seconds in steps(lines, wall):
-            print(f"  {seconds:6.1f} s  {text}")
+        for round_ in range(1, args.repeat + 1):
+            cache = Path(tempfile.mkdtemp(dir=tmp))
+            timed = {}
+            for kind in ("cold", "warm"):
+                wall, cpu, lines = run([*papergen, "demo", "-o", str(work / f"demo-{kind}-{round_}")], cache)
+                timed[kind] = steps(lines, wall)
+                print(f"papergen demo, {kind} font cache: {wall:6.1f} s wall {cpu:6.1f} s CPU")
+            print("wall time per step (cold, warm; the cold run's font preparation is its own line):")
+            warm = iter(timed["warm"])
+            for text, seconds in timed["cold"]:
+                if text.startswith("首次使用"):
+                    print(f"  {seconds:6.1f} s {'':8}  {text}")
+                    continue
+                print(f"  {seconds:6.1f} s {next(warm, ('', float('nan')))[1]:6.1f} s  {text}")
         print(f"(machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the end)")
 
 
