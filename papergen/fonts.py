@@ -43,7 +43,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -129,7 +129,7 @@ def cache_folder() -> Path:
     return Path(base) / "papergen" / "fonts"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _source_tag(source: Path) -> str:
     """Names cache files after the source font's bytes, the fontTools version and the recipe.
 
@@ -163,7 +163,7 @@ def _stderr(message: str) -> None:
 
 
 # --- shells ------------------------------------------------------------------
-@lru_cache(maxsize=None)
+@cache
 def _variable_font(resource: str):
     """The source variable font, opened lazily (glyphs are read on demand)."""
     from fontTools.ttLib import TTFont
@@ -171,7 +171,7 @@ def _variable_font(resource: str):
     return TTFont(str(_resource_path(resource)), lazy=True)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _glyph_set(resource: str, weight: int):
     return _variable_font(resource).getGlyphSet(location={"wght": weight})
 
@@ -354,7 +354,7 @@ def _make_lazy_font_class():
             glyf = self.face.table["glyf"]
             self._glyf_offset, self._glyf_length = glyf["offset"], glyf["length"]
 
-        def addObjects(self, doc):  # noqa: N802 (reportlab's name)
+        def addObjects(self, doc):  # reportlab's name
             state = self.state.get(doc)
             subsets = [list(subset) for subset in state.subsets] if state is not None else []
             if subsets:
@@ -384,7 +384,8 @@ def _make_lazy_font_class():
                 content = stream.content
                 for i, code in wide:
                     utf16 = chr(code).encode("utf-16-be").hex().upper()
-                    content = content.replace("<%02X> <%04X>\n" % (i, code), "<%02X> <%s>\n" % (i, utf16))
+                    # the line as reportlab wrote it ("<%02X> <%04X>")
+                    content = content.replace(f"<{i:02X}> <{code:04X}>\n", f"<{i:02X}> <{utf16}>\n")
                 stream.content = content
 
         def _install(self) -> None:
@@ -444,7 +445,7 @@ def register_pdf_fonts(progress: Progress | None = _stderr) -> tuple[str, str]:
 
 
 # --- coverage and runs ---------------------------------------------------------
-@lru_cache(maxsize=None)
+@cache
 def _cmap(resource: str) -> frozenset[int]:
     return frozenset(_variable_font(resource).getBestCmap())
 
