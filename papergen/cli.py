@@ -200,6 +200,8 @@ def sheets_command(exam_json: Path, roster: Path, output: Path) -> None:
     result = print_personal_sheets(exam_json, roster, output)
     click.echo(f"{result.students} 名考生，共 {result.pages} 页 → {output}")
     click.echo(f"座位与试卷类型对照表 → {result.assignments}")
+    for warning in result.warnings:
+        click.echo(f"警告：{warning}", err=True)
 
 
 class _Progress:
@@ -382,9 +384,15 @@ def feedback_command(results_dir: Path, outdir: Path, roster) -> None:
     """
     from .feedback import write_feedback
     from .report_data import load_exam_results
+    from .roster import read_roster
 
-    result = write_feedback(load_exam_results(results_dir, roster), outdir)
+    results = load_exam_results(results_dir, roster)
+    # Roster rows, so that a warning about a name can say where to fix it.
+    rows = {s.student_id: s.row for s in read_roster(roster)} if roster else None
+    result = write_feedback(results, outdir, roster_rows=rows)
     click.echo(f"{len(result.files)} 份成绩反馈 → {outdir}")
+    for warning in result.warnings:
+        click.echo(f"警告：{warning}", err=True)
     if result.skipped:
         click.echo(f"未生成（{len(result.skipped)} 人）：")
         for line in result.skipped:

@@ -34,7 +34,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -105,6 +105,8 @@ GAP = "&nbsp;" * 4
 class FeedbackResult:
     files: list[Path]  # one PDF per student, in the order of ``results.students``
     skipped: list[str]  # "准考证号 姓名：原因" for each row that got no PDF
+    #: One line per student whose name or class has characters no font can print (an empty box).
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -403,7 +405,8 @@ def _header_block(results: ExamResults, student: StudentRow, st: Styles) -> list
     ]
     row = []
     for label, value in cells:
-        row += [_Para(escape(label), st.cell_head), _Para(escape(value), st.cell)]
+        # Roster text may hold characters Noto Sans SC lacks (𠮷): fallback fonts per run.
+        row += [_Para(escape(label), st.cell_head), _Para(fonts.markup_runs(value, st.body_font), st.cell)]
     widths = [14 * mm, 36 * mm, 18 * mm, 34 * mm, 12 * mm, 30 * mm, 18 * mm, 12 * mm]
     widths[-1] = TEXT_WIDTH - sum(widths[:-1])
     info = _table(
@@ -571,8 +574,9 @@ def _furniture(canvas, doc, *, left: str, right: str) -> None:
     st = styles()
     canvas.saveState()
     canvas.setFont(st.body_font, FURNITURE_SIZE)
-    canvas.drawRightString(PAGE_WIDTH - MARGIN_SIDE, HEADER_BASELINE, right)
-    room = TEXT_WIDTH - stringWidth(right, st.body_font, FURNITURE_SIZE) - 12
+    fonts.draw_runs(canvas, PAGE_WIDTH - MARGIN_SIDE, HEADER_BASELINE, right, st.body_font, FURNITURE_SIZE,
+                    anchor="right")
+    room = TEXT_WIDTH - fonts.runs_width(right, st.body_font, FURNITURE_SIZE) - 12
     while stringWidth(left, st.body_font, FURNITURE_SIZE) > room and len(left) > 1:
         left = left[:-2] + "…"
     canvas.drawString(MARGIN_SIDE, HEADER_BASELINE, left)
@@ -612,11 +616,13 @@ def _skipped_line(student: StudentRow, reason: str) -> str:
     return f"{student.student_id} {name}：{reason}" if name else f"{student.student_id}：{reason}"
 
 
-def write_feedback(results: ExamResults, outdir: str | Path) -> FeedbackResult:
+def write_feedback(results: ExamResults, outdir: str | Path, *, roster_rows: dict[str, int] | None = None) -> FeedbackResult:
     """Write one feedback PDF per student who sat the exam into ``outdir``.
 
     Rows without a usable sheet (absent, no sheet, unreadable or duplicated
     准考证号, unknown variant) get none; ``skipped`` says who and why.
+    ``warnings`` names each student whose name or class has a character no
+    font can print, with the roster row from ``roster_rows`` (准考证号 → row).
     The banks are checked before anything is written.
 
     Raises
@@ -638,6 +644,7 @@ def write_feedback(results: ExamResults, outdir: str | Path) -> FeedbackResult:
     papers: dict[str, dict[str, PaperQuestion]] = {}  # variant → bank id → as printed
     files: list[Path] = []
     skipped: list[str] = []
+    warnings: list[str] = []
     for row, student in enumerate(results.students):
         reason = skip_reason(results, row)
         if reason is not None:
@@ -653,7 +660,19 @@ def write_feedback(results: ExamResults, outdir: str | Path) -> FeedbackResult:
             raise OutputError("成绩反馈文件名不安全", path=path)
         render_feedback_pdf(results, row, papers[student.variant], path)
         files.append(path)
-    return FeedbackResult(files, skipped)
+        warnings += _unprintable(student, roster_rows)
+    return FeedbackResult(files, skipped, warnings)
+
+
+def _unprintable(student: StudentRow, roster_rows: dict[str, int] | None) -> list[str]:
+    row = (roster_rows or {}).get(student.student_id)
+    place = f"名单第 {row} 行" if row else f"准考证号 {student.student_id}"
+    found = []
+    for label, text in (("姓名", _printable(student.name)), ("班级", _printable(student.klass))):
+        warning = fonts.missing_text_warning(place, label, text)
+        if warning:
+            found.append(warning)
+    return found
 
 
 __all__ = [

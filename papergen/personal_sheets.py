@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import atomic
+from . import atomic, fonts
 from .excel_text import csv_text
 from .manifest import read_manifest
 from .render_sheet import Personal, render_sheets
-from .roster import assign_variants, read_roster
+from .roster import Student, assign_variants, read_roster
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,8 @@ class SheetsResult:
     students: int
     pages: int
     assignments: Path
+    #: One line per roster row whose name or class has characters no font can print.
+    warnings: list[str] = field(default_factory=list)
 
 
 def print_personal_sheets(exam_json: str | Path, roster: str | Path, output: str | Path) -> SheetsResult:
@@ -47,4 +49,15 @@ def print_personal_sheets(exam_json: str | Path, roster: str | Path, output: str
         )
         # BOM so that Excel opens the Chinese CSV as UTF-8; names from the roster never become formulas.
         assignments_tmp.write_bytes(b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8"))
-    return SheetsResult(len(people), pages, assignments)
+    return SheetsResult(len(people), pages, assignments, unprintable_warnings(students))
+
+
+def unprintable_warnings(students: list[Student]) -> list[str]:
+    """A warning per roster row whose name or class would print a character as an empty box."""
+    warnings = []
+    for student in students:
+        for field_name, text in (("姓名", student.name), ("班级", student.klass)):
+            warning = fonts.missing_text_warning(f"名单第 {student.row} 行", field_name, text)
+            if warning:
+                warnings.append(warning)
+    return warnings

@@ -189,7 +189,8 @@ def _draw_personal(c: pdfcanvas.Canvas, g: SheetGeometry, person: Personal, body
     c.setFont(body, 10)
     for rect, text in ((h.name_box, person.name), (h.class_box, person.klass)):
         x, y, w, hh = p.rect(rect)
-        c.drawString(x + 1.5 * mm, y + 1.8 * mm, text)
+        # Names may hold characters Noto Sans SC lacks (𠮷): fallback fonts per run.
+        fonts.draw_runs(c, x + 1.5 * mm, y + 1.8 * mm, text, body, 10)
     c.setFont(bold, 9)
     for digit, rect in zip(person.student_id, h.id_write_in):
         x, y, w, hh = p.rect(rect)
