@@ -202,13 +202,16 @@ def _skipped_questions(
     """
     entries = [Skipped(p.line, p.where, p.message) for p in result.problems if p.is_error]
     entries += [Skipped(r.line, r.where, "；".join(p.message for p in r.errors)) for r in untrusted]
+    reasons: dict[int | None, list[str]] = {}
+    for problem in problems:
+        if problem.is_error:
+            reasons.setdefault(problem.line, []).append(problem.message)
     imported = {q.id for q in questions}
     for record, qid in trusted:
         if qid in imported:
             imported.discard(qid)
             continue
-        reasons = [p.message for p in problems if p.is_error and p.line == record.line]
-        entries.append(Skipped(record.line, record.where, "；".join(reasons) or "未通过题库校验"))
+        entries.append(Skipped(record.line, record.where, "；".join(reasons.get(record.line, [])) or "未通过题库校验"))
     return sorted(entries, key=lambda e: e.line or 0)
 
 

@@ -306,3 +306,9 @@ def test_a_question_the_reader_cannot_separate_is_reported_with_the_one_it_ran_i
         (1, "这道题里混进了第 6 行的另一道题，题干、选项和答案无法确定归属，已跳过"),
         (6, "第 6 行像是一道题（题号后有选项），却被读进了第 1 行开始的题里"),
     ]
+
+
+def test_options_without_a_question_number_are_reported_not_dropped() -> None:
+    result = read_text("1．题一：\nA．一\nB．二\n答案：A\n下列说法正确的是：\nA．甲\nB．乙\n答案：B\n2．2023年召开的是：\nA．一\nB．二\n答案：B\n")
+    assert [(r.line, r.fields["answer"]) for r in result.records] == [(1, "A"), (9, "B")]
+    assert [(p.code, p.line) for p in result.problems] == [("options-without-number", 6)]

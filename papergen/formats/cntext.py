@@ -33,6 +33,7 @@ a count of "跳过 0 题" can be trusted.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -151,6 +152,10 @@ class _Reader:
             return
         block = self.block
         if block is None:
+            if _opens_options(text):
+                # Options with no question number before them: a question the
+                # source forgot to number, after a finished one. Not guessed.
+                self.problem("options-without-number", f"第 {line} {self.unit}的选项前面没有题号，这道题没有读入；请给它加上题号", line)
             return  # prose between questions
         previous_last, block.last = block.last, line
         if self.option_line(text):
@@ -241,10 +246,8 @@ class _Reader:
         for text, _ in self.lines[index + 1 : index + 1 + LOOKAHEAD_LINES]:
             if not text:
                 continue
-            if OPTION_START.match(text):
-                leading, options = _split_inline_options(text)
-                if not leading and options:
-                    return "options"
+            if _opens_options(text):
+                return "options"
             if ANSWER.match(text):
                 return "answer"
             numbered = _numbered(text)
@@ -456,6 +459,15 @@ def _numbered(text: str) -> tuple[int | None, str, bool] | None:
     return None
 
 
+@functools.lru_cache(maxsize=1024)
+def _opens_options(text: str) -> bool:
+    """Whether ``text`` is an option line starting with A (looked at again by each look-ahead)."""
+    if not OPTION_START.match(text):
+        return False
+    leading, options = _split_inline_options(text)
+    return not leading and bool(options)
+
+
 def question_groups(lines: list[tuple[str, int]]) -> list[list[int]]:
     """The places of each run of numbered lines that options follow.
 
@@ -479,12 +491,10 @@ def question_groups(lines: list[tuple[str, int]]) -> list[list[int]]:
             continue
         if not pending:
             continue
-        if OPTION_START.match(text):
-            leading, options = _split_inline_options(text)
-            if not leading and options:
-                groups.append(pending)
-                pending = []
-                continue
+        if _opens_options(text):
+            groups.append(pending)
+            pending = []
+            continue
         if ANSWER.match(text) or EXPLANATION.match(text) or KEY_BLOCK.match(text) or BOILERPLATE.search(text):
             pending = []  # numbered prose, an answer without options, or a key entry
     return groups
