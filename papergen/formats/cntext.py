@@ -115,6 +115,7 @@ class _Reader:
     key: list[tuple[int, str, int]] = field(default_factory=list)  # (number, letters, line)
     key_explanations: dict[int, list[str]] = field(default_factory=dict)
     in_key: bool = False
+    next_signal: list[tuple[str | None, int]] = field(default_factory=list)  # see index_signals
 
     def where(self, line: int) -> str | None:
         return None if self.unit == "行" else f"第 {line} {self.unit}"
@@ -240,24 +241,26 @@ class _Reader:
         return True
 
     def what_follows(self, index: int, rest: str) -> str | None:
-        """"options" or "answer" when that comes next after the numbered line at ``index``."""
+        """"options" or "answer" when that comes next after the numbered line at ``index``.
+
+        Stem text and digit-start lines ("1.5万人……") are looked past; the next
+        plainly numbered line, a 解析, meta or key line ends the search.
+        """
         if _split_inline_options(rest)[1]:
             return "options"
-        for text, _ in self.lines[index + 1 : index + 1 + LOOKAHEAD_LINES]:
-            if not text:
-                continue
-            if _opens_options(text):
-                return "options"
-            if ANSWER.match(text):
-                return "answer"
-            numbered = _numbered(text)
-            if numbered is not None and not numbered[2]:
-                return None  # the next question (a digit start may still be stem text)
-            if BOILERPLATE.search(text) or KEY_BLOCK.match(text) or EXPLANATION.match(text) or META.match(text):
-                return None
-            if SECTION.match(text) and numbered is None:
-                return None
-        return None
+        kind, at = self.next_signal[index]
+        return kind if at - index <= LOOKAHEAD_LINES else None
+
+    def index_signals(self) -> None:
+        """For every line, the next line that decides ``what_follows`` (one pass from the end)."""
+        following: tuple[str | None, int] = (None, len(self.lines) + LOOKAHEAD_LINES + 1)
+        signals: list[tuple[str | None, int]] = [following] * len(self.lines)
+        for index in range(len(self.lines) - 1, -1, -1):
+            signals[index] = following
+            signal = _signal(self.lines[index][0])
+            if signal != "pass":
+                following = (signal, index)
+        self.next_signal = signals
 
     def label(self, block: _Block) -> str:
         if block.number is None:
@@ -459,6 +462,24 @@ def _numbered(text: str) -> tuple[int | None, str, bool] | None:
     return None
 
 
+def _signal(text: str) -> str | None:
+    """What a line tells a numbered line above it: "options", "answer", None (stop) or "pass"."""
+    if not text:
+        return "pass"
+    if _opens_options(text):
+        return "options"
+    if ANSWER.match(text):
+        return "answer"
+    numbered = _numbered(text)
+    if numbered is not None:
+        return "pass" if numbered[2] else None  # a digit start may still be stem text
+    if BOILERPLATE.search(text) or KEY_BLOCK.match(text) or EXPLANATION.match(text) or META.match(text):
+        return None
+    if SECTION.match(text):
+        return None
+    return "pass"
+
+
 @functools.lru_cache(maxsize=1024)
 def _opens_options(text: str) -> bool:
     """Whether ``text`` is an option line starting with A (looked at again by each look-ahead)."""
@@ -559,6 +580,7 @@ def read_lines(lines: Iterable[tuple[str, int]], path: str, unit: str = "行") -
     """
     reader = _Reader(path=path, unit=unit)
     reader.lines = [(text.strip(" \t\u3000\u00a0\ufeff"), place) for text, place in lines]
+    reader.index_signals()
     for index in range(len(reader.lines)):
         reader.feed(index)
     reader.records(Path(path).name)
