@@ -2,7 +2,8 @@
 
 Reads what training centres paste from web pages and Word files:
 
-- numbering ``1．`` ``1、`` ``1.`` ``【练习-1】`` ``【例1】`` ``第1题``;
+- numbering ``1．`` ``1、`` ``1.`` ``（1）`` ``【练习-1】`` ``【例1】`` ``第1题``, also before a
+  stem that starts with digits (``2．2023年……``);
 - options ``A.`` ``A．`` ``A、`` ``Ａ．`` ``(A)`` ``（A）``, one per line or several on a
   line separated by spaces or ideographic spaces;
 - answers ``【答案】ABC`` ``答案：A`` ``正确答案：B`` ``【答案】A、C``, or a key block
@@ -156,7 +157,7 @@ class _Reader:
             if _opens_options(text):
                 # Options with no question number before them: a question the
                 # source forgot to number, after a finished one. Not guessed.
-                self.problem("options-without-number", f"第 {line} {self.unit}的选项前面没有题号，这道题没有读入；请给它加上题号", line)
+                self.problem("options-without-number", f"第 {line} {self.unit}的选项前面没有题号（或题号那一行含网址等页面文字而被略过），这道题没有读入；请给它加上题号", line)
             return  # prose between questions
         previous_last, block.last = block.last, line
         if self.option_line(text):
@@ -402,7 +403,7 @@ class _Reader:
             host = next((record for first, last, record in spans if first <= line <= last), None)
             unit = self.unit
             if host is None:
-                self.problem("lost-question", f"第 {line} {unit}像是一道题（题号后有选项），但没有被读出（papergen 的缺陷，请报告）", line)
+                self.problem("lost-question", f"第 {line} {unit}像是一道题（题号后有选项），但没有读成题目，已跳过；请检查这一行的题号和格式", line)
                 continue
             self.problem(
                 "merged-question",
@@ -503,6 +504,9 @@ def question_groups(lines: list[tuple[str, int]]) -> list[list[int]]:
     for text, place in lines:
         if not text:
             continue
+        if BOILERPLATE.search(text):
+            pending = []  # page furniture is never a question, whatever it starts with
+            continue
         numbered = _numbered(text)
         if numbered is not None:
             pending.append(place)
@@ -516,7 +520,7 @@ def question_groups(lines: list[tuple[str, int]]) -> list[list[int]]:
             groups.append(pending)
             pending = []
             continue
-        if ANSWER.match(text) or EXPLANATION.match(text) or KEY_BLOCK.match(text) or BOILERPLATE.search(text):
+        if ANSWER.match(text) or EXPLANATION.match(text) or KEY_BLOCK.match(text):
             pending = []  # numbered prose, an answer without options, or a key entry
     return groups
 
