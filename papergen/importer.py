@@ -19,7 +19,8 @@ from . import atomic, inputs
 from .bankfile import dump_bank
 from .exceptions import InputFileError, OutputError
 from .located_yaml import located
-from .model import DEFAULT_DIFFICULTY, UNCLASSIFIED_TOPIC, Bank, Problem
+from .formats import RawRecord, ReadResult
+from .model import DEFAULT_DIFFICULTY, UNCLASSIFIED_TOPIC, Bank, Problem, Question
 from .validate import ID_PATTERN, check_banks, questions_from_mappings
 
 #: Source kind → module in ``papergen.formats`` with ``read``/``write``.
@@ -49,15 +50,33 @@ def _format_module(name: str):
     return importlib.import_module(f"papergen.formats.{name}")
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """A question (or what looked like one) in the source that was not imported."""
+
+    line: int | None
+    where: str | None
+    reason: str
+
+
 @dataclass
 class ImportReport:
-    """The outcome of one import: the bank plus everything worth saying."""
+    """The outcome of one import: the bank plus everything worth saying.
+
+    Every question the reader found is either in ``bank`` or in ``skipped``
+    with its place and reason, so ``skipped`` is the honest count for
+    "导入 N 题，跳过 M 题".
+    """
 
     bank: Bank
     kind: str
     records: int  # questions the reader recognised
     problems: list[Problem] = field(default_factory=list)
-    skipped: int = 0  # questions not imported (each has an error problem)
+    skipped_questions: list[Skipped] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> int:
+        return len(self.skipped_questions)
 
     @property
     def errors(self) -> list[Problem]:
@@ -115,6 +134,8 @@ def import_file(
     explicit_ids = {r.fields.get("id") for r in result.records if r.fields.get("id")}
     width = max(3, len(str(len(result.records))))
     items = []
+    trusted: list[tuple[RawRecord, str]] = []  # records to validate, with the id they were given
+    untrusted: list[RawRecord] = []
     where_of_line: dict[int, str] = {}
     for position, record in enumerate(result.records, start=1):
         fields = dict(record.fields)
@@ -123,6 +144,14 @@ def import_file(
             while candidate in explicit_ids:  # never collide with ids the source carries
                 candidate += "x"
             fields["id"] = candidate
+        if record.where:
+            where_of_line[record.line] = record.where
+        if record.errors:
+            # The reader already knows this record is not what the source
+            # meant (two keys, a question merged into it): never validated
+            # into the bank, only reported.
+            untrusted.append(record)
+            continue
         if not fields.get("type"):
             answer = fields.get("answer") or ""
             fields["type"] = "multiple" if len(answer) >= 2 else "single"
@@ -132,14 +161,14 @@ def import_file(
         fields["source"] = fields.get("source") or Path(path).name
         fields.setdefault("tags", [])
         fields.setdefault("explanation", "")
-        if record.where:
-            where_of_line[record.line] = record.where
         items.append((located(fields, record.line), record.line))
+        trusted.append((record, fields["id"]))
     questions, problems = questions_from_mappings(items, path)
     problems = [
         dataclasses.replace(p, where=where_of_line.get(p.line, p.where)) if p.line in where_of_line else p
         for p in problems
     ]
+    record_problems = [p for record in untrusted for p in record.errors]
     # A bank id or title carried by the source (Excel 题库信息, a GIFT or Moodle
     # header) is only used when it is valid: the written bank must pass validation.
     source_id, source_title = result.bank_id, result.title
@@ -150,11 +179,40 @@ def import_file(
     if not (isinstance(source_title, str) and source_title.strip()):
         source_title = None
     bank = Bank(source_id or bank_id, title or (source_title and source_title.strip()) or Path(path).stem, questions, None)
-    all_problems = sorted(result.problems + problems, key=lambda p: p.line or 0)
+    all_problems = sorted(result.problems + record_problems + problems, key=lambda p: p.line or 0)
     all_problems += check_banks([bank])
-    reader_errors = sum(p.is_error for p in result.problems)
-    skipped = reader_errors + (len(result.records) - len(questions))
-    return ImportReport(bank=bank, kind=kind, records=len(result.records), problems=all_problems, skipped=skipped)
+    skipped = _skipped_questions(result, trusted, untrusted, questions, problems)
+    return ImportReport(bank=bank, kind=kind, records=len(result.records), problems=all_problems, skipped_questions=skipped)
+
+
+def _skipped_questions(
+    result: ReadResult,
+    trusted: list[tuple[RawRecord, str]],
+    untrusted: list[RawRecord],
+    questions: list[Question],
+    problems: list[Problem],
+) -> list[Skipped]:
+    """One entry per question not imported, in source order.
+
+    A reader error that is not about a record (a question without options,
+    a 判断题 section, a key entry with no question, a question the reader
+    lost) stands for a question of its own. A record is skipped when the
+    reader distrusts it or it fails the bank rules; which ones passed is
+    told by id (the validator keeps the first of duplicate ids, if valid).
+    """
+    entries = [Skipped(p.line, p.where, p.message) for p in result.problems if p.is_error]
+    entries += [Skipped(r.line, r.where, "；".join(p.message for p in r.errors)) for r in untrusted]
+    reasons: dict[int | None, list[str]] = {}
+    for problem in problems:
+        if problem.is_error:
+            reasons.setdefault(problem.line, []).append(problem.message)
+    imported = {q.id for q in questions}
+    for record, qid in trusted:
+        if qid in imported:
+            imported.discard(qid)
+            continue
+        entries.append(Skipped(record.line, record.where, "；".join(reasons.get(record.line, [])) or "未通过题库校验"))
+    return sorted(entries, key=lambda e: e.line or 0)
 
 
 def write_bank_file(bank: Bank, path: str | Path, *, force: bool = False) -> bool:

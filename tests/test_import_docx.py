@@ -100,6 +100,44 @@ def test_word_automatic_numbering_is_read_as_typed(tmp_path: Path) -> None:
     ]
 
 
+def test_stems_starting_with_digits_typed_and_auto_numbered(tmp_path: Path) -> None:
+    """Word paragraphs go through the text reader: "2．2023年……" is question 2, whoever numbered it."""
+    document = docx.Document()
+    document.add_paragraph("一、单项选择题")
+    document.add_paragraph("1．第一题：")
+    document.add_paragraph("A．一")
+    document.add_paragraph("B．二")
+    document.add_paragraph("答案：A")
+    document.add_paragraph("【解析】要点：")
+    document.add_paragraph("1.5万名快递员参加。")  # a 解析 line, not question 1
+    document.add_paragraph("2．2023年2月，召开的会议是：")
+    document.add_paragraph("A．党的二十届二中全会　B．党的二十届三中全会")
+    document.add_paragraph("答案：A")
+    document.add_paragraph("3、10余次座谈会后：")
+    document.add_paragraph("A．3.5%")
+    document.add_paragraph("B．1949年10月1日")
+    document.add_paragraph("答案：B")
+    document.add_paragraph("二、多项选择题")
+    add_list_numbering(document)
+    numbered(document, "２０２４年座谈会提出：", 0)  # Word shows "1．２０２４年……"
+    numbered(document, "2023年起推广", 1)
+    numbered(document, "共建共治共享", 1)
+    numbered(document, "关心关爱", 1)
+    document.add_paragraph("答案：AB")
+    path = tmp_path / "digits.docx"
+    path.write_bytes(save(document))
+    report = importer.import_file(path, bank_id="d")
+    assert {p.code for p in report.problems} == {"no-explanation"} and report.skipped == 0
+    got = [(q.line, q.type, q.stem, [o.text for o in q.options], q.answer) for q in report.bank.questions]
+    assert got == [
+        (2, "single", "第一题：", ["一", "二"], "A"),
+        (8, "single", "2023年2月，召开的会议是：", ["党的二十届二中全会", "党的二十届三中全会"], "A"),
+        (11, "single", "10余次座谈会后：", ["3.5%", "1949年10月1日"], "B"),
+        (16, "multiple", "２０２４年座谈会提出：", ["2023年起推广", "共建共治共享", "关心关爱"], "AB"),
+    ]
+    assert report.bank.questions[0].explanation == "要点：\n1.5万名快递员参加。"
+
+
 def test_questions_inside_a_table_are_read(tmp_path: Path) -> None:
     document = docx.Document()
     table = document.add_table(rows=1, cols=1)

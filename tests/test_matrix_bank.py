@@ -25,6 +25,7 @@ from tests.test_bank_validate import GOOD, HEAD, question
 BANK = HEAD + GOOD  # one valid question; its answer is on line 8
 AFTER_BANK = BANK.count("\n") + 1  # the line just after it
 TEXT_SOURCE = "1．负责归口指导的是：\nA．组织部门\nB．社会工作部门\n答案：B\n"
+DIGIT_STEMS = "2．2023年2月，召开的会议是：\nA．二中全会\nB．三中全会\n答案：A\n3、10余次座谈会后：\nA．3.5%\nB．1949年10月1日\n答案：B\n"
 
 
 # -- inputs ---------------------------------------------------------------------------
@@ -185,6 +186,12 @@ CASES = [
     Case("import-xlsx-merged-cells", write("q.xlsx", xlsx_bytes(XLSX_HEADER, ["q1", "单选", "一", "a", "b", "c", "d", "A", "", "", 1], ["q2", "单选", "二", "a", "b", "c", "d", "B", "", "", 1], ["q3", "单选", "三", "a", "b", "c", "d", "C", "", "", 1], merge=["H3:H4"])), ("bank", "import", "{d}/q.xlsx", *IMPORT_TO), X.import_incomplete, ("{d}/q.xlsx", "工作表 题库 第 3 行", "merged-cells", "H3:H4"), writes=("out/new.yaml",)),
     Case("import-xlsx-missing-header", write("q.xlsx", xlsx_bytes(["题干", "A", "B", "C", "解析"], ["一", "a", "b", "c", ""])), ("bank", "import", "{d}/q.xlsx", *IMPORT_TO), X.input_file, ("{d}/q.xlsx", "答案")),
     Case("import-onto-edited-bank", write("q.txt", TEXT_SOURCE), ("bank", "import", "{d}/q.txt", *EXISTING), X.output_error, ("{d}/out/earlier.yaml", "--force")),
+    # stems that start with a year right after the question number: every question is read
+    Case("import-text-digit-stems", write("q.txt", TEXT_SOURCE + DIGIT_STEMS), ("bank", "import", "{d}/q.txt", *IMPORT_TO), X.ok, ("导入 3 题，跳过 0 题",), writes=("out/new.yaml",)),
+    Case("import-docx-digit-stems", write("q.docx", docx_bytes(*(TEXT_SOURCE + DIGIT_STEMS).splitlines())), ("bank", "import", "{d}/q.docx", *IMPORT_TO), X.ok, ("导入 3 题，跳过 0 题",), writes=("out/new.yaml",)),
+    # a question without its number runs into the one before: both keys are refused, the line named
+    Case("import-text-merged-question", write("q.txt", TEXT_SOURCE + "【解析】略。\n下列说法正确的是：\nA．甲\nB．乙\n答案：A\n" + DIGIT_STEMS), ("bank", "import", "{d}/q.txt", *IMPORT_TO), X.import_incomplete, ("{d}/q.txt:9: 错误 [conflicting-answers]", "导入 2 题，跳过 1 题"), writes=("out/new.yaml",)),
+    Case("import-text-unnumbered-question", write("q.txt", TEXT_SOURCE + "下列说法正确的是：\nA．甲\nB．乙\n答案：A\n" + DIGIT_STEMS), ("bank", "import", "{d}/q.txt", *IMPORT_TO), X.import_incomplete, ("{d}/q.txt:6: 错误 [options-without-number]", "导入 3 题，跳过 1 题"), writes=("out/new.yaml",)),
     Case("import-ok", write("q.txt", TEXT_SOURCE), ("bank", "import", "{d}/q.txt", *IMPORT_TO), X.ok, ("导入 1 题，跳过 0 题 → {d}/out/new.yaml",), writes=("out/new.yaml",)),
 ]
 

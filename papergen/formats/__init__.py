@@ -27,12 +27,15 @@ class RawRecord:
     or ``{"text": ..., "pin": True}`` dicts; ``answer`` is letters ("AC").
     ``line`` is the 1-based line (text, XML), paragraph (DOCX) or row (XLSX)
     where the question starts; ``where`` overrides how that place is shown
-    (e.g. "工作表 题库 第 7 行").
+    (e.g. "工作表 题库 第 7 行"). ``errors`` are the reader's reasons not to
+    trust the record (two different keys, another question run into it): the
+    importer skips such a record and reports them.
     """
 
     fields: dict[str, Any]
     line: int
     where: str | None = None
+    errors: list[Problem] = field(default_factory=list)
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 Reads what training centres paste from web pages and Word files:
 
-- numbering ``1．`` ``1、`` ``1.`` ``【练习-1】`` ``【例1】`` ``第1题``;
+- numbering ``1．`` ``1、`` ``1.`` ``（1）`` ``【练习-1】`` ``【例1】`` ``第1题``, also before a
+  stem that starts with digits (``2．2023年……``);
 - options ``A.`` ``A．`` ``A、`` ``Ａ．`` ``(A)`` ``（A）``, one per line or several on a
   line separated by spaces or ideographic spaces;
 - answers ``【答案】ABC`` ``答案：A`` ``正确答案：B`` ``【答案】A、C``, or a key block
@@ -16,10 +17,24 @@ A numbered paragraph is only a question if options follow it: exam-prep
 material is full of numbered prose headings ("3.完善激励机制"), which are
 passed over. A line with a web address or page furniture ("本文链接", "上一篇")
 ends the question before it, so page footers do not leak into a 解析.
+
+Stems that start with digits ("2．2023年2月……", "3．3.5%的……") are everywhere
+in 公基 questions. A number right after the separator is therefore still stem
+text; whether such a line ("2．2023年", but also "3.5%" inside a 解析) opens a
+question is decided from what follows it (options) and, before a question's
+options, from the numbering sequence. Numbered lines inside a 解析
+("1.坚持党的领导" "（2）……") stay in the 解析 unless options or an answer follow.
+
+The reader checks its own work: ``question_groups`` finds, independently of
+the reader's state machine, every numbered line that options follow; each
+must have become a record or a problem at its line. One that did not was
+swallowed by the question before it (or dropped), and both are reported, so
+a count of "跳过 0 题" can be trusted.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -43,6 +58,9 @@ QUESTION_STARTS = (
     re.compile(rf"^(?P<num>[{_D}]+)\s*[.．、]\s*(?![{_D}])(?P<rest>.*)$"),
     re.compile(rf"^[（(]\s*(?P<num>[{_D}]+)\s*[）)]\s*(?P<rest>.*)$"),
 )
+# A number and separator followed by more digits: "2．2023年……" (question 2)
+# or "3.5%……" (a decimal). Which one it is depends on the lines around it.
+DIGIT_START = re.compile(rf"^(?P<num>[{_D}]+)\s*[.．、]\s*(?P<rest>[{_D}].*)$")
 # An option marker: "A." "A．" "A、" "A:" "(A)" "（A）". Inside a line it must
 # follow white space, so "B超" or "1.5A." in running text is not split.
 _MARKER = rf"(?:[（(]\s*[{_L}]\s*[）)]\s*[.．、]?|[{_L}]\s*[.．、:：])"
@@ -81,12 +99,15 @@ class _Block:
     explanation: list[str] = field(default_factory=list)
     meta: dict[str, str] = field(default_factory=dict)
     state: str = "stem"  # stem | options | answer | explanation
+    last: int = 0  # the last line read into this question
+    errors: list[Problem] = field(default_factory=list)  # why it cannot be trusted
 
 
 @dataclass
 class _Reader:
     path: str
     unit: str  # how a place is named in messages: "行" or "段"
+    lines: list[tuple[str, int]] = field(default_factory=list)  # stripped text, place
     result: ReadResult = field(default_factory=ReadResult)
     blocks: list[_Block] = field(default_factory=list)
     block: _Block | None = None
@@ -95,6 +116,7 @@ class _Reader:
     key: list[tuple[int, str, int]] = field(default_factory=list)  # (number, letters, line)
     key_explanations: dict[int, list[str]] = field(default_factory=dict)
     in_key: bool = False
+    next_signal: list[tuple[str | None, int]] = field(default_factory=list)  # see index_signals
 
     def where(self, line: int) -> str | None:
         return None if self.unit == "行" else f"第 {line} {self.unit}"
@@ -102,10 +124,14 @@ class _Reader:
     def problem(self, code: str, message: str, line: int) -> None:
         self.result.problems.append(Problem("error", code, message, self.path, line, self.where(line)))
 
+    def block_error(self, block: _Block, code: str, message: str, line: int) -> None:
+        """A problem that makes ``block`` untrustworthy: it is kept (ids stay tied to position) but skipped."""
+        block.errors.append(Problem("error", code, message, self.path, line, self.where(line)))
+
     # -- line dispatch -----------------------------------------------------
 
-    def feed(self, raw: str, line: int) -> None:
-        text = raw.strip(" \t\u3000\u00a0\ufeff")
+    def feed(self, index: int) -> None:
+        text, line = self.lines[index]
         if not text:
             return
         if BOILERPLATE.search(text):
@@ -121,19 +147,34 @@ class _Reader:
             self.finish()
             self.in_key = True
             return
-        for pattern in QUESTION_STARTS:
-            start = pattern.match(text)
-            if start:
-                self.start(_number(start.group("num")), start.group("rest"), line)
-                return
+        numbered = _numbered(text)
+        if numbered is not None and self.opens_question(index, *numbered):
+            number, rest, _ = numbered
+            self.start(number, rest, line)
+            return
         block = self.block
         if block is None:
+            if _opens_options(text):
+                # Options with no question number before them: a question the
+                # source forgot to number, after a finished one. Not guessed.
+                self.problem("options-without-number", f"第 {line} {self.unit}的选项前面没有题号（或题号那一行含网址等页面文字而被略过），这道题没有读入；请给它加上题号", line)
             return  # prose between questions
+        previous_last, block.last = block.last, line
         if self.option_line(text):
             return
         answer = ANSWER.match(text)
         if answer:
-            block.answer = normalize_answer(_nfkc(answer.group("letters")))
+            letters = normalize_answer(_nfkc(answer.group("letters")))
+            if block.answer is not None and block.answer != letters:
+                # Two different keys in one question: a second question ran
+                # into this one, or the source contradicts itself. Either way
+                # neither key can be trusted.
+                self.block_error(
+                    block, "conflicting-answers",
+                    f"{self.label(block)}有两个不同的答案：第 {block.answer_line} {self.unit}是 {block.answer}，"
+                    f"第 {line} {self.unit}是 {letters}", line,
+                )
+            block.answer = letters
             block.answer_line = line
             block.state = "answer"
             rest = INLINE_EXPLANATION.search(answer.group("rest"))
@@ -157,7 +198,70 @@ class _Reader:
         elif block.state == "explanation":
             block.explanation.append(text)
         else:
+            block.last = previous_last  # this line is not part of the question
             self.finish()  # prose after an answer line ends the question
+
+    def opens_question(self, index: int, number: int | None, rest: str, digit_start: bool) -> bool:
+        """Whether a numbered line begins a question or is text of the current one.
+
+        A question has options, so a plainly numbered line ("3．以下……") followed
+        by options always begins one; so does one between questions or before
+        a question's options, as numbered prose ("3.完善激励机制") always has.
+        Inside a 解析 it is an enumeration ("1.…" "（2）…") unless options or an
+        answer follow it (a question whose options are a picture).
+
+        "2．2023年……" begins a question only when options follow and its number
+        is the next one: "1.5万名……" in a 解析 or "3.2万人……" in a stem followed
+        by options is text, because the question after it has the number that
+        comes next. With no question before it (first in the file or after a
+        section heading) options following it are enough.
+        """
+        block = self.block
+        follows = self.what_follows(index, rest)
+        if digit_start:
+            if follows != "options":
+                return False
+            if block is None or block.number is None:
+                return True
+            if number != block.number + 1:
+                return False
+            if not block.options and block.answer is None:
+                # "1．……" without options, then "2．2023年……" with options: most
+                # likely a numbered heading and then a question, but it could be
+                # a stem line starting "2.3万"; say which reading was taken.
+                text, line = self.lines[index]
+                self.result.problems.append(Problem(
+                    "warning", "digit-start-read-as-question",
+                    f"“{text[:24]}”按第 {number} 题读入；它前面第 {block.line} {self.unit}的“{block.number}．”没有选项，"
+                    f"未当作题目。如果这一行其实是上一题题干的一部分，请把它与上一行合并",
+                    self.path, line, self.where(line),
+                ))
+            return True
+        if block is not None and block.state == "explanation":
+            return follows in ("options", "answer")
+        return True
+
+    def what_follows(self, index: int, rest: str) -> str | None:
+        """"options" or "answer" when that comes next after the numbered line at ``index``.
+
+        Stem text and digit-start lines ("1.5万人……") are looked past; the next
+        plainly numbered line, a 解析, meta or key line ends the search.
+        """
+        if _split_inline_options(rest)[1]:
+            return "options"
+        kind, at = self.next_signal[index]
+        return kind if at - index <= LOOKAHEAD_LINES else None
+
+    def index_signals(self) -> None:
+        """For every line, the next line that decides ``what_follows`` (one pass from the end)."""
+        following: tuple[str | None, int] = (None, len(self.lines) + LOOKAHEAD_LINES + 1)
+        signals: list[tuple[str | None, int]] = [following] * len(self.lines)
+        for index in range(len(self.lines) - 1, -1, -1):
+            signals[index] = following
+            signal = _signal(self.lines[index][0])
+            if signal != "pass":
+                following = (signal, index)
+        self.next_signal = signals
 
     def label(self, block: _Block) -> str:
         if block.number is None:
@@ -186,7 +290,7 @@ class _Reader:
     def start(self, number: int | None, rest: str, line: int) -> None:
         self.finish()
         self.in_key = False
-        self.block = _Block(line=line, number=number, section_type=self.section_type)
+        self.block = _Block(line=line, number=number, section_type=self.section_type, last=line)
         if rest:
             first, inline = _split_inline_options(rest)
             if first:
@@ -271,7 +375,46 @@ class _Reader:
                 "tags": [t for t in re.split(r"[、,，;；\s]+", block.meta.get("tags", "")) if t],
                 "source": block.meta.get("source") or source,
             }
-            self.result.records.append(RawRecord(fields, block.line, self.where(block.line)))
+            self.result.records.append(RawRecord(fields, block.line, self.where(block.line), list(block.errors)))
+        self.account()
+
+    def account(self) -> None:
+        """Every question-like group of lines must have become a record or a problem.
+
+        ``question_groups`` looks at the lines without the reader's state, so a
+        question the reader merged into the one before it (or dropped) shows
+        up here. The lost question is reported at its line and the record that
+        swallowed it is not imported: its stem, options and key may belong to
+        either question.
+        """
+        available: dict[int, int] = {}
+        for record in self.result.records:
+            available[record.line] = available.get(record.line, 0) + 1
+        for problem in self.result.problems:
+            if problem.is_error and problem.line is not None:
+                available[problem.line] = available.get(problem.line, 0) + 1
+        spans = [(block.line, block.last, record) for block, record in zip(self.blocks, self.result.records)]
+        for places in question_groups(self.lines):
+            hit = next((place for place in places if available.get(place, 0) > 0), None)
+            if hit is not None:
+                available[hit] -= 1
+                continue
+            line = places[-1]
+            host = next((record for first, last, record in spans if first <= line <= last), None)
+            unit = self.unit
+            if host is None:
+                self.problem("lost-question", f"第 {line} {unit}像是一道题（题号后有选项），但没有读成题目，已跳过；请检查这一行的题号和格式", line)
+                continue
+            self.problem(
+                "merged-question",
+                f"第 {line} {unit}像是一道题（题号后有选项），却被读进了第 {host.line} {unit}开始的题里",
+                line,
+            )
+            host.errors.append(Problem(
+                "error", "merged-question",
+                f"这道题里混进了第 {line} {unit}的另一道题，题干、选项和答案无法确定归属，已跳过",
+                self.path, host.line, self.where(host.line),
+            ))
 
     def apply_key(self) -> None:
         # The k-th key entry numbered n answers the k-th question numbered n,
@@ -290,16 +433,96 @@ class _Reader:
                 continue
             block = candidates[k]
             if block.answer and block.answer != letters:
-                self.problem(
-                    "conflicting-answers",
-                    f"第 {number} 题题后答案是 {block.answer}，参考答案却是 {letters}",
-                    line,
+                self.block_error(
+                    block, "conflicting-answers", f"第 {number} 题题后答案是 {block.answer}，参考答案却是 {letters}", line
                 )
                 block.answer = ""  # neither can be trusted: imported as unanswered, so skipped
                 continue
             block.answer = block.answer or letters
             if index in self.key_explanations and not block.explanation:
                 block.explanation = self.key_explanations[index]
+
+
+#: How far ahead a numbered line looks for its options: a 材料题 stem can run to many lines.
+LOOKAHEAD_LINES = 80
+
+
+def _numbered(text: str) -> tuple[int | None, str, bool] | None:
+    """``(number, rest, digit_start)`` when ``text`` starts with a question number.
+
+    ``digit_start`` is true for "2．2023年……" (the number's separator is
+    followed by digits), which may as well be stem or 解析 text ("3.5%……").
+    """
+    for pattern in QUESTION_STARTS:
+        start = pattern.match(text)
+        if start:
+            return _number(start.group("num")), start.group("rest"), False
+    start = DIGIT_START.match(text)
+    if start:
+        return _number(start.group("num")), start.group("rest"), True
+    return None
+
+
+def _signal(text: str) -> str | None:
+    """What a line tells a numbered line above it: "options", "answer", None (stop) or "pass"."""
+    if not text:
+        return "pass"
+    if _opens_options(text):
+        return "options"
+    if ANSWER.match(text):
+        return "answer"
+    numbered = _numbered(text)
+    if numbered is not None:
+        return "pass" if numbered[2] else None  # a digit start may still be stem text
+    if BOILERPLATE.search(text) or KEY_BLOCK.match(text) or EXPLANATION.match(text) or META.match(text):
+        return None
+    if SECTION.match(text):
+        return None
+    return "pass"
+
+
+@functools.lru_cache(maxsize=1024)
+def _opens_options(text: str) -> bool:
+    """Whether ``text`` is an option line starting with A (looked at again by each look-ahead)."""
+    if not OPTION_START.match(text):
+        return False
+    leading, options = _split_inline_options(text)
+    return not leading and bool(options)
+
+
+def question_groups(lines: list[tuple[str, int]]) -> list[list[int]]:
+    """The places of each run of numbered lines that options follow.
+
+    This is what a question looks like in any exam file: one or more numbered
+    lines (a number, or a stem line that happens to start like one, "2.5万……"),
+    then an "A．" option. It does not depend on how the reader tells stem
+    text from question numbers, so each group must end up as one record or
+    one problem; ``_Reader.account`` checks that.
+    """
+    groups: list[list[int]] = []
+    pending: list[int] = []
+    for text, place in lines:
+        if not text:
+            continue
+        if BOILERPLATE.search(text):
+            pending = []  # page furniture is never a question, whatever it starts with
+            continue
+        numbered = _numbered(text)
+        if numbered is not None:
+            pending.append(place)
+            if _split_inline_options(numbered[1])[1]:
+                groups.append(pending)
+                pending = []
+            continue
+        if not pending:
+            continue
+        if _opens_options(text):
+            groups.append(pending)
+            pending = []
+            continue
+        if ANSWER.match(text) or EXPLANATION.match(text) or KEY_BLOCK.match(text):
+            pending = []  # numbered prose, an answer without options, or a key entry
+    return groups
 
 
 def _join(left: str, right: str) -> str:
@@ -360,8 +583,10 @@ def read_lines(lines: Iterable[tuple[str, int]], path: str, unit: str = "行") -
     with ``unit="段"``), used in records and problems.
     """
     reader = _Reader(path=path, unit=unit)
-    for text, place in lines:
-        reader.feed(text, place)
+    reader.lines = [(text.strip(" \t\u3000\u00a0\ufeff"), place) for text, place in lines]
+    reader.index_signals()
+    for index in range(len(reader.lines)):
+        reader.feed(index)
     reader.records(Path(path).name)
     return reader.result
 
