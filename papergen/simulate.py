@@ -31,6 +31,7 @@ import math
 import os
 import re
 import statistics
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -981,7 +982,7 @@ def simulate(
     run = _Run(manifest, blanks, base_dpi, seed, degrade, fmt, dpi, doubtful_rate)
     rows: list[TruthRow] = []
     ambiguous = 0
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool, contextlib.ExitStack() as stack:
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool, _abandoned_on_error(pool, run), contextlib.ExitStack() as stack:
         sink = _PageSink(outdir, fmt, stack)
         for student, (responses, pages) in zip(students, _in_order(pool, run.sheet, students, window=2 * WORKERS)):
             ambiguous += sum(1 for r in responses if r.doubt)
@@ -999,6 +1000,27 @@ def simulate(
         outdir=outdir, files=tuple(files), truth=truth, sheets=n, pages=len(rows), absent=absent,
         duplicate_ids=duplicate_ids, ambiguous=ambiguous, seconds=time.perf_counter() - start, rows=tuple(rows),
     )
+
+
+@contextlib.contextmanager
+def _abandoned_on_error(pool: ThreadPoolExecutor, run: _Run) -> Iterator[None]:
+    """Interrupted (Ctrl-C) or failed: drop the queued sheets and stop the ones being drawn.
+
+    Threads cannot be killed and the pool waits for them on the way out, so
+    each one checks ``run.stopped`` before every page: stopping takes one
+    page's work at most (about a second for a 12-megapixel photo), not the
+    whole queue's.
+    """
+    try:
+        yield
+    except BaseException:
+        run.stopped.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+
+
+class _Stopped(Exception):
+    """A sheet abandoned half-way because the run was interrupted (nobody reads it)."""
 
 
 @dataclass(frozen=True)
@@ -1031,11 +1053,14 @@ class _Run:
         self.keep_px = fiducial_corners_px(g, dpi_in)
         s = g.fiducial_size
         self.fiducials_px = [rect_to_px((cx - s / 2, cy - s / 2, s, s), g, dpi_in) for cx, cy in g.fiducial_centers()]
+        self.stopped = threading.Event()  # set when the run is interrupted: workers give up at the next page
 
     def sheet(self, student: Student) -> tuple[list[Response], list[_StoredPage]]:
         responses = answer_sheet(self.manifest, student, self.seed, self.doubtful_rate)
         pages = []
         for number, blank in enumerate(self.blanks, start=1):
+            if self.stopped.is_set():
+                raise _Stopped()
             pen = _rng(self.seed, _STREAM_PEN, student.sheet, number)
             marked = fill_page(blank, self.manifest.sheet, number, student, responses, pen, self.dpi_in)
             page = self.deliver(marked, _rng(self.seed, _STREAM_DEVICE, student.sheet, number))
