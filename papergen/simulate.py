@@ -980,6 +980,14 @@ def simulate(
         raise InputFileError(f"答题卡 PDF 有 {len(blanks)} 页，考试清单说是 {geometry.pages} 页", path=sheet_pdf)
     students = make_cohort(manifest, n, seed, absent=absent, duplicate_ids=duplicate_ids)
     run = _Run(manifest, blanks, base_dpi, seed, degrade, fmt, dpi, doubtful_rate)
+    truth = outdir / TRUTH_NAME
+    # An earlier run's truth.csv stops being true as soon as its sheets start
+    # being replaced: a run interrupted half-way (Ctrl-C, kill) must leave no
+    # truth.csv at all rather than one that describes other sheets.
+    try:
+        truth.unlink(missing_ok=True)
+    except OSError as exc:
+        raise OutputError(f"无法删除旧的标准答案：{exc.strerror}", path=truth) from None
     rows: list[TruthRow] = []
     ambiguous = 0
     with ThreadPoolExecutor(max_workers=WORKERS) as pool, _abandoned_on_error(pool, run), contextlib.ExitStack() as stack:
@@ -993,7 +1001,6 @@ def simulate(
                 say(f"已生成 {student.sheet}/{n} 张答题卡")
         sink.finish()
         files = sink.files
-    truth = outdir / TRUTH_NAME
     atomic.write_bytes(truth, truth_csv(rows, geometry).encode("utf-8-sig"))
     _remove_stale(outdir, {p.name for p in files})
     return SimulationResult(

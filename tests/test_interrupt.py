@@ -195,14 +195,17 @@ def test_grade_interrupted_by_ctrl_c_twice_and_sigterm_resumes_to_the_uninterrup
 # -- simulate, build (first run: fonts), demo --------------------------------------------------------------
 
 
-def test_simulate_interrupted_stops_within_a_page_and_writes_no_truth(small_exam, tmp_path: Path) -> None:
+def test_simulate_interrupted_stops_within_a_page_and_leaves_no_truth(small_exam, tmp_path: Path) -> None:
     """Photos are the slowest pages (about a second each): the drawing threads give up at the next page
-    instead of finishing every queued sheet."""
+    instead of finishing every queued sheet. The folder held an earlier simulation's scans.pdf and truth.csv."""
     out = tmp_path / "scans"
+    earlier = run_subprocess(["simulate", small_exam / "exam.json", "-n", 2, "-o", out, "--dpi", 150, "--format", "pdf"])
+    assert earlier.returncode == 0 and (out / "truth.csv").exists(), earlier.stderr
     run = start(["simulate", small_exam / "exam.json", "-n", 6, "-o", out, "--degrade", "photo"], tmp_path, "simulate")
     wait_until(lambda: any(out.glob("sheet-*.jpg")), run.process)
     assert_clean_stop(*interrupt(run, signal.SIGINT), limit=STOP_LIMIT + 1)
-    assert not (out / "truth.csv").exists(), "an interrupted simulation must not write a truth.csv for sheets it never made"
+    # not even the earlier run's: it would describe sheets this run has partly replaced
+    assert not (out / "truth.csv").exists(), "an interrupted simulation must leave no truth.csv"
     assert not temp_leftovers(out)
 
 
