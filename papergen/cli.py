@@ -241,14 +241,11 @@ def grade_command(exam_json: Path, scans: tuple[Path, ...], results_dir: Path, w
     progress = _Progress()
     try:
         summary = grade(exam_json, list(scans), results_dir, workers=workers, progress=progress)
-    except Interrupted:
+    except Interrupted as exc:
         if progress.total is not None:  # pages were being graded: say what is kept and how to finish
-            if progress.live:
-                click.echo("", err=True)  # off the progress bar's line
-            click.echo(
+            exc.notes.append(
                 f"评阅未完成：本次评完的 {progress.done} 页已存入成绩库，还有 {progress.total - progress.done} 页未评；"
-                "重新运行同一命令会接着评其余页面。",
-                err=True,
+                "重新运行同一命令会接着评其余页面。"
             )
         raise
     click.echo(
@@ -414,5 +411,7 @@ def main() -> None:
     except Interrupted as exc:
         if sys.stderr.isatty():
             click.echo("", err=True)  # end the line the terminal's ^C or the progress bar left open
+        for note in exc.notes:
+            click.echo(note, err=True)
         click.echo(exc.message, err=True)
         sys.exit(int(exc.exit_code))

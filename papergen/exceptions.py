@@ -44,6 +44,7 @@ class Interrupted(BaseException):
 
     def __init__(self, signum: int) -> None:
         self.signum = signum
+        self.notes: list[str] = []  # what the interrupted command wants said before "已中断。"
         super().__init__(signum)
 
     @property
