@@ -47,7 +47,10 @@ def stop_on_signals() -> None:
         raise Interrupted(signum)
 
     for number in _STOP_SIGNALS:
-        signal.signal(number, handler)
+        # A signal ignored by whoever started papergen (``nohup``, a shell's
+        # background job) stays ignored, as the Python interpreter itself does.
+        if signal.getsignal(number) is not signal.SIG_IGN:
+            signal.signal(number, handler)
 
 
 @contextlib.contextmanager

@@ -227,3 +227,22 @@ def test_demo_interrupted_ends_with_130(tmp_path: Path) -> None:
     wait_until(lambda: any((out / "2026-mock-03" / "scans").glob("sheet-*.jpg")), run.process)
     assert_clean_stop(*interrupt(run, signal.SIGINT))
     assert not (out / "report.xlsx").exists()
+
+
+def test_a_signal_ignored_by_whoever_started_papergen_stays_ignored(small_exam, tmp_path: Path) -> None:
+    """``nohup`` and a shell's background jobs start commands with SIGINT ignored: a Ctrl-C meant
+    for the terminal's foreground job must not stop them."""
+    out = tmp_path / "scans"
+    earlier = run_subprocess(["simulate", small_exam / "exam.json", "-n", 2, "-o", out, "--dpi", 150, "--format", "pdf"])
+    assert earlier.returncode == 0, earlier.stderr
+
+    def ignore_sigint() -> None:  # in the child, before papergen starts
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    with open(tmp_path / "stderr", "wb") as handle:
+        process = start_subprocess(["simulate", small_exam / "exam.json", "-n", 40, "-o", out, "--dpi", 150],
+                                   stdout=subprocess.DEVNULL, stderr=handle, preexec_fn=ignore_sigint)
+    wait_until(lambda: not (out / "truth.csv").exists(), process)  # it is drawing: the earlier truth.csv is gone
+    os.killpg(process.pid, signal.SIGINT)
+    assert process.wait(timeout=60) == 0, (tmp_path / "stderr").read_text("utf-8")
+    assert (out / "truth.csv").exists()
