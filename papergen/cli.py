@@ -407,11 +407,17 @@ def main() -> None:
     """
     stop_on_signals()
     try:
-        cli.main(prog_name="papergen")
+        cli.main(prog_name="papergen")  # standalone mode: exits by itself unless interrupted
+        return
     except Interrupted as exc:
         if sys.stderr.isatty():
             click.echo("", err=True)  # end the line the terminal's ^C or the progress bar left open
         for note in exc.notes:
             click.echo(note, err=True)
         click.echo(exc.message, err=True)
-        sys.exit(int(exc.exit_code))
+        code = int(exc.exit_code)
+    # Exit only once the exception is gone: its traceback holds the frames it
+    # passed through, and whatever clean-up only their release runs (a temp
+    # file of a ``with`` interrupted as it was entered) would never run if
+    # sys.exit kept them alive until the interpreter stops.
+    sys.exit(code)
