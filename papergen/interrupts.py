@@ -20,7 +20,8 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import signal
-from collections.abc import Callable, Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from .exceptions import Interrupted
@@ -54,20 +55,41 @@ def stop_on_signals() -> None:
 
 
 @contextlib.contextmanager
-def _sigint_blocked() -> Iterator[None]:
-    """Block SIGINT in this thread while the pool may start worker processes.
+def _starting_workers() -> Iterator[None]:
+    """Hold off SIGINT and SIGTERM while the pool may start worker processes.
 
-    A started process inherits the signal mask of the thread that started it
-    (multiprocessing's own resource tracker is started the same way), so a
-    worker cannot be interrupted while it is still importing papergen, before
-    its initializer can ignore SIGINT. A SIGINT that arrives meanwhile stays
-    pending for this process and is delivered as soon as the block ends.
+    A started process inherits the signal mask of the thread that started
+    it (multiprocessing's own resource tracker is started the same way), so
+    with SIGINT blocked here a worker cannot be interrupted while it is still
+    importing papergen, before its initializer can ignore SIGINT. And this
+    process must not be interrupted half-way through starting one: a worker
+    whose start-up data was cut off prints a traceback. Blocking SIGINT in
+    this thread is not enough for that (another thread may take the signal,
+    and Python runs the handler here anyway), so in the main thread the
+    handlers are swapped for one that only notes the signal, which is raised
+    again once the workers are started.
     """
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    noted: list[int] = []
+    swapped = {}
+    previous_mask = None
     try:
+        if threading.current_thread() is threading.main_thread():
+            for number in _STOP_SIGNALS:
+                if callable(signal.getsignal(number)):  # not SIG_IGN / SIG_DFL / a handler set outside Python
+                    swapped[number] = signal.signal(number, lambda signum, frame: noted.append(signum))
+        previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        if previous_mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
+        for number, handler in swapped.items():
+            signal.signal(number, handler)
+        if noted:  # now through whatever handles it normally (stop_on_signals: Interrupted)
+            signal.raise_signal(noted[0])
+
+
+def _run_chunk(fn: Callable, chunk: Sequence) -> list:
+    return [fn(item) for item in chunk]
 
 
 def _start_worker(initializer: Callable | None, initargs: tuple) -> None:
@@ -99,13 +121,22 @@ class WorkerPool:
         )
 
     def submit(self, fn: Callable, *args) -> Future:
-        with _sigint_blocked():
+        with _starting_workers():
             return self._executor.submit(fn, *args)
 
-    def map(self, fn: Callable, items: Iterable, *, chunksize: int = 1) -> Iterator:
-        """Results in order. Every item is submitted here, before the first result is waited for."""
-        with _sigint_blocked():
-            return self._executor.map(fn, items, chunksize=chunksize)
+    def map(self, fn: Callable, items: Sequence, *, chunksize: int = 1) -> Iterator:
+        """``fn(item)`` for every item, in order; all are submitted here, in chunks of ``chunksize``.
+
+        Not ``Executor.map``: closing its iterator cancels the futures from
+        this thread while, if the workers were killed (SIGTERM to the group),
+        the executor's own thread may be failing the same futures — Python
+        3.11 then prints an ``InvalidStateError`` traceback. Here only the
+        executor cancels (``stop``).
+        """
+        chunks = [items[start:start + chunksize] for start in range(0, len(items), chunksize)]
+        with _starting_workers():
+            futures = [self._executor.submit(_run_chunk, fn, chunk) for chunk in chunks]
+        return (result for future in futures for result in future.result())
 
     def stop(self) -> None:
         """Terminate the workers now; queued work is cancelled, running work lost."""

@@ -160,7 +160,7 @@ def assert_pages_complete(results: Path, expected: dict[str, list]) -> int:
 def test_grade_interrupted_by_ctrl_c_twice_and_sigterm_resumes_to_the_uninterrupted_store(big_pile, tmp_path: Path) -> None:
     """One results folder, three interrupted runs, then a run to the end.
 
-    1. Ctrl-C while the worker processes are still starting (nothing graded);
+    1. Ctrl-C, then SIGTERM, while the worker processes are still starting (nothing graded);
     2. Ctrl-C twice, 0.3 s apart, while pages are being written (two workers);
     3. SIGTERM to a serial run (``--workers 1``) that resumed the batch;
     4. the same command again: it is not refused (the lock was released),
@@ -170,9 +170,11 @@ def test_grade_interrupted_by_ctrl_c_twice_and_sigterm_resumes_to_the_uninterrup
     results = tmp_path / "results"
     argv = ["grade", big_pile.exam / "exam.json", big_pile.scans, "-o", results]
 
-    run = start([*argv, "--workers", 2], tmp_path, "starting")
-    wait_until(lambda: len(live_processes(run.process.pid)) >= 3, run.process)  # grader, resource tracker, a worker
-    assert_clean_stop(*interrupt(run, signal.SIGINT))
+    for sent, exit_code, last_line in ((signal.SIGINT, X.interrupted, "已中断。"),
+                                       (signal.SIGTERM, X.terminated, "已中断（收到 SIGTERM）。")):
+        run = start([*argv, "--workers", 2], tmp_path, f"starting-{sent}")
+        wait_until(lambda: len(live_processes(run.process.pid)) >= 3, run.process)  # grader, resource tracker, a worker
+        assert_clean_stop(*interrupt(run, sent), exit_code=exit_code, last_line=last_line)
 
     run = start([*argv, "--workers", 2], tmp_path, "twice")
     wait_until(lambda: stored_pages(results) > 0, run.process)
