@@ -165,19 +165,23 @@ def _temp_beside(path: Path) -> Path:
     folder = path.parent if str(path.parent) else Path(".")
     _remove_abandoned(folder, path.name)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=folder)
-    os.close(fd)
-    # mkstemp makes the file private (0600); outputs get the usual permissions
-    # (those of the file being replaced, else 0666 less the umask).
+    # From here on the temp file exists: any failure, or a Ctrl-C landing in
+    # these few calls, removes it (the caller's clean-up does not hold it yet).
     try:
-        mode = path.stat().st_mode & 0o777
-    except OSError:
-        mode = 0o666 & ~_umask()
-    try:
-        os.chmod(tmp_name, mode)
-    except OSError:
-        _remove_quietly(Path(tmp_name))
+        os.close(fd)
+        tmp = Path(tmp_name)  # pathlib is Python code: a signal handler can run inside it
+        # mkstemp makes the file private (0600); outputs get the usual permissions
+        # (those of the file being replaced, else 0666 less the umask).
+        try:
+            mode = path.stat().st_mode & 0o777
+        except OSError:
+            mode = 0o666 & ~_umask()
+        os.chmod(tmp, mode)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
         raise
-    return Path(tmp_name)
+    return tmp
 
 
 def _remove_abandoned(folder: Path, name: str) -> None:

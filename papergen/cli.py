@@ -15,7 +15,8 @@ from pathlib import Path
 import click
 
 from . import __version__, bankfile, importer, stats
-from .exceptions import ExitCode, ImportIncomplete, PapergenError
+from .exceptions import ImportIncomplete, Interrupted, PapergenError
+from .interrupts import stop_on_signals
 
 
 class PapergenClickError(click.ClickException):
@@ -214,8 +215,11 @@ class _Progress:
         self.start = self.clock()
         self.last = 0.0
         self.live = sys.stderr.isatty()
+        self.done = 0
+        self.total: int | None = None  # None until the pages to grade are known
 
     def __call__(self, done: int, total: int) -> None:
+        self.done, self.total = done, total
         now = self.clock()
         if not self.live or (now - self.last < 0.2 and done < total):
             return
@@ -240,7 +244,16 @@ def grade_command(exam_json: Path, scans: tuple[Path, ...], results_dir: Path, w
     """
     from .grading import grade
 
-    summary = grade(exam_json, list(scans), results_dir, workers=workers, progress=_Progress())
+    progress = _Progress()
+    try:
+        summary = grade(exam_json, list(scans), results_dir, workers=workers, progress=progress)
+    except Interrupted as exc:
+        if progress.total is not None:  # pages were being graded: say what is kept and how to finish
+            exc.notes.append(
+                f"评阅未完成：本次评完的 {progress.done} 页已存入成绩库，还有 {progress.total - progress.done} 页未评；"
+                "重新运行同一命令会接着评其余页面。"
+            )
+        raise
     click.echo(
         f"共 {summary.pages_total} 页（新评 {summary.pages_new}，已评过 {summary.pages_skipped}）：读出 {summary.read} 页，"
         f"其中 {summary.flagged_pages} 页有待复核项；拒收 {summary.rejected} 页；无法读取 {summary.errors} 个；"
@@ -400,9 +413,27 @@ def feedback_command(results_dir: Path, outdir: Path, roster) -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    Click keeps its standalone mode (usage errors → 2, ``--help`` → 0,
+    ``sys.exit(n)`` in a command → n); only Ctrl-C and SIGTERM are taken
+    from it: they raise ``Interrupted``, which Click lets through, and end
+    here with "已中断。" and 130 (143 for SIGTERM) instead of Click's
+    "Aborted!" and 1.
+    """
+    stop_on_signals()
     try:
-        cli.main(prog_name="papergen")
-    except KeyboardInterrupt:
-        click.echo("已中断。", err=True)
-        sys.exit(int(ExitCode.interrupted))
+        cli.main(prog_name="papergen")  # standalone mode: exits by itself unless interrupted
+        return
+    except Interrupted as exc:
+        if sys.stderr.isatty():
+            click.echo("", err=True)  # end the line the terminal's ^C or the progress bar left open
+        for note in exc.notes:
+            click.echo(note, err=True)
+        click.echo(exc.message, err=True)
+        code = int(exc.exit_code)
+    # Exit only once the exception is gone: its traceback holds the frames it
+    # passed through, and whatever clean-up only their release runs (a temp
+    # file of a ``with`` interrupted as it was entered) would never run if
+    # sys.exit kept them alive until the interpreter stops.
+    sys.exit(code)

@@ -7,6 +7,7 @@ script driving papergen can tell "the bank is wrong" from "the disk is full".
 
 from __future__ import annotations
 
+import signal
 from enum import IntEnum
 from pathlib import Path
 
@@ -28,7 +29,31 @@ class ExitCode(IntEnum):
     busy = 9  # another papergen process is using the same results folder
     graded_with_review = 10  # grading finished; some sheets or marks need a person
     graded_with_errors = 11  # grading finished; some files or pages could not be read at all
-    interrupted = 130  # Ctrl-C
+    interrupted = 130  # Ctrl-C (SIGINT)
+    terminated = 143  # SIGTERM (kill, a service manager, a job's time limit)
+
+
+class Interrupted(BaseException):
+    """Ctrl-C (SIGINT) or SIGTERM, raised by the command line's signal handler.
+
+    A ``BaseException`` like ``KeyboardInterrupt``, so ``except Exception``
+    never swallows it and clean-up in ``finally`` blocks still runs; but not
+    a ``KeyboardInterrupt``, which Click would report as "Aborted!" with
+    exit 1.
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.notes: list[str] = []  # what the interrupted command wants said before "已中断。"
+        super().__init__(signum)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.terminated if self.signum == signal.SIGTERM else ExitCode.interrupted
+
+    @property
+    def message(self) -> str:
+        return "已中断（收到 SIGTERM）。" if self.exit_code == ExitCode.terminated else "已中断。"
 
 
 class PapergenError(Exception):

@@ -9,16 +9,16 @@ becomes an error row and the batch goes on.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .exceptions import ExitCode
+from .interrupts import WorkerPool
 from .manifest import Manifest, manifest_text, read_manifest
 from .model import LETTERS
 from .scan_ingest import PageJob, PageLoadError, collect_pages, load_page
@@ -159,12 +159,9 @@ def _run(jobs: list[PageJob], manifest_path: Path, manifest: Manifest, workers: 
         for job in jobs:
             yield process_page(job, manifest)
         return
-    # "spawn", not fork: OpenCV and BLAS keep thread pools, and forking a
-    # process that has threads can deadlock the child.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(str(manifest_path),)
-    ) as pool:
+    # WorkerPool: spawned workers that ignore Ctrl-C; interrupted, the parent
+    # cancels the queued pages and terminates the workers (interrupts.py).
+    with WorkerPool(workers, initializer=_init_worker, initargs=(str(manifest_path),)) as pool:
         yield from pool.map(process_page, jobs, chunksize=4)
 
 
@@ -198,11 +195,16 @@ def grade(
         summary.pages_total = len(jobs)
         summary.pages_skipped = len(jobs) - len(todo)
         summary.no_pages = not jobs
-        for count, records in enumerate(_run(todo, manifest_path, manifest, min(workers, max(1, len(todo)))), start=1):
-            db.write_page(records)
-            summary.pages_new += 1
-            if progress:
-                progress(count, len(todo))
+        if progress and todo:
+            progress(0, len(todo))
+        # closing(): when interrupted here (Ctrl-C while a page is written), the
+        # pool inside _run is stopped now, not whenever the generator is collected.
+        with contextlib.closing(_run(todo, manifest_path, manifest, min(workers, max(1, len(todo))))) as pages:
+            for count, records in enumerate(pages, start=1):
+                db.write_page(records)  # one transaction: an interrupted page is not written at all
+                summary.pages_new += 1
+                if progress:
+                    progress(count, len(todo))
         db.refresh_sheet_flags()
         counts = store_counts(db.db)
         summary.review = [

@@ -31,6 +31,7 @@ import math
 import os
 import re
 import statistics
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -979,9 +980,17 @@ def simulate(
         raise InputFileError(f"答题卡 PDF 有 {len(blanks)} 页，考试清单说是 {geometry.pages} 页", path=sheet_pdf)
     students = make_cohort(manifest, n, seed, absent=absent, duplicate_ids=duplicate_ids)
     run = _Run(manifest, blanks, base_dpi, seed, degrade, fmt, dpi, doubtful_rate)
+    truth = outdir / TRUTH_NAME
+    # An earlier run's truth.csv stops being true as soon as its sheets start
+    # being replaced: a run interrupted half-way (Ctrl-C, kill) must leave no
+    # truth.csv at all rather than one that describes other sheets.
+    try:
+        truth.unlink(missing_ok=True)
+    except OSError as exc:
+        raise OutputError(f"无法删除旧的标准答案：{exc.strerror}", path=truth) from None
     rows: list[TruthRow] = []
     ambiguous = 0
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool, contextlib.ExitStack() as stack:
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool, _abandoned_on_error(pool, run), contextlib.ExitStack() as stack:
         sink = _PageSink(outdir, fmt, stack)
         for student, (responses, pages) in zip(students, _in_order(pool, run.sheet, students, window=2 * WORKERS)):
             ambiguous += sum(1 for r in responses if r.doubt)
@@ -992,13 +1001,33 @@ def simulate(
                 say(f"已生成 {student.sheet}/{n} 张答题卡")
         sink.finish()
         files = sink.files
-    truth = outdir / TRUTH_NAME
     atomic.write_bytes(truth, truth_csv(rows, geometry).encode("utf-8-sig"))
     _remove_stale(outdir, {p.name for p in files})
     return SimulationResult(
         outdir=outdir, files=tuple(files), truth=truth, sheets=n, pages=len(rows), absent=absent,
         duplicate_ids=duplicate_ids, ambiguous=ambiguous, seconds=time.perf_counter() - start, rows=tuple(rows),
     )
+
+
+@contextlib.contextmanager
+def _abandoned_on_error(pool: ThreadPoolExecutor, run: _Run) -> Iterator[None]:
+    """Interrupted (Ctrl-C) or failed: drop the queued sheets and stop the ones being drawn.
+
+    Threads cannot be killed and the pool waits for them on the way out, so
+    each one checks ``run.stopped`` before every page: stopping takes one
+    page's work at most (about a second for a 12-megapixel photo), not the
+    whole queue's.
+    """
+    try:
+        yield
+    except BaseException:
+        run.stopped.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+
+
+class _Stopped(Exception):
+    """A sheet abandoned half-way because the run was interrupted (nobody reads it)."""
 
 
 @dataclass(frozen=True)
@@ -1031,11 +1060,14 @@ class _Run:
         self.keep_px = fiducial_corners_px(g, dpi_in)
         s = g.fiducial_size
         self.fiducials_px = [rect_to_px((cx - s / 2, cy - s / 2, s, s), g, dpi_in) for cx, cy in g.fiducial_centers()]
+        self.stopped = threading.Event()  # set when the run is interrupted: workers give up at the next page
 
     def sheet(self, student: Student) -> tuple[list[Response], list[_StoredPage]]:
         responses = answer_sheet(self.manifest, student, self.seed, self.doubtful_rate)
         pages = []
         for number, blank in enumerate(self.blanks, start=1):
+            if self.stopped.is_set():
+                raise _Stopped()
             pen = _rng(self.seed, _STREAM_PEN, student.sheet, number)
             marked = fill_page(blank, self.manifest.sheet, number, student, responses, pen, self.dpi_in)
             page = self.deliver(marked, _rng(self.seed, _STREAM_DEVICE, student.sheet, number))

@@ -75,6 +75,15 @@ def run_subprocess(argv: list[str], *, env: dict[str, str] | None = None, timeou
     )
 
 
+def start_subprocess(argv: list[str], *, env: dict[str, str] | None = None, **options) -> subprocess.Popen:
+    """``python -m papergen ARGV`` started in its own session, so ``os.killpg(process.pid, …)``
+    reaches it and its worker processes together, as a terminal's Ctrl-C or a power cut would."""
+    return subprocess.Popen(
+        [os.sys.executable, "-m", "papergen", *map(str, argv)], cwd=ROOT, env={**os.environ, **(env or {})},
+        start_new_session=True, **options,
+    )
+
+
 # -- nothing lost ----------------------------------------------------------------
 
 

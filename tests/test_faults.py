@@ -24,7 +24,7 @@ from openpyxl import load_workbook
 
 from papergen.exceptions import ExitCode as X
 from tests.conftest import MATRIX_BLUEPRINT, ROOT
-from tests.matrix import assert_complete, run_cli, store_dump, stored_pages
+from tests.matrix import assert_complete, run_cli, start_subprocess, store_dump, stored_pages
 
 SEED = 20260306
 
@@ -37,10 +37,7 @@ def timed_run(argv: list[str], exit_code: int = 0) -> float:
 
 
 def start(argv: list[str]) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "papergen", *map(str, argv)], cwd=ROOT,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
+    return start_subprocess(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def kill_after(process: subprocess.Popen, seconds: float, watch=None) -> bool:
