@@ -290,11 +290,14 @@ def results_command(results_dir: Path, fmt: str) -> None:
     from .manifest import Manifest
     from .report_data import reading_store
     from .results import results_text
-    from .store import manifest_from_store
+    from .store import grading_finished, manifest_from_store
 
     with reading_store(results_dir) as db:
         manifest = Manifest.from_json(json_module.loads(manifest_from_store(db)))
         text = results_text(db, manifest, fmt)
+        finished = grading_finished(db)
+    if fmt != "table":  # the table says it in its last line; CSV and JSON stay clean for scripts
+        warn_if_unfinished(finished)
     click.echo(text)
 
 
@@ -337,6 +340,14 @@ def simulate_command(exam_json: Path, count: int, outdir: Path, seed: int, degra
     click.echo(f"用时 {result.seconds:.1f} 秒", err=True)
 
 
+def warn_if_unfinished(finished: bool) -> None:
+    """Reports from a store whose last ``grade`` was interrupted say so first (they are incomplete)."""
+    if not finished:
+        from .store import UNFINISHED_WARNING
+
+        click.echo(UNFINISHED_WARNING, err=True)
+
+
 @cli.command("report")
 @click.argument("results_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="输出的 Excel 文件。")
@@ -348,7 +359,9 @@ def report_command(results_dir: Path, output: Path, roster, lang: str) -> None:
     from .report import write_report
     from .report_data import load_exam_results
 
-    summary = write_report(load_exam_results(results_dir, roster), output, lang=lang)
+    results = load_exam_results(results_dir, roster)
+    warn_if_unfinished(results.finished)
+    summary = write_report(results, output, lang=lang)
     click.echo(f"{summary.students} 名考生（{summary.graded} 名计入统计），待复核 {summary.review_items} 项 → {output}")
 
 
@@ -400,6 +413,7 @@ def feedback_command(results_dir: Path, outdir: Path, roster) -> None:
     from .roster import read_roster
 
     results = load_exam_results(results_dir, roster)
+    warn_if_unfinished(results.finished)
     # Roster rows, so that a warning about a name can say where to fix it.
     rows = {s.student_id: s.row for s in read_roster(roster)} if roster else None
     result = write_feedback(results, outdir, roster_rows=rows)

@@ -195,6 +195,7 @@ def grade(
         summary.pages_total = len(jobs)
         summary.pages_skipped = len(jobs) - len(todo)
         summary.no_pages = not jobs
+        db.mark_grading(finished=False)
         if progress and todo:
             progress(0, len(todo))
         # closing(): when interrupted here (Ctrl-C while a page is written), the
@@ -206,6 +207,7 @@ def grade(
                 if progress:
                     progress(count, len(todo))
         db.refresh_sheet_flags()
+        db.mark_grading(finished=True)
         counts = store_counts(db.db)
         summary.review = [
             (f"{item.where}" + (f" 第 {item.number} 题" if item.number else "") + "：" if item.where else "") + item.message

@@ -6,8 +6,8 @@ Two halves:
   import) makes the first SIGINT or SIGTERM raise ``Interrupted`` in the main
   thread and ignores every later one, so a second Ctrl-C cannot break into
   the clean-up the first one started (closing the store, stopping workers).
-* ``WorkerPool`` is the process pool for parallel work (grading, cutting
-  fonts). A terminal's Ctrl-C goes to the whole process group, so workers
+* ``WorkerPool`` is the process pool for parallel work (grading). A
+  terminal's Ctrl-C goes to the whole process group, so workers
   get it too: left alone, each would print a ``KeyboardInterrupt``
   traceback, and the pool would go on feeding them queued work. Here the
   workers ignore SIGINT from the moment they start, and the parent, when

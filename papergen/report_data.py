@@ -25,7 +25,7 @@ from .exceptions import InputFileError
 from .manifest import Manifest, ManifestQuestion
 from .results import STATUS_ABSENT, STATUS_GRADED, STATUS_REVIEW, student_results  # noqa: F401 - re-exported
 from .roster import Student, read_roster
-from .store import DB_NAME, manifest_from_store, read_only, review_items
+from .store import DB_NAME, grading_finished, manifest_from_store, read_only, review_items
 
 STATUS_NO_SHEET = "缺考（无答题卡）"
 
@@ -63,6 +63,7 @@ class ExamResults:
     choices: list[list[str | None]]  # bank letters chosen; "" blank; None flagged/unknown
     review: list[ReviewItem]
     results_dir: Path
+    finished: bool = True  # False: the last grade run was interrupted, so results are incomplete
 
     @property
     def stats_rows(self) -> np.ndarray:
@@ -105,6 +106,7 @@ def load_exam_results(results_dir: str | Path, roster: str | Path | None = None)
     with reading_store(results_dir) as db:
         manifest = Manifest.from_json(json.loads(manifest_from_store(db)))
         sheets = student_results(db, manifest)
+        finished = grading_finished(db)
         review = [ReviewItem(item.where, item.student_id or "", item.number, item.reason, item.message) for item in review_items(db)]
     questions = sorted(manifest.questions.values(), key=lambda q: q.section)  # stable: manifest order within
     roster_rows: dict[str, Student] = {}
@@ -135,4 +137,4 @@ def load_exam_results(results_dir: str | Path, roster: str | Path | None = None)
             score_rows.append(np.full(len(questions), np.nan))
             choice_rows.append([None] * len(questions))
     scores = np.vstack(score_rows) if score_rows else np.zeros((0, len(questions)))
-    return ExamResults(manifest, questions, students, scores, choice_rows, review, results_dir)
+    return ExamResults(manifest, questions, students, scores, choice_rows, review, results_dir, finished)

@@ -28,7 +28,9 @@ from .exceptions import PapergenError
 from .manifest import Manifest
 from .scoring import score_range
 from .sheet_code import printable
-from .store import open_page_flags, page_label, page_marks, read_pages, replaced_readings, sheet_flags
+from .store import (
+    UNFINISHED_WARNING, grading_finished, open_page_flags, page_label, page_marks, read_pages, replaced_readings, sheet_flags,
+)
 
 STATUS_GRADED = "已评"
 STATUS_REVIEW = "待复核"
@@ -213,4 +215,5 @@ def _is_number(text: str) -> bool:
 
 def results_text(db: sqlite3.Connection, manifest: Manifest, fmt: str) -> str:
     """What ``papergen results`` prints."""
-    return format_results(student_results(db, manifest), manifest, fmt, replaced_readings(db))
+    text = format_results(student_results(db, manifest), manifest, fmt, replaced_readings(db))
+    return text + "\n" + UNFINISHED_WARNING if fmt == "table" and not grading_finished(db) else text

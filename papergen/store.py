@@ -232,6 +232,14 @@ class Store:
         for table in ("marks", "flags", "pages"):
             self.db.execute(f"DELETE FROM {table} WHERE {where}", key)
 
+    def mark_grading(self, finished: bool) -> None:
+        """Record whether the last ``grade`` run got through its input (an interrupted one did not)."""
+        with self.db:
+            self.db.execute(
+                "INSERT INTO meta VALUES ('grading', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                ("finished" if finished else "unfinished",),
+            )
+
     def refresh_sheet_flags(self) -> list[tuple[str, str, str]]:
         """Recompute flags that depend on several pages (the same 准考证号 twice)."""
         rows = self.db.execute(
@@ -494,6 +502,15 @@ def replaced_readings(db: sqlite3.Connection) -> list[tuple[str, str, int | None
     return db.execute(
         "SELECT replaced_at, path, page, student_id, why FROM history WHERE why = 'rescanned' ORDER BY id"
     ).fetchall()
+
+
+#: What every reader of a store says when the last ``grade`` run was interrupted.
+UNFINISHED_WARNING = "注意：上次评阅被中断，没有评完，下面的成绩不全；请重新运行同一条 papergen grade 命令接着评完"
+
+
+def grading_finished(db: sqlite3.Connection) -> bool:
+    row = db.execute("SELECT value FROM meta WHERE key = 'grading'").fetchone()
+    return row is None or row[0] == "finished"
 
 
 def manifest_from_store(db: sqlite3.Connection) -> str:

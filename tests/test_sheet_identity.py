@@ -454,3 +454,20 @@ def test_every_personal_sheet_page_carries_every_label_of_the_blank_sheet(tmp_pa
         missing = [label for label in labels if label not in text]
         assert not missing, f"personal sheet page {k + 1} lacks {missing}"
         assert f"考生{k // 2 + 1}" in text and f"第 {k % 2 + 1} 页 / 共 2 页" in text
+
+
+def test_reports_from_an_interrupted_grading_say_they_are_incomplete(builds, tmp_path) -> None:
+    exam = builds[0]
+    save(sheet_image(exam, "2026990091"), tmp_path / "scans" / "a.jpg")
+    assert grade(exam, tmp_path / "scans", tmp_path / "results").exit_code == ExitCode.ok
+    assert "没有评完" not in run_cli(["results", tmp_path / "results"]).output
+    db = sqlite3.connect(tmp_path / "results" / "results.sqlite")
+    with db:  # what a Ctrl-C in the middle of `grade` leaves (tests/test_interrupt.py sends the real signal)
+        db.execute("UPDATE meta SET value = 'unfinished' WHERE key = 'grading'")
+    db.close()
+    assert "上次评阅被中断，没有评完" in run_cli(["results", tmp_path / "results"]).output
+    report = run_cli(["report", tmp_path / "results", "-o", tmp_path / "r.xlsx"])
+    assert report.exit_code == 0 and "没有评完" in report.output
+    # finishing the run clears it
+    assert grade(exam, tmp_path / "scans", tmp_path / "results").exit_code == ExitCode.ok
+    assert "没有评完" not in run_cli(["results", tmp_path / "results"]).output
