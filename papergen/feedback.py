@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import re
 import unicodedata
 from collections import Counter
@@ -62,6 +63,7 @@ from reportlab.platypus.flowables import Flowable, HRFlowable
 
 from . import atomic, bankfile, fonts, item_stats
 from .build import paper_for_variant
+from .interrupts import WorkerPool
 from .exceptions import InputFileError, OutputError
 from .manifest import Manifest
 from .model import LETTERS, TYPE_LABELS_ZH, Question
@@ -616,14 +618,45 @@ def _skipped_line(student: StudentRow, reason: str) -> str:
     return f"{student.student_id} {name}：{reason}" if name else f"{student.student_id}：{reason}"
 
 
-def write_feedback(results: ExamResults, outdir: str | Path, *, roster_rows: dict[str, int] | None = None) -> FeedbackResult:
+#: Fewer PDFs than this are written in this process: starting worker processes costs more.
+PARALLEL_FROM = 16
+
+_worker_state: tuple[ExamResults, dict[str, Question]] | None = None
+
+
+def _init_feedback_worker(results: ExamResults, bank_questions: dict[str, Question]) -> None:
+    global _worker_state
+    _worker_state = (results, bank_questions)
+
+
+def _render_job(job: tuple[int, str, str]) -> str:
+    """One student's PDF in a worker: ``(row, variant, path)`` → path (written atomically)."""
+    assert _worker_state is not None, "worker not initialised"
+    results, bank_questions = _worker_state
+    row, variant, path = job
+    render_feedback_pdf(results, row, _printed_paper(results, bank_questions, variant), Path(path))
+    return path
+
+
+def _printed_paper(results: ExamResults, bank_questions: dict[str, Question], variant: str) -> dict[str, PaperQuestion]:
+    """Bank id → the question as printed on ``variant``."""
+    paper = paper_for_variant(results.manifest, bank_questions, variant)
+    return {q.id: q for q in paper.questions}
+
+
+def write_feedback(
+    results: ExamResults, outdir: str | Path, *, roster_rows: dict[str, int] | None = None, workers: int | None = None
+) -> FeedbackResult:
     """Write one feedback PDF per student who sat the exam into ``outdir``.
 
     Rows without a usable sheet (absent, no sheet, unreadable or duplicated
     准考证号, unknown variant) get none; ``skipped`` says who and why.
     ``warnings`` names each student whose name or class has a character no
     font can print, with the roster row from ``roster_rows`` (准考证号 → row).
-    The banks are checked before anything is written.
+    The banks are checked before anything is written. With ``workers`` > 1
+    (default: every core) and enough students, the PDFs are laid out in
+    worker processes (``interrupts.WorkerPool``); each is written atomically
+    and is byte for byte what one process writes.
 
     Raises
     ------
@@ -640,9 +673,8 @@ def write_feedback(results: ExamResults, outdir: str | Path, *, roster_rows: dic
         outdir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"无法创建输出文件夹：{exc.strerror or exc}", path=outdir) from None
-    styles()  # fonts (cut once per machine) and styles, before any PDF
-    papers: dict[str, dict[str, PaperQuestion]] = {}  # variant → bank id → as printed
-    files: list[Path] = []
+    styles()  # fonts (prepared once per machine) and styles, before any PDF
+    jobs: list[tuple[int, str, str]] = []
     skipped: list[str] = []
     warnings: list[str] = []
     for row, student in enumerate(results.students):
@@ -652,15 +684,21 @@ def write_feedback(results: ExamResults, outdir: str | Path, *, roster_rows: dic
             if line not in skipped:  # a duplicated 准考证号 has a row per sheet: say it once
                 skipped.append(line)
             continue
-        if student.variant not in papers:
-            paper = paper_for_variant(results.manifest, bank_questions, student.variant)
-            papers[student.variant] = {q.id: q for q in paper.questions}
         path = outdir / safe_filename(student.student_id, student.name)
         if path.parent != outdir:  # safe_filename never allows this; a guard, not a code path
             raise OutputError("成绩反馈文件名不安全", path=path)
-        render_feedback_pdf(results, row, papers[student.variant], path)
-        files.append(path)
+        jobs.append((row, student.variant, str(path)))
         warnings += _unprintable(student, roster_rows)
+    workers = min(workers or os.cpu_count() or 1, len(jobs))
+    if workers > 1 and len(jobs) >= PARALLEL_FROM:
+        with WorkerPool(workers, initializer=_init_feedback_worker, initargs=(results, bank_questions)) as pool:
+            files = [Path(path) for path in pool.map(_render_job, jobs, chunksize=4)]
+    else:
+        papers = {variant: _printed_paper(results, bank_questions, variant) for variant in {v for _, v, _ in jobs}}
+        files = []
+        for row, variant, path in jobs:
+            render_feedback_pdf(results, row, papers[variant], Path(path))
+            files.append(Path(path))
     return FeedbackResult(files, skipped, warnings)
 
 

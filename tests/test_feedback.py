@@ -284,6 +284,15 @@ def test_rerunning_gives_identical_files(graded, results, written) -> None:
     assert {p.name: p.read_bytes() for p in again.files} == before
 
 
+def test_worker_processes_write_the_same_files(graded, results, written, monkeypatch) -> None:
+    from papergen import feedback
+
+    monkeypatch.setattr(feedback, "PARALLEL_FROM", 2)  # the decision is the parent's: 11 PDFs go to workers
+    parallel = write_feedback(results, graded / "feedback-parallel", workers=2)
+    assert [p.name for p in parallel.files] == [p.name for p in written.files]
+    assert all(p.read_bytes() == q.read_bytes() for p, q in zip(parallel.files, written.files))
+
+
 def test_cli_writes_the_folder(graded) -> None:
     result = CliRunner().invoke(
         cli, ["feedback", str(graded / "results"), "-o", str(graded / "cli"), "--roster", str(graded / "roster.csv")]
