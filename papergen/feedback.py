@@ -190,8 +190,8 @@ def skip_reason(results: ExamResults, row: int) -> str | None:
     student = results.students[row]
     if not student.has_sheet or student.status == STATUS_NO_SHEET:
         return "缺考（无答题卡）"
-    if student.status == STATUS_ABSENT:
-        return "缺考"
+    if student.absent or student.status == STATUS_ABSENT:
+        return "缺考" if student.status == STATUS_ABSENT else "标记了缺考，待复核"
     if student.student_id.startswith("?"):
         return "答题卡上的准考证号未能识别，待复核"
     if sum(1 for s in results.students if s.student_id == student.student_id and s.has_sheet) > 1:

@@ -25,7 +25,7 @@ from openpyxl.utils import get_column_letter
 from . import atomic, item_stats
 from .excel_text import put_text
 from .model import LETTERS
-from .report_data import STATUS_ABSENT, STATUS_NO_SHEET, ExamResults
+from .report_data import STATUS_NO_SHEET, ExamResults
 
 FILLS = {
     "right": PatternFill("solid", fgColor="C6EFCE"),
@@ -150,7 +150,7 @@ def _scores_sheet(sheet, results: ExamResults, t: dict) -> None:
         put_text(sheet.cell(row=row, column=4), s.klass)
         sheet.cell(row=row, column=5, value=s.variant)
         put_text(sheet.cell(row=row, column=6), s.status)
-        if s.status == STATUS_ABSENT:
+        if s.absent:
             put_text(sheet.cell(row=row, column=7), t["absent"])  # 缺考 is not a score of 0
         elif s.status != STATUS_NO_SHEET:
             sheet.cell(row=row, column=7, value=s.total).number_format = "0.##"

@@ -43,6 +43,7 @@ class StudentRow:
     has_sheet: bool
     in_stats: bool
     flags: list[str] = field(default_factory=list)
+    absent: bool = False  # 缺考 marked on the sheet: no total, whatever the status
 
 
 @dataclass
@@ -122,7 +123,7 @@ def load_exam_results(results_dir: str | Path, roster: str | Path | None = None)
                 student_id=sheet.student_id, name=entry.name if entry else "", klass=entry.klass if entry else "",
                 variant=sheet.variant, status=sheet.status, total=sheet.total, sections=list(sheet.sections),
                 on_roster=entry is not None or not roster_rows, has_sheet=True, in_stats=sheet.in_stats,
-                flags=list(sheet.flags),
+                flags=list(sheet.flags), absent=sheet.absent,
             )
         )
         score_rows.append(np.array([sheet.scores.get(q.id, np.nan) for q in questions], dtype=float))
