@@ -197,7 +197,7 @@ def read_registered(
     if code is None:
         if geometry.pages > 1:
             return _refused(reading, "qr-unreadable", "二维码无法识别，无法确定这是答题卡的第几页；请人工核对")
-        reading.flags.append(Flag(None, "qr-unreadable", "二维码无法识别，未能核对考试编号；请确认这张答题卡属于本次考试"))
+        reading.flags.append(Flag(None, "qr-unreadable", "二维码无法识别，未能核对考试编号和组卷指纹；请确认这张答题卡是本次考试这一次组卷印的"))
         reading.sheet_page = 1
     elif not 1 <= code.page <= geometry.pages or code.pages != geometry.pages:
         return _refused(
