@@ -157,7 +157,7 @@ def _scores_sheet(sheet, results: ExamResults, t: dict) -> None:
             sheet.cell(row=row, column=8, value=s.total / full if full else None).number_format = "0.0%"
             for k, value in enumerate(s.sections):
                 sheet.cell(row=row, column=9 + k, value=value).number_format = "0.##"
-        if not s.has_sheet:
+        if not s.has_sheet or s.absent:  # nothing to colour: an absent candidate has no answers under review
             continue
         for c, question in enumerate(results.questions):
             cell = sheet.cell(row=row, column=first_q + c)

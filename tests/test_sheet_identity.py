@@ -420,6 +420,8 @@ def test_report_shows_absent_as_absent_and_out_of_every_average(builds, tmp_path
     book = load_workbook(tmp_path / "r.xlsx")
     rows = {r[1]: r for r in book["成绩"].iter_rows(min_row=2, values_only=True)}
     assert rows["2026990082"][5:8] == ("缺考", "缺考", None)
+    absent_row = next(r for r in book["成绩"].iter_rows(min_row=2) if r[1].value == "2026990082")
+    assert all(cell.fill.fgColor.rgb in (None, "00000000") for cell in absent_row[8:])  # no "under review" yellow
     full = read_manifest(exam / "exam.json").total_points
     stats = {r[0]: r[1] for r in book["分数分布"].iter_rows(min_row=2, values_only=True) if r[0]}
     assert stats["人数"] == 1 and stats["平均分"] == full
