@@ -215,8 +215,8 @@ def register(gray: np.ndarray, geometry: SheetGeometry) -> Registration:
 
 
 #: The sheets found so far covering less than this share of the image: look for another one
-#: (a copier's 2-up mode puts two A4 sheets side by side on one A3 page).
-ANOTHER_SHEET_BELOW = 0.65
+#: (a copier's 2-up mode puts two A4 sheets side by side on one A3 page: each covers under half).
+ANOTHER_SHEET_BELOW = 0.55
 MAX_SHEETS_PER_PAGE = 4
 
 
@@ -253,7 +253,8 @@ def register_all(gray: np.ndarray, geometry: SheetGeometry) -> list[Registration
         rest = gray.copy() if rest is None else rest
         cv2.fillPoly(rest, [np.round(page_outline(found[-1], geometry, grow_mm=3.0)).astype(np.int32)], 255)
         try:
-            found.append(register(rest, geometry))
+            # One look at the coarse scale: a sheet beside the first is printed at the same size.
+            found.append(_register_at(rest, geometry, DETECT_WIDTH))
         except RegistrationError:
             break
     centres = [page_outline(r, geometry).mean(axis=0) for r in found]

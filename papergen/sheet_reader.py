@@ -20,7 +20,9 @@ import numpy as np
 
 from . import bubbles
 from .manifest import Manifest
-from .registration import PX_PER_MM, Registration, RegistrationError, decode_qr, flat_field, register_all, warp_to_page
+from .registration import (
+    PX_PER_MM, Registration, RegistrationError, decode_qr, flat_field, register, register_all, warp_to_page,
+)
 from .sheet_code import SheetCode, printable
 from .sheet_layout import SheetGeometry
 
@@ -122,8 +124,13 @@ def read_sheets(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) ->
         # A frame no QR code confirmed may be a mirror image (a phone's front
         # camera, a scan saved flipped): the frame fits, the boxes do not. If
         # the flipped page's code reads, the flipped page is the sheet.
-        flipped = _read_all(np.ascontiguousarray(gray[:, ::-1]), manifest, ppm)
-        if flipped[0].qr_text is not None and flipped[0].status != "not-a-sheet":
+        mirror = np.ascontiguousarray(gray[:, ::-1])
+        try:  # registration alone says whether the flipped page's code reads (the usual answer: no)
+            confirmed = register(mirror, manifest.sheet).qr_text is not None
+        except RegistrationError:
+            confirmed = False
+        flipped = _read_all(mirror, manifest, ppm) if confirmed else []
+        if flipped and flipped[0].qr_text is not None and flipped[0].status != "not-a-sheet":
             for reading in flipped:
                 reading.message = reading.message or "图像是镜像（左右翻转）的，已翻转后评阅"
             return flipped
