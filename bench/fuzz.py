@@ -1012,13 +1012,13 @@ class Harness:
 
         jobs, _problems = scan_ingest.collect_pages([path])
         for job in jobs[:SCAN_PAGES_PER_INPUT]:
-            record = grading.process_page(job, self.manifest)
-            if record.status not in ("read", "rejected", "not-a-sheet", "blank-page", "error"):
-                raise InvariantBroken("page-status", f"unknown page status {record.status!r}")
-            # process_page turns a reader exception into the page's error so the batch goes on;
-            # for the fuzzer that is still a bug to find (replay with read_page for the traceback)
-            if any(flag[1] == "reader-error" for flag in record.flags):
-                raise InvariantBroken("reader-error", record.message)
+            for record in grading.process_page(job, self.manifest):  # one record per sheet on the page
+                if record.status not in ("read", "rejected", "not-a-sheet", "blank-page", "error"):
+                    raise InvariantBroken("page-status", f"unknown page status {record.status!r}")
+                # process_page turns a reader exception into the page's error so the batch goes on;
+                # for the fuzzer that is still a bug to find (replay with read_sheets for the traceback)
+                if any(flag[1] == "reader-error" for flag in record.flags):
+                    raise InvariantBroken("reader-error", record.message)
 
 
 def _short(value, limit: int = 120) -> str:

@@ -88,7 +88,7 @@ def is_black_and_white(gray: np.ndarray) -> bool:
 
 
 def _label_groups(header, questions) -> np.ndarray:
-    """The printed label of each box, in ``read_page``'s box order, as a group number.
+    """The printed label of each box, in ``read_registered``'s box order, as a group number.
 
     ID digits are groups 0–9 and option letters 10 onwards (A = 10); the
     试卷类型 row and the 缺考 box (-1) are too few to form groups of their own.
