@@ -410,13 +410,10 @@ def feedback_command(results_dir: Path, outdir: Path, roster) -> None:
     """
     from .feedback import write_feedback
     from .report_data import load_exam_results
-    from .roster import read_roster
 
     results = load_exam_results(results_dir, roster)
     warn_if_unfinished(results.finished)
-    # Roster rows, so that a warning about a name can say where to fix it.
-    rows = {s.student_id: s.row for s in read_roster(roster)} if roster else None
-    result = write_feedback(results, outdir, roster_rows=rows)
+    result = write_feedback(results, outdir)
     click.echo(f"{len(result.files)} 份成绩反馈 → {outdir}")
     for warning in result.warnings:
         click.echo(f"警告：{warning}", err=True)

@@ -644,15 +644,13 @@ def _printed_paper(results: ExamResults, bank_questions: dict[str, Question], va
     return {q.id: q for q in paper.questions}
 
 
-def write_feedback(
-    results: ExamResults, outdir: str | Path, *, roster_rows: dict[str, int] | None = None, workers: int | None = None
-) -> FeedbackResult:
+def write_feedback(results: ExamResults, outdir: str | Path, *, workers: int | None = None) -> FeedbackResult:
     """Write one feedback PDF per student who sat the exam into ``outdir``.
 
     Rows without a usable sheet (absent, no sheet, unreadable or duplicated
     准考证号, unknown variant) get none; ``skipped`` says who and why.
     ``warnings`` names each student whose name or class has a character no
-    font can print, with the roster row from ``roster_rows`` (准考证号 → row).
+    font can print, with their roster row.
     The banks are checked before anything is written. With ``workers`` > 1
     (default: every core) and enough students, the PDFs are laid out in
     worker processes (``interrupts.WorkerPool``); each is written atomically
@@ -688,7 +686,8 @@ def write_feedback(
         if path.parent != outdir:  # safe_filename never allows this; a guard, not a code path
             raise OutputError("成绩反馈文件名不安全", path=path)
         jobs.append((row, student.variant, str(path)))
-        warnings += _unprintable(student, roster_rows)
+        place = f"名单第 {student.roster_row} 行" if student.roster_row else f"准考证号 {student.student_id}"
+        warnings += fonts.person_warnings(place, _printable(student.name), _printable(student.klass))
     workers = min(workers or os.cpu_count() or 1, len(jobs))
     if workers > 1 and len(jobs) >= PARALLEL_FROM:
         with WorkerPool(workers, initializer=_init_feedback_worker, initargs=(results, bank_questions)) as pool:
@@ -700,17 +699,6 @@ def write_feedback(
             render_feedback_pdf(results, row, papers[variant], Path(path))
             files.append(Path(path))
     return FeedbackResult(files, skipped, warnings)
-
-
-def _unprintable(student: StudentRow, roster_rows: dict[str, int] | None) -> list[str]:
-    row = (roster_rows or {}).get(student.student_id)
-    place = f"名单第 {row} 行" if row else f"准考证号 {student.student_id}"
-    found = []
-    for label, text in (("姓名", _printable(student.name)), ("班级", _printable(student.klass))):
-        warning = fonts.missing_text_warning(place, label, text)
-        if warning:
-            found.append(warning)
-    return found
 
 
 __all__ = [

@@ -545,6 +545,12 @@ def draw_runs(canvas, x: float, y: float, text: str, font: str, size: float, anc
     canvas.setFont(font, size)
 
 
+def person_warnings(place: str, name: str, klass: str) -> list[str]:
+    """Warnings for a roster entry's name and class (``place``: "名单第 7 行"), one per field with a missing character."""
+    found = (missing_text_warning(place, label, text) for label, text in (("姓名", name), ("班级", klass)))
+    return [warning for warning in found if warning]
+
+
 def missing_text_warning(place: str, field: str, text: str) -> str | None:
     """The Chinese warning for a text some of whose characters no font has, or None."""
     missing = uncovered(text)

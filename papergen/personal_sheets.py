@@ -17,7 +17,7 @@ from . import atomic, fonts
 from .excel_text import csv_text
 from .manifest import read_manifest
 from .render_sheet import Personal, render_sheets
-from .roster import Student, assign_variants, read_roster
+from .roster import assign_variants, read_roster
 
 
 @dataclass(frozen=True)
@@ -49,15 +49,5 @@ def print_personal_sheets(exam_json: str | Path, roster: str | Path, output: str
         )
         # BOM so that Excel opens the Chinese CSV as UTF-8; names from the roster never become formulas.
         assignments_tmp.write_bytes(b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8"))
-    return SheetsResult(len(people), pages, assignments, unprintable_warnings(students))
-
-
-def unprintable_warnings(students: list[Student]) -> list[str]:
-    """A warning per roster row whose name or class would print a character as an empty box."""
-    warnings = []
-    for student in students:
-        for field_name, text in (("姓名", student.name), ("班级", student.klass)):
-            warning = fonts.missing_text_warning(f"名单第 {student.row} 行", field_name, text)
-            if warning:
-                warnings.append(warning)
-    return warnings
+    warnings = [w for s in students for w in fonts.person_warnings(f"名单第 {s.row} 行", s.name, s.klass)]
+    return SheetsResult(len(people), pages, assignments, warnings)

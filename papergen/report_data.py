@@ -44,6 +44,7 @@ class StudentRow:
     in_stats: bool
     flags: list[str] = field(default_factory=list)
     absent: bool = False  # 缺考 marked on the sheet: no total, whatever the status
+    roster_row: int | None = None  # the roster row the name and class came from
 
 
 @dataclass
@@ -123,7 +124,7 @@ def load_exam_results(results_dir: str | Path, roster: str | Path | None = None)
                 student_id=sheet.student_id, name=entry.name if entry else "", klass=entry.klass if entry else "",
                 variant=sheet.variant, status=sheet.status, total=sheet.total, sections=list(sheet.sections),
                 on_roster=entry is not None or not roster_rows, has_sheet=True, in_stats=sheet.in_stats,
-                flags=list(sheet.flags), absent=sheet.absent,
+                flags=list(sheet.flags), absent=sheet.absent, roster_row=entry.row if entry else None,
             )
         )
         score_rows.append(np.array([sheet.scores.get(q.id, np.nan) for q in questions], dtype=float))
@@ -133,7 +134,7 @@ def load_exam_results(results_dir: str | Path, roster: str | Path | None = None)
         if sid not in seen:
             students.append(
                 StudentRow(sid, entry.name, entry.klass, None, STATUS_NO_SHEET, 0.0, [0.0] * len(manifest.sections),
-                           True, False, False)
+                           True, False, False, roster_row=entry.row)
             )
             score_rows.append(np.full(len(questions), np.nan))
             choice_rows.append([None] * len(questions))
