@@ -29,21 +29,9 @@ sys.path.insert(0, str(ROOT))
 
 from papergen.build import build_exam  # noqa: E402
 from papergen.simulate import simulate  # noqa: E402
+from tests.matrix import stored_pages  # noqa: E402 - the test suite's own probe of a store being written
 
 BLUEPRINT = ROOT / "tests" / "fixtures" / "exam" / "matrix.yaml"
-
-
-def pages_in(results: Path) -> int:
-    import sqlite3
-
-    try:
-        db = sqlite3.connect(f"file:{results / 'results.sqlite'}?mode=ro", uri=True, timeout=0.2)
-        try:
-            return db.execute("SELECT COUNT(*) FROM pages").fetchone()[0]
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return 0
 
 
 def stop_once(argv: list, busy, signals: tuple[int, ...], err: Path, env: dict | None = None) -> tuple[float, int, str]:
@@ -92,7 +80,7 @@ def main() -> None:
                 def grade_case(round_: int, workers=workers, signals=signals, name=name):
                     results = tmp / f"results-{workers}-{name}-{round_}"
                     argv = ["grade", exam_json, tmp / "scans", "-o", results, "--workers", workers]
-                    return stop_once(argv, lambda: pages_in(results) > 0, signals, tmp / "err")
+                    return stop_once(argv, lambda: stored_pages(results) > 0, signals, tmp / "err")
 
                 scenarios.append((f"grade --workers {workers}, {name}", signals, grade_case))
 
