@@ -19,9 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from papergen import fonts  # noqa: E402
-from papergen.build import build_exam  # noqa: E402
-from papergen.personal_sheets import print_personal_sheets  # noqa: E402
+from papergen.render import fonts
+from papergen.render.build import build_exam  # noqa: E402
+from papergen.render.personal import print_personal_sheets  # noqa: E402
 
 BLUEPRINT = f"""exam: bench-100
 title: 基准测试卷（100题）

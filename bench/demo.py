@@ -61,7 +61,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = args.keep or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        prepare = [sys.executable, "-c", "from papergen import fonts; fonts.register_pdf_fonts()"]
+        prepare = [sys.executable, "-c", "from papergen.render import fonts; fonts.register_pdf_fonts()"]
         wall, cpu, _ = run(prepare, Path(tempfile.mkdtemp(dir=tmp)))
         print(f"font preparation alone (cold): {wall:6.1f} s wall {cpu:6.1f} s CPU")
         for round_ in range(1, args.repeat + 1):

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 import pillow_heif  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from papergen.scan_ingest import collect_pages, load_page  # noqa: E402
+from papergen.grade.ingest import collect_pages, load_page  # noqa: E402
 
 FORMATS = ("jpg", "png", "heic", "webp", "avif", "bmp")
 

@@ -18,7 +18,7 @@ of JPEG/PNG/TIFF/PDF; image-level damage; and a forged QR payload pasted over
 the sheet's own code.
 
 Oracle. An importer may succeed or raise one of papergen's own errors
-(``papergen.exceptions``); what it imports must then be a bank that papergen
+(``papergen.core.errors``); what it imports must then be a bank that papergen
 itself reads back without errors. ``bank validate`` must report, not crash,
 and a clean bank must survive a write/read round trip. For scans, ingest and
 ``grading.process_page`` (called in-process, serially) must return a page
@@ -94,7 +94,8 @@ class InvariantBroken(Exception):
 
 def prepare_seeds(folder: Path, targets: list[str]) -> None:
     """Build the seed inputs once (cached in ``folder``)."""
-    from papergen import bankfile, importer
+    from papergen.bank import files as bankfile
+    from papergen.bank import importer
 
     folder.mkdir(parents=True, exist_ok=True)
     marker = folder / ".complete"
@@ -170,7 +171,7 @@ def _numbered(document, text: str, level: int | str, num_id: int | str):
 def _make_scan_seeds(folder: Path) -> None:
     from PIL import Image
 
-    from papergen.simulate import simulate
+    from papergen.sim.run import simulate
 
     exam_json = COMMITTED_SCANS / "exam.json"
     folder.mkdir(parents=True, exist_ok=True)
@@ -793,7 +794,7 @@ def paste_qr(image, box: tuple[int, int, int, int], payload: str):
     import cv2
     import numpy as np
 
-    from papergen.render_sheet import qr_modules
+    from papergen.render.sheet import qr_modules
 
     modules = np.array(qr_modules(payload), dtype=bool)
     x0, y0, x1, y1 = box
@@ -910,7 +911,7 @@ class Harness:
             self.blobs = [data]
             self.xlsx_seed = xlsx_rows(data)
         if t == "scan":
-            from papergen.manifest import read_manifest
+            from papergen.exam.manifest import read_manifest
 
             self.scans = load_scan_seeds(self.seed_dir)
             self.manifest = read_manifest(COMMITTED_SCANS / "exam.json")
@@ -978,7 +979,7 @@ class Harness:
 
     def run(self, path: Path) -> str:
         """Run the target on ``path``; returns "ok" or "refused" (a papergen error), else raises."""
-        from papergen.exceptions import PapergenError
+        from papergen.core.errors import PapergenError
 
         try:
             if self.target == "scan":
@@ -992,13 +993,13 @@ class Harness:
         return "ok"
 
     def run_import(self, path: Path) -> None:
-        from papergen import importer
+        from papergen.bank import importer
 
         report = importer.import_file(path, bank_id="fuzz")
         roundtrip(report.bank, what="导入结果")
 
     def run_bank(self, path: Path) -> None:
-        from papergen.bankfile import validate_paths
+        from papergen.bank.files import validate_paths
 
         report = validate_paths([path])
         for problem in report.problems:
@@ -1008,7 +1009,8 @@ class Harness:
             roundtrip(report.banks[0], what="干净的题库")
 
     def run_scan(self, path: Path) -> None:
-        from papergen import grading, scan_ingest
+        from papergen.grade import pipeline as grading
+        from papergen.grade import ingest as scan_ingest
 
         jobs, _problems = scan_ingest.collect_pages([path])
         for job in jobs[:SCAN_PAGES_PER_INPUT]:
@@ -1028,9 +1030,9 @@ def _short(value, limit: int = 120) -> str:
 
 def roundtrip(bank, what: str) -> None:
     """What papergen writes as a bank must read back, without errors, as the same bank."""
-    from papergen import located_yaml
-    from papergen.bankfile import dump_bank
-    from papergen.validate import bank_from_document
+    from papergen.core import located_yaml
+    from papergen.bank.files import dump_bank
+    from papergen.bank.validate import bank_from_document
 
     text = dump_bank(bank)
     doc = located_yaml.parse(text, "roundtrip.yaml")
@@ -1368,7 +1370,7 @@ def replay(args: argparse.Namespace, path: Path, quiet: bool = False) -> tuple[s
     """Run one input in-process; returns (outcome or kind, frame)."""
     harness = Harness(args.target, Path(args.seeds), random.Random(0))
     if args.target == "scan":
-        from papergen.manifest import read_manifest
+        from papergen.exam.manifest import read_manifest
 
         harness.manifest = read_manifest(COMMITTED_SCANS / "exam.json")
     signal.signal(signal.SIGALRM, _timeout)

@@ -28,12 +28,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from papergen.build import build_exam  # noqa: E402
-from papergen.simulate import simulate  # noqa: E402
+from papergen.render.build import build_exam  # noqa: E402
+from papergen.sim.run import simulate  # noqa: E402
 
 GRADE_CHILD = """
 import resource, sys, time
-from papergen.grading import grade
+from papergen.grade.pipeline import grade
 start = time.perf_counter()
 cpu0 = resource.getrusage(resource.RUSAGE_SELF).ru_utime + resource.getrusage(resource.RUSAGE_SELF).ru_stime
 summary = grade(sys.argv[1], [sys.argv[2]], sys.argv[3], workers=int(sys.argv[4]))

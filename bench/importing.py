@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from papergen.bankfile import load_banks  # noqa: E402
-from papergen.formats import cntext  # noqa: E402
+from papergen.bank.files import load_banks  # noqa: E402
+from papergen.bank.formats import cntext  # noqa: E402
 
 
 def timed(name: str, data: bytes) -> None:

@@ -27,8 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from papergen.build import build_exam  # noqa: E402
-from papergen.simulate import simulate  # noqa: E402
+from papergen.render.build import build_exam  # noqa: E402
+from papergen.sim.run import simulate  # noqa: E402
 from tests.matrix import stored_pages  # noqa: E402 - the test suite's own probe of a store being written
 
 BLUEPRINT = ROOT / "tests" / "fixtures" / "exam" / "matrix.yaml"

@@ -6,9 +6,9 @@ the most used entry points are re-exported here.
 
 __version__ = "0.1.0"
 
-from .bankfile import dump_bank, load_banks, read_bank, validate_paths, write_bank  # noqa: E402
-from .importer import export_bank, import_file  # noqa: E402
-from .model import Bank, Option, Problem, Question  # noqa: E402
+from papergen.bank.files import dump_bank, load_banks, read_bank, validate_paths, write_bank  # noqa: E402
+from papergen.bank.importer import export_bank, import_file  # noqa: E402
+from papergen.bank.model import Bank, Option, Problem, Question  # noqa: E402
 
 __all__ = [
     "Bank",

@@ -1,3 +1,3 @@
-from .cli import main
+from papergen.cli import main
 
 main()

@@ -14,9 +14,12 @@ from pathlib import Path
 
 import click
 
-from . import __version__, bankfile, importer, stats
-from .exceptions import ImportIncomplete, Interrupted, PapergenError
-from .interrupts import stop_on_signals
+from papergen import __version__
+from papergen.bank import files as bankfile
+from papergen.bank import importer
+from papergen.bank import stats
+from papergen.core.errors import ImportIncomplete, Interrupted, PapergenError
+from papergen.core.interrupts import stop_on_signals
 
 
 class PapergenClickError(click.ClickException):
@@ -173,8 +176,8 @@ def build_command(
     blueprint: Path, outdir: Path, variants, seed, exam_id, title, force: bool, focus_dirs, student, klass, roster
 ) -> None:
     """按组卷方案生成试卷、答案（PDF、DOCX）、答题卡和考试清单 exam.json。"""
-    from .build import build_exam
-    from .focus import focus_plan
+    from papergen.render.build import build_exam
+    from papergen.report.focus import focus_plan
 
     if (student or klass) and not focus_dirs:
         raise click.UsageError("--student / --class 需要与 --focus 一起使用")
@@ -196,7 +199,7 @@ def build_command(
 @reports_errors
 def sheets_command(exam_json: Path, roster: Path, output: Path) -> None:
     """为名单中每位考生打印个人答题卡（姓名、准考证号、按座位分配的试卷类型）。"""
-    from .personal_sheets import print_personal_sheets
+    from papergen.render.personal import print_personal_sheets
 
     result = print_personal_sheets(exam_json, roster, output)
     click.echo(f"{result.students} 名考生，共 {result.pages} 页 → {output}")
@@ -242,7 +245,7 @@ def grade_command(exam_json: Path, scans: tuple[Path, ...], results_dir: Path, w
     Exit 0: all graded; 10: graded, some items need review; 11: some files
     or pages could not be read.
     """
-    from .grading import grade
+    from papergen.grade.pipeline import grade
 
     progress = _Progress()
     try:
@@ -287,10 +290,10 @@ def results_command(results_dir: Path, fmt: str) -> None:
     """打印成绩：每位考生的试卷类型、状态、总分和各大题得分。"""
     import json as json_module
 
-    from .manifest import Manifest
-    from .report_data import reading_store
-    from .results import results_text
-    from .store import grading_finished, manifest_from_store
+    from papergen.exam.manifest import Manifest
+    from papergen.report.data import reading_store
+    from papergen.grade.results import results_text
+    from papergen.grade.store import grading_finished, manifest_from_store
 
     with reading_store(results_dir) as db:
         manifest = Manifest.from_json(json_module.loads(manifest_from_store(db)))
@@ -326,7 +329,7 @@ def simulate_command(exam_json: Path, count: int, outdir: Path, seed: int, degra
     The sheets are the exam's real sheet.pdf (found beside EXAM_JSON),
     pencilled by a simulated cohort and degraded like a scanner or phone.
     """
-    from .simulate import simulate  # numpy/OpenCV load only for this command
+    from papergen.sim.run import simulate  # numpy/OpenCV load only for this command
 
     result = simulate(
         exam_json, count, outdir, seed=seed, degrade=degrade, fmt=fmt, dpi=dpi, absent=absent,
@@ -343,7 +346,7 @@ def simulate_command(exam_json: Path, count: int, outdir: Path, seed: int, degra
 def warn_if_unfinished(finished: bool) -> None:
     """Reports from a store whose last ``grade`` was interrupted say so first (they are incomplete)."""
     if not finished:
-        from .store import UNFINISHED_WARNING
+        from papergen.grade.store import UNFINISHED_WARNING
 
         click.echo(UNFINISHED_WARNING, err=True)
 
@@ -356,8 +359,8 @@ def warn_if_unfinished(finished: bool) -> None:
 @reports_errors
 def report_command(results_dir: Path, output: Path, roster, lang: str) -> None:
     """成绩报表（Excel）：成绩、题目分析、知识点、分数分布、待复核。"""
-    from .report import write_report
-    from .report_data import load_exam_results
+    from papergen.report.workbook import write_report
+    from papergen.report.data import load_exam_results
 
     results = load_exam_results(results_dir, roster)
     warn_if_unfinished(results.finished)
@@ -370,7 +373,7 @@ def report_command(results_dir: Path, output: Path, roster, lang: str) -> None:
 @reports_errors
 def demo_command(outdir: Path) -> None:
     """演示：用自带题库组卷、模拟 60 名考生的扫描答题卡、阅卷、出报表与个人反馈、对比两次考试。"""
-    from .demo import run_demo
+    from papergen.demo import run_demo
 
     result = run_demo(outdir, progress=lambda message: click.echo(message, err=True))
     click.echo(f"演示完成，用时 {result.seconds:.0f} 秒，生成的文件在 {result.outdir}：")
@@ -390,7 +393,7 @@ def analyze_command(results_dirs: tuple[Path, ...], output: Path, roster, lang: 
 
     RESULTS_DIR… are results folders of exams from the same bank(s), earliest first.
     """
-    from .trends import load_trends, write_trends
+    from papergen.report.trends import load_trends, write_trends
 
     trends = load_trends(list(results_dirs), roster)
     write_trends(trends, output, lang=lang)
@@ -408,8 +411,8 @@ def feedback_command(results_dir: Path, outdir: Path, roster) -> None:
     One PDF per student who sat the exam, named 准考证号-姓名.pdf; absent
     students and sheets awaiting review of their 准考证号 are listed, not written.
     """
-    from .feedback import write_feedback
-    from .report_data import load_exam_results
+    from papergen.report.feedback import write_feedback
+    from papergen.report.data import load_exam_results
 
     results = load_exam_results(results_dir, roster)
     warn_if_unfinished(results.finished)

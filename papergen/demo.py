@@ -18,14 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import atomic
-from .build import build_exam
-from .grading import grade
-from .report import write_report
-from .report_data import load_exam_results
-from .simulate import simulate
+from papergen.core import atomic
+from papergen.render.build import build_exam
+from papergen.grade.pipeline import grade
+from papergen.report.workbook import write_report
+from papergen.report.data import load_exam_results
+from papergen.sim.run import simulate
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[1]
 BANK = ROOT / "banks" / "xinjiuye-dangjian.yaml"
 STUDENTS = 60
 SEED = 20260306
@@ -96,8 +96,8 @@ def _sitting(outdir: Path, exam: str, title: str, seed: int, exclude: Path | Non
 
 def run_demo(outdir: str | Path = "papergen-demo", progress: Callable[[str], None] | None = None) -> DemoResult:
     """Run the demo into ``outdir``; returns what was made."""
-    from .feedback import write_feedback
-    from .trends import load_trends, write_trends
+    from papergen.report.feedback import write_feedback
+    from papergen.report.trends import load_trends, write_trends
 
     say = progress or (lambda message: None)
     start = time.perf_counter()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from papergen.model import Bank, Option, Question
+from papergen.bank.model import Bank, Option, Question
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT.parent / "shared" / "seeds"
@@ -84,7 +84,7 @@ SMALL_STUDENTS = {"2026030001": ("A", "all"), "2026030002": ("B", "one wrong"), 
 @pytest.fixture(scope="session")
 def small_exam(tmp_path_factory) -> Path:
     """``tests/fixtures/exam/matrix.yaml`` built once: 8 questions, variants A/B, a two-page sheet."""
-    from papergen.build import build_exam
+    from papergen.render.build import build_exam
 
     out = tmp_path_factory.mktemp("small-exam") / "exam"
     build_exam(MATRIX_BLUEPRINT, out)
@@ -94,7 +94,7 @@ def small_exam(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def other_exam(tmp_path_factory) -> Path:
     """The same small exam under another exam id (matrix-09): its sheets belong to another exam."""
-    from papergen.build import build_exam
+    from papergen.render.build import build_exam
 
     folder = tmp_path_factory.mktemp("other-exam")
     text = MATRIX_BLUEPRINT.read_text(encoding="utf-8").replace("exam: matrix-01", "exam: matrix-09")
@@ -106,7 +106,7 @@ def other_exam(tmp_path_factory) -> Path:
 
 def small_sheet_pages(exam_dir: Path, student_id: str, variant: str, how: str = "all") -> list:
     """Both pages of one student's hand-filled sheet (150 dpi grayscale arrays)."""
-    from papergen.manifest import read_manifest
+    from papergen.exam.manifest import read_manifest
     from tests.sheetfill import filled_sheet, key_answers
 
     manifest = read_manifest(exam_dir / "exam.json")
@@ -136,7 +136,7 @@ def small_scans(small_exam, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def small_results(small_exam, small_scans, tmp_path_factory) -> Path:
     """``small_scans`` graded into a results folder (treat as read-only; copy it to change it)."""
-    from papergen.grading import grade
+    from papergen.grade.pipeline import grade
 
     results = tmp_path_factory.mktemp("small-results") / "results"
     summary = grade(small_exam / "exam.json", [small_scans], results, workers=1)
@@ -153,8 +153,8 @@ def small_pile(small_exam, tmp_path_factory):
     """
     from types import SimpleNamespace
 
-    from papergen.grading import grade
-    from papergen.simulate import simulate
+    from papergen.grade.pipeline import grade
+    from papergen.sim.run import simulate
     from tests.matrix import store_dump
 
     base = tmp_path_factory.mktemp("small-pile")

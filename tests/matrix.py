@@ -152,7 +152,7 @@ def assert_complete(path: Path) -> None:
 
         json.loads(data)
     elif suffix in (".yaml", ".yml"):
-        from papergen.bankfile import read_bank
+        from papergen.bank.files import read_bank
 
         _, problems = read_bank(path)
         assert not [p for p in problems if p.is_error], f"{path} does not read back as a valid bank: {problems}"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from papergen import atomic
-from papergen.exceptions import OutputError
+from papergen.core import atomic
+from papergen.core.errors import OutputError
 
 
 def test_write_replaces_the_file(tmp_path: Path) -> None:

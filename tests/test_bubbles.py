@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from papergen import bubbles
-from papergen.bubbles import Levels, box_means, darkness, decide
+from papergen.grade import bubbles
+from papergen.grade.bubbles import Levels, box_means, darkness, decide
 
 
 def test_box_means_reads_each_interior() -> None:

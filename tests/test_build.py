@@ -15,10 +15,10 @@ import pytest
 from click.testing import CliRunner
 
 from papergen.cli import cli
-from papergen.exceptions import ExitCode
-from papergen.manifest import read_manifest
-from papergen.model import LETTERS
-from papergen.sheet_code import SheetCode
+from papergen.core.errors import ExitCode
+from papergen.exam.manifest import read_manifest
+from papergen.bank.model import LETTERS
+from papergen.sheet.code import SheetCode
 from tests.conftest import ROOT
 
 BLUEPRINT = ROOT / "blueprints" / "2026-mock-03.yaml"
@@ -75,7 +75,7 @@ def test_key_pdf_agrees_with_the_manifest(built: Path) -> None:
 
 
 def test_paper_pdf_prints_stems_in_variant_order(built: Path) -> None:
-    from papergen import bankfile
+    from papergen.bank import files as bankfile
 
     (bank,) = bankfile.load_banks([ROOT / "banks" / "xinjiuye-dangjian.yaml"])
     stems = {q.id: re.sub(r"\s", "", q.stem) for q in bank.questions}

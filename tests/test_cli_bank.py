@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from papergen.cli import cli
-from papergen.exceptions import ExitCode
-from papergen.model import Bank
+from papergen.core.errors import ExitCode
+from papergen.bank.model import Bank
 from tests.conftest import FIXTURES, ROOT
 
 SAMPLE_BANK = ROOT / "banks" / "xinjiuye-dangjian.yaml"
@@ -130,7 +130,7 @@ def test_python_dash_m_works() -> None:
 @pytest.mark.parametrize("suffix", [".xlsx", ".xml", ".gift"])
 def test_lossless_round_trip_through_each_format(tmp_path: Path, suffix: str) -> None:
     """bank → format → bank through the real commands keeps every field."""
-    from papergen import bankfile
+    from papergen.bank import files as bankfile
 
     exported = tmp_path / f"bank{suffix}"
     assert run("bank", "export", SAMPLE_BANK, "-o", exported).exit_code == 0
@@ -149,7 +149,7 @@ def test_aiken_export_says_what_it_left_out(tmp_path: Path) -> None:
     assert result.exit_code == 0 and "多选题" in result.output
     back = tmp_path / "back.yaml"
     assert run("bank", "import", out, "-o", back, "--topic", "新就业").exit_code == 0
-    from papergen import bankfile
+    from papergen.bank import files as bankfile
 
     (reread,) = bankfile.load_banks([back])
     (original,) = bankfile.load_banks([SAMPLE_BANK])
@@ -186,7 +186,7 @@ def test_every_sample_question_comes_back_through_each_export_format(tmp_path: P
     The text export used to come back with 183 of 187: stems starting with a
     year ("6．2023年2月……") were merged into the question before them.
     """
-    from papergen import bankfile
+    from papergen.bank import files as bankfile
 
     exported = tmp_path / f"bank.{fmt}"
     assert run("bank", "export", SAMPLE_BANK, "-o", exported, "--format", fmt).exit_code == 0
@@ -202,7 +202,7 @@ def test_every_sample_question_comes_back_through_each_export_format(tmp_path: P
 
 def test_yaml_export_is_the_bank_itself(tmp_path: Path) -> None:
     """A YAML export needs no import: it validates as it is (import says so and points to validate)."""
-    from papergen import bankfile
+    from papergen.bank import files as bankfile
 
     exported = tmp_path / "bank.yaml"
     assert run("bank", "export", SAMPLE_BANK, "-o", exported, "--format", "yaml").exit_code == 0
@@ -218,7 +218,7 @@ def test_every_sample_question_comes_back_through_a_word_file(tmp_path: Path) ->
     """papergen exports no Word banks; a Word file holding the text export (one paragraph per line) reads back whole."""
     import docx
 
-    from papergen import bankfile
+    from papergen.bank import files as bankfile
 
     text = tmp_path / "bank.txt"
     assert run("bank", "export", SAMPLE_BANK, "-o", text).exit_code == 0

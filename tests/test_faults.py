@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from papergen.exceptions import ExitCode as X
+from papergen.core.errors import ExitCode as X
 from tests.conftest import MATRIX_BLUEPRINT, ROOT
 from tests.matrix import assert_complete, run_cli, start_subprocess, store_dump, stored_pages
 

@@ -16,10 +16,10 @@ import pypdfium2 as pdfium
 import pytest
 from click.testing import CliRunner
 
-from papergen.build import build_exam
+from papergen.render.build import build_exam
 from papergen.cli import cli
-from papergen.exceptions import ExitCode, InputFileError
-from papergen.feedback import (
+from papergen.core.errors import ExitCode, InputFileError
+from papergen.report.feedback import (
     UNSAFE_FILENAME_CHARS,
     display_letters,
     rank_text,
@@ -27,10 +27,10 @@ from papergen.feedback import (
     student_topic_rates,
     write_feedback,
 )
-from papergen.grading import grade
-from papergen.model import LETTERS
-from papergen.report_data import STATUS_ABSENT, STATUS_REVIEW, load_exam_results
-from papergen.simulate import simulate
+from papergen.grade.pipeline import grade
+from papergen.bank.model import LETTERS
+from papergen.report.data import STATUS_ABSENT, STATUS_REVIEW, load_exam_results
+from papergen.sim.run import simulate
 from tests.conftest import ROOT
 
 BLUEPRINT = ROOT / "blueprints" / "2026-mock-03.yaml"
@@ -207,7 +207,7 @@ def test_every_wrong_question_appears_with_the_key_in_the_variants_letters(grade
 
 
 def test_options_are_printed_in_the_variants_order(graded, results, written) -> None:
-    from papergen.bankfile import load_banks
+    from papergen.bank.files import load_banks
 
     bank = {q.id: q for b in load_banks([graded / "banks" / BANK.name]) for q in b.questions}
     row = next(i for i, s in enumerate(results.students) if s.student_id in sitting_ids(results) and s.variant != "A")
@@ -285,7 +285,7 @@ def test_rerunning_gives_identical_files(graded, results, written) -> None:
 
 
 def test_worker_processes_write_the_same_files(graded, results, written, monkeypatch) -> None:
-    from papergen import feedback
+    from papergen.report import feedback
 
     monkeypatch.setattr(feedback, "PARALLEL_FROM", 2)  # the decision is the parent's: 11 PDFs go to workers
     parallel = write_feedback(results, graded / "feedback-parallel", workers=2)

@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from papergen.build import build_exam
+from papergen.render.build import build_exam
 from papergen.cli import cli
-from papergen.exceptions import BlueprintError
-from papergen.focus import BASE_WEIGHT, FocusPlan, focus_plan
-from papergen.grading import grade
-from papergen.manifest import read_manifest
-from papergen.report import topic_table
-from papergen.report_data import load_exam_results
-from papergen.selection import _weighted_sample
-from papergen.simulate import simulate
+from papergen.core.errors import BlueprintError
+from papergen.report.focus import BASE_WEIGHT, FocusPlan, focus_plan
+from papergen.grade.pipeline import grade
+from papergen.exam.manifest import read_manifest
+from papergen.report.workbook import topic_table
+from papergen.report.data import load_exam_results
+from papergen.exam.selection import _weighted_sample
+from papergen.sim.run import simulate
 from tests.conftest import ROOT
 
 BLUEPRINT = ROOT / "blueprints" / "2026-mock-03.yaml"

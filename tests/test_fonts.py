@@ -13,11 +13,11 @@ import pypdfium2 as pdfium
 import pytest
 from click.testing import CliRunner
 
-from papergen import fonts
-from papergen.build import build_exam
+from papergen.render import fonts
+from papergen.render.build import build_exam
 from papergen.cli import cli
-from papergen.grading import grade
-from papergen.simulate import simulate
+from papergen.grade.pipeline import grade
+from papergen.sim.run import simulate
 from tests.conftest import ROOT
 
 BLUEPRINT = ROOT / "blueprints" / "2026-mock-03.yaml"
@@ -81,7 +81,7 @@ def _python(code: str, cache: Path) -> subprocess.CompletedProcess:
 
 
 def test_first_use_says_it_is_preparing_the_fonts_once(tmp_path) -> None:
-    code = "from papergen import fonts; fonts.register_pdf_fonts()"
+    code = "from papergen.render import fonts; fonts.register_pdf_fonts()"
     first = _python(code, tmp_path / "cache")
     assert "首次使用：正在准备中文字体（只需一次）…" in first.stderr
     assert "1/2 Noto Sans SC Regular" in first.stderr and "2/2 Noto Sans SC Bold" in first.stderr
@@ -92,9 +92,9 @@ def test_first_use_says_it_is_preparing_the_fonts_once(tmp_path) -> None:
 
 def test_pdfs_do_not_depend_on_what_the_font_cache_holds(tmp_path) -> None:
     """A paper built with an empty cache and one built after thousands of other glyphs were cached are the same bytes."""
-    build = f"from papergen.build import build_exam; build_exam({str(BLUEPRINT)!r}, {{out!r}})"
+    build = f"from papergen.render.build import build_exam; build_exam({str(BLUEPRINT)!r}, {{out!r}})"
     _python(build.format(out=str(tmp_path / "cold")), tmp_path / "cache-cold")
-    fill = ("from papergen import fonts\n"
+    fill = ("from papergen.render import fonts\n"
             "for face in fonts.MAIN_FACES.values(): fonts.GlyphStore(face).ensure(range(0, 31000, 7))\n")
     _python(fill, tmp_path / "cache-full")
     _python(build.format(out=str(tmp_path / "warm")), tmp_path / "cache-full")

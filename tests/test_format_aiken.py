@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from papergen.formats import aiken
-from papergen.model import Bank, Option, Question
+from papergen.bank.formats import aiken
+from papergen.bank.model import Bank, Option, Question
 from tests.conftest import marked_line, sample_bank
 
 PATH = "题库.txt"

@@ -8,9 +8,9 @@ from io import BytesIO
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from papergen.exceptions import InputFileError, OutputError
-from papergen.formats import xlsx
-from papergen.model import Bank, Option, Question
+from papergen.core.errors import InputFileError, OutputError
+from papergen.bank.formats import xlsx
+from papergen.bank.model import Bank, Option, Question
 
 PATH = "题库.xlsx"
 HEADER = ["编号", "题型", "题干", "A", "B", "C", "D", "答案", "解析", "知识点", "难度"]
@@ -326,7 +326,7 @@ def test_damaged_zip_members_are_input_file_errors(how):
 
 
 def test_invalid_bank_id_in_the_info_sheet_falls_back_to_the_given_one(tmp_path):
-    from papergen import importer
+    from papergen.bank import importer
 
     data = workbook_bytes(HEADER, ["q1", "单选", "题", "甲", "乙", "", "", "A", "", "", ""],
                           extra_sheets=[("题库信息", [["bank", "3 days, 0:00:00"], ["title", "   "]])])

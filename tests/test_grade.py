@@ -13,12 +13,12 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from papergen.build import build_exam
+from papergen.render.build import build_exam
 from papergen.cli import cli
-from papergen.exceptions import ExitCode
-from papergen.grading import grade
-from papergen.manifest import read_manifest
-from papergen.registration import RegistrationError, register
+from papergen.core.errors import ExitCode
+from papergen.grade.pipeline import grade
+from papergen.exam.manifest import read_manifest
+from papergen.grade.registration import RegistrationError, register
 from tests.conftest import ROOT
 from tests.sheetfill import blank_sheet, erase, filled_sheet, key_answers, paint
 
@@ -88,7 +88,7 @@ def test_three_fiducials_are_enough(exam, manifest) -> None:
 
 
 def test_three_fiducials_without_a_readable_qr_code_are_not_trusted(exam, manifest) -> None:
-    from papergen.sheet_reader import read_page
+    from papergen.grade.reader import read_page
 
     image = filled_sheet(exam, manifest, student_id="2026030011", variant="A", answers=key_answers(manifest, "A"))
     image[:110, :110] = 255  # a staple took the top-left corner square…
@@ -225,7 +225,7 @@ def test_results_folder_of_another_exam_is_refused(exam, pile, tmp_path) -> None
 
 @pytest.mark.parametrize("ringing", [0.0, 0.02])
 def test_black_and_white_scan_is_recognised_even_as_jpeg(exam, manifest, ringing) -> None:
-    from papergen.sheet_reader import is_black_and_white
+    from papergen.grade.reader import is_black_and_white
 
     sheet = filled_sheet(exam, manifest, student_id="2026030009", variant="A", answers=key_answers(manifest, "A"))
     rng = np.random.default_rng(3)
@@ -248,7 +248,7 @@ def test_black_and_white_scan_is_recognised_even_as_jpeg(exam, manifest, ringing
 
 def forged_qr(exam, manifest, text: str, dpi: int = 150) -> np.ndarray:
     """A filled sheet whose QR code says ``text``."""
-    from papergen.render_sheet import qr_modules
+    from papergen.render.sheet import qr_modules
 
     image = filled_sheet(exam, manifest, student_id="2026030012", variant="A", answers=key_answers(manifest, "A"))
     erase(image, manifest, manifest.sheet.header.qr, dpi)
@@ -264,7 +264,7 @@ def forged_qr(exam, manifest, text: str, dpi: int = 150) -> np.ndarray:
 
 
 def test_a_qr_variant_the_exam_does_not_have_is_flagged_not_looked_up(exam, manifest) -> None:
-    from papergen.sheet_reader import read_page
+    from papergen.grade.reader import read_page
 
     reading = read_page(forged_qr(exam, manifest, f"PG1;E={manifest.exam};B={manifest.build};P=1/1;L=a4-standard;V=Z"), manifest)
     assert reading.status == "read" and reading.variant is None
@@ -272,15 +272,15 @@ def test_a_qr_variant_the_exam_does_not_have_is_flagged_not_looked_up(exam, mani
 
 
 def test_a_qr_page_number_the_sheet_does_not_have_is_refused(exam, manifest) -> None:
-    from papergen.sheet_reader import read_page
+    from papergen.grade.reader import read_page
 
     reading = read_page(forged_qr(exam, manifest, f"PG1;E={manifest.exam};B={manifest.build};P=3/3;L=a4-standard"), manifest)
     assert reading.status == "rejected" and "3/3" in reading.message and not reading.questions
 
 
 def test_an_image_too_small_to_be_a_sheet_and_a_qr_detector_assertion_are_page_results(tmp_path) -> None:
-    from papergen.grading import process_page
-    from papergen.scan_ingest import collect_pages
+    from papergen.grade.pipeline import process_page
+    from papergen.grade.ingest import collect_pages
 
     committed = read_manifest(ROOT / "scans" / "2026-mock-03" / "exam.json")
     cv2.imwrite(str(tmp_path / "thin.png"), np.full((3000, 2), 128, np.uint8))
@@ -292,7 +292,7 @@ def test_an_image_too_small_to_be_a_sheet_and_a_qr_detector_assertion_are_page_r
 
 
 def test_a_reader_bug_on_one_page_is_that_pages_error_not_the_batchs(exam, pile, tmp_path, monkeypatch) -> None:
-    from papergen import grading
+    from papergen.grade import pipeline as grading
 
     real = grading.read_sheets
     calls = []
@@ -310,7 +310,7 @@ def test_a_reader_bug_on_one_page_is_that_pages_error_not_the_batchs(exam, pile,
 
 
 def test_decoder_warnings_about_a_damaged_jpeg_stay_off_the_terminal(exam, manifest, tmp_path, capfd) -> None:
-    from papergen.scan_ingest import collect_pages, load_page
+    from papergen.grade.ingest import collect_pages, load_page
 
     sheet = filled_sheet(exam, manifest, student_id="2026030013", variant="A", answers={})
     data = bytearray(cv2.imencode(".jpg", sheet)[1].tobytes())

@@ -9,7 +9,7 @@ import docx
 from docx.oxml import parse_xml
 from docx.oxml.ns import nsdecls
 
-from papergen import importer
+from papergen.bank import importer
 
 
 def save(document) -> bytes:
@@ -158,7 +158,7 @@ def test_questions_inside_a_table_are_read(tmp_path: Path) -> None:
 
 
 def _import_error(tmp_path: Path, data: bytes):
-    from papergen.exceptions import InputFileError
+    from papergen.core.errors import InputFileError
 
     path = tmp_path / "bad.docx"
     path.write_bytes(data)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from papergen import importer
-from papergen.formats import cntext
+from papergen.bank import importer
+from papergen.bank.formats import cntext
 from tests.conftest import FIXTURES, sample_bank
 
 

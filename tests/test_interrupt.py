@@ -19,7 +19,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from papergen.exceptions import ExitCode as X
+from papergen.core.errors import ExitCode as X
 from tests.conftest import MATRIX_BLUEPRINT
 from tests.matrix import run_subprocess, start_subprocess, store_dump, stored_pages, temp_leftovers
 
@@ -137,8 +137,8 @@ def test_other_exit_paths_keep_their_codes_and_messages(argv, exit_code, says, s
 @pytest.fixture(scope="module")
 def big_pile(small_exam, tmp_path_factory) -> SimpleNamespace:
     """``SHEETS`` simulated 150 dpi sheets of the small exam, and the store of grading them in one go."""
-    from papergen.grading import grade
-    from papergen.simulate import simulate
+    from papergen.grade.pipeline import grade
+    from papergen.sim.run import simulate
 
     base = tmp_path_factory.mktemp("big-pile")
     simulate(small_exam / "exam.json", SHEETS, base / "scans", seed=12, degrade="scan", dpi=150)

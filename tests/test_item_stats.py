@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from papergen.item_stats import (
+from papergen.report.analysis import (
     ALPHA,
     KR20,
     OptionTally,

@@ -18,7 +18,7 @@ import docx
 import pytest
 from openpyxl import Workbook
 
-from papergen.exceptions import ExitCode as X
+from papergen.core.errors import ExitCode as X
 from tests.matrix import Case, assert_nothing_lost, expand, ids, run_cli, snapshot
 from tests.test_bank_validate import GOOD, HEAD, question
 

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from papergen.exceptions import ExitCode as X
+from papergen.core.errors import ExitCode as X
 from tests.conftest import MATRIX_BLUEPRINT, ROOT
 from tests.matrix import Case, assert_nothing_lost, expand, ids, run_cli, snapshot
 from tests.test_bank_validate import HEAD, question

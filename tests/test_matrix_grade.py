@@ -29,7 +29,7 @@ import pillow_heif
 import pytest
 from PIL import Image
 
-from papergen.exceptions import ExitCode as X
+from papergen.core.errors import ExitCode as X
 from tests.conftest import ROOT, SMALL_STUDENTS, small_sheet_pages
 from tests.matrix import Case, assert_nothing_lost, expand, ids, run_cli, snapshot
 
@@ -359,7 +359,7 @@ def test_500_page_tiff_is_graded_page_by_page_in_bounded_memory(ctx, tmp_path: P
 
 def test_a_page_of_a_multipage_file_is_read_without_reading_the_whole_file(ctx, tmp_path: Path, monkeypatch) -> None:
     """The 500th page of a TIFF (or PDF) costs no re-read or re-hash of the whole file (once O(N²) per file)."""
-    from papergen import scan_ingest
+    from papergen.grade import ingest as scan_ingest
 
     path = tmp_path / "pile.tif"
     path.write_bytes(tiff_pages(500)(tmp_path, ctx))
@@ -372,7 +372,7 @@ def test_a_page_of_a_multipage_file_is_read_without_reading_the_whole_file(ctx, 
 
 
 def test_a_file_changed_after_it_was_hashed_is_not_graded(ctx, tmp_path: Path) -> None:
-    from papergen import scan_ingest
+    from papergen.grade import ingest as scan_ingest
 
     path = tmp_path / "pile.tif"
     path.write_bytes(tiff_pages(3)(tmp_path, ctx))

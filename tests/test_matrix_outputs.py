@@ -36,7 +36,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from papergen.exceptions import ExitCode as X
+from papergen.core.errors import ExitCode as X
 from tests.conftest import MATRIX_BLUEPRINT, ROOT, SMALL_STUDENTS
 from tests.matrix import Case, assert_nothing_lost, expand, ids, run_cli, snapshot, store_dump, stored_pages, unwritable
 from tests.test_matrix_bank import BANK, TEXT_SOURCE

@@ -21,8 +21,8 @@ from types import SimpleNamespace
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from papergen.exceptions import ExitCode as X
-from papergen.excel_text import put_text
+from papergen.core.errors import ExitCode as X
+from papergen.core.excel_text import put_text
 from tests.conftest import SMALL_STUDENTS
 from tests.matrix import Case, assert_nothing_lost, expand, ids, run_cli, snapshot
 

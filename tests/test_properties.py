@@ -8,11 +8,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from papergen import importer
-from papergen.bankfile import validate_paths
-from papergen.exceptions import PapergenError
-from papergen.formats import cntext
-from papergen.model import LETTERS, Bank, Option, Question
+from papergen.bank import importer
+from papergen.bank.files import validate_paths
+from papergen.core.errors import PapergenError
+from papergen.bank.formats import cntext
+from papergen.bank.model import LETTERS, Bank, Option, Question
 
 # Text a person would put in a stem or option: Chinese, digits, common punctuation —
 # but no line breaks and nothing that starts like a marker.

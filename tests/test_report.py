@@ -11,13 +11,13 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
-from papergen import item_stats
-from papergen.build import build_exam
+from papergen.report import analysis as item_stats
+from papergen.render.build import build_exam
 from papergen.cli import cli
-from papergen.grading import grade
-from papergen.report import topic_table, write_report
-from papergen.report_data import STATUS_ABSENT, STATUS_NO_SHEET, load_exam_results
-from papergen.simulate import simulate
+from papergen.grade.pipeline import grade
+from papergen.report.workbook import topic_table, write_report
+from papergen.report.data import STATUS_ABSENT, STATUS_NO_SHEET, load_exam_results
+from papergen.sim.run import simulate
 from tests.conftest import ROOT
 
 

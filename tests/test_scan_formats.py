@@ -19,7 +19,7 @@ import pillow_heif
 import pytest
 from PIL import ExifTags, Image, ImageOps
 
-from papergen.evaluation import evaluate
+from papergen.sim.evaluation import evaluate
 from tests.conftest import ROOT
 from tests.matrix import run_cli
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from papergen.scoring import RULES, ScoringRule, parse_rule, score_range
+from papergen.exam.scoring import RULES, ScoringRule, parse_rule, score_range
 
 A, B, C, D = 0, 1, 2, 3
 

@@ -18,11 +18,11 @@ import cv2
 import numpy as np
 import pytest
 
-from papergen.build import build_exam
-from papergen.exceptions import ExitCode
-from papergen.manifest import read_manifest
-from papergen.render_sheet import qr_modules
-from papergen.sheet_code import SheetCode
+from papergen.render.build import build_exam
+from papergen.core.errors import ExitCode
+from papergen.exam.manifest import read_manifest
+from papergen.render.sheet import qr_modules
+from papergen.sheet.code import SheetCode
 from tests.conftest import ROOT
 from tests.matrix import run_cli
 from tests.sheetfill import filled_sheet, key_answers
@@ -115,7 +115,7 @@ def test_sheets_of_another_build_of_the_same_exam_are_refused(builds, tmp_path) 
 
 
 def test_a_remedial_build_is_another_exam_by_default(tmp_path) -> None:
-    from papergen.focus import FocusPlan
+    from papergen.report.focus import FocusPlan
 
     plan = FocusPlan("全体", {}, frozenset(), ("ident-01",))
     blueprint = write_blueprint(tmp_path)
@@ -189,11 +189,11 @@ def test_totals_lie_within_the_exams_range_whatever_is_scanned(builds, tmp_path)
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    from papergen.grading import score_reading
-    from papergen.results import exam_score_range, student_results
-    from papergen.sheet_reader import PageReading, QuestionReading
-    from papergen.store import PageRecord, open_store
-    from papergen.manifest import manifest_text
+    from papergen.grade.pipeline import score_reading
+    from papergen.grade.results import exam_score_range, student_results
+    from papergen.grade.reader import PageReading, QuestionReading
+    from papergen.grade.store import PageRecord, open_store
+    from papergen.exam.manifest import manifest_text
 
     manifest = read_manifest(builds[0] / "exam.json")
     low, high = exam_score_range(manifest)

@@ -13,14 +13,14 @@ import pypdfium2 as pdfium
 import pytest
 from click.testing import CliRunner
 
-from papergen import simulate as sim
-from papergen.build import build_exam
+from papergen.sim import run as sim
+from papergen.render.build import build_exam
 from papergen.cli import cli
-from papergen.exceptions import ExitCode
-from papergen.manifest import read_manifest, write_manifest
-from papergen.model import LETTERS
-from papergen.render_sheet import render_sheets
-from papergen.sheet_code import SheetCode
+from papergen.core.errors import ExitCode
+from papergen.exam.manifest import read_manifest, write_manifest
+from papergen.bank.model import LETTERS
+from papergen.render.sheet import render_sheets
+from papergen.sheet.code import SheetCode
 from tests.conftest import ROOT
 
 BLUEPRINT = ROOT / "blueprints" / "2026-mock-03.yaml"

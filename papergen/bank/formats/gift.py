@@ -1,0 +1,278 @@
+"""GIFT (Moodle's plain-text quiz format): read and write choice questions.
+
+Reading
+    Questions are separated by blank lines. ``// …`` lines are comments and
+    ``$CATEGORY: path`` sets the topic of the questions after it (path rules
+    as in ``moodle.category_topic``). ``::title::`` is the id when a papergen
+    comment comes with the question, or when the title looks like an id
+    (ASCII letters, digits, ``-_.``, at least one digit: ``Q12``,
+    ``xjy-001``); otherwise it is a human title and ignored. Moodle's own
+    ``// [id:…] [tag:…]`` comment syntax is read too. ``{=right ~wrong}`` is
+    single choice; a block without ``=`` is multiple choice and every option
+    with a positive ``%weight%`` is correct. ``####text`` is the explanation;
+    per-answer ``#feedback`` is dropped. ``{T}``/``{F}`` becomes a two-option
+    single choice 正确/错误; essay ``{}``, numeric ``{#…}``, short answer and
+    matching (only ``=`` answers) are ``unsupported-question-type``
+    problems. Text after the answer block (a "missing word" question) joins
+    the stem with ``（ ）`` where the block was. ``[html]`` text is reduced
+    to plain text like Moodle XML's.
+
+Writing
+    A leading ``// papergen-bank: {"bank": …, "title": …}`` comment holds
+    the bank; each topic run gets ``$CATEGORY: $course$/top/<bank id>/<topic>``;
+    each question has a ``// papergen: {"difficulty", "source", "tags",
+    "pin"}`` JSON comment directly above it (in the same blank-line-separated
+    block, which is what the reader requires), then ``::id::stem{…}`` with
+    one answer per line. Multiple choice is written with weights
+    (``~%50%a ~%-100%b``) so it reads back as multiple even in Moodle.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from papergen.core.inputs import decode_text
+from papergen.bank.model import LETTERS, Bank, Problem, Question, normalize_answer
+from papergen.bank.formats import RawRecord, ReadResult
+from papergen.bank.formats.moodle import category_topic, fraction_text, html_to_text
+
+BANK_COMMENT = "// papergen-bank:"
+META_COMMENT = "// papergen:"
+MISSING_WORD = "（ ）"
+_LOOKS_LIKE_ID = re.compile(r"^(?=.*\d)[A-Za-z0-9_.\-]{1,64}$")
+_WEIGHT = re.compile(r"^\s*%(-?\d+(?:\.\d*)?)%")
+_FORMAT = re.compile(r"^\s*\[(html|plain|moodle|markdown)\]")
+_TRUE_FALSE = re.compile(r"^(TRUE|FALSE|T|F)\s*(#.*)?$", re.S)
+_ESCAPE = re.compile(r"\\(.)", re.S)
+
+
+def unescape(text: str) -> str:
+    """Undo GIFT escapes: ``\\~ \\= \\# \\{ \\} \\: \\\\`` and ``\\n`` (others kept)."""
+    return _ESCAPE.sub(lambda m: "\n" if m[1] == "n" else m[1] if m[1] in "~=#{}:\\" else m[0], text)
+
+
+def escape(text: str) -> str:
+    """Escape GIFT's special characters; newlines become ``\\n``.
+
+    Text that starts like a format marker (``[html]…``) gets ``[plain]`` in
+    front, so the marker-looking part stays text.
+    """
+    text = re.sub(r"([\\~=#{}:])", r"\\\1", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return ("[plain]" if _FORMAT.match(text) else "") + text.replace("\n", "\\n")
+
+
+def _find(text: str, target: str, start: int = 0) -> int:
+    """Index of the first unescaped ``target`` at or after ``start``, or -1."""
+    i = start
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+        elif text.startswith(target, i):
+            return i
+        else:
+            i += 1
+    return -1
+
+
+def _split_unescaped(text: str, markers: str) -> list[tuple[str, str]]:
+    """Split at unescaped marker characters: ``"a~b=c"`` → ``[("", "a"), ("~", "b"), ("=", "c")]``."""
+    pieces, marker, begin, i = [], "", 0, 0
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+            continue
+        if text[i] in markers:
+            pieces.append((marker, text[begin:i]))
+            marker, begin = text[i], i + 1
+        i += 1
+    pieces.append((marker, text[begin:]))
+    return pieces
+
+
+def _plain(raw: str, fmt: str) -> str:
+    """Text of one GIFT piece: format marker honoured, escapes undone."""
+    match = _FORMAT.match(raw)
+    if match:
+        fmt, raw = match[1], raw[match.end() :]
+    text = unescape(raw)
+    return html_to_text(text) if fmt == "html" else text.strip()
+
+
+# ---------------------------------------------------------------------------
+# Reading
+
+
+@dataclass
+class _Block:
+    """One blank-line-separated chunk: its question lines and its comments."""
+
+    lines: list[tuple[int, str]] = field(default_factory=list)
+    meta: dict | None = None
+    moodle_id: str | None = None
+    moodle_tags: list[str] = field(default_factory=list)
+
+
+def read(data: bytes, path: str) -> ReadResult:
+    """Read a GIFT file; see the module docstring for what is understood."""
+    text = decode_text(data, path)
+    result = ReadResult()
+    state = {"topic": None, "root": None}
+    block = _Block()
+    # Not str.splitlines(): it also breaks at U+2028, \x0c … which are text here.
+    for number, line in enumerate(re.split(r"\r\n|\r|\n", text) + [""], start=1):
+        stripped = line.strip()
+        if not stripped:
+            if block.lines:
+                _question(block, state, path, result)
+            block = _Block()
+        elif stripped.startswith(BANK_COMMENT) and not result.records:
+            head = _json(stripped[len(BANK_COMMENT) :], path, number, result)
+            result.bank_id, result.title = head.get("bank"), head.get("title")
+            state["root"] = [result.bank_id] if result.bank_id else None
+        elif stripped.startswith(META_COMMENT):
+            block.meta = _json(stripped[len(META_COMMENT) :], path, number, result)
+        elif stripped.startswith("//"):
+            for key, value in re.findall(r"\[(id|tag):([^\]]*)\]", stripped):
+                if key == "id":
+                    block.moodle_id = value.strip() or None
+                elif value.strip():
+                    block.moodle_tags.append(value.strip())
+        elif stripped.startswith("$CATEGORY:") and not block.lines:
+            state["topic"], course = category_topic(stripped[len("$CATEGORY:") :], state["root"])
+            if course and result.title is None:
+                result.title = course
+        else:
+            block.lines.append((number, line))
+    return result
+
+
+def _json(raw: str, path: str, line: int, result: ReadResult) -> dict:
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested thousands deep
+        value = None
+    if not isinstance(value, dict):
+        message = "papergen 注释不是有效的 JSON 对象，已忽略"
+        result.problems.append(Problem("warning", "bad-papergen-comment", message, path, line))
+        return {}
+    return value
+
+
+def _question(block: _Block, state: dict, path: str, result: ReadResult) -> None:
+    line = block.lines[0][0]
+    text = "\n".join(raw for _, raw in block.lines).strip()
+    title = None
+    if text.startswith("::") and (end := _find(text, "::", 2)) >= 0:
+        title, text = unescape(text[2:end]).strip(), text[end + 2 :]
+    match = _FORMAT.match(text)
+    fmt = match[1] if match else "moodle"
+    open_at = _find(text, "{")
+    close_at = _find(text, "}", open_at + 1) if open_at >= 0 else -1
+
+    def problem(code: str, message: str) -> None:
+        label = f"题目“{title}”：" if title else ""
+        result.problems.append(Problem("error", code, label + message, path, line))
+
+    if open_at < 0:
+        return problem("unsupported-question-type", "没有答案块 {…}，这是说明文字（description）而不是题目，已跳过")
+    if close_at < 0:
+        return problem("gift-syntax", "答案块缺少右花括号 }（若题干里有花括号，请写成 \\{ 和 \\}）")
+    stem = _plain(text[:open_at], fmt)
+    after = _plain(text[close_at + 1 :], fmt)
+    if after:
+        stem = f"{stem}{MISSING_WORD}{after}"
+    body = text[open_at + 1 : close_at]
+    feedback_at = _find(body, "####")
+    explanation = _plain(body[feedback_at + 4 :], fmt) if feedback_at >= 0 else ""
+    body = body[:feedback_at] if feedback_at >= 0 else body
+    fields = _answers(body.strip(), fmt)
+    if isinstance(fields, str):
+        return problem("unsupported-question-type", fields)
+    meta = block.meta or {}
+    difficulty = meta.get("difficulty")
+    fields.update(
+        id=_question_id(block, title),
+        stem=stem,
+        explanation=explanation,
+        topic=state["topic"],
+        difficulty=difficulty if isinstance(difficulty, int) else None,
+        tags=list(meta["tags"]) if isinstance(meta.get("tags"), list) else block.moodle_tags,
+        source=meta.get("source"),
+    )
+    pinned = {LETTERS.index(letter) for letter in normalize_answer(str(meta.get("pin", "")))}
+    fields["options"] = [{"text": t, "pin": True} if i in pinned else t for i, t in enumerate(fields["options"])]
+    result.records.append(RawRecord(fields, line))
+
+
+def _question_id(block: _Block, title: str | None) -> str | None:
+    """papergen writes the id as the title; Moodle as ``[id:…]``; else guess."""
+    if block.meta is not None:
+        return title
+    if block.moodle_id:
+        return block.moodle_id
+    return title if title and _LOOKS_LIKE_ID.match(title) else None
+
+
+def _answers(body: str, fmt: str) -> dict | str:
+    """Options and answer of a choice block, or why the block is not one."""
+    if not body:
+        return "答案块 {} 为空，这是问答题（essay），papergen 只导入选择题，已跳过"
+    if body.startswith("#"):
+        return "这是数值题（{#…}），papergen 只导入选择题，已跳过"
+    if match := _TRUE_FALSE.match(body):
+        return {"type": "single", "options": ["正确", "错误"], "answer": "A" if match[1].startswith("T") else "B"}
+    pieces = _split_unescaped(body, "~=")
+    if pieces[0][1].strip() or not any(marker == "~" for marker, _ in pieces):
+        return "答案块不是选择题（简答题、匹配题或无法识别的写法），papergen 只导入单选和多选题，已跳过"
+    single = any(marker == "=" for marker, _ in pieces)
+    options, answer = [], ""
+    for index, (marker, raw) in enumerate(pieces[1:]):
+        weight = 100.0 if marker == "=" else 0.0
+        if marker == "~" and (match := _WEIGHT.match(raw)):
+            weight, raw = float(match[1]), raw[match.end() :]
+        cut = _find(raw, "#")
+        options.append(_plain(raw[:cut] if cut >= 0 else raw, fmt))
+        if weight > 0 and index < len(LETTERS):
+            answer += LETTERS[index]
+    return {"type": "single" if single else "multiple", "options": options, "answer": answer}
+
+
+# ---------------------------------------------------------------------------
+# Writing
+
+
+def _write_question(question: Question) -> list[str]:
+    meta = {"difficulty": question.difficulty, "source": question.source, "tags": list(question.tags)}
+    pinned = "".join(LETTERS[i] for i, option in enumerate(question.options) if option.pin)
+    if pinned:
+        meta["pin"] = pinned
+    lines = [META_COMMENT + " " + json.dumps(meta, ensure_ascii=False), f"::{escape(question.id)}::{escape(question.stem)}{{"]
+    correct = set(question.answer)
+    for letter, option in zip(LETTERS, question.options):
+        text = escape(option.text)
+        if question.type == "single":
+            # A wrong option whose text starts like a weight ("%50%…") gets an
+            # explicit %0% so the reader does not take its text for a weight.
+            prefix = "=" if letter in correct else ("~%0%" if _WEIGHT.match(text) else "~")
+        else:
+            prefix = f"~%{fraction_text(max(len(correct), 1))}%" if letter in correct else "~%-100%"
+        lines.append(f"\t{prefix}{text}")
+    if question.explanation:
+        lines.append(f"\t####{escape(question.explanation)}")
+    return lines + ["}", ""]
+
+
+def write(bank: Bank) -> bytes:
+    """The bank as GIFT (UTF-8); see the module docstring for the layout."""
+    head = json.dumps({"bank": bank.id, "title": bank.title}, ensure_ascii=False)
+    lines = [f"{BANK_COMMENT} {head}", ""]
+    topic = None
+    for question in bank.questions:
+        if question.topic != topic:
+            topic = question.topic
+            segments = [bank.id, *question.topic_path]
+            lines += ["$CATEGORY: $course$/top/" + "/".join(s.replace("/", "//") for s in segments), ""]
+        lines += _write_question(question)
+    return "\n".join(lines).encode("utf-8")

@@ -1,0 +1,318 @@
+"""Bubble reading: measuring how filled each box is, then deciding.
+
+Measuring and deciding are separate. ``box_darkness`` turns the canonical
+page and a list of boxes into numbers: the mean darkness of each box's
+interior, normalised by this sheet's own paper white and ink black (so a
+pale scan and a dark copy read alike), minus the darkness of the printed
+empty box. ``decide`` turns one question's numbers into an outcome, by
+comparing the boxes with each other as well as with fixed levels: a mark is
+clearly dark, an empty box clearly light, and anything between — or two
+marks where one is allowed — is flagged for a person with its reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from papergen.bank.model import LETTERS
+
+#: Darkness (0 = paper, 1 = ink) at or above which a box is marked.
+MARKED = 0.38
+#: Darkness at or below which a box is empty.
+EMPTY = 0.06
+#: A lighter box next to a clear mark counts as erased when it is at most
+#: this share of the mark's darkness (and below ``MARKED``).
+RESIDUE_SHARE = 0.5
+#: …and at most this dark in absolute terms: eraser residue is a grey film,
+#: while a half-fill or a tick left beside another mark is darker and flagged.
+RESIDUE_MAX = 0.14
+#: …and an eraser's film leaves little pencil-dark coverage, of the interior
+#: or of the whole box (a half-fill leaves a patch of it).
+RESIDUE_COVER = 0.21
+RESIDUE_WHOLE = 0.11
+#: Excess coverage (share of the box with pencil-dark pixels) above which a
+#: box with little mean darkness is still not empty: a faint or partial mark.
+COVERED = 0.08
+#: A pixel is "pencil" when darker than this share of the paper–ink range.
+PENCIL = 0.3
+#: Fraction of the box (each side) left out so printed brackets don't count.
+INSET = 0.18
+#: Inset for measuring how much of the *whole* box is covered (just inside the
+#: printed brackets).
+WHOLE_INSET = 0.06
+#: A mark must cover at least this share of the whole box (above the printed
+#: box's own coverage). A proper fill covers most of it; a dark scrap in the
+#: middle — a half-fill that a black-and-white scan turned black — does not.
+#: On simulated sheets real marks cover 0.60 or more (light marks in phone
+#: photos are the lowest), half-fills up to 0.54 after a fax's threshold.
+SOLID = 0.58
+
+#: Boxes printed with the same label (every "C", every "7") share an empty
+#: baseline when there are at least this many of them on the page…
+MIN_GROUP = 8
+#: …taken at this quantile, low enough to be an empty box's value even when
+#: most boxes of the label are marked (a popular option in multiple choice).
+GROUP_QUANTILE = 0.3
+#: A printed label adds at most this much above the page-wide empty box, so
+#: a group whose boxes are nearly all marked (a student ID of many zeros)
+#: cannot raise its own baseline to the level of a mark.
+LABEL_INK_MAX = 0.15
+
+Rect = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Levels:
+    """A sheet's own paper and ink levels, and the printed empty box's darkness."""
+
+    white: float
+    black: float
+    empty_box: float
+
+
+def _interior_bounds(shape: tuple[int, int], rects_px: np.ndarray, inset: float) -> tuple[np.ndarray, ...]:
+    if rects_px.ndim != 2 or rects_px.shape[1] != 4:
+        raise ValueError("rects_px must have shape (N, 4)")
+    x, y, w, h = rects_px.T
+    c0 = np.clip(np.round(x + w * inset), 0, shape[1] - 1).astype(int)
+    c1 = np.maximum(np.clip(np.round(x + w * (1 - inset)), 1, shape[1]).astype(int), c0 + 1)
+    r0 = np.clip(np.round(y + h * inset), 0, shape[0] - 1).astype(int)
+    r1 = np.maximum(np.clip(np.round(y + h * (1 - inset)), 1, shape[0]).astype(int), r0 + 1)
+    return r0, r1, c0, c1
+
+
+def summed_area(image: np.ndarray) -> np.ndarray:
+    """The summed-area table of ``image`` (H, W) uint8: shape (H + 1, W + 1).
+
+    One table answers the mean over any number of boxes in constant time
+    each; the reader builds one per page (and one for its pencil mask).
+    The table is int32 whenever the page total cannot overflow it (every
+    canonical page): a quarter of the float64 table's memory traffic, and
+    that traffic, not the additions, is what an integral image costs.
+    """
+    if image.dtype != np.uint8:
+        raise ValueError("image must be uint8")
+    depth = cv2.CV_32S if image.size * 255 < 2**31 else cv2.CV_64F
+    return cv2.integral(image, sdepth=depth)
+
+
+def box_means_from(table: np.ndarray, rects_px: np.ndarray, inset: float = INSET) -> np.ndarray:
+    """Mean of the image behind ``table`` over each box, ``inset`` left out on each side.
+
+    Parameters
+    ----------
+    table : (H + 1, W + 1) int32 or float64
+        ``summed_area`` of the image.
+    rects_px : (N, 4) float
+        Boxes as ``x, y, w, h`` in image pixels.
+    inset : float
+        Share of each side left out (``INSET`` for the interior, ``WHOLE_INSET``
+        for the whole box).
+    """
+    shape = (table.shape[0] - 1, table.shape[1] - 1)
+    r0, r1, c0, c1 = _interior_bounds(shape, rects_px, inset)
+    total = table[r1, c1].astype(np.int64) - table[r0, c1] - table[r1, c0] + table[r0, c0]
+    return total / ((r1 - r0) * (c1 - c0))
+
+
+def box_means(page: np.ndarray, rects_px: np.ndarray) -> np.ndarray:
+    """Mean grey level of each box interior.
+
+    Parameters
+    ----------
+    page : (H, W) uint8
+        The canonical page.
+    rects_px : (N, 4) float
+        Boxes as ``x, y, w, h`` in page pixels.
+
+    Returns
+    -------
+    (N,) float64 mean grey levels (0 black … 255 white).
+    """
+    return box_means_from(summed_area(page), rects_px)
+
+
+def box_coverage(page: np.ndarray, rects_px: np.ndarray, level: float, inset: float = INSET) -> np.ndarray:
+    """Share of each box interior darker than grey ``level``.
+
+    Parameters
+    ----------
+    page : (H, W) uint8
+    rects_px : (N, 4) float
+    level : float
+        Grey level (0–255) below which a pixel counts as pencil.
+    inset : float
+        Share of the box left out on each side (``WHOLE_INSET`` for the whole box).
+
+    Returns
+    -------
+    (N,) float64 in [0, 1].
+    """
+    return box_means_from(summed_area((page < level).astype(np.uint8)), rects_px, inset)
+
+
+def estimate_levels(page: np.ndarray, fiducial_means: np.ndarray, all_box_means: np.ndarray) -> Levels:
+    """This sheet's paper white, ink black and empty-box darkness.
+
+    White is a high percentile of the page; black the mean grey of the
+    darkest fiducial interiors (one may be covered: the lightest is dropped); the empty box is the median box (on any
+    sheet most boxes are empty), expressed as darkness.
+    """
+    sample = page[::4, ::4]
+    white = float(np.percentile(sample, 92))
+    fiducials = np.sort(np.asarray(fiducial_means, dtype=float))
+    black = float(np.mean(fiducials[: max(1, len(fiducials) - 1)]))
+    if white - black < 40:
+        black = white - 40  # an almost flat page: keep the scale sane; reading will flag
+    empty_box = float(np.clip((white - np.median(all_box_means)) / (white - black), 0.0, 0.3))
+    return Levels(white, black, empty_box)
+
+
+def darkness(means: np.ndarray, levels: Levels, groups: np.ndarray | None = None) -> np.ndarray:
+    """Box darkness above the printed empty box, 0 (empty) … 1 (solid ink).
+
+    Parameters
+    ----------
+    means : (N,) float
+        Mean grey of each box interior (``box_means_from``).
+    levels
+        The sheet's white, black and (global) empty-box darkness.
+    groups : (N,) int, optional
+        The printed label of each box (see ``empty_baseline``); without it
+        every box is measured against ``levels.empty_box``.
+    """
+    raw = (levels.white - np.asarray(means, dtype=float)) / (levels.white - levels.black)
+    base = np.full_like(raw, levels.empty_box) if groups is None else empty_baseline(raw, groups, levels.empty_box)
+    return np.clip((raw - base) / (1 - base), 0.0, 1.0)
+
+
+def empty_baseline(values: np.ndarray, groups: np.ndarray, fallback: float) -> np.ndarray:
+    """Each box's empty value: a low quantile of the boxes printed with the same label.
+
+    The letter or digit printed inside a box adds its own ink, and not the
+    same for every label: a "D" holds more than an "I", and a black-and-white
+    scan keeps some letters whole while it wipes others. Measured against
+    boxes with the same label, a surviving letter reads as empty while a
+    scrap of pencil beside it still shows.
+
+    Parameters
+    ----------
+    values : (N,) float
+        A per-box measure (raw darkness or pencil coverage).
+    groups : (N,) int
+        Label group of each box; ``-1`` for a box measured against ``fallback``.
+    fallback : float
+        Used for boxes in groups of fewer than ``MIN_GROUP`` boxes.
+
+    Returns
+    -------
+    (N,) float64
+    """
+    values = np.asarray(values, dtype=float)
+    groups = np.asarray(groups)
+    if values.shape != groups.shape:
+        raise ValueError("values and groups must have the same shape")
+    base = np.full_like(values, fallback)
+    # One sort by (label, value) serves every group: each group's quantile is
+    # read (linearly interpolated, as np.quantile does) from its sorted run.
+    order = np.lexsort((values, groups))
+    ranked = values[order]
+    labels, starts, counts = np.unique(groups[order], return_index=True, return_counts=True)
+    for label, start, count in zip(labels, starts, counts):
+        if label < 0 or count < MIN_GROUP:
+            continue
+        position = GROUP_QUANTILE * (count - 1)
+        low = int(position)
+        high = min(low + 1, count - 1)
+        quantile = ranked[start + low] + (position - low) * (ranked[start + high] - ranked[start + low])
+        base[order[start : start + count]] = min(float(quantile), fallback + LABEL_INK_MAX)
+    return base
+
+
+def pencil_level(levels: Levels) -> float:
+    """Grey level below which a pixel is pencil rather than paper or printed box."""
+    return levels.white - PENCIL * (levels.white - levels.black)
+
+
+def excess_coverage(coverage: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
+    """Coverage above the printed empty box's (per label group when ``groups`` is given)."""
+    coverage = np.asarray(coverage, dtype=float)
+    overall = float(np.median(coverage))
+    base = overall if groups is None else empty_baseline(coverage, groups, overall)
+    return np.clip(coverage - base, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The outcome for one question (or one identity column)."""
+
+    outcome: str  # "answer" | "blank" | "flagged"
+    letters: str  # marked options, e.g. "AC" ("" when blank or flagged)
+    reason: str  # "" or a flag slug: multiple-marks, faint, nonexistent-option
+    confidence: float  # 0..1: distance of the decision from its nearest threshold
+    note: str = ""  # e.g. "erasure" when a lighter box next to a mark was ignored
+
+
+def decide(
+    values: Sequence[float],
+    *,
+    single: bool,
+    valid: int | None = None,
+    labels: str = LETTERS,
+    coverage: Sequence[float] | None = None,
+    whole: Sequence[float] | None = None,
+) -> Reading:
+    """Decide one question from its boxes' darkness.
+
+    Parameters
+    ----------
+    values
+        Darkness of each box (``darkness`` output), in box order.
+    single
+        Exactly one mark allowed (single choice, an ID digit column).
+    valid
+        How many of the boxes are real options for this question (a row may
+        print more boxes than the question has); marks beyond are flagged.
+    labels
+        Letters naming the boxes.
+    coverage
+        Excess pencil coverage of each box interior (``excess_coverage``); a
+        box that is light on average but partly covered is not empty.
+    whole
+        Excess pencil coverage of each whole box; a dark box must also cover
+        ``SOLID`` of it to count as marked, else it is a partial mark.
+    """
+    v = np.asarray(values, dtype=float)
+    c = np.zeros_like(v) if coverage is None else np.asarray(coverage, dtype=float)
+    # Without whole-box coverage, neither test can use it: no mark is called
+    # partial and no residue is ruled out for it.
+    full = np.ones_like(v) if whole is None else np.asarray(whole, dtype=float)
+    film = np.zeros_like(v) if whole is None else full
+    marked = [i for i, d in enumerate(v) if d >= MARKED and full[i] >= SOLID]
+    middling = [i for i, d in enumerate(v) if i not in marked and (d > EMPTY or c[i] > COVERED)]
+    if marked:
+        strongest = float(v[marked].min())
+        residue = [
+            i for i in middling
+            if v[i] <= min(RESIDUE_MAX, RESIDUE_SHARE * strongest) and c[i] <= RESIDUE_COVER and film[i] <= RESIDUE_WHOLE
+        ]
+        unclear = [i for i in middling if i not in residue]
+    else:
+        residue, unclear = [], middling
+    gap_low = float(min((abs(d - EMPTY) for d in v), default=1.0))
+    gap_high = float(min((abs(d - MARKED) for d in v), default=1.0))
+    confidence = float(np.clip(min(gap_low, gap_high) / (MARKED - EMPTY) * 2, 0, 1))
+    if unclear:
+        which = "".join(labels[i] for i in unclear)
+        return Reading("flagged", "", "faint", confidence, note=f"uncertain:{which}")
+    if valid is not None and any(i >= valid for i in marked):
+        return Reading("flagged", "", "nonexistent-option", confidence)
+    if single and len(marked) > 1:
+        return Reading("flagged", "", "multiple-marks", confidence, note="".join(labels[i] for i in marked))
+    if not marked:
+        return Reading("blank", "", "", confidence)
+    return Reading("answer", "".join(labels[i] for i in marked), "", confidence, note="erasure" if residue else "")

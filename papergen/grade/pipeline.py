@@ -1,0 +1,219 @@
+"""``papergen grade``: scans → pages → readings → scores → the store.
+
+Per-page work is a picklable ``PageJob`` and the pure function
+``process_page`` (decode, register, read, score), run in worker processes
+or, with one worker, in-process (the serial path for debugging). Only the
+parent writes to the store and moves the progress bar. One bad file or page
+becomes an error row and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from papergen.core.errors import ExitCode
+from papergen.core.interrupts import WorkerPool
+from papergen.exam.manifest import Manifest, manifest_text, read_manifest
+from papergen.bank.model import LETTERS
+from papergen.grade.ingest import PageJob, PageLoadError, collect_pages, load_page
+from papergen.grade.reader import PageReading, read_sheets
+from papergen.grade.store import PageRecord, open_store, review_items, store_counts
+
+_worker_manifest: Manifest | None = None
+
+
+def _init_worker(manifest_path: str) -> None:
+    global _worker_manifest
+    _worker_manifest = read_manifest(manifest_path)
+    _tune_process()
+
+
+def _tune_process() -> None:
+    """Settings for a process that grades pages one after another.
+
+    Each worker uses one core (the pool supplies the parallelism; OpenCV's
+    own threads would fight it and spin). And every page allocates the same
+    few multi-megabyte arrays: glibc serves those with fresh ``mmap`` calls
+    whose pages the kernel must fault in and zero each time, about a sixth
+    of a page's CPU time. Raising the mmap threshold lets them be reused
+    from the heap instead; memory stays bounded by one page's arrays.
+    """
+    import ctypes
+    import ctypes.util
+
+    import cv2
+
+    cv2.setNumThreads(1)
+    libc_name = ctypes.util.find_library("c")
+    if libc_name and "libc.so" in libc_name:  # glibc only: mallopt is not portable
+        try:
+            libc = ctypes.CDLL(libc_name)
+            m_trim_threshold, m_mmap_threshold = -1, -3
+            libc.mallopt(m_mmap_threshold, 256 << 20)
+            libc.mallopt(m_trim_threshold, 512 << 20)
+        except (OSError, AttributeError):
+            pass
+
+
+def score_reading(reading: PageReading, manifest: Manifest) -> list[tuple]:
+    """Marks rows for the store: each question with its bank letters and score.
+
+    A flagged question, or any question on a sheet whose variant is unknown,
+    gets no score (``None``) rather than a guess. Absent sheets score nothing.
+    """
+    variant = manifest.variant(reading.variant) if reading.variant else None
+    rows = []
+    for q in reading.questions:
+        item = variant.items[q.number - 1] if variant else None
+        bank_letters = None
+        score = None
+        if item is not None:
+            question = manifest.questions[item.id]
+            if q.outcome in ("answer", "blank"):
+                marked = {item.permutation[LETTERS.index(letter)] for letter in q.letters}
+                bank_letters = "".join(LETTERS[i] for i in sorted(marked))
+                if not reading.absent:
+                    key = {LETTERS.index(letter) for letter in question.answer}
+                    score = manifest.sections[question.section].scoring.score(frozenset(marked), frozenset(key), question.points)
+        rows.append(
+            (
+                q.number, item.id if item else None, item.section if item else None, q.outcome, q.letters,
+                bank_letters, q.reason, q.note, q.confidence, json.dumps(list(q.darkness)), score,
+            )
+        )
+    return rows
+
+
+def process_page(job: PageJob, manifest: Manifest | None = None) -> list[PageRecord]:
+    """Grade one page: a record per answer sheet on it (runs in a worker; never raises for bad input)."""
+    manifest = manifest or _worker_manifest
+    assert manifest is not None, "worker not initialised"
+
+    def failed(message: str, reason: str) -> list[PageRecord]:
+        return [PageRecord(job.file_hash, job.page, job.path, "error", message, {"qr": None}, [], [(None, reason, message)])]
+
+    try:
+        gray = load_page(job)
+    except PageLoadError as exc:
+        return failed(str(exc), exc.reason)
+    try:
+        readings = read_sheets(gray, manifest)
+    except Exception as exc:  # noqa: BLE001 - one page a reader bug cannot read must not stop the batch
+        return failed(f"papergen 读这一页时出错（{type(exc).__name__}: {exc}）；请人工评阅这一页，并把这个文件报告给开发者", "reader-error")
+    return [_record(job, part, reading, manifest) for part, reading in enumerate(readings, start=1)]
+
+
+def _record(job: PageJob, part: int, reading: PageReading, manifest: Manifest) -> PageRecord:
+    values = {
+        "sheet_page": reading.sheet_page, "rotation": reading.rotation, "fiducials": reading.fiducials,
+        "qr": reading.qr_text, "student_id": reading.student_id, "id_source": reading.id_source,
+        "variant": reading.variant, "absent": int(reading.absent),
+        "paper_white": reading.levels[0] if reading.levels else None,
+        "ink_black": reading.levels[1] if reading.levels else None,
+        "empty_box": reading.levels[2] if reading.levels else None,
+        "binary": int(reading.binary),
+    }
+    flags = [(f.number, f.reason, f.message) for f in reading.flags]
+    if reading.status != "read":
+        flags.append((None, reading.reason or reading.status, reading.message))
+    marks = score_reading(reading, manifest) if reading.status == "read" else []
+    return PageRecord(job.file_hash, job.page, job.path, reading.status, reading.message, values, marks, flags, part)
+
+
+@dataclass
+class GradeSummary:
+    pages_total: int = 0
+    pages_new: int = 0
+    pages_skipped: int = 0  # already in the store
+    read: int = 0
+    flagged_pages: int = 0
+    rejected: int = 0  # other exam, not a sheet, blank
+    errors: int = 0  # pages or files that could not be read
+    seconds: float = 0.0
+    review: list[str] = field(default_factory=list)  # what needs a person, one line each
+    ignored: list[str] = field(default_factory=list)  # files in scanned folders that are not scans
+    black_and_white: int = 0  # pages scanned in black and white
+    replaced: int = 0  # earlier readings replaced by a newer scan under the same file name (kept in history)
+    no_pages: bool = False  # the input held no page to grade at all
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.errors:
+            return ExitCode.graded_with_errors
+        if self.no_pages:
+            return ExitCode.input_file
+        if self.review:
+            return ExitCode.graded_with_review
+        return ExitCode.ok
+
+
+def _run(jobs: list[PageJob], manifest_path: Path, manifest: Manifest, workers: int) -> Iterator[PageRecord]:
+    if workers <= 1:
+        _tune_process()
+        for job in jobs:
+            yield process_page(job, manifest)
+        return
+    # WorkerPool: spawned workers that ignore Ctrl-C; interrupted, the parent
+    # cancels the queued pages and terminates the workers (interrupts.py).
+    with WorkerPool(workers, initializer=_init_worker, initargs=(str(manifest_path),)) as pool:
+        yield from pool.map(process_page, jobs, chunksize=4)
+
+
+def grade(
+    exam_json: str | Path,
+    scans: Iterable[str | Path],
+    results_dir: str | Path,
+    *,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> GradeSummary:
+    """Grade every new page in ``scans`` into ``results_dir``.
+
+    ``progress(done, total)`` is called by the parent after each page.
+    """
+    start = time.perf_counter()
+    manifest_path = Path(exam_json)
+    manifest = read_manifest(manifest_path)
+    summary = GradeSummary()
+    workers = workers or os.cpu_count() or 1
+    with open_store(results_dir, manifest_text(manifest), manifest.exam) as db:
+        jobs, problems = collect_pages(list(scans))
+        summary.ignored = [problem.path for problem in problems if problem.reason == "not-a-scan"]
+        db.record_ingest(
+            scans=list({j.file_hash: (j.path, j.file_hash, j.kind, j.pages) for j in jobs}.values()),
+            errors=[(p.path, p.file_hash, p.reason, p.message) for p in problems if p.reason != "not-a-scan"],
+            seen=[j.path for j in jobs] + [p.path for p in problems],
+        )
+        done = db.done_pages()
+        todo = [job for job in jobs if (job.file_hash, job.page) not in done]
+        summary.pages_total = len(jobs)
+        summary.pages_skipped = len(jobs) - len(todo)
+        summary.no_pages = not jobs
+        db.mark_grading(finished=False)
+        if progress and todo:
+            progress(0, len(todo))
+        # closing(): when interrupted here (Ctrl-C while a page is written), the
+        # pool inside _run is stopped now, not whenever the generator is collected.
+        with contextlib.closing(_run(todo, manifest_path, manifest, min(workers, max(1, len(todo))))) as pages:
+            for count, records in enumerate(pages, start=1):
+                db.write_page(records)  # one transaction: an interrupted page is not written at all
+                summary.pages_new += 1
+                if progress:
+                    progress(count, len(todo))
+        db.refresh_sheet_flags()
+        db.mark_grading(finished=True)
+        counts = store_counts(db.db)
+        summary.review = [
+            (f"{item.where}" + (f" 第 {item.number} 题" if item.number else "") + "：" if item.where else "") + item.message
+            for item in review_items(db.db)
+        ]
+    summary.read, summary.rejected, summary.errors = counts.read, counts.rejected, counts.errors
+    summary.flagged_pages, summary.black_and_white, summary.replaced = counts.flagged_pages, counts.black_and_white, counts.replaced
+    summary.seconds = time.perf_counter() - start
+    return summary

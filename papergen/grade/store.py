@@ -1,0 +1,524 @@
+"""The grading store: ``RESULTS_DIR/results.sqlite``.
+
+One row per answer sheet found on a scanned page, keyed by the scan file's
+SHA-256, the page number and the sheet's place on the page (``part``: 1, or
+1 and 2 for two sheets scanned side by side), written in one transaction
+together with its marks and flags. A page already in the store is never
+read again (except one that failed, which is retried on every run), so a
+re-run adds only what is new and a run killed at any moment resumes to
+exactly the rows an uninterrupted run would have written. Rows carry the
+evidence (darkness of every box, paper and ink levels, QR text) next to
+each decision.
+
+A page is one physical sheet: the ``pages`` table holds only the *current*
+reading of each page of each file (by its resolved path, ``source``). When
+a file is scanned again under the same name, or a file that failed is read
+again, the earlier reading or error moves to ``history`` (with its marks, as
+evidence) — it is never added to the new one. A unique index on
+``(source, page, part)`` makes that an invariant of the store.
+
+Only the parent process writes; a lock file keeps a second ``grade`` on the
+same folder out. The schema has a version (``SCHEMA_VERSION``, in ``meta``)
+for future migrations; README documents the tables.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from papergen.core.errors import InputFileError, OutputError, StoreBusy, StoreMismatch
+
+SCHEMA_VERSION = 2
+DB_NAME = "results.sqlite"
+LOCK_NAME = ".papergen-grade.lock"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS scans (
+    file_hash TEXT PRIMARY KEY, path TEXT NOT NULL, kind TEXT NOT NULL, pages INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pages (
+    file_hash TEXT NOT NULL, page INTEGER NOT NULL, part INTEGER NOT NULL,  -- part: which sheet on the page
+    path TEXT NOT NULL,
+    source TEXT NOT NULL,            -- the file's resolved path: what "the same file name" means
+    status TEXT NOT NULL,            -- read | rejected | not-a-sheet | blank-page | error
+    message TEXT NOT NULL DEFAULT '',
+    parts INTEGER NOT NULL DEFAULT 1,  -- answer sheets found on this page
+    sheet_page INTEGER, rotation INTEGER, fiducials INTEGER, qr TEXT,
+    student_id TEXT, id_source TEXT, variant TEXT, absent INTEGER NOT NULL DEFAULT 0,
+    paper_white REAL, ink_black REAL, empty_box REAL,
+    binary INTEGER NOT NULL DEFAULT 0,  -- a black-and-white scan (light marks may be lost)
+    PRIMARY KEY (file_hash, page, part)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS pages_one_reading ON pages (source, page, part);
+CREATE TABLE IF NOT EXISTS marks (
+    file_hash TEXT NOT NULL, page INTEGER NOT NULL, part INTEGER NOT NULL, number INTEGER NOT NULL,
+    question_id TEXT, section INTEGER,
+    outcome TEXT NOT NULL,           -- answer | blank | flagged
+    letters TEXT NOT NULL,           -- as marked, in the variant's letters
+    bank_letters TEXT,               -- the same options in the bank's letters
+    reason TEXT NOT NULL, note TEXT NOT NULL, confidence REAL NOT NULL,
+    darkness TEXT NOT NULL,          -- JSON list, one value per box
+    score REAL,                      -- NULL when the question could not be scored
+    PRIMARY KEY (file_hash, page, part, number)
+);
+CREATE TABLE IF NOT EXISTS flags (
+    file_hash TEXT NOT NULL, page INTEGER NOT NULL, part INTEGER NOT NULL,
+    number INTEGER NOT NULL,         -- 0: the sheet itself
+    reason TEXT NOT NULL, message TEXT NOT NULL, resolved INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (file_hash, page, part, number, reason)
+);
+CREATE TABLE IF NOT EXISTS file_errors (
+    path TEXT NOT NULL, source TEXT NOT NULL, file_hash TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL,
+    message TEXT NOT NULL,
+    PRIMARY KEY (source, file_hash)
+);
+CREATE TABLE IF NOT EXISTS sheet_flags (   -- recomputed after every run
+    student_id TEXT NOT NULL, reason TEXT NOT NULL, message TEXT NOT NULL,
+    PRIMARY KEY (student_id, reason)
+);
+CREATE TABLE IF NOT EXISTS history (       -- readings and errors that are no longer current
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    replaced_at TEXT NOT NULL,       -- UTC, ISO 8601
+    why TEXT NOT NULL,               -- rescanned | retried | fixed
+    source TEXT NOT NULL, path TEXT NOT NULL, file_hash TEXT NOT NULL, page INTEGER, part INTEGER,
+    status TEXT NOT NULL, student_id TEXT, message TEXT NOT NULL,
+    reading TEXT NOT NULL            -- JSON: the page row, its marks and flags (or the file error)
+);
+CREATE INDEX IF NOT EXISTS pages_student ON pages (student_id);
+"""
+
+#: Why a reading left ``pages``: the file was scanned again under the same
+#: name; a page that had failed was read again; a file error went away.
+WHY_ZH = {"rescanned": "同名文件已重新扫描，这是较早的读取", "retried": "重新读取", "fixed": "文件已更换或修好"}
+
+
+@dataclass(frozen=True)
+class PageRecord:
+    """Everything the parent writes for one sheet on one page (built from a worker's result)."""
+
+    file_hash: str
+    page: int
+    path: str
+    status: str
+    message: str
+    values: dict  # the remaining ``pages`` columns
+    marks: list[tuple]  # (number, question_id, section, outcome, letters, bank_letters, reason, note, confidence, darkness_json, score)
+    flags: list[tuple]  # (number, reason, message)
+    part: int = 1  # which answer sheet on the page (two sheets scanned side by side: 1 and 2)
+
+
+def source_of(path: str | Path) -> str:
+    """The identity of a scan file by name: its resolved absolute path."""
+    return str(Path(path).resolve())
+
+
+class Store:
+    """An open results store (use ``open_store``)."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.db = connection
+
+    def done_pages(self) -> set[tuple[str, int]]:
+        """Pages read (or refused) already; a page that failed with an error is tried again."""
+        return {(h, p) for h, p in self.db.execute("SELECT file_hash, page FROM pages WHERE status != 'error'")}
+
+    def record_ingest(
+        self, scans: list[tuple[str, str, str, int]], errors: list[tuple[str, str | None, str, str]], seen: list[str]
+    ) -> None:
+        """What this run found in its input: scan files, file errors, and every path looked at.
+
+        ``scans`` are ``(path, file_hash, kind, pages)`` of files with pages to
+        grade, ``errors`` ``(path, file_hash, reason, message)`` of files that
+        could not be read, ``seen`` every file path this run looked at.
+
+        A page is one physical sheet: a scan saved under the name of an
+        earlier one replaces that file's earlier readings (moved to
+        ``history``, never added to the new one). An error belongs to a
+        version of a file: for every path looked at, the open errors become
+        exactly this run's errors for it; the others move to ``history``.
+        (A newer version that cannot be read leaves the earlier reading
+        current, next to the new error.)
+        """
+        with self.db:
+            for path, file_hash, kind, pages in scans:
+                self.db.execute(
+                    "INSERT INTO scans (file_hash, path, kind, pages) VALUES (?, ?, ?, ?) ON CONFLICT(file_hash) DO NOTHING",
+                    (file_hash, path, kind, pages),
+                )
+                stale = self.db.execute(
+                    "SELECT file_hash, page, part FROM pages WHERE source = ? AND file_hash != ?", (source_of(path), file_hash)
+                ).fetchall()
+                for key in stale:
+                    self._retire_page(key, "rescanned")
+            open_now: dict[str, set[str]] = {source_of(path): set() for path in seen}
+            for path, file_hash, reason, message in errors:
+                source = source_of(path)
+                open_now.setdefault(source, set()).add(file_hash or "")
+                self.db.execute(
+                    "INSERT INTO file_errors VALUES (?, ?, ?, ?, ?) ON CONFLICT(source, file_hash) DO UPDATE SET "
+                    "path = excluded.path, reason = excluded.reason, message = excluded.message",
+                    (path, source, file_hash or "", reason, message),
+                )
+            for source, hashes in open_now.items():
+                for path, file_hash, reason, message in self.db.execute(
+                    "SELECT path, file_hash, reason, message FROM file_errors WHERE source = ?", (source,)
+                ).fetchall():
+                    if file_hash in hashes:
+                        continue
+                    self.db.execute(
+                        "INSERT INTO history (replaced_at, why, source, path, file_hash, status, message, reading) "
+                        "VALUES (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), 'fixed', ?, ?, ?, 'error', ?, ?)",
+                        (source, path, file_hash, message, json.dumps({"reason": reason}, ensure_ascii=False)),
+                    )
+                    self.db.execute("DELETE FROM file_errors WHERE source = ? AND file_hash = ?", (source, file_hash))
+
+    def write_page(self, records: list[PageRecord]) -> None:
+        """All sheets found on one page, their marks and flags, in one transaction.
+
+        An earlier reading of the same page that had failed (status error) is
+        moved to ``history`` first: the new reading replaces it.
+        """
+        with self.db:
+            first = records[0]
+            for key in self.db.execute(
+                "SELECT file_hash, page, part FROM pages WHERE file_hash = ? AND page = ?", (first.file_hash, first.page)
+            ).fetchall():
+                self._retire_page(key, "retried")
+            for record in records:
+                columns = ["file_hash", "page", "part", "path", "source", "status", "message", "parts", *record.values]
+                values = [
+                    record.file_hash, record.page, record.part, record.path, source_of(record.path), record.status,
+                    record.message, len(records), *record.values.values(),
+                ]
+                self.db.execute(
+                    f"INSERT INTO pages ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", values
+                )
+                self.db.executemany(
+                    "INSERT INTO marks VALUES (?, ?, ?, " + ", ".join("?" * 11) + ")",
+                    [(record.file_hash, record.page, record.part, *mark) for mark in record.marks],
+                )
+                self.db.executemany(
+                    "INSERT INTO flags (file_hash, page, part, number, reason, message) VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (record.file_hash, record.page, record.part, number or 0, reason, message)
+                        for number, reason, message in record.flags
+                    ],
+                )
+
+    def _retire_page(self, key: tuple[str, int, int], why: str) -> None:
+        """Move one page reading (row, marks, flags) to ``history``; call inside a transaction."""
+        where = "file_hash = ? AND page = ? AND part = ?"
+        cursor = self.db.execute(f"SELECT * FROM pages WHERE {where}", key)
+        names = [d[0] for d in cursor.description]
+        row = dict(zip(names, cursor.fetchone()))
+        marks = self.db.execute(f"SELECT * FROM marks WHERE {where} ORDER BY number", key).fetchall()
+        flags = self.db.execute(f"SELECT * FROM flags WHERE {where} ORDER BY number, reason", key).fetchall()
+        self.db.execute(
+            "INSERT INTO history (replaced_at, why, source, path, file_hash, page, part, status, student_id, message, reading) "
+            "VALUES (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                why, row["source"], row["path"], row["file_hash"], row["page"], row["part"], row["status"],
+                row["student_id"], row["message"], json.dumps({"page": row, "marks": marks, "flags": flags}, ensure_ascii=False),
+            ),
+        )
+        for table in ("marks", "flags", "pages"):
+            self.db.execute(f"DELETE FROM {table} WHERE {where}", key)
+
+    def mark_grading(self, finished: bool) -> None:
+        """Record whether the last ``grade`` run got through its input (an interrupted one did not)."""
+        with self.db:
+            self.db.execute(
+                "INSERT INTO meta VALUES ('grading', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                ("finished" if finished else "unfinished",),
+            )
+
+    def refresh_sheet_flags(self) -> list[tuple[str, str, str]]:
+        """Recompute flags that depend on several pages (the same 准考证号 twice)."""
+        rows = self.db.execute(
+            "SELECT student_id, sheet_page, COUNT(*), GROUP_CONCAT(path || '#' || page, '、') FROM pages "
+            "WHERE status = 'read' AND student_id IS NOT NULL GROUP BY student_id, sheet_page HAVING COUNT(*) > 1"
+        ).fetchall()
+        flags = [
+            (sid, "duplicate-id", f"准考证号 {sid} 出现在 {count} 张答题卡上（{where}）；两张都已保留，请核对")
+            for sid, _, count, where in rows
+        ]
+        with self.db:
+            self.db.execute("DELETE FROM sheet_flags")
+            self.db.executemany("INSERT OR IGNORE INTO sheet_flags VALUES (?, ?, ?)", flags)
+        return flags
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    try:
+        db = sqlite3.connect(path)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA foreign_keys=ON")
+    except sqlite3.Error as exc:
+        raise OutputError(f"无法打开成绩库：{exc}", path=path) from None
+    return db
+
+
+@contextmanager
+def open_store(results_dir: str | Path, manifest_text: str, exam_id: str, *, exclusive: bool = True) -> Iterator[Store]:
+    """Open (creating if needed) the store for one exam.
+
+    ``exclusive`` takes the folder's lock (for ``grade``); a second holder is
+    refused with ``StoreBusy``. A store made for another exam or another
+    manifest is refused with ``StoreMismatch``.
+    """
+    results_dir = Path(results_dir)
+    try:
+        results_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"无法创建结果文件夹：{exc.strerror}", path=results_dir) from None
+    lock_handle = None
+    if exclusive:
+        try:
+            lock_handle = open(results_dir / LOCK_NAME, "a+")
+        except OSError as exc:
+            raise OutputError(f"结果文件夹不可写：{exc.strerror}", path=results_dir) from None
+        try:
+            fcntl.flock(lock_handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock_handle.close()
+            raise StoreBusy(
+                "另一个 papergen grade 正在使用这个结果文件夹", path=results_dir,
+                hint="等它结束后再运行；成绩库不会因此损坏",
+            ) from None
+    path = results_dir / DB_NAME
+    db = _connect(path)
+    try:
+        with db:
+            db.executescript(SCHEMA)
+        digest = hashlib.sha256(manifest_text.encode("utf-8")).hexdigest()
+        meta = dict(db.execute("SELECT key, value FROM meta"))
+        if not meta:
+            with db:
+                db.executemany(
+                    "INSERT INTO meta VALUES (?, ?)",
+                    [("schema_version", str(SCHEMA_VERSION)), ("exam", exam_id), ("manifest_sha256", digest),
+                     ("manifest", manifest_text)],
+                )
+        else:
+            if int(meta.get("schema_version", 0)) != SCHEMA_VERSION:
+                raise StoreMismatch(f"成绩库版本 {meta.get('schema_version')} 与本版 papergen（{SCHEMA_VERSION}）不符", path=path)
+            if meta.get("exam") != exam_id:
+                raise StoreMismatch(
+                    f"这个结果文件夹属于考试 {meta.get('exam')}，不是 {exam_id}", path=results_dir,
+                    hint="每场考试用一个结果文件夹",
+                )
+            if meta.get("manifest_sha256") != digest:
+                raise StoreMismatch(
+                    "这个结果文件夹是用另一份 exam.json 评阅的（同一考试编号但内容不同）", path=results_dir,
+                    hint="用原来的 exam.json，或换一个结果文件夹",
+                )
+        yield Store(db)
+    except sqlite3.DatabaseError as exc:
+        raise OutputError(_database_message(exc), path=path) from None
+    finally:
+        db.close()
+        if lock_handle is not None:
+            fcntl.flock(lock_handle.fileno(), fcntl.LOCK_UN)
+            lock_handle.close()
+
+
+def _database_message(exc: sqlite3.DatabaseError) -> str:
+    """SQLite's English error, said in Chinese for the cases a grader can act on."""
+    text = str(exc).lower()
+    if "full" in text:
+        return "成绩库无法写入：磁盘已满；已写入的页面都保留着，腾出空间后重新运行即可接着评"
+    if "i/o" in text:
+        return "成绩库无法写入：磁盘读写出错（磁盘已满、U 盘被拔出或网络盘断开）；已写入的页面都保留着，重新运行即可接着评"
+    if "readonly" in text or "read-only" in text:
+        return "成绩库无法写入：文件或文件夹是只读的"
+    if "malformed" in text or "not a database" in text:
+        return "成绩库文件已损坏，无法使用；请换一个结果文件夹重新评阅"
+    return f"成绩库出错：{exc}"
+
+
+def read_only(results_dir: str | Path) -> sqlite3.Connection:
+    """A connection for reports and ``results`` (no lock: WAL lets readers in)."""
+    path = Path(results_dir) / DB_NAME
+    if not path.exists():
+        raise InputFileError("这里没有成绩库 results.sqlite", path=results_dir, hint="先运行 papergen grade")
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+
+# -- reading the store: every query the commands need lives here ---------------------------
+
+
+@dataclass(frozen=True)
+class PageRow:
+    """One current reading of a sheet on a page (a row of ``pages`` with status ``read``)."""
+
+    file_hash: str
+    page: int
+    part: int
+    parts: int
+    path: str
+    sheet_page: int | None
+    student_id: str | None
+    variant: str | None
+    absent: bool
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        return (self.file_hash, self.page, self.part)
+
+    @property
+    def where(self) -> str:
+        return page_label(self.path, self.page, self.part, self.parts)
+
+
+@dataclass(frozen=True)
+class MarkRow:
+    number: int
+    question_id: str | None
+    section: int | None
+    outcome: str
+    bank_letters: str | None
+    score: float | None
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    """Something that needs a person: a flag on a sheet or a question, a page or file that failed."""
+
+    kind: str  # flag | sheet | page-error | file-error
+    where: str  # file (and page)
+    student_id: str | None
+    number: int | None  # question number, None for the whole sheet
+    reason: str  # slug
+    message: str  # Chinese
+
+
+def page_label(path: str, page: int | None, part: int = 1, parts: int = 1) -> str:
+    """"scan.pdf 第 3 页", and which sheet when one page held several ("第 3 页第 2 张答题卡")."""
+    text = f"{path} 第 {page} 页" if page else path
+    return text + (f"第 {part} 张答题卡" if parts > 1 else "")
+
+
+def read_pages(db: sqlite3.Connection) -> list[PageRow]:
+    """Every current reading of a sheet, in a stable order."""
+    return [
+        PageRow(h, page, part, parts, path, sheet_page, sid, variant, bool(absent))
+        for h, page, part, parts, path, sheet_page, sid, variant, absent in db.execute(
+            "SELECT file_hash, page, part, parts, path, sheet_page, student_id, variant, absent FROM pages "
+            "WHERE status = 'read' ORDER BY student_id, path, page, part"
+        )
+    ]
+
+
+def page_marks(db: sqlite3.Connection, key: tuple[str, int, int]) -> list[MarkRow]:
+    return [
+        MarkRow(*row)
+        for row in db.execute(
+            "SELECT number, question_id, section, outcome, bank_letters, score FROM marks "
+            "WHERE file_hash = ? AND page = ? AND part = ? ORDER BY number",
+            key,
+        )
+    ]
+
+
+def open_page_flags(db: sqlite3.Connection, key: tuple[str, int, int]) -> list[tuple[int, str, str]]:
+    """``(number, reason, message)`` of the page's unresolved flags (number 0: the sheet)."""
+    return db.execute(
+        "SELECT number, reason, message FROM flags WHERE file_hash = ? AND page = ? AND part = ? AND resolved = 0 "
+        "ORDER BY number, reason",
+        key,
+    ).fetchall()
+
+
+def sheet_flags(db: sqlite3.Connection) -> list[tuple[str, str, str]]:
+    """``(student_id, reason, message)``: problems across sheets (the same 准考证号 twice)."""
+    return db.execute("SELECT student_id, reason, message FROM sheet_flags ORDER BY student_id, reason").fetchall()
+
+
+def review_items(db: sqlite3.Connection) -> list[ReviewRow]:
+    """Everything open that needs a person, in the order a grader works through it."""
+    items = [
+        ReviewRow("flag", page_label(path, page, part, parts), sid, number or None, reason, message)
+        for path, page, part, parts, sid, number, reason, message in db.execute(
+            "SELECT p.path, p.page, p.part, p.parts, p.student_id, f.number, f.reason, f.message "
+            "FROM flags f JOIN pages p USING (file_hash, page, part) "
+            "WHERE f.resolved = 0 AND p.status != 'error' ORDER BY p.path, p.page, p.part, f.number"
+        )
+    ]
+    items += [ReviewRow("sheet", "", sid, None, reason, message) for sid, reason, message in sheet_flags(db)]
+    items += [
+        ReviewRow("page-error", page_label(path, page), None, None, reason or "error", f"无法读取：{message}")
+        for path, page, message, reason in db.execute(
+            "SELECT p.path, p.page, p.message, (SELECT f.reason FROM flags f WHERE f.file_hash = p.file_hash "
+            "AND f.page = p.page AND f.part = p.part LIMIT 1) FROM pages p WHERE p.status = 'error' ORDER BY p.path, p.page"
+        )
+    ]
+    items += [
+        ReviewRow("file-error", path, None, None, reason, message)
+        for path, reason, message in db.execute("SELECT path, reason, message FROM file_errors ORDER BY path")
+    ]
+    return items
+
+
+@dataclass(frozen=True)
+class StoreCounts:
+    read: int
+    rejected: int  # another exam or build, not a sheet, blank page
+    errors: int  # pages and files that could not be read
+    flagged_pages: int  # read sheets with an open flag
+    black_and_white: int
+    replaced: int  # earlier readings kept in history
+
+
+def store_counts(db: sqlite3.Connection) -> StoreCounts:
+    counts = dict(db.execute("SELECT status, COUNT(*) FROM pages GROUP BY status").fetchall())
+    one = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731 - a one-line query helper
+    return StoreCounts(
+        read=counts.get("read", 0),
+        rejected=sum(v for k, v in counts.items() if k not in ("read", "error")),
+        errors=counts.get("error", 0) + one("SELECT COUNT(*) FROM file_errors"),
+        flagged_pages=one(
+            "SELECT COUNT(*) FROM pages p WHERE p.status = 'read' AND EXISTS (SELECT 1 FROM flags f WHERE "
+            "f.file_hash = p.file_hash AND f.page = p.page AND f.part = p.part AND f.resolved = 0)"
+        ),
+        black_and_white=one("SELECT COUNT(*) FROM pages WHERE status = 'read' AND binary = 1"),
+        replaced=one("SELECT COUNT(*) FROM history WHERE why = 'rescanned'"),
+    )
+
+
+def replaced_readings(db: sqlite3.Connection) -> list[tuple[str, str, int | None, str | None, str]]:
+    """``(replaced_at, path, page, student_id, why)`` of readings that a newer scan replaced."""
+    return db.execute(
+        "SELECT replaced_at, path, page, student_id, why FROM history WHERE why = 'rescanned' ORDER BY id"
+    ).fetchall()
+
+
+#: What every reader of a store says when the last ``grade`` run was interrupted.
+UNFINISHED_WARNING = "注意：上次评阅被中断，没有评完，下面的成绩不全；请重新运行同一条 papergen grade 命令接着评完"
+
+
+def grading_finished(db: sqlite3.Connection) -> bool:
+    row = db.execute("SELECT value FROM meta WHERE key = 'grading'").fetchone()
+    return row is None or row[0] == "finished"
+
+
+def manifest_from_store(db: sqlite3.Connection) -> str:
+    row = db.execute("SELECT value FROM meta WHERE key = 'manifest'").fetchone()
+    return row[0]
+
+
+def dumps(values) -> str:
+    return json.dumps(list(values))
+
+

@@ -1,0 +1,262 @@
+"""``papergen build``: blueprint → selection → variants → manifest → printed files.
+
+``build_exam`` is the whole first half of the product as one call. It checks
+everything that can fail (blueprint, banks, quotas, the output folder)
+before writing anything, renders every variant's paper and key (PDF and
+DOCX), the answer sheet and ``exam.json`` into a hidden staging folder, and
+only then moves them into place, ``exam.json`` last: a folder with an
+``exam.json`` holds a complete build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from papergen.core import atomic
+from papergen.bank import files as bankfile
+from papergen.exam.blueprint import Blueprint, load_blueprint
+from papergen.core.errors import InputFileError, OutputError, PapergenError
+from papergen.report.focus import FocusPlan, remedial_identity
+from papergen.exam.manifest import Manifest, ManifestQuestion, ManifestSection, question_ids, read_manifest, write_manifest
+from papergen.bank.model import Question
+from papergen.render.paper import Paper, PaperQuestion, PaperSection
+from papergen.exam.selection import select
+from papergen.sheet.layout import compute_geometry, load_layout
+from papergen.exam.variants import make_variants
+
+MANIFEST_NAME = "exam.json"
+SHEET_NAME = "sheet.pdf"
+#: Hidden folder in the output folder where a build renders before moving files into place.
+STAGING_PREFIX = ".papergen-build-"
+_OUTPUT_PATTERN = re.compile(r"^(paper|key)-([A-Z])\.(pdf|docx)$")
+
+
+@dataclass
+class BuildResult:
+    outdir: Path
+    manifest: Manifest
+    files: list[Path] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    unchanged: bool = False  # the folder already held exactly this exam
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def plan_exam(blueprint: Blueprint, focus: FocusPlan | None = None) -> tuple[Manifest, dict[str, Question]]:
+    """Everything about the exam except the rendered files."""
+    banks = bankfile.load_banks(blueprint.banks)
+    excluded: set[str] = set()
+    for path in blueprint.exclude:
+        try:
+            excluded |= question_ids(path)
+        except PapergenError as exc:
+            line = blueprint.exclude_lines.get(str(path))
+            raise InputFileError(f"排除清单无法读取（组卷方案第 {line} 行）：{exc.message}", path=path) from None
+    sections = select(blueprint, banks, excluded, focus)
+    variants = make_variants(sections, blueprint.variants, blueprint.seed, blueprint.shuffle)
+    layout = load_layout(blueprint.layout)
+    shape = [(len(s.chosen), max(len(c.question.options) for c in s.chosen)) for s in sections]
+    geometry = compute_geometry(layout, shape, id_digits=blueprint.id_digits, variants=blueprint.variants)
+    questions = {}
+    by_id: dict[str, Question] = {}
+    for index, section in enumerate(sections):
+        for pick in section.chosen:
+            q = pick.question
+            by_id[q.id] = q
+            questions[q.id] = ManifestQuestion(
+                q.id, pick.bank, index, q.type, q.topic, q.difficulty, len(q.options), q.answer,
+                section.plan.points, pick.reason,
+            )
+    manifest = Manifest(
+        exam=blueprint.exam,
+        title=blueprint.title,
+        seed=blueprint.seed,
+        minutes=blueprint.minutes,
+        instructions=blueprint.instructions,
+        banks=[
+            {"id": bank.id, "title": bank.title, "file": str(path), "sha256": _sha256(path)}
+            for bank, path in zip(banks, blueprint.banks)
+        ],
+        blueprint={"file": str(blueprint.path.resolve()), "sha256": _sha256(blueprint.path)},
+        sections=[
+            ManifestSection(
+                s.plan.title, s.plan.type, s.plan.count, s.plan.points, s.plan.scoring, s.plan.scoring.note(),
+                s.mean_difficulty,
+            )
+            for s in sections
+        ],
+        questions=questions,
+        variants=variants,
+        sheet=geometry,
+    )
+    return manifest.with_fingerprint(), by_id
+
+
+def paper_for_variant(manifest: Manifest, questions: dict[str, Question], name: str) -> Paper:
+    """The printed content of variant ``name``."""
+    variant = manifest.variant(name)
+    sections = []
+    for index, section in enumerate(manifest.sections):
+        items = []
+        for item in variant.items:
+            if item.section != index:
+                continue
+            q = questions[item.id]
+            items.append(
+                PaperQuestion(
+                    number=item.number, id=q.id, type=q.type, stem=q.stem,
+                    options=[q.options[i].text for i in item.permutation], key=item.key,
+                    points=section.points, explanation=q.explanation, topic=q.topic,
+                )
+            )
+        sections.append(PaperSection(section.title, section.type, section.points, section.rule_note, items))
+    return Paper(manifest.exam, manifest.title, name, manifest.minutes, manifest.instructions, sections)
+
+
+def _comparable(manifest: Manifest) -> str:
+    # What must not change under an exam that may already be printed.
+    data = json.loads(json.dumps(manifest.to_json()))  # a deep copy: never edit the manifest itself
+    data.pop("generator", None)
+    for bank in data["banks"]:
+        bank.pop("file", None)
+    data.pop("blueprint", None)
+    return repr(data)
+
+
+def _check_outdir(outdir: Path, manifest: Manifest, force: bool) -> bool:
+    """True when ``outdir`` already holds exactly this exam."""
+    existing = outdir / MANIFEST_NAME
+    if outdir.exists() and not outdir.is_dir():
+        raise OutputError("输出位置已存在且不是文件夹", path=outdir)
+    if not existing.exists():
+        return False
+    try:
+        old = read_manifest(existing)
+    except PapergenError:
+        if force:
+            return False
+        raise OutputError("输出文件夹中的 exam.json 无法读取，未覆盖", path=existing, hint="确认后加 --force 覆盖") from None
+    if old.exam != manifest.exam and not force:
+        raise OutputError(
+            f"输出文件夹里是另一场考试（{old.exam}），本次是 {manifest.exam}，未覆盖",
+            path=outdir, hint="换一个输出文件夹，或确认后加 --force",
+        )
+    same = _comparable(old) == _comparable(manifest)
+    if not same and not force:
+        raise OutputError(
+            f"输出文件夹里已有考试 {old.exam}，但题目、顺序或答案与这次不同（种子、题库或方案改过）；"
+            "覆盖会让已印发的试卷与答案对不上，未覆盖",
+            path=outdir, hint="换一个输出文件夹，或确认后加 --force",
+        )
+    return same
+
+
+def build_exam(
+    blueprint_path: str | Path,
+    outdir: str | Path,
+    *,
+    variants: int | None = None,
+    seed: int | None = None,
+    exam: str | None = None,
+    title: str | None = None,
+    force: bool = False,
+    focus: FocusPlan | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> BuildResult:
+    """Build every file of an exam into ``outdir``.
+
+    ``exam``/``title`` override the blueprint's; a remedial paper (``focus``)
+    without them gets an id and title of its own (``focus.remedial_identity``).
+    """
+    from papergen.render.docx import render_key_docx, render_paper_docx
+    from papergen.render.pdf import render_key_pdf, render_paper_pdf
+    from papergen.render.sheet import render_sheets
+
+    say = progress or (lambda message: None)
+    outdir = Path(outdir)
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    blueprint = load_blueprint(blueprint_path)
+    if focus is not None:
+        own_exam, own_title = remedial_identity(blueprint.exam, blueprint.title, focus)
+        exam, title = exam or own_exam, title or own_title
+    blueprint = blueprint.with_overrides(variants=variants, seed=seed, exam=exam, title=title)
+    manifest, questions = plan_exam(blueprint, focus)
+    timings["plan"] = time.perf_counter() - start
+    unchanged = _check_outdir(outdir, manifest, force)
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"无法创建输出文件夹：{exc.strerror}", path=outdir) from None
+    _remove_abandoned_staging(outdir)
+    # Every file is rendered into a staging folder first: a failure while
+    # rendering (disk full, a crash) leaves the folder's earlier build whole.
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=outdir))
+    except OSError as exc:
+        raise atomic.output_error(outdir, exc) from None
+    names: list[str] = []
+    try:
+        try:
+            for variant in manifest.variants:
+                paper = paper_for_variant(manifest, questions, variant.name)
+                t = time.perf_counter()
+                for kind, render, ext in (
+                    ("paper", render_paper_pdf, "pdf"), ("key", render_key_pdf, "pdf"),
+                    ("paper", render_paper_docx, "docx"), ("key", render_key_docx, "docx"),
+                ):
+                    names.append(f"{kind}-{variant.name}.{ext}")
+                    render(paper, staging / names[-1])
+                timings[f"variant {variant.name}"] = time.perf_counter() - t
+                say(f"试卷类型 {variant.name}：试卷与答案（PDF、DOCX）")
+            t = time.perf_counter()
+            names.append(SHEET_NAME)
+            render_sheets(
+                manifest.sheet, staging / SHEET_NAME, exam_id=manifest.exam, build=manifest.build, title=manifest.title
+            )
+            timings["sheet"] = time.perf_counter() - t
+            names.append(MANIFEST_NAME)
+            write_manifest(manifest, staging / MANIFEST_NAME)
+        except OutputError as exc:  # name the file the user will look for, not its staging copy
+            raise OutputError(exc.message, path=outdir / names[-1], hint=exc.hint or None) from None
+        # All files or none; replacing another exam, its exam.json is withdrawn
+        # first, so a kill among the moves never leaves it beside new papers.
+        atomic.replace_all(
+            [(staging / name, outdir / name) for name in names],  # exam.json is the last name
+            withdraw=None if unchanged else outdir / MANIFEST_NAME,
+        )
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    _remove_stale(outdir, {v.name for v in manifest.variants})
+    timings["total"] = time.perf_counter() - start
+    return BuildResult(outdir, manifest, [outdir / name for name in names], timings, unchanged)
+
+
+def _remove_abandoned_staging(outdir: Path) -> None:
+    """Staging folders left by a build that was killed (its process is gone)."""
+    for entry in outdir.glob(f"{STAGING_PREFIX}*"):
+        pid = entry.name[len(STAGING_PREFIX):].split("-")[0]
+        if entry.is_dir() and pid.isdigit() and not atomic.process_alive(int(pid)):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _remove_stale(outdir: Path, variant_names: set[str]) -> None:
+    # After a forced rebuild with fewer variants, old paper-D.* must not linger.
+    for entry in outdir.iterdir():
+        match = _OUTPUT_PATTERN.match(entry.name)
+        if match and match.group(2) not in variant_names:
+            try:
+                entry.unlink()
+            except OSError:
+                pass

@@ -1,0 +1,142 @@
+"""The grading store as matrices for reports: students × bank questions.
+
+``load_exam_results`` reads one results folder (and optionally a roster)
+into ``ExamResults``: every student's row (name and class from the roster,
+status, totals), the score matrix in the canonical question order (section
+by section, as the manifest lists them), the bank letters each student
+chose, and the open review items. Unscored marks (flagged, or a sheet
+without a variant) are NaN, so statistics skip them instead of counting a
+guess. Absent students and duplicated 准考证号 are kept in the lists but
+left out of the statistics (``in_stats``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from papergen.core.errors import InputFileError
+from papergen.exam.manifest import Manifest, ManifestQuestion
+from papergen.grade.results import STATUS_ABSENT, STATUS_GRADED, STATUS_REVIEW, student_results  # noqa: F401 - re-exported
+from papergen.exam.roster import Student, read_roster
+from papergen.grade.store import DB_NAME, grading_finished, manifest_from_store, read_only, review_items
+
+STATUS_NO_SHEET = "缺考（无答题卡）"
+
+
+@dataclass
+class StudentRow:
+    student_id: str
+    name: str
+    klass: str
+    variant: str | None
+    status: str
+    total: float
+    sections: list[float]
+    on_roster: bool
+    has_sheet: bool
+    in_stats: bool
+    flags: list[str] = field(default_factory=list)
+    absent: bool = False  # 缺考 marked on the sheet: no total, whatever the status
+    roster_row: int | None = None  # the roster row the name and class came from
+
+
+@dataclass
+class ReviewItem:
+    where: str  # file and page
+    student_id: str
+    number: int | None
+    reason: str
+    message: str
+
+
+@dataclass
+class ExamResults:
+    manifest: Manifest
+    questions: list[ManifestQuestion]  # canonical order
+    students: list[StudentRow]
+    scores: np.ndarray  # (n_students, n_questions) points; NaN = not scored
+    choices: list[list[str | None]]  # bank letters chosen; "" blank; None flagged/unknown
+    review: list[ReviewItem]
+    results_dir: Path
+    finished: bool = True  # False: the last grade run was interrupted, so results are incomplete
+
+    @property
+    def stats_rows(self) -> np.ndarray:
+        return np.array([s.in_stats for s in self.students], dtype=bool)
+
+    @property
+    def max_points(self) -> np.ndarray:
+        return np.array([q.points for q in self.questions], dtype=float)
+
+
+@contextlib.contextmanager
+def reading_store(results_dir: str | Path) -> Iterator[sqlite3.Connection]:
+    """The results store open for reading.
+
+    SQLite failures (a damaged file, a folder where SQLite cannot make its
+    ``-shm`` file, a full disk) become an ``InputFileError`` naming the store
+    instead of a traceback.
+    """
+    db = None
+    try:
+        db = read_only(results_dir)
+        yield db
+    except sqlite3.Error as exc:
+        raise InputFileError(
+            f"成绩库无法读取：{exc}", path=Path(results_dir) / DB_NAME,
+            hint="确认结果文件夹可以读写、磁盘没有满，且 results.sqlite 是 papergen grade 写出的",
+        ) from None
+    finally:
+        if db is not None:
+            db.close()
+
+
+def load_exam_results(results_dir: str | Path, roster: str | Path | None = None) -> ExamResults:
+    """One results folder (and optionally a roster) as rows and matrices.
+
+    Each row is ``results.student_results``'s: the report, feedback and
+    trends show exactly what ``papergen results`` shows.
+    """
+    results_dir = Path(results_dir)
+    with reading_store(results_dir) as db:
+        manifest = Manifest.from_json(json.loads(manifest_from_store(db)))
+        sheets = student_results(db, manifest)
+        finished = grading_finished(db)
+        review = [ReviewItem(item.where, item.student_id or "", item.number, item.reason, item.message) for item in review_items(db)]
+    questions = sorted(manifest.questions.values(), key=lambda q: q.section)  # stable: manifest order within
+    roster_rows: dict[str, Student] = {}
+    if roster is not None:
+        roster_rows = {s.student_id: s for s in read_roster(roster, id_digits=manifest.sheet.id_digits)}
+    students: list[StudentRow] = []
+    score_rows: list[np.ndarray] = []
+    choice_rows: list[list[str | None]] = []
+    for sheet in sheets:
+        entry = roster_rows.get(sheet.student_id) if sheet.identified else None
+        students.append(
+            StudentRow(
+                student_id=sheet.student_id, name=entry.name if entry else "", klass=entry.klass if entry else "",
+                variant=sheet.variant, status=sheet.status, total=sheet.total, sections=list(sheet.sections),
+                on_roster=entry is not None or not roster_rows, has_sheet=True, in_stats=sheet.in_stats,
+                flags=list(sheet.flags), absent=sheet.absent, roster_row=entry.row if entry else None,
+            )
+        )
+        score_rows.append(np.array([sheet.scores.get(q.id, np.nan) for q in questions], dtype=float))
+        choice_rows.append([sheet.choices.get(q.id) for q in questions])
+    seen = {s.student_id for s in students}
+    for sid, entry in roster_rows.items():
+        if sid not in seen:
+            students.append(
+                StudentRow(sid, entry.name, entry.klass, None, STATUS_NO_SHEET, 0.0, [0.0] * len(manifest.sections),
+                           True, False, False, roster_row=entry.row)
+            )
+            score_rows.append(np.full(len(questions), np.nan))
+            choice_rows.append([None] * len(questions))
+    scores = np.vstack(score_rows) if score_rows else np.zeros((0, len(questions)))
+    return ExamResults(manifest, questions, students, scores, choice_rows, review, results_dir, finished)

@@ -1,0 +1,106 @@
+"""Remedial papers: steer a new exam toward what a group got wrong.
+
+``focus_plan`` reads earlier results (one or more folders), picks the group
+(everyone, one class, or one student), and returns the group's error rate
+per topic and every question the group has already seen. ``selection`` then
+excludes those questions and draws the free part of each section with
+weights that grow with the error rate of the question's topic, recording the
+reason for each pick in the manifest.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from papergen.core.errors import BlueprintError
+from papergen.report.workbook import topic_table
+from papergen.report.data import load_exam_results
+
+#: Weight of a topic with no errors, so that it is still drawn sometimes.
+BASE_WEIGHT = 0.05
+
+
+@dataclass(frozen=True)
+class FocusPlan:
+    group: str  # how the group is described in messages and the manifest
+    error_rates: dict[str, float]  # topic path prefix → error rate
+    seen: frozenset[str]  # bank question ids the group has had
+    exams: tuple[str, ...] = ()  # the exam ids of the results it was made from
+
+    def weight(self, topic: str) -> tuple[float, str]:
+        """Draw weight for a question of ``topic`` and the reason to record.
+
+        The most specific level of the topic path that has data decides.
+        """
+        parts = topic.split("/")
+        for depth in range(len(parts), 0, -1):
+            prefix = "/".join(parts[:depth])
+            if prefix in self.error_rates:
+                rate = self.error_rates[prefix]
+                return BASE_WEIGHT + rate, f"focus:{prefix}（{self.group}错误率 {rate:.0%}）"
+        return BASE_WEIGHT, f"focus:{topic}（{self.group}无作答记录）"
+
+
+def focus_plan(
+    results_dirs: Sequence[str | Path],
+    *,
+    student: str | None = None,
+    klass: str | None = None,
+    roster: str | Path | None = None,
+) -> FocusPlan:
+    """The error rates and seen questions of a group across ``results_dirs``."""
+    if student and klass:
+        raise BlueprintError("--student 和 --class 只能选一个")
+    if klass and roster is None:
+        raise BlueprintError("按班级出卷（--class）需要提供名单 --roster，才能知道谁在这个班")
+    attempts: dict[str, list[float]] = {}
+    seen: set[str] = set()
+    exams: list[str] = []
+    found = False
+    for folder in results_dirs:
+        results = load_exam_results(folder, roster)
+        exams.append(results.manifest.exam)
+        seen.update(q.id for q in results.questions)
+        rows = results.stats_rows.copy()
+        if student:
+            rows &= np.array([s.student_id == student for s in results.students], dtype=bool)
+        elif klass:
+            rows &= np.array([s.klass == klass for s in results.students], dtype=bool)
+        if not rows.any():
+            continue
+        found = True
+        for topic, _, _, count, wrong, _ in topic_table(results, rows):
+            if count:
+                entry = attempts.setdefault(topic, [0.0, 0.0])
+                entry[0] += wrong * count
+                entry[1] += count
+    group = f"考生 {student} " if student else (f"{klass} " if klass else "全体")
+    if not found:
+        raise BlueprintError(f"在给出的成绩中找不到{group.strip()}的有效答卷", hint="检查准考证号或班级名称，以及 --roster")
+    rates = {topic: wrong / count for topic, (wrong, count) in attempts.items() if count}
+    return FocusPlan(group, rates, frozenset(seen), tuple(exams))
+
+
+#: What a remedial paper's title gets, after the original title.
+REMEDIAL_TITLE_SUFFIX = "（巩固卷）"
+
+
+def remedial_identity(exam: str, title: str, plan: FocusPlan) -> tuple[str, str]:
+    """The exam id and title of a remedial paper built from ``exam``'s blueprint.
+
+    A remedial paper is another exam: its sheets must never be graded as the
+    original's. It gets ``<exam>-R<n>``, one past the highest ``-R<n>`` of the
+    same exam among the results it was made from (``2026-mock-03-R1``, then
+    ``-R2`` from results that include R1), and the title with "（巩固卷）".
+    """
+    base = re.sub(r"-R\d+$", "", exam)
+    rounds = [int(m.group(1)) for e in (exam, *plan.exams) if (m := re.fullmatch(re.escape(base) + r"-R(\d+)", e))]
+    suffix = f"-R{max(rounds, default=0) + 1}"
+    new_exam = base[: 40 - len(suffix)] + suffix
+    new_title = title if title.endswith(REMEDIAL_TITLE_SUFFIX) else title + REMEDIAL_TITLE_SUFFIX
+    return new_exam, new_title

@@ -1,0 +1,364 @@
+"""``papergen report``: one Excel workbook of scores, items, topics, distribution and review.
+
+Built with openpyxl from ``ExamResults`` (``report_data``) and the pure
+statistics in ``item_stats``. Chinese headers by default, English with
+``lang="en"``. Every sheet has a frozen header row, an autofilter, column
+widths and number formats; user-supplied text (names, classes) is written
+as plain strings so Excel never runs it as a formula. The file is written
+atomically.
+"""
+
+from __future__ import annotations
+
+import math
+from copy import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from openpyxl import Workbook
+from openpyxl.cell.cell import Cell
+from openpyxl.chart import BarChart, Reference
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from papergen.core import atomic
+from papergen.report import analysis as item_stats
+from papergen.core.excel_text import put_text
+from papergen.bank.model import LETTERS
+from papergen.report.data import STATUS_NO_SHEET, ExamResults
+
+FILLS = {
+    "right": PatternFill("solid", fgColor="C6EFCE"),
+    "partial": PatternFill("solid", fgColor="FCE4D6"),
+    "wrong": PatternFill("solid", fgColor="FFC7CE"),
+    "blank": PatternFill("solid", fgColor="EDEDED"),
+    "flagged": PatternFill("solid", fgColor="FFEB9C"),
+}
+HEADER_FONT = Font(bold=True)
+HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+
+TEXT = {
+    "zh": {
+        "scores": "成绩", "items": "题目分析", "topics": "知识点", "distribution": "分数分布", "review": "待复核",
+        "rank": "名次", "id": "准考证号", "name": "姓名", "class": "班级", "variant": "试卷类型", "status": "状态",
+        "total": "总分", "percent": "得分率", "no": "序号", "qid": "题目编号", "section": "大题", "topic": "知识点",
+        "key": "答案", "points": "分值", "attempts": "作答人数", "p": "难度（得分率 p）", "rpb": "区分度（校正点双列）",
+        "d": "区分度 D（上下27%）", "blank": "空白", "flagged": "待复核/多涂", "look": "需关注", "level": "层级",
+        "questions": "题数", "error_rate": "错误率", "score_rate": "平均得分率", "all": "全体",
+        "stat": "统计量", "value": "数值", "n": "人数", "mean": "平均分", "median": "中位数", "sd": "标准差",
+        "max": "最高分", "min": "最低分", "kr20": "信度（KR-20）", "alpha": "信度（Cronbach α）", "sem": "测量标准误",
+        "band": "分数段", "count": "人数", "where": "位置", "number": "题号", "reason": "原因", "message": "说明",
+        "not_on_roster": "（名单中没有）", "chart_topics": "各知识点错误率", "chart_hist": "分数分布",
+        "class_summary": "各班情况", "full": "满分", "absent": "缺考",
+    },
+    "en": {
+        "scores": "Scores", "items": "Items", "topics": "Topics", "distribution": "Distribution", "review": "Review",
+        "rank": "Rank", "id": "Student ID", "name": "Name", "class": "Class", "variant": "Variant", "status": "Status",
+        "total": "Total", "percent": "Percent", "no": "No.", "qid": "Question ID", "section": "Section", "topic": "Topic",
+        "key": "Key", "points": "Points", "attempts": "Attempts", "p": "Difficulty (p)", "rpb": "Discrimination (corrected r_pb)",
+        "d": "Discrimination D (27%)", "blank": "Blank", "flagged": "Flagged / multiple", "look": "Needs a look",
+        "level": "Level", "questions": "Questions", "error_rate": "Error rate", "score_rate": "Mean score rate",
+        "all": "All", "stat": "Statistic", "value": "Value", "n": "Students", "mean": "Mean", "median": "Median",
+        "sd": "Standard deviation", "max": "Maximum", "min": "Minimum", "kr20": "Reliability (KR-20)",
+        "alpha": "Reliability (Cronbach's alpha)", "sem": "Standard error of measurement", "band": "Score band",
+        "count": "Students", "where": "Where", "number": "Question", "reason": "Reason", "message": "Message",
+        "not_on_roster": "(not on roster)", "chart_topics": "Error rate by topic", "chart_hist": "Score distribution",
+        "class_summary": "By class", "full": "Full marks", "absent": "Absent",
+    },
+}
+
+
+@dataclass(frozen=True)
+class ReportSummary:
+    path: Path
+    students: int
+    graded: int
+    review_items: int
+
+
+def _header(sheet, row: int, labels: list[str]) -> None:
+    for column, label in enumerate(labels, 1):
+        cell = put_text(sheet.cell(row=row, column=column), label)  # class names from the roster are user text
+        cell.font = HEADER_FONT
+        cell.fill = HEADER_FILL
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+
+
+def _finish(sheet, header_row: int, last_row: int, widths: list[float]) -> None:
+    """Frozen header, autofilter over the table, column widths, print setup."""
+    last_column = get_column_letter(len(widths))
+    # Printed (or exported to PDF): landscape, one page wide, header repeated.
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.print_title_rows = f"{header_row}:{header_row}"
+    sheet.freeze_panes = sheet.cell(row=header_row + 1, column=1)
+    sheet.auto_filter.ref = f"A{header_row}:{last_column}{max(last_row, header_row)}"
+    for column, width in enumerate(widths, 1):
+        sheet.column_dimensions[get_column_letter(column)].width = width
+
+
+def _number(value: float) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def write_report(results: ExamResults, path: str | Path, *, lang: str = "zh") -> ReportSummary:
+    """Write the workbook to ``path`` (atomically)."""
+    t = TEXT[lang]
+    workbook = Workbook()
+    _scores_sheet(workbook.active, results, t)
+    _items_sheet(workbook.create_sheet(t["items"]), results, t)
+    _topics_sheet(workbook.create_sheet(t["topics"]), results, t)
+    _distribution_sheet(workbook.create_sheet(t["distribution"]), results, t)
+    _review_sheet(workbook.create_sheet(t["review"]), results, t)
+    with atomic.atomic_path(path) as tmp:
+        workbook.save(tmp)
+    graded = sum(1 for s in results.students if s.in_stats)
+    return ReportSummary(Path(path), len(results.students), graded, len(results.review))
+
+
+# -- 成绩 Scores ---------------------------------------------------------------
+
+
+def _scores_sheet(sheet, results: ExamResults, t: dict) -> None:
+    sheet.title = t["scores"]
+    manifest = results.manifest
+    full = sum(q.points for q in results.questions)
+    totals = np.array([s.total if s.in_stats else np.nan for s in results.students])
+    ranks = item_stats.competition_ranks(totals)
+    order = sorted(range(len(results.students)), key=lambda i: (ranks[i] <= 0, ranks[i], results.students[i].student_id))
+    headers = [t["rank"], t["id"], t["name"], t["class"], t["variant"], t["status"], t["total"], t["percent"]]
+    headers += [s.title for s in manifest.sections] + [q.id for q in results.questions]
+    _header(sheet, 1, headers)
+    first_q = 9 + len(manifest.sections)
+    # One prototype style per colour: copying its style record is what
+    # openpyxl itself does when copying cells, and it avoids re-hashing a
+    # fill and a number format for each of up to a million mark cells.
+    styles = {}
+    for kind, fill in FILLS.items():
+        prototype = Cell(sheet)
+        prototype.fill = fill
+        prototype.number_format = "0.##"
+        styles[kind] = prototype._style
+    for row, i in enumerate(order, start=2):
+        s = results.students[i]
+        sheet.cell(row=row, column=1, value=int(ranks[i]) if ranks[i] > 0 else None)
+        put_text(sheet.cell(row=row, column=2), s.student_id)
+        put_text(sheet.cell(row=row, column=3), s.name if s.on_roster else (s.name or t["not_on_roster"]))
+        put_text(sheet.cell(row=row, column=4), s.klass)
+        sheet.cell(row=row, column=5, value=s.variant)
+        put_text(sheet.cell(row=row, column=6), s.status)
+        if s.absent:
+            put_text(sheet.cell(row=row, column=7), t["absent"])  # 缺考 is not a score of 0
+        elif s.status != STATUS_NO_SHEET:
+            sheet.cell(row=row, column=7, value=s.total).number_format = "0.##"
+            sheet.cell(row=row, column=8, value=s.total / full if full else None).number_format = "0.0%"
+            for k, value in enumerate(s.sections):
+                sheet.cell(row=row, column=9 + k, value=value).number_format = "0.##"
+        if not s.has_sheet or s.absent:  # nothing to colour: an absent candidate has no answers under review
+            continue
+        for c, question in enumerate(results.questions):
+            cell = sheet.cell(row=row, column=first_q + c)
+            score = results.scores[i, c]
+            choice = results.choices[i][c]
+            if math.isnan(score):
+                kind = "flagged"
+            else:
+                cell.value = float(score)
+                if choice == "":
+                    kind = "blank"
+                elif score >= question.points:
+                    kind = "right"
+                elif score > 0:
+                    kind = "partial"
+                else:
+                    kind = "wrong"
+            cell._style = copy(styles[kind])
+    widths = [6, 13, 10, 10, 8, 14, 8, 8] + [12] * len(manifest.sections) + [9] * len(results.questions)
+    _finish(sheet, 1, len(order) + 1, widths)
+    sheet.freeze_panes = "C2"
+
+
+# -- 题目分析 Items ------------------------------------------------------------
+
+
+def _items_sheet(sheet, results: ExamResults, t: dict) -> None:
+    rows = results.stats_rows
+    scores = results.scores[rows]
+    max_points = results.max_points
+    n_letters = max((q.options for q in results.questions), default=4)
+    p = item_stats.difficulty_index(scores, max_points)
+    rpb = item_stats.point_biserial(scores, corrected=True)
+    d = item_stats.upper_lower_discrimination(scores, max_points)
+    headers = [t["no"], t["qid"], t["section"], t["topic"], t["key"], t["points"], t["attempts"], t["p"], t["rpb"], t["d"]]
+    headers += list(LETTERS[:n_letters]) + [t["blank"], t["flagged"], t["look"]]
+    _header(sheet, 1, headers)
+    chosen = [results.choices[i] for i in np.flatnonzero(rows)]
+    for c, question in enumerate(results.questions):
+        row = c + 2
+        tally = item_stats.option_counts([choice[c] for choice in chosen], question.options)
+        flags = item_stats.item_flags(p[c], rpb[c], tally, [LETTERS.index(k) for k in question.answer])
+        values = [c + 1, question.id, results.manifest.sections[question.section].title, question.topic, question.answer,
+                  question.points, tally.n - tally.flagged, _number(p[c]), _number(rpb[c]), _number(d[c])]
+        for column, value in enumerate(values, 1):
+            cell = sheet.cell(row=row, column=column)
+            if isinstance(value, str):
+                put_text(cell, value)
+            else:
+                cell.value = value
+        sheet.cell(row=row, column=8).number_format = "0.00"
+        sheet.cell(row=row, column=9).number_format = "0.00"
+        sheet.cell(row=row, column=10).number_format = "0.00"
+        for k in range(n_letters):
+            if k < question.options:
+                cell = sheet.cell(row=row, column=11 + k, value=int(tally.counts[k]))
+                if LETTERS[k] in question.answer:
+                    cell.font = Font(bold=True, color="006100")
+        sheet.cell(row=row, column=11 + n_letters, value=tally.blank)
+        sheet.cell(row=row, column=12 + n_letters, value=tally.flagged + tally.multiple)
+        put_text(sheet.cell(row=row, column=13 + n_letters), "；".join(flags))
+    widths = [6, 12, 14, 28, 6, 6, 8, 10, 12, 12] + [6] * n_letters + [6, 10, 60]
+    _finish(sheet, 1, len(results.questions) + 1, widths)
+
+
+# -- 知识点 Topics -------------------------------------------------------------
+
+
+def topic_table(results: ExamResults, rows: np.ndarray) -> list[tuple[str, int, int, int, float, float]]:
+    """Per topic path prefix: (topic, level, questions, attempts, error rate, mean score rate).
+
+    Error rate = share of scored attempts that did not earn full marks;
+    score rate = points earned / points possible over scored attempts.
+    """
+    scores = results.scores[rows]
+    out = []
+    prefixes: dict[str, list[int]] = {}
+    for c, question in enumerate(results.questions):
+        parts = question.topic.split("/")
+        for level in range(1, len(parts) + 1):
+            prefixes.setdefault("/".join(parts[:level]), []).append(c)
+    for topic, columns in prefixes.items():
+        block = scores[:, columns]
+        points = results.max_points[columns]
+        scored = ~np.isnan(block)
+        attempts = int(scored.sum())
+        if attempts:
+            wrong = float(((block < points) & scored).sum()) / attempts
+            rate = float(np.nansum(block) / (scored * points).sum())
+        else:
+            wrong = rate = float("nan")
+        out.append((topic, topic.count("/") + 1, len(columns), attempts, wrong, rate))
+    return out
+
+
+def _classes(results: ExamResults) -> list[str]:
+    return sorted({s.klass for s in results.students if s.in_stats and s.klass})
+
+
+def _topics_sheet(sheet, results: ExamResults, t: dict) -> None:
+    rows = results.stats_rows
+    classes = _classes(results)
+    overall = topic_table(results, rows)
+    per_class = {
+        k: {r[0]: r for r in topic_table(results, rows & np.array([s.klass == k for s in results.students], bool))}
+        for k in classes
+    }
+    headers = [t["topic"], t["level"], t["questions"], t["attempts"], t["error_rate"], t["score_rate"]]
+    headers += [f"{k} {t['error_rate']}" for k in classes]
+    _header(sheet, 1, headers)
+    for r, (topic, level, n, attempts, wrong, rate) in enumerate(overall, start=2):
+        put_text(sheet.cell(row=r, column=1), "　" * (level - 1) + topic.split("/")[-1] if level > 1 else topic)
+        sheet.cell(row=r, column=2, value=level)
+        sheet.cell(row=r, column=3, value=n)
+        sheet.cell(row=r, column=4, value=attempts)
+        sheet.cell(row=r, column=5, value=_number(wrong)).number_format = "0.0%"
+        sheet.cell(row=r, column=6, value=_number(rate)).number_format = "0.0%"
+        for k, name in enumerate(classes):
+            entry = per_class[name].get(topic)
+            sheet.cell(row=r, column=7 + k, value=_number(entry[4]) if entry else None).number_format = "0.0%"
+    last = len(overall) + 1
+    _finish(sheet, 1, last, [30, 6, 6, 8, 9, 10] + [12] * len(classes))
+    if overall:
+        chart = BarChart()
+        chart.type = "bar"
+        chart.title = t["chart_topics"]
+        chart.y_axis.title = t["error_rate"]
+        chart.y_axis.numFmt = "0%"
+        chart.add_data(Reference(sheet, min_col=5, min_row=1, max_row=last), titles_from_data=True)
+        chart.set_categories(Reference(sheet, min_col=1, min_row=2, max_row=last))
+        chart.height = max(7.5, 0.5 * len(overall))
+        chart.width = 18
+        chart.legend = None
+        sheet.add_chart(chart, f"{get_column_letter(len(headers) + 2)}2")
+
+
+# -- 分数分布 Distribution -----------------------------------------------------
+
+
+def _distribution_sheet(sheet, results: ExamResults, t: dict) -> None:
+    rows = results.stats_rows
+    scores = results.scores[rows]
+    totals = np.array([s.total for s in results.students])[rows]
+    full = float(results.max_points.sum())
+    summary = item_stats.summary(totals)
+    # Reliability leaves out students with unscored (flagged) questions rather
+    # than counting a flagged answer as wrong.
+    method = item_stats.reliability_method(scores, results.max_points)
+    reliability = item_stats.reliability(scores, results.max_points)
+    sem = item_stats.standard_error_of_measurement(totals, reliability)
+    _header(sheet, 1, [t["stat"], t["value"]])
+    stats = [
+        (t["n"], summary["n"], "0"), (t["full"], full, "0.##"), (t["mean"], summary["mean"], "0.00"),
+        (t["median"], summary["median"], "0.0"), (t["sd"], summary["sd"], "0.00"), (t["max"], summary["max"], "0.##"),
+        (t["min"], summary["min"], "0.##"), (t["kr20"] if method == item_stats.KR20 else t["alpha"], reliability, "0.000"),
+        (t["sem"], sem, "0.00"),
+    ]
+    for r, (label, value, fmt) in enumerate(stats, start=2):
+        sheet.cell(row=r, column=1, value=label)
+        sheet.cell(row=r, column=2, value=_number(value)).number_format = fmt
+    top = len(stats) + 3
+    _header(sheet, top, [t["band"], t["count"]])
+    edges, counts = item_stats.histogram(totals, full)
+    for k, count in enumerate(counts):
+        low, high = edges[k], edges[k + 1]
+        closing = "]" if k == len(counts) - 1 else ")"
+        sheet.cell(row=top + 1 + k, column=1, value=f"[{low:g}, {high:g}{closing}")
+        sheet.cell(row=top + 1 + k, column=2, value=int(count))
+    chart = BarChart()
+    chart.title = t["chart_hist"]
+    chart.y_axis.title = t["count"]
+    chart.add_data(Reference(sheet, min_col=2, min_row=top, max_row=top + len(counts)), titles_from_data=True)
+    chart.set_categories(Reference(sheet, min_col=1, min_row=top + 1, max_row=top + len(counts)))
+    chart.legend = None
+    chart.width = 16
+    sheet.add_chart(chart, "E2")
+    classes = _classes(results)
+    start = top + len(counts) + 2
+    _header(sheet, start, [t["class"], t["n"], t["mean"], t["sd"], t["max"], t["min"]])
+    for r, name in enumerate(classes, start=start + 1):
+        members = np.array([s.total for s in results.students if s.in_stats and s.klass == name])
+        info = item_stats.summary(members)
+        put_text(sheet.cell(row=r, column=1), name)
+        for column, key in enumerate(("n", "mean", "sd", "max", "min"), start=2):
+            sheet.cell(row=r, column=column, value=_number(info[key])).number_format = "0.00" if key in ("mean", "sd") else "0.##"
+    sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = f"A1:B{len(stats) + 1}"
+    for column, width in enumerate([22, 12, 10, 10, 10, 10], 1):
+        sheet.column_dimensions[get_column_letter(column)].width = width
+
+
+# -- 待复核 Review -------------------------------------------------------------
+
+
+def _review_sheet(sheet, results: ExamResults, t: dict) -> None:
+    _header(sheet, 1, [t["where"], t["id"], t["number"], t["reason"], t["message"]])
+    for r, item in enumerate(results.review, start=2):
+        put_text(sheet.cell(row=r, column=1), item.where)
+        put_text(sheet.cell(row=r, column=2), item.student_id)
+        sheet.cell(row=r, column=3, value=item.number)
+        put_text(sheet.cell(row=r, column=4), item.reason)
+        put_text(sheet.cell(row=r, column=5), item.message)
+    _finish(sheet, 1, len(results.review) + 1, [40, 13, 6, 18, 70])

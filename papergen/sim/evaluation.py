@@ -1,0 +1,150 @@
+"""Grading accuracy against a simulation's ``truth.csv``.
+
+``evaluate(results_dir, truth_csv)`` compares every graded page with what
+the simulator drew and counts, per sheet: exact (identity and every answer
+right, no flag beyond the deliberately doubtful marks), flagged beyond the
+deliberate cases, and *silent errors* — a reading that differs from the
+truth with no flag to warn anyone, or a deliberately doubtful mark that was
+decided instead of flagged. Silent errors are the number that must be zero.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from papergen.grade.bubbles import EMPTY
+from papergen.grade.store import DB_NAME
+
+IDENTITY_FLAGS = {"id-unreadable", "id-incomplete", "id-missing", "id-mismatch"}
+VARIANT_FLAGS = {"variant-unreadable", "variant-missing", "variant-mismatch", "variant-unknown"}
+
+
+@dataclass
+class Accuracy:
+    sheets: int = 0
+    exact: int = 0
+    flagged_beyond: int = 0  # sheets with a flag that was not a deliberate doubtful mark
+    silent_errors: int = 0  # sheets with at least one unflagged wrong reading
+    questions: int = 0
+    question_errors: int = 0
+    deliberate: int = 0  # deliberately doubtful marks
+    deliberate_flagged: int = 0
+    missing_pages: int = 0  # truth rows with no graded page
+    lost_black_and_white: int = 0  # silent errors where the mark left no trace on a black-and-white scan
+    details: list[str] = field(default_factory=list)
+
+
+def evaluate(results_dir: str | Path, truth_csv: str | Path) -> Accuracy:
+    truth_path = Path(truth_csv)
+    db = sqlite3.connect(Path(results_dir) / DB_NAME)
+    try:
+        by_name = {}
+        report = Accuracy()
+        for file_hash, page, part, path, status, student_id, variant, absent, binary in db.execute(
+            "SELECT file_hash, page, part, path, status, student_id, variant, absent, binary FROM pages ORDER BY part"
+        ):
+            if part > 1:  # every simulated page holds one sheet: a second one read there is a phantom
+                if status == "read":
+                    report.silent_errors += 1
+                    report.details.append(f"{Path(path).name}#{page}: 多读出了一张答题卡（第 {part} 张）")
+                continue
+            by_name[(Path(path).name, page)] = (file_hash, status, student_id, variant, absent, binary)
+        with truth_path.open(encoding="utf-8-sig", newline="") as handle:
+            for row in csv.DictReader(handle):
+                report.sheets += 1
+                key = (row["file"], int(row["page"]))
+                if key not in by_name:
+                    report.missing_pages += 1
+                    report.silent_errors += 1
+                    report.details.append(f"{key}: 没有评阅记录")
+                    continue
+                _compare_page(db, row, by_name[key], report)
+    finally:
+        db.close()
+    return report
+
+
+def _compare_page(db: sqlite3.Connection, row: dict, page: tuple, report: Accuracy) -> None:
+    file_hash, status, student_id, variant, absent, binary = page
+    where = f"{row['file']}#{row['page']}"
+    flags = {
+        (number, reason)
+        for number, reason in db.execute(
+            "SELECT number, reason FROM flags WHERE file_hash = ? AND page = ? AND part = 1", (file_hash, int(row["page"]))
+        )
+    }
+    sheet_reasons = {reason for number, reason in flags if number == 0}
+    if status != "read":
+        report.flagged_beyond += 1
+        report.details.append(f"{where}: 页面状态 {status}")
+        return
+    ambiguous = {}
+    for part in filter(None, row["ambiguous"].split(";")):
+        number, reason = part.split(":")
+        ambiguous[int(number)] = reason
+    silent = False
+    beyond = False
+    if bool(int(row["absent"])) != bool(absent):
+        silent = True
+        report.details.append(f"{where}: 缺考读错")
+    if row["student_id"] != (student_id or ""):
+        if sheet_reasons & IDENTITY_FLAGS:
+            beyond = True
+        else:
+            silent = True
+            report.details.append(f"{where}: 准考证号读成 {student_id}，应为 {row['student_id']}")
+    if not int(row["absent"]) and row["variant"] != (variant or ""):
+        if sheet_reasons & VARIANT_FLAGS:
+            beyond = True
+        else:
+            silent = True
+            report.details.append(f"{where}: 试卷类型读成 {variant}，应为 {row['variant']}")
+    marks = {
+        number: (outcome, letters, json.loads(darkness))
+        for number, outcome, letters, darkness in db.execute(
+            "SELECT number, outcome, letters, darkness FROM marks WHERE file_hash = ? AND page = ? AND part = 1",
+            (file_hash, int(row["page"])),
+        )
+    }
+    lost = False
+    for column, expected in row.items():
+        if not column.isdigit() or expected is None:
+            continue
+        number = int(column)
+        if number not in marks:
+            continue
+        outcome, letters, darkness = marks[number]
+        report.questions += 1
+        if number in ambiguous:
+            report.deliberate += 1
+            if outcome == "flagged":
+                report.deliberate_flagged += 1
+            else:
+                silent = True
+                # Did the doubtful mark leave any trace at all? On a thresholded
+                # scan a light mark can vanish; no reader could see it.
+                drawn = [ord(letter) - 65 for letter in expected if letter not in letters]
+                if binary and drawn and all(darkness[i] <= EMPTY for i in drawn):
+                    lost = True
+                report.question_errors += 1
+                report.details.append(f"{where} 第 {number} 题：故意模糊（{ambiguous[number]}）却读成 {letters or '空白'}")
+            continue
+        if outcome == "flagged":
+            beyond = True
+            report.details.append(f"{where} 第 {number} 题：多余的待复核（应为 {expected or '空白'}）")
+        elif letters != expected:
+            silent = True
+            report.question_errors += 1
+            report.details.append(f"{where} 第 {number} 题：读成 {letters or '空白'}，应为 {expected or '空白'}")
+    other_sheet_flags = sheet_reasons - IDENTITY_FLAGS - VARIANT_FLAGS
+    if other_sheet_flags:
+        beyond = True
+        report.details.append(f"{where}: 整卡待复核 {sorted(other_sheet_flags)}")
+    report.silent_errors += silent
+    report.lost_black_and_white += silent and lost
+    report.flagged_beyond += beyond and not silent
+    report.exact += not silent and not beyond
