@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from papergen.render.build import build_exam
 from papergen.cli import cli
 from papergen.core.errors import BlueprintError
-from papergen.report.focus import BASE_WEIGHT, FocusPlan, focus_plan
+from papergen.exam.focus import BASE_WEIGHT, FocusPlan
+from papergen.report.focus import focus_plan
 from papergen.grade.pipeline import grade
 from papergen.exam.manifest import read_manifest
 from papergen.report.workbook import topic_table

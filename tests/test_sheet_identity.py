@@ -22,7 +22,6 @@ from papergen.render.build import build_exam
 from papergen.core.errors import ExitCode
 from papergen.exam.manifest import read_manifest
 from papergen.render.sheet import qr_modules
-from papergen.sheet.code import SheetCode
 from tests.conftest import ROOT
 from tests.matrix import run_cli
 from tests.sheetfill import filled_sheet, key_answers
@@ -115,7 +114,7 @@ def test_sheets_of_another_build_of_the_same_exam_are_refused(builds, tmp_path) 
 
 
 def test_a_remedial_build_is_another_exam_by_default(tmp_path) -> None:
-    from papergen.report.focus import FocusPlan
+    from papergen.exam.focus import FocusPlan
 
     plan = FocusPlan("全体", {}, frozenset(), ("ident-01",))
     blueprint = write_blueprint(tmp_path)

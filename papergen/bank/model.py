@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from papergen.core.errors import format_location
+
 #: Option letters in order. A question has 2..8 options, A..H.
 LETTERS = "ABCDEFGH"
 MIN_OPTIONS = 2
@@ -121,17 +123,6 @@ class Problem:
         loc = self.location()
         prefix = f"{loc}: " if loc else ""
         return f"{prefix}{label} [{self.code}] {self.message}"
-
-
-def format_location(path: str | None, line: int | None, where: str | None) -> str:
-    """``file:line`` (or ``file:where`` for pages, paragraphs and rows) for messages."""
-    if path is None:
-        return ""
-    if where:
-        return f"{path}:{where}"
-    if line is not None:
-        return f"{path}:{line}"
-    return path
 
 
 def normalize_answer(letters: str) -> str:

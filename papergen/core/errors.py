@@ -11,7 +11,17 @@ import signal
 from enum import IntEnum
 from pathlib import Path
 
-from papergen.bank.model import format_location
+
+
+def format_location(path: str | None, line: int | None, where: str | None) -> str:
+    """``file:line`` (or ``file:where`` for pages, paragraphs and rows) for messages."""
+    if path is None:
+        return ""
+    if where:
+        return f"{path}:{where}"
+    if line is not None:
+        return f"{path}:{line}"
+    return path
 
 
 class ExitCode(IntEnum):

@@ -25,7 +25,7 @@ from papergen.core.errors import BlueprintError
 from papergen.bank.model import TYPE_LABELS_ZH, Bank, Question
 
 if TYPE_CHECKING:
-    from papergen.report.focus import FocusPlan
+    from papergen.exam.focus import FocusPlan
 
 #: A difficulty mean within this distance of the target is good enough.
 MEAN_TOLERANCE = 0.05

@@ -13,9 +13,12 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from papergen.bank.model import LETTERS, Question
-from papergen.exam.selection import SelectedSection
+
+if TYPE_CHECKING:  # the manifest (read by every grading worker) needs the variant types, not the selection code
+    from papergen.exam.selection import SelectedSection
 
 VARIANT_NAMES = "ABCD"
 

@@ -10,7 +10,6 @@ only then moves them into place, ``exam.json`` last: a folder with an
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -22,16 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from papergen.core import atomic
-from papergen.bank import files as bankfile
-from papergen.exam.blueprint import Blueprint, load_blueprint
-from papergen.core.errors import InputFileError, OutputError, PapergenError
-from papergen.report.focus import FocusPlan, remedial_identity
-from papergen.exam.manifest import Manifest, ManifestQuestion, ManifestSection, question_ids, read_manifest, write_manifest
-from papergen.bank.model import Question
-from papergen.render.paper import Paper, PaperQuestion, PaperSection
-from papergen.exam.selection import select
-from papergen.sheet.layout import compute_geometry, load_layout
-from papergen.exam.variants import make_variants
+from papergen.core.errors import OutputError, PapergenError
+from papergen.exam.blueprint import load_blueprint
+from papergen.exam.focus import FocusPlan, remedial_identity
+from papergen.exam.manifest import Manifest, read_manifest, write_manifest
+from papergen.exam.plan import plan_exam
+from papergen.render.paper import paper_for_variant
 
 MANIFEST_NAME = "exam.json"
 SHEET_NAME = "sheet.pdf"
@@ -47,81 +42,6 @@ class BuildResult:
     files: list[Path] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     unchanged: bool = False  # the folder already held exactly this exam
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def plan_exam(blueprint: Blueprint, focus: FocusPlan | None = None) -> tuple[Manifest, dict[str, Question]]:
-    """Everything about the exam except the rendered files."""
-    banks = bankfile.load_banks(blueprint.banks)
-    excluded: set[str] = set()
-    for path in blueprint.exclude:
-        try:
-            excluded |= question_ids(path)
-        except PapergenError as exc:
-            line = blueprint.exclude_lines.get(str(path))
-            raise InputFileError(f"排除清单无法读取（组卷方案第 {line} 行）：{exc.message}", path=path) from None
-    sections = select(blueprint, banks, excluded, focus)
-    variants = make_variants(sections, blueprint.variants, blueprint.seed, blueprint.shuffle)
-    layout = load_layout(blueprint.layout)
-    shape = [(len(s.chosen), max(len(c.question.options) for c in s.chosen)) for s in sections]
-    geometry = compute_geometry(layout, shape, id_digits=blueprint.id_digits, variants=blueprint.variants)
-    questions = {}
-    by_id: dict[str, Question] = {}
-    for index, section in enumerate(sections):
-        for pick in section.chosen:
-            q = pick.question
-            by_id[q.id] = q
-            questions[q.id] = ManifestQuestion(
-                q.id, pick.bank, index, q.type, q.topic, q.difficulty, len(q.options), q.answer,
-                section.plan.points, pick.reason,
-            )
-    manifest = Manifest(
-        exam=blueprint.exam,
-        title=blueprint.title,
-        seed=blueprint.seed,
-        minutes=blueprint.minutes,
-        instructions=blueprint.instructions,
-        banks=[
-            {"id": bank.id, "title": bank.title, "file": str(path), "sha256": _sha256(path)}
-            for bank, path in zip(banks, blueprint.banks)
-        ],
-        blueprint={"file": str(blueprint.path.resolve()), "sha256": _sha256(blueprint.path)},
-        sections=[
-            ManifestSection(
-                s.plan.title, s.plan.type, s.plan.count, s.plan.points, s.plan.scoring, s.plan.scoring.note(),
-                s.mean_difficulty,
-            )
-            for s in sections
-        ],
-        questions=questions,
-        variants=variants,
-        sheet=geometry,
-    )
-    return manifest.with_fingerprint(), by_id
-
-
-def paper_for_variant(manifest: Manifest, questions: dict[str, Question], name: str) -> Paper:
-    """The printed content of variant ``name``."""
-    variant = manifest.variant(name)
-    sections = []
-    for index, section in enumerate(manifest.sections):
-        items = []
-        for item in variant.items:
-            if item.section != index:
-                continue
-            q = questions[item.id]
-            items.append(
-                PaperQuestion(
-                    number=item.number, id=q.id, type=q.type, stem=q.stem,
-                    options=[q.options[i].text for i in item.permutation], key=item.key,
-                    points=section.points, explanation=q.explanation, topic=q.topic,
-                )
-            )
-        sections.append(PaperSection(section.title, section.type, section.points, section.rule_note, items))
-    return Paper(manifest.exam, manifest.title, name, manifest.minutes, manifest.instructions, sections)
 
 
 def _comparable(manifest: Manifest) -> str:

@@ -3,13 +3,16 @@
 ``Paper`` is one variant as a candidate sees it: sections, numbered questions,
 options in display order, and (for the key) the answer in the variant's own
 letters. It is built from the exam manifest and the banks
-(``build.paper_for_variant``) and handed unchanged to the PDF and DOCX
+(``paper_for_variant``) and handed unchanged to the PDF and DOCX
 renderers, so both formats always print the same thing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from papergen.bank.model import Question
+from papergen.exam.manifest import Manifest
 
 
 @dataclass(frozen=True)
@@ -73,3 +76,24 @@ def section_heading(section: PaperSection) -> str:
 def key_title(paper: Paper) -> str:
     """"…参考答案及解析（A 卷）"."""
     return f"{paper.title}参考答案及解析（{paper.variant} 卷）"
+
+
+def paper_for_variant(manifest: Manifest, questions: dict[str, Question], name: str) -> Paper:
+    """The printed content of variant ``name``."""
+    variant = manifest.variant(name)
+    sections = []
+    for index, section in enumerate(manifest.sections):
+        items = []
+        for item in variant.items:
+            if item.section != index:
+                continue
+            q = questions[item.id]
+            items.append(
+                PaperQuestion(
+                    number=item.number, id=q.id, type=q.type, stem=q.stem,
+                    options=[q.options[i].text for i in item.permutation], key=item.key,
+                    points=section.points, explanation=q.explanation, topic=q.topic,
+                )
+            )
+        sections.append(PaperSection(section.title, section.type, section.points, section.rule_note, items))
+    return Paper(manifest.exam, manifest.title, name, manifest.minutes, manifest.instructions, sections)

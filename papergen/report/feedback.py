@@ -65,7 +65,7 @@ from papergen.core import atomic
 from papergen.bank import files as bankfile
 from papergen.render import fonts
 from papergen.report import analysis as item_stats
-from papergen.render.build import paper_for_variant
+from papergen.render.paper import paper_for_variant
 from papergen.core.interrupts import WorkerPool
 from papergen.core.errors import InputFileError, OutputError
 from papergen.exam.manifest import Manifest
