@@ -291,9 +291,8 @@ def results_command(results_dir: Path, fmt: str) -> None:
     import json as json_module
 
     from papergen.exam.manifest import Manifest
-    from papergen.report.data import reading_store
     from papergen.grade.results import results_text
-    from papergen.grade.store import grading_finished, manifest_from_store
+    from papergen.grade.store import grading_finished, manifest_from_store, reading_store
 
     with reading_store(results_dir) as db:
         manifest = Manifest.from_json(json_module.loads(manifest_from_store(db)))

@@ -16,7 +16,6 @@ from papergen.exam.focus import BASE_WEIGHT, FocusPlan
 from papergen.report.focus import focus_plan
 from papergen.grade.pipeline import grade
 from papergen.exam.manifest import read_manifest
-from papergen.report.workbook import topic_table
 from papergen.report.data import load_exam_results
 from papergen.exam.selection import _weighted_sample
 from papergen.sim.run import simulate
@@ -37,7 +36,7 @@ def sitting(tmp_path_factory) -> Path:
 def test_plan_uses_the_groups_error_rates_and_seen_questions(sitting: Path) -> None:
     plan = focus_plan([sitting / "results"])
     results = load_exam_results(sitting / "results")
-    expected = {t[0]: t[4] for t in topic_table(results, results.stats_rows) if t[3]}
+    expected = {t.topic: t.error_rate for t in results.topic_statistics(results.stats_rows) if t.attempts}
     assert plan.error_rates == pytest.approx(expected)
     assert plan.seen == set(read_manifest(sitting / "exam" / "exam.json").questions)
 
@@ -50,7 +49,7 @@ def test_one_student_has_their_own_rates(sitting: Path) -> None:
     mask = [i == row for i in range(len(results.students))]
     import numpy as np
 
-    expected = {t[0]: t[4] for t in topic_table(results, np.array(mask)) if t[3]}
+    expected = {t.topic: t.error_rate for t in results.topic_statistics(np.array(mask)) if t.attempts}
     assert plan.error_rates == pytest.approx(expected)
     with pytest.raises(BlueprintError, match="找不到"):
         focus_plan([sitting / "results"], student="0000000000")

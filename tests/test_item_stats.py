@@ -14,6 +14,7 @@ from papergen.report.analysis import (
     ALPHA,
     KR20,
     OptionTally,
+    TopicStats,
     competition_ranks,
     cronbach_alpha,
     difficulty_index,
@@ -26,6 +27,7 @@ from papergen.report.analysis import (
     reliability_method,
     standard_error_of_measurement,
     summary,
+    topic_statistics,
     upper_lower_discrimination,
 )
 
@@ -650,3 +652,45 @@ def test_functions_never_raise_on_valid_data(scores: np.ndarray) -> None:
     summary(totals)
     competition_ranks(totals)
     histogram(totals, 3 * scores.shape[1])
+
+
+# Three items: "A/x" (2 points), "A/y" (1 point), "B" (4 points); NaN = not scored.
+TOPICS = ["A/x", "A/y", "B"]
+TOPIC_POINTS = [2, 1, 4]
+TOPIC_SCORES = np.array(
+    [
+        [2, 1, 4],  # full marks everywhere
+        [1, 0, nan],  # two short of full marks, item 3 under review
+        [nan, 1, 0],
+    ],
+    dtype=float,
+)
+
+
+def test_topic_statistics_by_hand() -> None:
+    stats = topic_statistics(TOPIC_SCORES, TOPICS, TOPIC_POINTS)
+    # every prefix, in order of first appearance, parents before their children
+    assert [(t.topic, t.level, t.questions) for t in stats] == [("A", 1, 2), ("A/x", 2, 1), ("A/y", 2, 1), ("B", 1, 1)]
+    by_topic = {t.topic: t for t in stats}
+    # A: 5 scored answers, 2 without full marks; 5 points of 7 possible
+    assert by_topic["A"] == TopicStats("A", 1, 2, 5, pytest.approx(2 / 5), pytest.approx(5 / 7))
+    assert by_topic["A/x"] == TopicStats("A/x", 2, 1, 2, 0.5, 0.75)
+    assert by_topic["A/y"] == TopicStats("A/y", 2, 1, 3, pytest.approx(1 / 3), pytest.approx(2 / 3))
+    assert by_topic["B"] == TopicStats("B", 1, 1, 2, 0.5, 0.5)
+
+
+def test_topic_statistics_of_nobody_or_nothing_scored_are_nan() -> None:
+    for scores in (TOPIC_SCORES[:0], TOPIC_SCORES[1:2, 2:3]):
+        topics = TOPICS if scores.shape[1] == 3 else ["B"]
+        points = TOPIC_POINTS if scores.shape[1] == 3 else [4]
+        for t in topic_statistics(scores, topics, points):
+            assert t.attempts == 0 and math.isnan(t.error_rate) and math.isnan(t.score_rate)
+
+
+def test_topic_statistics_checks_its_input() -> None:
+    with pytest.raises(ValueError, match="topics"):
+        topic_statistics(TOPIC_SCORES, TOPICS[:2], TOPIC_POINTS)
+    with pytest.raises(ValueError, match="max_points"):
+        topic_statistics(TOPIC_SCORES, TOPICS, [2, 1])
+    with pytest.raises(ValueError, match="item_scores"):
+        topic_statistics(TOPIC_SCORES[0], TOPICS, TOPIC_POINTS)

@@ -15,7 +15,7 @@ from papergen.report import analysis as item_stats
 from papergen.render.build import build_exam
 from papergen.cli import cli
 from papergen.grade.pipeline import grade
-from papergen.report.workbook import topic_table, write_report
+from papergen.report.workbook import write_report
 from papergen.report.data import STATUS_ABSENT, STATUS_NO_SHEET, load_exam_results
 from papergen.sim.run import simulate
 from tests.conftest import ROOT
@@ -96,11 +96,11 @@ def test_item_statistics_match_the_score_matrix(workbook) -> None:
 
 def test_topic_error_rates_are_computed_from_scored_attempts(workbook) -> None:
     book, results, _ = workbook
-    table = {t[0]: t for t in topic_table(results, results.stats_rows)}
+    table = {t.topic: t for t in results.topic_statistics(results.stats_rows)}
     top = [row for row in book["知识点"].iter_rows(min_row=2) if row[1].value == 1]
     for row in top:
         topic = row[0].value
-        assert row[4].value == pytest.approx(table[topic][4])
+        assert row[4].value == pytest.approx(table[topic].error_rate)
     # hand check for one topic: share of scored attempts without full marks
     topic = top[0][0].value
     columns = [i for i, q in enumerate(results.questions) if q.topic.split("/")[0] == topic]

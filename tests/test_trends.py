@@ -19,7 +19,6 @@ from papergen.render.build import build_exam
 from papergen.cli import cli
 from papergen.core.errors import ExitCode, InputFileError, OutputError
 from papergen.grade.pipeline import grade
-from papergen.report.workbook import topic_table
 from papergen.report.data import load_exam_results
 from papergen.sim.run import simulate
 from papergen.report.trends import ALL_STUDENTS, NO_CLASS, _topic_order, load_trends, student_topic_rates, write_trends
@@ -127,13 +126,13 @@ def test_english_headers(trends, tmp_path) -> None:
     assert header(book["By student"], 2)[:2] == ["Student ID", "Name"]
 
 
-def test_topic_error_rates_equal_each_exams_topic_table(exams, trends, workbook) -> None:
+def test_topic_error_rates_equal_each_exams_topic_statistics(exams, trends, workbook) -> None:
     sheet = workbook[1]["知识点趋势"]
     row_of = {topic: r for r, topic in enumerate(trends.topics, start=4)}
     n = len(exams)
     for k, folder in enumerate(exams):
         results = load_exam_results(folder)
-        direct = {row[0]: row for row in topic_table(results, results.stats_rows)}
+        direct = {t.topic: t for t in results.topic_statistics(results.stats_rows)}
         for topic in trends.topics:
             stat = trends.by_exam[topic][k]
             cell = sheet.cell(row=row_of[topic], column=3 + k).value
@@ -141,11 +140,12 @@ def test_topic_error_rates_equal_each_exams_topic_table(exams, trends, workbook)
             if topic not in direct:
                 assert stat is None and cell is None and count is None
                 continue
-            _, _, questions, attempts, wrong, rate = direct[topic]
-            assert (stat.questions, stat.attempts) == (questions, attempts)
-            assert stat.error_rate == pytest.approx(wrong) and stat.score_rate == pytest.approx(rate)
-            assert cell == pytest.approx(wrong) and count == questions
-    everything = {row[0] for f in exams for r in [load_exam_results(f)] for row in topic_table(r, r.stats_rows)}
+            expected = direct[topic]
+            assert (stat.questions, stat.attempts) == (expected.questions, expected.attempts)
+            assert stat.error_rate == pytest.approx(expected.error_rate)
+            assert stat.score_rate == pytest.approx(expected.score_rate)
+            assert cell == pytest.approx(expected.error_rate) and count == expected.questions
+    everything = {t.topic for f in exams for r in [load_exam_results(f)] for t in r.topic_statistics(r.stats_rows)}
     assert set(trends.topics) == everything
 
 
@@ -196,7 +196,7 @@ def test_student_rates_and_changes(exams, trends) -> None:
         rates = []
         for r in results:
             mask = np.array([s.student_id == student.student_id and s.in_stats for s in r.students])
-            rates.append({row[0]: row[5] for row in topic_table(r, mask) if row[1] == 1})
+            rates.append({t.topic: t.score_rate for t in r.topic_statistics(mask) if t.level == 1})
         for topic in top:
             latest, first = rates[1].get(topic, math.nan), rates[0].get(topic, math.nan)
             if math.isnan(latest):
@@ -207,13 +207,13 @@ def test_student_rates_and_changes(exams, trends) -> None:
                 assert math.isnan(student.change(topic))
             else:
                 assert student.change(topic) == pytest.approx(latest - first)
-    # the vectorised per-student rates equal topic_table on a one-student group
+    # the vectorised per-student rates equal topic_statistics on a one-student group
     r = results[0]
     matrix = student_topic_rates(r, top)
     for i in np.flatnonzero(r.stats_rows)[:3]:
         mask = np.zeros(len(r.students), dtype=bool)
         mask[i] = True
-        expected = {row[0]: row[5] for row in topic_table(r, mask)}
+        expected = {t.topic: t.score_rate for t in r.topic_statistics(mask)}
         assert matrix[i] == pytest.approx([expected[t] for t in top], nan_ok=True)
 
 
@@ -224,12 +224,12 @@ def test_classes_come_from_the_roster(exams, roster, trends, workbook) -> None:
     assert {row[0] for row in rows} == {"一班", "二班", "（未分班）"}
     results = load_exam_results(exams[1], roster)
     klass = np.array([s.klass == "二班" for s in results.students])
-    direct = {row[0]: row for row in topic_table(results, results.stats_rows & klass)}
+    direct = {t.topic: t for t in results.topic_statistics(results.stats_rows & klass)}
     mine = {row[1]: row for row in rows if row[0] == "二班" and row[4] == SECOND_EXAM}
     assert set(mine) == set(direct)
     for topic, row in mine.items():
-        assert (row[5], row[6]) == direct[topic][2:4]
-        assert row[7] == pytest.approx(direct[topic][4])
+        assert (row[5], row[6]) == (direct[topic].questions, direct[topic].attempts)
+        assert row[7] == pytest.approx(direct[topic].error_rate)
 
 
 def test_without_roster_everyone_is_one_group(exams, tmp_path) -> None:

@@ -22,6 +22,7 @@ import csv
 import io
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from papergen.core.errors import PapergenError
@@ -29,7 +30,8 @@ from papergen.exam.manifest import Manifest
 from papergen.exam.scoring import score_range
 from papergen.sheet.code import printable
 from papergen.grade.store import (
-    UNFINISHED_WARNING, grading_finished, open_page_flags, page_label, page_marks, read_pages, replaced_readings, sheet_flags,
+    UNFINISHED_WARNING, ReplacedReading, grading_finished, page_flags, page_label, page_marks, read_pages, replaced_readings,
+    sheet_flags,
 )
 
 STATUS_GRADED = "已评"
@@ -89,10 +91,10 @@ def student_results(db: sqlite3.Connection, manifest: Manifest) -> list[StudentR
     """Every student's (and every unidentified sheet's) result from the store."""
     flags_by_student: dict[str, list[str]] = {}
     duplicated: set[str] = set()
-    for sid, reason, message in sheet_flags(db):
-        flags_by_student.setdefault(sid, []).append(message)
-        if reason == "duplicate-id":
-            duplicated.add(sid)
+    for flag in sheet_flags(db):
+        flags_by_student.setdefault(flag.student_id, []).append(flag.message)
+        if flag.reason == "duplicate-id":
+            duplicated.add(flag.student_id)
     results: dict[str, StudentResult] = {}
     for page in read_pages(db):
         sid = page.student_id
@@ -120,7 +122,7 @@ def student_results(db: sqlite3.Connection, manifest: Manifest) -> list[StudentR
             result.sections[mark.section] += mark.score
             result.answered += mark.outcome == "answer"
             result.scores[mark.question_id] = mark.score
-        result.flags += [(f"第 {n} 题：" if n else "") + message for n, _, message in open_page_flags(db, page.key)]
+        result.flags += [(f"第 {f.number} 题：" if f.number else "") + f.message for f in page_flags(db, page.key)]
     low, high = exam_score_range(manifest)
     for result in results.values():
         if not low - 1e-9 <= result.total <= high + 1e-9:
@@ -152,7 +154,9 @@ def terminal_text(text: str) -> str:
     return printable(text, limit=10_000)
 
 
-def format_results(results: list[StudentResult], manifest: Manifest, fmt: str, history: list[tuple] = ()) -> str:
+def format_results(
+    results: list[StudentResult], manifest: Manifest, fmt: str, history: Sequence[ReplacedReading] = ()
+) -> str:
     """``results`` as a table (terminal), CSV (spreadsheets) or JSON (scripts).
 
     Nothing read from a scan reaches the output raw: the table has no control
@@ -165,9 +169,9 @@ def format_results(results: list[StudentResult], manifest: Manifest, fmt: str, h
         def earlier(result: StudentResult) -> list[dict]:
             # readings of this student's pages that a newer scan under the same name replaced
             return [
-                {"replaced_at": at, "path": path, "page": page, "student_id": sid}
-                for at, path, page, sid, _ in history
-                if any(where.startswith(page_label(path, page)) for where in result.pages)
+                {"replaced_at": old.replaced_at, "path": old.path, "page": old.page, "student_id": old.student_id}
+                for old in history
+                if any(where.startswith(page_label(old.path, old.page)) for where in result.pages)
             ]
 
         return json.dumps(
@@ -201,7 +205,10 @@ def format_results(results: list[StudentResult], manifest: Manifest, fmt: str, h
     lines.append(f"共 {len(results)} 份；带 * 的总分为暂定（有待复核的题）；缺考不计分、不计入平均")
     if history:
         lines.append(f"重新扫描（同名文件）替换了 {len(history)} 页较早的读取：")
-        lines += [f"  {at} {terminal_text(path)} 第 {page} 页（原读取的准考证号 {sid or '未识别'}）" for at, path, page, sid, _ in history]
+        lines += [
+            f"  {old.replaced_at} {terminal_text(old.path)} 第 {old.page} 页（原读取的准考证号 {old.student_id or '未识别'}）"
+            for old in history
+        ]
     return "\n".join(lines)
 
 

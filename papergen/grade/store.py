@@ -28,7 +28,7 @@ import fcntl
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -240,19 +240,21 @@ class Store:
                 ("finished" if finished else "unfinished",),
             )
 
-    def refresh_sheet_flags(self) -> list[tuple[str, str, str]]:
+    def refresh_sheet_flags(self) -> list[SheetFlag]:
         """Recompute flags that depend on several pages (the same 准考证号 twice)."""
         rows = self.db.execute(
             "SELECT student_id, sheet_page, COUNT(*), GROUP_CONCAT(path || '#' || page, '、') FROM pages "
             "WHERE status = 'read' AND student_id IS NOT NULL GROUP BY student_id, sheet_page HAVING COUNT(*) > 1"
         ).fetchall()
         flags = [
-            (sid, "duplicate-id", f"准考证号 {sid} 出现在 {count} 张答题卡上（{where}）；两张都已保留，请核对")
+            SheetFlag(sid, "duplicate-id", f"准考证号 {sid} 出现在 {count} 张答题卡上（{where}）；两张都已保留，请核对")
             for sid, _, count, where in rows
         ]
         with self.db:
             self.db.execute("DELETE FROM sheet_flags")
-            self.db.executemany("INSERT OR IGNORE INTO sheet_flags VALUES (?, ?, ?)", flags)
+            self.db.executemany(
+                "INSERT OR IGNORE INTO sheet_flags VALUES (?, ?, ?)", [(f.student_id, f.reason, f.message) for f in flags]
+            )
         return flags
 
     def close(self) -> None:
@@ -356,22 +358,49 @@ def read_only(results_dir: str | Path) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
 
 
+@contextmanager
+def reading_store(results_dir: str | Path) -> Iterator[sqlite3.Connection]:
+    """The results store open for reading (``results``, reports, evaluation).
+
+    SQLite failures (a damaged file, a folder where SQLite cannot make its
+    ``-shm`` file, a full disk) become an ``InputFileError`` naming the store
+    instead of a traceback.
+    """
+    db = None
+    try:
+        db = read_only(results_dir)
+        yield db
+    except sqlite3.Error as exc:
+        raise InputFileError(
+            f"成绩库无法读取：{exc}", path=Path(results_dir) / DB_NAME,
+            hint="确认结果文件夹可以读写、磁盘没有满，且 results.sqlite 是 papergen grade 写出的",
+        ) from None
+    finally:
+        if db is not None:
+            db.close()
+
+
 # -- reading the store: every query the commands need lives here ---------------------------
+#
+# Each function returns typed rows with named fields; nothing outside this
+# module writes SQL or unpacks a row by position.
 
 
 @dataclass(frozen=True)
 class PageRow:
-    """One current reading of a sheet on a page (a row of ``pages`` with status ``read``)."""
+    """One current reading of a sheet on a page (a row of ``pages``)."""
 
     file_hash: str
     page: int
     part: int
-    parts: int
+    parts: int  # answer sheets found on this page
     path: str
+    status: str  # read | rejected | not-a-sheet | blank-page | error
     sheet_page: int | None
     student_id: str | None
     variant: str | None
     absent: bool
+    black_and_white: bool  # a binary scan: light marks may have been lost before reading
 
     @property
     def key(self) -> tuple[str, int, int]:
@@ -384,12 +413,62 @@ class PageRow:
 
 @dataclass(frozen=True)
 class MarkRow:
-    number: int
-    question_id: str | None
+    """One question as read on one sheet (a row of ``marks``)."""
+
+    number: int  # question number on the sheet
+    question_id: str | None  # bank id; None on a sheet without a known variant
     section: int | None
-    outcome: str
-    bank_letters: str | None
-    score: float | None
+    outcome: str  # answer | blank | flagged
+    letters: str  # as marked, in the variant's letters
+    bank_letters: str | None  # the same options in the bank's letters
+    score: float | None  # None: not scored
+    darkness_json: str  # JSON list, one value per box (parsed only when asked: ``darkness``)
+
+    @property
+    def darkness(self) -> list[float]:
+        return json.loads(self.darkness_json)
+
+    def left_no_trace(self, boxes: Iterable[int]) -> bool:
+        """True when none of ``boxes`` (0 = A) read darker than an empty box.
+
+        A mark that leaves no trace (a light mark lost by a black-and-white
+        scan) is one no reader could have seen.
+        """
+        # Imported here: the bubble reader brings OpenCV, which readers of the
+        # store (``results``, reports) never need.
+        from papergen.grade.bubbles import EMPTY
+
+        darkness = self.darkness
+        return all(darkness[box] <= EMPTY for box in boxes)
+
+
+@dataclass(frozen=True)
+class FlagRow:
+    """Something on one sheet that waits for a person (a row of ``flags``)."""
+
+    number: int  # question number; 0: the sheet itself
+    reason: str  # slug
+    message: str  # Chinese
+    resolved: bool
+
+
+@dataclass(frozen=True)
+class SheetFlag:
+    """A problem across sheets (a row of ``sheet_flags``): the same 准考证号 on two sheets."""
+
+    student_id: str
+    reason: str  # duplicate-id
+    message: str
+
+
+@dataclass(frozen=True)
+class ReplacedReading:
+    """A reading that a newer scan under the same file name replaced (from ``history``)."""
+
+    replaced_at: str  # UTC, ISO 8601
+    path: str
+    page: int | None
+    student_id: str | None
 
 
 @dataclass(frozen=True)
@@ -410,44 +489,75 @@ def page_label(path: str, page: int | None, part: int = 1, parts: int = 1) -> st
     return text + (f"第 {part} 张答题卡" if parts > 1 else "")
 
 
+_PAGE_COLUMNS = "file_hash, page, part, parts, path, status, sheet_page, student_id, variant, absent, binary"
+
+
+def _page_row(row: tuple) -> PageRow:
+    file_hash, page, part, parts, path, status, sheet_page, student_id, variant, absent, binary = row
+    return PageRow(
+        file_hash=file_hash, page=page, part=part, parts=parts, path=path, status=status, sheet_page=sheet_page,
+        student_id=student_id, variant=variant, absent=bool(absent), black_and_white=bool(binary),
+    )
+
+
 def read_pages(db: sqlite3.Connection) -> list[PageRow]:
-    """Every current reading of a sheet, in a stable order."""
+    """Every current reading of a sheet (status ``read``), in a stable order."""
     return [
-        PageRow(h, page, part, parts, path, sheet_page, sid, variant, bool(absent))
-        for h, page, part, parts, path, sheet_page, sid, variant, absent in db.execute(
-            "SELECT file_hash, page, part, parts, path, sheet_page, student_id, variant, absent FROM pages "
-            "WHERE status = 'read' ORDER BY student_id, path, page, part"
+        _page_row(row)
+        for row in db.execute(
+            f"SELECT {_PAGE_COLUMNS} FROM pages WHERE status = 'read' ORDER BY student_id, path, page, part"
         )
     ]
 
 
+def all_pages(db: sqlite3.Connection) -> list[PageRow]:
+    """Every current page reading whatever its status (read, refused, failed), first sheets first."""
+    return [_page_row(row) for row in db.execute(f"SELECT {_PAGE_COLUMNS} FROM pages ORDER BY part")]
+
+
 def page_marks(db: sqlite3.Connection, key: tuple[str, int, int]) -> list[MarkRow]:
+    """The marks of one sheet ``(file_hash, page, part)``, by question number."""
     return [
-        MarkRow(*row)
-        for row in db.execute(
-            "SELECT number, question_id, section, outcome, bank_letters, score FROM marks "
+        MarkRow(
+            number=number, question_id=question_id, section=section, outcome=outcome, letters=letters,
+            bank_letters=bank_letters, score=score, darkness_json=darkness,
+        )
+        for number, question_id, section, outcome, letters, bank_letters, score, darkness in db.execute(
+            "SELECT number, question_id, section, outcome, letters, bank_letters, score, darkness FROM marks "
             "WHERE file_hash = ? AND page = ? AND part = ? ORDER BY number",
             key,
         )
     ]
 
 
-def open_page_flags(db: sqlite3.Connection, key: tuple[str, int, int]) -> list[tuple[int, str, str]]:
-    """``(number, reason, message)`` of the page's unresolved flags (number 0: the sheet)."""
-    return db.execute(
-        "SELECT number, reason, message FROM flags WHERE file_hash = ? AND page = ? AND part = ? AND resolved = 0 "
-        "ORDER BY number, reason",
-        key,
-    ).fetchall()
+def page_flags(db: sqlite3.Connection, key: tuple[str, int, int], *, open_only: bool = True) -> list[FlagRow]:
+    """The flags of one sheet ``(file_hash, page, part)`` (number 0: the sheet), unresolved only unless asked."""
+    return [
+        FlagRow(number=number, reason=reason, message=message, resolved=bool(resolved))
+        for number, reason, message, resolved in db.execute(
+            "SELECT number, reason, message, resolved FROM flags WHERE file_hash = ? AND page = ? AND part = ? "
+            + ("AND resolved = 0 " if open_only else "")
+            + "ORDER BY number, reason",
+            key,
+        )
+    ]
 
 
-def sheet_flags(db: sqlite3.Connection) -> list[tuple[str, str, str]]:
-    """``(student_id, reason, message)``: problems across sheets (the same 准考证号 twice)."""
-    return db.execute("SELECT student_id, reason, message FROM sheet_flags ORDER BY student_id, reason").fetchall()
+def sheet_flags(db: sqlite3.Connection) -> list[SheetFlag]:
+    """Problems across sheets (the same 准考证号 twice), as the last ``grade`` run found them."""
+    return [
+        SheetFlag(student_id=sid, reason=reason, message=message)
+        for sid, reason, message in db.execute(
+            "SELECT student_id, reason, message FROM sheet_flags ORDER BY student_id, reason"
+        )
+    ]
 
 
 def review_items(db: sqlite3.Connection) -> list[ReviewRow]:
-    """Everything open that needs a person, in the order a grader works through it."""
+    """Everything open that needs a person, in the order a grader works through it.
+
+    The one review list: ``grade``'s summary and the report's 待复核 sheet both show it.
+    """
     items = [
         ReviewRow("flag", page_label(path, page, part, parts), sid, number or None, reason, message)
         for path, page, part, parts, sid, number, reason, message in db.execute(
@@ -456,7 +566,7 @@ def review_items(db: sqlite3.Connection) -> list[ReviewRow]:
             "WHERE f.resolved = 0 AND p.status != 'error' ORDER BY p.path, p.page, p.part, f.number"
         )
     ]
-    items += [ReviewRow("sheet", "", sid, None, reason, message) for sid, reason, message in sheet_flags(db)]
+    items += [ReviewRow("sheet", "", flag.student_id, None, flag.reason, flag.message) for flag in sheet_flags(db)]
     items += [
         ReviewRow("page-error", page_label(path, page), None, None, reason or "error", f"无法读取：{message}")
         for path, page, message, reason in db.execute(
@@ -482,26 +592,33 @@ class StoreCounts:
 
 
 def store_counts(db: sqlite3.Connection) -> StoreCounts:
+    """What ``grade``'s summary counts, over the whole store (this run and earlier ones)."""
     counts = dict(db.execute("SELECT status, COUNT(*) FROM pages GROUP BY status").fetchall())
-    one = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731 - a one-line query helper
+
+    def count(sql: str) -> int:
+        return db.execute(sql).fetchone()[0]
+
     return StoreCounts(
         read=counts.get("read", 0),
         rejected=sum(v for k, v in counts.items() if k not in ("read", "error")),
-        errors=counts.get("error", 0) + one("SELECT COUNT(*) FROM file_errors"),
-        flagged_pages=one(
+        errors=counts.get("error", 0) + count("SELECT COUNT(*) FROM file_errors"),
+        flagged_pages=count(
             "SELECT COUNT(*) FROM pages p WHERE p.status = 'read' AND EXISTS (SELECT 1 FROM flags f WHERE "
             "f.file_hash = p.file_hash AND f.page = p.page AND f.part = p.part AND f.resolved = 0)"
         ),
-        black_and_white=one("SELECT COUNT(*) FROM pages WHERE status = 'read' AND binary = 1"),
-        replaced=one("SELECT COUNT(*) FROM history WHERE why = 'rescanned'"),
+        black_and_white=count("SELECT COUNT(*) FROM pages WHERE status = 'read' AND binary = 1"),
+        replaced=count("SELECT COUNT(*) FROM history WHERE why = 'rescanned'"),
     )
 
 
-def replaced_readings(db: sqlite3.Connection) -> list[tuple[str, str, int | None, str | None, str]]:
-    """``(replaced_at, path, page, student_id, why)`` of readings that a newer scan replaced."""
-    return db.execute(
-        "SELECT replaced_at, path, page, student_id, why FROM history WHERE why = 'rescanned' ORDER BY id"
-    ).fetchall()
+def replaced_readings(db: sqlite3.Connection) -> list[ReplacedReading]:
+    """Readings that a newer scan under the same file name replaced, oldest first."""
+    return [
+        ReplacedReading(replaced_at=at, path=path, page=page, student_id=sid)
+        for at, path, page, sid in db.execute(
+            "SELECT replaced_at, path, page, student_id FROM history WHERE why = 'rescanned' ORDER BY id"
+        )
+    ]
 
 
 #: What every reader of a store says when the last ``grade`` run was interrupted.
@@ -514,11 +631,6 @@ def grading_finished(db: sqlite3.Connection) -> bool:
 
 
 def manifest_from_store(db: sqlite3.Connection) -> str:
+    """The exam.json text the store was graded with (``meta``)."""
     row = db.execute("SELECT value FROM meta WHERE key = 'manifest'").fetchone()
     return row[0]
-
-
-def dumps(values) -> str:
-    return json.dumps(list(values))
-
-

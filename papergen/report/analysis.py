@@ -645,3 +645,66 @@ def item_flags(
             if counts[option] == 0:
                 flags.append(f"选项 {LETTERS[option]} 无人选择，干扰项无效")
     return flags
+
+
+# ---------------------------------------------------------------- topics
+
+
+@dataclass(frozen=True)
+class TopicStats:
+    """How a group did on one topic path prefix ("政策背景", "管理体制/工作机制")."""
+
+    topic: str  # path prefix, levels joined by "/"
+    level: int  # 1 = top level (the number of path parts)
+    questions: int  # items under the topic (at any depth)
+    attempts: int  # scored (student, item) pairs
+    error_rate: float  # share of scored attempts without full marks; NaN when none was scored
+    score_rate: float  # points earned / points possible over scored attempts; NaN when none was scored
+
+
+def topic_statistics(item_scores: Any, topics: Sequence[str], max_points: Any) -> list[TopicStats]:
+    """Error rate and score rate of every topic path prefix, over every student in ``item_scores``.
+
+    Each item counts toward its topic and every prefix of it ("a/b/c" toward
+    "a", "a/b" and "a/b/c"). Unscored answers (``NaN``) are left out of both
+    rates rather than counted as wrong.
+
+    Parameters
+    ----------
+    item_scores : array_like, shape (n_students, n_items)
+        Points earned; the rows are the group (possibly none).
+    topics : sequence of str, length n_items
+        Each item's topic path.
+    max_points : array_like, shape (n_items,)
+        Full marks of each item.
+
+    Returns
+    -------
+    list of TopicStats
+        One per prefix, in order of first appearance (item by item, each
+        item's prefixes from the top level down).
+    """
+    scores = _score_matrix(item_scores)
+    points = _numeric_array(max_points, "max_points")
+    if points.shape != (scores.shape[1],):
+        raise ValueError(f"max_points must have shape ({scores.shape[1]},), got shape {points.shape}")
+    if len(topics) != scores.shape[1]:
+        raise ValueError(f"topics must have one entry per item ({scores.shape[1]}), got {len(topics)}")
+    prefixes: dict[str, list[int]] = {}
+    for item, topic in enumerate(topics):
+        parts = topic.split("/")
+        for level in range(1, len(parts) + 1):
+            prefixes.setdefault("/".join(parts[:level]), []).append(item)
+    out = []
+    for topic, items in prefixes.items():
+        block = scores[:, items]
+        full = points[items]
+        scored = ~np.isnan(block)
+        attempts = int(scored.sum())
+        if attempts:
+            error_rate = float(((block < full) & scored).sum()) / attempts
+            score_rate = float(np.nansum(block) / (scored * full).sum())
+        else:
+            error_rate = score_rate = math.nan
+        out.append(TopicStats(topic, topic.count("/") + 1, len(items), attempts, error_rate, score_rate))
+    return out

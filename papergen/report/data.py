@@ -12,26 +12,25 @@ left out of the statistics (``in_stats``).
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sqlite3
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from papergen.core.errors import InputFileError
 from papergen.exam.manifest import Manifest, ManifestQuestion
-from papergen.grade.results import STATUS_ABSENT, STATUS_GRADED, STATUS_REVIEW, student_results  # noqa: F401 - re-exported
 from papergen.exam.roster import Student, read_roster
-from papergen.grade.store import DB_NAME, grading_finished, manifest_from_store, read_only, review_items
+from papergen.grade.results import STATUS_ABSENT, STATUS_GRADED, STATUS_REVIEW, student_results  # noqa: F401 - re-exported
+from papergen.grade.store import ReviewRow, grading_finished, manifest_from_store, reading_store, review_items
+from papergen.report.analysis import TopicStats, topic_statistics
 
 STATUS_NO_SHEET = "缺考（无答题卡）"
 
 
 @dataclass
 class StudentRow:
+    """One row of the report: a student's result (``results.StudentResult``) with their roster entry."""
+
     student_id: str
     name: str
     klass: str
@@ -45,15 +44,8 @@ class StudentRow:
     flags: list[str] = field(default_factory=list)
     absent: bool = False  # 缺考 marked on the sheet: no total, whatever the status
     roster_row: int | None = None  # the roster row the name and class came from
-
-
-@dataclass
-class ReviewItem:
-    where: str  # file and page
-    student_id: str
-    number: int | None
-    reason: str
-    message: str
+    identified: bool = True  # the sheet's 准考证号 was read (a roster row without a sheet: from the roster)
+    duplicate: bool = False  # another sheet carries the same 准考证号
 
 
 @dataclass
@@ -63,7 +55,7 @@ class ExamResults:
     students: list[StudentRow]
     scores: np.ndarray  # (n_students, n_questions) points; NaN = not scored
     choices: list[list[str | None]]  # bank letters chosen; "" blank; None flagged/unknown
-    review: list[ReviewItem]
+    review: list[ReviewRow]  # the store's review list, as ``grade`` printed it
     results_dir: Path
     finished: bool = True  # False: the last grade run was interrupted, so results are incomplete
 
@@ -75,27 +67,9 @@ class ExamResults:
     def max_points(self) -> np.ndarray:
         return np.array([q.points for q in self.questions], dtype=float)
 
-
-@contextlib.contextmanager
-def reading_store(results_dir: str | Path) -> Iterator[sqlite3.Connection]:
-    """The results store open for reading.
-
-    SQLite failures (a damaged file, a folder where SQLite cannot make its
-    ``-shm`` file, a full disk) become an ``InputFileError`` naming the store
-    instead of a traceback.
-    """
-    db = None
-    try:
-        db = read_only(results_dir)
-        yield db
-    except sqlite3.Error as exc:
-        raise InputFileError(
-            f"成绩库无法读取：{exc}", path=Path(results_dir) / DB_NAME,
-            hint="确认结果文件夹可以读写、磁盘没有满，且 results.sqlite 是 papergen grade 写出的",
-        ) from None
-    finally:
-        if db is not None:
-            db.close()
+    def topic_statistics(self, rows: np.ndarray) -> list[TopicStats]:
+        """``analysis.topic_statistics`` for the students selected by the boolean mask ``rows``."""
+        return topic_statistics(self.scores[rows], [q.topic for q in self.questions], self.max_points)
 
 
 def load_exam_results(results_dir: str | Path, roster: str | Path | None = None) -> ExamResults:
@@ -109,7 +83,7 @@ def load_exam_results(results_dir: str | Path, roster: str | Path | None = None)
         manifest = Manifest.from_json(json.loads(manifest_from_store(db)))
         sheets = student_results(db, manifest)
         finished = grading_finished(db)
-        review = [ReviewItem(item.where, item.student_id or "", item.number, item.reason, item.message) for item in review_items(db)]
+        review = review_items(db)
     questions = sorted(manifest.questions.values(), key=lambda q: q.section)  # stable: manifest order within
     roster_rows: dict[str, Student] = {}
     if roster is not None:
@@ -125,6 +99,7 @@ def load_exam_results(results_dir: str | Path, roster: str | Path | None = None)
                 variant=sheet.variant, status=sheet.status, total=sheet.total, sections=list(sheet.sections),
                 on_roster=entry is not None or not roster_rows, has_sheet=True, in_stats=sheet.in_stats,
                 flags=list(sheet.flags), absent=sheet.absent, roster_row=entry.row if entry else None,
+                identified=sheet.identified, duplicate=sheet.duplicate,
             )
         )
         score_rows.append(np.array([sheet.scores.get(q.id, np.nan) for q in questions], dtype=float))

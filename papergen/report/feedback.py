@@ -72,8 +72,8 @@ from papergen.exam.manifest import Manifest
 from papergen.bank.model import LETTERS, TYPE_LABELS_ZH, Question
 from papergen.render.paper import PaperQuestion, format_points
 from papergen.render.pdf import markup, option_label
-from papergen.report.workbook import topic_table
 from papergen.report.data import STATUS_ABSENT, STATUS_NO_SHEET, ExamResults, StudentRow
+from papergen.report.analysis import TopicStats
 from papergen.exam.variants import display_letters
 
 # --- page geometry -----------------------------------------------------------
@@ -195,9 +195,9 @@ def skip_reason(results: ExamResults, row: int) -> str | None:
         return "缺考（无答题卡）"
     if student.absent or student.status == STATUS_ABSENT:
         return "缺考" if student.status == STATUS_ABSENT else "标记了缺考，待复核"
-    if student.student_id.startswith("?"):
+    if not student.identified:
         return "答题卡上的准考证号未能识别，待复核"
-    if sum(1 for s in results.students if s.student_id == student.student_id and s.has_sheet) > 1:
+    if student.duplicate:
         # One of the sheets belongs to someone else: a PDF under this name
         # could hand one student another's answers.
         return "准考证号出现在多张答题卡上，待复核"
@@ -228,17 +228,17 @@ def student_topic_rates(results: ExamResults, row: int) -> list[TopicRate]:
     mine = np.zeros(len(results.students), dtype=bool)
     mine[row] = True
     group_mask, _ = comparison_rows(results, row)
-    group = {entry[0]: entry[5] for entry in topic_table(results, group_mask)}
-    entries = [entry for entry in topic_table(results, mine) if entry[1] <= TOPIC_LEVELS]
-    first_seen = {entry[0]: index for index, entry in enumerate(entries)}
+    group = {stats.topic: stats.score_rate for stats in results.topic_statistics(group_mask)}
+    entries = [stats for stats in results.topic_statistics(mine) if stats.level <= TOPIC_LEVELS]
+    first_seen = {stats.topic: index for index, stats in enumerate(entries)}
 
-    def tree_order(entry) -> tuple[int, int, int]:
-        top = entry[0].split("/")[0]
-        return first_seen[top], entry[1], first_seen[entry[0]]
+    def tree_order(stats: TopicStats) -> tuple[int, int, int]:
+        top = stats.topic.split("/")[0]
+        return first_seen[top], stats.level, first_seen[stats.topic]
 
     return [
-        TopicRate(topic, level, questions, rate, group.get(topic, math.nan))
-        for topic, level, questions, _, _, rate in sorted(entries, key=tree_order)
+        TopicRate(stats.topic, stats.level, stats.questions, stats.score_rate, group.get(stats.topic, math.nan))
+        for stats in sorted(entries, key=tree_order)
     ]
 
 

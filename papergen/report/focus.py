@@ -17,7 +17,6 @@ import numpy as np
 
 from papergen.core.errors import BlueprintError
 from papergen.exam.focus import FocusPlan
-from papergen.report.workbook import topic_table
 from papergen.report.data import load_exam_results
 
 def focus_plan(
@@ -48,11 +47,11 @@ def focus_plan(
         if not rows.any():
             continue
         found = True
-        for topic, _, _, count, wrong, _ in topic_table(results, rows):
-            if count:
-                entry = attempts.setdefault(topic, [0.0, 0.0])
-                entry[0] += wrong * count
-                entry[1] += count
+        for stats in results.topic_statistics(rows):
+            if stats.attempts:
+                entry = attempts.setdefault(stats.topic, [0.0, 0.0])
+                entry[0] += stats.error_rate * stats.attempts
+                entry[1] += stats.attempts
     group = f"考生 {student} " if student else (f"{klass} " if klass else "全体")
     if not found:
         raise BlueprintError(f"在给出的成绩中找不到{group.strip()}的有效答卷", hint="检查准考证号或班级名称，以及 --roster")

@@ -4,8 +4,8 @@
 exams were sat) into ``Trends``: per topic (every level of the topic path)
 the error rate in each exam, the same per class, and each student's score
 rate per top-level topic in the latest exam they sat with the change since
-their first. It is pure aggregation, reusing ``report.topic_table`` so one
-exam's figures here are exactly those of its own report.
+their first. It is pure aggregation, reusing ``analysis.topic_statistics`` so
+one exam's figures here are exactly those of its own report.
 
 Exams are compared by what the questions are, never by where they were
 printed: ``report_data`` already turns every variant's printed numbers back
@@ -36,7 +36,8 @@ from openpyxl.utils import get_column_letter
 from papergen.core import atomic
 from papergen.core.errors import InputFileError
 from papergen.core.excel_text import put_text
-from papergen.report.workbook import HEADER_FILL, HEADER_FONT, topic_table
+from papergen.report.workbook import HEADER_FILL, HEADER_FONT
+from papergen.report.analysis import TopicStats
 from papergen.report.data import ExamResults, load_exam_results
 
 #: Group keys besides the class names: everyone (when no student has a
@@ -83,16 +84,6 @@ class ExamInfo:
     banks: tuple[str, ...]
     students: int  # in statistics
     questions: int
-
-
-@dataclass(frozen=True)
-class TopicStat:
-    """One topic in one exam (for everyone or one class), as ``report.topic_table`` counts it."""
-
-    questions: int
-    attempts: int  # scored answers
-    error_rate: float  # share of scored answers without full marks; NaN when none was scored
-    score_rate: float  # points earned / points possible over scored answers
 
 
 @dataclass
@@ -142,13 +133,13 @@ class Trends:
     #: siblings in the order they first appear.
     topics: list[str]
     #: topic → one entry per exam (``None``: no question of that topic in that exam).
-    by_exam: dict[str, list[TopicStat | None]]
+    by_exam: dict[str, list[TopicStats | None]]
     #: Class groups: ``ALL_STUDENTS`` alone when no student has a class, else
     #: the classes (sorted) and ``NO_CLASS`` for students without one.
     groups: list[str | None]
     #: group → topic → one entry per exam (``None``: topic not in the exam, or
     #: nobody of that group counted in it).
-    by_group: dict[str | None, dict[str, list[TopicStat | None]]]
+    by_group: dict[str | None, dict[str, list[TopicStats | None]]]
     students: list[StudentTrend] = field(default_factory=list)
 
     @property
@@ -193,16 +184,16 @@ def load_trends(results_dirs: Sequence[str | Path], roster: str | Path | None = 
         )
         for r in exams
     ]
-    tables = [{row[0]: _stat(row) for row in topic_table(r, r.stats_rows)} for r in exams]
+    tables = [{stats.topic: stats for stats in r.topic_statistics(r.stats_rows)} for r in exams]
     topics = _topic_order(tables)
     by_exam = {topic: [table.get(topic) for table in tables] for topic in topics}
     groups = _groups(exams)
-    by_group: dict[str | None, dict[str, list[TopicStat | None]]] = {}
+    by_group: dict[str | None, dict[str, list[TopicStats | None]]] = {}
     for group in groups:
         per_exam = []
         for r in exams:
             rows = r.stats_rows & _group_mask(r, group)
-            per_exam.append({row[0]: _stat(row) for row in topic_table(r, rows)} if rows.any() else {})
+            per_exam.append({stats.topic: stats for stats in r.topic_statistics(rows)} if rows.any() else {})
         by_group[group] = {topic: [table.get(topic) for table in per_exam] for topic in topics}
     top = [t for t in topics if topic_level(t) == 1]
     return Trends(infos, topics, by_exam, groups, by_group, _students(exams, top))
@@ -237,12 +228,7 @@ def _check_exams(exams: list[ExamResults]) -> None:
         )
 
 
-def _stat(row: tuple[str, int, int, int, float, float]) -> TopicStat:
-    _, _, questions, attempts, wrong, rate = row
-    return TopicStat(questions, attempts, wrong, rate)
-
-
-def _topic_order(tables: list[dict[str, TopicStat]]) -> list[str]:
+def _topic_order(tables: list[dict[str, TopicStats]]) -> list[str]:
     """All topics, each followed by its subtopics; siblings in order of first appearance."""
     first_seen: dict[str, int] = {}
     for table in tables:
@@ -251,7 +237,7 @@ def _topic_order(tables: list[dict[str, TopicStat]]) -> list[str]:
 
     def key(topic: str) -> tuple[int, ...]:
         parts = topic.split("/")
-        # A prefix is always seen with its topic (topic_table lists every level).
+        # A prefix is always seen with its topic (topic_statistics lists every level).
         return tuple(first_seen["/".join(parts[:level])] for level in range(1, len(parts) + 1))
 
     return sorted(first_seen, key=key)
@@ -275,7 +261,7 @@ def student_topic_rates(results: ExamResults, topics: Sequence[str]) -> np.ndarr
     """Score rate of every student (rows) on every topic (columns, path prefixes).
 
     Points earned / points possible over the student's scored answers, the
-    same figure ``topic_table`` gives for a one-student group, computed for
+    same figure ``topic_statistics`` gives for a one-student group, computed for
     all students at once. NaN where the student has no scored answer there.
     """
     scored = ~np.isnan(results.scores)
@@ -372,7 +358,7 @@ def _finish(sheet, header_row: int, last_row: int, widths: list[float], freeze_c
         sheet.print_title_cols = f"A:{get_column_letter(freeze_column - 1)}"
 
 
-def _latest_minus_earliest(stats: list[TopicStat | None]) -> float:
+def _latest_minus_earliest(stats: list[TopicStats | None]) -> float:
     rates = [s.error_rate for s in stats if s is not None and not math.isnan(s.error_rate)]
     return rates[-1] - rates[0] if len(rates) >= 2 else math.nan
 

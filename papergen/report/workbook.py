@@ -1,7 +1,8 @@
 """``papergen report``: one Excel workbook of scores, items, topics, distribution and review.
 
-Built with openpyxl from ``ExamResults`` (``report_data``) and the pure
-statistics in ``item_stats``. Chinese headers by default, English with
+Built with openpyxl from ``ExamResults`` (``report.data``) and the pure
+statistics in ``report.analysis`` (items, topics, reliability, distribution);
+this module only lays them out. Chinese headers by default, English with
 ``lang="en"``. Every sheet has a frozen header row, an autofilter, column
 widths and number formats; user-supplied text (names, classes) is written
 as plain strings so Excel never runs it as a formula. The file is written
@@ -227,33 +228,6 @@ def _items_sheet(sheet, results: ExamResults, t: dict) -> None:
 # -- 知识点 Topics -------------------------------------------------------------
 
 
-def topic_table(results: ExamResults, rows: np.ndarray) -> list[tuple[str, int, int, int, float, float]]:
-    """Per topic path prefix: (topic, level, questions, attempts, error rate, mean score rate).
-
-    Error rate = share of scored attempts that did not earn full marks;
-    score rate = points earned / points possible over scored attempts.
-    """
-    scores = results.scores[rows]
-    out = []
-    prefixes: dict[str, list[int]] = {}
-    for c, question in enumerate(results.questions):
-        parts = question.topic.split("/")
-        for level in range(1, len(parts) + 1):
-            prefixes.setdefault("/".join(parts[:level]), []).append(c)
-    for topic, columns in prefixes.items():
-        block = scores[:, columns]
-        points = results.max_points[columns]
-        scored = ~np.isnan(block)
-        attempts = int(scored.sum())
-        if attempts:
-            wrong = float(((block < points) & scored).sum()) / attempts
-            rate = float(np.nansum(block) / (scored * points).sum())
-        else:
-            wrong = rate = float("nan")
-        out.append((topic, topic.count("/") + 1, len(columns), attempts, wrong, rate))
-    return out
-
-
 def _classes(results: ExamResults) -> list[str]:
     return sorted({s.klass for s in results.students if s.in_stats and s.klass})
 
@@ -261,24 +235,28 @@ def _classes(results: ExamResults) -> list[str]:
 def _topics_sheet(sheet, results: ExamResults, t: dict) -> None:
     rows = results.stats_rows
     classes = _classes(results)
-    overall = topic_table(results, rows)
+    overall = results.topic_statistics(rows)
     per_class = {
-        k: {r[0]: r for r in topic_table(results, rows & np.array([s.klass == k for s in results.students], bool))}
+        k: {
+            stats.topic: stats
+            for stats in results.topic_statistics(rows & np.array([s.klass == k for s in results.students], bool))
+        }
         for k in classes
     }
     headers = [t["topic"], t["level"], t["questions"], t["attempts"], t["error_rate"], t["score_rate"]]
     headers += [f"{k} {t['error_rate']}" for k in classes]
     _header(sheet, 1, headers)
-    for r, (topic, level, n, attempts, wrong, rate) in enumerate(overall, start=2):
-        put_text(sheet.cell(row=r, column=1), "　" * (level - 1) + topic.split("/")[-1] if level > 1 else topic)
-        sheet.cell(row=r, column=2, value=level)
-        sheet.cell(row=r, column=3, value=n)
-        sheet.cell(row=r, column=4, value=attempts)
-        sheet.cell(row=r, column=5, value=_number(wrong)).number_format = "0.0%"
-        sheet.cell(row=r, column=6, value=_number(rate)).number_format = "0.0%"
+    for r, stats in enumerate(overall, start=2):
+        label = "　" * (stats.level - 1) + stats.topic.split("/")[-1] if stats.level > 1 else stats.topic
+        put_text(sheet.cell(row=r, column=1), label)
+        sheet.cell(row=r, column=2, value=stats.level)
+        sheet.cell(row=r, column=3, value=stats.questions)
+        sheet.cell(row=r, column=4, value=stats.attempts)
+        sheet.cell(row=r, column=5, value=_number(stats.error_rate)).number_format = "0.0%"
+        sheet.cell(row=r, column=6, value=_number(stats.score_rate)).number_format = "0.0%"
         for k, name in enumerate(classes):
-            entry = per_class[name].get(topic)
-            sheet.cell(row=r, column=7 + k, value=_number(entry[4]) if entry else None).number_format = "0.0%"
+            entry = per_class[name].get(stats.topic)
+            sheet.cell(row=r, column=7 + k, value=_number(entry.error_rate) if entry else None).number_format = "0.0%"
     last = len(overall) + 1
     _finish(sheet, 1, last, [30, 6, 6, 8, 9, 10] + [12] * len(classes))
     if overall:
@@ -357,7 +335,7 @@ def _review_sheet(sheet, results: ExamResults, t: dict) -> None:
     _header(sheet, 1, [t["where"], t["id"], t["number"], t["reason"], t["message"]])
     for r, item in enumerate(results.review, start=2):
         put_text(sheet.cell(row=r, column=1), item.where)
-        put_text(sheet.cell(row=r, column=2), item.student_id)
+        put_text(sheet.cell(row=r, column=2), item.student_id or "")
         sheet.cell(row=r, column=3, value=item.number)
         put_text(sheet.cell(row=r, column=4), item.reason)
         put_text(sheet.cell(row=r, column=5), item.message)

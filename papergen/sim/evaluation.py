@@ -11,13 +11,11 @@ decided instead of flagged. Silent errors are the number that must be zero.
 from __future__ import annotations
 
 import csv
-import json
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from papergen.grade.bubbles import EMPTY
-from papergen.grade.store import DB_NAME
+from papergen.grade.store import PageRow, all_pages, page_flags, page_marks, reading_store
 
 IDENTITY_FLAGS = {"id-unreadable", "id-incomplete", "id-missing", "id-mismatch"}
 VARIANT_FLAGS = {"variant-unreadable", "variant-missing", "variant-mismatch", "variant-unknown"}
@@ -40,19 +38,16 @@ class Accuracy:
 
 def evaluate(results_dir: str | Path, truth_csv: str | Path) -> Accuracy:
     truth_path = Path(truth_csv)
-    db = sqlite3.connect(Path(results_dir) / DB_NAME)
-    try:
-        by_name = {}
+    with reading_store(results_dir) as db:
+        by_name: dict[tuple[str, int], PageRow] = {}
         report = Accuracy()
-        for file_hash, page, part, path, status, student_id, variant, absent, binary in db.execute(
-            "SELECT file_hash, page, part, path, status, student_id, variant, absent, binary FROM pages ORDER BY part"
-        ):
-            if part > 1:  # every simulated page holds one sheet: a second one read there is a phantom
-                if status == "read":
+        for page in all_pages(db):
+            if page.part > 1:  # every simulated page holds one sheet: a second one read there is a phantom
+                if page.status == "read":
                     report.silent_errors += 1
-                    report.details.append(f"{Path(path).name}#{page}: 多读出了一张答题卡（第 {part} 张）")
+                    report.details.append(f"{Path(page.path).name}#{page.page}: 多读出了一张答题卡（第 {page.part} 张）")
                 continue
-            by_name[(Path(path).name, page)] = (file_hash, status, student_id, variant, absent, binary)
+            by_name[(Path(page.path).name, page.page)] = page
         with truth_path.open(encoding="utf-8-sig", newline="") as handle:
             for row in csv.DictReader(handle):
                 report.sheets += 1
@@ -63,24 +58,16 @@ def evaluate(results_dir: str | Path, truth_csv: str | Path) -> Accuracy:
                     report.details.append(f"{key}: 没有评阅记录")
                     continue
                 _compare_page(db, row, by_name[key], report)
-    finally:
-        db.close()
     return report
 
 
-def _compare_page(db: sqlite3.Connection, row: dict, page: tuple, report: Accuracy) -> None:
-    file_hash, status, student_id, variant, absent, binary = page
+def _compare_page(db: sqlite3.Connection, row: dict, page: PageRow, report: Accuracy) -> None:
     where = f"{row['file']}#{row['page']}"
-    flags = {
-        (number, reason)
-        for number, reason in db.execute(
-            "SELECT number, reason FROM flags WHERE file_hash = ? AND page = ? AND part = 1", (file_hash, int(row["page"]))
-        )
-    }
-    sheet_reasons = {reason for number, reason in flags if number == 0}
-    if status != "read":
+    # Every flag the reader raised, resolved or not: the question is what the reader saw.
+    sheet_reasons = {flag.reason for flag in page_flags(db, page.key, open_only=False) if flag.number == 0}
+    if page.status != "read":
         report.flagged_beyond += 1
-        report.details.append(f"{where}: 页面状态 {status}")
+        report.details.append(f"{where}: 页面状态 {page.status}")
         return
     ambiguous = {}
     for part in filter(None, row["ambiguous"].split(";")):
@@ -88,28 +75,22 @@ def _compare_page(db: sqlite3.Connection, row: dict, page: tuple, report: Accura
         ambiguous[int(number)] = reason
     silent = False
     beyond = False
-    if bool(int(row["absent"])) != bool(absent):
+    if bool(int(row["absent"])) != page.absent:
         silent = True
         report.details.append(f"{where}: 缺考读错")
-    if row["student_id"] != (student_id or ""):
+    if row["student_id"] != (page.student_id or ""):
         if sheet_reasons & IDENTITY_FLAGS:
             beyond = True
         else:
             silent = True
-            report.details.append(f"{where}: 准考证号读成 {student_id}，应为 {row['student_id']}")
-    if not int(row["absent"]) and row["variant"] != (variant or ""):
+            report.details.append(f"{where}: 准考证号读成 {page.student_id}，应为 {row['student_id']}")
+    if not int(row["absent"]) and row["variant"] != (page.variant or ""):
         if sheet_reasons & VARIANT_FLAGS:
             beyond = True
         else:
             silent = True
-            report.details.append(f"{where}: 试卷类型读成 {variant}，应为 {row['variant']}")
-    marks = {
-        number: (outcome, letters, json.loads(darkness))
-        for number, outcome, letters, darkness in db.execute(
-            "SELECT number, outcome, letters, darkness FROM marks WHERE file_hash = ? AND page = ? AND part = 1",
-            (file_hash, int(row["page"])),
-        )
-    }
+            report.details.append(f"{where}: 试卷类型读成 {page.variant}，应为 {row['variant']}")
+    marks = {mark.number: mark for mark in page_marks(db, page.key)}
     lost = False
     for column, expected in row.items():
         if not column.isdigit() or expected is None:
@@ -117,29 +98,29 @@ def _compare_page(db: sqlite3.Connection, row: dict, page: tuple, report: Accura
         number = int(column)
         if number not in marks:
             continue
-        outcome, letters, darkness = marks[number]
+        mark = marks[number]
         report.questions += 1
         if number in ambiguous:
             report.deliberate += 1
-            if outcome == "flagged":
+            if mark.outcome == "flagged":
                 report.deliberate_flagged += 1
             else:
                 silent = True
                 # Did the doubtful mark leave any trace at all? On a thresholded
                 # scan a light mark can vanish; no reader could see it.
-                drawn = [ord(letter) - 65 for letter in expected if letter not in letters]
-                if binary and drawn and all(darkness[i] <= EMPTY for i in drawn):
+                drawn = [ord(letter) - 65 for letter in expected if letter not in mark.letters]
+                if page.black_and_white and drawn and mark.left_no_trace(drawn):
                     lost = True
                 report.question_errors += 1
-                report.details.append(f"{where} 第 {number} 题：故意模糊（{ambiguous[number]}）却读成 {letters or '空白'}")
+                report.details.append(f"{where} 第 {number} 题：故意模糊（{ambiguous[number]}）却读成 {mark.letters or '空白'}")
             continue
-        if outcome == "flagged":
+        if mark.outcome == "flagged":
             beyond = True
             report.details.append(f"{where} 第 {number} 题：多余的待复核（应为 {expected or '空白'}）")
-        elif letters != expected:
+        elif mark.letters != expected:
             silent = True
             report.question_errors += 1
-            report.details.append(f"{where} 第 {number} 题：读成 {letters or '空白'}，应为 {expected or '空白'}")
+            report.details.append(f"{where} 第 {number} 题：读成 {mark.letters or '空白'}，应为 {expected or '空白'}")
     other_sheet_flags = sheet_reasons - IDENTITY_FLAGS - VARIANT_FLAGS
     if other_sheet_flags:
         beyond = True
