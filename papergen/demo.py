@@ -1,6 +1,6 @@
 """``papergen demo``: the whole product once, on the bundled bank.
 
-Builds a two-variant mock exam from ``banks/xinjiuye-dangjian.yaml``,
+Builds a two-variant mock exam from the bundled bank (``papergen.data.demo_bank``),
 simulates a class of 60 scanning their answer sheets (scanner-level
 degradation, a few doubtful marks, one absent student, one duplicated
 准考证号), grades them, writes the Excel report and per-student feedback
@@ -19,14 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from papergen.core import atomic
+from papergen.data import demo_bank
 from papergen.render.build import build_exam
 from papergen.grade.pipeline import grade
 from papergen.report.workbook import write_report
 from papergen.report.data import load_exam_results
 from papergen.sim.run import simulate
 
-ROOT = Path(__file__).resolve().parents[1]
-BANK = ROOT / "banks" / "xinjiuye-dangjian.yaml"
 STUDENTS = 60
 SEED = 20260306
 
@@ -81,7 +80,7 @@ def _sitting(outdir: Path, exam: str, title: str, seed: int, exclude: Path | Non
     # Paths in a blueprint are read from the blueprint's own folder.
     excluded = Path(os.path.relpath(exclude.resolve(), folder.resolve())).as_posix() if exclude else None
     text = BLUEPRINT.format(
-        exam=exam, title=title, bank=BANK, seed=seed, exclude=f"exclude: [{excluded}]\n" if excluded else ""
+        exam=exam, title=title, bank=demo_bank(), seed=seed, exclude=f"exclude: [{excluded}]\n" if excluded else ""
     )
     atomic.write_text(blueprint, text)
     say(f"组卷 {exam} …")

@@ -1,6 +1,7 @@
 """Answer-sheet geometry: every box on the sheet, computed once.
 
-``compute_geometry`` turns a layout (``layouts/*.yaml``) and the exam's shape
+``compute_geometry`` turns a layout (a bundled ``papergen/data/layouts/*.yaml``
+by name, or any layout file by path) and the exam's shape
 (questions per section, options per question, 准考证号 digits, variants)
 into a ``SheetGeometry``: rectangles in millimetres in the *frame*, whose
 origin is the centre of the top-left fiducial, x to the right, y downward.
@@ -22,8 +23,8 @@ from typing import Any
 from papergen.core import inputs
 from papergen.core import located_yaml
 from papergen.core.errors import BlueprintError
+from papergen.data import bundled_layout, layout_folder
 
-LAYOUT_DIR = Path(__file__).resolve().parents[2] / "layouts"
 DEFAULT_LAYOUT = "a4-standard"
 VARIANT_LABELS = "ABCD"
 
@@ -64,12 +65,12 @@ class Layout:
 
 
 def load_layout(name_or_path: str) -> Layout:
-    """A layout by name (``layouts/NAME.yaml``) or by path."""
+    """A bundled layout by name (``a4-standard``) or a layout file by path (it has a suffix)."""
     path = Path(name_or_path)
     if not path.suffix:
-        path = LAYOUT_DIR / f"{name_or_path}.yaml"
+        path = bundled_layout(name_or_path)
     if not path.is_file():
-        raise BlueprintError(f"找不到答题卡版式 {name_or_path}", path=path, hint=f"可用版式在 {LAYOUT_DIR}")
+        raise BlueprintError(f"找不到答题卡版式 {name_or_path}", path=path, hint=f"可用版式在 {layout_folder()}")
     doc = located_yaml.parse(inputs.decode_text(inputs.read_bytes(path), path), path)
     try:
         return Layout(
