@@ -319,12 +319,12 @@ def label_groups(table: BoxTable) -> np.ndarray:
     ID digits are groups 0–9 and option letters 10 onwards (A = 10); the
     试卷类型 row and the 缺考 box (-1) are too few to form groups of their own.
     """
-    groups = np.full(len(table), -1)
+    groups = [-1] * len(table)
     for part in table.id_columns:
-        groups[part] = np.arange(part.stop - part.start)
+        groups[part] = range(part.stop - part.start)
     for part in table.questions:
-        groups[part] = 10 + np.arange(part.stop - part.start)
-    return groups
+        groups[part] = range(10, 10 + part.stop - part.start)
+    return np.array(groups)
 
 
 def rects_to_px(rects: Sequence[Rect], geometry: SheetGeometry, ppm: float) -> np.ndarray:
