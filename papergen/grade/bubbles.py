@@ -1,7 +1,7 @@
 """Bubble reading: measuring how filled each box is, then deciding.
 
-Measuring and deciding are separate. ``box_darkness`` turns the canonical
-page and a list of boxes into numbers: the mean darkness of each box's
+Measuring and deciding are separate. ``box_means_from`` and ``darkness``
+turn the canonical page and a list of boxes into numbers: the mean darkness of each box's
 interior, normalised by this sheet's own paper white and ink black (so a
 pale scan and a dark copy read alike), minus the darkness of the printed
 empty box. ``decide`` turns one question's numbers into an outcome, by

@@ -6,7 +6,9 @@ into a ``SheetGeometry``: rectangles in millimetres in the *frame*, whose
 origin is the centre of the top-left fiducial, x to the right, y downward.
 The renderer draws exactly these rectangles; ``to_json`` writes them into
 exam.json, and the grader reads them from there (``from_json``) — nobody
-re-derives a position.
+re-derives a position. ``box_table(page)`` lists every box the grader
+measures on a page in one order, each part (准考证号 columns, 试卷类型,
+缺考, each question) named by a slice.
 
 Each page carries the full header (fiducials, QR code, 准考证号 grid,
 试卷类型 row, 缺考 box), so every page of a multi-page sheet can be read and
