@@ -136,3 +136,17 @@ def test_empty_baseline_quantile_matches_numpy_on_random_groups() -> None:
         expected = min(np.quantile(values[members], bubbles.GROUP_QUANTILE), 0.05 + bubbles.LABEL_INK_MAX)
         assert base[members] == pytest.approx(expected)
     assert base[groups == -1] == pytest.approx(0.05)
+
+
+def test_decide_absent_by_the_fixed_levels() -> None:
+    assert bubbles.decide_absent(0.9, 0.9) == "marked"
+    assert bubbles.decide_absent(bubbles.MARKED, bubbles.SOLID) == "marked"
+    assert bubbles.decide_absent(0.2, 0.9) == "unclear"
+    assert bubbles.decide_absent(bubbles.EMPTY + 0.01, 0.0) == "unclear"
+    assert bubbles.decide_absent(bubbles.EMPTY, 0.0) == "empty"
+    assert bubbles.decide_absent(0.0, 1.0) == "empty"
+
+
+def test_decide_absent_calls_a_dark_scrap_unclear_never_marked() -> None:
+    # dark, but covering less than SOLID of the box: a half-fill, or a black-and-white scan's blot
+    assert bubbles.decide_absent(0.95, bubbles.SOLID - 0.01) == "unclear"

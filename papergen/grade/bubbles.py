@@ -1,13 +1,14 @@
 """Bubble reading: measuring how filled each box is, then deciding.
 
-Measuring and deciding are separate. ``box_darkness`` turns the canonical
-page and a list of boxes into numbers: the mean darkness of each box's
+Measuring and deciding are separate. ``box_means_from`` and ``darkness``
+turn the canonical page and a list of boxes into numbers: the mean darkness of each box's
 interior, normalised by this sheet's own paper white and ink black (so a
 pale scan and a dark copy read alike), minus the darkness of the printed
 empty box. ``decide`` turns one question's numbers into an outcome, by
 comparing the boxes with each other as well as with fixed levels: a mark is
 clearly dark, an empty box clearly light, and anything between — or two
 marks where one is allowed — is flagged for a person with its reason.
+``decide_absent`` decides the lone 缺考 box by the fixed levels alone.
 """
 
 from __future__ import annotations
@@ -316,3 +317,28 @@ def decide(
     if not marked:
         return Reading("blank", "", "", confidence)
     return Reading("answer", "".join(labels[i] for i in marked), "", confidence, note="erasure" if residue else "")
+
+
+def decide_absent(value: float, whole: float) -> str:
+    """Decide the 缺考 box from its darkness and whole-box coverage: ``marked``, ``unclear`` or ``empty``.
+
+    The invigilator's mark is one box with nothing to compare it with, so
+    only the fixed levels decide: it is marked when dark and covering
+    ``SOLID`` of the box (a dark scrap that does not is at most unclear),
+    empty at or below ``EMPTY``, and unclear in between — the reader flags
+    that rather than guess whether a candidate sat the exam.
+
+    Parameters
+    ----------
+    value
+        The box's darkness (``darkness`` output).
+    whole
+        Excess pencil coverage of the whole box (``excess_coverage``).
+    """
+    if whole < SOLID:
+        value = min(value, MARKED - 0.01)  # a partial mark can be unclear, never marked
+    if value >= MARKED:
+        return "marked"
+    if value > EMPTY:
+        return "unclear"
+    return "empty"

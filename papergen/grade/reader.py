@@ -1,18 +1,30 @@
 """Reading one scanned page of an answer sheet: a pure function of its pixels.
 
 ``read_sheets(gray, manifest)`` finds every answer sheet on the page (two for
-a copier's 2-up page), checks each one's QR code against the exam and the
-build that printed it, measures every box (``bubbles``), and decides
-identity (准考证号, 试卷类型, 缺考) and each question. It returns one
-``PageReading`` per sheet with every number it measured, so the store keeps
-the evidence next to the decision; it never raises for a bad page — a page
-that is not a sheet, or of another exam or build, is a reading with that
-status. Values read from a QR code are data from a scan: they are checked
-(the 准考证号's digits and length) before anything uses or prints them.
+a copier's 2-up page) and reads each one in named steps (``read_registered``):
+
+1. register: the frame (``registration``) and the page warped upright,
+   lighting divided out (``canonical_page``);
+2. accept: the QR code checked against the exam and the build that printed
+   it (``accept_sheet``), which also says which page of the sheet this is;
+3. measure: every box of the page's ``BoxTable`` (``measure``), giving
+   arrays of darkness and pencil coverage in the table's order;
+4. decide: from those numbers only — every mark by ``bubbles`` (``decide``
+   for the 准考证号 columns, the 试卷类型 row and each question,
+   ``decide_absent`` for 缺考), then the identity and the variant against
+   the QR code (``decide_identity``, ``decide_variant``) and what a person
+   must check (``question_flags``).
+
+It returns one ``PageReading`` per sheet with every number it measured, so
+the store keeps the evidence next to the decision; it never raises for a bad
+page — a page that is not a sheet, or of another exam or build, is a reading
+with that status. Values read from a QR code are data from a scan: they are
+checked (the 准考证号's digits and length) before anything uses or prints them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import cv2
@@ -24,7 +36,7 @@ from papergen.grade.registration import (
     PX_PER_MM, Registration, RegistrationError, decode_qr, flat_field, register, register_all, warp_to_page,
 )
 from papergen.sheet.code import SheetCode, printable
-from papergen.sheet.layout import SheetGeometry
+from papergen.sheet.layout import BoxTable, Rect, SheetGeometry
 
 DIGITS = "0123456789"
 #: Grey levels this close to 0 or 255 count as the extremes of a 1-bit scan.
@@ -87,23 +99,6 @@ def is_black_and_white(gray: np.ndarray) -> bool:
     return mid < 0.01 or (extreme >= 0.95 and mid < 0.05)
 
 
-def _label_groups(header, questions) -> np.ndarray:
-    """The printed label of each box, in ``read_registered``'s box order, as a group number.
-
-    ID digits are groups 0–9 and option letters 10 onwards (A = 10); the
-    试卷类型 row and the 缺考 box (-1) are too few to form groups of their own.
-    """
-    groups = [digit for column in header.id_grid for digit in range(len(column))]
-    groups += [-1] * (len(header.variant_row) + 1)
-    groups += [10 + k for q in questions for k in range(len(q.boxes))]
-    return np.array(groups)
-
-
-def _rects_px(rects, geometry: SheetGeometry, ppm: float) -> np.ndarray:
-    ox, oy = geometry.origin
-    return np.array([((ox + x) * ppm, (oy + y) * ppm, w * ppm, h * ppm) for x, y, w, h in rects], dtype=float)
-
-
 def read_sheets(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> list[PageReading]:
     """Read every answer sheet on one page.
 
@@ -153,9 +148,53 @@ def read_page(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> P
     return read_sheets(gray, manifest, ppm)[0]
 
 
-def _refused(reading: PageReading, reason: str, message: str) -> PageReading:
-    reading.status, reading.reason, reading.message = "rejected", reason, message
-    return reading
+@dataclass(frozen=True)
+class Refusal:
+    """Why a sheet's QR code (or its lack) rules out reading it: a slug and the Chinese message."""
+
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """One page's boxes measured, each array in its ``BoxTable``'s order.
+
+    darkness : (N,) float64
+        Darkness above the printed empty box, 0 … 1 (``bubbles.darkness``).
+    coverage : (N,) float64
+        Excess pencil coverage of each box interior (``bubbles.excess_coverage``).
+    whole : (N,) float64
+        Excess pencil coverage of each whole box, just inside its brackets.
+    levels
+        The sheet's paper white, ink black and empty-box darkness.
+    """
+
+    darkness: np.ndarray
+    coverage: np.ndarray
+    whole: np.ndarray
+    levels: bubbles.Levels
+
+    def decide(self, part: slice, **options) -> bubbles.Reading:
+        """``bubbles.decide`` on the boxes of one part of the table (an ID column, the 试卷类型 row, a question)."""
+        return bubbles.decide(self.darkness[part], coverage=self.coverage[part], whole=self.whole[part], **options)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The 准考证号 a sheet is graded under, where it came from, and what a person must check."""
+
+    student_id: str | None
+    source: str | None  # bubbles | qr
+    flags: tuple[Flag, ...]
+
+
+@dataclass(frozen=True)
+class VariantChoice:
+    """The 试卷类型 a sheet is scored against (None: cannot be scored), and what a person must check."""
+
+    name: str | None
+    flags: tuple[Flag, ...]
 
 
 def read_registered(
@@ -167,136 +206,213 @@ def read_registered(
     only when its own QR code confirms it.
     """
     geometry = manifest.sheet
+    page = canonical_page(gray, registration, geometry, ppm)
+    reading = PageReading(status="read", rotation=registration.rotation, fiducials=registration.fiducials)
+    reading.binary = is_black_and_white(gray)
+    reading.qr_text = registration.qr_text or decode_qr(page, geometry, ppm)
+    code = sheet_code(reading.qr_text)
+    accepted = accept_sheet(code, manifest, fiducials=registration.fiducials, another=another)
+    if isinstance(accepted, Refusal):
+        reading.status, reading.reason, reading.message = "rejected", accepted.reason, accepted.message
+        return reading
+    reading.sheet_page = accepted
+    if code is None:
+        reading.flags.append(Flag(None, "qr-unreadable", "二维码无法识别，未能核对考试编号和组卷指纹；请确认这张答题卡是本次考试这一次组卷印的"))
+
+    table = geometry.box_table(reading.sheet_page)
+    measured = measure(page, table, geometry, ppm)
+    reading.levels = (measured.levels.white, measured.levels.black, measured.levels.empty_box)
+
+    identity = decide_identity([measured.decide(column, single=True, labels=DIGITS) for column in table.id_columns], code, geometry.id_digits)
+    variant = decide_variant(measured.decide(table.variant, single=True, labels="".join(geometry.variants)), code, manifest)
+    absent = bubbles.decide_absent(float(measured.darkness[table.absent][0]), measured.whole[table.absent][0])
+    reading.student_id, reading.id_source, reading.variant = identity.student_id, identity.source, variant.name
+    reading.absent = absent == "marked"
+    reading.flags += identity.flags
+    # An absent candidate picked no variant: nothing to score, nothing to review.
+    reading.flags += [f for f in variant.flags if not (reading.absent and f.reason == "variant-missing")]
+    if absent == "unclear":
+        reading.flags.append(Flag(None, "absent-unclear", "缺考标记处有浅色痕迹，无法确定是否缺考"))
+    reading.questions = decide_questions(measured, table, manifest, reading.variant)
+    reading.flags += question_flags(reading.questions, absent=reading.absent)
+    return reading
+
+
+def canonical_page(gray: np.ndarray, registration: Registration, geometry: SheetGeometry, ppm: float) -> np.ndarray:
+    """The sheet warped upright to ``ppm`` pixels per mm, lighting divided out.
+
+    Parameters
+    ----------
+    gray : (H, W) uint8
+        The scanned page.
+
+    Returns
+    -------
+    (round(page_height·ppm), round(page_width·ppm)) uint8
+    """
     page = warp_to_page(gray, registration, geometry, ppm)
     # Divide out lighting (shadows, a phone's vignette) so that every box is
     # measured against the paper right around it.
-    page = flat_field(page, kernel=int(12 * ppm))
-    reading = PageReading(status="read", rotation=registration.rotation, fiducials=registration.fiducials)
-    reading.binary = is_black_and_white(gray)
-    qr_text = registration.qr_text or decode_qr(page, geometry, ppm)
-    reading.qr_text = qr_text
-    code = None
-    if qr_text:
-        try:
-            code = SheetCode.decode(qr_text)
-        except ValueError:
-            code = None
+    return flat_field(page, kernel=int(12 * ppm))
+
+
+# -- QR acceptance ----------------------------------------------------------
+
+
+def sheet_code(qr_text: str | None) -> SheetCode | None:
+    """The sheet code in a QR code's text; None when there is none or it is not papergen's."""
+    if not qr_text:
+        return None
+    try:
+        return SheetCode.decode(qr_text)
+    except ValueError:
+        return None
+
+
+def accept_sheet(code: SheetCode | None, manifest: Manifest, *, fiducials: int, another: bool) -> int | Refusal:
+    """The sheet page (1-based) to read the boxes as, or why the sheet is not read.
+
+    A code of another exam or another build of this one is refused: its boxes
+    mean other questions and options. Without a code, a sheet is read as
+    page 1 only when nothing else could be meant — the exam's sheet has one
+    page, all four fiducials fixed the frame, and it is the page's only sheet.
+    """
+    geometry = manifest.sheet
     if code is not None and code.exam != manifest.exam:
-        return _refused(reading, "other-exam", f"这张答题卡属于考试 {printable(code.exam)}，不是本次评阅的考试 {manifest.exam}")
+        return Refusal("other-exam", f"这张答题卡属于考试 {printable(code.exam)}，不是本次评阅的考试 {manifest.exam}")
     if code is not None and code.build != manifest.build:
         # Same exam id, another printing (another seed, build --focus, another
         # layout): its boxes mean other questions and options. Never scored.
-        return _refused(
-            reading, "other-build",
+        return Refusal(
+            "other-build",
             f"这张答题卡由考试 {manifest.exam} 的另一次组卷打印（卡上的组卷指纹为 {printable(code.build or '（无）')}，"
             f"本次 exam.json 为 {manifest.build}），不能按这份 exam.json 评分；请用打印这张卡时生成的 exam.json 评阅",
         )
     if code is None and another:
-        return _refused(
-            reading, "another-sheet-unconfirmed",
+        return Refusal(
+            "another-sheet-unconfirmed",
             "这一页上还有一张答题卡，但它的二维码无法识别，无法确认属于本次考试；请把它单独扫描一遍",
         )
-    if code is None and registration.fiducials < 4:
+    if code is None and fiducials < 4:
         # Three squares fix a frame only if the page lies flat and square; with
         # no QR code to confirm it, a tilted photo can put every box a few
         # millimetres off and still look like a sheet. Not guessed: a person looks.
-        return _refused(reading, "unconfirmed-frame", "只找到三个定位块，二维码也无法识别，无法确认答题卡的位置；请重新扫描这一页或人工评阅")
+        return Refusal("unconfirmed-frame", "只找到三个定位块，二维码也无法识别，无法确认答题卡的位置；请重新扫描这一页或人工评阅")
     if code is None:
         if geometry.pages > 1:
-            return _refused(reading, "qr-unreadable", "二维码无法识别，无法确定这是答题卡的第几页；请人工核对")
-        reading.flags.append(Flag(None, "qr-unreadable", "二维码无法识别，未能核对考试编号和组卷指纹；请确认这张答题卡是本次考试这一次组卷印的"))
-        reading.sheet_page = 1
-    elif not 1 <= code.page <= geometry.pages or code.pages != geometry.pages:
-        return _refused(
-            reading, "page-unknown",
+            return Refusal("qr-unreadable", "二维码无法识别，无法确定这是答题卡的第几页；请人工核对")
+        return 1
+    if not 1 <= code.page <= geometry.pages or code.pages != geometry.pages:
+        return Refusal(
+            "page-unknown",
             f"二维码上的页码 {code.page}/{code.pages} 与本次考试的答题卡（共 {geometry.pages} 页）不符；请人工核对",
         )
-    else:
-        reading.sheet_page = code.page
+    return code.page
 
-    header = geometry.header
-    questions = geometry.questions_on(reading.sheet_page)
-    all_rects = [r for column in header.id_grid for r in column] + list(header.variant_row) + [header.absent]
-    all_rects += [box for q in questions for box in q.boxes]
-    rects_px = _rects_px(all_rects, geometry, ppm)
-    groups = _label_groups(header, questions)
-    table = bubbles.summed_area(page)
-    means = bubbles.box_means_from(table, rects_px)
+
+# -- measuring --------------------------------------------------------------
+
+
+def label_groups(table: BoxTable) -> np.ndarray:
+    """The printed label of each box in ``table``, as a group number: (N,) int.
+
+    ID digits are groups 0–9 and option letters 10 onwards (A = 10); the
+    试卷类型 row and the 缺考 box (-1) are too few to form groups of their own.
+    """
+    groups = [-1] * len(table)
+    for part in table.id_columns:
+        groups[part] = range(part.stop - part.start)
+    for part in table.questions:
+        groups[part] = range(10, 10 + part.stop - part.start)
+    return np.array(groups)
+
+
+def rects_to_px(rects: Sequence[Rect], geometry: SheetGeometry, ppm: float) -> np.ndarray:
+    """Frame rectangles (mm) as canonical-page pixels: (N, 4) float64 ``x, y, w, h``."""
+    mm = np.asarray(rects, dtype=float).reshape(-1, 4)
+    px = np.empty_like(mm)
+    px[:, :2] = (mm[:, :2] + np.asarray(geometry.origin, dtype=float)) * ppm
+    px[:, 2:] = mm[:, 2:] * ppm
+    return px
+
+
+def fiducial_interiors(geometry: SheetGeometry) -> list[Rect]:
+    """The middle half of each fiducial square (mm, frame): solid ink, the sheet's own black."""
     s = geometry.fiducial_size
-    fiducials = [(cx - s / 4, cy - s / 4, s / 2, s / 2) for cx, cy in geometry.fiducial_centers()]
-    levels = bubbles.estimate_levels(page, bubbles.box_means_from(table, _rects_px(fiducials, geometry, ppm)), means)
-    reading.levels = (levels.white, levels.black, levels.empty_box)
-    dark = bubbles.darkness(means, levels, groups)
-    pencil = bubbles.pencil_level(levels)
+    return [(cx - s / 4, cy - s / 4, s / 2, s / 2) for cx, cy in geometry.fiducial_centers()]
+
+
+def measure(page: np.ndarray, table: BoxTable, geometry: SheetGeometry, ppm: float = PX_PER_MM) -> Measurements:
+    """Measure every box of ``table`` on the canonical page.
+
+    Parameters
+    ----------
+    page : (H, W) uint8
+        The canonical page (``canonical_page``): frame origin at
+        ``geometry.origin`` mm, ``ppm`` pixels per mm.
+    table
+        The boxes to measure (``SheetGeometry.box_table``).
+
+    Returns
+    -------
+    Measurements with (N,) arrays, N = ``len(table)``.
+    """
+    rects_px = rects_to_px(table.rects, geometry, ppm)
+    groups = label_groups(table)
+    grey = bubbles.summed_area(page)
+    means = bubbles.box_means_from(grey, rects_px)
+    black = bubbles.box_means_from(grey, rects_to_px(fiducial_interiors(geometry), geometry, ppm))
+    levels = bubbles.estimate_levels(page, black, means)
     # Coverage counts pixels, so scanner noise and JPEG ringing are smoothed
     # away first (a 1-pixel Gaussian at 6 px/mm keeps pencil strokes; 5×5
     # taps hold all but 1 % of its weight).
     smooth = cv2.GaussianBlur(page, (5, 5), 1.0)
-    pencil_table = bubbles.summed_area((smooth < pencil).astype(np.uint8))
-    cover = bubbles.excess_coverage(bubbles.box_means_from(pencil_table, rects_px), groups)
-    whole = bubbles.excess_coverage(bubbles.box_means_from(pencil_table, rects_px, bubbles.WHOLE_INSET), groups)
+    pencil = bubbles.summed_area((smooth < bubbles.pencil_level(levels)).astype(np.uint8))
+    return Measurements(
+        darkness=bubbles.darkness(means, levels, groups),
+        coverage=bubbles.excess_coverage(bubbles.box_means_from(pencil, rects_px), groups),
+        whole=bubbles.excess_coverage(bubbles.box_means_from(pencil, rects_px, bubbles.WHOLE_INSET), groups),
+        levels=levels,
+    )
 
-    cursor = 0
-    digits = []
-    id_problem = None
-    for column_index, column in enumerate(header.id_grid):
-        values = dark[cursor : cursor + len(column)]
-        decided = bubbles.decide(
-            values, single=True, labels=DIGITS, coverage=cover[cursor : cursor + len(column)],
-            whole=whole[cursor : cursor + len(column)]
-        )
-        cursor += len(column)
-        if decided.outcome == "answer":
-            digits.append(decided.letters)
-        else:
-            digits.append(None)
-            if decided.outcome == "flagged" and id_problem is None:
-                id_problem = f"准考证号第 {column_index + 1} 位{_reason_zh(decided.reason)}"
-    variant_values = dark[cursor : cursor + len(header.variant_row)]
-    variant_cover = cover[cursor : cursor + len(header.variant_row)]
-    variant_whole = whole[cursor : cursor + len(header.variant_row)]
-    cursor += len(header.variant_row)
-    absent_value = float(dark[cursor]) if whole[cursor] >= bubbles.SOLID else min(float(dark[cursor]), bubbles.MARKED - 0.01)
-    cursor += 1
 
-    _identity(reading, digits, id_problem, code, geometry)
-    _variant(reading, variant_values, variant_cover, variant_whole, code, manifest)
-    if absent_value >= bubbles.MARKED:
-        reading.absent = True
-        # An absent candidate picked no variant: nothing to score, nothing to review.
-        reading.flags = [f for f in reading.flags if f.reason != "variant-missing"]
-    elif absent_value > bubbles.EMPTY:
-        reading.flags.append(Flag(None, "absent-unclear", "缺考标记处有浅色痕迹，无法确定是否缺考"))
+# -- deciding -----------------------------------------------------------------
 
-    variant = manifest.variant(reading.variant) if reading.variant else None
-    for q in questions:
-        values = dark[cursor : cursor + len(q.boxes)]
-        coverage = cover[cursor : cursor + len(q.boxes)]
-        whole_box = whole[cursor : cursor + len(q.boxes)]
-        cursor += len(q.boxes)
-        item = variant.items[q.number - 1] if variant else None
-        qtype = manifest.questions[item.id].type if item else manifest.sections[q.section].type
-        valid = len(item.permutation) if item else None
-        decided = bubbles.decide(
-            values, single=qtype == "single", valid=valid, coverage=coverage, whole=whole_box,
-        )
-        reading.questions.append(
+
+def decide_questions(measured: Measurements, table: BoxTable, manifest: Manifest, variant: str | None) -> list[QuestionReading]:
+    """Each question on the page decided from its boxes.
+
+    With a variant known, each question's type and number of real options
+    are its item's; without one, its section's type, and every box counts.
+    """
+    items = manifest.variant(variant).items if variant else None
+    readings = []
+    for number, section, part in zip(table.numbers, table.sections, table.questions):
+        item = items[number - 1] if items else None
+        qtype = manifest.questions[item.id].type if item else manifest.sections[section].type
+        decided = measured.decide(part, single=qtype == "single", valid=len(item.permutation) if item else None)
+        readings.append(
             QuestionReading(
-                q.number, decided.outcome, decided.letters, decided.reason, decided.confidence,
-                tuple(round(float(v), 3) for v in values), decided.note,
+                number, decided.outcome, decided.letters, decided.reason, decided.confidence,
+                tuple(round(float(v), 3) for v in measured.darkness[part]), decided.note,
             )
         )
-        if decided.outcome == "flagged" and not reading.absent:
-            reading.flags.append(Flag(q.number, decided.reason, f"第 {q.number} 题{_reason_zh(decided.reason)}"))
-    if reading.absent and any(r.outcome == "answer" for r in reading.questions):
-        reading.flags.append(Flag(None, "absent-with-answers", "标记了缺考，但答题区有填涂；请核对"))
-    if not reading.absent and reading.questions and all(r.outcome == "blank" for r in reading.questions):
+    return readings
+
+
+def question_flags(questions: list[QuestionReading], *, absent: bool) -> list[Flag]:
+    """What a person must check about the answers: each flagged question, a blank sheet, answers beside 缺考."""
+    if absent:
+        # an absent candidate's flagged marks are not reviewed; any answer at all is
+        if any(q.outcome == "answer" for q in questions):
+            return [Flag(None, "absent-with-answers", "标记了缺考，但答题区有填涂；请核对")]
+        return []
+    flags = [Flag(q.number, q.reason, f"第 {q.number} 题{_reason_zh(q.reason)}") for q in questions if q.outcome == "flagged"]
+    if questions and all(q.outcome == "blank" for q in questions):
         # Nobody answers nothing: a sheet never filled in, a 缺考 the invigilator
         # did not mark, or a page scanned blank. Scored 0 only after a person looks.
-        reading.flags.append(
-            Flag(None, "blank-sheet", "空白答题卡：答题区没有任何填涂（未作答，或缺考但未涂缺考标记）；请核对")
-        )
-    return reading
+        flags.append(Flag(None, "blank-sheet", "空白答题卡：答题区没有任何填涂（未作答，或缺考但未涂缺考标记）；请核对"))
+    return flags
 
 
 def _reason_zh(reason: str) -> str:
@@ -307,59 +423,63 @@ def _reason_zh(reason: str) -> str:
     }.get(reason, reason)
 
 
-def _identity(reading: PageReading, digits, id_problem, code: SheetCode | None, geometry: SheetGeometry) -> None:
+def decide_identity(columns: Sequence[bubbles.Reading], code: SheetCode | None, id_digits: int) -> Identity:
+    """The 准考证号 from the bubbled digit columns and the QR code.
+
+    A valid personalised QR code wins (a bubbled number that differs is
+    flagged); otherwise the bubbles, when every column reads.
+    """
+    digits = [column.letters if column.outcome == "answer" else None for column in columns]
     bubble_id = "".join(digits) if all(d is not None for d in digits) else None
-    any_digit = any(d is not None for d in digits)
+    flags: list[Flag] = []
     qr_id = code.student if code else None
-    if qr_id is not None and not (len(qr_id) == geometry.id_digits and qr_id.isascii() and qr_id.isdigit()):
+    if qr_id is not None and not (len(qr_id) == id_digits and qr_id.isascii() and qr_id.isdigit()):
         # A personalised code is printed by papergen with the roster's number;
         # anything else is damage or forgery and must not become a student.
-        reading.flags.append(
-            Flag(None, "qr-id-invalid", f"答题卡二维码上的准考证号无效（应为 {geometry.id_digits} 位数字，读到 {printable(qr_id)}），未采用；请核对")
+        flags.append(
+            Flag(None, "qr-id-invalid", f"答题卡二维码上的准考证号无效（应为 {id_digits} 位数字，读到 {printable(qr_id)}），未采用；请核对")
         )
         qr_id = None
     if qr_id:
-        reading.student_id, reading.id_source = qr_id, "qr"
         if bubble_id and bubble_id != qr_id:
-            reading.flags.append(Flag(None, "id-mismatch", f"填涂的准考证号 {bubble_id} 与答题卡打印的 {qr_id} 不一致"))
-        return
+            flags.append(Flag(None, "id-mismatch", f"填涂的准考证号 {bubble_id} 与答题卡打印的 {qr_id} 不一致"))
+        return Identity(qr_id, "qr", tuple(flags))
     if bubble_id:
-        reading.student_id, reading.id_source = bubble_id, "bubbles"
-        return
-    if id_problem:
-        reading.flags.append(Flag(None, "id-unreadable", id_problem))
-    elif any_digit:
+        return Identity(bubble_id, "bubbles", tuple(flags))
+    unreadable = next((index for index, column in enumerate(columns) if column.outcome == "flagged"), None)
+    if unreadable is not None:
+        flags.append(Flag(None, "id-unreadable", f"准考证号第 {unreadable + 1} 位{_reason_zh(columns[unreadable].reason)}"))
+    elif any(d is not None for d in digits):
         missing = [str(i + 1) for i, d in enumerate(digits) if d is None]
-        reading.flags.append(Flag(None, "id-incomplete", f"准考证号第 {'、'.join(missing)} 位未填涂"))
+        flags.append(Flag(None, "id-incomplete", f"准考证号第 {'、'.join(missing)} 位未填涂"))
     else:
-        reading.flags.append(Flag(None, "id-missing", "没有填涂准考证号"))
+        flags.append(Flag(None, "id-missing", "没有填涂准考证号"))
+    return Identity(None, None, tuple(flags))
 
 
-def _variant(reading: PageReading, values, coverage, whole, code: SheetCode | None, manifest: Manifest) -> None:
+def decide_variant(marked: bubbles.Reading, code: SheetCode | None, manifest: Manifest) -> VariantChoice:
+    """The 试卷类型 from the bubbled row (``marked``) and the QR code.
+
+    The QR code's variant wins when it is one of this exam's (a bubbled one
+    that differs is flagged); then the bubbles; an exam of one variant needs
+    neither.
+    """
     names = [v.name for v in manifest.variants]
-    decided = bubbles.decide(
-        values, single=True, labels="".join(manifest.sheet.variants), coverage=coverage, whole=whole,
-    )
-    bubble_variant = decided.letters if decided.outcome == "answer" else None
+    bubble_variant = marked.letters if marked.outcome == "answer" else None
     qr_variant = code.variant if code else None
     if qr_variant and qr_variant not in names:
         # printed for another build of this exam id, or a forged code: nothing to score against
-        reading.flags.append(
-            Flag(None, "variant-unknown", f"答题卡二维码上的试卷类型 {printable(qr_variant)} 不属于本次考试（{'、'.join(names)}），无法评分")
-        )
-        return
+        return VariantChoice(None, (
+            Flag(None, "variant-unknown", f"答题卡二维码上的试卷类型 {printable(qr_variant)} 不属于本次考试（{'、'.join(names)}），无法评分"),
+        ))
     if qr_variant:
-        reading.variant = qr_variant
         if bubble_variant and bubble_variant != qr_variant:
-            reading.flags.append(Flag(None, "variant-mismatch", f"填涂的试卷类型 {bubble_variant} 与答题卡打印的 {qr_variant} 不一致"))
-        return
+            return VariantChoice(qr_variant, (Flag(None, "variant-mismatch", f"填涂的试卷类型 {bubble_variant} 与答题卡打印的 {qr_variant} 不一致"),))
+        return VariantChoice(qr_variant, ())
     if bubble_variant:
-        reading.variant = bubble_variant
-        return
+        return VariantChoice(bubble_variant, ())
     if len(names) == 1:
-        reading.variant = names[0]
-        return
-    if decided.outcome == "flagged":
-        reading.flags.append(Flag(None, "variant-unreadable", f"试卷类型{_reason_zh(decided.reason)}，无法评分"))
-    else:
-        reading.flags.append(Flag(None, "variant-missing", "没有填涂试卷类型，无法评分"))
+        return VariantChoice(names[0], ())
+    if marked.outcome == "flagged":
+        return VariantChoice(None, (Flag(None, "variant-unreadable", f"试卷类型{_reason_zh(marked.reason)}，无法评分"),))
+    return VariantChoice(None, (Flag(None, "variant-missing", "没有填涂试卷类型，无法评分"),))

@@ -7,7 +7,9 @@ into a ``SheetGeometry``: rectangles in millimetres in the *frame*, whose
 origin is the centre of the top-left fiducial, x to the right, y downward.
 The renderer draws exactly these rectangles; ``to_json`` writes them into
 exam.json, and the grader reads them from there (``from_json``) — nobody
-re-derives a position.
+re-derives a position. ``box_table(page)`` lists every box the grader
+measures on a page in one order, each part (准考证号 columns, 试卷类型,
+缺考, each question) named by a slice.
 
 Each page carries the full header (fiducials, QR code, 准考证号 grid,
 试卷类型 row, 缺考 box), so every page of a multi-page sheet can be read and
@@ -119,6 +121,29 @@ class PageHeader:
 
 
 @dataclass(frozen=True)
+class BoxTable:
+    """Every box the reader measures on one page, in one fixed order, each part named by a slice.
+
+    The order is the 准考证号 grid column by column (digits 0–9 in each
+    column), the 试卷类型 row, the 缺考 box, then each question's boxes
+    (A, B, …) in question order — but only this class knows it: whoever
+    measures ``rects`` into an array of N numbers finds every part of it
+    through the slices, never by counting.
+    """
+
+    rects: tuple[Rect, ...]  # N boxes, mm in frame coordinates
+    id_columns: tuple[slice, ...]  # one per 准考证号 column: its boxes for digits 0–9
+    variant: slice  # the 试卷类型 row, one box per variant (A, B, …)
+    absent: slice  # the 缺考 box (one box)
+    questions: tuple[slice, ...]  # one per question on the page: its boxes A, B, …
+    numbers: tuple[int, ...]  # the question number of each of ``questions``
+    sections: tuple[int, ...]  # …and its section (index into the exam's sections)
+
+    def __len__(self) -> int:
+        return len(self.rects)
+
+
+@dataclass(frozen=True)
 class SheetGeometry:
     layout: str
     page_size: tuple[float, float]
@@ -141,6 +166,26 @@ class SheetGeometry:
 
     def questions_on(self, page: int) -> list[QuestionBoxes]:
         return [q for q in self.questions if q.page == page]
+
+    def box_table(self, page: int) -> BoxTable:
+        """Every box the reader measures on ``page`` (1-based): the header's and that page's questions'."""
+        rects: list[Rect] = []
+
+        def take(boxes: tuple[Rect, ...]) -> slice:
+            start = len(rects)
+            rects.extend(boxes)
+            return slice(start, len(rects))
+
+        id_columns = tuple(take(column) for column in self.header.id_grid)
+        variant = take(self.header.variant_row)
+        absent = take((self.header.absent,))
+        questions = self.questions_on(page)
+        question_slices = tuple(take(q.boxes) for q in questions)
+        return BoxTable(
+            rects=tuple(rects), id_columns=id_columns, variant=variant, absent=absent,
+            questions=question_slices, numbers=tuple(q.number for q in questions),
+            sections=tuple(q.section for q in questions),
+        )
 
     # -- manifest form -----------------------------------------------------
 
