@@ -90,6 +90,21 @@ def test_temp_files_of_a_killed_process_are_cleared_by_the_next_write(tmp_path: 
     assert (tmp_path / "out.txt").read_text() == "whole"
 
 
+def test_copies_kept_by_a_killed_replace_all_are_cleared_by_the_next_one(tmp_path: Path) -> None:
+    """``build`` renders in a staging folder, so only ``replace_all`` sees the output folder's leftovers."""
+    target = tmp_path / "paper-A.pdf"
+    target.write_text("old")
+    kept = tmp_path / f".paper-A.pdf.{_a_dead_pid()}-abcd1234.keep"  # killed between keeping and moving
+    kept.write_text("old")
+    staged = tmp_path / "staging"
+    staged.mkdir()
+    (staged / "paper-A.pdf").write_text("new")
+    atomic.replace_all([(staged / "paper-A.pdf", target)])
+    assert target.read_text() == "new"
+    assert not kept.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["paper-A.pdf", "staging"]
+
+
 def _a_dead_pid() -> int:
     child = subprocess.Popen(["true"])
     child.wait()

@@ -120,6 +120,9 @@ def replace_all(moves: list[tuple[Path, Path]], *, withdraw: Path | None = None)
     try:
         for _, target in moves:
             current = target
+            # A process killed while it held a copy leaves ``.NAME.PID-….keep``;
+            # the targets' folder is where it lies (``_temp_beside`` may have run elsewhere).
+            _remove_abandoned(target.parent, target.name)
             if target.is_file():
                 kept[target] = _keep(target)
         if withdraw is not None and withdraw in kept:
