@@ -238,22 +238,26 @@ class _ThreadPool(_Pool):
 
 # -- processes ---------------------------------------------------------------------------------------------
 
-_worker_context: Any = _NO_CONTEXT  # in a worker process: the run's context, sent once
+# In a worker process: whether the run has a context, and the context (sent
+# once, with the worker's start-up data; ``_NO_CONTEXT`` itself would not
+# survive pickling as the same object).
+_worker_has_context = False
+_worker_context: Any = None
 
 
-def _start_worker(initializer: Callable[[], None] | None, context: Any) -> None:
-    global _worker_context
+def _start_worker(initializer: Callable[[], None] | None, has_context: bool, context: Any) -> None:
+    global _worker_has_context, _worker_context
     # Stopping is the parent's job: it terminates workers when interrupted.
     # Ignoring also discards a SIGINT that arrived while it was blocked.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    _worker_context = context
+    _worker_has_context, _worker_context = has_context, context
     if initializer is not None:
         initializer()
 
 
 def _run_chunk_in_worker(fn: Callable, chunk: list) -> list:
-    if _worker_context is _NO_CONTEXT:
+    if not _worker_has_context:
         return [fn(job) for job in chunk]
     return [fn(job, _worker_context) for job in chunk]
 
@@ -306,7 +310,8 @@ class _ProcessPool(_Pool):
         self._others = set(multiprocessing.active_children())
         self.executor = ProcessPoolExecutor(
             max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-            initializer=_start_worker, initargs=(initializer, context),
+            initializer=_start_worker,
+            initargs=(initializer, context is not _NO_CONTEXT, None if context is _NO_CONTEXT else context),
         )
 
     def submit(self, fn: Callable, chunk: list) -> Future:

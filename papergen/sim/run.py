@@ -98,7 +98,7 @@ def simulate(
     exam_json
         The exam manifest; ``sheet.pdf`` must be beside it.
     degrade
-        ``none`` | ``scan`` | ``photo`` | ``harsh`` (see the ``degrade_*`` functions).
+        ``none`` | ``scan`` | ``photo`` | ``harsh`` (see the ``degrade_*`` functions in ``journeys``).
     fmt
         ``jpg`` / ``png``: ``sheet-0001.jpg`` … (``sheet-0001-2.jpg`` for page 2
         of a multi-page sheet); ``pdf``: one multi-page ``scans.pdf``.
