@@ -156,3 +156,11 @@ def test_finishing_normally_is_not_abandoning() -> None:
     with run_jobs(square, [1, 2], kind="threads", workers=2, on_abandon=abandoned.set) as results:
         assert list(results) == [1, 4]
     assert not abandoned.is_set()
+
+
+def test_an_error_caught_by_the_reader_still_abandons_the_rest() -> None:
+    abandoned = threading.Event()
+    with run_jobs(fail_on_three, list(range(100)), kind="threads", workers=2, on_abandon=abandoned.set) as results:
+        with pytest.raises(ValueError):
+            list(results)
+    assert abandoned.is_set()

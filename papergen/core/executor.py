@@ -148,14 +148,13 @@ def run_jobs(
         pool = _ProcessPool(workers, initializer, context)
     window = max(1, window or CHUNKS_PER_WORKER * workers * chunksize)
     in_flight = max(1, -(-window // chunksize))  # chunks
-    results = _results(pool, call if kind == "threads" else fn, _chunks(jobs, chunksize), in_flight, ordered)
-    finished = False
+    taken_all: list[bool] = []  # becomes [True] when the last result has been handed back
+    results = _results(pool, call if kind == "threads" else fn, _chunks(jobs, chunksize), in_flight, ordered, taken_all)
     try:
         yield results
-        finished = results.gi_frame is None  # every result was taken
     finally:
         results.close()
-        if finished:
+        if taken_all:
             pool.shutdown()
         else:
             if on_abandon is not None:
@@ -178,7 +177,9 @@ def _chunks(jobs: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
-def _results(pool: _Pool, fn: Callable, chunks: Iterator[list], in_flight: int, ordered: bool) -> Iterator:
+def _results(
+    pool: _Pool, fn: Callable, chunks: Iterator[list], in_flight: int, ordered: bool, taken_all: list[bool]
+) -> Iterator:
     """Keep ``in_flight`` chunks submitted; yield their results (job order, or as they finish)."""
     pending: collections.deque[Future] | set[Future] = collections.deque() if ordered else set()
     for chunk in chunks:
@@ -201,6 +202,7 @@ def _results(pool: _Pool, fn: Callable, chunks: Iterator[list], in_flight: int, 
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for finished in done:
                 yield from finished.result()
+    taken_all.append(True)
 
 
 class _Pool:
