@@ -113,6 +113,27 @@ def test_a_folder_of_only_this_format_grades_like_the_jpegs(fmt: str, level: str
     assert totals == jpeg_totals
 
 
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+def test_a_600_dpi_a3_scan_loads_under_papergens_limit_whatever_pillows_is(suffix: str, tmp_path: Path, monkeypatch) -> None:
+    """70 megapixels: within PAPERGEN_MAX_PIXELS_MP (100), so it loads even with Pillow's own guard set far lower."""
+    import cv2
+    import numpy as np
+
+    from papergen.grade.ingest import collect_pages, load_page
+
+    width, height = round(297 / 25.4 * 600), round(420 / 25.4 * 600)  # 7016 × 9921
+    page = np.full((height, width), 250, np.uint8)
+    cv2.rectangle(page, (600, 600), (width - 600, height - 600), 0, 12)
+    path = tmp_path / f"a3{suffix}"
+    path.write_bytes(cv2.imencode(suffix, page)[1].tobytes())
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10_000_000)
+    (job,), problems = collect_pages([path])
+    assert problems == []
+    gray = load_page(job)
+    assert gray.shape == ((height, width) if suffix == ".png" else (-(-height // 4), -(-width // 4)))  # JPEG: read at 1/4
+    assert Image.MAX_IMAGE_PIXELS == 10_000_000
+
+
 def test_grading_leaves_pillows_own_pixel_limit_alone(tmp_path: Path, monkeypatch) -> None:
     """papergen checks its documented limit from the headers itself; it does not switch Pillow's bomb guard off for the process."""
     limit = Image.MAX_IMAGE_PIXELS or 89_478_485

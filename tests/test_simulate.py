@@ -13,6 +13,7 @@ import pypdfium2 as pdfium
 import pytest
 from click.testing import CliRunner
 
+from papergen.sim import cohort, journeys, marks, output
 from papergen.sim import run as sim
 from papergen.render.build import build_exam
 from papergen.cli import cli
@@ -112,7 +113,7 @@ def test_marked_boxes_are_much_darker_than_the_rest(clean_run, manifest):
     marked, unmarked, id_marked, id_unmarked = [], [], [], []
     for row, path in zip(rows, result.files):
         image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-        dark = lambda rect: interior_darkness(image, sim.rect_to_px(rect, g, 150))  # noqa: E731
+        dark = lambda rect: interior_darkness(image, marks.rect_to_px(rect, g, 150))  # noqa: E731
         for column, digit in zip(g.header.id_grid, row["student_id"]):
             for d, rect in enumerate(column):
                 (id_marked if d == int(digit) else id_unmarked).append(dark(rect))
@@ -136,7 +137,7 @@ def test_marked_boxes_are_much_darker_than_the_rest(clean_run, manifest):
 def test_qr_code_still_decodes_on_a_clean_sheet(clean_run, manifest):
     result, _ = clean_run
     image = cv2.imread(str(result.files[0]), cv2.IMREAD_GRAYSCALE)
-    x, y, w, h = sim.rect_to_px(manifest.sheet.header.qr, manifest.sheet, 150)
+    x, y, w, h = marks.rect_to_px(manifest.sheet.header.qr, manifest.sheet, 150)
     margin = 20
     crop = image[int(y) - margin:int(y + h) + margin, int(x) - margin:int(x + w) + margin]
     text, _, _ = cv2.QRCodeDetector().detectAndDecode(cv2.resize(crop, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC))
@@ -178,9 +179,9 @@ def test_harsh_pages_are_turned_as_truth_says(exam, manifest, tmp_path):
         assert middling < 0.05  # black and white, give or take JPEG ringing at the edges
         h, w = image.shape
         assert (w > h) == (int(row["rotation"]) in (90, 270))
-        upright = sim.rotate_clockwise(image, (360 - int(row["rotation"])) % 360)
+        upright = journeys.rotate_clockwise(image, (360 - int(row["rotation"])) % 360)
         # the QR code is top right on an upright page; the opposite corner is blank paper
-        x, y, qw, qh = sim.rect_to_px(g.header.qr, g, 100)
+        x, y, qw, qh = marks.rect_to_px(g.header.qr, g, 100)
         H, W = upright.shape
         qr_ink = 1 - upright[int(y):int(y + qh), int(x):int(x + qw)].mean() / 255
         mirror_ink = 1 - upright[H - int(y + qh):H - int(y), W - int(x + qw):W - int(x)].mean() / 255
@@ -251,25 +252,25 @@ def test_multi_page_sheets_give_one_image_per_page(manifest, exam, tmp_path):
 
 
 def test_student_ids_have_exactly_the_sheets_digits():
-    ids = sim.student_ids(12000, "2026-mock-03", 10)
+    ids = cohort.student_ids(12000, "2026-mock-03", 10)
     assert ids[0] == "2026000001" and ids[-1] == "2026012000"
     assert all(len(i) == 10 for i in ids) and len(set(ids)) == len(ids)
-    assert sim.student_ids(3, "mock", 6) == ["900001", "900002", "900003"]
-    with pytest.raises(sim.SimulateOptionError):
-        sim.student_ids(100, "x", 2)
+    assert cohort.student_ids(3, "mock", 6) == ["900001", "900002", "900003"]
+    with pytest.raises(cohort.SimulateOptionError):
+        cohort.student_ids(100, "x", 2)
 
 
 def test_cohort_answers_have_a_topic_and_difficulty_pattern(manifest):
-    students = sim.make_cohort(manifest, 400, seed=9)
+    students = cohort.make_cohort(manifest, 400, seed=9)
     by_topic: dict[str, list[bool]] = {}
     by_difficulty: dict[int, list[bool]] = {}
     blanks = total = 0
     for student in students:
         variant = manifest.variant(student.variant)
-        for response, item in zip(sim.answer_sheet(manifest, student, 9, 0.0), variant.items):
+        for response, item in zip(cohort.answer_sheet(manifest, student, 9, 0.0), variant.items):
             q = manifest.questions[item.id]
             right = response.letters == item.key
-            by_topic.setdefault(sim.top_topic(q.topic), []).append(right)
+            by_topic.setdefault(cohort.top_topic(q.topic), []).append(right)
             by_difficulty.setdefault(q.difficulty, []).append(right)
             blanks += response.letters == ""
             total += 1
@@ -290,10 +291,10 @@ def test_mark_kinds_are_told_apart_by_darkness(dpi):
     box = (40.0, 40.0, 5.2 * ppm, 3.2 * ppm)  # a sheet box
     rng = np.random.default_rng(dpi)
     measured: dict[str, list[float]] = {}
-    for kind in sim.MARK_KINDS:
+    for kind in marks.MARK_KINDS:
         for _ in range(60):
             page = np.full((int(80 + 10 * ppm), int(80 + 10 * ppm)), 255, np.uint8)
-            sim.draw_mark(page, box, kind, rng, px_per_mm=ppm, tone=0.66)  # the lightest hand
+            marks.draw_mark(page, box, kind, rng, px_per_mm=ppm, tone=0.66)  # the lightest hand
             measured.setdefault(kind, []).append(interior_darkness(page, box, inset=0.18))
     lo, hi = min, max
     assert lo(measured["fill"]) > 0.45 and lo(measured["light"]) > 0.45
@@ -305,13 +306,13 @@ def test_mark_kinds_are_told_apart_by_darkness(dpi):
 
 def test_draw_mark_clips_at_the_page_edge():
     page = np.full((20, 20), 255, np.uint8)
-    sim.draw_mark(page, (-5.0, -5.0, 20.0, 12.0), "fill", np.random.default_rng(0), px_per_mm=4.0)
+    marks.draw_mark(page, (-5.0, -5.0, 20.0, 12.0), "fill", np.random.default_rng(0), px_per_mm=4.0)
     assert page[:3, :10].mean() < 128 and page.shape == (20, 20)
 
 
 def test_jfif_header_carries_the_resolution():
-    page = sim.Delivered(np.full((10, 10), 200, np.uint8), 237, quality=80)
-    data = sim.encode_image(page, "jpg")
+    page = journeys.Delivered(np.full((10, 10), 200, np.uint8), 237, quality=80)
+    data = output.encode_image(page, "jpg")
     assert data[13] == 1 and int.from_bytes(data[14:16], "big") == 237 == int.from_bytes(data[16:18], "big")
 
 

@@ -20,6 +20,7 @@ import io
 import os
 import struct
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,11 +30,6 @@ import cv2
 import numpy as np
 
 from papergen.core import limits
-
-# libtiff and libjpeg print their complaints about a damaged file straight to
-# stderr, once per directory or marker: hundreds of lines over the progress
-# bar. papergen reports every unreadable page itself, with its file and page.
-cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 KIND_JPEG = "jpeg"
 KIND_PNG = "png"
@@ -291,7 +287,7 @@ def image_page_sizes(data: bytes, kind: str) -> list[tuple[int, int]]:
     _check_complete(data, kind)
     if kind == KIND_WEBP:
         return _webp_sizes(data)
-    with _decoder_stderr_silenced():
+    with _decoders_silenced():
         if kind == KIND_HEIF:
             return [image.size for image in _open_heif(data)]
         image = _open_pillow(data, kind)
@@ -510,28 +506,57 @@ def _open_pdf(data: bytes | Path):
         raise PageLoadError("unreadable", f"PDF 已损坏或不完整：{text}") from None
 
 
-@contextmanager
-def _decoder_stderr_silenced() -> Iterator[None]:
-    """Mute file descriptor 2 while a C decoder runs.
+_quiet_lock = threading.Lock()
+_quiet_depth = 0  # decoders running under _decoders_silenced (threads may overlap)
+_quiet_saved: tuple[int, int] | None = None  # the stderr descriptor and OpenCV log level to put back
 
-    libjpeg and libpng print warnings about a damaged file ("Corrupt JPEG
-    data: …") straight to the process's stderr, below any logging setting,
-    and in the middle of the progress bar. papergen reports every page it
-    cannot read itself, naming the file and page.
+
+@contextmanager
+def _decoders_silenced() -> Iterator[None]:
+    """Mute the C decoders' own complaints while they run: stderr and OpenCV's log.
+
+    libtiff, libjpeg and libpng print warnings about a damaged file ("Corrupt
+    JPEG data: …") straight to the process's stderr, below any logging
+    setting, once per directory or marker: hundreds of lines over the progress
+    bar; OpenCV logs its own. papergen reports every page it cannot read
+    itself, naming the file and page. Both are process-wide, so they are
+    changed only while a decoder runs and put back afterwards — by the last
+    of any overlapping callers, so threads decoding at once cannot leave
+    them muted.
     """
+    global _quiet_depth, _quiet_saved
+    with _quiet_lock:
+        if _quiet_depth == 0:
+            _quiet_saved = _silence()
+        _quiet_depth += 1
+    try:
+        yield
+    finally:
+        with _quiet_lock:
+            _quiet_depth -= 1
+            if _quiet_depth == 0 and _quiet_saved is not None:
+                _restore(*_quiet_saved)
+                _quiet_saved = None
+
+
+def _silence() -> tuple[int, int]:
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     try:
         sys.stderr.flush()
         saved = os.dup(2)
     except (OSError, ValueError):  # no usable stderr (a daemon, a closed fd): nothing to mute
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        return (-1, level)
+    with open(os.devnull, "wb") as devnull:
+        os.dup2(devnull.fileno(), 2)
+    return (saved, level)
+
+
+def _restore(saved_stderr: int, level: int) -> None:
+    if saved_stderr >= 0:
+        os.dup2(saved_stderr, 2)
+        os.close(saved_stderr)
+    cv2.utils.logging.setLogLevel(level)
 
 
 def load_page(job: PageJob) -> np.ndarray:
@@ -573,7 +598,7 @@ def load_page(job: PageJob) -> np.ndarray:
         return _pillow_page(data, job, max_pixels)
     if job.kind == KIND_BMP:
         _check_pixels(*_bmp_size(data), max_pixels)
-        with _decoder_stderr_silenced():
+        with _decoders_silenced():
             image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
         if image is None:
             raise _damaged(KIND_BMP)
@@ -596,7 +621,7 @@ def load_page(job: PageJob) -> np.ndarray:
             flag = cv2.IMREAD_REDUCED_GRAYSCALE_4
         elif short_side >= 2 * READ_SHORT_SIDE:
             flag = cv2.IMREAD_REDUCED_GRAYSCALE_2
-    with _decoder_stderr_silenced():
+    with _decoders_silenced():
         image = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
     if image is None:
         raise PageLoadError("unreadable", "图像无法解码（文件不完整或已损坏）")
@@ -631,7 +656,7 @@ def _image_size(data: bytes, kind: str) -> tuple[int, int]:
 def _pillow_page(data: bytes, job: PageJob, max_pixels: int) -> np.ndarray:
     """One page of a HEIF, AVIF or WebP file, grayscale; its size is checked from the header first."""
     _check_complete(data, job.kind)
-    with _decoder_stderr_silenced():
+    with _decoders_silenced():
         if job.kind == KIND_HEIF:
             heif = _open_heif(data)
             if job.page > len(heif):
@@ -685,7 +710,7 @@ def _tiff_page(path: Path, job: PageJob, max_pixels: int) -> np.ndarray:
     try:
         # Mapped, not read: only this page's directory chain and strips are touched.
         mapped = np.memmap(path, mode="r", dtype=np.uint8)
-        with _decoder_stderr_silenced():
+        with _decoders_silenced():
             ok, images = cv2.imdecodemulti(mapped, cv2.IMREAD_GRAYSCALE, range=(job.page - 1, job.page))
     except (OSError, ValueError, cv2.error) as exc:
         raise PageLoadError("unreadable", f"TIFF 第 {job.page} 页无法解码：{exc}") from None

@@ -1,47 +1,40 @@
 """``papergen grade``: scans → pages → readings → scores → the store.
 
 Per-page work is a picklable ``PageJob`` and the pure function
-``process_page`` (decode, register, read, score), run in worker processes
-or, with one worker, in-process (the serial path for debugging). Only the
-parent writes to the store and moves the progress bar. One bad file or page
-becomes an error row and the batch goes on.
+``process_page`` (decode, register, read, score), run by ``core.executor``
+in spawned worker processes or, with one worker or
+``PAPERGEN_EXECUTOR=serial``, in-process (the serial path for debugging).
+Only the parent writes to the store and moves the progress bar. One bad file
+or page becomes an error row and the batch goes on.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from papergen.core.errors import ExitCode
-from papergen.core.interrupts import WorkerPool
+from papergen.core.executor import run_jobs
 from papergen.exam.manifest import Manifest, manifest_text, read_manifest
 from papergen.bank.model import LETTERS
 from papergen.grade.ingest import PageJob, PageLoadError, collect_pages, load_page
 from papergen.grade.reader import PageReading, read_sheets
 from papergen.grade.store import PageRecord, open_store, review_items, store_counts
 
-_worker_manifest: Manifest | None = None
-
-
-def _init_worker(manifest_path: str) -> None:
-    global _worker_manifest
-    _worker_manifest = read_manifest(manifest_path)
-    _tune_process()
-
 
 def _tune_process() -> None:
     """Settings for a process that grades pages one after another.
 
     Each worker uses one core (the pool supplies the parallelism; OpenCV's
-    own threads would fight it and spin). And every page allocates the same
-    few multi-megabyte arrays: glibc serves those with fresh ``mmap`` calls
-    whose pages the kernel must fault in and zero each time, about a sixth
-    of a page's CPU time. Raising the mmap threshold lets them be reused
+    own threads would fight it and spin), and OpenCV logs nothing: every
+    problem with a page is reported as that page's error. And every page
+    allocates the same few multi-megabyte arrays: glibc serves those with
+    fresh ``mmap`` calls whose pages the kernel must fault in and zero each
+    time, about a sixth of a page's CPU time. Raising the mmap threshold lets them be reused
     from the heap instead; memory stays bounded by one page's arrays.
     """
     import ctypes
@@ -50,6 +43,7 @@ def _tune_process() -> None:
     import cv2
 
     cv2.setNumThreads(1)
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     libc_name = ctypes.util.find_library("c")
     if libc_name and "libc.so" in libc_name:  # glibc only: mallopt is not portable
         try:
@@ -90,10 +84,8 @@ def score_reading(reading: PageReading, manifest: Manifest) -> list[tuple]:
     return rows
 
 
-def process_page(job: PageJob, manifest: Manifest | None = None) -> list[PageRecord]:
+def process_page(job: PageJob, manifest: Manifest) -> list[PageRecord]:
     """Grade one page: a record per answer sheet on it (runs in a worker; never raises for bad input)."""
-    manifest = manifest or _worker_manifest
-    assert manifest is not None, "worker not initialised"
 
     def failed(message: str, reason: str) -> list[PageRecord]:
         return [PageRecord(job.file_hash, job.page, job.path, "error", message, {"qr": None}, [], [(None, reason, message)])]
@@ -153,18 +145,6 @@ class GradeSummary:
         return ExitCode.ok
 
 
-def _run(jobs: list[PageJob], manifest_path: Path, manifest: Manifest, workers: int) -> Iterator[PageRecord]:
-    if workers <= 1:
-        _tune_process()
-        for job in jobs:
-            yield process_page(job, manifest)
-        return
-    # WorkerPool: spawned workers that ignore Ctrl-C; interrupted, the parent
-    # cancels the queued pages and terminates the workers (interrupts.py).
-    with WorkerPool(workers, initializer=_init_worker, initargs=(str(manifest_path),)) as pool:
-        yield from pool.map(process_page, jobs, chunksize=4)
-
-
 def grade(
     exam_json: str | Path,
     scans: Iterable[str | Path],
@@ -178,8 +158,7 @@ def grade(
     ``progress(done, total)`` is called by the parent after each page.
     """
     start = time.perf_counter()
-    manifest_path = Path(exam_json)
-    manifest = read_manifest(manifest_path)
+    manifest = read_manifest(Path(exam_json))
     summary = GradeSummary()
     workers = workers or os.cpu_count() or 1
     with open_store(results_dir, manifest_text(manifest), manifest.exam) as db:
@@ -198,9 +177,10 @@ def grade(
         db.mark_grading(finished=False)
         if progress and todo:
             progress(0, len(todo))
-        # closing(): when interrupted here (Ctrl-C while a page is written), the
-        # pool inside _run is stopped now, not whenever the generator is collected.
-        with contextlib.closing(_run(todo, manifest_path, manifest, min(workers, max(1, len(todo))))) as pages:
+        # Spawned workers that ignore Ctrl-C; interrupted (even while a page is
+        # written here), the queued pages are cancelled and the workers terminated.
+        with run_jobs(process_page, todo, kind="processes", workers=workers, context=manifest,
+                      initializer=_tune_process, chunksize=4) as pages:
             for count, records in enumerate(pages, start=1):
                 db.write_page(records)  # one transaction: an interrupted page is not written at all
                 summary.pages_new += 1

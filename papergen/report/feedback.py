@@ -30,6 +30,7 @@ Usage from a script::
 from __future__ import annotations
 
 import hashlib
+import io
 import math
 import os
 import re
@@ -66,7 +67,7 @@ from papergen.bank import files as bankfile
 from papergen.render import fonts
 from papergen.report import analysis as item_stats
 from papergen.render.paper import paper_for_variant
-from papergen.core.interrupts import WorkerPool
+from papergen.core.executor import run_jobs
 from papergen.core.errors import InputFileError, OutputError
 from papergen.exam.manifest import Manifest
 from papergen.bank.model import LETTERS, TYPE_LABELS_ZH, Question
@@ -591,29 +592,30 @@ def _furniture(canvas, doc, *, left: str, right: str) -> None:
     canvas.restoreState()
 
 
-def render_feedback_pdf(results: ExamResults, row: int, printed: dict[str, PaperQuestion], path: Path) -> None:
-    """Write the feedback of ``results.students[row]`` to ``path`` (atomically, deterministically)."""
+def feedback_pdf(results: ExamResults, row: int, printed: dict[str, PaperQuestion]) -> bytes:
+    """The feedback PDF of ``results.students[row]`` (deterministic: the same bytes every run)."""
     st = styles()
     student = results.students[row]
     name = _printable(student.name)
     title = " ".join(_printable(results.manifest.title).split())
-    with atomic.atomic_path(path) as tmp:
-        doc = BaseDocTemplate(
-            str(tmp), pagesize=A4, leftMargin=MARGIN_SIDE, rightMargin=MARGIN_SIDE, topMargin=MARGIN_TOP,
-            bottomMargin=MARGIN_BOTTOM, title=f"{title} 成绩反馈 {name}".strip(), author="papergen",
-            creator="papergen", subject=f"准考证号 {_printable(student.student_id)}", lang="zh-CN",
-            invariant=1,  # fixed dates and document id: re-running gives the same bytes
-            initialFontName=st.body_font, initialFontSize=10,
-        )
-        frame = Frame(MARGIN_SIDE, MARGIN_BOTTOM, TEXT_WIDTH, doc.height,
-                      leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
+    buffer = io.BytesIO()
+    doc = BaseDocTemplate(
+        buffer, pagesize=A4, leftMargin=MARGIN_SIDE, rightMargin=MARGIN_SIDE, topMargin=MARGIN_TOP,
+        bottomMargin=MARGIN_BOTTOM, title=f"{title} 成绩反馈 {name}".strip(), author="papergen",
+        creator="papergen", subject=f"准考证号 {_printable(student.student_id)}", lang="zh-CN",
+        invariant=1,  # fixed dates and document id: re-running gives the same bytes
+        initialFontName=st.body_font, initialFontSize=10,
+    )
+    frame = Frame(MARGIN_SIDE, MARGIN_BOTTOM, TEXT_WIDTH, doc.height,
+                  leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
 
-        def furniture(canvas, document) -> None:
-            _furniture(canvas, document, left=f"{title}　成绩反馈",
-                       right=f"{name}　{_printable(student.student_id)}".strip())
+    def furniture(canvas, document) -> None:
+        _furniture(canvas, document, left=f"{title}　成绩反馈",
+                   right=f"{name}　{_printable(student.student_id)}".strip())
 
-        doc.addPageTemplates([PageTemplate(id="page", frames=[frame], onPage=furniture)])
-        doc.build(feedback_story(results, row, printed))
+    doc.addPageTemplates([PageTemplate(id="page", frames=[frame], onPage=furniture)])
+    doc.build(feedback_story(results, row, printed))
+    return buffer.getvalue()
 
 
 def _skipped_line(student: StudentRow, reason: str) -> str:
@@ -621,24 +623,28 @@ def _skipped_line(student: StudentRow, reason: str) -> str:
     return f"{student.student_id} {name}：{reason}" if name else f"{student.student_id}：{reason}"
 
 
-#: Fewer PDFs than this are written in this process: starting worker processes costs more.
+#: Fewer PDFs than this are laid out in this process: starting worker processes costs more.
 PARALLEL_FROM = 16
 
-_worker_state: tuple[ExamResults, dict[str, Question]] | None = None
+
+@dataclass
+class _FeedbackContext:
+    """What every feedback PDF of one run shares; sent once to each worker process."""
+
+    results: ExamResults
+    bank_questions: dict[str, Question]
+    papers: dict[str, dict[str, PaperQuestion]] = field(default_factory=dict)  # variant → printed questions
+
+    def printed(self, variant: str) -> dict[str, PaperQuestion]:
+        if variant not in self.papers:
+            self.papers[variant] = _printed_paper(self.results, self.bank_questions, variant)
+        return self.papers[variant]
 
 
-def _init_feedback_worker(results: ExamResults, bank_questions: dict[str, Question]) -> None:
-    global _worker_state
-    _worker_state = (results, bank_questions)
-
-
-def _render_job(job: tuple[int, str, str]) -> str:
-    """One student's PDF in a worker: ``(row, variant, path)`` → path (written atomically)."""
-    assert _worker_state is not None, "worker not initialised"
-    results, bank_questions = _worker_state
-    row, variant, path = job
-    render_feedback_pdf(results, row, _printed_paper(results, bank_questions, variant), Path(path))
-    return path
+def _feedback_job(row_and_variant: tuple[int, str], context: _FeedbackContext) -> bytes:
+    """One student's PDF: ``(row, variant)`` → its bytes (the parent writes the file)."""
+    row, variant = row_and_variant
+    return feedback_pdf(context.results, row, context.printed(variant))
 
 
 def _printed_paper(results: ExamResults, bank_questions: dict[str, Question], variant: str) -> dict[str, PaperQuestion]:
@@ -656,8 +662,8 @@ def write_feedback(results: ExamResults, outdir: str | Path, *, workers: int | N
     font can print, with their roster row.
     The banks are checked before anything is written. With ``workers`` > 1
     (default: every core) and enough students, the PDFs are laid out in
-    worker processes (``interrupts.WorkerPool``); each is written atomically
-    and is byte for byte what one process writes.
+    worker processes (``core.executor``); this process writes each file,
+    atomically, byte for byte what a serial run writes.
 
     Raises
     ------
@@ -691,16 +697,14 @@ def write_feedback(results: ExamResults, outdir: str | Path, *, workers: int | N
         jobs.append((row, student.variant, str(path)))
         place = f"名单第 {student.roster_row} 行" if student.roster_row else f"准考证号 {student.student_id}"
         warnings += fonts.person_warnings(place, _printable(student.name), _printable(student.klass))
-    workers = min(workers or os.cpu_count() or 1, len(jobs))
-    if workers > 1 and len(jobs) >= PARALLEL_FROM:
-        with WorkerPool(workers, initializer=_init_feedback_worker, initargs=(results, bank_questions)) as pool:
-            files = [Path(path) for path in pool.map(_render_job, jobs, chunksize=4)]
-    else:
-        papers = {variant: _printed_paper(results, bank_questions, variant) for variant in {v for _, v, _ in jobs}}
-        files = []
-        for row, variant, path in jobs:
-            render_feedback_pdf(results, row, papers[variant], Path(path))
-            files.append(Path(path))
+    workers = workers or os.cpu_count() or 1
+    kind = "processes" if len(jobs) >= PARALLEL_FROM else "serial"
+    context = _FeedbackContext(results, bank_questions)
+    files = [Path(path) for _, _, path in jobs]
+    with run_jobs(_feedback_job, [(row, variant) for row, variant, _ in jobs], kind=kind, workers=workers,
+                  context=context, chunksize=4) as pdfs:
+        for path, pdf in zip(files, pdfs):
+            atomic.write_bytes(path, pdf)
     return FeedbackResult(files, skipped, warnings)
 
 

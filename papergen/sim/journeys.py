@@ -1,0 +1,326 @@
+"""How a page reaches the grader: a clean raster, a scanner, a phone photo or a fax.
+
+Each ``degrade_*`` function takes the pencilled page, ``(H, W)`` uint8 at
+the resolution it was drawn at, and a random stream, and returns what the
+device hands over (``Delivered``): a flatbed or copier scan (skew, blur,
+noise, JPEG, sometimes black and white), a phone photo (perspective, page
+curl, lighting, colour), or a harsh fax-like copy (a covered corner, hard
+black and white, turned on its side). Colour pages are ``(H, W, 3)`` uint8
+in RGB order.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from papergen.sim.marks import MM_PER_INCH
+
+# -- photo page curl (shares of the page size) ---------------------------------
+CURL_BOW = 0.001  # the page bows by up to 0.1 % between opposite edges
+CURL_LIFT = (0.001, 0.002)  # one edge lifts, moving its outer quarter by up to 0.2 %
+CURL_EDGE = 0.25  # how far in from that edge the lift reaches
+
+# -- black-and-white devices ---------------------------------------------------
+#: Where a B/W scan or fax cuts, as a share of its own black…white range. The
+#: lightest real mark lies below 0.5 of it, erasure residue above 0.8: both
+#: survive binarization as what they are (faint marks and ticks may not).
+BW_CUT = (0.55, 0.65)
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """A page as the device hands it over."""
+
+    image: np.ndarray  # (H, W) uint8 grayscale or (H, W, 3) uint8 RGB
+    dpi: float  # nominal resolution recorded in the file
+    rotation: int = 0  # clockwise degrees the page was turned: 0, 90, 180, 270
+    binary: bool = False  # black and white only (0 and 255)
+    quality: int = 95  # JPEG quality
+
+
+def gaussian_noise(shape: tuple[int, ...], sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """Gaussian noise of standard deviation ``sigma`` grey levels, int16 ``shape``.
+
+    Drawn as random bytes through a normal-quantile table: several times
+    faster than ``standard_normal`` for page-sized arrays.
+    """
+    normal = statistics.NormalDist(0.0, sigma)
+    table = np.array([round(normal.inv_cdf((i + 0.5) / 256)) for i in range(256)], dtype=np.int16)
+    codes = np.frombuffer(rng.bytes(int(np.prod(shape))), dtype=np.uint8).reshape(shape)
+    return cv2.LUT(codes, table)
+
+
+def add_noise(image: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """``image`` (H, W) or (H, W, 3) uint8 plus Gaussian noise, saturated."""
+    return cv2.add(image, gaussian_noise(image.shape, sigma, rng), dtype=cv2.CV_8U)
+
+
+def paper_levels(image: np.ndarray, white: float, black: float, gamma: float = 1.0) -> np.ndarray:
+    """Map 255 → ``white`` and 0 → ``black`` (a device's paper and toner levels); (H, W) uint8."""
+    ramp = (np.arange(256) / 255.0) ** gamma
+    table = np.clip(black + (white - black) * ramp + 0.5, 0, 255).astype(np.uint8)
+    return cv2.LUT(image, table)
+
+
+def scanner_placement(
+    image: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    dpi_in: float,
+    dpi_out: float,
+    keep_px: np.ndarray,
+    max_angle: float = 3.0,
+    max_shift_mm: float = 3.0,
+    margin_mm: tuple[float, float] = (2.0, 5.0),
+    background: int = 240,
+) -> np.ndarray:
+    """The page lying slightly askew on a scanner bed, sampled at ``dpi_out``.
+
+    Parameters
+    ----------
+    image : (H, W) uint8
+        The page at ``dpi_in``.
+    keep_px : (N, 2) float
+        Points (page pixels at ``dpi_in``) that must stay at least 1.5 mm
+        inside the scan — the fiducial corners, so a skewed page is never
+        cropped into an unreadable one.
+    background
+        Grey of the scanner lid around the page.
+
+    Returns
+    -------
+    (H', W') uint8: the bed area (page plus a margin) at ``dpi_out``.
+    """
+    scale = dpi_out / dpi_in
+    if scale < 0.6:  # area-average first: linear warping alone would alias thin print
+        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        shrink = small.shape[1] / image.shape[1]
+        keep_px = keep_px * shrink
+        image, scale = small, scale / shrink
+    px_per_mm = dpi_out / MM_PER_INCH
+    margin = rng.uniform(*margin_mm) * px_per_mm
+    h, w = image.shape
+    out_w, out_h = int(round(w * scale + 2 * margin)), int(round(h * scale + 2 * margin))
+    angle = rng.uniform(-max_angle, max_angle)
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
+    matrix[:, 2] += (out_w / 2 - w / 2, out_h / 2 - h / 2)
+    placed = keep_px @ matrix[:, :2].T + matrix[:, 2]
+    keep = 1.5 * px_per_mm
+    limit = max_shift_mm * px_per_mm
+    for axis, size in ((0, out_w), (1, out_h)):
+        low = max(-limit, keep - placed[:, axis].min())
+        high = min(limit, size - keep - placed[:, axis].max())
+        matrix[axis, 2] += rng.uniform(low, high) if low <= high else (low + high) / 2
+    return cv2.warpAffine(image, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR, borderValue=background)
+
+
+def degrade_none(image: np.ndarray, dpi: float) -> Delivered:
+    """The clean raster, unchanged: ``image`` (H, W) uint8."""
+    return Delivered(image, dpi)
+
+
+def degrade_scan(
+    image: np.ndarray, rng: np.random.Generator, *, dpi_in: float, dpi_out: float | None, keep_px: np.ndarray
+) -> Delivered:
+    """A flatbed or copier scan: 150–300 dpi, ±3° skew, shift, blur, noise, JPEG 50–90, grey or B/W.
+
+    ``image`` is the marked page, (H, W) uint8 at ``dpi_in``; ``keep_px`` as in ``scanner_placement``.
+    """
+    dpi = float(dpi_out or rng.integers(150, 301))
+    white, black = rng.uniform(228, 252), rng.uniform(8, 35)
+    page = paper_levels(image, white=white, black=black, gamma=rng.uniform(0.9, 1.15))
+    page = scanner_placement(page, rng, dpi_in=dpi_in, dpi_out=dpi, keep_px=keep_px, background=int(rng.integers(225, 250)))
+    page = cv2.GaussianBlur(page, (0, 0), rng.uniform(0.35, 0.9))
+    page = add_noise(page, rng.uniform(2.0, 7.0), rng)
+    quality = int(rng.integers(50, 91))
+    if rng.random() < 0.3:  # the copier's "text" (black-and-white) mode
+        _, page = cv2.threshold(page, black + (white - black) * rng.uniform(*BW_CUT), 255, cv2.THRESH_BINARY)
+        return Delivered(page, dpi, binary=True, quality=quality)
+    return Delivered(page, dpi, quality=quality)
+
+
+def cover_corner(
+    image: np.ndarray, corner: int, rng: np.random.Generator, *, fiducial_px: Sequence[float], px_per_mm: float, grey: int
+) -> np.ndarray:
+    """A patch (sticker, staple plate, folded corner) over one corner fiducial; returns a new (H, W) uint8.
+
+    ``corner`` counts TL, TR, BL, BR; ``fiducial_px`` is that fiducial's
+    ``(x, y, w, h)``. The patch reaches from the paper corner to 0.8–1.8 mm
+    past the square's inner edges (no further: the QR code is 2.5 mm from
+    the top-right square).
+    """
+    x, y, w, h = fiducial_px
+    ppm = px_per_mm
+    reach = rng.uniform(0.8, 1.8, 2) * ppm
+    H, W = image.shape[:2]
+    left_side, top_side = corner in (0, 2), corner in (0, 1)
+    x0, x1 = (0, x + w + reach[0]) if left_side else (x - reach[0], W)
+    y0, y1 = (0, y + h + reach[1]) if top_side else (y - reach[1], H)
+    out = image.copy()
+    out[int(y0):int(math.ceil(y1)), int(x0):int(math.ceil(x1))] = grey
+    # the patch's edge casts a thin line, as a sticker or fold does
+    edge = max(1, int(round(0.15 * ppm)))
+    xe = int(x1) if left_side else int(x0)
+    ye = int(y1) if top_side else int(y0)
+    cv2.line(out, (xe, int(y0)), (xe, int(y1)), max(0, grey - 90), edge)
+    cv2.line(out, (int(x0), ye), (int(x1), ye), max(0, grey - 90), edge)
+    return out
+
+
+def degrade_harsh(
+    image: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    dpi_in: float,
+    dpi_out: float | None,
+    keep_px: np.ndarray,
+    fiducials_px: Sequence[Sequence[float]],
+) -> Delivered:
+    """A fax-like copy: one corner fiducial covered (half the pages), skew and noise,
+    hard black-and-white, and the page turned by 0/90/180/270°.
+
+    ``image`` (H, W) uint8 at ``dpi_in``; ``fiducials_px`` the four fiducial
+    rectangles in frame order (TL, TR, BL, BR) in page pixels.
+    """
+    dpi = float(dpi_out or rng.integers(150, 201))
+    page = image
+    if rng.random() < 0.5:
+        corner = int(rng.integers(4))
+        # white (sticker) or light grey (fold); darker grey would binarize into a black blob
+        grey = int(rng.choice([int(rng.integers(235, 256)), int(rng.integers(185, 216))]))
+        page = cover_corner(page, corner, rng, fiducial_px=fiducials_px[corner], px_per_mm=dpi_in / MM_PER_INCH, grey=grey)
+        keep_px = np.delete(keep_px, slice(4 * corner, 4 * corner + 4), axis=0)
+    white, black = rng.uniform(215, 245), rng.uniform(20, 50)
+    page = paper_levels(page, white=white, black=black, gamma=rng.uniform(1.0, 1.2))
+    page = scanner_placement(page, rng, dpi_in=dpi_in, dpi_out=dpi, keep_px=keep_px, background=int(rng.integers(215, 245)))
+    page = cv2.GaussianBlur(page, (0, 0), rng.uniform(0.5, 1.1))
+    page = add_noise(page, rng.uniform(4.0, 9.0), rng)
+    _, page = cv2.threshold(page, black + (white - black) * rng.uniform(*BW_CUT), 255, cv2.THRESH_BINARY)
+    speckle = rng.random(page.shape, dtype=np.float32) < rng.uniform(2e-4, 1.5e-3)  # line noise
+    page[speckle] = 255 - page[speckle]
+    rotation = int(rng.choice([0, 90, 180, 270], p=[0.25, 0.2, 0.35, 0.2]))
+    return Delivered(rotate_clockwise(page, rotation), dpi, rotation=rotation, binary=True, quality=int(rng.integers(60, 86)))
+
+
+def rotate_clockwise(image: np.ndarray, degrees: int) -> np.ndarray:
+    """``image`` turned clockwise by a multiple of 90°; (H, W[, 3]) → (H, W) or (W, H)."""
+    if degrees % 90:
+        raise ValueError("degrees must be a multiple of 90")
+    return np.ascontiguousarray(np.rot90(image, k=-(degrees // 90) % 4))
+
+
+def degrade_photo(image: np.ndarray, rng: np.random.Generator) -> Delivered:
+    """A phone photo of the page on a desk: 8–12 MP colour, perspective, page curl,
+    a lighting gradient and a soft shadow, light defocus, sensor noise, JPEG.
+
+    Parameters
+    ----------
+    image : (H, W) uint8
+        The marked page (300 dpi is about the photo's own resolution).
+
+    Returns
+    -------
+    ``Delivered`` with an (h, w, 3) uint8 RGB image, portrait 3:4.
+    """
+    megapixels = rng.uniform(8.0, 12.0)
+    out_h = int(round(math.sqrt(megapixels * 1e6 * 4 / 3)))
+    out_w = int(round(out_h * 3 / 4))
+    H0, W0 = image.shape
+    quad = _photo_quad(rng, (W0, H0), (out_w, out_h))
+    src = np.array([[0, 0], [W0, 0], [W0, H0], [0, H0]], dtype=np.float32)
+    to_page = np.linalg.inv(cv2.getPerspectiveTransform(src, quad))
+
+    # The inverse map (photo pixel → page pixel) is smooth: compute it on a
+    # coarse grid and let cv2.resize interpolate. Grid point i sits where
+    # resize samples it, at pixel (i + 0.5) * step - 0.5.
+    step = 8
+    cols, rows = -(-out_w // step), -(-out_h // step)
+    gx, gy = np.meshgrid((np.arange(cols) + 0.5) * step - 0.5, (np.arange(rows) + 0.5) * step - 0.5)
+    hom = np.stack([gx, gy, np.ones_like(gx)], axis=-1) @ to_page.T
+    sx, sy = hom[..., 0] / hom[..., 2], hom[..., 1] / hom[..., 2]
+    sx, sy = _curl(sx, sy, (W0, H0), rng)
+    full = (cols * step, rows * step)
+    map_x = cv2.resize(sx.astype(np.float32), full, interpolation=cv2.INTER_LINEAR)[:out_h, :out_w]
+    map_y = cv2.resize(sy.astype(np.float32), full, interpolation=cv2.INTER_LINEAR)[:out_h, :out_w]
+    page = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    inside = ((map_x >= 0) & (map_x < W0 - 1) & (map_y >= 0) & (map_y < H0 - 1)).astype(np.float32)
+    inside = cv2.GaussianBlur(inside, (0, 0), 1.2)
+
+    desk = np.array(rng.choice([(120, 85, 55), (150, 150, 145), (90, 90, 95), (175, 140, 100)]), dtype=np.float32)
+    desk_texture = cv2.resize(rng.normal(1.0, 0.06, (out_h // 32 + 1, out_w // 32 + 1)).astype(np.float32), (out_w, out_h),
+                              interpolation=cv2.INTER_CUBIC)
+    light = _lighting(rng, out_w, out_h)
+    tint = np.array(rng.choice([(1.0, 0.96, 0.86), (0.93, 0.97, 1.0), (1.0, 0.99, 0.95)]), dtype=np.float32)
+    paper = page.astype(np.float32) * inside
+    background = (1.0 - inside) * desk_texture
+    rgb = np.empty((out_h, out_w, 3), dtype=np.uint8)
+    for c in range(3):
+        channel = (paper * tint[c] + background * desk[c]) * light
+        rgb[..., c] = np.clip(channel, 0, 255).astype(np.uint8)
+    rgb = cv2.GaussianBlur(rgb, (0, 0), rng.uniform(0.5, 1.2))
+    rgb = add_noise(rgb, rng.uniform(2.0, 5.0), rng)
+    dpi = round(max(out_w, out_h) / (297 / MM_PER_INCH))  # nominal: the frame is about an A4 page
+    return Delivered(rgb, dpi, quality=int(rng.integers(80, 94)))
+
+
+def _photo_quad(rng: np.random.Generator, page: tuple[int, int], frame: tuple[int, int]) -> np.ndarray:
+    """Where the page's corners land in the photo (TL, TR, BR, BL), ``(4, 2)`` float32."""
+    W0, H0 = page
+    w, h = frame
+    k = rng.uniform(0.78, 0.9) * h / H0
+    k = min(k, 0.9 * w / W0)
+    cx, cy = w / 2 + rng.uniform(-0.03, 0.03) * w, h / 2 + rng.uniform(-0.03, 0.03) * h
+    half = np.array([[-W0, -H0], [W0, -H0], [W0, H0], [-W0, H0]]) * k / 2
+    turn = math.radians(rng.uniform(-4, 4))
+    rotation = np.array([[math.cos(turn), -math.sin(turn)], [math.sin(turn), math.cos(turn)]])
+    quad = half @ rotation.T + (cx, cy)
+    quad += rng.uniform(-0.035, 0.035, (4, 2)) * (w, h)  # the camera is not parallel to the page
+    quad[:, 0] = np.clip(quad[:, 0], 0.01 * w, 0.99 * w)
+    quad[:, 1] = np.clip(quad[:, 1], 0.01 * h, 0.99 * h)
+    return quad.astype(np.float32)
+
+
+def _curl(sx: np.ndarray, sy: np.ndarray, page: tuple[int, int], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A smooth non-linear warp of page coordinates: a gentle bow plus one curling edge.
+
+    Slight on purpose: beyond the homography through the four fiducials,
+    boxes move by at most about 0.5 mm (95th percentile 0.45 mm) — the box
+    core starts 0.58 mm inside its edge — so the page stays readable by
+    registration on the fiducials alone.
+    """
+    W0, H0 = page
+    u, v = sx / W0, sy / H0
+    sy = sy + rng.uniform(-CURL_BOW, CURL_BOW) * H0 * np.sin(np.pi * np.clip(u, 0, 1))
+    sx = sx + rng.uniform(-CURL_BOW, CURL_BOW) * W0 * np.sin(np.pi * np.clip(v, 0, 1))
+    lift = rng.uniform(*CURL_LIFT)
+    edge = int(rng.integers(4))
+    start = 1 - CURL_EDGE
+    if edge == 0:
+        sx = sx + lift * W0 * np.clip((u - start) / (1 - start), 0, None) ** 2
+    elif edge == 1:
+        sx = sx - lift * W0 * np.clip((1 - start - u) / (1 - start), 0, None) ** 2
+    elif edge == 2:
+        sy = sy + lift * H0 * np.clip((v - start) / (1 - start), 0, None) ** 2
+    else:
+        sy = sy - lift * H0 * np.clip((1 - start - v) / (1 - start), 0, None) ** 2
+    return sx, sy
+
+
+def _lighting(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
+    """Brightness over the photo, ``(h, w)`` float32 ≤ 1: a gradient and a soft shadow edge."""
+    ys, xs = np.mgrid[0:h:16, 0:w:16].astype(np.float32)
+    u, v = xs / w - 0.5, ys / h - 0.5
+    gain = 1.0 + rng.uniform(-0.35, 0.35) * u + rng.uniform(-0.35, 0.35) * v
+    theta = rng.uniform(0, 2 * math.pi)
+    offset = rng.uniform(0.15, 0.35)  # the shadow covers the far side of this line
+    distance = u * math.cos(theta) + v * math.sin(theta) - offset
+    softness = rng.uniform(0.03, 0.08)
+    gain *= 1.0 - rng.uniform(0.2, 0.4) / (1.0 + np.exp(-distance / softness))
+    gain *= rng.uniform(0.92, 1.0) / gain.max()
+    return cv2.resize(gain, (w, h), interpolation=cv2.INTER_LINEAR)

@@ -1,0 +1,304 @@
+"""Pencil on paper: one mark of each kind, and a student's marks on a sheet page.
+
+Three kinds of ink go on a sheet and must stay apart so that truth is
+decidable: a real mark (core darkness about 0.5–0.9 of solid black), erasure
+residue (about 0.05–0.12) and stray dots (never inside a box's core). The
+doubtful kinds — ``faint``, ``tick`` — sit in between on purpose.
+
+Image steps are functions on numpy arrays: pages are ``(H, W)`` uint8,
+marks are darkness patches ``(h, w)`` float32 in [0, 1] multiplied into the
+page (``apply_graphite``), rectangles in pixels ``(x, y, w, h)`` with
+``(0, 0)`` the top-left corner of the top-left pixel; ``rect_to_px`` turns
+the sheet layout's millimetres into them.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from papergen.sheet.layout import Rect, SheetGeometry
+from papergen.sim.cohort import LIGHT_TONE, Response, Student
+
+MM_PER_INCH = 25.4
+MARK_KINDS = ("fill", "light", "residue", "faint", "tick", "dot")
+#: Stray dots per page (Poisson mean).
+STRAY_DOTS_PER_PAGE = 0.4
+
+# -- darkness (0 paper … 1 solid black); a real mark's is the student's tone (cohort) --
+RESIDUE_TONE = (0.05, 0.11)
+FAINT_TONE = (0.36, 0.48)
+#: Each side of a fill covers this share of the box, so 0.6–1.0 of its area.
+FILL_SIDE = (0.78, 1.0)
+#: A faint half-fill covers this share of the box area.
+FAINT_AREA = (0.25, 0.40)
+SPILL_RATE = 0.25
+SPILL_MM = (0.2, 0.6)  # beyond the box edge; the neighbour's core starts ≥ 1.7 mm away
+TICK_WIDTH_MM = (0.35, 0.55)
+DOT_RADIUS_MM = (0.2, 0.4)
+
+
+def rect_to_px(rect: Rect, geometry: SheetGeometry, dpi: float) -> tuple[float, float, float, float]:
+    """A frame rectangle (mm) as page pixels ``(x, y, w, h)`` at ``dpi``."""
+    ox, oy = geometry.origin
+    k = dpi / MM_PER_INCH
+    x, y, w, h = rect
+    return ((ox + x) * k, (oy + y) * k, w * k, h * k)
+
+
+def fiducial_corners_px(geometry: SheetGeometry, dpi: float) -> np.ndarray:
+    """Corners of the four fiducial squares, ``(16, 2)`` float page pixels."""
+    s = geometry.fiducial_size
+    points = []
+    for cx, cy in geometry.fiducial_centers():
+        x, y, w, h = rect_to_px((cx - s / 2, cy - s / 2, s, s), geometry, dpi)
+        points += [(x, y), (x + w, y), (x, y + h), (x + w, y + h)]
+    return np.array(points, dtype=np.float64)
+
+
+def fill_page(
+    blank: np.ndarray,
+    geometry: SheetGeometry,
+    page: int,
+    student: Student,
+    responses: Sequence[Response],
+    rng: np.random.Generator,
+    dpi: float,
+) -> np.ndarray:
+    """A copy of ``blank`` (H, W) uint8 with this student's pencil on sheet page ``page``.
+
+    Every page carries the header, so the 准考证号, 试卷类型 (and, for an
+    absent student, the invigilator's 缺考 mark) go on each page.
+    """
+    image = blank.copy()
+    ppm = dpi / MM_PER_INCH
+    header = geometry.header
+
+    def mark(rect: Rect, kind: str) -> None:
+        draw_mark(image, rect_to_px(rect, geometry, dpi), kind, rng, px_per_mm=ppm, tone=student.tone)
+
+    for column, digit in zip(header.id_grid, student.student_id):
+        mark(column[int(digit)], "fill")
+    if student.absent:
+        mark(header.absent, "fill")
+        return image
+    mark(header.variant_row[geometry.variants.index(student.variant)], "fill")
+    boxes = {q.number: q.boxes for q in geometry.questions_on(page)}
+    for response in responses:
+        for box, kind in response.marks:
+            if response.number in boxes:
+                mark(boxes[response.number][box], kind)
+    for _ in range(int(rng.poisson(STRAY_DOTS_PER_PAGE))):
+        if boxes:
+            row = boxes[int(rng.choice(list(boxes)))]
+            mark(row[int(rng.integers(len(row)))], "dot")
+    return image
+
+
+def draw_mark(
+    image: np.ndarray,
+    rect_px: Sequence[float],
+    kind: str,
+    rng: np.random.Generator,
+    *,
+    px_per_mm: float,
+    tone: float = 0.85,
+) -> np.ndarray:
+    """Pencil one mark of ``kind`` into ``image`` at the box ``rect_px`` (in place).
+
+    Parameters
+    ----------
+    image : (H, W) uint8
+        The page; graphite darkens it multiplicatively, so print stays visible under it.
+    rect_px : (x, y, w, h)
+        The box in page pixels.
+    kind
+        ``fill`` / ``light`` (a real mark), ``residue`` (an erased mark),
+        ``faint`` (a light half-fill, doubtful), ``tick`` (a check stroke,
+        doubtful), ``dot`` (a stray dot on the box edge or just outside it).
+    px_per_mm
+        Page resolution, so strokes and spills have physical sizes.
+    tone
+        The writer's pencil darkness for real marks (0 … 1).
+
+    Returns
+    -------
+    The same ``image``.
+    """
+    alpha, x0, y0 = mark_alpha(rect_px, kind, rng, px_per_mm=px_per_mm, tone=tone)
+    return apply_graphite(image, alpha, x0, y0)
+
+
+def mark_alpha(
+    rect_px: Sequence[float], kind: str, rng: np.random.Generator, *, px_per_mm: float, tone: float = 0.85
+) -> tuple[np.ndarray, int, int]:
+    """The darkness patch of one mark: ``(h, w)`` float32 in [0, 1] and its top-left pixel."""
+    if kind not in MARK_KINDS:
+        raise ValueError(f"unknown mark kind {kind!r}")
+    x, y, w, h = rect_px
+    pad = 1.2 * px_per_mm + 2
+    x0, y0 = int(math.floor(x - pad)), int(math.floor(y - pad))
+    shape = (int(math.ceil(y + h + pad)) - y0, int(math.ceil(x + w + pad)) - x0)
+    box = (x - x0, y - y0, w, h)  # the box in patch coordinates
+    if kind in ("fill", "light"):
+        strength = tone * rng.uniform(0.93, 1.03)
+        if kind == "light":
+            strength = min(strength, rng.uniform(*LIGHT_TONE))
+        cover = _fill_mask(shape, box, rng, px_per_mm, rng.uniform(*FILL_SIDE), rng.uniform(*FILL_SIDE),
+                           spill=rng.random() < SPILL_RATE)
+        alpha = cover * _graphite(shape, rng, px_per_mm) * min(strength, 0.97)
+    elif kind == "residue":  # the shape of the erased fill, rubbed to a blotchy grey
+        cover = _fill_mask(shape, box, rng, px_per_mm, rng.uniform(*FILL_SIDE), rng.uniform(*FILL_SIDE), spill=False)
+        alpha = cover * _smudge(shape, rng, px_per_mm) * rng.uniform(*RESIDUE_TONE)
+    elif kind == "faint":  # started filling, stopped: part of the box, light grey
+        width_share = rng.uniform(0.45, 0.65)
+        height_share = min(rng.uniform(*FAINT_AREA) / width_share, 0.9)
+        cover = _fill_mask(shape, box, rng, px_per_mm, width_share, height_share, spill=False, slack=0.4)
+        alpha = cover * _graphite(shape, rng, px_per_mm) * rng.uniform(*FAINT_TONE)
+    elif kind == "tick":
+        alpha = _tick(shape, box, rng, px_per_mm) * min(tone * rng.uniform(0.9, 1.05), 0.95)
+    else:
+        alpha = _dot(shape, box, rng, px_per_mm) * rng.uniform(0.5, 0.9)
+    return alpha.astype(np.float32), x0, y0
+
+
+def apply_graphite(image: np.ndarray, alpha: np.ndarray, x0: int, y0: int) -> np.ndarray:
+    """Darken ``image`` (H, W) uint8 by ``alpha`` (h, w) placed at ``(x0, y0)``, in place."""
+    H, W = image.shape[:2]
+    h, w = alpha.shape
+    ax0, ay0 = max(0, -x0), max(0, -y0)
+    ix0, iy0 = max(0, x0), max(0, y0)
+    ix1, iy1 = min(W, x0 + w), min(H, y0 + h)
+    if ix1 <= ix0 or iy1 <= iy0:
+        return image
+    region = image[iy0:iy1, ix0:ix1]
+    part = alpha[ay0:ay0 + (iy1 - iy0), ax0:ax0 + (ix1 - ix0)]
+    region[...] = np.clip(region * (1.0 - part) + 0.5, 0, 255).astype(np.uint8)
+    return image
+
+
+def _smooth_jitter(count: int, length: int, rng: np.random.Generator, scale: float, width: float) -> np.ndarray:
+    """``(count, length)`` smooth random jitter: standard deviation ``scale``,
+    correlated over about ``width`` samples (a moving sum of normals)."""
+    k = max(1, int(round(width)))
+    sums = np.cumsum(rng.normal(0.0, 1.0, (count, length + k)), axis=1)
+    return (sums[:, k:] - sums[:, :-k]) * (scale / math.sqrt(k))
+
+
+def _fill_mask(
+    shape: tuple[int, int],
+    box: tuple[float, float, float, float],
+    rng: np.random.Generator,
+    ppm: float,
+    fw: float,
+    fh: float,
+    *,
+    spill: bool,
+    slack: float = 1.0,
+) -> np.ndarray:
+    """Coverage (0 … 1) of a scribbled fill: a ragged rectangle spanning shares
+    ``fw`` × ``fh`` of the box, placed at random inside it (``slack`` < 1 keeps
+    it nearer the centre), or spilling over one edge."""
+    bx, by, bw, bh = box
+    left = bx + (0.5 + slack * rng.uniform(-0.5, 0.5)) * (1 - fw) * bw
+    top = by + (0.5 + slack * rng.uniform(-0.5, 0.5)) * (1 - fh) * bh
+    right, bottom = left + fw * bw, top + fh * bh
+    if spill:  # the pencil ran over one edge of the box
+        amount = rng.uniform(*SPILL_MM) * ppm
+        edge = int(rng.integers(4))
+        if edge == 0:
+            left = bx - amount
+        elif edge == 1:
+            right = bx + bw + amount
+        elif edge == 2:
+            top = by - amount
+        else:
+            bottom = by + bh + amount
+    rows, cols = shape
+    jitter = 0.12 * ppm  # stroke ends are never straight
+    L, R = np.array([[left], [right]]) + _smooth_jitter(2, rows, rng, jitter, 0.3 * ppm)
+    T, B = np.array([[top], [bottom]]) + _smooth_jitter(2, cols, rng, jitter, 0.3 * ppm)
+    xs = np.arange(cols, dtype=np.float32) + 0.5
+    ys = np.arange(rows, dtype=np.float32) + 0.5
+    across = np.clip(xs[None, :] - L[:, None] + 0.5, 0, 1) * np.clip(R[:, None] - xs[None, :] + 0.5, 0, 1)
+    down = np.clip(ys[:, None] - T[None, :] + 0.5, 0, 1) * np.clip(B[None, :] - ys[:, None] + 0.5, 0, 1)
+    return (across * down).astype(np.float32)
+
+
+def _graphite(shape: tuple[int, int], rng: np.random.Generator, ppm: float) -> np.ndarray:
+    """Graphite texture for one mark, ``shape`` float32, mean ≈ 0.9: a random
+    window of one of the pencil's texture tiles, possibly mirrored."""
+    tiles = _graphite_tiles(round(ppm, 2))
+    tile = tiles[int(rng.integers(len(tiles)))]
+    rows, cols = shape
+    y = int(rng.integers(tile.shape[0] - rows + 1))
+    x = int(rng.integers(tile.shape[1] - cols + 1))
+    window = tile[y:y + rows, x:x + cols]
+    return window[:, ::-1] if rng.random() < 0.5 else window
+
+
+@functools.lru_cache(maxsize=4)
+def _graphite_tiles(ppm: float) -> tuple[np.ndarray, ...]:
+    """Pencil texture tiles at ``ppm`` pixels/mm: parallel strokes (flat or
+    diagonal hatching, two stroke pitches) over blurred paper grain.
+
+    Made once per resolution from a fixed seed — the texture is a property of
+    the pencil, not of the run — so marking a sheet only cuts windows out of
+    them (computing texture per mark was half the time of a whole scan).
+    """
+    rng = np.random.default_rng(20260306)
+    side = int(ppm * 12) + 16  # wider than any mark's patch (box + 1.2 mm padding each side)
+    yy, xx = np.mgrid[0:side, 0:side].astype(np.float32)
+    tiles = []
+    for angle in (0.0, 0.55, 0.85):
+        for pitch_mm in (0.32, 0.42):
+            period = max(pitch_mm * ppm, 1.5)
+            strokes = 0.5 + 0.5 * np.sin((xx * math.sin(angle) + yy * math.cos(angle)) * (2 * math.pi / period))
+            grain = cv2.GaussianBlur(rng.random((side, side), dtype=np.float32), (0, 0), max(0.5, 0.06 * ppm))
+            grain = (grain - grain.mean()) / (grain.std() + 1e-6)
+            tiles.append(np.clip(1.0 - 0.16 * (1.0 - strokes) - 0.10 * grain, 0.4, 1.0).astype(np.float32))
+    return tuple(tiles)
+
+
+def _smudge(shape: tuple[int, int], rng: np.random.Generator, ppm: float) -> np.ndarray:
+    """Eraser residue: blotchy, low-frequency, mean ≈ 1."""
+    blotches = cv2.GaussianBlur(rng.random(shape, dtype=np.float32), (0, 0), max(1.0, 0.4 * ppm))
+    blotches = (blotches - blotches.mean()) / (blotches.std() + 1e-6)
+    return np.clip(1.0 + 0.35 * blotches, 0.2, 1.8)
+
+
+def _tick(shape: tuple[int, int], box: tuple[float, float, float, float], rng: np.random.Generator, ppm: float) -> np.ndarray:
+    """A check stroke ✓ across the box: short leg down, long leg up to the top right."""
+    bx, by, bw, bh = box
+    points = np.array([
+        (bx + rng.uniform(0.12, 0.3) * bw, by + rng.uniform(0.4, 0.6) * bh),
+        (bx + rng.uniform(0.38, 0.5) * bw, by + rng.uniform(0.8, 0.95) * bh),
+        (bx + rng.uniform(0.85, 1.05) * bw, by + rng.uniform(-0.1, 0.12) * bh),
+    ])
+    canvas = np.zeros(shape, dtype=np.uint8)
+    thickness = max(1, int(round(rng.uniform(*TICK_WIDTH_MM) * ppm)))
+    cv2.polylines(canvas, [np.round(points * 16).astype(np.int32)], False, 255, thickness, cv2.LINE_AA, shift=4)
+    return canvas.astype(np.float32) / 255.0
+
+
+def _dot(shape: tuple[int, int], box: tuple[float, float, float, float], rng: np.random.Generator, ppm: float) -> np.ndarray:
+    """A small stray dot centred on an edge of the box or just outside it, never in its core."""
+    bx, by, bw, bh = box
+    r = rng.uniform(*DOT_RADIUS_MM) * ppm
+    out = rng.uniform(0.0, 0.5) * ppm  # 0: on the edge; else beyond it
+    edge = int(rng.integers(4))
+    if edge == 0:
+        cx, cy = bx + rng.uniform(0.1, 0.9) * bw, by - out
+    elif edge == 1:
+        cx, cy = bx + rng.uniform(0.1, 0.9) * bw, by + bh + out
+    elif edge == 2:
+        cx, cy = bx - out, by + rng.uniform(0.1, 0.9) * bh
+    else:
+        cx, cy = bx + bw + out, by + rng.uniform(0.1, 0.9) * bh
+    canvas = np.zeros(shape, dtype=np.uint8)
+    cv2.circle(canvas, (int(round(cx * 16)), int(round(cy * 16))), max(16, int(round(r * 16))), 255, -1, cv2.LINE_AA, shift=4)
+    return canvas.astype(np.float32) / 255.0
