@@ -20,9 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from papergen.grade.pipeline import grade  # noqa: E402
 from papergen.render.build import build_exam  # noqa: E402
 from papergen.sim.evaluation import Accuracy, evaluate  # noqa: E402
-from papergen.grade.pipeline import grade  # noqa: E402
 from papergen.sim.run import simulate  # noqa: E402
 
 

@@ -1009,8 +1009,8 @@ class Harness:
             roundtrip(report.banks[0], what="干净的题库")
 
     def run_scan(self, path: Path) -> None:
-        from papergen.grade import pipeline as grading
         from papergen.grade import ingest as scan_ingest
+        from papergen.grade import pipeline as grading
 
         jobs, _problems = scan_ingest.collect_pages([path])
         for job in jobs[:SCAN_PAGES_PER_INPUT]:
@@ -1030,9 +1030,9 @@ def _short(value, limit: int = 120) -> str:
 
 def roundtrip(bank, what: str) -> None:
     """What papergen writes as a bank must read back, without errors, as the same bank."""
-    from papergen.core import located_yaml
     from papergen.bank.files import dump_bank
     from papergen.bank.validate import bank_from_document
+    from papergen.core import located_yaml
 
     text = dump_bank(bank)
     doc = located_yaml.parse(text, "roundtrip.yaml")

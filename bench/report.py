@@ -21,11 +21,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from papergen.bank.model import LETTERS  # noqa: E402
 from papergen.exam.blueprint import load_blueprint  # noqa: E402
 from papergen.exam.plan import plan_exam  # noqa: E402
-from papergen.bank.model import LETTERS  # noqa: E402
-from papergen.report.workbook import write_report  # noqa: E402
 from papergen.report.data import STATUS_GRADED, ExamResults, StudentRow  # noqa: E402
+from papergen.report.workbook import write_report  # noqa: E402
 
 BLUEPRINT = f"""exam: bench-report
 title: 报表基准（100题）

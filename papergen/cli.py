@@ -1,7 +1,7 @@
 """The ``papergen`` command line.
 
 Each command only parses options, calls the library and reports; the work is
-done in importable modules (``bankfile``, ``importer``, ``stats``…). Library
+done in importable modules (``bank.files``, ``bank.importer``, ``bank.stats``…). Library
 errors (``PapergenError``) become a Chinese message on stderr and the exit
 code their class carries (README, "Exit codes").
 """
@@ -15,9 +15,9 @@ from pathlib import Path
 import click
 
 from papergen import __version__
-from papergen.bank import files as bankfile
-from papergen.bank import importer
-from papergen.bank import stats
+from papergen.bank import importer, stats
+from papergen.bank.files import load_banks, validate_paths
+from papergen.core import atomic
 from papergen.core.errors import ImportIncomplete, Interrupted, PapergenError
 from papergen.core.interrupts import stop_on_signals
 
@@ -78,7 +78,7 @@ def bank_validate(banks: tuple[Path, ...], strict: bool, quiet: bool) -> None:
 
     Exit 0 only when no errors (and, with --strict, no warnings) were found.
     """
-    report = bankfile.validate_paths(banks)
+    report = validate_paths(banks)
     shown = report.errors if quiet else report.problems
     for problem in shown:
         click.echo(problem.format())
@@ -97,7 +97,7 @@ def bank_validate(banks: tuple[Path, ...], strict: bool, quiet: bool) -> None:
 @reports_errors
 def bank_stats(banks: tuple[Path, ...], fmt: str) -> None:
     """按知识点 × 题型 × 难度统计题量。 Counts per topic × type × difficulty."""
-    loaded = bankfile.load_banks(banks)
+    loaded = load_banks(banks)
     rows = stats.topic_counts(loaded)
     if fmt == "csv":
         click.echo(stats.format_csv(rows), nl=False)
@@ -149,7 +149,7 @@ def bank_import(source: Path, output: Path, topic, id_prefix, bank_id, title, fo
 @reports_errors
 def bank_export(bank_path: Path, output: Path, fmt: str | None) -> None:
     """把题库导出为 Excel、Moodle XML、GIFT、Aiken 或中文文本。"""
-    (loaded,) = bankfile.load_banks([bank_path])
+    (loaded,) = load_banks([bank_path])
     fmt = importer.export_format_for(output, fmt)
     left_out = importer.export_bank(loaded, output, fmt)
     written = len(loaded.questions) - len(left_out)
@@ -292,7 +292,11 @@ def results_command(results_dir: Path, fmt: str) -> None:
 
     from papergen.exam.manifest import Manifest
     from papergen.grade.results import results_text
-    from papergen.grade.store import grading_finished, manifest_from_store, reading_store
+    from papergen.grade.store import (
+        grading_finished,
+        manifest_from_store,
+        reading_store,
+    )
 
     with reading_store(results_dir) as db:
         manifest = Manifest.from_json(json_module.loads(manifest_from_store(db)))
@@ -358,8 +362,8 @@ def warn_if_unfinished(finished: bool) -> None:
 @reports_errors
 def report_command(results_dir: Path, output: Path, roster, lang: str) -> None:
     """成绩报表（Excel）：成绩、题目分析、知识点、分数分布、待复核。"""
-    from papergen.report.workbook import write_report
     from papergen.report.data import load_exam_results
+    from papergen.report.workbook import write_report
 
     results = load_exam_results(results_dir, roster)
     warn_if_unfinished(results.finished)
@@ -410,8 +414,8 @@ def feedback_command(results_dir: Path, outdir: Path, roster) -> None:
     One PDF per student who sat the exam, named 准考证号-姓名.pdf; absent
     students and sheets awaiting review of their 准考证号 are listed, not written.
     """
-    from papergen.report.feedback import write_feedback
     from papergen.report.data import load_exam_results
+    from papergen.report.feedback import write_feedback
 
     results = load_exam_results(results_dir, roster)
     warn_if_unfinished(results.finished)
@@ -439,6 +443,7 @@ def main() -> None:
         cli.main(prog_name="papergen")  # standalone mode: exits by itself unless interrupted
         return
     except Interrupted as exc:
+        atomic.remove_own_temps()
         if sys.stderr.isatty():
             click.echo("", err=True)  # end the line the terminal's ^C or the progress bar left open
         for note in exc.notes:

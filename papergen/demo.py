@@ -20,10 +20,10 @@ from pathlib import Path
 
 from papergen.core import atomic
 from papergen.data import demo_bank
-from papergen.render.build import build_exam
 from papergen.grade.pipeline import grade
-from papergen.report.workbook import write_report
+from papergen.render.build import build_exam
 from papergen.report.data import load_exam_results
+from papergen.report.workbook import write_report
 from papergen.sim.run import simulate
 
 STUDENTS = 60

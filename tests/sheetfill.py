@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pypdfium2 as pdfium
 
-from papergen.exam.manifest import Manifest
 from papergen.bank.model import LETTERS
+from papergen.exam.manifest import Manifest
 
 
 def blank_sheet(exam_dir: Path, dpi: int = 150, page: int = 1) -> np.ndarray:

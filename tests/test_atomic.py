@@ -105,6 +105,18 @@ def test_copies_kept_by_a_killed_replace_all_are_cleared_by_the_next_one(tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["paper-A.pdf", "staging"]
 
 
+def test_an_interrupted_process_removes_its_own_unheld_temps(tmp_path: Path) -> None:
+    """A Ctrl-C landing between ``mkstemp`` and the ``with`` that would clean up leaves a temp nobody holds."""
+    made = atomic._temp_beside(tmp_path / "sheet-0001.jpg")  # as if the signal came right after
+    other = tmp_path / f".sheet-0002.jpg.{_a_dead_pid()}-abcd1234.tmp"  # another process's: not ours to judge here
+    other.write_text("x")
+    kept = tmp_path / f".sheet-0003.jpg.{os.getpid()}-abcd1234.keep"  # possibly the only old copy: never removed
+    kept.write_text("x")
+    removed = atomic.remove_own_temps()  # other tests' folders may hold this process's temps too
+    assert [r for r in removed if r.parent == tmp_path.resolve()] == [made.resolve()]
+    assert not made.exists() and other.exists() and kept.exists()
+
+
 def _a_dead_pid() -> int:
     child = subprocess.Popen(["true"])
     child.wait()

@@ -223,9 +223,9 @@ def test_other_line_breaks_survive_writing_and_reading(tmp_path: Path) -> None:
 
 
 def test_checking_many_questions_is_linear_in_their_number(monkeypatch: pytest.MonkeyPatch) -> None:
-    from papergen.core.located_yaml import located
     from papergen.bank.model import Problem
     from papergen.bank.validate import questions_from_mappings
+    from papergen.core.located_yaml import located
 
     looked_at = 0
     is_error = Problem.is_error

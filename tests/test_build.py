@@ -14,10 +14,10 @@ import pypdfium2 as pdfium
 import pytest
 from click.testing import CliRunner
 
+from papergen.bank.model import LETTERS
 from papergen.cli import cli
 from papergen.core.errors import ExitCode
 from papergen.exam.manifest import read_manifest
-from papergen.bank.model import LETTERS
 from papergen.sheet.code import SheetCode
 from tests.conftest import ROOT
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from papergen.bank.model import Bank
 from papergen.cli import cli
 from papergen.core.errors import ExitCode
-from papergen.bank.model import Bank
 from tests.conftest import FIXTURES, ROOT
 
 SAMPLE_BANK = ROOT / "banks" / "xinjiuye-dangjian.yaml"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from papergen.sim.evaluation import evaluate
 from papergen.grade.pipeline import grade
+from papergen.sim.evaluation import evaluate
 from tests.conftest import ROOT
 
 EXAM = ROOT / "scans" / "2026-mock-03"

@@ -11,12 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from papergen.bank import files as bankfile
-from papergen.exam.blueprint import load_blueprint
-from papergen.core.errors import BlueprintError
 from papergen.bank.model import LETTERS, Option, Question
+from papergen.core.errors import BlueprintError
+from papergen.exam.blueprint import load_blueprint
 from papergen.exam.selection import select, topic_matches
+from papergen.exam.variants import (
+    key_in_display_letters,
+    make_variants,
+    permute_options,
+)
 from papergen.sheet.layout import SheetGeometry, compute_geometry, load_layout
-from papergen.exam.variants import key_in_display_letters, make_variants, permute_options
 from tests.conftest import ROOT
 
 BANK = ROOT / "banks" / "xinjiuye-dangjian.yaml"

@@ -9,7 +9,12 @@ import time
 
 import pytest
 
-from papergen.core.executor import EXECUTOR_ENV, ExecutorSettingError, effective_kind, run_jobs
+from papergen.core.executor import (
+    EXECUTOR_ENV,
+    ExecutorSettingError,
+    effective_kind,
+    run_jobs,
+)
 
 KINDS = ("serial", "threads", "processes")
 

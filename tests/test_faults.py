@@ -24,7 +24,13 @@ from openpyxl import load_workbook
 
 from papergen.core.errors import ExitCode as X
 from tests.conftest import MATRIX_BLUEPRINT, ROOT
-from tests.matrix import assert_complete, run_cli, start_subprocess, store_dump, stored_pages
+from tests.matrix import (
+    assert_complete,
+    run_cli,
+    start_subprocess,
+    store_dump,
+    stored_pages,
+)
 
 SEED = 20260306
 

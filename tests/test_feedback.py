@@ -16,9 +16,12 @@ import pypdfium2 as pdfium
 import pytest
 from click.testing import CliRunner
 
-from papergen.render.build import build_exam
+from papergen.bank.model import LETTERS
 from papergen.cli import cli
 from papergen.core.errors import ExitCode, InputFileError
+from papergen.grade.pipeline import grade
+from papergen.render.build import build_exam
+from papergen.report.data import STATUS_ABSENT, STATUS_REVIEW, load_exam_results
 from papergen.report.feedback import (
     UNSAFE_FILENAME_CHARS,
     display_letters,
@@ -27,9 +30,6 @@ from papergen.report.feedback import (
     student_topic_rates,
     write_feedback,
 )
-from papergen.grade.pipeline import grade
-from papergen.bank.model import LETTERS
-from papergen.report.data import STATUS_ABSENT, STATUS_REVIEW, load_exam_results
 from papergen.sim.run import simulate
 from tests.conftest import ROOT
 

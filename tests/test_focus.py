@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from papergen.render.build import build_exam
 from papergen.cli import cli
 from papergen.core.errors import BlueprintError
 from papergen.exam.focus import BASE_WEIGHT, FocusPlan
-from papergen.report.focus import focus_plan
-from papergen.grade.pipeline import grade
 from papergen.exam.manifest import read_manifest
-from papergen.report.data import load_exam_results
 from papergen.exam.selection import _weighted_sample
+from papergen.grade.pipeline import grade
+from papergen.render.build import build_exam
+from papergen.report.data import load_exam_results
+from papergen.report.focus import focus_plan
 from papergen.sim.run import simulate
 from tests.conftest import ROOT
 

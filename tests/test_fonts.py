@@ -13,10 +13,10 @@ import pypdfium2 as pdfium
 import pytest
 from click.testing import CliRunner
 
-from papergen.render import fonts
-from papergen.render.build import build_exam
 from papergen.cli import cli
 from papergen.grade.pipeline import grade
+from papergen.render import fonts
+from papergen.render.build import build_exam
 from papergen.sim.run import simulate
 from tests.conftest import ROOT
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from papergen.core.errors import InputFileError
 from papergen.bank.formats import gift
 from papergen.bank.model import Bank, Option, Question
+from papergen.core.errors import InputFileError
 from tests.conftest import FIXTURES, marked_line, sample_bank
 
 PATH = "题库.gift"
@@ -211,9 +211,9 @@ def test_papergen_comment_nested_thousands_deep_is_a_warning_not_a_crash():
 @pytest.mark.parametrize("head", ['{"bank": "a b", "title": "  "}', '{"bank": 7, "title": ["x"]}'])
 def test_invalid_bank_id_or_title_in_the_header_is_not_written_into_the_bank(tmp_path, head):
     from papergen.bank import importer
-    from papergen.core import located_yaml
     from papergen.bank.files import dump_bank
     from papergen.bank.validate import bank_from_document
+    from papergen.core import located_yaml
 
     source = tmp_path / "题库.gift"
     source.write_text(f"// papergen-bank: {head}\n\n::Q1::题 {{=甲 ~乙}}\n", encoding="utf-8")

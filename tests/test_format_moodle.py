@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from papergen.core.errors import InputFileError, InputRejected
 from papergen.bank.formats import moodle
 from papergen.bank.model import Bank, Option, Question
+from papergen.core.errors import InputFileError, InputRejected
 from tests.conftest import FIXTURES, sample_bank
 
 PATH = "题库.xml"

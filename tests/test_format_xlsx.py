@@ -8,9 +8,9 @@ from io import BytesIO
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from papergen.core.errors import InputFileError, OutputError
 from papergen.bank.formats import xlsx
 from papergen.bank.model import Bank, Option, Question
+from papergen.core.errors import InputFileError, OutputError
 
 PATH = "题库.xlsx"
 HEADER = ["编号", "题型", "题干", "A", "B", "C", "D", "答案", "解析", "知识点", "难度"]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import sys
 import sqlite3
+import sys
 from pathlib import Path
 
 import cv2
@@ -13,12 +13,12 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from papergen.render.build import build_exam
 from papergen.cli import cli
 from papergen.core.errors import ExitCode
-from papergen.grade.pipeline import grade
 from papergen.exam.manifest import read_manifest
+from papergen.grade.pipeline import grade
 from papergen.grade.registration import RegistrationError, register
+from papergen.render.build import build_exam
 from tests.conftest import ROOT
 from tests.sheetfill import blank_sheet, erase, filled_sheet, key_answers, paint
 
@@ -279,8 +279,8 @@ def test_a_qr_page_number_the_sheet_does_not_have_is_refused(exam, manifest) -> 
 
 
 def test_an_image_too_small_to_be_a_sheet_and_a_qr_detector_assertion_are_page_results(tmp_path) -> None:
-    from papergen.grade.pipeline import process_page
     from papergen.grade.ingest import collect_pages
+    from papergen.grade.pipeline import process_page
 
     committed = read_manifest(ROOT / "scans" / "2026-mock-03" / "exam.json")
     cv2.imwrite(str(tmp_path / "thin.png"), np.full((3000, 2), 128, np.uint8))

@@ -21,7 +21,13 @@ import pytest
 
 from papergen.core.errors import ExitCode as X
 from tests.conftest import MATRIX_BLUEPRINT
-from tests.matrix import run_subprocess, start_subprocess, store_dump, stored_pages, temp_leftovers
+from tests.matrix import (
+    run_subprocess,
+    start_subprocess,
+    store_dump,
+    stored_pages,
+    temp_leftovers,
+)
 
 #: Sheets (two pages each) in the pile that is interrupted: enough that
 #: grading with two workers is still running seconds after its first page.

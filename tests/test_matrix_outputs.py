@@ -38,7 +38,17 @@ import pytest
 
 from papergen.core.errors import ExitCode as X
 from tests.conftest import MATRIX_BLUEPRINT, ROOT, SMALL_STUDENTS
-from tests.matrix import Case, assert_nothing_lost, expand, ids, run_cli, snapshot, store_dump, stored_pages, unwritable
+from tests.matrix import (
+    Case,
+    assert_nothing_lost,
+    expand,
+    ids,
+    run_cli,
+    snapshot,
+    store_dump,
+    stored_pages,
+    unwritable,
+)
 from tests.test_matrix_bank import BANK, TEXT_SOURCE
 
 # -- faults ------------------------------------------------------------------------------------------

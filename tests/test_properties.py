@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from papergen.bank import importer
 from papergen.bank.files import validate_paths
-from papergen.core.errors import PapergenError
 from papergen.bank.formats import cntext
 from papergen.bank.model import LETTERS, Bank, Option, Question
+from papergen.core.errors import PapergenError
 
 # Text a person would put in a stem or option: Chinese, digits, common punctuation —
 # but no line breaks and nothing that starts like a marker.

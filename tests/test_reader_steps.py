@@ -8,8 +8,19 @@ import pytest
 from papergen.exam.manifest import read_manifest
 from papergen.grade.bubbles import Levels, Reading
 from papergen.grade.reader import (
-    Flag, Measurements, QuestionReading, Refusal, accept_sheet, decide_identity, decide_questions, decide_variant,
-    label_groups, measure, question_flags, rects_to_px, sheet_code,
+    Flag,
+    Measurements,
+    QuestionReading,
+    Refusal,
+    accept_sheet,
+    decide_identity,
+    decide_questions,
+    decide_variant,
+    label_groups,
+    measure,
+    question_flags,
+    rects_to_px,
+    sheet_code,
 )
 from papergen.sheet.code import SheetCode
 from papergen.sheet.layout import BoxTable, PageHeader, SheetGeometry

@@ -15,11 +15,16 @@ from docx.oxml.ns import qn
 from docx.text.paragraph import Paragraph
 from lxml import etree
 
-from papergen.render import fonts
-from papergen.render import docx as render_docx
 from papergen.bank.model import LETTERS
+from papergen.render import docx as render_docx
+from papergen.render import fonts
+from papergen.render.docx import (
+    TEXT_WIDTH_EM,
+    option_columns,
+    render_key_docx,
+    render_paper_docx,
+)
 from papergen.render.paper import Paper, PaperQuestion, PaperSection
-from papergen.render.docx import TEXT_WIDTH_EM, option_columns, render_key_docx, render_paper_docx
 
 SHORT_OPTIONS = ["党委", "政府", "人大", "政协"]
 MEDIUM_OPTIONS = ["社会工作部门归口指导", "组织部门牵头抓总", "行业主管部门具体负责", "属地街道社区兜底"]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pytest
 
-from papergen.render import pdf as render_pdf
 from papergen.bank.model import LETTERS
+from papergen.render import pdf as render_pdf
 from papergen.render.paper import Paper, PaperQuestion, PaperSection
 
 TITLE = "2024 年事业单位联考 <模拟> & 测试卷"

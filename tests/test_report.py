@@ -11,12 +11,12 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
-from papergen.report import analysis as item_stats
-from papergen.render.build import build_exam
 from papergen.cli import cli
 from papergen.grade.pipeline import grade
-from papergen.report.workbook import write_report
+from papergen.render.build import build_exam
+from papergen.report import analysis as item_stats
 from papergen.report.data import STATUS_ABSENT, STATUS_NO_SHEET, load_exam_results
+from papergen.report.workbook import write_report
 from papergen.sim.run import simulate
 from tests.conftest import ROOT
 

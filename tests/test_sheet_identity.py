@@ -18,9 +18,9 @@ import cv2
 import numpy as np
 import pytest
 
-from papergen.render.build import build_exam
 from papergen.core.errors import ExitCode
 from papergen.exam.manifest import read_manifest
+from papergen.render.build import build_exam
 from papergen.render.sheet import qr_modules
 from tests.conftest import ROOT
 from tests.matrix import run_cli
@@ -188,11 +188,11 @@ def test_totals_lie_within_the_exams_range_whatever_is_scanned(builds, tmp_path)
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    from papergen.grade.pipeline import score_reading
-    from papergen.grade.results import exam_score_range, student_results
-    from papergen.grade.reader import PageReading, QuestionReading
-    from papergen.grade.store import PageRecord, open_store
     from papergen.exam.manifest import manifest_text
+    from papergen.grade.pipeline import score_reading
+    from papergen.grade.reader import PageReading, QuestionReading
+    from papergen.grade.results import exam_score_range, student_results
+    from papergen.grade.store import PageRecord, open_store
 
     manifest = read_manifest(builds[0] / "exam.json")
     low, high = exam_score_range(manifest)

@@ -13,15 +13,15 @@ import pypdfium2 as pdfium
 import pytest
 from click.testing import CliRunner
 
-from papergen.sim import cohort, journeys, marks, output
-from papergen.sim import run as sim
-from papergen.render.build import build_exam
+from papergen.bank.model import LETTERS
 from papergen.cli import cli
 from papergen.core.errors import ExitCode
 from papergen.exam.manifest import read_manifest, write_manifest
-from papergen.bank.model import LETTERS
+from papergen.render.build import build_exam
 from papergen.render.sheet import render_sheets
 from papergen.sheet.code import SheetCode
+from papergen.sim import cohort, journeys, marks, output
+from papergen.sim import run as sim
 from tests.conftest import ROOT
 
 BLUEPRINT = ROOT / "blueprints" / "2026-mock-03.yaml"

@@ -15,13 +15,20 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 from openpyxl.chart import LineChart
 
-from papergen.render.build import build_exam
 from papergen.cli import cli
 from papergen.core.errors import ExitCode, InputFileError, OutputError
 from papergen.grade.pipeline import grade
+from papergen.render.build import build_exam
 from papergen.report.data import load_exam_results
+from papergen.report.trends import (
+    ALL_STUDENTS,
+    NO_CLASS,
+    _topic_order,
+    load_trends,
+    student_topic_rates,
+    write_trends,
+)
 from papergen.sim.run import simulate
-from papergen.report.trends import ALL_STUDENTS, NO_CLASS, _topic_order, load_trends, student_topic_rates, write_trends
 from tests.conftest import ROOT
 
 BLUEPRINT = ROOT / "blueprints" / "2026-mock-03.yaml"

@@ -14,12 +14,15 @@ from pathlib import Path
 
 import yaml
 
-from papergen.core import atomic
-from papergen.core import inputs
-from papergen.core import located_yaml
-from papergen.core.errors import BankInvalid, InputFileError, InputRejected, PapergenError
 from papergen.bank.model import Bank, Problem
 from papergen.bank.validate import bank_from_document, check_banks
+from papergen.core import atomic, inputs, located_yaml
+from papergen.core.errors import (
+    BankInvalid,
+    InputFileError,
+    InputRejected,
+    PapergenError,
+)
 
 
 def read_bank(path: str | Path) -> tuple[Bank | None, list[Problem]]:

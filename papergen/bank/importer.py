@@ -15,14 +15,19 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from papergen.core import atomic
-from papergen.core import inputs
 from papergen.bank.files import dump_bank
+from papergen.bank.formats import RawRecord, ReadResult
+from papergen.bank.model import (
+    DEFAULT_DIFFICULTY,
+    UNCLASSIFIED_TOPIC,
+    Bank,
+    Problem,
+    Question,
+)
+from papergen.bank.validate import ID_PATTERN, check_banks, questions_from_mappings
+from papergen.core import atomic, inputs
 from papergen.core.errors import InputFileError, OutputError
 from papergen.core.located_yaml import located
-from papergen.bank.formats import RawRecord, ReadResult
-from papergen.bank.model import DEFAULT_DIFFICULTY, UNCLASSIFIED_TOPIC, Bank, Problem, Question
-from papergen.bank.validate import ID_PATTERN, check_banks, questions_from_mappings
 
 #: Source kind → module in ``papergen.bank.formats`` with ``read``/``write``.
 FORMAT_MODULES = {

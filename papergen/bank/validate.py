@@ -13,7 +13,6 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from papergen.core.located_yaml import YList, YMap
 from papergen.bank.model import (
     DIFFICULTIES,
     LETTERS,
@@ -26,6 +25,7 @@ from papergen.bank.model import (
     Question,
 )
 from papergen.bank.similarity import find_similar, normalize
+from papergen.core.located_yaml import YList, YMap
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_.\-\u4e00-\u9fff]{1,64}$")
 BANK_KEYS = ("bank", "title", "questions")

@@ -159,6 +159,31 @@ def _keep(target: Path) -> Path:
     return copy
 
 
+#: Every folder this process has made a temp file in (see ``remove_own_temps``).
+_TEMP_FOLDERS: set[Path] = set()
+
+
+def remove_own_temps() -> list[Path]:
+    """Remove the temp files this process left in the folders it wrote to; returns them.
+
+    For an interrupted run (``cli.main``). Every writer removes its own temp
+    file on any exception, but a signal's handler runs between any two
+    bytecodes: landing just after ``mkstemp`` returned, or after the temp
+    was made but before a ``with`` block was entered, it leaves a file no
+    clean-up holds. A later write of the same target would remove it (its
+    process is gone by then); this removes it at once. Only ``.tmp`` files
+    carrying this process's id: a ``.keep`` copy may be the only old version
+    of a file, and other processes' temps are theirs.
+    """
+    removed = []
+    suffix = f".{os.getpid()}-"
+    for folder in sorted(_TEMP_FOLDERS):
+        for leftover in folder.glob(f".*{glob.escape(suffix)}*.tmp"):
+            _remove_quietly(leftover)
+            removed.append(leftover)
+    return removed
+
+
 def _temp_beside(path: Path) -> Path:
     """An empty temp file in ``path``'s folder (``.name.PID-XXXX.tmp``) with the permissions ``path`` will have.
 
@@ -167,6 +192,7 @@ def _temp_beside(path: Path) -> Path:
     """
     folder = path.parent if str(path.parent) else Path(".")
     _remove_abandoned(folder, path.name)
+    _TEMP_FOLDERS.add(folder.resolve())
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=folder)
     # From here on the temp file exists: any failure, or a Ctrl-C landing in
     # these few calls, removes it (the caller's clean-up does not hold it yet).

@@ -12,7 +12,6 @@ from enum import IntEnum
 from pathlib import Path
 
 
-
 def format_location(path: str | None, line: int | None, where: str | None) -> str:
     """``file:line`` (or ``file:where`` for pages, paragraphs and rows) for messages."""
     if path is None:

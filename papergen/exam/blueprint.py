@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from papergen.core import inputs
-from papergen.core import located_yaml
+from papergen.bank.model import QUESTION_TYPES
+from papergen.core import inputs, located_yaml
 from papergen.core.errors import BlueprintError
 from papergen.core.located_yaml import YList, YMap
-from papergen.bank.model import QUESTION_TYPES
 from papergen.exam.scoring import ScoringRule, parse_rule
 
 EXAM_ID = re.compile(r"^[A-Za-z0-9_.\-\u4e00-\u9fff]{1,40}$")

@@ -17,13 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from papergen import __version__
-from papergen.core import atomic
-from papergen.core import inputs
-from papergen.core.errors import InputFileError
 from papergen.bank.model import LETTERS, MAX_OPTIONS, MIN_OPTIONS
+from papergen.core import atomic, inputs
+from papergen.core.errors import InputFileError
 from papergen.exam.scoring import RULES, ScoringRule
-from papergen.sheet.layout import SheetGeometry
 from papergen.exam.variants import Variant, VariantItem, display_letters
+from papergen.sheet.layout import SheetGeometry
 
 MANIFEST_FORMAT = "papergen-exam"
 #: 2: the build fingerprint (``build``) and the sheet's printed labels.

@@ -9,12 +9,17 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from papergen.bank import files as bankfile
+from papergen.bank.files import load_banks
 from papergen.bank.model import Question
 from papergen.core.errors import InputFileError, PapergenError
 from papergen.exam.blueprint import Blueprint
 from papergen.exam.focus import FocusPlan
-from papergen.exam.manifest import Manifest, ManifestQuestion, ManifestSection, question_ids
+from papergen.exam.manifest import (
+    Manifest,
+    ManifestQuestion,
+    ManifestSection,
+    question_ids,
+)
 from papergen.exam.selection import select
 from papergen.exam.variants import make_variants
 from papergen.sheet.layout import compute_geometry, load_layout
@@ -26,7 +31,7 @@ def _sha256(path: Path) -> str:
 
 def plan_exam(blueprint: Blueprint, focus: FocusPlan | None = None) -> tuple[Manifest, dict[str, Question]]:
     """Everything about the exam except the rendered files."""
-    banks = bankfile.load_banks(blueprint.banks)
+    banks = load_banks(blueprint.banks)
     excluded: set[str] = set()
     for path in blueprint.exclude:
         try:

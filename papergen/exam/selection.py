@@ -20,9 +20,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from papergen.exam.blueprint import Blueprint, SectionPlan
-from papergen.core.errors import BlueprintError
 from papergen.bank.model import TYPE_LABELS_ZH, Bank, Question
+from papergen.core.errors import BlueprintError
+from papergen.exam.blueprint import Blueprint, SectionPlan
 
 if TYPE_CHECKING:
     from papergen.exam.focus import FocusPlan

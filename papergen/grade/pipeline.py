@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from papergen.bank.model import LETTERS
 from papergen.core.errors import ExitCode
 from papergen.core.executor import run_jobs
 from papergen.exam.manifest import Manifest, manifest_text, read_manifest
-from papergen.bank.model import LETTERS
 from papergen.grade.ingest import PageJob, PageLoadError, collect_pages, load_page
 from papergen.grade.reader import PageReading, read_sheets
 from papergen.grade.store import PageRecord, open_store, review_items, store_counts

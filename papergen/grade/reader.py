@@ -30,10 +30,17 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from papergen.grade import bubbles
 from papergen.exam.manifest import Manifest
+from papergen.grade import bubbles
 from papergen.grade.registration import (
-    PX_PER_MM, Registration, RegistrationError, decode_qr, flat_field, register, register_all, warp_to_page,
+    PX_PER_MM,
+    Registration,
+    RegistrationError,
+    decode_qr,
+    flat_field,
+    register,
+    register_all,
+    warp_to_page,
 )
 from papergen.sheet.code import SheetCode, printable
 from papergen.sheet.layout import BoxTable, Rect, SheetGeometry

@@ -28,11 +28,18 @@ from dataclasses import dataclass, field
 from papergen.core.errors import PapergenError
 from papergen.exam.manifest import Manifest
 from papergen.exam.scoring import score_range
-from papergen.sheet.code import printable
 from papergen.grade.store import (
-    UNFINISHED_WARNING, ReplacedReading, grading_finished, page_flags, page_label, page_marks, read_pages, replaced_readings,
+    UNFINISHED_WARNING,
+    ReplacedReading,
+    grading_finished,
+    page_flags,
+    page_label,
+    page_marks,
+    read_pages,
+    replaced_readings,
     sheet_flags,
 )
+from papergen.sheet.code import printable
 
 STATUS_GRADED = "已评"
 STATUS_REVIEW = "待复核"

@@ -51,10 +51,16 @@ from docx.styles.style import BaseStyle
 from docx.table import Table
 from docx.text.paragraph import Paragraph
 
-from papergen.render import fonts
-from papergen.core.atomic import atomic_path
 from papergen.bank.model import LETTERS
-from papergen.render.paper import Paper, PaperQuestion, format_points, key_title, section_heading
+from papergen.core.atomic import atomic_path
+from papergen.render import fonts
+from papergen.render.paper import (
+    Paper,
+    PaperQuestion,
+    format_points,
+    key_title,
+    section_heading,
+)
 
 PAGE_WIDTH = Cm(21.0)
 PAGE_HEIGHT = Cm(29.7)

@@ -19,10 +19,11 @@ no file (and an older file under the same name untouched).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
@@ -45,10 +46,17 @@ from reportlab.platypus import (
 )
 from reportlab.platypus.flowables import Flowable
 
+from papergen.bank.model import LETTERS
 from papergen.core import atomic
 from papergen.render import fonts
-from papergen.bank.model import LETTERS
-from papergen.render.paper import Paper, PaperQuestion, PaperSection, format_points, key_title, section_heading
+from papergen.render.paper import (
+    Paper,
+    PaperQuestion,
+    PaperSection,
+    format_points,
+    key_title,
+    section_heading,
+)
 
 # --- page geometry -----------------------------------------------------------
 PAGE_WIDTH, PAGE_HEIGHT = A4
@@ -264,37 +272,50 @@ def _draw_page_furniture(canvas: Canvas, doc: BaseDocTemplate, *, header_left: s
     canvas.restoreState()
 
 
+def single_frame_document(
+    target: Any, *, side: float, top: float, bottom: float, frame_width: float, title: str, subject: str,
+    font: str, size: float, on_page: Callable[[Canvas, BaseDocTemplate], None],
+) -> BaseDocTemplate:
+    """An A4 document with one unpadded full-width frame and ``on_page`` drawing each page's header and footer.
+
+    Papers, keys and the feedback PDFs are laid out in it. Its metadata is
+    invariant (fixed dates and document id), so the same story gives the same
+    bytes; it starts every page in ``font``, because reportlab would start in
+    Helvetica and so put a non-embedded font into the file.
+    """
+    doc = BaseDocTemplate(
+        target,
+        pagesize=A4,
+        leftMargin=side,
+        rightMargin=side,
+        topMargin=top,
+        bottomMargin=bottom,
+        title=title,
+        subject=subject,
+        author="papergen",
+        creator="papergen",
+        lang="zh-CN",
+        invariant=1,
+        initialFontName=font,
+        initialFontSize=size,
+    )
+    # No frame padding: option columns and tables are measured against the frame's width.
+    frame = Frame(side, bottom, frame_width, doc.height, leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
+    doc.addPageTemplates([PageTemplate(id="page", frames=[frame], onPage=on_page)])
+    return doc
+
+
 def _build(
     path: str | Path, story: list[Flowable], *, title: str, subject: str, header_left: str, header_right: str
 ) -> int:
     """Lay out ``story`` into ``path`` (atomically); returns the page count."""
     st = styles()
     with atomic.atomic_path(path) as tmp:
-        doc = BaseDocTemplate(
-            str(tmp),
-            pagesize=A4,
-            leftMargin=MARGIN_LEFT,
-            rightMargin=MARGIN_RIGHT,
-            topMargin=MARGIN_TOP,
-            bottomMargin=MARGIN_BOTTOM,
-            title=title,
-            subject=subject,
-            author="papergen",
-            creator="papergen",
-            lang="zh-CN",
-            invariant=1,  # fixed dates and document id: same Paper, same bytes
-            # reportlab starts every page in Helvetica unless told otherwise;
-            # naming our font keeps non-embedded fonts out of the file.
-            initialFontName=st.body_font,
-            initialFontSize=BODY_SIZE,
+        doc = single_frame_document(
+            str(tmp), side=MARGIN_LEFT, top=MARGIN_TOP, bottom=MARGIN_BOTTOM, frame_width=TEXT_WIDTH,
+            title=title, subject=subject, font=st.body_font, size=BODY_SIZE,
+            on_page=partial(_draw_page_furniture, header_left=header_left, header_right=header_right),
         )
-        # No frame padding: the option columns are measured against TEXT_WIDTH.
-        frame = Frame(
-            MARGIN_LEFT, MARGIN_BOTTOM, TEXT_WIDTH, doc.height,
-            leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0,
-        )
-        furniture = partial(_draw_page_furniture, header_left=header_left, header_right=header_right)
-        doc.addPageTemplates([PageTemplate(id="page", frames=[frame], onPage=furniture)])
         doc.build(story, canvasmaker=_PageCountingCanvas)
         return doc.canv.pages_finished
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from papergen.core import atomic
-from papergen.render import fonts
 from papergen.core.excel_text import csv_text
 from papergen.exam.manifest import read_manifest
-from papergen.render.sheet import Personal, render_sheets
 from papergen.exam.roster import assign_variants, read_roster
+from papergen.render import fonts
+from papergen.render.sheet import Personal, render_sheets
 
 
 @dataclass(frozen=True)

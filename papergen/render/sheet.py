@@ -18,9 +18,9 @@ from reportlab.graphics.barcode.qrencoder import QR8bitByte, QRCode, QRErrorCorr
 from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas as pdfcanvas
 
+from papergen.bank.model import LETTERS
 from papergen.core import atomic
 from papergen.render import fonts
-from papergen.bank.model import LETTERS
 from papergen.sheet.code import SheetCode
 from papergen.sheet.layout import Rect, SheetGeometry
 

@@ -20,8 +20,19 @@ import numpy as np
 
 from papergen.exam.manifest import Manifest, ManifestQuestion
 from papergen.exam.roster import Student, read_roster
-from papergen.grade.results import STATUS_ABSENT, STATUS_GRADED, STATUS_REVIEW, student_results  # noqa: F401 - re-exported
-from papergen.grade.store import ReviewRow, grading_finished, manifest_from_store, reading_store, review_items
+from papergen.grade.results import (  # noqa: F401 - re-exported
+    STATUS_ABSENT,
+    STATUS_GRADED,
+    STATUS_REVIEW,
+    student_results,
+)
+from papergen.grade.store import (
+    ReviewRow,
+    grading_finished,
+    manifest_from_store,
+    reading_store,
+    review_items,
+)
 from papergen.report.analysis import TopicStats, topic_statistics
 
 STATUS_NO_SHEET = "缺考（无答题卡）"

@@ -50,11 +50,8 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import (
-    BaseDocTemplate,
     CondPageBreak,
-    Frame,
     KeepTogether,
-    PageTemplate,
     Paragraph,
     Spacer,
     Table,
@@ -62,20 +59,19 @@ from reportlab.platypus import (
 )
 from reportlab.platypus.flowables import Flowable, HRFlowable
 
-from papergen.core import atomic
-from papergen.bank import files as bankfile
-from papergen.render import fonts
-from papergen.report import analysis as item_stats
-from papergen.render.paper import paper_for_variant
-from papergen.core.executor import run_jobs
-from papergen.core.errors import InputFileError, OutputError
-from papergen.exam.manifest import Manifest
+from papergen.bank.files import load_banks
 from papergen.bank.model import LETTERS, TYPE_LABELS_ZH, Question
-from papergen.render.paper import PaperQuestion, format_points
-from papergen.render.pdf import markup, option_label
-from papergen.report.data import STATUS_ABSENT, STATUS_NO_SHEET, ExamResults, StudentRow
-from papergen.report.analysis import TopicStats
+from papergen.core import atomic
+from papergen.core.errors import InputFileError, OutputError
+from papergen.core.executor import run_jobs
+from papergen.exam.manifest import Manifest
 from papergen.exam.variants import display_letters
+from papergen.render import fonts
+from papergen.render.paper import PaperQuestion, format_points, paper_for_variant
+from papergen.render.pdf import markup, option_label, single_frame_document
+from papergen.report import analysis
+from papergen.report.analysis import TopicStats
+from papergen.report.data import STATUS_ABSENT, STATUS_NO_SHEET, ExamResults, StudentRow
 
 # --- page geometry -----------------------------------------------------------
 PAGE_WIDTH, PAGE_HEIGHT = A4
@@ -271,7 +267,7 @@ def missed_questions(results: ExamResults, row: int, printed: dict[str, PaperQue
 def rank_text(results: ExamResults, row: int) -> str:
     """"第 3 名 / 共 57 人" among the students in the statistics (ties share a rank)."""
     totals = np.array([s.total if s.in_stats else np.nan for s in results.students])
-    ranks = item_stats.competition_ranks(totals)
+    ranks = analysis.competition_ranks(totals)
     ranked = int(results.stats_rows.sum())
     if ranks[row] <= 0:
         return f"不参与排名（共 {ranked} 人计入统计）"
@@ -301,7 +297,7 @@ def exam_questions(manifest: Manifest) -> dict[str, Question]:
                 "成绩反馈会显示与考生作答时不同的题目",
                 path=path, hint="恢复组卷时的题库文件（例如从版本管理中找回）后再生成成绩反馈",
             )
-    by_id = {q.id: q for bank in bankfile.load_banks([b["file"] for b in manifest.banks]) for q in bank.questions}
+    by_id = {q.id: q for bank in load_banks([b["file"] for b in manifest.banks]) for q in bank.questions}
     missing = sorted(set(manifest.questions) - set(by_id))
     if missing:  # only if a bank with the same bytes somehow lacks them; never guess
         raise InputFileError(f"题库中找不到考试的题目：{'、'.join(missing[:10])}", path=manifest.banks[0]["file"])
@@ -599,21 +595,16 @@ def feedback_pdf(results: ExamResults, row: int, printed: dict[str, PaperQuestio
     name = _printable(student.name)
     title = " ".join(_printable(results.manifest.title).split())
     buffer = io.BytesIO()
-    doc = BaseDocTemplate(
-        buffer, pagesize=A4, leftMargin=MARGIN_SIDE, rightMargin=MARGIN_SIDE, topMargin=MARGIN_TOP,
-        bottomMargin=MARGIN_BOTTOM, title=f"{title} 成绩反馈 {name}".strip(), author="papergen",
-        creator="papergen", subject=f"准考证号 {_printable(student.student_id)}", lang="zh-CN",
-        invariant=1,  # fixed dates and document id: re-running gives the same bytes
-        initialFontName=st.body_font, initialFontSize=10,
-    )
-    frame = Frame(MARGIN_SIDE, MARGIN_BOTTOM, TEXT_WIDTH, doc.height,
-                  leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
 
     def furniture(canvas, document) -> None:
         _furniture(canvas, document, left=f"{title}　成绩反馈",
                    right=f"{name}　{_printable(student.student_id)}".strip())
 
-    doc.addPageTemplates([PageTemplate(id="page", frames=[frame], onPage=furniture)])
+    doc = single_frame_document(
+        buffer, side=MARGIN_SIDE, top=MARGIN_TOP, bottom=MARGIN_BOTTOM, frame_width=TEXT_WIDTH,
+        title=f"{title} 成绩反馈 {name}".strip(), subject=f"准考证号 {_printable(student.student_id)}",
+        font=st.body_font, size=10, on_page=furniture,
+    )
     doc.build(feedback_story(results, row, printed))
     return buffer.getvalue()
 

@@ -19,6 +19,7 @@ from papergen.core.errors import BlueprintError
 from papergen.exam.focus import FocusPlan
 from papergen.report.data import load_exam_results
 
+
 def focus_plan(
     results_dirs: Sequence[str | Path],
     *,

@@ -36,9 +36,9 @@ from openpyxl.utils import get_column_letter
 from papergen.core import atomic
 from papergen.core.errors import InputFileError
 from papergen.core.excel_text import put_text
-from papergen.report.workbook import HEADER_FILL, HEADER_FONT
 from papergen.report.analysis import TopicStats
 from papergen.report.data import ExamResults, load_exam_results
+from papergen.report.workbook import HEADER_FILL, HEADER_FONT
 
 #: Group keys besides the class names: everyone (when no student has a
 #: class, e.g. without a roster) and the students without a class.

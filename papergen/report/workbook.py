@@ -23,10 +23,10 @@ from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from papergen.core import atomic
-from papergen.report import analysis as item_stats
-from papergen.core.excel_text import put_text
 from papergen.bank.model import LETTERS
+from papergen.core import atomic
+from papergen.core.excel_text import put_text
+from papergen.report import analysis
 from papergen.report.data import STATUS_NO_SHEET, ExamResults
 
 FILLS = {
@@ -129,7 +129,7 @@ def _scores_sheet(sheet, results: ExamResults, t: dict) -> None:
     manifest = results.manifest
     full = sum(q.points for q in results.questions)
     totals = np.array([s.total if s.in_stats else np.nan for s in results.students])
-    ranks = item_stats.competition_ranks(totals)
+    ranks = analysis.competition_ranks(totals)
     order = sorted(range(len(results.students)), key=lambda i: (ranks[i] <= 0, ranks[i], results.students[i].student_id))
     headers = [t["rank"], t["id"], t["name"], t["class"], t["variant"], t["status"], t["total"], t["percent"]]
     headers += [s.title for s in manifest.sections] + [q.id for q in results.questions]
@@ -191,17 +191,17 @@ def _items_sheet(sheet, results: ExamResults, t: dict) -> None:
     scores = results.scores[rows]
     max_points = results.max_points
     n_letters = max((q.options for q in results.questions), default=4)
-    p = item_stats.difficulty_index(scores, max_points)
-    rpb = item_stats.point_biserial(scores, corrected=True)
-    d = item_stats.upper_lower_discrimination(scores, max_points)
+    p = analysis.difficulty_index(scores, max_points)
+    rpb = analysis.point_biserial(scores, corrected=True)
+    d = analysis.upper_lower_discrimination(scores, max_points)
     headers = [t["no"], t["qid"], t["section"], t["topic"], t["key"], t["points"], t["attempts"], t["p"], t["rpb"], t["d"]]
     headers += list(LETTERS[:n_letters]) + [t["blank"], t["flagged"], t["look"]]
     _header(sheet, 1, headers)
     chosen = [results.choices[i] for i in np.flatnonzero(rows)]
     for c, question in enumerate(results.questions):
         row = c + 2
-        tally = item_stats.option_counts([choice[c] for choice in chosen], question.options)
-        flags = item_stats.item_flags(p[c], rpb[c], tally, [LETTERS.index(k) for k in question.answer])
+        tally = analysis.option_counts([choice[c] for choice in chosen], question.options)
+        flags = analysis.item_flags(p[c], rpb[c], tally, [LETTERS.index(k) for k in question.answer])
         values = [c + 1, question.id, results.manifest.sections[question.section].title, question.topic, question.answer,
                   question.points, tally.n - tally.flagged, _number(p[c]), _number(rpb[c]), _number(d[c])]
         for column, value in enumerate(values, 1):
@@ -281,17 +281,17 @@ def _distribution_sheet(sheet, results: ExamResults, t: dict) -> None:
     scores = results.scores[rows]
     totals = np.array([s.total for s in results.students])[rows]
     full = float(results.max_points.sum())
-    summary = item_stats.summary(totals)
+    summary = analysis.summary(totals)
     # Reliability leaves out students with unscored (flagged) questions rather
     # than counting a flagged answer as wrong.
-    method = item_stats.reliability_method(scores, results.max_points)
-    reliability = item_stats.reliability(scores, results.max_points)
-    sem = item_stats.standard_error_of_measurement(totals, reliability)
+    method = analysis.reliability_method(scores, results.max_points)
+    reliability = analysis.reliability(scores, results.max_points)
+    sem = analysis.standard_error_of_measurement(totals, reliability)
     _header(sheet, 1, [t["stat"], t["value"]])
     stats = [
         (t["n"], summary["n"], "0"), (t["full"], full, "0.##"), (t["mean"], summary["mean"], "0.00"),
         (t["median"], summary["median"], "0.0"), (t["sd"], summary["sd"], "0.00"), (t["max"], summary["max"], "0.##"),
-        (t["min"], summary["min"], "0.##"), (t["kr20"] if method == item_stats.KR20 else t["alpha"], reliability, "0.000"),
+        (t["min"], summary["min"], "0.##"), (t["kr20"] if method == analysis.KR20 else t["alpha"], reliability, "0.000"),
         (t["sem"], sem, "0.00"),
     ]
     for r, (label, value, fmt) in enumerate(stats, start=2):
@@ -299,7 +299,7 @@ def _distribution_sheet(sheet, results: ExamResults, t: dict) -> None:
         sheet.cell(row=r, column=2, value=_number(value)).number_format = fmt
     top = len(stats) + 3
     _header(sheet, top, [t["band"], t["count"]])
-    edges, counts = item_stats.histogram(totals, full)
+    edges, counts = analysis.histogram(totals, full)
     for k, count in enumerate(counts):
         low, high = edges[k], edges[k + 1]
         closing = "]" if k == len(counts) - 1 else ")"
@@ -318,7 +318,7 @@ def _distribution_sheet(sheet, results: ExamResults, t: dict) -> None:
     _header(sheet, start, [t["class"], t["n"], t["mean"], t["sd"], t["max"], t["min"]])
     for r, name in enumerate(classes, start=start + 1):
         members = np.array([s.total for s in results.students if s.in_stats and s.klass == name])
-        info = item_stats.summary(members)
+        info = analysis.summary(members)
         put_text(sheet.cell(row=r, column=1), name)
         for column, key in enumerate(("n", "mean", "sd", "max", "min"), start=2):
             sheet.cell(row=r, column=column, value=_number(info[key])).number_format = "0.00" if key in ("mean", "sd") else "0.##"

@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from papergen.core import inputs
-from papergen.core import located_yaml
+from papergen.core import inputs, located_yaml
 from papergen.core.errors import BlueprintError
 from papergen.data import bundled_layout, layout_folder
 

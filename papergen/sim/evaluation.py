@@ -15,7 +15,13 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from papergen.grade.store import PageRow, all_pages, page_flags, page_marks, reading_store
+from papergen.grade.store import (
+    PageRow,
+    all_pages,
+    page_flags,
+    page_marks,
+    reading_store,
+)
 
 IDENTITY_FLAGS = {"id-unreadable", "id-incomplete", "id-missing", "id-mismatch"}
 VARIANT_FLAGS = {"variant-unreadable", "variant-missing", "variant-mismatch", "variant-unknown"}

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
+from papergen.core import atomic
 from papergen.core.errors import InputFileError, OutputError
 from papergen.core.executor import run_jobs
-from papergen.core import atomic
 from papergen.exam.manifest import Manifest, read_manifest
 from papergen.sim.cohort import (
     STREAM_DEVICE,
@@ -41,7 +41,13 @@ from papergen.sim.cohort import (
     make_cohort,
     random_stream,
 )
-from papergen.sim.journeys import Delivered, degrade_harsh, degrade_none, degrade_photo, degrade_scan
+from papergen.sim.journeys import (
+    Delivered,
+    degrade_harsh,
+    degrade_none,
+    degrade_photo,
+    degrade_scan,
+)
 from papergen.sim.marks import fiducial_corners_px, fill_page, rect_to_px
 from papergen.sim.output import (
     TRUTH_NAME,

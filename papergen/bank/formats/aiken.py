@@ -32,9 +32,9 @@ from __future__ import annotations
 
 import re
 
-from papergen.core.inputs import decode_text
-from papergen.bank.model import Bank, Problem, normalize_answer
 from papergen.bank.formats import RawRecord, ReadResult
+from papergen.bank.model import Bank, Problem, normalize_answer
+from papergen.core.inputs import decode_text
 
 _OPTION = re.compile(r"^([A-Z])[.)][ \t]+(.*)$")
 _ANSWER = re.compile(r"^ANSWER\s*[:：]\s*(.*)$", re.I)

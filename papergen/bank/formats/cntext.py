@@ -41,8 +41,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from papergen.bank.model import LETTERS, Bank, Problem, normalize_answer
 from papergen.bank.formats import RawRecord, ReadResult
+from papergen.bank.model import LETTERS, Bank, Problem, normalize_answer
 
 _L = "A-HＡ-Ｈ"  # option letters, half- and full-width
 _D = "0-9０-９"

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 import docx
 from docx.oxml.ns import qn
 
+from papergen.bank.formats import ReadResult, cntext
 from papergen.core.errors import InputFileError
 from papergen.core.inputs import check_zip
-from papergen.bank.formats import ReadResult, cntext
 
 _FORMATS = {"decimal": "decimal", "decimalFullWidth": "decimal", "upperLetter": "upper", "lowerLetter": "lower"}
 #: Word list levels are 0–8.

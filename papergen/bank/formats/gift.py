@@ -33,10 +33,10 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from papergen.core.inputs import decode_text
-from papergen.bank.model import LETTERS, Bank, Problem, Question, normalize_answer
 from papergen.bank.formats import RawRecord, ReadResult
 from papergen.bank.formats.moodle import category_topic, fraction_text, html_to_text
+from papergen.bank.model import LETTERS, Bank, Problem, Question, normalize_answer
+from papergen.core.inputs import decode_text
 
 BANK_COMMENT = "// papergen-bank:"
 META_COMMENT = "// papergen:"

@@ -35,9 +35,9 @@ from xml.sax.saxutils import escape as xml_escape
 from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 from defusedxml.ElementTree import DefusedXMLParser
 
-from papergen.core.errors import InputFileError, InputRejected
-from papergen.bank.model import LETTERS, Bank, Problem, Question, normalize_answer
 from papergen.bank.formats import RawRecord, ReadResult
+from papergen.bank.model import LETTERS, Bank, Problem, Question, normalize_answer
+from papergen.core.errors import InputFileError, InputRejected
 
 BANK_MARKER = "papergen-bank:"
 MACHINE_TAG = "papergen:"

@@ -22,11 +22,18 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
+from papergen.bank.formats import RawRecord, ReadResult
+from papergen.bank.model import (
+    LETTERS,
+    MIN_OPTIONS,
+    TYPE_LABELS_ZH,
+    Bank,
+    Problem,
+    normalize_answer,
+)
 from papergen.core.errors import InputFileError, OutputError
 from papergen.core.excel_text import EXCEL_CELL_MAX_CHARS, has_illegal, put_text
 from papergen.core.inputs import check_zip
-from papergen.bank.model import LETTERS, MIN_OPTIONS, TYPE_LABELS_ZH, Bank, Problem, normalize_answer
-from papergen.bank.formats import RawRecord, ReadResult
 
 QUESTION_SHEET = "题库"
 INFO_SHEET = "题库信息"
