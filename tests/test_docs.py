@@ -15,6 +15,8 @@ invoking the command.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
 import shlex
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from pathlib import Path
 import click
 import pytest
 
+import papergen
 from papergen.cli import cli
 from papergen.core import errors
 from papergen.core.errors import ExitCode, PapergenError
@@ -252,7 +255,10 @@ def test_every_error_class_exits_with_a_documented_code():
     def subclasses(cls: type) -> list[type]:
         return [cls] + [s for sub in cls.__subclasses__() for s in subclasses(sub)]
 
-    classes = subclasses(PapergenError)  # papergen.cli has imported every module that defines one
+    for module in pkgutil.walk_packages(papergen.__path__, "papergen."):  # every module that may define one
+        if not module.name.endswith("__main__"):
+            importlib.import_module(module.name)
+    classes = subclasses(PapergenError)
     assert len(classes) > 5 and errors.InputFileError in classes
     assert {c.__name__: int(c.exit_code) for c in classes if int(c.exit_code) not in documented} == {}
 
@@ -261,3 +267,22 @@ def test_every_file_in_docs_is_shown_in_the_readme():
     text = readme_text()
     unused = [p.relative_to(ROOT).as_posix() for p in sorted((ROOT / "docs").iterdir()) if p.relative_to(ROOT).as_posix() not in text]
     assert not unused, f"docs/ files the README never shows (stale?): {unused}"
+
+
+# --- ARCHITECTURE.md follows the tree ------------------------------------------------------------
+def architecture_entries() -> list[str]:
+    """The module paths ARCHITECTURE.md has a paragraph for (``**`papergen/…`**``)."""
+    return re.findall(r"^\*\*`(papergen/[^`]+)`\*\*", (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8"), re.M)
+
+
+def test_architecture_has_a_paragraph_for_every_module_and_names_only_real_files():
+    entries = set(architecture_entries())
+    modules = {
+        p.relative_to(ROOT).as_posix() for p in (ROOT / "papergen").rglob("*.py")
+        if p.name not in ("__init__.py", "__main__.py") and "formats" not in p.parts
+    } | {"papergen/bank/formats/", "papergen/data/__init__.py"}
+    assert sorted(modules - entries) == [], "modules without a paragraph in ARCHITECTURE.md"
+    assert sorted(e for e in entries if not (ROOT / e).exists()) == [], "ARCHITECTURE.md describes files that do not exist"
+    text = (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`((?:papergen|tests|bench|blueprints|banks|layouts|docs|scans)/[^`\s:]*\.\w+)", text))
+    assert sorted(p for p in named if "*" not in p and not (ROOT / p).exists()) == []
