@@ -60,7 +60,7 @@ def main() -> None:
         rel = str(path.relative_to(ROOT))
         stage = stage_of(path)
         per_stage[stage] += text.count("\n")
-        modules[stage] += path.name != "__init__.py"
+        modules[stage] += path.name != "__init__.py" or bool(text.strip())
         if ".execute(" in text or ".executemany(" in text or ".executescript(" in text:
             sql.append(rel)
         if any(word in text for word in ("ProcessPoolExecutor(", "ThreadPoolExecutor(", "multiprocessing.Pool", "get_context(")):
