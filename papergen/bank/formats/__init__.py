@@ -46,3 +46,11 @@ class ReadResult:
     problems: list[Problem] = field(default_factory=list)
     bank_id: str | None = None  # when the source names its bank (Moodle category)
     title: str | None = None
+    #: Questions in the source by the format's own boundaries (a GIFT blank-line
+    #: block, an Aiken ANSWER line, a numbered item, a Moodle <question>),
+    #: counted apart from whether they could be read: the accounting line's
+    #: "found". ``None``: the reader does not count them itself.
+    found: int | None = None
+    #: Text that belonged to no question, as (line, excerpt): each becomes a
+    #: warning with its line, so nothing in a source is dropped unsaid.
+    stray: list[tuple[int, str]] = field(default_factory=list)
