@@ -128,13 +128,14 @@ def bank_import(source: Path, output: Path, topic, id_prefix, bank_id, title, fo
     )
     for problem in report.problems:
         click.echo(problem.format(), err=True)
-    changed = importer.write_bank_file(report.bank, output, force=force)
     kind = importer.FORMAT_NAMES_ZH.get(report.kind, report.kind)
+    if not report.bank.questions:
+        # An empty bank written with exit 5 would look like a partial success.
+        click.echo(f"{source}（{kind}）：{report.accounting()} → 未写入 {output}", err=True)
+        raise ImportIncomplete(f"没有一道题能导入，未写入 {output}", path=source)
+    changed = importer.write_bank_file(report.bank, output, force=force)
     state = "已写入" if changed else "内容未变，已是最新"
-    click.echo(
-        f"{source}（{kind}）：导入 {len(report.bank.questions)} 题，跳过 {report.skipped} 题 → {output}（{state}）",
-        err=True,
-    )
+    click.echo(f"{source}（{kind}）：{report.accounting()} → {output}（{state}）", err=True)
     if report.skipped:
         raise ImportIncomplete(f"有 {report.skipped} 道题未能导入，见上方列出的行号", path=source)
 
