@@ -79,7 +79,7 @@ class _Question:
 
     line: int | None = None
     stem: list[tuple[int, str]] = field(default_factory=list)
-    options: list[tuple[int, str, str]] = field(default_factory=list)  # (line, letter, text)
+    options: list[tuple[int, str, str, str]] = field(default_factory=list)  # (line, letter, text, line as written)
     after_blank: bool = False  # a blank line followed the stem so far
 
     def __bool__(self) -> bool:
@@ -96,30 +96,37 @@ def read(data: bytes, path: str) -> ReadResult:
     result = ReadResult(found=0)
     current = _Question()
 
-    def warn(code: str, message: str, line: int) -> None:
-        result.problems.append(Problem("warning", code, message, path, line))
+    def close(answer: tuple[int, str, str] | None, cut: int | None = None) -> None:
+        """One question ends.
 
-    def close(answer: tuple[int, str, str] | None) -> None:
-        """One question ends (``answer``: its ANSWER line, text after the colon, the line as written)."""
+        ``answer``: its ANSWER line (number, text after the colon, the line
+        as written); ``None`` when the stem at line ``cut`` (or the end of
+        the file) comes first.
+        """
         nonlocal current
         question, current = current, _Question()
         result.found += 1
         first = question.line if question else answer[0]
         errors: list[tuple[str, str, int]] = []  # (code, message, line)
+        warnings: list[Problem] = []  # only said when the question is imported
+
+        def warn(code: str, message: str, line: int) -> None:
+            warnings.append(Problem("warning", code, message, path, line))
         if not question.stem:
             where = question.options[0] if question.options else None
-            detail = f"第 {where[0]} 行“{_excerpt(where[1] + '. ' + where[2])}”按 Aiken 的规则是选项" if where else "前面什么都没有"
+            detail = f"第 {where[0]} 行“{_excerpt(where[3])}”按 Aiken 的规则是选项" if where else "ANSWER 行前面什么都没有"
             errors.append(("missing-stem", f"这道题没有题干（{detail}；Moodle 同样不导入，题干不能以“A.”“B)”这样开头）", first))
         if len(question.options) < 2:
             errors.append(("missing-options", f"这道题只有 {len(question.options)} 个选项（A. …），至少需要 2 个", first))
-        for index, (number, letter, _) in enumerate(question.options):
+        for index, (number, letter, _, _) in enumerate(question.options):
             expected = chr(ord("A") + index)
             if letter != expected:
                 errors.append(("bad-option-letter", f"第 {number} 行的选项字母应为 {expected}，却是 {letter}（选项须按 A、B、C… 顺序排列）", number))
                 break
         key = ""
         if answer is None:
-            errors.append(("missing-answer", "这道题的选项后面没有 ANSWER 行（如 ANSWER: B）", first))
+            after = f"第 {cut} 行已开始下一题" if cut else "文件已结束"
+            errors.append(("missing-answer", f"这道题的选项后面没有 ANSWER 行（如 ANSWER: B），{after}", first))
         else:
             number, rest, written = answer
             if not _MOODLE_ANSWER.match(written):
@@ -147,12 +154,16 @@ def read(data: bytes, path: str) -> ReadResult:
             warn("aiken-multiline-stem", f"题干占 {len(question.stem)} 行（{lines}）：papergen 保留全部各行；Moodle 只把最后一行当题干（前面的行报错丢弃）", question.stem[0][0])
         fields = {
             "id": None, "type": "multiple" if len(key) > 1 else "single", "stem": "\n".join(t for _, t in question.stem),
-            "options": [t for _, _, t in question.options], "answer": key, "explanation": "", "topic": None,
+            "options": [t for _, _, t, _ in question.options], "answer": key, "explanation": "", "topic": None,
             "difficulty": None, "tags": [], "source": None,
         }
-        problems = [Problem("error", code, message + "，本题已跳过", path, line) for code, message, line in errors[:1]]
-        problems += [Problem("error", code, message, path, line) for code, message, line in errors[1:]]
+        # One problem per refused question, with every reason, at the first reason's line.
+        problems = [
+            Problem("error", errors[0][0], "；".join(message for _, message, _ in errors) + "，本题已跳过", path, errors[0][2])
+        ] if errors else []
         result.records.append(RawRecord(fields, first, errors=problems))
+        if not problems:
+            result.problems.extend(warnings)
 
     def stray() -> None:
         """The stem read so far belongs to no question."""
@@ -174,14 +185,14 @@ def read(data: bytes, path: str) -> ReadResult:
         if option:
             if not current:
                 current.line = number
-            current.options.append((number, option[1], option[2].strip()))
+            current.options.append((number, option[1], option[2].strip(), line))
         elif answer:
             close((number, answer[1].strip(), line))
         else:
             # A new stem while the last question still waits for its ANSWER
             # (a blank line may sit between stem and options).
             if current.options:
-                close(None)
+                close(None, number)
             elif current.after_blank:
                 stray()
             if not current:
