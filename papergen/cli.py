@@ -121,7 +121,9 @@ def bank_import(source: Path, output: Path, topic, id_prefix, bank_id, title, fo
 
     The format is detected from the file's content. Questions that cannot be
     read are listed with their line and skipped; the rest are written, and
-    the command then exits with code 5.
+    the command then exits with code 5 (nothing is written when no question
+    could be imported). It ends with the accounting line: questions found,
+    imported, skipped, and pieces of text that belonged to no question.
     """
     report = importer.import_file(
         source, bank_id=bank_id or importer.bank_id_from_name(output), title=title, topic=topic, id_prefix=id_prefix
