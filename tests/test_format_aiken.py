@@ -9,9 +9,14 @@ tests/fixtures/aiken/README.md says where the Moodle fixtures come from.
 from __future__ import annotations
 
 import re
+import tempfile
+from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from papergen.bank import importer
 from papergen.bank.formats import aiken
 from papergen.bank.model import Bank, Option, Question
 from tests.conftest import FIXTURES, sample_bank
@@ -249,3 +254,46 @@ def test_stem_that_would_read_as_an_option_or_answer_is_refused(stem):
 def test_windows_line_ends_and_bom():
     result = aiken.read("\ufeff题\r\nA. 甲\r\nB. 乙\r\nANSWER: A\r\n".encode(), PATH)
     assert [(r.line, r.fields["stem"], r.fields["options"]) for r in result.records] == [(1, "题", ["甲", "乙"])]
+
+
+# Lines in the forms Moodle reads (the lenient ones, which Moodle does not, are tested above).
+LINES = [
+    "题目一", "Stem two", "一、单项选择题", "A. 甲", "B) 乙", "C.丙", "D)", "B. 重复的 B", "A.I. 缩写", "ANSWER: A",
+    "ANSWER: B", "ANSWER: C - 因为", "ANSWER: A, B", "ANSWER: Z", "ANSWER:", "", "", "x",
+]
+
+
+@given(st.lists(st.sampled_from(LINES), max_size=14))
+@settings(max_examples=300, deadline=None)
+def test_papergen_imports_what_moodle_imports_or_refuses_it_with_a_reason(lines):
+    text = "\n".join(lines) + "\n"
+    result = read_text(text)
+    assert result.found == len(result.records)
+    assert all(len(r.errors) <= 1 for r in result.records)
+    ours = [
+        (tuple(r.fields["options"]), r.fields["stem"].splitlines()[-1] if r.fields["stem"] else None, r.fields["answer"], r.errors)
+        for r in result.records
+    ]
+    moodle = [q for q in moodle_reads(text) if 0 <= q["key"] < len(q["options"])]
+    position = 0
+    for question in moodle:
+        wanted = (tuple(question["options"]), question["stem"])
+        while position < len(ours) and ours[position][:2] != wanted:
+            assert ours[position][3], f"papergen imports a question Moodle does not: {ours[position]}"
+            position += 1
+        assert position < len(ours), f"Moodle imports {wanted}, papergen has no such question"
+        _, _, answer, refused = ours[position]
+        assert refused or answer[0] == "ABCD"[question["key"]]  # "ANSWER: A, B": Moodle A, papergen AB (warned)
+        position += 1
+    assert all(refused for *_, refused in ours[position:]), "papergen imports a question Moodle does not"
+
+
+@given(st.lists(st.sampled_from(LINES + ["answer：b", "ANSWER: b"]), max_size=14))
+@settings(max_examples=100, deadline=None)
+def test_the_import_accounting_holds_on_any_aiken_text(lines):
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "q.txt"
+        source.write_text("ANSWER: A\n" + "\n".join(lines) + "\n", encoding="utf-8")  # sniffed as Aiken
+        report = importer.import_file(source, bank_id="b")
+    assert report.kind == "aiken"
+    assert report.found == report.imported + report.skipped
