@@ -112,6 +112,7 @@ def read(data: bytes, path: str) -> ReadResult:
 
         def warn(code: str, message: str, line: int) -> None:
             warnings.append(Problem("warning", code, message, path, line))
+
         if not question.stem:
             where = question.options[0] if question.options else None
             detail = f"第 {where[0]} 行“{_excerpt(where[3])}”按 Aiken 的规则是选项" if where else "ANSWER 行前面什么都没有"
@@ -168,8 +169,7 @@ def read(data: bytes, path: str) -> ReadResult:
     def stray() -> None:
         """The stem read so far belongs to no question."""
         nonlocal current
-        number, first = current.stem[0]
-        result.stray.append((number, _excerpt(" ".join(t for _, t in current.stem))))
+        result.stray.append((current.stem[0][0], _excerpt(" ".join(t for _, t in current.stem))))
         current = _Question()
 
     # Not str.splitlines(): it also breaks at U+2028, \x0c … which are text here.
