@@ -121,20 +121,23 @@ def bank_import(source: Path, output: Path, topic, id_prefix, bank_id, title, fo
 
     The format is detected from the file's content. Questions that cannot be
     read are listed with their line and skipped; the rest are written, and
-    the command then exits with code 5.
+    the command then exits with code 5 (nothing is written when no question
+    could be imported). It ends with the accounting line: questions found,
+    imported, skipped, and pieces of text that belonged to no question.
     """
     report = importer.import_file(
         source, bank_id=bank_id or importer.bank_id_from_name(output), title=title, topic=topic, id_prefix=id_prefix
     )
     for problem in report.problems:
         click.echo(problem.format(), err=True)
-    changed = importer.write_bank_file(report.bank, output, force=force)
     kind = importer.FORMAT_NAMES_ZH.get(report.kind, report.kind)
+    if not report.bank.questions:
+        # An empty bank written with exit 5 would look like a partial success.
+        click.echo(f"{source}（{kind}）：{report.accounting()} → 未写入 {output}", err=True)
+        raise ImportIncomplete(f"没有一道题能导入，未写入 {output}", path=source)
+    changed = importer.write_bank_file(report.bank, output, force=force)
     state = "已写入" if changed else "内容未变，已是最新"
-    click.echo(
-        f"{source}（{kind}）：导入 {len(report.bank.questions)} 题，跳过 {report.skipped} 题 → {output}（{state}）",
-        err=True,
-    )
+    click.echo(f"{source}（{kind}）：{report.accounting()} → {output}（{state}）", err=True)
     if report.skipped:
         raise ImportIncomplete(f"有 {report.skipped} 道题未能导入，见上方列出的行号", path=source)
 

@@ -192,7 +192,7 @@ CASES = [
     # a question without its number runs into the one before: both keys are refused, the line named
     Case("import-text-merged-question", write("q.txt", TEXT_SOURCE + "【解析】略。\n下列说法正确的是：\nA．甲\nB．乙\n答案：A\n" + DIGIT_STEMS), ("bank", "import", "{d}/q.txt", *IMPORT_TO), X.import_incomplete, ("{d}/q.txt:9: 错误 [conflicting-answers]", "导入 2 题，跳过 1 题"), writes=("out/new.yaml",)),
     Case("import-text-unnumbered-question", write("q.txt", TEXT_SOURCE + "下列说法正确的是：\nA．甲\nB．乙\n答案：A\n" + DIGIT_STEMS), ("bank", "import", "{d}/q.txt", *IMPORT_TO), X.import_incomplete, ("{d}/q.txt:6: 错误 [options-without-number]", "导入 3 题，跳过 1 题"), writes=("out/new.yaml",)),
-    Case("import-ok", write("q.txt", TEXT_SOURCE), ("bank", "import", "{d}/q.txt", *IMPORT_TO), X.ok, ("导入 1 题，跳过 0 题 → {d}/out/new.yaml",), writes=("out/new.yaml",)),
+    Case("import-ok", write("q.txt", TEXT_SOURCE), ("bank", "import", "{d}/q.txt", *IMPORT_TO), X.ok, ("找到 1 题，导入 1 题，跳过 0 题，题外文字 0 处 → {d}/out/new.yaml",), writes=("out/new.yaml",)),
 ]
 
 

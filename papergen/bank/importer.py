@@ -26,7 +26,7 @@ from papergen.bank.model import (
 )
 from papergen.bank.validate import ID_PATTERN, check_banks, questions_from_mappings
 from papergen.core import atomic, inputs
-from papergen.core.errors import InputFileError, OutputError
+from papergen.core.errors import ExitCode, InputFileError, OutputError, PapergenError
 from papergen.core.located_yaml import located
 
 #: Source kind → module in ``papergen.bank.formats`` with ``read``/``write``.
@@ -65,13 +65,20 @@ class Skipped:
     reason: str
 
 
+class ImportAccountingError(PapergenError):
+    """The import's own count does not add up: a bug in papergen, never a quiet number."""
+
+    exit_code = ExitCode.unexpected
+
+
 @dataclass
 class ImportReport:
     """The outcome of one import: the bank plus everything worth saying.
 
     Every question the reader found is either in ``bank`` or in ``skipped``
-    with its place and reason, so ``skipped`` is the honest count for
-    "导入 N 题，跳过 M 题".
+    with its place and reason: ``found == imported + skipped`` is checked
+    before the report is returned. ``stray`` is the text that belonged to no
+    question, (line, excerpt), each also a warning in ``problems``.
     """
 
     bank: Bank
@@ -79,10 +86,21 @@ class ImportReport:
     records: int  # questions the reader recognised
     problems: list[Problem] = field(default_factory=list)
     skipped_questions: list[Skipped] = field(default_factory=list)
+    found: int = 0  # questions in the source by the format's own boundaries
+    stray: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def skipped(self) -> int:
         return len(self.skipped_questions)
+
+    @property
+    def imported(self) -> int:
+        return len(self.bank.questions)
+
+    def accounting(self) -> str:
+        """找到 N 题，导入 I 题，跳过 S 题，题外文字 T 处: the line every import ends with."""
+        skipped = f"跳过 {self.skipped} 题" + ("（原因见上方各“错误”行）" if self.skipped else "")
+        return f"找到 {self.found} 题，导入 {self.imported} 题，{skipped}，题外文字 {len(self.stray)} 处"
 
     @property
     def errors(self) -> list[Problem]:
@@ -184,11 +202,51 @@ def import_file(
         source_id = None
     if not (isinstance(source_title, str) and source_title.strip()):
         source_title = None
-    bank = Bank(source_id or bank_id, title or (source_title and source_title.strip()) or Path(path).stem, questions, None)
-    all_problems = sorted(result.problems + record_problems + problems, key=lambda p: p.line or 0)
-    all_problems += check_banks([bank])
+    # The bank's path is the source until it is written: the lines its
+    # questions carry are the source's, and cross-question warnings
+    # (duplicates) name "source:line" rather than "None:line".
+    bank = Bank(source_id or bank_id, title or (source_title and source_title.strip()) or Path(path).stem, questions, path)
+    stray_problems = _stray_warnings(result, path)
+    all_problems = sorted(result.problems + record_problems + problems + stray_problems, key=lambda p: p.line or 0)
+    all_problems += [
+        dataclasses.replace(p, where=where_of_line[p.line]) if p.where is None and p.line in where_of_line else p
+        for p in check_banks([bank])
+    ]
     skipped = _skipped_questions(result, trusted, untrusted, questions, problems)
-    return ImportReport(bank=bank, kind=kind, records=len(result.records), problems=all_problems, skipped_questions=skipped)
+    report = ImportReport(
+        bank=bank, kind=kind, records=len(result.records), problems=all_problems, skipped_questions=skipped,
+        found=_found(result), stray=list(result.stray),
+    )
+    if report.found != report.imported + report.skipped:
+        raise ImportAccountingError(
+            f"导入的清点对不上：来源中找到 {report.found} 题，导入 {report.imported} 题，跳过 {report.skipped} 题"
+            f"（按{FORMAT_NAMES_ZH[kind]}读取）。这是 papergen 的错误，结果不可信，未写入任何文件",
+            path=path, hint="请把这个来源文件和这段信息报告给 papergen 的维护者",
+        )
+    return report
+
+
+def _found(result: ReadResult) -> int:
+    """Questions in the source: the reader's own count, else records plus question-level errors.
+
+    A reader that does not count (``found is None``) reports every question
+    it could not turn into a record as one error problem, which
+    ``_skipped_questions`` counts as one skipped question; so the fallback
+    is the same sum.
+    """
+    if result.found is not None:
+        return result.found
+    return len(result.records) + sum(1 for p in result.problems if p.is_error)
+
+
+def _stray_warnings(result: ReadResult, path: str) -> list[Problem]:
+    """A warning for every piece of text that belonged to no question (unless the reader gave one)."""
+    told = {p.line for p in result.problems if p.code == "stray-text"}
+    return [
+        Problem("warning", "stray-text", f"这段文字不属于任何题目，未导入：“{excerpt}”", path, line)
+        for line, excerpt in result.stray
+        if line not in told
+    ]
 
 
 def _skipped_questions(

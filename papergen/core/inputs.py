@@ -166,7 +166,8 @@ KIND_TEXT = "text"  # Chinese exam-prep text
 KIND_BANK = "bank"  # a papergen YAML bank
 
 _GIFT_ANSWER_BLOCK = re.compile(r"\{[^{}]*[=~][^{}]*\}", re.S)
-_AIKEN_ANSWER = re.compile(r"^ANSWER:\s*[A-Z]\s*$", re.M)
+#: Moodle's key is the first letter after "ANSWER:", whatever follows it ("ANSWER: B - because", "ANSWER: A, C").
+_AIKEN_ANSWER = re.compile(r"^[ \t]*ANSWER:[ \t]*[A-Z](?![a-z])", re.M)
 _BANK_HEAD = re.compile(r"^(bank|questions)\s*:", re.M)
 
 
