@@ -979,6 +979,7 @@ class Harness:
 
     def run(self, path: Path) -> str:
         """Run the target on ``path``; returns "ok" or "refused" (a papergen error), else raises."""
+        from papergen.bank.importer import ImportAccountingError
         from papergen.core.errors import PapergenError
 
         try:
@@ -988,6 +989,8 @@ class Harness:
                 self.run_bank(path)
             else:
                 self.run_import(path)
+        except ImportAccountingError:
+            raise  # the import's count did not add up: a papergen bug, a finding, never a refusal
         except PapergenError:
             return "refused"
         return "ok"
