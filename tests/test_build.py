@@ -8,7 +8,6 @@ import re
 import shutil
 from pathlib import Path
 
-import cv2
 import docx
 import pypdfium2 as pdfium
 import pytest
@@ -18,6 +17,7 @@ from papergen.bank.model import LETTERS
 from papergen.cli import cli
 from papergen.core.errors import ExitCode
 from papergen.exam.manifest import read_manifest
+from papergen.grade.registration import register
 from papergen.sheet.code import SheetCode
 from tests.conftest import ROOT
 
@@ -97,8 +97,7 @@ def test_docx_paper_has_every_question(built: Path) -> None:
 def test_sheet_qr_names_the_exam(built: Path) -> None:
     page = pdfium.PdfDocument(str(built / "sheet.pdf"))[0]
     image = page.render(scale=200 / 72, grayscale=True).to_numpy()
-    text, _, _ = cv2.QRCodeDetector().detectAndDecode(image)
-    code = SheetCode.decode(text)
+    code = SheetCode.decode(register(image, read_manifest(built / "exam.json").sheet).qr_text or "")
     assert (code.exam, code.page, code.pages, code.student) == ("2026-mock-03", 1, 1, None)
 
 
@@ -169,10 +168,14 @@ def test_personal_sheets_carry_student_and_variant(built: Path, tmp_path: Path) 
     assert result.exit_code == 0, result.output
     document = pdfium.PdfDocument(str(out))
     assert len(document) == 6
+    # Read each code the way the grader does (frame, then the QR where the frame puts it): a bare
+    # whole-page detectAndDecode at one resolution misses some codes, depending on their text
+    # (which carries the build id, so on the bank's content).
+    geometry = read_manifest(built / "exam.json").sheet
     codes = []
     for page in document:
-        text, _, _ = cv2.QRCodeDetector().detectAndDecode(page.render(scale=200 / 72, grayscale=True).to_numpy())
-        codes.append(SheetCode.decode(text))
+        gray = page.render(scale=200 / 72, grayscale=True).to_numpy()
+        codes.append(SheetCode.decode(register(gray, geometry).qr_text or ""))
     # ordered by seat: seat 1 is student 5, and neighbours get different variants
     assert [c.student for c in codes] == [f"20260300{n:02d}" for n in (5, 4, 3, 2, 1, 0)]
     assert [c.variant for c in codes] == ["A", "B", "C", "D", "A", "B"]
