@@ -18,7 +18,12 @@ from papergen import __version__
 from papergen.bank import importer, lint, stats
 from papergen.bank.files import load_banks, validate_paths
 from papergen.core import atomic
-from papergen.core.errors import ImportIncomplete, Interrupted, LintFindings, PapergenError
+from papergen.core.errors import (
+    ImportIncomplete,
+    Interrupted,
+    LintFindings,
+    PapergenError,
+)
 from papergen.core.interrupts import stop_on_signals
 
 
