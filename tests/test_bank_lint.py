@@ -273,8 +273,8 @@ def test_selection_without_cues_is_unchanged(tmp_path: Path) -> None:
     extra = [
         {"id": "x1", "type": "single", "stem": "常州成立的新业态新就业群体党校位于哪一级？",
          "options": ["市级", "区级", "镇级", "村级"], "answer": "A"},
-        {"id": "x2", "type": "single", "stem": "“三新”中的第三个“新”指的是：",
-         "options": ["新业态", "新就业群体", "新模式", "新技术"], "answer": "B"},
+        {"id": "x2", "type": "single", "stem": "网约车平台企业属于哪一类组织？",
+         "options": ["新经济组织", "新社会组织", "事业单位", "群团组织"], "answer": "A"},
         {"id": "x3", "type": "single", "stem": "网约车司机属于哪一类劳动者？",
          "options": ["传统雇员", "个体工商户", "新就业形态劳动者", "公务员"], "answer": "C"},
     ]

@@ -177,6 +177,9 @@ def lint_banks(
     for code, (first_bank, first), (second_bank, second), message in pair_findings(banks, settings):
         where = f"{first_bank.path}:{first.line}"
         problems.append(_problem(code, f"题目 {second.id} 与 {first.id}（{where}）：{message}", second_bank, second))
+    # In file order: a bank's own findings first, then by line (pair findings sit at their later question).
+    order = {bank.path: index for index, bank in enumerate(banks)}
+    problems.sort(key=lambda p: (order.get(p.path, 0), p.line or 0))
     return LintReport([p for p in problems if p.code in wanted])
 
 
