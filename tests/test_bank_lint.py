@@ -120,6 +120,12 @@ def test_multiple_choice_with_one_wrong_option_and_absolute_words(tmp_path: Path
         ("有学者认为“平台企业党建要与业务深度融合”，这一观点强调的是：", False),
         ("习近平总书记强调，探索加强“三新”党建工作，要创新（  ）。", False),
         ("根据《党和国家机构改革方案》，组建的机构是：", False),
+        # Everyday senses of the same words, and a place the stem itself names.
+        ("申请入党需要提交的材料有：", False),
+        ("要做好新就业群体党建这篇大文章，关键在于：", False),
+        ("《共产党宣言》的作者是：", False),
+        ("常州市成立新业态行业党委后，该市组建的行业党委有：", False),
+        ("该市组建的行业党委有：", True),
     ],
 )
 def test_stems_that_refer_to_unseen_material(tmp_path: Path, stem: str, flagged: bool) -> None:

@@ -46,11 +46,18 @@ ABSOLUTE_WORDS = (
 )
 _ABSOLUTE = re.compile("|".join(ABSOLUTE_WORDS))
 
-#: Stems that point at a text the candidate never sees.
+#: Stems that point at a text the candidate never sees. Each entry is a regular
+#: expression; the words that also have an everyday sense are only taken in
+#: their referring use ("入党材料" and "做好这篇大文章" are not references).
 MATERIAL_WORDS = (
-    "材料", "文章", "本文", "上文", "下文", "文中", "论文", "作者", "该书", "本书", "该文", "以下段落", "上述段落",
-    "这段话", "该段", "原文", "报道中", "调研报告", "一文", "案例中", "该案例", "该市", "该区", "该县", "该地",
+    "(?:根据|按照|依据|结合|阅读|据|该|上述|以下|下列|本|给定|所给|符合|在)材料",
+    "^材料",
+    "材料(?:中|里|所|的|对|把|将|指出|提到|认为|要求|强调|提出|提倡|列举|显示|表明|反映|介绍|称)",
+    "(?<![篇大做])文章(?!的写作)", "本文", "上文", "下文", "文中", "论文", "(?<!的)作者(?!是)", "该书", "本书", "该文",
+    "以下段落", "上述段落", "这段话", "该段", "原文", "报道中", "调研报告", "一文", "案例中", "该案例",
 )
+#: "该市/该区/该县/该地" refer back: to a text, unless the stem itself named the place before.
+_ANAPHORA = re.compile(r"该([市区县])|该地")
 #: Anonymised places ("D区", "A市") only exist inside the source text.
 _MATERIAL = re.compile("|".join(MATERIAL_WORDS) + r"|(?<![A-Za-z])[A-Z][省市区县镇村]")
 #: Common surnames; "<surname><1–2 characters>认为/指出/…" is read as a named author.
@@ -249,6 +256,10 @@ def question_findings(question: Question, settings: LintSettings) -> list[tuple[
 def unseen_material(stem: str) -> str | None:
     """Why the stem cannot be answered without a text the candidate never sees (or ``None``)."""
     match = _MATERIAL.search(stem)
+    if not match:
+        match = _ANAPHORA.search(stem)
+        if match and re.search(f"[\u4e00-\u9fff]{{2,}}{match.group(1) or '[省市区县]'}", stem[: match.start()]):
+            match = None
     if match:
         return f"题干提到“{match.group()}”，考生看不到这份材料；请把所考内容直接写进题干，使题目独立成立"
     match = _AUTHOR.search(stem)
