@@ -211,9 +211,10 @@ def question_findings(question: Question, settings: LintSettings) -> list[tuple[
     texts = [option.text for option in question.options]
     wrong = [i for i in range(len(texts)) if i not in keys]
     letter = LETTERS.__getitem__
+    # The single key of a single-choice question (None otherwise).
+    key = question.answer_indices[0] if question.type == "single" and len(keys) == 1 and wrong else None
 
-    if question.type == "single" and wrong:
-        key = keys and next(iter(keys))
+    if key is not None:
         key_len = _chars(texts[key])
         longest_other = max(_chars(texts[i]) for i in wrong)
         if key_len >= settings.min_key_chars and key_len >= settings.length_ratio * max(longest_other, 1):
@@ -243,14 +244,13 @@ def question_findings(question: Question, settings: LintSettings) -> list[tuple[
         found.append(("negative-stem", f"否定题干中的“{word}”没有加强调，考生容易看漏；"
                                        f"请写成“{word}”（加引号）或【{word}】"))
 
-    if question.type == "single" and wrong:
-        echo = _stem_echo(question.stem, texts, next(iter(keys)), settings.echo_chars)
+    if key is not None:
+        echo = _stem_echo(question.stem, texts, key, settings.echo_chars)
         if echo:
-            found.append(("stem-echo", f"题干中的“{echo}”只在答案 {letter(next(iter(keys)))} 中重复出现，"
-                                       "考生凭字面呼应即可选出"))
-        form = _key_form(texts, next(iter(keys)))
+            found.append(("stem-echo", f"题干中的“{echo}”只在答案 {letter(key)} 中重复出现，考生凭字面呼应即可选出"))
+        form = _key_form(texts, key)
         if form:
-            found.append(("key-form", f"只有答案 {letter(next(iter(keys)))} {form}，其余选项形式一致"))
+            found.append(("key-form", f"只有答案 {letter(key)} {form}，其余选项形式一致"))
     return found
 
 
