@@ -15,10 +15,15 @@ from pathlib import Path
 import click
 
 from papergen import __version__
-from papergen.bank import importer, stats
+from papergen.bank import importer, lint, stats
 from papergen.bank.files import load_banks, validate_paths
 from papergen.core import atomic
-from papergen.core.errors import ImportIncomplete, Interrupted, PapergenError
+from papergen.core.errors import (
+    ImportIncomplete,
+    Interrupted,
+    LintFindings,
+    PapergenError,
+)
 from papergen.core.interrupts import stop_on_signals
 
 
@@ -84,6 +89,9 @@ def bank_validate(banks: tuple[Path, ...], strict: bool, quiet: bool) -> None:
         click.echo(problem.format())
     questions = sum(len(b.questions) for b in report.banks)
     click.echo(f"{len(banks)} 个题库文件，{questions} 道题通过；{len(report.errors)} 个错误，{len(report.warnings)} 个警告")
+    flaws = len(lint.lint_banks(report.banks).problems)
+    if flaws and not quiet:
+        click.echo(f"lint：{flaws} 条命题质量提示，运行 papergen bank lint 查看")
     if report.errors or (strict and report.warnings):
         raise report.failure("题库校验未通过")
 
@@ -105,6 +113,37 @@ def bank_stats(banks: tuple[Path, ...], fmt: str) -> None:
         click.echo(stats.format_json(rows))
     else:
         click.echo(stats.format_table(rows, loaded))
+
+
+@bank.command("lint")
+@bank_arguments
+@click.option("--select", help="只运行这些检查（代码，逗号分隔）。 Only these checks.")
+@click.option("--ignore", help="跳过这些检查（代码，逗号分隔）。 Skip these checks.")
+@click.option("--set", "overrides", multiple=True, metavar="NAME=VALUE",
+              help="调整阈值，如 --set length_ratio=2（可多次给出）。 Change a threshold.")
+@click.option("--strict", is_flag=True, help="警告也视为失败（退出码 12）。 Treat warnings as failures.")
+@reports_errors
+def bank_lint(banks: tuple[Path, ...], select, ignore, overrides, strict: bool) -> None:
+    """检查命题缺陷：答案凭长度、措辞、位置或别的题就能猜出，题干依赖考生看不到的材料……
+
+    Exit 0 when no finding is at error level (with --strict: no finding at all);
+    12 otherwise.
+    """
+    try:
+        chosen = lint.parse_codes(select)
+        skipped = lint.parse_codes(ignore)
+        settings = lint.LintSettings.with_overrides(overrides)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    loaded = load_banks(banks)
+    report = lint.lint_banks(loaded, settings, select=chosen or None, ignore=skipped)
+    for problem in report.problems:
+        click.echo(problem.format())
+    questions = sum(len(b.questions) for b in loaded)
+    click.echo(f"{len(banks)} 个题库文件，{questions} 道题；{len(report.errors)} 个错误，{len(report.warnings)} 个警告"
+               f"（{lint.format_counts(report)}）")
+    if report.errors or (strict and report.warnings):
+        raise LintFindings("命题质量检查未通过", hint="按上方各行修改题目；确属有意的检查可用 --ignore 代码 跳过")
 
 
 @bank.command("import")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 #: A trigram shared by more texts than this is not used to propose pairs.
 COMMON_GRAM_LIMIT = 200
@@ -47,15 +47,26 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return shared / (len(a) + len(b) - shared)
 
 
-def find_similar(texts: Sequence[str], threshold: float) -> list[tuple[int, int, float]]:
-    """Pairs ``(i, j, score)`` with ``i < j`` whose trigram Jaccard ≥ ``threshold``.
+def overlap(a: frozenset[str], b: frozenset[str]) -> float:
+    """Overlap coefficient: shared trigrams over the smaller set (1.0 when one text holds the other)."""
+    if not a or not b:
+        return 1.0 if a == b else 0.0
+    return len(a & b) / min(len(a), len(b))
+
+
+def find_similar(
+    texts: Sequence[str], threshold: float, measure: Callable[[frozenset[str], frozenset[str]], float] = jaccard
+) -> list[tuple[int, int, float]]:
+    """Pairs ``(i, j, score)`` with ``i < j`` whose trigram score ≥ ``threshold``.
 
     Parameters
     ----------
     texts
         The texts to compare.
     threshold
-        In (0, 1]; 1.0 finds texts equal after normalization.
+        In (0, 1]; 1.0 finds texts equal after normalization (with ``jaccard``).
+    measure
+        ``jaccard`` (the default) or ``overlap``.
     """
     if not 0 < threshold <= 1:
         raise ValueError(f"threshold must be in (0, 1], got {threshold}")
@@ -73,7 +84,7 @@ def find_similar(texts: Sequence[str], threshold: float) -> list[tuple[int, int,
                 candidates.add((i, j))
     pairs = []
     for i, j in sorted(candidates):
-        score = jaccard(grams[i], grams[j])
+        score = measure(grams[i], grams[j])
         if score >= threshold:
             pairs.append((i, j, score))
     return pairs

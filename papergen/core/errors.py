@@ -38,6 +38,7 @@ class ExitCode(IntEnum):
     busy = 9  # another papergen process is using the same results folder
     graded_with_review = 10  # grading finished; some sheets or marks need a person
     graded_with_errors = 11  # grading finished; some files or pages could not be read at all
+    lint_findings = 12  # bank lint found item-writing flaws at error level (or any, with --strict)
     interrupted = 130  # Ctrl-C (SIGINT)
     terminated = 143  # SIGTERM (kill, a service manager, a job's time limit)
 
@@ -114,6 +115,12 @@ class BankInvalid(PapergenError):
     """One or more banks failed validation; the problems were already listed."""
 
     exit_code = ExitCode.bank_invalid
+
+
+class LintFindings(PapergenError):
+    """``bank lint`` found flawed questions; the findings were already listed."""
+
+    exit_code = ExitCode.lint_findings
 
 
 class ImportIncomplete(PapergenError):

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from papergen.bank.lint import cue_pairs
 from papergen.bank.model import TYPE_LABELS_ZH, Bank, Question
 from papergen.core.errors import BlueprintError
 from papergen.exam.blueprint import Blueprint, SectionPlan
@@ -65,6 +66,41 @@ def _weighted_sample(items: list[Question], k: int, weights: list[float], rng: r
     return [items[index] for _, index in keyed[:k]]
 
 
+def partners_of(banks: Sequence[Bank]) -> dict[str, set[str]]:
+    """Question id → the ids it must not share a paper with (``bank.lint.cue_pairs``)."""
+    partners: dict[str, set[str]] = {}
+    for pair in cue_pairs(banks):
+        a, b = sorted(pair)
+        partners.setdefault(a, set()).add(b)
+        partners.setdefault(b, set()).add(a)
+    return partners
+
+
+def _draw(
+    candidates: list[Question], k: int, rng: random.Random, partners: dict[str, set[str]], order: list[Question] | None = None
+) -> list[Question]:
+    """Up to ``k`` candidates, no two of them partners.
+
+    Without a pair inside ``candidates`` this is ``rng.sample`` (so banks
+    without cues give the same exams as before); otherwise candidates are
+    taken in a random order (or ``order``), skipping the partners of those
+    already taken.
+    """
+    ids = {q.id for q in candidates}
+    if not any(partners.get(q.id, set()) & ids for q in candidates):
+        return order[:k] if order is not None else rng.sample(candidates, k)
+    taken: list[Question] = []
+    blocked: set[str] = set()
+    for question in order if order is not None else rng.sample(candidates, len(candidates)):
+        if len(taken) == k:
+            break
+        if question.id in blocked:
+            continue
+        taken.append(question)
+        blocked |= partners.get(question.id, set())
+    return taken
+
+
 def select(
     blueprint: Blueprint,
     banks: Sequence[Bank],
@@ -90,7 +126,9 @@ def select(
             bank_of[question.id] = bank.id
             everything.append(question)
     all_topics = sorted({q.topic for q in everything})
+    partners = partners_of(banks)
     used: set[str] = set()
+    blocked: set[str] = set()  # partners of the questions chosen so far
     result = []
     for index, plan in enumerate(blueprint.sections):
         rng = random.Random(f"{blueprint.seed}/section/{index}")
@@ -115,9 +153,13 @@ def select(
                     f"已去掉排除的和前面大题用过的题）",
                     path=blueprint.path, line=line,
                 )
-            for question in rng.sample(matches, needed):
+            drawn = _draw([q for q in matches if q.id not in blocked], needed, rng, partners)
+            if len(drawn) < needed:
+                raise _cue_shortage(plan, f"知识点“{prefix}”", needed, len(drawn), blueprint.path, line)
+            for question in drawn:
                 chosen.append((question, f"quota:{prefix}"))
                 taken.add(question.id)
+                blocked |= partners.get(question.id, set())
         free_needed = plan.count - len(chosen)
         rest = [q for q in pool if q.id not in taken]
         if len(rest) < free_needed:
@@ -127,28 +169,49 @@ def select(
                 f"已去掉排除的和前面大题用过的题）",
                 path=blueprint.path, line=plan.line,
             )
+        rest = [q for q in rest if q.id not in blocked]
         if focus is None:
-            for question in rng.sample(rest, free_needed):
-                chosen.append((question, "free"))
-                taken.add(question.id)
+            drawn = _draw(rest, free_needed, rng, partners)
+            reasons = ["free"] * len(drawn)
         else:
             # The free part leans toward the group's weak topics.
             weighted = [focus.weight(q.topic) for q in rest]
-            for question in _weighted_sample(rest, free_needed, [w for w, _ in weighted], rng):
-                chosen.append((question, weighted[rest.index(question)][1]))
-                taken.add(question.id)
+            ranked = _weighted_sample(rest, len(rest), [w for w, _ in weighted], rng)
+            drawn = _draw(rest, free_needed, rng, partners, order=ranked)
+            reasons = [weighted[rest.index(q)][1] for q in drawn]
+        if len(drawn) < free_needed:
+            raise _cue_shortage(plan, "", plan.count, len(chosen) + len(drawn), blueprint.path, plan.line)
+        for question, reason in zip(drawn, reasons):
+            chosen.append((question, reason))
+            taken.add(question.id)
+            blocked |= partners.get(question.id, set())
         if plan.difficulty.mean is not None:
-            chosen = _steer_mean(chosen, pool, plan.difficulty.mean, rng)
+            chosen = _steer_mean(chosen, [q for q in pool if q.id not in blocked or q.id in taken],
+                                 plan.difficulty.mean, rng, partners)
+            blocked = set().union(*(partners.get(q, set()) for q in used | {q.id for q, _ in chosen}))
         used.update(q.id for q, _ in chosen)
         chosen.sort(key=lambda item: order[item[0].id])
         result.append(SelectedSection(plan, [Chosen(q, bank_of[q.id], reason) for q, reason in chosen]))
     return result
 
 
+def _cue_shortage(plan: SectionPlan, what: str, needed: int, got: int, path, line) -> BlueprintError:
+    return BlueprintError(
+        f"{plan.title}：{what}需要 {needed} 道{TYPE_LABELS_ZH[plan.type]}题，去掉与已选的题互相提示的题后只能选出 {got} 道",
+        path=path, line=line,
+        hint="互相提示的题不能同卷：运行 papergen bank lint --select cross-cue,duplicate-fact 查看并修改这些题，或减少题量",
+    )
+
+
 def _steer_mean(
-    chosen: list[tuple[Question, str]], pool: list[Question], target: float, rng: random.Random
+    chosen: list[tuple[Question, str]], pool: list[Question], target: float, rng: random.Random,
+    partners: dict[str, set[str]] | None = None,
 ) -> list[tuple[Question, str]]:
-    """Swap questions (within their quota group) until the mean difficulty is near ``target``."""
+    """Swap questions (within their quota group) until the mean difficulty is near ``target``.
+
+    A swap never brings in a partner of a question that stays (``partners``).
+    """
+    partners = partners or {}
     chosen = list(chosen)
     total = sum(q.difficulty for q, _ in chosen)
     n = len(chosen)
@@ -166,6 +229,7 @@ def _steer_mean(
                 q for q in pool
                 if q.id not in in_use and (prefix is None or topic_matches(q.topic, prefix))
                 and (q.difficulty - question.difficulty) * error < 0
+                and not (partners.get(q.id, set()) & (in_use - {question.id}))
             ]
             if not candidates:
                 continue
