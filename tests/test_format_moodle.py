@@ -364,6 +364,8 @@ def test_dropped_media_is_always_named(extra, stem, said):
 def test_found_counts_questions_not_categories():
     category = '<question type="category"><category><text>$course$/top/Default for X</text></category></question>'
     essay = '<question type="essay"><name><text>论述</text></name><questiontext><text>q</text></questiontext></question>'
-    data = f"<quiz>{category}{_multichoice()}{essay}{category}</quiz>".encode()
+    description = '<question type="description"><name><text>说明</text></name><questiontext format="html"><text>以下各题考查组织覆盖。</text></questiontext></question>'
+    data = f"<quiz>{category}{_multichoice()}{essay}\n{description}{category}</quiz>".encode()
     result = moodle.read(data, PATH)
     assert (result.found, len(result.records), [p.code for p in result.problems]) == (2, 1, ["unsupported-question-type"])
+    assert result.stray == [(2, "以下各题考查组织覆盖。")]

@@ -1,21 +1,48 @@
 """GIFT (Moodle's plain-text quiz format): read and write choice questions.
 
 Reading
-    Questions are separated by blank lines. ``// …`` lines are comments and
+    As Moodle's ``qformat_gift`` reads (question/format/gift/format.php):
+    questions are separated by blank lines; ``// …`` lines are comments;
     ``$CATEGORY: path`` sets the topic of the questions after it (path rules
     as in ``moodle.category_topic``). ``::title::`` is the id when a papergen
     comment comes with the question, or when the title looks like an id
     (ASCII letters, digits, ``-_.``, at least one digit: ``Q12``,
     ``xjy-001``); otherwise it is a human title and ignored. Moodle's own
-    ``// [id:…] [tag:…]`` comment syntax is read too. ``{=right ~wrong}`` is
-    single choice; a block without ``=`` is multiple choice and every option
-    with a positive ``%weight%`` is correct. ``####text`` is the explanation;
-    per-answer ``#feedback`` is dropped. ``{T}``/``{F}`` becomes a two-option
-    single choice 正确/错误; essay ``{}``, numeric ``{#…}``, short answer and
-    matching (only ``=`` answers) are ``unsupported-question-type``
-    problems. Text after the answer block (a "missing word" question) joins
-    the stem with ``（ ）`` where the block was. ``[html]`` text is reduced
-    to plain text like Moodle XML's.
+    ``// [id:…] [tag:…]`` comment syntax is read too. Escapes (a backslash before
+    ``~ = # { } :``, ``\\\\`` and ``\\n``) are undone; ``[html]`` text is reduced to plain text
+    like Moodle XML's; per-answer ``#feedback`` is dropped; the text after
+    the last ``####`` is the explanation. Text after the answer block (a
+    "missing word" question) joins the stem with ``（ ）`` where the block was.
+
+    The answer block's type is Moodle's: empty → essay, ``#…`` → numerical,
+    any ``~`` → multiple choice, ``=`` with ``->`` → matching, ``T``/``TRUE``/
+    ``F``/``FALSE`` → true/false, anything else → short answer. For multiple
+    choice Moodle splits at every ``~`` and ``=``; a blank answer is dropped,
+    so ``{~=right ~wrong}`` is ``{=right ~wrong}``. ``=`` is full credit,
+    ``~%n%`` a weight (after ``=`` Moodle reads no weight: ``=%50%x`` is the
+    text "%50%x", and papergen warns).
+
+    Mapping (decided for papergen, which has no partial credit):
+    - a block with ``=`` is Moodle's radio-button question: papergen
+      ``single`` whose key is the one full-credit answer; partially credited
+      options become wrong options (warning); two or more full-credit answers
+      are refused (papergen's single choice has one key);
+    - a block without ``=`` is Moodle's checkbox question: papergen
+      ``multiple`` whose key is every option with a positive weight; zero and
+      negative weights are wrong options; with one positive option it is
+      imported as ``single`` (warning); with none it is refused;
+    - true/false is a two-option single choice 正确/错误 (one warning per
+      file names them);
+    - essay, numerical, short answer (including a missing-word block with
+      only ``=`` answers) and matching are refused one by one as
+      ``unsupported-question-type`` with a reason in GIFT's terms; other
+      unreadable blocks are ``gift-syntax``/``gift-answer`` errors. Each
+      refusal is one error at the question's line, so it is one skipped
+      question.
+
+    ``ReadResult.found`` counts the blank-line blocks with an answer part (an
+    unescaped ``{`` or ``}``); a block without one is Moodle's "description",
+    no question, and goes to ``ReadResult.stray``.
 
 Writing
     A leading ``// papergen-bank: {"bank": …, "title": …}`` comment holds

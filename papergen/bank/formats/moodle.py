@@ -5,13 +5,23 @@ Reading: ``multichoice`` gives a record (``<single>`` the type, answers with
 types (essay, shortanswer, matching, cloze …) are ``unsupported-question-type``
 problems at their ``<question>`` line. ``format="html"`` text becomes plain
 text (``html_to_text``), other formats are kept. The id is ``<idnumber>``
-(``<name>`` is a human title in real exports).
+(``<name>`` is a human title in real exports) when it is a valid papergen id;
+another idnumber does not cost the question: it gets an id by position and
+the idnumber is kept in ``source`` (``bank.xml（Moodle idnumber：…）``), with
+a ``bad-source-id`` warning. Media papergen cannot keep (``<file>``
+attachments, ``<img>``/``<audio>``/``<video>``…, ``@@PLUGINFILE@@`` links)
+gives a ``media-dropped`` warning naming the question. ``ReadResult.found``
+counts the ``<question>`` elements that are questions (not categories, not
+descriptions: a ``description`` is text between questions and goes to
+``ReadResult.stray``).
 
 Topics: a category path loses its context (``$course$`` …) and ``top``. Below
 papergen's bank category (``<idnumber>papergen-bank:<id></idnumber>``, title
 in ``<info>``) the rest is the topic. In a real Moodle export a leading default
-category (``Default for <课程>``, zh_cn ``默认 <课程>``) is dropped and its
-course name taken as title; the bank id stays ``None``; a question outside any
+category (``Default for <课程>`` in any of Moodle's language packs: zh_cn
+``默认 <课程>``, es ``Por defecto en …``, fr ``Défaut pour …``, de ``Standard
+für …``, zh_tw ``<课程>的預設`` …; or a bare ``默认``/``Default``/``top``) is
+dropped and its course name taken as title; the bank id stays ``None``; a question outside any
 category, or in the default one itself, has topic ``None``.
 
 Writing: the bank category ``$course$/top/<bank id>`` first, then
@@ -249,6 +259,10 @@ def read(data: bytes, path: str) -> ReadResult:
             if media := _media(element):
                 warn("media-dropped", f"{label}含有{media}，papergen 只导入文字，{media}已略去；请核对题干和选项在没有它们时是否完整")
             result.records.append(RawRecord(fields, line))
+        elif kind == "description":
+            # Text shown between questions (Moodle's "description"): no question.
+            shown = _text(element.find("questiontext")) or _text(element.find("name"))
+            result.stray.append((line, shown if len(shown) <= 40 else shown[:40] + "…"))
         else:
             result.found += 1
             name = _text(element.find("name"))
