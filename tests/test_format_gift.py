@@ -231,3 +231,22 @@ def test_invalid_bank_id_or_title_in_the_header_is_not_written_into_the_bank(tmp
     assert [p.code for p in report.problems if p.code == "bad-source-bank-id"] == ["bad-source-bank-id"]
     _, problems = bank_from_document(located_yaml.parse(dump_bank(report.bank), "out.yaml"), "out.yaml")
     assert [p for p in problems if p.is_error] == []
+
+
+_piece = st.sampled_from(["~", "=", "~=", "~%50%", "~%-100%", "=%50%", "#", "####", "->", "T", "FALSE", " ", "甲", "乙", "\\{", "{", "}", "\n", "::", "[html]"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(blocks=st.lists(st.lists(_piece, max_size=12).map("".join), min_size=1, max_size=6))
+def test_every_block_with_an_answer_part_is_one_record_or_one_error(blocks):
+    """found = imported + refused; a block without an answer part is stray text: nothing is lost unsaid."""
+    text = "\n\n".join("题" + block.replace("\n", "\n题") for block in blocks)
+    result = gift.read(text.encode("utf-8"), PATH)
+    errors = [p for p in result.problems if p.is_error]
+    assert result.found == len(result.records) + len(errors)
+    assert len({p.line for p in errors} | {r.line for r in result.records}) == result.found
+    assert result.found + len(result.stray) == len(blocks)
+    for record in result.records:
+        fields = record.fields
+        assert len(fields["options"]) >= 2 and all(fields["options"])
+        assert (fields["type"] == "single") == (len(fields["answer"]) == 1)
