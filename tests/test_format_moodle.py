@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from papergen.bank.formats import moodle
-from papergen.bank.model import Bank, Option, Question
+from papergen.bank.model import LETTERS, Bank, Option, Question
 from papergen.core.errors import InputFileError, InputRejected
 from tests.conftest import FIXTURES, sample_bank
 
@@ -369,3 +369,18 @@ def test_found_counts_questions_not_categories():
     result = moodle.read(data, PATH)
     assert (result.found, len(result.records), [p.code for p in result.problems]) == (2, 1, ["unsupported-question-type"])
     assert result.stray == [(2, "以下各题考查组织覆盖。")]
+
+
+def test_fractions_map_like_gift():
+    def question(name: str, single: str, fractions: list[str]) -> str:
+        answers = "".join(f'<answer fraction="{f}"><text>{LETTERS[i]}项</text></answer>' for i, f in enumerate(fractions))
+        return (f'<question type="multichoice"><name><text>{name}</text></name><questiontext><text>题</text></questiontext>'
+                f"<single>{single}</single>{answers}</question>")
+
+    data = ("<quiz>" + question("部分分", "true", ["100", "50", "0"]) + question("两个满分", "true", ["100", "100", "0"])
+            + question("一个得分", "false", ["100", "-50", "-50"]) + question("多选", "false", ["50", "50", "-100"]) + "</quiz>").encode()
+    result = moodle.read(data, PATH)
+    got = [(r.fields["type"], r.fields["answer"], [p.code for p in r.errors]) for r in result.records]
+    assert got == [("single", "A", []), ("single", "AB", ["moodle-answer"]), ("single", "A", []), ("multiple", "AB", [])]
+    assert [p.code for p in result.problems] == ["partial-credit", "partial-credit"]
+    assert "题目“两个满分”：单选题（<single>true</single>）有 2 个满分答案" in result.records[1].errors[0].message

@@ -1,7 +1,8 @@
 """Moodle XML: read and write ``<quiz>`` files (lossless for papergen's own).
 
-Reading: ``multichoice`` gives a record (``<single>`` the type, answers with
-``fraction`` > 0 the answer), ``truefalse`` a two-option single 正确/错误; other
+Reading: ``multichoice`` gives a record (``<single>`` the type; the key is the
+one full-credit answer of a single question, or every answer with ``fraction``
+> 0 of a multiple one, as GIFT's weights map, see ``_choice``), ``truefalse`` a two-option single 正确/错误; other
 types (essay, shortanswer, matching, cloze …) are ``unsupported-question-type``
 problems at their ``<question>`` line. ``format="html"`` text becomes plain
 text (``html_to_text``), other formats are kept. The id is ``<idnumber>``
@@ -258,7 +259,9 @@ def read(data: bytes, path: str) -> ReadResult:
                      "（只能用字母、数字、汉字、- _ .，最长 64 个字符），已自动编号，原 idnumber 记在 source 中")
             if media := _media(element):
                 warn("media-dropped", f"{label}含有{media}，papergen 只导入文字，{media}已略去；请核对题干和选项在没有它们时是否完整")
-            result.records.append(RawRecord(fields, line))
+            refused = fields.pop("refused", None)
+            errors = [Problem("error", "moodle-answer", f"{label}：{refused}", path, line)] if refused else []
+            result.records.append(RawRecord(fields, line, errors=errors))
         elif kind == "description":
             # Text shown between questions (Moodle's "description"): no question.
             shown = _text(element.find("questiontext")) or _text(element.find("name"))
@@ -287,8 +290,15 @@ def _media(element: Element) -> str:
 
 
 def _choice(element: Element, warn: Callable[[str, str], None]) -> dict:
-    """Type, options and answer of a multichoice (or truefalse) question."""
-    options, correct = [], ""
+    """Type, options and answer of a multichoice (or truefalse) question.
+
+    Fractions map as in GIFT (papergen has no partial credit): a ``<single>``
+    question's key is its one full-credit answer (partial credit becomes a
+    wrong option, with a warning); a multiple-response question's key is
+    every answer with a positive fraction, and with only one it is imported
+    as single choice (warning). A key that cannot be told is ``refused``.
+    """
+    options, fractions = [], []
     for index, answer in enumerate(element.findall("answer")):
         options.append(_text(answer))
         try:
@@ -296,13 +306,29 @@ def _choice(element: Element, warn: Callable[[str, str], None]) -> dict:
         except ValueError:
             warn("bad-fraction", f"第 {index + 1} 个答案的得分 fraction={answer.get('fraction')!r} 不是数字，按 0 分处理")
             fraction = 0.0
-        if fraction > 0 and index < len(LETTERS):
-            correct += LETTERS[index]
+        fractions.append(fraction)
+
+    def letters(keep: Callable[[float], bool]) -> str:
+        return "".join(LETTERS[i] for i, f in enumerate(fractions[: len(LETTERS)]) if keep(f))
+
+    correct = letters(lambda f: f > 0)
     if element.get("type") == "truefalse":
         right = {options[LETTERS.index(letter)].lower() for letter in correct}
         answer = "A" if "true" in right else "B" if "false" in right else ""
         return {"type": "single", "options": ["正确", "错误"], "answer": answer}
     single = (element.findtext("single") or "true").strip().lower() in ("true", "1")
+    if single and len(correct) > 1:
+        full = letters(lambda f: f >= 99.99)
+        if len(full) != 1:
+            return {"type": "single", "options": options, "answer": correct,
+                    "refused": f"单选题（<single>true</single>）有 {len(full)} 个满分答案、{len(correct)} 个得分答案"
+                               f"（{'、'.join(correct)}），papergen 的单选题只能有一个正确答案"}
+        partial = "、".join(letter for letter in correct if letter not in full)
+        warn("partial-credit", f"单选题中选项 {partial} 有部分分值，papergen 没有部分得分，按错误选项导入（正确答案 {full}）")
+        correct = full
+    elif not single and len(correct) == 1:
+        warn("partial-credit", f"多选（复选框）题只有一个得分选项 {correct}，按单选题导入")
+        single = True
     return {"type": "single" if single else "multiple", "options": options, "answer": correct}
 
 
