@@ -218,7 +218,7 @@ def expected_by_moodle(question: dict) -> dict | None:
 
 @pytest.mark.parametrize(
     "name, found, imported",
-    [("moodle_examples.gift", 43, 23), ("moodle_questions.gift", 9, 5), ("course_bank.gift", 7, 6), ("moodle_export.gift", 8, 4)],
+    [("moodle_examples.gift", 43, 23), ("moodle_questions.gift", 9, 5), ("course_bank.gift", 9, 8), ("moodle_export.gift", 8, 4)],
 )
 def test_papergen_imports_what_moodle_imports(name, found, imported):
     text = (FIXTURES / "gift" / name).read_text(encoding="utf-8")
@@ -239,7 +239,13 @@ def test_course_bank_right_answer_after_tilde():
     assert keys == {
         "P1": ("single", "A", "三新党建"), "P2": ("single", "B", "三新党建"), "P3": ("single", "B", "三新党建"),
         "P4": ("single", "A", "三新党建"), "P5": ("single", "B", "三新党建"), "P6": ("multiple", "AB", "三新党建"),
+        "P8": ("single", "B", "三新党建"), "P9": ("single", "A", "三新党建"),
     }
+    p8, p9 = result.records[-2:]
+    assert p8.fields["stem"] == "（ ）归口指导新就业群体党建工作。"
+    # Two answer blocks: Moodle reads the first; the second stays text, and papergen says so.
+    assert p9.fields["stem"] == "党的二十大于（ ）年召开，{~=二十届~十九届}一中全会随后召开。"
+    assert [p.line for p in result.problems if p.code == "gift-second-answer-block"] == [p9.line]
     assert result.records[0].fields["options"][0] == "由“两新”党建向“三新”党建的拓展"
     assert result.records[1].fields["stem"] == "习近平总书记强调，探索加强“三新”党建工作，要创新（ ）。"
     text = (FIXTURES / "gift" / "course_bank.gift").read_text(encoding="utf-8")

@@ -26,14 +26,15 @@ def test_course_bank_with_right_answers_after_tilde(tmp_path):
     out = tmp_path / "course.yaml"
     result = run("bank", "import", FIXTURES / "gift" / "course_bank.gift", "-o", out)
     assert result.exit_code == ExitCode.import_incomplete, result.output
-    assert "（GIFT）：导入 6 题，跳过 1 题" in result.output
+    assert "（GIFT）：导入 8 题，跳过 1 题" in result.output
+    assert "答案块之后还有一个 {…}：Moodle 只读第一个答案块" in result.output
     assert "选项 A 为空" not in result.output and "type 改为" not in result.output
     assert "2 道判断题（GIFT 的 {T}/{F}）按单选题导入，选项为 A 正确 / B 错误" in result.output
     assert "这是简答题/论述题（GIFT 的 {} 题" in result.output
     questions = imported(out)
     assert {qid: (q["type"], q["answer"]) for qid, q in questions.items()} == {
         "P1": ("single", "A"), "P2": ("single", "B"), "P3": ("single", "B"),
-        "P4": ("single", "A"), "P5": ("single", "B"), "P6": ("multiple", "AB"),
+        "P4": ("single", "A"), "P5": ("single", "B"), "P6": ("multiple", "AB"), "P8": ("single", "B"), "P9": ("single", "A"),
     }
     assert questions["P4"]["options"] == ["正确", "错误"]
     assert questions["P1"]["topic"] == "三新党建"  # "Por defecto en 党建课程" is Moodle's default category, no topic

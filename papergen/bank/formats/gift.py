@@ -213,6 +213,10 @@ def _question(block: _Block, state: dict, path: str, result: ReadResult) -> None
     if open_at < 0 or close_at < 0:
         missing = "左花括号 {" if open_at < 0 else "右花括号 }"
         return problem("gift-syntax", f"答案块缺少{missing}（若题干里有花括号，请写成 \\{{ 和 \\}}）")
+    if _find(text, "{", close_at + 1) >= 0:
+        label = f"题目“{title}”：" if title else ""
+        message = "答案块之后还有一个 {…}：Moodle 只读第一个答案块，后面的按题干文字原样保留，请拆成两道题"
+        result.problems.append(Problem("warning", "gift-second-answer-block", label + message, path, line))
     stem = _plain(text[:open_at], fmt)
     after = _plain(text[close_at + 1 :], fmt)
     if after:
