@@ -136,18 +136,25 @@ def test_moodle_style_gift():
     assert blank.fields["stem"] == "快递员属于（ ）的一部分。"
     assert (blank.fields["options"], blank.fields["answer"]) == (["农民", "新就业群体", "个体户"], "B")
 
-    found = [(p.code, p.line) for p in result.problems]
+    found = [(p.severity, p.code, p.line) for p in result.problems]
     assert found == [
-        ("unsupported-question-type", line("论述")),
-        ("unsupported-question-type", line("数值")),
-        ("unsupported-question-type", line("简答")),
-        ("unsupported-question-type", line("说明")),
-        ("gift-syntax", line("Q8")),
+        ("error", "unsupported-question-type", line("论述")),
+        ("error", "unsupported-question-type", line("数值")),
+        ("error", "unsupported-question-type", line("简答")),
+        ("error", "gift-syntax", line("Q8")),
+        ("warning", "gift-true-false", line("判断")),
     ]
-    assert all(p.severity == "error" and p.path == "moodle_export.gift" for p in result.problems)
-    assert "问答题" in result.problems[0].message and "论述" in result.problems[0].message
+    assert all(p.path == "moodle_export.gift" for p in result.problems)
+    assert "简答题/论述题（GIFT 的 {} 题" in result.problems[0].message and "论述" in result.problems[0].message
     assert "数值题" in result.problems[1].message
-    assert "}" in result.problems[4].message
+    assert "只有 = 答案" in result.problems[2].message
+    assert "}" in result.problems[3].message
+    assert "正确 / B 错误" in result.problems[4].message
+    # The description (no answer block) is no question: text outside any question.
+    assert result.stray == [(line("说明"), "::说明::以下各题考查组织覆盖。")]
+    # Blocks with an answer part: 4 imported + 4 refused.
+    assert result.found == 8
+    assert not any("type 改为" in p.message for p in result.problems)
 
 
 @pytest.mark.parametrize(
@@ -163,7 +170,9 @@ def test_plain_gift_without_titles_or_categories():
     data = "// 练习\n第一题 {=对 ~错}\n\n第二题\n分两行 {\n~%100%甲\n~%-50%乙 # 反馈\n}\n".encode()
     first, second = gift.read(data, PATH).records
     assert (first.line, first.fields["stem"], first.fields["topic"], first.fields["id"]) == (2, "第一题", None, None)
-    assert (second.line, second.fields["stem"], second.fields["type"]) == (4, "第二题\n分两行", "multiple")
+    # A checkbox question (no "=") with one scoring option: Moodle's "multi
+    # tricky" case; papergen makes it a single choice and says so.
+    assert (second.line, second.fields["stem"], second.fields["type"]) == (4, "第二题\n分两行", "single")
     assert (second.fields["options"], second.fields["answer"]) == (["甲", "乙"], "A")
 
 
@@ -222,3 +231,22 @@ def test_invalid_bank_id_or_title_in_the_header_is_not_written_into_the_bank(tmp
     assert [p.code for p in report.problems if p.code == "bad-source-bank-id"] == ["bad-source-bank-id"]
     _, problems = bank_from_document(located_yaml.parse(dump_bank(report.bank), "out.yaml"), "out.yaml")
     assert [p for p in problems if p.is_error] == []
+
+
+_piece = st.sampled_from(["~", "=", "~=", "~%50%", "~%-100%", "=%50%", "#", "####", "->", "T", "FALSE", " ", "甲", "乙", "\\{", "{", "}", "\n", "::", "[html]"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(blocks=st.lists(st.lists(_piece, max_size=12).map("".join), min_size=1, max_size=6))
+def test_every_block_with_an_answer_part_is_one_record_or_one_error(blocks):
+    """found = imported + refused; a block without an answer part is stray text: nothing is lost unsaid."""
+    text = "\n\n".join("题" + block.replace("\n", "\n题") for block in blocks)
+    result = gift.read(text.encode("utf-8"), PATH)
+    errors = [p for p in result.problems if p.is_error]
+    assert result.found == len(result.records) + len(errors)
+    assert len({p.line for p in errors} | {r.line for r in result.records}) == result.found
+    assert result.found + len(result.stray) == len(blocks)
+    for record in result.records:
+        fields = record.fields
+        assert len(fields["options"]) >= 2 and all(fields["options"])
+        assert (fields["type"] == "single") == (len(fields["answer"]) == 1)

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from papergen.bank.formats import moodle
-from papergen.bank.model import Bank, Option, Question
+from papergen.bank.model import LETTERS, Bank, Option, Question
 from papergen.core.errors import InputFileError, InputRejected
 from tests.conftest import FIXTURES, sample_bank
 
@@ -157,10 +157,12 @@ def test_real_moodle_export():
 
     found = [(p.severity, p.code, p.line) for p in result.problems]
     assert found == [
-        ("warning", "image-dropped", line_of(text, '<question type="multichoice">', 2)),
+        ("warning", "media-dropped", line_of(text, '<question type="multichoice">', 2)),
         ("error", "unsupported-question-type", line_of(text, '<question type="essay">')),
         ("error", "unsupported-question-type", line_of(text, '<question type="shortanswer">')),
     ]
+    assert "题目“覆盖方式”含有图片" in result.problems[0].message
+    assert result.found == 5  # 3 choice questions, the essay and the short answer; categories are no questions
     essay = result.problems[1]
     assert "essay" in essay.message and "论述题" in essay.message and essay.path == "moodle_export.xml"
 
@@ -170,6 +172,16 @@ def test_real_moodle_export():
     [
         ("$course$/top/Default for 新就业群体/组织覆盖", "组织覆盖", "新就业群体"),
         ("$course$/top/默认 新就业群体/组织覆盖/外卖", "组织覆盖/外卖", "新就业群体"),
+        # Moodle's "defaultfor" string in other language packs.
+        ("$course$/top/Por defecto en Historia/Tema 1", "Tema 1", "Historia"),
+        ("$course$/top/Défaut pour Histoire/Chapitre", "Chapitre", "Histoire"),
+        ("$course$/top/Par défaut pour Histoire", None, "Histoire"),
+        ("$course$/top/Standard für Geschichte/Kapitel 2", "Kapitel 2", "Geschichte"),
+        ("$course$/top/默认新就业群体/组织覆盖", "组织覆盖", "新就业群体"),
+        ("$course$/top/新就业群体的預設/組織", "組織", "新就业群体"),
+        ("$course$/top/默认/组织覆盖", "组织覆盖", None),
+        ("$course$/top/Default", None, None),
+        ("$system$/top/top/第二章", "第二章", None),
         ("$course$/top/Default for 新就业群体", None, "新就业群体"),
         ("$module$/top/我的题库/第一章", "我的题库/第一章", None),
         ("$course$/top", None, None),
@@ -299,3 +311,76 @@ def test_difficulty_tag_that_int_refuses_is_a_warning(value):
     result = moodle.read(data, PATH)
     assert [p.code for p in result.problems] == ["bad-machine-tag"]
     assert result.records[0].fields["difficulty"] is None
+
+
+# ---------------------------------------------------------------------------
+# What Moodle exports that papergen cannot keep as is
+
+
+def _multichoice(extra: str = "", idnumber: str = "", name: str = "题一", stem: str = "题干") -> str:
+    return (f'<question type="multichoice"><name><text>{name}</text></name>'
+            f'<questiontext format="html"><text><![CDATA[{stem}]]></text>{extra}</questiontext>'
+            f"<idnumber>{idnumber}</idnumber><single>true</single>"
+            '<answer fraction="100"><text>甲</text></answer><answer fraction="0"><text>乙</text></answer></question>')
+
+
+def test_idnumber_that_is_no_papergen_id_keeps_the_question(tmp_path):
+    data = ("<quiz>" + _multichoice(idnumber="Q 1 #a") + _multichoice(idnumber="ok-2", name="题二") + "</quiz>").encode()
+    result = moodle.read(data, "bank.xml")
+    first, second = result.records
+    assert (first.fields["id"], first.fields["source"]) == (None, "bank.xml（Moodle idnumber：Q 1 #a）")
+    assert (second.fields["id"], second.fields["source"]) == ("ok-2", None)
+    [warning] = result.problems
+    assert (warning.severity, warning.code, warning.line) == ("warning", "bad-source-id", first.line)
+    assert "题目“题一”" in warning.message and "Q 1 #a" in warning.message
+
+    from papergen.bank import importer
+
+    source = tmp_path / "bank.xml"
+    source.write_bytes(data)
+    report = importer.import_file(source, bank_id="mb")
+    assert [(q.id, q.source) for q in report.bank.questions] == [
+        ("mb-001", "bank.xml（Moodle idnumber：Q 1 #a）"), ("ok-2", "bank.xml"),
+    ]
+    assert report.skipped == 0
+
+
+@pytest.mark.parametrize(
+    "extra, stem, said",
+    [
+        ('<file name="a.png" path="/" encoding="base64">iVBORw0KGgo=</file>', "看图作答", "附带的文件（图片等）"),
+        ("", '<p>听录音 <audio controls src="@@PLUGINFILE@@/a.mp3"></audio></p>', "音频"),
+        ("", '<p>见 <a href="@@PLUGINFILE@@/a.pdf">附件</a></p>', "文件引用（@@PLUGINFILE@@）"),
+        ("", '<p><video src="v.mp4"></video><img src="b.png"></p>', "视频、图片"),
+    ],
+)
+def test_dropped_media_is_always_named(extra, stem, said):
+    data = ("<quiz>" + _multichoice(extra, stem=stem) + "</quiz>").encode()
+    [warning] = moodle.read(data, PATH).problems
+    assert (warning.severity, warning.code) == ("warning", "media-dropped")
+    assert warning.message.startswith(f"题目“题一”含有{said}，")
+
+
+def test_found_counts_questions_not_categories():
+    category = '<question type="category"><category><text>$course$/top/Default for X</text></category></question>'
+    essay = '<question type="essay"><name><text>论述</text></name><questiontext><text>q</text></questiontext></question>'
+    description = '<question type="description"><name><text>说明</text></name><questiontext format="html"><text>以下各题考查组织覆盖。</text></questiontext></question>'
+    data = f"<quiz>{category}{_multichoice()}{essay}\n{description}{category}</quiz>".encode()
+    result = moodle.read(data, PATH)
+    assert (result.found, len(result.records), [p.code for p in result.problems]) == (2, 1, ["unsupported-question-type"])
+    assert result.stray == [(2, "以下各题考查组织覆盖。")]
+
+
+def test_fractions_map_like_gift():
+    def question(name: str, single: str, fractions: list[str]) -> str:
+        answers = "".join(f'<answer fraction="{f}"><text>{LETTERS[i]}项</text></answer>' for i, f in enumerate(fractions))
+        return (f'<question type="multichoice"><name><text>{name}</text></name><questiontext><text>题</text></questiontext>'
+                f"<single>{single}</single>{answers}</question>")
+
+    data = ("<quiz>" + question("部分分", "true", ["100", "50", "0"]) + question("两个满分", "true", ["100", "100", "0"])
+            + question("一个得分", "false", ["100", "-50", "-50"]) + question("多选", "false", ["50", "50", "-100"]) + "</quiz>").encode()
+    result = moodle.read(data, PATH)
+    got = [(r.fields["type"], r.fields["answer"], [p.code for p in r.errors]) for r in result.records]
+    assert got == [("single", "A", []), ("single", "AB", ["moodle-answer"]), ("single", "A", []), ("multiple", "AB", [])]
+    assert [p.code for p in result.problems] == ["partial-credit", "partial-credit"]
+    assert "题目“两个满分”：单选题（<single>true</single>）有 2 个满分答案" in result.records[1].errors[0].message

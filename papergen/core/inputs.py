@@ -166,6 +166,11 @@ KIND_TEXT = "text"  # Chinese exam-prep text
 KIND_BANK = "bank"  # a papergen YAML bank
 
 _GIFT_ANSWER_BLOCK = re.compile(r"\{[^{}]*[=~][^{}]*\}", re.S)
+#: GIFT's answer parts that hold no "=" or "~": true/false ({T} {TRUE} {F}
+#: {FALSE}, with #feedback), essay ({}), numerical ({#…}).
+_GIFT_OTHER_BLOCK = re.compile(r"\{\s*(?:(?:T|F|TRUE|FALSE)\s*(?:#[^{}]*)?|#[^{}]*)?\}")
+#: Option lines of Chinese exam text ("A." "（B）" "Ｃ、"), which GIFT never has.
+_OPTION_LINE = re.compile(r"^\s*[(（]?[A-HＡ-Ｈ][)）]?\s*[.．、:：)）]", re.M)
 #: Moodle's key is the first letter after "ANSWER:", whatever follows it ("ANSWER: B - because", "ANSWER: A, C").
 _AIKEN_ANSWER = re.compile(r"^[ \t]*ANSWER:[ \t]*[A-Z](?![a-z])", re.M)
 _BANK_HEAD = re.compile(r"^(bank|questions)\s*:", re.M)
@@ -203,5 +208,9 @@ def sniff_kind(data: bytes, path: str | Path) -> str:
     if _AIKEN_ANSWER.search(text) and not re.search(r"【答案】|答案[:：]", text):
         return KIND_AIKEN
     if _GIFT_ANSWER_BLOCK.search(text) and ("::" in text or re.search(r"^\s*\$CATEGORY:", text, re.M) or re.search(r"\{\s*[=~]", text)):
+        return KIND_GIFT
+    # A GIFT file of only true/false, essay or numerical questions: no line
+    # is a lettered option, as every Chinese exam text has.
+    if _GIFT_OTHER_BLOCK.search(text) and not _OPTION_LINE.search(text) and not re.search(r"【答案】|答案[:：]", text):
         return KIND_GIFT
     return KIND_TEXT

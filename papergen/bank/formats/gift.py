@@ -1,21 +1,48 @@
 """GIFT (Moodle's plain-text quiz format): read and write choice questions.
 
 Reading
-    Questions are separated by blank lines. ``// …`` lines are comments and
+    As Moodle's ``qformat_gift`` reads (question/format/gift/format.php):
+    questions are separated by blank lines; ``// …`` lines are comments;
     ``$CATEGORY: path`` sets the topic of the questions after it (path rules
     as in ``moodle.category_topic``). ``::title::`` is the id when a papergen
     comment comes with the question, or when the title looks like an id
     (ASCII letters, digits, ``-_.``, at least one digit: ``Q12``,
     ``xjy-001``); otherwise it is a human title and ignored. Moodle's own
-    ``// [id:…] [tag:…]`` comment syntax is read too. ``{=right ~wrong}`` is
-    single choice; a block without ``=`` is multiple choice and every option
-    with a positive ``%weight%`` is correct. ``####text`` is the explanation;
-    per-answer ``#feedback`` is dropped. ``{T}``/``{F}`` becomes a two-option
-    single choice 正确/错误; essay ``{}``, numeric ``{#…}``, short answer and
-    matching (only ``=`` answers) are ``unsupported-question-type``
-    problems. Text after the answer block (a "missing word" question) joins
-    the stem with ``（ ）`` where the block was. ``[html]`` text is reduced
-    to plain text like Moodle XML's.
+    ``// [id:…] [tag:…]`` comment syntax is read too. Escapes (a backslash before
+    ``~ = # { } :``, ``\\\\`` and ``\\n``) are undone; ``[html]`` text is reduced to plain text
+    like Moodle XML's; per-answer ``#feedback`` is dropped; the text after
+    the last ``####`` is the explanation. Text after the answer block (a
+    "missing word" question) joins the stem with ``（ ）`` where the block was.
+
+    The answer block's type is Moodle's: empty → essay, ``#…`` → numerical,
+    any ``~`` → multiple choice, ``=`` with ``->`` → matching, ``T``/``TRUE``/
+    ``F``/``FALSE`` → true/false, anything else → short answer. For multiple
+    choice Moodle splits at every ``~`` and ``=``; a blank answer is dropped,
+    so ``{~=right ~wrong}`` is ``{=right ~wrong}``. ``=`` is full credit,
+    ``~%n%`` a weight (after ``=`` Moodle reads no weight: ``=%50%x`` is the
+    text "%50%x", and papergen warns).
+
+    Mapping (decided for papergen, which has no partial credit):
+    - a block with ``=`` is Moodle's radio-button question: papergen
+      ``single`` whose key is the one full-credit answer; partially credited
+      options become wrong options (warning); two or more full-credit answers
+      are refused (papergen's single choice has one key);
+    - a block without ``=`` is Moodle's checkbox question: papergen
+      ``multiple`` whose key is every option with a positive weight; zero and
+      negative weights are wrong options; with one positive option it is
+      imported as ``single`` (warning); with none it is refused;
+    - true/false is a two-option single choice 正确/错误 (one warning per
+      file names them);
+    - essay, numerical, short answer (including a missing-word block with
+      only ``=`` answers) and matching are refused one by one as
+      ``unsupported-question-type`` with a reason in GIFT's terms; other
+      unreadable blocks are ``gift-syntax``/``gift-answer`` errors. Each
+      refusal is one error at the question's line, so it is one skipped
+      question.
+
+    ``ReadResult.found`` counts the blank-line blocks with an answer part (an
+    unescaped ``{`` or ``}``); a block without one is Moodle's "description",
+    no question, and goes to ``ReadResult.stray``.
 
 Writing
     A leading ``// papergen-bank: {"bank": …, "title": …}`` comment holds
@@ -42,9 +69,8 @@ BANK_COMMENT = "// papergen-bank:"
 META_COMMENT = "// papergen:"
 MISSING_WORD = "（ ）"
 _LOOKS_LIKE_ID = re.compile(r"^(?=.*\d)[A-Za-z0-9_.\-]{1,64}$")
-_WEIGHT = re.compile(r"^\s*%(-?\d+(?:\.\d*)?)%")
+_WEIGHT = re.compile(r"^\s*%(-?\d+\.?\d*)%")
 _FORMAT = re.compile(r"^\s*\[(html|plain|moodle|markdown)\]")
-_TRUE_FALSE = re.compile(r"^(TRUE|FALSE|T|F)\s*(#.*)?$", re.S)
 _ESCAPE = re.compile(r"\\(.)", re.S)
 
 
@@ -117,8 +143,8 @@ class _Block:
 def read(data: bytes, path: str) -> ReadResult:
     """Read a GIFT file; see the module docstring for what is understood."""
     text = decode_text(data, path)
-    result = ReadResult()
-    state = {"topic": None, "root": None}
+    result = ReadResult(found=0)
+    state: dict = {"topic": None, "root": None}
     block = _Block()
     # Not str.splitlines(): it also breaks at U+2028, \x0c … which are text here.
     for number, line in enumerate(re.split(r"\r\n|\r|\n", text) + [""], start=1):
@@ -145,6 +171,10 @@ def read(data: bytes, path: str) -> ReadResult:
                 result.title = course
         else:
             block.lines.append((number, line))
+    if lines := state.get("true_false"):
+        shown = "、".join(map(str, lines[:10])) + ("……" if len(lines) > 10 else "")
+        message = f"{len(lines)} 道判断题（GIFT 的 {{T}}/{{F}}）按单选题导入，选项为 A 正确 / B 错误（第 {shown} 行）"
+        result.problems.append(Problem("warning", "gift-true-false", message, path, lines[0]))
     return result
 
 
@@ -166,30 +196,44 @@ def _question(block: _Block, state: dict, path: str, result: ReadResult) -> None
     title = None
     if text.startswith("::") and (end := _find(text, "::", 2)) >= 0:
         title, text = unescape(text[2:end]).strip(), text[end + 2 :]
-    match = _FORMAT.match(text)
-    fmt = match[1] if match else "moodle"
     open_at = _find(text, "{")
+    if open_at < 0 and _find(text, "}") < 0:
+        # Moodle's "description": text shown between questions, not a question.
+        result.stray.append((line, _excerpt(block)))
+        return
+    result.found = (result.found or 0) + 1
+    match = _FORMAT.match(text.lstrip())
+    fmt = match[1] if match else "moodle"
     close_at = _find(text, "}", open_at + 1) if open_at >= 0 else -1
 
     def problem(code: str, message: str) -> None:
         label = f"题目“{title}”：" if title else ""
         result.problems.append(Problem("error", code, label + message, path, line))
 
-    if open_at < 0:
-        return problem("unsupported-question-type", "没有答案块 {…}，这是说明文字（description）而不是题目，已跳过")
-    if close_at < 0:
-        return problem("gift-syntax", "答案块缺少右花括号 }（若题干里有花括号，请写成 \\{ 和 \\}）")
+    if open_at < 0 or close_at < 0:
+        missing = "左花括号 {" if open_at < 0 else "右花括号 }"
+        return problem("gift-syntax", f"答案块缺少{missing}（若题干里有花括号，请写成 \\{{ 和 \\}}）")
+    if _find(text, "{", close_at + 1) >= 0:
+        label = f"题目“{title}”：" if title else ""
+        message = "答案块之后还有一个 {…}：Moodle 只读第一个答案块，后面的按题干文字原样保留，请拆成两道题"
+        result.problems.append(Problem("warning", "gift-second-answer-block", label + message, path, line))
     stem = _plain(text[:open_at], fmt)
     after = _plain(text[close_at + 1 :], fmt)
     if after:
         stem = f"{stem}{MISSING_WORD}{after}"
     body = text[open_at + 1 : close_at]
-    feedback_at = _find(body, "####")
+    feedback_at = _rfind(body, "####")  # Moodle takes the last ####
     explanation = _plain(body[feedback_at + 4 :], fmt) if feedback_at >= 0 else ""
     body = body[:feedback_at] if feedback_at >= 0 else body
-    fields = _answers(body.strip(), fmt)
+    notes: list[str] = []
+    fields = _answers(body.strip(), fmt, notes)
     if isinstance(fields, str):
-        return problem("unsupported-question-type", fields)
+        return problem("unsupported-question-type" if fields.startswith(_NOT_CHOICE) else "gift-answer", fields)
+    for note in notes:
+        label = f"题目“{title}”：" if title else ""
+        result.problems.append(Problem("warning", "gift-answer-weights", label + note, path, line))
+    if fields.pop("true_false", False):
+        state.setdefault("true_false", []).append(line)
     meta = block.meta or {}
     difficulty = meta.get("difficulty")
     fields.update(
@@ -206,6 +250,19 @@ def _question(block: _Block, state: dict, path: str, result: ReadResult) -> None
     result.records.append(RawRecord(fields, line))
 
 
+def _excerpt(block: _Block) -> str:
+    text = " ".join(raw.strip() for _, raw in block.lines)
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
+def _rfind(text: str, target: str) -> int:
+    """Index of the last unescaped ``target``, or -1."""
+    found, at = -1, _find(text, target)
+    while at >= 0:
+        found, at = at, _find(text, target, at + 1)
+    return found
+
+
 def _question_id(block: _Block, title: str | None) -> str | None:
     """papergen writes the id as the title; Moodle as ``[id:…]``; else guess."""
     if block.meta is not None:
@@ -215,28 +272,80 @@ def _question_id(block: _Block, title: str | None) -> str | None:
     return title if title and _LOOKS_LIKE_ID.match(title) else None
 
 
-def _answers(body: str, fmt: str) -> dict | str:
-    """Options and answer of a choice block, or why the block is not one."""
+#: Every refusal of a question that is not a choice question starts so
+#: (``unsupported-question-type``); other refusals are ``gift-answer``.
+_NOT_CHOICE = "这是"
+_ESSAY = "这是简答题/论述题（GIFT 的 {} 题，没有答案），无法作为选择题导入，已跳过"
+_NUMERICAL = "这是数值题（GIFT 的 {#…} 题），无法作为选择题导入，已跳过"
+_MATCHING = "这是匹配题（GIFT 的 {=… -> …} 题），无法作为选择题导入，已跳过"
+_SHORT = "这是填空/简答题（答案块只有 = 答案、没有 ~ 错误选项），无法作为选择题导入，已跳过"
+
+
+def _answers(body: str, fmt: str, notes: list[str]) -> dict | str:
+    """Options and answer of a choice block, or why the block is not one.
+
+    The question type is told as Moodle's ``qformat_gift::readquestion``
+    tells it: empty → essay, ``#…`` → numerical, any ``~`` → multiple
+    choice, ``=`` with ``->`` → matching, ``T``/``TRUE``/``F``/``FALSE`` →
+    true/false, anything else → short answer. ``notes`` gets what the
+    mapping to papergen changed (partial credit, a one-answer checkbox
+    question), each said as a warning.
+    """
     if not body:
-        return "答案块 {} 为空，这是问答题（essay），papergen 只导入选择题，已跳过"
+        return _ESSAY
     if body.startswith("#"):
-        return "这是数值题（{#…}），papergen 只导入选择题，已跳过"
-    if match := _TRUE_FALSE.match(body):
-        return {"type": "single", "options": ["正确", "错误"], "answer": "A" if match[1].startswith("T") else "B"}
+        return _NUMERICAL
     pieces = _split_unescaped(body, "~=")
-    if pieces[0][1].strip() or not any(marker == "~" for marker, _ in pieces):
-        return "答案块不是选择题（简答题、匹配题或无法识别的写法），papergen 只导入单选和多选题，已跳过"
+    if not any(marker == "~" for marker, _ in pieces):
+        if any(marker == "=" for marker, _ in pieces) and "->" in body:
+            return _MATCHING
+        cut = _find(body, "#")
+        if (body[:cut] if cut > 0 else body).strip() in ("T", "TRUE", "F", "FALSE"):
+            right = "A" if body.startswith("T") else "B"
+            return {"type": "single", "options": ["正确", "错误"], "answer": right, "true_false": True}
+        return _SHORT
+    # Multiple choice. Moodle reads "=" anywhere as a radio-button question
+    # (single) and splits at every "~" and "=": the text before the first
+    # marker is an answer too, and a blank answer ("~=right", "~ ~b") is
+    # dropped when Moodle saves the question.
     single = any(marker == "=" for marker, _ in pieces)
-    options, answer = [], ""
-    for index, (marker, raw) in enumerate(pieces[1:]):
+    answers: list[tuple[str, float]] = []
+    for marker, raw in pieces:
+        raw = raw.strip()
         weight = 100.0 if marker == "=" else 0.0
-        if marker == "~" and (match := _WEIGHT.match(raw)):
+        if marker != "=" and (match := _WEIGHT.match(raw)):
             weight, raw = float(match[1]), raw[match.end() :]
         cut = _find(raw, "#")
-        options.append(_plain(raw[:cut] if cut >= 0 else raw, fmt))
-        if weight > 0 and index < len(LETTERS):
-            answer += LETTERS[index]
-    return {"type": "single" if single else "multiple", "options": options, "answer": answer}
+        text = _plain(raw[:cut] if cut >= 0 else raw, fmt)
+        if not text:
+            if weight > 0:
+                return f"第 {len(answers) + 1} 个答案是得分答案（= 或正分值），但没有文字"
+            continue
+        if marker == "=" and _WEIGHT.match(text):
+            notes.append(f"正确答案“{text[:20]}”以 %分值% 开头：Moodle 在 = 后不读分值，这几个字符按选项文字保留")
+        answers.append((text, weight))
+    if len(answers) < 2:
+        return "选择题至少要有两个选项（GIFT 答案块里的 = 和 ~ 答案），这道题只有 " + str(len(answers)) + " 个"
+    if len(answers) > len(LETTERS):
+        return f"有 {len(answers)} 个选项，papergen 的选择题最多 {len(LETTERS)} 个选项（A–{LETTERS[-1]}）"
+    options = [text for text, _ in answers]
+    letters = lambda keep: "".join(LETTERS[i] for i, (_, w) in enumerate(answers) if keep(w))  # noqa: E731
+    if single:
+        full, partial = letters(lambda w: w >= 100), letters(lambda w: 0 < w < 100)
+        if len(full) != 1:
+            return (f"答案块里有 =（Moodle 按单选题读），但满分答案有 {len(full)} 个（{'、'.join(full) or '无'}）；"
+                    "papergen 的单选题只能有一个正确答案，"
+                    "多选题请不写 =，而给每个正确选项写 ~%50% 这样的正分值、错误选项写 ~%-100%")
+        if partial:
+            notes.append(f"单选题中选项 {'、'.join(partial)} 有部分分值，papergen 没有部分得分，按错误选项导入（正确答案 {full}）")
+        return {"type": "single", "options": options, "answer": full}
+    key = letters(lambda w: w > 0)
+    if not key:
+        return "答案块里没有正确答案：没有 = 答案，~ 答案也都没有正分值（如 ~%50%）"
+    if len(key) == 1:
+        notes.append(f"多选（复选框）题只有一个得分选项 {key}，按单选题导入")
+        return {"type": "single", "options": options, "answer": key}
+    return {"type": "multiple", "options": options, "answer": key}
 
 
 # ---------------------------------------------------------------------------

@@ -1,17 +1,28 @@
 """Moodle XML: read and write ``<quiz>`` files (lossless for papergen's own).
 
-Reading: ``multichoice`` gives a record (``<single>`` the type, answers with
-``fraction`` > 0 the answer), ``truefalse`` a two-option single 正确/错误; other
+Reading: ``multichoice`` gives a record (``<single>`` the type; the key is the
+one full-credit answer of a single question, or every answer with ``fraction``
+> 0 of a multiple one, as GIFT's weights map, see ``_choice``), ``truefalse`` a two-option single 正确/错误; other
 types (essay, shortanswer, matching, cloze …) are ``unsupported-question-type``
 problems at their ``<question>`` line. ``format="html"`` text becomes plain
 text (``html_to_text``), other formats are kept. The id is ``<idnumber>``
-(``<name>`` is a human title in real exports).
+(``<name>`` is a human title in real exports) when it is a valid papergen id;
+another idnumber does not cost the question: it gets an id by position and
+the idnumber is kept in ``source`` (``bank.xml（Moodle idnumber：…）``), with
+a ``bad-source-id`` warning. Media papergen cannot keep (``<file>``
+attachments, ``<img>``/``<audio>``/``<video>``…, ``@@PLUGINFILE@@`` links)
+gives a ``media-dropped`` warning naming the question. ``ReadResult.found``
+counts the ``<question>`` elements that are questions (not categories, not
+descriptions: a ``description`` is text between questions and goes to
+``ReadResult.stray``).
 
 Topics: a category path loses its context (``$course$`` …) and ``top``. Below
 papergen's bank category (``<idnumber>papergen-bank:<id></idnumber>``, title
 in ``<info>``) the rest is the topic. In a real Moodle export a leading default
-category (``Default for <课程>``, zh_cn ``默认 <课程>``) is dropped and its
-course name taken as title; the bank id stays ``None``; a question outside any
+category (``Default for <课程>`` in any of Moodle's language packs: zh_cn
+``默认 <课程>``, es ``Por defecto en …``, fr ``Défaut pour …``, de ``Standard
+für …``, zh_tw ``<课程>的預設`` …; or a bare ``默认``/``Default``/``top``) is
+dropped and its course name taken as title; the bank id stays ``None``; a question outside any
 category, or in the default one itself, has topic ``None``.
 
 Writing: the bank category ``$course$/top/<bank id>`` first, then
@@ -28,6 +39,7 @@ import html
 import re
 from collections.abc import Callable
 from html.parser import HTMLParser
+from pathlib import PurePath
 from xml.etree.ElementTree import Element, ParseError, TreeBuilder
 from xml.parsers import expat
 from xml.sax.saxutils import escape as xml_escape
@@ -37,11 +49,23 @@ from defusedxml.ElementTree import DefusedXMLParser
 
 from papergen.bank.formats import RawRecord, ReadResult
 from papergen.bank.model import LETTERS, Bank, Problem, Question, normalize_answer
+from papergen.bank.validate import ID_PATTERN
 from papergen.core.errors import InputFileError, InputRejected
 
 BANK_MARKER = "papergen-bank:"
 MACHINE_TAG = "papergen:"
-_DEFAULT_CATEGORY = re.compile(r"^(?:Default for |默认 )(.+)$")
+#: Moodle's default category ("defaultfor" in its language packs: en, es,
+#: fr, de, it, pt, nl, pl, sv, ar, zh_cn, zh_tw), course name in group 1 or 2.
+_DEFAULT_CATEGORY = re.compile(
+    r"^(?:(?:Default for|Default per|Por defecto en|Por defecto para|Par défaut pour|Défaut pour|Standard für"
+    r"|Standaard voor|Domyślnie dla|Categoria predefinida de|Förinställt standardvärde för|افتراضي لـ|默认|預設)\s*(.+)"
+    r"|(.+?)\s*的(?:默认|預設|预设)(?:类别|類別)?)$"
+)
+#: A default category that names no course: "Default", "默认", "Top" …
+_BARE_DEFAULT = re.compile(r"^(?:Default|Defaults|默认|默认类别|預設|Por defecto|Défaut|Par défaut|Standard|top|Top)$")
+#: Media Moodle keeps beside the text; papergen reads text only.
+_MEDIA = re.compile(r"<(img|audio|video|object|embed|iframe|svg)\b|@@PLUGINFILE@@", re.I)
+_MEDIA_ZH = {"img": "图片", "svg": "图片", "audio": "音频", "video": "视频"}
 _CONTEXT = re.compile(r"^\$[a-z]+\$$")
 _ERROR_ZH = {  # expat's messages, for the common cases
     expat.errors.XML_ERROR_TAG_MISMATCH: "开始标签和结束标签不匹配",
@@ -127,7 +151,9 @@ def category_topic(path: str, root: list[str] | None) -> tuple[str | None, str |
     if root is not None and segments[: len(root)] == root:
         segments = segments[len(root) :]
     elif segments and (match := _DEFAULT_CATEGORY.match(segments[0])):
-        course = match.group(1).strip()
+        course = (match.group(1) or match.group(2)).strip()
+        segments = segments[1:]
+    elif segments and _BARE_DEFAULT.match(segments[0]):
         segments = segments[1:]
     return ("/".join(segments) or None), course
 
@@ -191,7 +217,7 @@ def _text(element: Element | None) -> str:
 def read(data: bytes, path: str) -> ReadResult:
     """Read a Moodle XML export; see the module docstring for the rules."""
     root, lines = _parse(data, path)
-    result = ReadResult()
+    result = ReadResult(found=0)
     bank_root: list[str] | None = None
     topic: str | None = None
     for element in root.findall("question"):
@@ -210,27 +236,69 @@ def read(data: bytes, path: str) -> ReadResult:
             if course and result.title is None:
                 result.title = course
         elif kind in ("multichoice", "truefalse"):
+            result.found += 1
+            name = _text(element.find("name"))
+            label = f"题目“{name}”" if name else "这道题"
+
             def warn(code: str, message: str, line: int = line) -> None:
                 result.problems.append(Problem("warning", code, message, path, line))
 
             fields = _choice(element, warn)
-            fields.update(id=(element.findtext("idnumber") or "").strip() or None, topic=topic)
+            fields.update(id=None, topic=topic)
             fields["stem"] = _text(element.find("questiontext"))
             fields["explanation"] = _text(element.find("generalfeedback"))
             _apply_tags(element, fields, warn)
-            if re.search(r"<img\b", "".join(element.itertext()), re.I):
-                warn("image-dropped", "题目含有图片，papergen 只导入文字，图片已略去")
-            result.records.append(RawRecord(fields, line))
+            idnumber = (element.findtext("idnumber") or "").strip()
+            if idnumber and ID_PATTERN.match(idnumber):
+                fields["id"] = idnumber
+            elif idnumber:
+                # Not a papergen id (spaces, "#", too long …): the question
+                # gets an id by its position; the idnumber is kept in source.
+                fields["source"] = fields["source"] or f"{PurePath(path).name}（Moodle idnumber：{idnumber[:80]}）"
+                warn("bad-source-id", f"{label}的 idnumber “{idnumber[:40]}” 不能作为 papergen 编号"
+                     "（只能用字母、数字、汉字、- _ .，最长 64 个字符），已自动编号，原 idnumber 记在 source 中")
+            if media := _media(element):
+                warn("media-dropped", f"{label}含有{media}，papergen 只导入文字，{media}已略去；请核对题干和选项在没有它们时是否完整")
+            refused = fields.pop("refused", None)
+            errors = [Problem("error", "moodle-answer", f"{label}：{refused}", path, line)] if refused else []
+            result.records.append(RawRecord(fields, line, errors=errors))
+        elif kind == "description":
+            # Text shown between questions (Moodle's "description"): no question.
+            shown = _text(element.find("questiontext")) or _text(element.find("name"))
+            result.stray.append((line, shown if len(shown) <= 40 else shown[:40] + "…"))
         else:
+            result.found += 1
             name = _text(element.find("name"))
             message = f"题型 {kind or '（未注明）'} 不是选择题，papergen 只导入单选和多选题；已跳过“{name}”"
             result.problems.append(Problem("error", "unsupported-question-type", message, path, line))
     return result
 
 
+def _media(element: Element) -> str:
+    """What media a question holds ("图片、音频"), or "" when none."""
+    kinds: list[str] = []
+    if element.find(".//file") is not None:
+        kinds.append("附带的文件（图片等）")
+    text = "\n".join(element.itertext())
+    for match in _MEDIA.finditer(text):
+        kind = _MEDIA_ZH.get((match[1] or "").lower(), "嵌入的媒体") if match[1] else ""
+        if kind and kind not in kinds:
+            kinds.append(kind)
+    if not kinds and "@@PLUGINFILE@@" in text:
+        kinds.append("文件引用（@@PLUGINFILE@@）")
+    return "、".join(kinds)
+
+
 def _choice(element: Element, warn: Callable[[str, str], None]) -> dict:
-    """Type, options and answer of a multichoice (or truefalse) question."""
-    options, correct = [], ""
+    """Type, options and answer of a multichoice (or truefalse) question.
+
+    Fractions map as in GIFT (papergen has no partial credit): a ``<single>``
+    question's key is its one full-credit answer (partial credit becomes a
+    wrong option, with a warning); a multiple-response question's key is
+    every answer with a positive fraction, and with only one it is imported
+    as single choice (warning). A key that cannot be told is ``refused``.
+    """
+    options, fractions = [], []
     for index, answer in enumerate(element.findall("answer")):
         options.append(_text(answer))
         try:
@@ -238,13 +306,29 @@ def _choice(element: Element, warn: Callable[[str, str], None]) -> dict:
         except ValueError:
             warn("bad-fraction", f"第 {index + 1} 个答案的得分 fraction={answer.get('fraction')!r} 不是数字，按 0 分处理")
             fraction = 0.0
-        if fraction > 0 and index < len(LETTERS):
-            correct += LETTERS[index]
+        fractions.append(fraction)
+
+    def letters(keep: Callable[[float], bool]) -> str:
+        return "".join(LETTERS[i] for i, f in enumerate(fractions[: len(LETTERS)]) if keep(f))
+
+    correct = letters(lambda f: f > 0)
     if element.get("type") == "truefalse":
         right = {options[LETTERS.index(letter)].lower() for letter in correct}
         answer = "A" if "true" in right else "B" if "false" in right else ""
         return {"type": "single", "options": ["正确", "错误"], "answer": answer}
     single = (element.findtext("single") or "true").strip().lower() in ("true", "1")
+    if single and len(correct) > 1:
+        full = letters(lambda f: f >= 99.99)
+        if len(full) != 1:
+            return {"type": "single", "options": options, "answer": correct,
+                    "refused": f"单选题（<single>true</single>）有 {len(full)} 个满分答案、{len(correct)} 个得分答案"
+                               f"（{'、'.join(correct)}），papergen 的单选题只能有一个正确答案"}
+        partial = "、".join(letter for letter in correct if letter not in full)
+        warn("partial-credit", f"单选题中选项 {partial} 有部分分值，papergen 没有部分得分，按错误选项导入（正确答案 {full}）")
+        correct = full
+    elif not single and len(correct) == 1:
+        warn("partial-credit", f"多选（复选框）题只有一个得分选项 {correct}，按单选题导入")
+        single = True
     return {"type": "single" if single else "multiple", "options": options, "answer": correct}
 
 
