@@ -32,10 +32,22 @@ EXPECTED = {
     "aiken/moodle_questions.aiken.txt": (2, 2, 0, 0),
     # Numbered items 1–4; 3 has no answer; the title paragraph belongs to no question.
     "docx/practice.docx": (4, 3, 1, 1),
-    # GIFT: 9 questions (// question: 101 … 109); the $CATEGORY block is not one. Imported: 101
-    # (single), 102 (50%/50%/-100%: the two halves are the key), 104 (true/false), 109 (missing
-    # word). Skipped: essay, numerical, short answer, description, the block missing its }.
-    "gift/moodle_export.gift": (9, 4, 5, 0),
+    # GIFT: 9 blocks (// question: 101 … 109); the $CATEGORY block is not one, and neither is the
+    # description 107 (no answer part: Moodle's "description", stray text). Imported: 101 (single),
+    # 102 (50%/50%/-100%: the two halves are the key), 104 (true/false), 109 (missing word).
+    # Skipped: essay, numerical, short answer, the block missing its }.
+    "gift/moodle_export.gift": (8, 4, 4, 1),
+    # Hand-made course bank: 9 blocks with an answer part; the essay is refused; the heading line
+    # 以下各题考查党建工作机制。 stands in a block of its own.
+    "gift/course_bank.gift": (9, 8, 1, 1),
+    # Moodle's examples.txt: 43 blocks with an answer part; what Moodle would import as single or
+    # multiple choice or true/false (23) is imported, matching/numerical/short answer/essay (20) refused
+    # (per tests/test_gift_moodle_reference.py's model of qformat_gift).
+    "gift/moodle_examples.gift": (43, 23, 20, 0),
+    # Moodle's unit-test fixture: 9 questions, 5 choice or true/false, 4 of other types.
+    "gift/moodle_questions.gift": (9, 5, 4, 0),
+    # Two true/false questions and one essay.
+    "gift/true_false_only.gift": (3, 2, 1, 0),
     # Moodle XML: 7 <question> elements, 2 of them categories; essay and short answer skipped.
     "moodle/moodle_export.xml": (5, 3, 2, 0),
     # Items 1–4, answers in the 参考答案 block, item 3 has none.

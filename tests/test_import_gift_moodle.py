@@ -26,7 +26,7 @@ def test_course_bank_with_right_answers_after_tilde(tmp_path):
     out = tmp_path / "course.yaml"
     result = run("bank", "import", FIXTURES / "gift" / "course_bank.gift", "-o", out)
     assert result.exit_code == ExitCode.import_incomplete, result.output
-    assert "（GIFT）：导入 8 题，跳过 1 题" in result.output
+    assert "（GIFT）：找到 9 题，导入 8 题，跳过 1 题" in result.output
     assert "答案块之后还有一个 {…}：Moodle 只读第一个答案块" in result.output
     assert "选项 A 为空" not in result.output and "type 改为" not in result.output
     assert "2 道判断题（GIFT 的 {T}/{F}）按单选题导入，选项为 A 正确 / B 错误" in result.output
@@ -45,7 +45,7 @@ def test_moodles_own_gift_examples(tmp_path):
     out = tmp_path / "examples.yaml"
     result = run("bank", "import", FIXTURES / "gift" / "moodle_examples.gift", "-o", out)
     assert result.exit_code == ExitCode.import_incomplete
-    assert "（GIFT）：导入 23 题，跳过 20 题" in result.output
+    assert "（GIFT）：找到 43 题，导入 23 题，跳过 20 题" in result.output
     assert "type 改为" not in result.output
     for reason in ("数值题（GIFT 的 {#…} 题）", "匹配题（GIFT 的 {=… -> …} 题）", "填空/简答题（答案块只有 = 答案"):
         assert reason in result.output
@@ -58,7 +58,7 @@ def test_a_file_of_only_true_false_and_essay_is_gift(tmp_path):
     assert inputs.sniff_kind(source.read_bytes(), source) == inputs.KIND_GIFT
     out = tmp_path / "tf.yaml"
     result = run("bank", "import", source, "-o", out)
-    assert "（GIFT）：导入 2 题，跳过 1 题" in result.output
+    assert "（GIFT）：找到 3 题，导入 2 题，跳过 1 题" in result.output
     assert "没有找到任何题目" not in result.output
     assert {qid: q["answer"] for qid, q in imported(out).items()} == {"J1": "A", "J2": "B"}
 
