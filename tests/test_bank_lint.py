@@ -107,6 +107,15 @@ def test_multiple_choice_with_one_wrong_option_and_absolute_words(tmp_path: Path
     assert "“完全”" in next(p.message for p in report.problems if p.code == "absolute-distractor")
 
 
+def test_all_in_a_compound_word_is_not_absolute(tmp_path: Path) -> None:
+    """所有 in 混合所有制/所有权 names a kind of ownership, not "all"."""
+    mixed = dict(CLEAN[0], id="o1", stem="新就业群体较集中的企业中，党组织覆盖难度较大的是：",
+                 options=["国有独资企业", "机关事业单位", "混合所有制企业", "街道社区"], answer="A")
+    assert findings(lint_file(tmp_path, [mixed]), "absolute-distractor") == []
+    bare = dict(mixed, options=["国有独资企业", "机关事业单位", "所有企业", "街道社区"])
+    assert findings(lint_file(tmp_path, [bare]), "absolute-distractor") == ["o1"]
+
+
 @pytest.mark.parametrize(
     "stem, flagged",
     [
@@ -126,6 +135,8 @@ def test_multiple_choice_with_one_wrong_option_and_absolute_words(tmp_path: Path
         ("《共产党宣言》的作者是：", False),
         ("常州市成立新业态行业党委后，该市组建的行业党委有：", False),
         ("该市组建的行业党委有：", True),
+        ("新就业群体党务工作者教育培训聚焦的内容有：", False),  # 工作者 is no 作者
+        ("作者认为，新就业群体党建的重点是：", True),
     ],
 )
 def test_stems_that_refer_to_unseen_material(tmp_path: Path, stem: str, flagged: bool) -> None:
