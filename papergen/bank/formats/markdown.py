@@ -76,8 +76,10 @@ NUMBERED = (
 #: A key line of any kind, letters or not ("答案：✔ 正确"): it makes a question.
 ANY_ANSWER = re.compile(r"^[【\[]?\s*(?:正确答案|参考答案|答案)\s*[】\]]?\s*[:：]")
 EXPLANATION = re.compile(
-    r"^(?:[【\[]\s*(?:答案解析|解析|详解|点拨|分析)\s*[】\]]|(?:答案解析|解析|详解|解题过程|解题思路)\s*[:：])\s*[:：]?\s*(?P<text>.*)$"
+    r"^(?:[【\[]\s*(?:答案解析|解析|详解|点拨|分析)\s*[】\]]|(?:答案解析|解析|详解|解题过程|解题思路)\s*(?:[:：]|$))\s*[:：]?\s*(?P<text>.*)$"
 )
+#: A label with nothing after it ("答案" from a folded <details>, "查看答案"): not text.
+LABEL = re.compile(r"^(?:查看|点击查看|点击展开)?\s*(?:参考答案|答案)(?:与解析|和解析|及解析)?\s*[:：]?$")
 SECTION_HEADING = re.compile(r"^(?:[一二三四五六七八九十]+\s*[、.．]\s*)?(?P<title>.*)$")
 
 #: How far a heading or numbered line looks for its options or key.
@@ -324,6 +326,8 @@ class _Reader:
         self.text(block, text, line.line)
 
     def text(self, block: _Block, text: str, line: int) -> None:
+        if LABEL.match(text):
+            return
         if block.state in ("stem", "options") and not block.answered:
             leading, options = _split_inline_options(text, expected=len(block.options))
             if options and not leading:
