@@ -2,7 +2,9 @@
 
 Every importer and the bank reader come through here, so size limits, zip-bomb
 checks and encoding diagnosis happen once. The kind of a file is decided by
-its bytes (zip members, XML root, text patterns), never by its extension.
+its bytes (zip members, XML root, text patterns); the one use of a name is a
+``.md`` ending, which adds to the Markdown content rule (see
+``_looks_like_markdown``).
 """
 
 from __future__ import annotations
