@@ -156,3 +156,17 @@ def test_markdown_in_a_txt_file_is_read_as_markdown(tmp_path: Path) -> None:
     assert last.startswith("我们有一个 setTimeout 函数") and last.endswith("bar 被调用，打印 \"Second\"，然后它被栈弹出。")
     assert "将 callback 推送到 WebAPI 后" in last and "名为 queue 的地方" in last  # _emphasis_ stripped
     assert result.output.count("[image-dropped]") == 5
+
+
+def test_a_numbered_heading_keeps_a_numbered_list_in_its_stem() -> None:
+    text = "## 一、多项选择题\n\n### 1. 下列做法中：\n\n1. 设立驿站\n2. 提供饮水\n\n符合要求的是：\n\n- A. 1\n- B. 2\n\n**答案**：AB\n"
+    (record,) = read_md(text).records
+    assert record.fields["stem"] == "下列做法中：\n1. 设立驿站\n2. 提供饮水\n符合要求的是："
+    assert (record.fields["type"], record.fields["answer"]) == ("multiple", "AB")
+
+
+def test_a_plain_heading_over_numbered_questions_is_a_title() -> None:
+    text = "## 练习\n\n1. 题一\n\n- A. 一\n- B. 二\n\n答案：A\n\n2. 题二\n\n- A. 一\n- B. 二\n\n答案：B\n"
+    result = read_md(text)
+    assert [(r.line, r.fields["stem"], r.fields["answer"]) for r in result.records] == [(3, "题一", "A"), (10, "题二", "B")]
+    assert result.found == 2

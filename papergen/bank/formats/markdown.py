@@ -220,12 +220,15 @@ class _Reader:
     def is_answer_heading(self, text: str) -> bool:
         return bool(ANY_ANSWER.match(text) or EXPLANATION.match(text))
 
-    def follows(self, index: int, by_heading: bool) -> tuple[str | None, bool]:
+    def follows(self, index: int, numbers_are_text: bool) -> tuple[str | None, bool]:
         """What comes first after line ``index``: "options", "answer" or None; and whether a key follows options.
 
-        A heading looks as far as the next heading, a numbered line as far as
-        the next numbered line or heading. A heading that meets a numbered
-        line before any option is a title over numbered questions.
+        The search ends at the next heading. With ``numbers_are_text`` (a
+        numbered heading: "### 1. ……") numbered lines below are its text;
+        otherwise a numbered line before any option ends the search with
+        None (a plain heading over numbered questions is a title, a numbered
+        paragraph followed by another is prose), and one after the options
+        ends it there.
         """
         first: str | None = None
         for line in self.lines[index + 1 : index + 1 + LOOKAHEAD_LINES]:
@@ -239,9 +242,7 @@ class _Reader:
                 continue
             if ANY_ANSWER.match(text):
                 return (first or "answer"), first == "options"
-            if first is None and _numbered(text) is not None:
-                return None, False
-            if first == "options" and _numbered(text) is not None and not by_heading:
+            if not numbers_are_text and _numbered(text) is not None:
                 return first, False
         return first, False
 
@@ -249,12 +250,12 @@ class _Reader:
         line = self.lines[index]
         if _section_kind(line.text) is not None and _numbered(line.text) is None:
             return False  # "## 一、单项选择题" / "## 多选题"
-        kind, _ = self.follows(index, by_heading=_numbered(line.text) is not None)
+        kind, _ = self.follows(index, numbers_are_text=_numbered(line.text) is not None)
         return kind is not None
 
     def numbered_question(self, index: int, number: int | None) -> bool:
         block = self.block
-        kind, keyed = self.follows(index, by_heading=False)
+        kind, keyed = self.follows(index, numbers_are_text=False)
         if kind is None:
             return False
         if block is None or block.state != "explanation":
