@@ -347,3 +347,19 @@ def test_explanations_come_through_whole_from_docx_paragraphs() -> None:
     lines = (FIXTURES / "text" / "explanation-points.txt").read_text(encoding="utf-8").splitlines()
     result = cntext.read_lines(((line, n) for n, line in enumerate(lines, start=1)), "e.docx", unit="段")
     assert result.records[0].fields["explanation"].endswith("以上三点缺一不可。")
+
+
+def test_text_read_into_no_question_is_stray_with_its_line() -> None:
+    # A 解析 written without its 【解析】 mark, after the key: not part of the question, and not dropped unsaid.
+    text = "标题\n1．题一：\nA．一\nB．二\n答案：A\n这道题考查的是基本概念。\n还有一行。\n2．题二：\nA．一\nB．二\n答案：B\n"
+    result = read_text(text)
+    assert [r.fields["explanation"] for r in result.records] == ["", ""]
+    assert (result.found, result.stray) == (2, [(6, "这道题考查的是基本概念。")])
+
+
+def test_fixtures_have_no_stray_text() -> None:
+    for name in ("variants.txt", "keyblock.txt", "explanation-points.txt"):
+        result = cntext.read((FIXTURES / "text" / name).read_bytes(), name)
+        assert result.stray == [], name
+    assert cntext.read((FIXTURES / "text" / "variants.txt").read_bytes(), "v.txt").found == 7
+    assert cntext.read((FIXTURES / "text" / "keyblock.txt").read_bytes(), "k.txt").found == 4

@@ -124,6 +124,7 @@ class _Reader:
     key: list[tuple[int, str, int]] = field(default_factory=list)  # (number, letters, line)
     key_explanations: dict[int, list[str]] = field(default_factory=dict)
     in_key: bool = False
+    loose: list[tuple[int, str]] = field(default_factory=list)  # text read into no question: ReadResult.stray
     next_signal: list[tuple[str | None, int]] = field(default_factory=list)  # see index_signals
 
     def where(self, line: int) -> str | None:
@@ -145,6 +146,7 @@ class _Reader:
         if BOILERPLATE.search(text) or (URL.search(text) and not self.in_explanation()):
             self.finish()
             self.in_key = False
+            self.loose.append((line, text))
             return
         if self.in_key and self.read_key_line(text, line):
             return
@@ -166,6 +168,7 @@ class _Reader:
                 # Options with no question number before them: a question the
                 # source forgot to number, after a finished one. Not guessed.
                 self.problem("options-without-number", f"第 {line} {self.unit}的选项前面没有题号（或题号那一行含网址等页面文字而被略过），这道题没有读入；请给它加上题号", line)
+            self.loose.append((line, text))
             return  # prose between questions
         previous_last, block.last = block.last, line
         if self.option_line(text):
@@ -208,6 +211,7 @@ class _Reader:
         else:
             block.last = previous_last  # this line is not part of the question
             self.finish()  # prose after an answer line ends the question
+            self.loose.append((line, text))
 
     def in_explanation(self) -> bool:
         return self.block is not None and self.block.state == "explanation"
@@ -377,6 +381,7 @@ class _Reader:
         if not block.options:
             if block.answer is not None:
                 self.problem("no-options", f"{self.label(block)}有答案行但没有找到选项（A．…）", block.line)
+            self.loose.extend((place, text) for text, place in self.lines if block.line <= place <= block.last and text)
             return  # numbered prose, not a question
         if self.unsupported_section is not None:
             title, heading_line = self.unsupported_section
@@ -419,6 +424,29 @@ class _Reader:
         self.result.found = len(question_groups(self.lines)) + sum(
             1 for p in self.result.problems if p.code in ("no-options", "options-without-number")
         )
+        self.result.stray = self.stray()
+
+    def stray(self) -> list[tuple[int, str]]:
+        """Runs of lines read into no question, one entry per run (its first line and an excerpt).
+
+        Those between the first and the last question, and anywhere those that
+        look like an option or a key. A title and introduction before the first
+        question, and what follows the last (a key block is read, not loose),
+        are the document's own.
+        """
+        if not self.blocks:
+            return []
+        first, last = self.blocks[0].line, self.blocks[-1].line
+        out: list[tuple[int, str]] = []
+        previous: int | None = None
+        position = {place: index for index, (_, place) in enumerate(self.lines)}
+        for line, text in sorted(set(self.loose)):
+            if first < line < last or _opens_options(text) or ANSWER.match(text):
+                follows_previous = previous is not None and position[line] == position[previous] + 1
+                if not (out and follows_previous):
+                    out.append((line, text[:40]))
+                previous = line
+        return out
 
     def account(self) -> None:
         """Every question-like group of lines must have become a record or a problem.
