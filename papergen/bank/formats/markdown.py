@@ -37,6 +37,7 @@ and closing prose after the last are the document's own and not reported.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,7 +81,8 @@ EXPLANATION = re.compile(
 )
 #: A label with nothing after it ("答案" from a folded <details>, "查看答案"): not text.
 LABEL = re.compile(r"^(?:查看|点击查看|点击展开)?\s*(?:参考答案|答案)(?:与解析|和解析|及解析)?\s*[:：]?$")
-SECTION_HEADING = re.compile(r"^(?:[一二三四五六七八九十]+\s*[、.．]\s*)?(?P<title>.*)$")
+#: A section heading written as a plain line: "一、单项选择题".
+SECTION_LINE = re.compile(r"^[一二三四五六七八九十]+\s*[、.．]")
 
 #: How far a heading or numbered line looks for its options or key.
 LOOKAHEAD_LINES = 120
@@ -113,8 +115,6 @@ class _Block:
 
 
 def _number(digits: str) -> int | None:
-    import unicodedata
-
     digits = unicodedata.normalize("NFKC", digits)
     return int(digits) if len(digits) <= 9 else None
 
@@ -306,7 +306,7 @@ class _Reader:
                 self.section_type, self.unsupported, self.section_level = None, None, 0
             return
         if line.kind == "text" and block is None and _numbered(text) is None:
-            kind = _section_kind(text) if SECTION_HEADING.match(text) and re.match(r"^[一二三四五六七八九十]+\s*[、.．]", text) else None
+            kind = _section_kind(text) if SECTION_LINE.match(text) else None
             if kind is not None:
                 self.section_type = None if kind == "other" else kind
                 self.unsupported = (text, line.line) if kind == "other" else None
@@ -458,8 +458,6 @@ class _Reader:
 
 
 def _nfkc(text: str) -> str:
-    import unicodedata
-
     return unicodedata.normalize("NFKC", text)
 
 
