@@ -289,7 +289,8 @@ def test_question_groups_are_numbered_lines_followed_by_options() -> None:
         ["1．完善激励机制", "说明", "2．2023年召开的是：", "2.5万人", "A．甲 B．乙", "答案：A", "【解析】", "1．坚持", "3．题 A．一 B．二", "4．只有答案", "答案：A"],
         start=1,
     )]
-    assert cntext.question_groups(lines) == [[1, 3, 4], [8, 9]]
+    # "1．坚持" comes after a 【解析】 and is not past question 1's number: a point of the 解析.
+    assert cntext.question_groups(lines) == [[1, 3, 4], [9]]
 
 
 def test_a_question_the_reader_cannot_separate_is_reported_with_the_one_it_ran_into(tmp_path: Path) -> None:
@@ -312,3 +313,53 @@ def test_options_without_a_question_number_are_reported_not_dropped() -> None:
     result = read_text("1．题一：\nA．一\nB．二\n答案：A\n下列说法正确的是：\nA．甲\nB．乙\n答案：B\n2．2023年召开的是：\nA．一\nB．二\n答案：B\n")
     assert [(r.line, r.fields["answer"]) for r in result.records] == [(1, "A"), (9, "B")]
     assert [(p.code, p.line) for p in result.problems] == [("options-without-number", 6)]
+
+
+def test_numbered_points_and_web_addresses_inside_an_explanation_stay_in_it(tmp_path: Path) -> None:
+    report = importer.import_file(FIXTURES / "text" / "explanation-points.txt", bank_id="e")
+    first, second = report.bank.questions
+    assert first.explanation == (
+        "本题考查新就业群体党建工作的要点：\n（1）坚持党的领导；\n(2)坚持以人民为中心；\n1.完善激励机制\n"
+        "2. A项正确，B、C、D项与政策相反。\n①共建共治；②共享。\n详见 http://www.gov.cn/zhengce/ 的原文。\n以上三点缺一不可。"
+    )
+    # Page furniture after the last 解析 still ends it.
+    assert second.explanation == "新增的是新就业群体。"
+    assert report.skipped == 0 and report.errors == []
+    result = cntext.read((FIXTURES / "text" / "explanation-points.txt").read_bytes(), "e.txt")
+    assert result.found == 2
+
+
+def test_an_option_like_line_after_a_point_of_the_explanation_stays_in_it() -> None:
+    text = "1．题一：\nA．一\nB．二\n答案：A\n【解析】\n1. A项正确。\nA．这一项说得对\n2．题二：\nA．一\nB．二\n答案：B\n"
+    result = read_text(text)
+    first, second = result.records
+    assert first.fields["explanation"] == "1. A项正确。\nA．这一项说得对"
+    assert (second.line, second.fields["answer"], first.errors, result.problems) == (8, "B", [], [])
+
+
+def test_a_numbered_line_with_a_skipped_number_opens_a_question_only_with_options_and_a_key() -> None:
+    # An excerpt that skips from question 3 to question 7.
+    text = "3．题三：\nA．一\nB．二\n答案：A\n【解析】\n7．题七：\nA．一\nB．二\n答案：B\n"
+    assert [(r.line, r.fields["answer"]) for r in read_text(text).records] == [(1, "A"), (6, "B")]
+
+
+def test_explanations_come_through_whole_from_docx_paragraphs() -> None:
+    lines = (FIXTURES / "text" / "explanation-points.txt").read_text(encoding="utf-8").splitlines()
+    result = cntext.read_lines(((line, n) for n, line in enumerate(lines, start=1)), "e.docx", unit="段")
+    assert result.records[0].fields["explanation"].endswith("以上三点缺一不可。")
+
+
+def test_text_read_into_no_question_is_stray_with_its_line() -> None:
+    # A 解析 written without its 【解析】 mark, after the key: not part of the question, and not dropped unsaid.
+    text = "标题\n1．题一：\nA．一\nB．二\n答案：A\n这道题考查的是基本概念。\n还有一行。\n2．题二：\nA．一\nB．二\n答案：B\n"
+    result = read_text(text)
+    assert [r.fields["explanation"] for r in result.records] == ["", ""]
+    assert (result.found, result.stray) == (2, [(6, "这道题考查的是基本概念。")])
+
+
+def test_fixtures_have_no_stray_text() -> None:
+    for name in ("variants.txt", "keyblock.txt", "explanation-points.txt"):
+        result = cntext.read((FIXTURES / "text" / name).read_bytes(), name)
+        assert result.stray == [], name
+    assert cntext.read((FIXTURES / "text" / "variants.txt").read_bytes(), "v.txt").found == 7
+    assert cntext.read((FIXTURES / "text" / "keyblock.txt").read_bytes(), "k.txt").found == 4

@@ -37,6 +37,7 @@ FORMAT_MODULES = {
     inputs.KIND_MOODLE: "moodle",
     inputs.KIND_GIFT: "gift",
     inputs.KIND_AIKEN: "aiken",
+    inputs.KIND_MARKDOWN: "markdown",
 }
 FORMAT_NAMES_ZH = {
     inputs.KIND_TEXT: "中文题目文本",
@@ -45,6 +46,7 @@ FORMAT_NAMES_ZH = {
     inputs.KIND_MOODLE: "Moodle XML",
     inputs.KIND_GIFT: "GIFT",
     inputs.KIND_AIKEN: "Aiken",
+    inputs.KIND_MARKDOWN: "Markdown",
     "yaml": "papergen 题库 YAML",
 }
 #: Export formats and the file endings that choose them.

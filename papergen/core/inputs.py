@@ -2,7 +2,9 @@
 
 Every importer and the bank reader come through here, so size limits, zip-bomb
 checks and encoding diagnosis happen once. The kind of a file is decided by
-its bytes (zip members, XML root, text patterns), never by its extension.
+its bytes (zip members, XML root, text patterns); the one use of a name is a
+``.md`` ending, which adds to the Markdown content rule (see
+``_looks_like_markdown``).
 """
 
 from __future__ import annotations
@@ -164,6 +166,7 @@ KIND_GIFT = "gift"
 KIND_AIKEN = "aiken"
 KIND_TEXT = "text"  # Chinese exam-prep text
 KIND_BANK = "bank"  # a papergen YAML bank
+KIND_MARKDOWN = "markdown"  # Markdown question files
 
 _GIFT_ANSWER_BLOCK = re.compile(r"\{[^{}]*[=~][^{}]*\}", re.S)
 #: GIFT's answer parts that hold no "=" or "~": true/false ({T} {TRUE} {F}
@@ -204,6 +207,8 @@ def sniff_kind(data: bytes, path: str | Path) -> str:
         raise InputFileError("这是 XML/HTML 文件，但不是 Moodle XML（缺少 <quiz> 根元素）", path=path)
     if _BANK_HEAD.search(text[:5000]) and re.search(r"^\s*-\s*id\s*:", text, re.M):
         return KIND_BANK
+    if _looks_like_markdown(text, path):
+        return KIND_MARKDOWN
     # Aiken's "ANSWER: B" line is distinctive; Chinese text says 答案 instead.
     if _AIKEN_ANSWER.search(text) and not re.search(r"【答案】|答案[:：]", text):
         return KIND_AIKEN
@@ -214,3 +219,25 @@ def sniff_kind(data: bytes, path: str | Path) -> str:
     if _GIFT_OTHER_BLOCK.search(text) and not _OPTION_LINE.search(text) and not re.search(r"【答案】|答案[:：]", text):
         return KIND_GIFT
     return KIND_TEXT
+
+
+#: Markdown markup a question file uses: headings, list-item options, fenced
+#: code, a bold key ("**答案**：B", "**答案：** B").
+_MARKDOWN_MARKS = re.compile(
+    r"^\s{0,3}#{1,6}\s+\S|^\s*[-*+]\s+[(（]?[A-H][.．:：、)）]|^\s{0,3}(?:```|~~~)|\*\*\s*(?:正确答案|参考答案|答案)",
+    re.M,
+)
+
+
+def _looks_like_markdown(text: str, path: str | Path) -> bool:
+    """A ``.md``/``.markdown`` file, or text with Markdown question markup on at least two lines.
+
+    The file name is only a hint added to the content rule: a Markdown file is
+    read as Markdown whatever its name, and a ``.md`` name on a GIFT or Aiken
+    file is not enough to take it away from those readers (they are checked
+    by content first only when the text has no Markdown markup at all).
+    """
+    marks = len(_MARKDOWN_MARKS.findall(text[:200_000]))
+    if Path(path).suffix.lower() in (".md", ".markdown"):
+        return marks >= 1 or not (_AIKEN_ANSWER.search(text) or _GIFT_ANSWER_BLOCK.search(text))
+    return marks >= 2

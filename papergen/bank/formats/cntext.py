@@ -76,7 +76,15 @@ EXPLANATION = re.compile(r"^(?:[【\[]\s*(?:答案解析|解析|详解|点拨)\s
 INLINE_EXPLANATION = re.compile(r"[【\[]\s*(?:答案解析|解析|详解)\s*[】\]]\s*[:：]?\s*(?P<text>.*)$")
 META = re.compile(r"^【\s*(?P<key>知识点|考点|难度|编号|标签|来源)\s*】\s*[:：]?\s*(?P<value>.*)$")
 TYPE_MARK = re.compile(r"[（(【\[]\s*(?P<kind>多选题?|多项选择题?|不定项(?:选择题?)?|单选题?|单项选择题?)\s*[）)】\]]")
-BOILERPLATE = re.compile(r"https?://|www\.|^(?:本文链接|以上是|更多(?:资讯|内容|信息)|[（(]\s*编辑|上一篇|下一篇|责任编辑|版权所有)")
+#: Page furniture a web page or Word template puts between or after questions:
+#: such a line ends the question before it. A web address alone does not: a
+#: 解析 may cite its source ("详见 http://www.gov.cn/……"), and the lines after it
+#: are still the 解析.
+BOILERPLATE = re.compile(
+    r"^(?:本文链接|原文链接|原文地址|文章来源|本文来源|转载|本站|以上是|更多(?:资讯|内容|信息|试题|真题)"
+    r"|[（(]\s*编辑|上一篇|下一篇|责任编辑|版权所有|扫码|关注(?:微信|公众号))"
+)
+URL = re.compile(r"https?://|www\.")
 
 _META_FIELDS = {"知识点": "topic", "考点": "topic", "难度": "difficulty", "编号": "id", "标签": "tags", "来源": "source"}
 
@@ -116,6 +124,7 @@ class _Reader:
     key: list[tuple[int, str, int]] = field(default_factory=list)  # (number, letters, line)
     key_explanations: dict[int, list[str]] = field(default_factory=dict)
     in_key: bool = False
+    loose: list[tuple[int, str]] = field(default_factory=list)  # text read into no question: ReadResult.stray
     next_signal: list[tuple[str | None, int]] = field(default_factory=list)  # see index_signals
 
     def where(self, line: int) -> str | None:
@@ -134,9 +143,10 @@ class _Reader:
         text, line = self.lines[index]
         if not text:
             return
-        if BOILERPLATE.search(text):
+        if BOILERPLATE.search(text) or (URL.search(text) and not self.in_explanation()):
             self.finish()
             self.in_key = False
+            self.loose.append((line, text))
             return
         if self.in_key and self.read_key_line(text, line):
             return
@@ -158,6 +168,7 @@ class _Reader:
                 # Options with no question number before them: a question the
                 # source forgot to number, after a finished one. Not guessed.
                 self.problem("options-without-number", f"第 {line} {self.unit}的选项前面没有题号（或题号那一行含网址等页面文字而被略过），这道题没有读入；请给它加上题号", line)
+            self.loose.append((line, text))
             return  # prose between questions
         previous_last, block.last = block.last, line
         if self.option_line(text):
@@ -200,6 +211,10 @@ class _Reader:
         else:
             block.last = previous_last  # this line is not part of the question
             self.finish()  # prose after an answer line ends the question
+            self.loose.append((line, text))
+
+    def in_explanation(self) -> bool:
+        return self.block is not None and self.block.state == "explanation"
 
     def opens_question(self, index: int, number: int | None, rest: str, digit_start: bool) -> bool:
         """Whether a numbered line begins a question or is text of the current one.
@@ -238,8 +253,33 @@ class _Reader:
                 ))
             return True
         if block is not None and block.state == "explanation":
-            return follows in ("options", "answer")
+            return self.next_question_in_explanation(index, number, follows)
         return True
+
+    def next_question_in_explanation(self, index: int, number: int | None, follows: str | None) -> bool:
+        """Whether a numbered line inside a 解析 is the next question rather than a point of the 解析.
+
+        A 解析 enumerates its points ("1．坚持……" "（2）……" "①……"), sometimes
+        with a line that looks like an option after one ("A．说法错误"). Such a
+        line begins a question only when options or an answer follow it and
+        its number is the next question's; a number further on (an excerpt
+        that skips questions) needs the whole shape of a question after it,
+        options and then an answer. A number at or below the current
+        question's is always a point of the 解析.
+        """
+        if follows not in ("options", "answer"):
+            return False
+        block = self.block
+        if number is None or block is None or block.number is None:
+            return True
+        if number == block.number + 1:
+            return True
+        if number <= block.number or follows != "options":
+            return False
+        kind, at = self.next_signal[index]
+        while kind == "options" and at < len(self.lines):
+            kind, at = self.next_signal[at]
+        return kind == "answer"
 
     def what_follows(self, index: int, rest: str) -> str | None:
         """"options" or "answer" when that comes next after the numbered line at ``index``.
@@ -341,6 +381,7 @@ class _Reader:
         if not block.options:
             if block.answer is not None:
                 self.problem("no-options", f"{self.label(block)}有答案行但没有找到选项（A．…）", block.line)
+            self.loose.extend((place, text) for text, place in self.lines if block.line <= place <= block.last and text)
             return  # numbered prose, not a question
         if self.unsupported_section is not None:
             title, heading_line = self.unsupported_section
@@ -377,6 +418,35 @@ class _Reader:
             }
             self.result.records.append(RawRecord(fields, block.line, self.where(block.line), list(block.errors)))
         self.account()
+        # Questions by the text's own boundaries: numbered lines that options
+        # follow, plus a numbered answer without options and options without a
+        # number (each a question the source has, readable or not).
+        self.result.found = len(question_groups(self.lines)) + sum(
+            1 for p in self.result.problems if p.code in ("no-options", "options-without-number")
+        )
+        self.result.stray = self.stray()
+
+    def stray(self) -> list[tuple[int, str]]:
+        """Runs of lines read into no question, one entry per run (its first line and an excerpt).
+
+        Those between the first and the last question, and anywhere those that
+        look like an option or a key. A title and introduction before the first
+        question, and what follows the last (a key block is read, not loose),
+        are the document's own.
+        """
+        if not self.blocks:
+            return []
+        first, last = self.blocks[0].line, self.blocks[-1].line
+        out: list[tuple[int, str]] = []
+        previous: int | None = None
+        position = {place: index for index, (_, place) in enumerate(self.lines)}
+        for line, text in sorted(set(self.loose)):
+            if first < line < last or _opens_options(text) or ANSWER.match(text):
+                follows_previous = previous is not None and position[line] == position[previous] + 1
+                if not (out and follows_previous):
+                    out.append((line, text[:40]))
+                previous = line
+        return out
 
     def account(self) -> None:
         """Every question-like group of lines must have become a record or a problem.
@@ -474,7 +544,7 @@ def _signal(text: str) -> str | None:
     numbered = _numbered(text)
     if numbered is not None:
         return "pass" if numbered[2] else None  # a digit start may still be stem text
-    if BOILERPLATE.search(text) or KEY_BLOCK.match(text) or EXPLANATION.match(text) or META.match(text):
+    if BOILERPLATE.search(text) or URL.search(text) or KEY_BLOCK.match(text) or EXPLANATION.match(text) or META.match(text):
         return None
     if SECTION.match(text):
         return None
@@ -498,30 +568,46 @@ def question_groups(lines: list[tuple[str, int]]) -> list[list[int]]:
     then an "A．" option. It does not depend on how the reader tells stem
     text from question numbers, so each group must end up as one record or
     one problem; ``_Reader.account`` checks that.
+
+    Inside a 解析 a numbered line whose number is not past the last question's
+    ("1．A 项错误" after question 3) is a point of the 解析, whatever follows it.
     """
     groups: list[list[int]] = []
-    pending: list[int] = []
+    pending: list[tuple[int, int | None]] = []
+    last_number: int | None = None  # of the last group, until a section heading or key restarts numbering
+    explaining = False
     for text, place in lines:
         if not text:
             continue
-        if BOILERPLATE.search(text):
+        if BOILERPLATE.search(text) or URL.search(text):
             pending = []  # page furniture is never a question, whatever it starts with
+            continue
+        if (SECTION.match(text) and not QUESTION_STARTS[2].match(text)) or KEY_BLOCK.match(text):
+            pending, last_number, explaining = [], None, False
+            continue
+        if EXPLANATION.match(text):
+            pending, explaining = [], True
             continue
         numbered = _numbered(text)
         if numbered is not None:
-            pending.append(place)
+            number = numbered[0]
+            if explaining and not pending and number is not None and last_number is not None and number <= last_number:
+                continue  # a point of the 解析
+            pending.append((place, number))
             if _split_inline_options(numbered[1])[1]:
-                groups.append(pending)
+                last_number, explaining = pending[0][1], False
+                groups.append([at for at, _ in pending])
                 pending = []
             continue
         if not pending:
             continue
         if _opens_options(text):
-            groups.append(pending)
+            last_number, explaining = pending[0][1], False
+            groups.append([at for at, _ in pending])
             pending = []
             continue
-        if ANSWER.match(text) or EXPLANATION.match(text) or KEY_BLOCK.match(text):
-            pending = []  # numbered prose, an answer without options, or a key entry
+        if ANSWER.match(text):
+            pending = []  # numbered prose or an answer without options
     return groups
 
 
