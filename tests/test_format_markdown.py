@@ -34,7 +34,7 @@ def test_real_heading_per_question_file_imports_every_question_with_its_key_and_
     out = tmp_path / "js.yaml"
     result = run("bank", "import", JS, "-o", out)
     assert result.exit_code == ExitCode.ok, result.output
-    assert "（Markdown）：导入 5 题，跳过 0 题" in result.output
+    assert "（Markdown）：找到 5 题，导入 5 题，跳过 0 题" in result.output
     questions = imported(out)
     assert [(q["answer"], len(q["options"])) for q in questions.values()] == [("D", 4), ("C", 3), ("A", 4), ("D", 4), ("C", 4)]
     first = questions["js-001"]
@@ -149,7 +149,7 @@ def test_markdown_in_a_txt_file_is_read_as_markdown(tmp_path: Path) -> None:
     out = tmp_path / "ex.yaml"
     result = run("bank", "import", source, "-o", out)
     assert result.exit_code == ExitCode.ok, result.output
-    assert "（Markdown）：导入 3 题，跳过 0 题" in result.output
+    assert "（Markdown）：找到 3 题，导入 3 题，跳过 0 题" in result.output
     questions = list(imported(out).values())
     assert [(q["answer"], q["options"]) for q in questions[:2]] == [("B", ["对", "错"]), ("A", ["对", "错", "看情况"])]
     last = questions[2]["explanation"]

@@ -30,8 +30,9 @@ EXPECTED = {
     # question, a question cut off by the next.
     "aiken/moodle_aiken_errors.txt": (5, 2, 3, 0),
     "aiken/moodle_questions.aiken.txt": (2, 2, 0, 0),
-    # Numbered items 1–4; 3 has no answer; the title paragraph belongs to no question.
-    "docx/practice.docx": (4, 3, 1, 1),
+    # Numbered items 1–4; 3 has no answer. The title paragraph before item 1 is the file's title, which
+    # the Chinese-text reader does not report (only text between questions, or option/answer-like lines).
+    "docx/practice.docx": (4, 3, 1, 0),
     # GIFT: 9 blocks (// question: 101 … 109); the $CATEGORY block is not one, and neither is the
     # description 107 (no answer part: Moodle's "description", stray text). Imported: 101 (single),
     # 102 (50%/50%/-100%: the two halves are the key), 104 (true/false), 109 (missing word).
@@ -52,8 +53,17 @@ EXPECTED = {
     "moodle/moodle_export.xml": (5, 3, 2, 0),
     # Items 1–4, answers in the 参考答案 block, item 3 has none.
     "text/keyblock.txt": (4, 3, 1, 0),
-    # Items 1–7 under two section headings; the title line belongs to no question.
-    "text/variants.txt": (7, 7, 0, 1),
+    # Items 1–7 under two section headings; the title line before item 1 is not reported (as above).
+    "text/variants.txt": (7, 7, 0, 0),
+    # Two questions whose 解析 hold numbered points （1）(2)1.① and a URL line: nothing is cut or left over.
+    "text/explanation-points.txt": (2, 2, 0, 0),
+    # Markdown: six questions (1–3 numbered paragraphs and list items, 4–6 ### headings); 5 has a picture in its
+    # stem and 6 stands under 三、判断题: both skipped.
+    "markdown/cn-exam-shapes.md": (6, 4, 2, 0),
+    # lydiahallie/javascript-questions (MIT): five ###### questions, all imported.
+    "markdown/javascript-questions-zh_CN.md": (5, 5, 0, 0),
+    # Three questions of the same repository in Markdown saved as .txt.
+    "markdown/javascript-questions-zh-CN-excerpt.txt": (3, 3, 0, 0),
     # Rows 2–4 of sheet 题库; row 4 has no answer.
     "xlsx/practice.xlsx": (3, 2, 1, 0),
 }
