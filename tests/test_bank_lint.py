@@ -186,6 +186,35 @@ def test_grammatical_cues_stem_echo_and_key_form(tmp_path: Path) -> None:
     assert "只有答案 B 带书名号" in next(p.message for p in report.problems if p.code == "key-form")
 
 
+def test_stem_echo_does_not_count_a_particle_as_part_of_the_word(tmp_path: Path) -> None:
+    # Stem and key share only 党建 (two characters); the third character of “的党建” is the particle 的.
+    particle = {"id": "e2", "type": "single", "stem": "派驻的党建指导员往往面临的困难是：",
+                "options": ["人数多于实际需要", "一人身兼多职，难以开展针对性的党建工作", "下沉一线次数偏少",
+                            "独立性不足"], "answer": "B"}
+    # The same question with a real three-character echo (党建指导员 in stem and key) is still found.
+    real = dict(particle, id="e3", options=["人数多于实际需要", "党建指导员一人身兼多职", "下沉一线次数偏少",
+                                              "独立性不足"])
+    report = lint_file(tmp_path, [particle, real] + CLEAN)
+    assert findings(report, "stem-echo") == ["e3"]
+    assert "“党建指”" in next(p.message for p in report.problems if p.code == "stem-echo")
+
+
+def test_key_form_a_sentence_with_a_comma_of_enumeration_is_not_a_list(tmp_path: Path) -> None:
+    # The key is a sentence that has a 、 inside; the distractors are sentences without one.
+    sentence = {"id": "k1", "type": "single", "stem": "设立新就业群体关爱基金的用途是：",
+                "options": ["对重病、大灾等困难人员提供临时救助", "为参加技能培训的从业者支付学费",
+                            "兑现参与基层治理的积分奖励", "补贴平台企业购买商业保险"], "answer": "A"}
+    # A key made of short items against single-item distractors is still a form cue.
+    listed = {"id": "k2", "type": "single", "stem": "暂不具备建立党组织条件的企业，应先行建立：",
+              "options": ["行业党委", "流动党员党支部", "工会、妇联、共青团等组织", "劳动纠纷调解委员会"],
+              "answer": "C"}
+    report = lint_file(tmp_path, [sentence, listed] + CLEAN)
+    assert findings(report, "key-form") == ["k2"]
+    assert "只有答案 C 是并列的几项" in next(p.message for p in report.problems if p.code == "key-form")
+    # list_item_chars is the longest item: with 2 even 工会/妇联 are too long to be items.
+    assert findings(lint_file(tmp_path, [sentence, listed] + CLEAN, list_item_chars=2), "key-form") == []
+
+
 def _singles(answers: str) -> list[dict]:
     return [
         {"id": f"p{i:02d}", "type": "single", "stem": f"第{i}题考查的编号是：",
@@ -245,6 +274,28 @@ def test_duplicate_fact_asked_twice(tmp_path: Path) -> None:
     report = lint_banks(banks, select=["duplicate-fact"])
     assert findings(report, "duplicate-fact") == ["d2"]
     assert cue_pairs(banks) == {frozenset({"d1", "d2"})}
+
+
+def test_duplicate_fact_ignores_the_banks_common_vocabulary(tmp_path: Path) -> None:
+    # Two different facts of one local case: they share only the case's name, which many stems repeat.
+    prefix = "推行“一统二聚三促”党建做法的某市，开展的"
+    rally = {"id": "u1", "type": "single", "stem": prefix + "党员“三亮”行动中，与亮身份并列的是：",
+             "options": ["车辆亮标识", "岗位亮职责", "站点亮牌子", "支部亮活动"], "answer": "A"}
+    survey = {"id": "u2", "type": "single", "stem": prefix + "“沉浸式”调研，其主要内容是：",
+              "options": ["同吃、同住、同劳动", "同谋划、同部署、同推进", "共议、共建、共享", "同学习、同工作、同生活"],
+              "answer": "A"}
+    # The four clean questions, asked of the same case: six stems now begin with its name.
+    case = [rally, survey] + [dict(q, stem=prefix + q["stem"]) for q in CLEAN]
+    assert findings(lint_file(tmp_path, case, fact_common_questions=5), "duplicate-fact") == []
+    # When six questions are not yet "many", the name counts and the pair is reported.
+    assert "u2" in findings(lint_file(tmp_path, case, fact_common_questions=6), "duplicate-fact")
+    # A real duplicate (who / when of one pilot) is still found among the same vocabulary.
+    who = {"id": "d1", "type": "single", "stem": prefix + "指导北京、浙江、深圳等地开展党建试点的部门是：",
+           "options": ["中央组织部", "中央宣传部", "人社部", "全国总工会"], "answer": "A"}
+    when = {"id": "d2", "type": "single", "stem": prefix + "指导北京、浙江、深圳等地开展党建试点，起始时间是：",
+            "options": ["2019年6月", "2020年6月", "2021年6月", "2022年6月"], "answer": "C"}
+    report = lint_file(tmp_path, case + [who, when], fact_common_questions=5)
+    assert findings(report, "duplicate-fact") == ["d2"]
 
 
 def test_select_ignore_and_settings_are_checked() -> None:

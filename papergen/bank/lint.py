@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 
 from papergen.bank.model import LETTERS, Bank, Problem, Question
@@ -113,6 +113,12 @@ class LintSettings:
     #: duplicate-fact: trigram overlap coefficient (shared over the smaller set) of the
     #: stem-plus-key texts; a question asking "when" of a fact another asks "who" of scores ≈ 0.55.
     fact_similarity: float = 0.5
+    #: duplicate-fact: a trigram in the stem-plus-key of more than this many questions is the
+    #: bank's vocabulary ("新就业群体", a case's recurring name) and no evidence of a shared fact.
+    fact_common_questions: int = 15
+    #: key-form: an option is "several items in a list" only when every part between 、/；
+    #: has at most this many characters ("来源广、流动强"); a sentence with a 、 inside is not.
+    list_item_chars: int = 10
 
     @classmethod
     def with_overrides(cls, pairs: Iterable[str]) -> "LintSettings":
@@ -249,7 +255,7 @@ def question_findings(question: Question, settings: LintSettings) -> list[tuple[
         echo = _stem_echo(question.stem, texts, key, settings.echo_chars)
         if echo:
             found.append(("stem-echo", f"题干中的“{echo}”只在答案 {letter(key)} 中重复出现，考生凭字面呼应即可选出"))
-        form = _key_form(texts, key)
+        form = _key_form(texts, key, settings.list_item_chars)
         if form:
             found.append(("key-form", f"只有答案 {letter(key)} {form}，其余选项形式一致"))
     return found
@@ -296,9 +302,17 @@ def _grams(text: str, n: int) -> set[str]:
     return {norm[i : i + n] for i in range(len(norm) - n + 1)}
 
 
+#: Function characters (particles, conjunctions). A run that begins or ends with one is a
+#: shorter word plus grammar ("的党建" is 党建), not an echo of ``echo_chars`` characters.
+FUNCTION_CHARS = frozenset("的之与及或和了着")
+
+
 def _stem_echo(stem: str, texts: list[str], key: int, n: int) -> str | None:
-    """A run of ``n`` characters shared by the stem and the key and by no distractor."""
-    stem_grams = _grams(stem, n)
+    """A run of ``n`` characters shared by the stem and the key and by no distractor.
+
+    Runs that begin or end with a function character (``FUNCTION_CHARS``) are not counted.
+    """
+    stem_grams = {g for g in _grams(stem, n) if g[0] not in FUNCTION_CHARS and g[-1] not in FUNCTION_CHARS}
     if not stem_grams:
         return None
     echoed = stem_grams & _grams(texts[key], n)
@@ -310,23 +324,37 @@ def _stem_echo(stem: str, texts: list[str], key: int, n: int) -> str | None:
     return min(echoed, key=lambda g: normalize(stem).index(g))
 
 
-#: (what the key has, what it lacks, the pattern) for each form compared.
-_FORMS: tuple[tuple[str, str, re.Pattern[str]], ...] = (
-    ("带书名号", "不带书名号", re.compile(r"《")),
-    ("带引号", "不带引号", re.compile(r"[“\"]")),
-    ("含数字", "不含数字", re.compile(r"[0-9０-９]")),
-    ("是并列的几项（、；）", "不是并列的几项（、；）", re.compile(r"[、；;]")),
+_LIST_SEPARATORS = re.compile(r"[、；;]")
+
+
+def _is_list(text: str, item_chars: int) -> bool:
+    """Several short items joined by 、/；, not a sentence that has a 、 inside."""
+    parts = _LIST_SEPARATORS.split(text)
+    return len(parts) > 1 and all(_chars(part) <= item_chars for part in parts)
+
+
+def _has(pattern: str) -> Callable[[str, int], bool]:
+    compiled = re.compile(pattern)
+    return lambda text, _item_chars: bool(compiled.search(text))
+
+
+#: (what the key has, what it lacks, the test) for each form compared.
+_FORMS: tuple[tuple[str, str, Callable[[str, int], bool]], ...] = (
+    ("带书名号", "不带书名号", _has(r"《")),
+    ("带引号", "不带引号", _has(r"[“\"]")),
+    ("含数字", "不含数字", _has(r"[0-9０-９]")),
+    ("是并列的几项（、；）", "不是并列的几项（、；）", _is_list),
 )
 
 
-def _key_form(texts: list[str], key: int) -> str | None:
+def _key_form(texts: list[str], key: int, item_chars: int = 10) -> str | None:
     """How the key alone differs in form when every distractor (at least 2) agrees."""
     others = [t for i, t in enumerate(texts) if i != key]
     if len(others) < 2:
         return None
-    for has, lacks, pattern in _FORMS:
-        in_key = bool(pattern.search(texts[key]))
-        in_others = {bool(pattern.search(t)) for t in others}
+    for has, lacks, test in _FORMS:
+        in_key = test(texts[key], item_chars)
+        in_others = {test(t, item_chars) for t in others}
         if len(in_others) == 1 and in_key not in in_others:
             return has if in_key else lacks
     return None
@@ -396,7 +424,7 @@ def pair_findings(banks: Sequence[Bank], settings: LintSettings) -> list[tuple[s
                       f"题目 {giver[1].id} 的题干写出了题目 {taker[1].id} 的答案“{key_text}”；同卷出现时一题替另一题作答"))
     facts = [_fact_text(question) for _, question in located]
     cued = {frozenset((id(a[1]), id(b[1]))) for _, a, b, _ in found}
-    for i, j, score in find_similar(facts, settings.fact_similarity, overlap):
+    for i, j, score in find_similar(facts, settings.fact_similarity, overlap, settings.fact_common_questions):
         if frozenset((id(located[i][1]), id(located[j][1]))) in cued:
             continue
         found.append(("duplicate-fact", located[i], located[j],

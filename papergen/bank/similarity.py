@@ -10,7 +10,7 @@ index over trigrams, skipping trigrams so common that they say nothing
 from __future__ import annotations
 
 import unicodedata
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 
 #: A trigram shared by more texts than this is not used to propose pairs.
@@ -55,7 +55,10 @@ def overlap(a: frozenset[str], b: frozenset[str]) -> float:
 
 
 def find_similar(
-    texts: Sequence[str], threshold: float, measure: Callable[[frozenset[str], frozenset[str]], float] = jaccard
+    texts: Sequence[str],
+    threshold: float,
+    measure: Callable[[frozenset[str], frozenset[str]], float] = jaccard,
+    vocabulary: int | None = None,
 ) -> list[tuple[int, int, float]]:
     """Pairs ``(i, j, score)`` with ``i < j`` whose trigram score ≥ ``threshold``.
 
@@ -67,10 +70,17 @@ def find_similar(
         In (0, 1]; 1.0 finds texts equal after normalization (with ``jaccard``).
     measure
         ``jaccard`` (the default) or ``overlap``.
+    vocabulary
+        When given, a trigram found in more than this many texts is the
+        collection's common vocabulary and is left out of every text before
+        scoring (a pair that shares only such trigrams scores 0).
     """
     if not 0 < threshold <= 1:
         raise ValueError(f"threshold must be in (0, 1], got {threshold}")
     grams = [trigrams(text) for text in texts]
+    if vocabulary is not None:
+        frequency = Counter(gram for gram_set in grams for gram in gram_set)
+        grams = [frozenset(g for g in gram_set if frequency[g] <= vocabulary) for gram_set in grams]
     postings: dict[str, list[int]] = defaultdict(list)
     for index, gram_set in enumerate(grams):
         for gram in gram_set:
@@ -84,6 +94,8 @@ def find_similar(
                 candidates.add((i, j))
     pairs = []
     for i, j in sorted(candidates):
+        if vocabulary is not None and not (grams[i] and grams[j]):
+            continue
         score = measure(grams[i], grams[j])
         if score >= threshold:
             pairs.append((i, j, score))
