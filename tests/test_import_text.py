@@ -363,3 +363,20 @@ def test_fixtures_have_no_stray_text() -> None:
         assert result.stray == [], name
     assert cntext.read((FIXTURES / "text" / "variants.txt").read_bytes(), "v.txt").found == 7
     assert cntext.read((FIXTURES / "text" / "keyblock.txt").read_bytes(), "k.txt").found == 4
+
+
+def test_a_number_in_an_explanation_does_not_hide_the_next_questions(tmp_path: Path) -> None:
+    """Question 1's 解析 has a line "3.5%……" before question 2: the count of questions in the source must
+    still see question 3 (it once took 3 as the last number, read the real 3 as a 解析 point, and the
+    import stopped on its own accounting check)."""
+    source = tmp_path / "q.txt"
+    source.write_text(
+        "1．2023年的比例为：\nA．一成\nB．两成\n【答案】A\n【解析】说明如下\n3.5%的数字来自调查\n\n"
+        "2．2024年的比例为：\nA．三成\nB．四成\n【答案】B\n【解析】同上\n\n"
+        "3．2025年的比例为：\nA．五成\nB．六成\n【答案】A\n【解析】见报告\n",
+        encoding="utf-8",
+    )
+    report = importer.import_file(source, bank_id="t")
+    assert [q.answer for q in report.bank.questions] == ["A", "B", "A"]
+    assert report.found == 3 and report.skipped == 0
+    assert "3.5%的数字来自调查" in report.bank.questions[0].explanation

@@ -595,20 +595,33 @@ def question_groups(lines: list[tuple[str, int]]) -> list[list[int]]:
                 continue  # a point of the 解析
             pending.append((place, number))
             if _split_inline_options(numbered[1])[1]:
-                last_number, explaining = pending[0][1], False
+                last_number, explaining = _group_number(pending, last_number), False
                 groups.append([at for at, _ in pending])
                 pending = []
             continue
         if not pending:
             continue
         if _opens_options(text):
-            last_number, explaining = pending[0][1], False
+            last_number, explaining = _group_number(pending, last_number), False
             groups.append([at for at, _ in pending])
             pending = []
             continue
         if ANSWER.match(text):
             pending = []  # numbered prose or an answer without options
     return groups
+
+
+def _group_number(pending: list[tuple[int, int | None]], last_number: int | None) -> int | None:
+    """The question number of a run of numbered lines that options follow.
+
+    The next number after the last question's when the run holds it (a 解析
+    line "3.5%……" of question 1 can stand before "2．……"), else the first.
+    """
+    if last_number is not None:
+        for _, number in pending:
+            if number == last_number + 1:
+                return number
+    return pending[0][1]
 
 
 def _join(left: str, right: str) -> str:
