@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from papergen.bank.model import Bank, Problem
+from papergen.bank.model import Bank, HasProblems, Problem
 from papergen.bank.validate import bank_from_document, check_banks
 from papergen.core import atomic, inputs, located_yaml
 from papergen.core.errors import (
@@ -38,17 +38,9 @@ def read_bank(path: str | Path) -> tuple[Bank | None, list[Problem]]:
 
 
 @dataclass
-class ValidationReport:
+class ValidationReport(HasProblems):
     banks: list[Bank] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.is_error]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if not p.is_error]
 
     def failure(self, message: str, *, hint: str | None = None) -> PapergenError:
         """The error to raise when the check failed.

@@ -21,6 +21,7 @@ from papergen.bank.model import (
     DEFAULT_DIFFICULTY,
     UNCLASSIFIED_TOPIC,
     Bank,
+    HasProblems,
     Problem,
     Question,
 )
@@ -74,7 +75,7 @@ class ImportAccountingError(PapergenError):
 
 
 @dataclass
-class ImportReport:
+class ImportReport(HasProblems):
     """The outcome of one import: the bank plus everything worth saying.
 
     Every question the reader found is either in ``bank`` or in ``skipped``
@@ -103,10 +104,6 @@ class ImportReport:
         """找到 N 题，导入 I 题，跳过 S 题，题外文字 T 处: the line every import ends with."""
         skipped = f"跳过 {self.skipped} 题" + ("（原因见上方各“错误”行）" if self.skipped else "")
         return f"找到 {self.found} 题，导入 {self.imported} 题，{skipped}，题外文字 {len(self.stray)} 处"
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.is_error]
 
 
 def bank_id_from_name(path: str | Path) -> str:

@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 
-from papergen.bank.model import LETTERS, Bank, Problem, Question
+from papergen.bank.model import LETTERS, Bank, HasProblems, Problem, Question
 from papergen.bank.similarity import find_similar, normalize, overlap
 
 #: code → (level, what it finds). The codes are stable: scripts and --select use them.
@@ -144,16 +144,8 @@ class LintSettings:
 
 
 @dataclass
-class LintReport:
+class LintReport(HasProblems):
     problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.is_error]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if not p.is_error]
 
     def counts(self) -> dict[str, int]:
         """Findings per code, in ``CHECKS`` order (codes with none left out)."""

@@ -125,6 +125,20 @@ class Problem:
         return f"{prefix}{label} [{self.code}] {self.message}"
 
 
+class HasProblems:
+    """For reports holding ``problems``: the errors and the warnings among them."""
+
+    problems: list[Problem]
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.is_error]
+
+
 def normalize_answer(letters: str) -> str:
     """Upper-case, de-duplicated letters in option order: ``"c, a"`` → ``"AC"``.
 
