@@ -8,6 +8,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from papergen.bank import importer
 from papergen.bank.formats import markdown
 from papergen.cli import cli
 from papergen.core import inputs
@@ -170,3 +171,16 @@ def test_a_plain_heading_over_numbered_questions_is_a_title() -> None:
     result = read_md(text)
     assert [(r.line, r.fields["stem"], r.fields["answer"]) for r in result.records] == [(3, "题一", "A"), (10, "题二", "B")]
     assert result.found == 2
+
+
+def test_a_last_heading_question_without_options_is_reported_not_lost(tmp_path: Path) -> None:
+    source = tmp_path / "lost.md"
+    source.write_text(
+        "### 1. 题一是：\n- A. 甲\n- B. 乙\n\n**答案**：A\n\n### 2. 题二是：\n- A. 丙\n- B. 丁\n\n**答案**：B\n\n"
+        "### 3. 题三的选项丢了，下列说法正确的是：\n",
+        encoding="utf-8",
+    )
+    report = importer.import_file(source, bank_id="t")
+    assert len(report.bank.questions) == 2
+    assert [line for line, _ in report.stray] == [13]
+    assert "题外文字 1 处" in report.accounting()

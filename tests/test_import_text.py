@@ -380,3 +380,16 @@ def test_a_number_in_an_explanation_does_not_hide_the_next_questions(tmp_path: P
     assert [q.answer for q in report.bank.questions] == ["A", "B", "A"]
     assert report.found == 3 and report.skipped == 0
     assert "3.5%的数字来自调查" in report.bank.questions[0].explanation
+
+
+def test_a_last_question_without_options_is_reported_not_lost(tmp_path: Path) -> None:
+    """Question 3 lost its options (a page cut off): it cannot be imported, and the import must say so."""
+    source = tmp_path / "q.txt"
+    source.write_text(
+        "1．题一是：\nA．甲\nB．乙\n【答案】A\n\n2．题二是：\nA．丙\nB．丁\n【答案】B\n\n3．题三的选项丢了，下列说法正确的是：\n",
+        encoding="utf-8",
+    )
+    report = importer.import_file(source, bank_id="t")
+    assert len(report.bank.questions) == 2
+    assert [(line, text[:2]) for line, text in report.stray] == [(11, "3．")]
+    assert "题外文字 1 处" in report.accounting()

@@ -430,9 +430,10 @@ class _Reader:
         """Runs of lines read into no question, one entry per run (its first line and an excerpt).
 
         Those between the first and the last question, and anywhere those that
-        look like an option or a key. A title and introduction before the first
-        question, and what follows the last (a key block is read, not loose),
-        are the document's own.
+        look like an option or a key; after the last question also a numbered
+        line (a question whose options were lost must not vanish unsaid). A
+        title and introduction before the first question, and other text after
+        the last (a key block is read, not loose), are the document's own.
         """
         if not self.blocks:
             return []
@@ -441,7 +442,7 @@ class _Reader:
         previous: int | None = None
         position = {place: index for index, (_, place) in enumerate(self.lines)}
         for line, text in sorted(set(self.loose)):
-            if first < line < last or _opens_options(text) or ANSWER.match(text):
+            if first < line < last or _opens_options(text) or ANSWER.match(text) or (line > last and _numbered(text)):
                 follows_previous = previous is not None and position[line] == position[previous] + 1
                 if not (out and follows_previous):
                     out.append((line, text[:40]))

@@ -31,7 +31,9 @@ unless it carries the next question's number and options or a key follow
 heading without options or key is prose. Text between questions that belongs
 to none (and anywhere, text that looks like an option or a key) goes to
 ``stray`` with its line. The title and introduction before the first question
-and closing prose after the last are the document's own and not reported.
+and closing prose after the last are the document's own and not reported,
+except a numbered heading or paragraph after the last question (a question
+whose options were lost must not vanish unsaid).
 """
 
 from __future__ import annotations
@@ -297,6 +299,8 @@ class _Reader:
                 self.start(line.line, number, rest, by_heading=True)
                 return
             self.finish()
+            if _numbered(text) is not None:
+                self.loose.append((line.line, text))  # a numbered heading that is no question: stray if it matters
             kind = _section_kind(text) if _numbered(text) is None else None
             if kind is not None:
                 self.section_type = None if kind == "other" else kind
@@ -447,7 +451,9 @@ class _Reader:
         for line, text in sorted(self.loose):
             between = first < line < last
             part = _is_option_line(text) or bool(ANY_ANSWER.match(text))
-            if not (between or part):
+            # after the last question, a numbered heading or paragraph: a question that lost its options
+            lost = line > last and _numbered(text.lstrip("#").strip()) is not None
+            if not (between or part or lost):
                 continue
             if out and line == previous + 1:
                 previous = line
