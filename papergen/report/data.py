@@ -78,6 +78,24 @@ class ExamResults:
     def max_points(self) -> np.ndarray:
         return np.array([q.points for q in self.questions], dtype=float)
 
+    def paper_numbers(self) -> dict[str, dict[str, int]]:
+        """Each bank question's 题号 on each variant's paper: ``{"xjy-001": {"A": 13, "B": 7}}``.
+
+        Teachers name a question by its paper and number ("A卷第13题"), not by
+        bank id; every output that lists questions shows these next to the id.
+        """
+        numbers: dict[str, dict[str, int]] = {q.id: {} for q in self.questions}
+        for variant in self.manifest.variants:
+            for item in variant.items:
+                numbers.setdefault(item.id, {})[variant.name] = item.number
+        return numbers
+
+    def paper_order(self, variant: str | None = None) -> list[int]:
+        """Column indices of ``questions`` in the order of a variant's paper (the first variant by default)."""
+        name = variant or self.manifest.variants[0].name
+        numbers = self.paper_numbers()
+        return sorted(range(len(self.questions)), key=lambda i: (numbers[self.questions[i].id].get(name, 10**9), i))
+
     def topic_statistics(self, rows: np.ndarray) -> list[TopicStats]:
         """``analysis.topic_statistics`` for the students selected by the boolean mask ``rows``."""
         return topic_statistics(self.scores[rows], [q.topic for q in self.questions], self.max_points)
