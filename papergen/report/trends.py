@@ -15,13 +15,17 @@ that share no bank are refused, since their topics would only match by
 accident of naming.
 
 ``write_trends`` writes the workbook (Chinese headers by default, English
-with ``lang="en"``) atomically, like ``report.write_report``.
+with ``lang="en"``) atomically, like ``report.write_report``. It lists
+topics, classes and students, never single questions, so no 题号 appear.
+Each sheet prints legibly on A4 (``print_setup.setup_print``): the 班级
+sheet starts each class on a new page, the 学生 sheet repeats 准考证号,
+姓名 and 班级 on every page, and the trend chart sits below its table,
+sized by the number of exams and topics.
 """
 
 from __future__ import annotations
 
 import math
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,12 +36,22 @@ from openpyxl.chart import LineChart, Reference, Series
 from openpyxl.formatting.rule import ColorScaleRule
 from openpyxl.styles import Alignment
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.pagebreak import Break
 
 from papergen.core import atomic
 from papergen.core.errors import InputFileError
 from papergen.core.excel_text import put_text
 from papergen.report.analysis import TopicStats
+from papergen.report.charts import size_line_chart
 from papergen.report.data import ExamResults, load_exam_results
+from papergen.report.print_setup import (
+    CM_PER_INCH,
+    box_cells,
+    choose_layout,
+    column_inches,
+    setup_print,
+    wrapped_lines,
+)
 from papergen.report.workbook import HEADER_FILL, HEADER_FONT
 
 #: Group keys besides the class names: everyone (when no student has a
@@ -47,7 +61,7 @@ NO_CLASS = ""
 
 RATE_FORMAT = "0.0%"
 CHANGE_FORMAT = "+0.0%;-0.0%;0.0%"
-EXAM_WIDTH = 18  # width of each exam's columns on the trends sheet
+EXAM_WIDTH = 14  # width of each exam's columns on the trends sheet
 
 TEXT = {
     "zh": {
@@ -69,6 +83,8 @@ TEXT = {
         "no_class": "(no class)", "not_on_roster": "(not on roster)", "chart": "Error rate by topic over the exams",
     },
 }
+
+GROUP_LABEL = Alignment(horizontal="left", vertical="center", indent=1)
 
 # Red (weak) → yellow → green (strong), Excel's own three-colour palette.
 RED, YELLOW, GREEN = "F8696B", "FFEB84", "63BE7B"
@@ -317,6 +333,15 @@ def write_trends(trends: Trends, path: str | Path, lang: str = "zh") -> Path:
     _topic_sheet(workbook.active, trends, t)
     _class_sheet(workbook.create_sheet(t["by_class"]), trends, t)
     _student_sheet(workbook.create_sheet(t["by_student"]), trends, t)
+    exams = [e.exam for e in trends.exams]
+    title = " → ".join(exams if len(exams) <= 3 else [exams[0], "…", exams[-1]])  # the page header
+    keys = {t["topic_trends"]: 2, t["by_class"]: 2, t["by_student"]: 3}  # columns naming a row
+    heads = {t["topic_trends"]: (1, 3), t["by_class"]: (1, 1), t["by_student"]: (1, 2)}
+    for sheet in workbook.worksheets:
+        # The class sheet is long and narrow: portrait holds a class per page.
+        setup_print(sheet, header_rows=heads[sheet.title], key_columns=keys[sheet.title], title=title, lang=lang,
+                    landscape=False if sheet.title == t["by_class"] else None,
+                    gridlines=sheet.title != t["topic_trends"])  # its chart would print inside the grid
     path = Path(path)
     with atomic.atomic_path(path) as tmp:
         workbook.save(tmp)
@@ -336,26 +361,25 @@ def _header_cell(cell, label: str):
 
 
 def _group_header(sheet, blocks: list[tuple[int, int, str]], width: int) -> None:
-    """Row 1: a label over each block of columns (merged), the rest styled blank."""
+    """Row 1: a label over each block of columns (merged), the rest styled blank.
+
+    Labels sit at the left of their block: a block printed over two pages
+    shows its label where it starts, not in the middle of the gap.
+    """
     for column in range(1, width + 1):
         _header_cell(sheet.cell(row=1, column=column), "")
     for first, last, label in blocks:
-        _header_cell(sheet.cell(row=1, column=first), label)
+        _header_cell(sheet.cell(row=1, column=first), label).alignment = GROUP_LABEL
         if last > first:
             sheet.merge_cells(start_row=1, start_column=first, end_row=1, end_column=last)
 
 
 def _finish(sheet, header_row: int, last_row: int, widths: list[float], freeze_column: int = 1) -> None:
-    """Frozen header (and first columns), autofilter over the table, column widths."""
+    """Frozen header (and first columns), autofilter over the table, column widths (printing: ``write_trends``)."""
     sheet.freeze_panes = sheet.cell(row=header_row + 1, column=freeze_column)
     sheet.auto_filter.ref = f"A{header_row}:{get_column_letter(len(widths))}{max(last_row, header_row)}"
     for column, width in enumerate(widths, 1):
         sheet.column_dimensions[get_column_letter(column)].width = width
-    # Printed (or exported to PDF): landscape, header rows and the frozen columns on every page.
-    sheet.page_setup.orientation = "landscape"
-    sheet.print_title_rows = f"1:{header_row}"
-    if freeze_column > 1:
-        sheet.print_title_cols = f"A:{get_column_letter(freeze_column - 1)}"
 
 
 def _latest_minus_earliest(stats: list[TopicStats | None]) -> float:
@@ -380,7 +404,7 @@ def _topic_sheet(sheet, trends: Trends, t: dict) -> None:
     ):
         for column, label in enumerate(labels, 1):
             _header_cell(sheet.cell(row=row, column=column), label)
-    sheet.row_dimensions[3].height = 15 * max([_wrapped_lines(e.title, EXAM_WIDTH) for e in trends.exams] + [1])
+    sheet.row_dimensions[3].height = 15 * max([wrapped_lines(e.title, EXAM_WIDTH) for e in trends.exams] + [1])
     top_rows: list[tuple[int, str]] = []
     for r, topic in enumerate(trends.topics, start=4):
         level = topic_level(topic)
@@ -396,15 +420,19 @@ def _topic_sheet(sheet, trends: Trends, t: dict) -> None:
         if level == 1:
             top_rows.append((r, topic))
     last = len(trends.topics) + 3
-    _finish(sheet, 3, last, [30, 6] + [EXAM_WIDTH] * (2 * n) + [12], freeze_column=3)
+    widths = [30, 6] + [EXAM_WIDTH] * (2 * n) + [12]
+    _finish(sheet, 3, last, widths, freeze_column=3)
+    box_cells(sheet, 1, last, width)
     if top_rows:
-        sheet.add_chart(_trend_chart(sheet, top_rows, rate_col, n, t), f"{get_column_letter(width + 2)}4")
-
-
-def _wrapped_lines(text: str, width: float) -> int:
-    """Lines ``text`` takes in a wrapped cell ``width`` characters wide (CJK count double)."""
-    units = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-    return max(1, math.ceil(units / max(1.0, width - 2)))
+        chart = _trend_chart(sheet, top_rows, rate_col, n, t)
+        # Beside the table when both fit a landscape page at a legible scale
+        # (a few exams), else below it, whole on the next page if need be.
+        beside = sum(column_inches(w) for w in widths + [3]) + chart.width / CM_PER_INCH
+        if choose_layout(beside, landscape=True).fit_to_width:
+            sheet.column_dimensions[get_column_letter(width + 1)].width = 3
+            sheet.add_chart(chart, f"{get_column_letter(width + 2)}1")
+        else:
+            sheet.add_chart(chart, f"A{last + 3}")
 
 
 def _trend_chart(sheet, top_rows: list[tuple[int, str]], rate_col: int, n: int, t: dict) -> LineChart:
@@ -414,9 +442,6 @@ def _trend_chart(sheet, top_rows: list[tuple[int, str]], rate_col: int, n: int, 
     chart.y_axis.numFmt = "0%"
     chart.y_axis.scaling.min = 0
     chart.y_axis.scaling.max = 1
-    # openpyxl leaves the axes' "delete" unset, which some Excel versions read as hidden.
-    chart.x_axis.delete = False
-    chart.y_axis.delete = False
     for row, topic in top_rows:
         values = Reference(sheet, min_col=rate_col, max_col=rate_col + n - 1, min_row=row, max_row=row)
         series = Series(values, title=topic)
@@ -425,8 +450,7 @@ def _trend_chart(sheet, top_rows: list[tuple[int, str]], rate_col: int, n: int, 
         chart.series.append(series)
     # Categories: the exam ids (header row 2), short enough to read on the axis.
     chart.set_categories(Reference(sheet, min_col=rate_col, max_col=rate_col + n - 1, min_row=2, max_row=2))
-    chart.width = max(18, 3 * n + 10)
-    chart.height = 10
+    size_line_chart(chart, n, len(top_rows))
     return chart
 
 
@@ -446,6 +470,8 @@ def _class_sheet(sheet, trends: Trends, t: dict) -> None:
         _header_cell(sheet.cell(row=1, column=column), label)
     r = 1
     for group in trends.groups:
+        if r > 1:
+            sheet.row_breaks.append(Break(id=r))  # each class starts a page
         for topic in trends.topics:
             for k, stat in enumerate(trends.by_group[group][topic]):
                 if stat is None:
@@ -460,7 +486,7 @@ def _class_sheet(sheet, trends: Trends, t: dict) -> None:
                 sheet.cell(row=r, column=7, value=stat.attempts).number_format = "0"
                 sheet.cell(row=r, column=8, value=_number(stat.error_rate)).number_format = RATE_FORMAT
                 sheet.cell(row=r, column=9, value=_number(stat.score_rate)).number_format = RATE_FORMAT
-    _finish(sheet, 1, r, [12, 36, 6, 9, 16, 7, 9, 9, 11])
+    _finish(sheet, 1, r, [10, 30, 5, 8, 14, 6, 8, 8, 10])
 
 
 # -- 学生 By student ----------------------------------------------------------
@@ -478,7 +504,6 @@ def _student_sheet(sheet, trends: Trends, t: dict) -> None:
     labels = fixed + [t["overall"], *top] * 2
     for column, label in enumerate(labels, 1):
         _header_cell(sheet.cell(row=2, column=column), label)
-    sheet.row_dimensions[2].height = 30
     for r, student in enumerate(trends.students, start=3):
         put_text(sheet.cell(row=r, column=1), student.student_id)
         name = student.name if student.on_roster else (student.name or t["not_on_roster"])
@@ -494,7 +519,9 @@ def _student_sheet(sheet, trends: Trends, t: dict) -> None:
             sheet.cell(row=r, column=rate_col + j, value=latest).number_format = RATE_FORMAT
             sheet.cell(row=r, column=change_col + j, value=change).number_format = CHANGE_FORMAT
     last = len(trends.students) + 2
-    _finish(sheet, 2, last, [13, 10, 10, 8, 16, 16] + [11] * (2 * (len(top) + 1)), freeze_column=3)
+    _finish(sheet, 2, last, [12, 9, 9, 6, 14, 14] + [10] * (2 * (len(top) + 1)), freeze_column=3)
+    sheet.row_dimensions[2].height = 15 * max(wrapped_lines(label, 10) for label in labels)
+    sheet.col_breaks.append(Break(id=change_col - 1))  # the changes start a page of their own
     if trends.students:
         rates = f"{get_column_letter(rate_col)}3:{get_column_letter(change_col - 1)}{last}"
         changes = f"{get_column_letter(change_col)}3:{get_column_letter(width)}{last}"

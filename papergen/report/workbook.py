@@ -7,6 +7,16 @@ this module only lays them out. Chinese headers by default, English with
 widths and number formats; user-supplied text (names, classes) is written
 as plain strings so Excel never runs it as a formula. The file is written
 atomically.
+
+Questions are listed in the order of the first variant's paper and named
+by their 题号 on every variant's paper next to the bank id (``A13/B17``
+over ``xjy-001`` in 成绩, one 题号 column per variant in 题目分析), since
+teachers speak of "A卷第13题". Each sheet prints legibly on A4
+(``print_setup.setup_print``); charts are sized by their number of
+categories so no label is dropped. The workbook is teacher-facing: 成绩
+shows the school rank and, with a roster giving classes, the rank within
+the class (ties share a rank); student-facing output (feedback) leaves
+ranks out by default.
 """
 
 from __future__ import annotations
@@ -26,8 +36,18 @@ from openpyxl.utils import get_column_letter
 from papergen.bank.model import LETTERS
 from papergen.core import atomic
 from papergen.core.excel_text import put_text
+from papergen.grade.reasons import reason_label
 from papergen.report import analysis
+from papergen.report.charts import size_bar_chart, size_column_chart
 from papergen.report.data import STATUS_NO_SHEET, ExamResults
+from papergen.report.print_setup import (
+    CM_PER_INCH,
+    box_cells,
+    column_inches,
+    fit_row_height,
+    setup_print,
+    wrapped_lines,
+)
 
 FILLS = {
     "right": PatternFill("solid", fgColor="C6EFCE"),
@@ -38,6 +58,10 @@ FILLS = {
 }
 HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+WRAP = Alignment(wrap_text=True, vertical="top")
+TOP = Alignment(vertical="top")  # beside a wrapped cell, so a row reads along its first line
+QUESTION_HEADER_FONT = Font(bold=True, size=9)  # "A13/B17" over "xjy-001" in a narrow column
+QUESTION_WIDTH = 6.5  # characters: a score, or a 9 pt "A13/B17" / "xjy-001"
 
 TEXT = {
     "zh": {
@@ -51,7 +75,8 @@ TEXT = {
         "max": "最高分", "min": "最低分", "kr20": "信度（KR-20）", "alpha": "信度（Cronbach α）", "sem": "测量标准误",
         "band": "分数段", "count": "人数", "where": "位置", "number": "题号", "reason": "原因", "message": "说明",
         "not_on_roster": "（名单中没有）", "chart_topics": "各知识点错误率", "chart_hist": "分数分布",
-        "class_summary": "各班情况", "full": "满分", "absent": "缺考",
+        "class_summary": "各班情况", "full": "满分", "absent": "缺考", "class_rank": "班级名次",
+        "paper_number": "{variant}卷题号",
     },
     "en": {
         "scores": "Scores", "items": "Items", "topics": "Topics", "distribution": "Distribution", "review": "Review",
@@ -65,7 +90,8 @@ TEXT = {
         "alpha": "Reliability (Cronbach's alpha)", "sem": "Standard error of measurement", "band": "Score band",
         "count": "Students", "where": "Where", "number": "Question", "reason": "Reason", "message": "Message",
         "not_on_roster": "(not on roster)", "chart_topics": "Error rate by topic", "chart_hist": "Score distribution",
-        "class_summary": "By class", "full": "Full marks", "absent": "Absent",
+        "class_summary": "By class", "full": "Full marks", "absent": "Absent", "class_rank": "Class rank",
+        "paper_number": "No. on paper {variant}",
     },
 }
 
@@ -87,19 +113,13 @@ def _header(sheet, row: int, labels: list[str]) -> None:
 
 
 def _finish(sheet, header_row: int, last_row: int, widths: list[float]) -> None:
-    """Frozen header, autofilter over the table, column widths, print setup."""
+    """Frozen header, autofilter over the table, column widths (print setup comes after, in ``setup_print``)."""
     last_column = get_column_letter(len(widths))
-    # Printed (or exported to PDF): landscape, one page wide, header repeated.
-    sheet.page_setup.orientation = "landscape"
-    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
-    sheet.sheet_properties.pageSetUpPr.fitToPage = True
-    sheet.page_setup.fitToWidth = 1
-    sheet.page_setup.fitToHeight = 0
-    sheet.print_title_rows = f"{header_row}:{header_row}"
     sheet.freeze_panes = sheet.cell(row=header_row + 1, column=1)
     sheet.auto_filter.ref = f"A{header_row}:{last_column}{max(last_row, header_row)}"
     for column, width in enumerate(widths, 1):
         sheet.column_dimensions[get_column_letter(column)].width = width
+    fit_row_height(sheet, header_row)
 
 
 def _number(value: float) -> float | None:
@@ -110,31 +130,62 @@ def write_report(results: ExamResults, path: str | Path, *, lang: str = "zh") ->
     """Write the workbook to ``path`` (atomically)."""
     t = TEXT[lang]
     workbook = Workbook()
-    _scores_sheet(workbook.active, results, t)
-    _items_sheet(workbook.create_sheet(t["items"]), results, t)
-    _topics_sheet(workbook.create_sheet(t["topics"]), results, t)
-    _distribution_sheet(workbook.create_sheet(t["distribution"]), results, t)
-    _review_sheet(workbook.create_sheet(t["review"]), results, t)
+    title = results.manifest.title
+    _scores_sheet(workbook.active, results, t, title, lang)
+    _items_sheet(workbook.create_sheet(t["items"]), results, t, title, lang)
+    _topics_sheet(workbook.create_sheet(t["topics"]), results, t, title, lang)
+    _distribution_sheet(workbook.create_sheet(t["distribution"]), results, t, title, lang)
+    _review_sheet(workbook.create_sheet(t["review"]), results, t, title, lang)
     with atomic.atomic_path(path) as tmp:
         workbook.save(tmp)
     graded = sum(1 for s in results.students if s.in_stats)
     return ReportSummary(Path(path), len(results.students), graded, len(results.review))
 
 
+def question_label(numbers: dict[str, int], variants: list[str]) -> str:
+    """A question's 题号 on each variant's paper, compactly: ``A13/B17`` (one line per two variants)."""
+    parts = [f"{v}{numbers[v]}" for v in variants if v in numbers]
+    return "\n".join("/".join(parts[k:k + 2]) for k in range(0, len(parts), 2))
+
+
+def class_ranks(results: ExamResults) -> np.ndarray:
+    """Each student's rank within their class (``analysis.competition_ranks``; 0: no class or not ranked)."""
+    ranks = np.zeros(len(results.students), dtype=np.int64)
+    for name in _classes(results):
+        members = np.array([s.klass == name and s.in_stats for s in results.students], bool)
+        totals = np.array([s.total for s in results.students], float)[members]
+        ranks[members] = analysis.competition_ranks(totals)
+    return ranks
+
+
 # -- 成绩 Scores ---------------------------------------------------------------
 
 
-def _scores_sheet(sheet, results: ExamResults, t: dict) -> None:
+def _scores_sheet(sheet, results: ExamResults, t: dict, title: str, lang: str) -> None:
     sheet.title = t["scores"]
     manifest = results.manifest
     full = sum(q.points for q in results.questions)
     totals = np.array([s.total if s.in_stats else np.nan for s in results.students])
     ranks = analysis.competition_ranks(totals)
+    by_class = bool(_classes(results))  # a roster gave classes: rank within each too
+    in_class = class_ranks(results)
     order = sorted(range(len(results.students)), key=lambda i: (ranks[i] <= 0, ranks[i], results.students[i].student_id))
-    headers = [t["rank"], t["id"], t["name"], t["class"], t["variant"], t["status"], t["total"], t["percent"]]
-    headers += [s.title for s in manifest.sections] + [q.id for q in results.questions]
+    paper = results.paper_order()
+    numbers = results.paper_numbers()
+    variants = [v.name for v in manifest.variants]
+    key_headers = [t["rank"]] + ([t["class_rank"]] if by_class else []) + [t["id"], t["name"], t["class"]]
+    headers = key_headers + [t["variant"], t["status"], t["total"], t["percent"]] + [s.title for s in manifest.sections]
+    first_q = len(headers) + 1
+    labels = [question_label(numbers[results.questions[c].id], variants) for c in paper]
+    headers += [f"{label}\n{results.questions[c].id}" for label, c in zip(labels, paper)]
     _header(sheet, 1, headers)
-    first_q = 9 + len(manifest.sections)
+    for column in range(first_q, len(headers) + 1):
+        sheet.cell(row=1, column=column).font = QUESTION_HEADER_FONT
+    # Column of each fixed field: the class rank shifts the rest by one.
+    col = {key: k for k, key in enumerate(
+        ["rank"] + (["class_rank"] if by_class else []) + ["id", "name", "class", "variant", "status", "total", "percent"],
+        start=1)}
+    first_section = col["percent"] + 1
     # One prototype style per colour: copying its style record is what
     # openpyxl itself does when copying cells, and it avoids re-hashing a
     # fill and a number format for each of up to a million mark cells.
@@ -146,23 +197,26 @@ def _scores_sheet(sheet, results: ExamResults, t: dict) -> None:
         styles[kind] = prototype._style
     for row, i in enumerate(order, start=2):
         s = results.students[i]
-        sheet.cell(row=row, column=1, value=int(ranks[i]) if ranks[i] > 0 else None)
-        put_text(sheet.cell(row=row, column=2), s.student_id)
-        put_text(sheet.cell(row=row, column=3), s.name if s.on_roster else (s.name or t["not_on_roster"]))
-        put_text(sheet.cell(row=row, column=4), s.klass)
-        sheet.cell(row=row, column=5, value=s.variant)
-        put_text(sheet.cell(row=row, column=6), s.status)
+        sheet.cell(row=row, column=col["rank"], value=int(ranks[i]) if ranks[i] > 0 else None)
+        if by_class:
+            sheet.cell(row=row, column=col["class_rank"], value=int(in_class[i]) if in_class[i] > 0 else None)
+        put_text(sheet.cell(row=row, column=col["id"]), s.student_id)
+        put_text(sheet.cell(row=row, column=col["name"]), s.name if s.on_roster else (s.name or t["not_on_roster"]))
+        put_text(sheet.cell(row=row, column=col["class"]), s.klass)
+        sheet.cell(row=row, column=col["variant"], value=s.variant)
+        put_text(sheet.cell(row=row, column=col["status"]), s.status)
         if s.absent:
-            put_text(sheet.cell(row=row, column=7), t["absent"])  # 缺考 is not a score of 0
+            put_text(sheet.cell(row=row, column=col["total"]), t["absent"])  # 缺考 is not a score of 0
         elif s.status != STATUS_NO_SHEET:
-            sheet.cell(row=row, column=7, value=s.total).number_format = "0.##"
-            sheet.cell(row=row, column=8, value=s.total / full if full else None).number_format = "0.0%"
+            sheet.cell(row=row, column=col["total"], value=s.total).number_format = "0.##"
+            sheet.cell(row=row, column=col["percent"], value=s.total / full if full else None).number_format = "0.0%"
             for k, value in enumerate(s.sections):
-                sheet.cell(row=row, column=9 + k, value=value).number_format = "0.##"
+                sheet.cell(row=row, column=first_section + k, value=value).number_format = "0.##"
         if not s.has_sheet or s.absent:  # nothing to colour: an absent candidate has no answers under review
             continue
-        for c, question in enumerate(results.questions):
-            cell = sheet.cell(row=row, column=first_q + c)
+        for offset, c in enumerate(paper):
+            question = results.questions[c]
+            cell = sheet.cell(row=row, column=first_q + offset)
             score = results.scores[i, c]
             choice = results.choices[i][c]
             if math.isnan(score):
@@ -178,15 +232,19 @@ def _scores_sheet(sheet, results: ExamResults, t: dict) -> None:
                 else:
                     kind = "wrong"
             cell._style = copy(styles[kind])
-    widths = [6, 13, 10, 10, 8, 14, 8, 8] + [12] * len(manifest.sections) + [9] * len(results.questions)
+    key_widths = [6] + ([6] if by_class else []) + [12, 9, 9]
+    widths = key_widths + [5, 9, 7, 7] + [9] * len(manifest.sections) + [QUESTION_WIDTH] * len(results.questions)
     _finish(sheet, 1, len(order) + 1, widths)
-    sheet.freeze_panes = "C2"
+    lines = max([label.count("\n") + 2 for label in labels] + [wrapped_lines(h, 9) for h in key_headers])
+    sheet.row_dimensions[1].height = 12 * lines + 4  # the 9 pt question labels set the height
+    sheet.freeze_panes = sheet.cell(row=2, column=col["name"])  # rank(s) and 准考证号 stay in view
+    setup_print(sheet, header_rows=(1, 1), key_columns=len(key_headers), title=title, lang=lang)
 
 
 # -- 题目分析 Items ------------------------------------------------------------
 
 
-def _items_sheet(sheet, results: ExamResults, t: dict) -> None:
+def _items_sheet(sheet, results: ExamResults, t: dict, title: str, lang: str) -> None:
     rows = results.stats_rows
     scores = results.scores[rows]
     max_points = results.max_points
@@ -194,35 +252,53 @@ def _items_sheet(sheet, results: ExamResults, t: dict) -> None:
     p = analysis.difficulty_index(scores, max_points)
     rpb = analysis.point_biserial(scores, corrected=True)
     d = analysis.upper_lower_discrimination(scores, max_points)
-    headers = [t["no"], t["qid"], t["section"], t["topic"], t["key"], t["points"], t["attempts"], t["p"], t["rpb"], t["d"]]
+    numbers = results.paper_numbers()
+    variants = [v.name for v in results.manifest.variants]
+    headers = [t["paper_number"].format(variant=v) for v in variants]
+    headers += [t["qid"], t["section"], t["topic"], t["key"], t["points"], t["attempts"], t["p"], t["rpb"], t["d"]]
     headers += list(LETTERS[:n_letters]) + [t["blank"], t["flagged"], t["look"]]
     _header(sheet, 1, headers)
+    first = len(variants) + 1  # the bank id's column; the statistics follow
     chosen = [results.choices[i] for i in np.flatnonzero(rows)]
-    for c, question in enumerate(results.questions):
-        row = c + 2
+    any_flags = False
+    for row, c in enumerate(results.paper_order(), start=2):
+        question = results.questions[c]
+        for k, variant in enumerate(variants, start=1):
+            sheet.cell(row=row, column=k, value=numbers[question.id].get(variant))
         tally = analysis.option_counts([choice[c] for choice in chosen], question.options)
         flags = analysis.item_flags(p[c], rpb[c], tally, [LETTERS.index(k) for k in question.answer])
-        values = [c + 1, question.id, results.manifest.sections[question.section].title, question.topic, question.answer,
+        values = [question.id, results.manifest.sections[question.section].title, question.topic, question.answer,
                   question.points, tally.n - tally.flagged, _number(p[c]), _number(rpb[c]), _number(d[c])]
-        for column, value in enumerate(values, 1):
+        for column, value in enumerate(values, first):
             cell = sheet.cell(row=row, column=column)
             if isinstance(value, str):
                 put_text(cell, value)
             else:
                 cell.value = value
-        sheet.cell(row=row, column=8).number_format = "0.00"
-        sheet.cell(row=row, column=9).number_format = "0.00"
-        sheet.cell(row=row, column=10).number_format = "0.00"
+        sheet.cell(row=row, column=first + 2).alignment = WRAP  # a long topic path takes two lines
+        for column in (first + 6, first + 7, first + 8):
+            sheet.cell(row=row, column=column).number_format = "0.00"
+        letters = first + 9
         for k in range(n_letters):
             if k < question.options:
-                cell = sheet.cell(row=row, column=11 + k, value=int(tally.counts[k]))
+                cell = sheet.cell(row=row, column=letters + k, value=int(tally.counts[k]))
                 if LETTERS[k] in question.answer:
                     cell.font = Font(bold=True, color="006100")
-        sheet.cell(row=row, column=11 + n_letters, value=tally.blank)
-        sheet.cell(row=row, column=12 + n_letters, value=tally.flagged + tally.multiple)
-        put_text(sheet.cell(row=row, column=13 + n_letters), "；".join(flags))
-    widths = [6, 12, 14, 28, 6, 6, 8, 10, 12, 12] + [6] * n_letters + [6, 10, 60]
+        sheet.cell(row=row, column=letters + n_letters, value=tally.blank)
+        sheet.cell(row=row, column=letters + n_letters + 1, value=tally.flagged + tally.multiple)
+        put_text(sheet.cell(row=row, column=letters + n_letters + 2), "；".join(flags)).alignment = WRAP
+        any_flags = any_flags or bool(flags)
+    number_width = 7 if lang == "zh" else 10
+    widths = [number_width] * len(variants) + [9, 14, 20, 6, 5, 7, 10, 10, 10] + [4.5] * n_letters
+    widths += [6, 9, 30 if any_flags else 10]
     _finish(sheet, 1, len(results.questions) + 1, widths)
+    for row in range(2, len(results.questions) + 2):
+        fit_row_height(sheet, row)
+        for cell in sheet[row]:
+            if not cell.alignment.wrap_text:
+                cell.alignment = TOP  # a row of two lines reads along its first
+    sheet.freeze_panes = sheet.cell(row=2, column=first + 1)  # the 题号 and bank id stay in view
+    setup_print(sheet, header_rows=(1, 1), key_columns=first, title=title, lang=lang)
 
 
 # -- 知识点 Topics -------------------------------------------------------------
@@ -232,7 +308,7 @@ def _classes(results: ExamResults) -> list[str]:
     return sorted({s.klass for s in results.students if s.in_stats and s.klass})
 
 
-def _topics_sheet(sheet, results: ExamResults, t: dict) -> None:
+def _topics_sheet(sheet, results: ExamResults, t: dict, title: str, lang: str) -> None:
     rows = results.stats_rows
     classes = _classes(results)
     overall = results.topic_statistics(rows)
@@ -258,25 +334,30 @@ def _topics_sheet(sheet, results: ExamResults, t: dict) -> None:
             entry = per_class[name].get(stats.topic)
             sheet.cell(row=r, column=7 + k, value=_number(entry.error_rate) if entry else None).number_format = "0.0%"
     last = len(overall) + 1
-    _finish(sheet, 1, last, [30, 6, 6, 8, 9, 10] + [12] * len(classes))
+    widths = [30, 6, 6, 8, 9, 10] + [12] * len(classes)
+    _finish(sheet, 1, last, widths)
     if overall:
         chart = BarChart()
         chart.type = "bar"
         chart.title = t["chart_topics"]
         chart.y_axis.title = t["error_rate"]
         chart.y_axis.numFmt = "0%"
+        chart.x_axis.scaling.orientation = "maxMin"  # the first topic at the top, as in the table
         chart.add_data(Reference(sheet, min_col=5, min_row=1, max_row=last), titles_from_data=True)
         chart.set_categories(Reference(sheet, min_col=1, min_row=2, max_row=last))
-        chart.height = max(7.5, 0.5 * len(overall))
-        chart.width = 18
         chart.legend = None
-        sheet.add_chart(chart, f"{get_column_letter(len(headers) + 2)}2")
+        # Below the table, as wide as it: one page holds both while the topics fit.
+        table_cm = sum(column_inches(w) for w in widths) * CM_PER_INCH
+        size_bar_chart(chart, len(overall), width_cm=max(16.0, table_cm))
+        sheet.add_chart(chart, f"A{last + 3}")
+    box_cells(sheet, 1, last, len(headers))
+    setup_print(sheet, header_rows=(1, 1), key_columns=1, title=title, lang=lang, gridlines=False)
 
 
 # -- 分数分布 Distribution -----------------------------------------------------
 
 
-def _distribution_sheet(sheet, results: ExamResults, t: dict) -> None:
+def _distribution_sheet(sheet, results: ExamResults, t: dict, title: str, lang: str) -> None:
     rows = results.stats_rows
     scores = results.scores[rows]
     totals = np.array([s.total for s in results.students])[rows]
@@ -308,11 +389,15 @@ def _distribution_sheet(sheet, results: ExamResults, t: dict) -> None:
     chart = BarChart()
     chart.title = t["chart_hist"]
     chart.y_axis.title = t["count"]
+    chart.y_axis.majorGridlines = None
     chart.add_data(Reference(sheet, min_col=2, min_row=top, max_row=top + len(counts)), titles_from_data=True)
     chart.set_categories(Reference(sheet, min_col=1, min_row=top + 1, max_row=top + len(counts)))
     chart.legend = None
-    chart.width = 16
-    sheet.add_chart(chart, "E2")
+    chart.gapWidth = 10  # a histogram's bars touch
+    size_column_chart(chart, len(counts))
+    # Beside the tables (column H, after a gap column): the page is landscape
+    # and scaled to hold both, so the histogram prints whole next to its table.
+    sheet.add_chart(chart, "H1")
     classes = _classes(results)
     start = top + len(counts) + 2
     _header(sheet, start, [t["class"], t["n"], t["mean"], t["sd"], t["max"], t["min"]])
@@ -324,19 +409,29 @@ def _distribution_sheet(sheet, results: ExamResults, t: dict) -> None:
             sheet.cell(row=r, column=column, value=_number(info[key])).number_format = "0.00" if key in ("mean", "sd") else "0.##"
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = f"A1:B{len(stats) + 1}"
-    for column, width in enumerate([22, 12, 10, 10, 10, 10], 1):
+    for column, width in enumerate([22, 12, 10, 10, 10, 10, 3], 1):
         sheet.column_dimensions[get_column_letter(column)].width = width
+    box_cells(sheet, 1, len(stats) + 1, 2)
+    box_cells(sheet, top, top + len(counts), 2)
+    box_cells(sheet, start, start + len(classes), 6)
+    # Several small tables: no header row to repeat.
+    setup_print(sheet, header_rows=None, title=title, lang=lang, gridlines=False)
 
 
 # -- 待复核 Review -------------------------------------------------------------
 
 
-def _review_sheet(sheet, results: ExamResults, t: dict) -> None:
+def _review_sheet(sheet, results: ExamResults, t: dict, title: str, lang: str) -> None:
     _header(sheet, 1, [t["where"], t["id"], t["number"], t["reason"], t["message"]])
     for r, item in enumerate(results.review, start=2):
-        put_text(sheet.cell(row=r, column=1), item.where)
-        put_text(sheet.cell(row=r, column=2), item.student_id or "")
-        sheet.cell(row=r, column=3, value=item.number)
-        put_text(sheet.cell(row=r, column=4), item.reason)
-        put_text(sheet.cell(row=r, column=5), item.message)
-    _finish(sheet, 1, len(results.review) + 1, [40, 13, 6, 18, 70])
+        put_text(sheet.cell(row=r, column=1), item.where).alignment = WRAP
+        put_text(sheet.cell(row=r, column=2), item.student_id or "").alignment = TOP
+        sheet.cell(row=r, column=3, value=item.number).alignment = TOP
+        # People read the reason's Chinese name; the English slug is for tools (``results --format json``).
+        put_text(sheet.cell(row=r, column=4), reason_label(item.reason) if lang == "zh" else item.reason)
+        put_text(sheet.cell(row=r, column=5), item.message).alignment = WRAP
+        sheet.cell(row=r, column=4).alignment = WRAP
+    _finish(sheet, 1, len(results.review) + 1, [48, 13, 6, 20, 52])
+    for r in range(2, len(results.review) + 2):
+        fit_row_height(sheet, r)
+    setup_print(sheet, header_rows=(1, 1), title=title, lang=lang)
