@@ -328,3 +328,38 @@ def test_libreoffice_converts_the_workbook_to_pdf(workbook, tmp_path) -> None:
     )
     pdf = tmp_path / "trends.pdf"
     assert pdf.read_bytes().startswith(b"%PDF")
+
+
+# -- printing ----------------------------------------------------------------------
+
+
+def test_every_sheet_prints_on_a4_with_its_names_repeated(trends, workbook) -> None:
+    _, book = workbook
+    topics, classes, students = book.worksheets
+    for sheet in book.worksheets:
+        assert int(sheet.page_setup.paperSize) == 9, sheet.title  # A4
+        assert sheet.oddHeader.center.text == "&A" and "&N" in sheet.oddFooter.center.text, sheet.title
+        assert "2026-mock-03" in sheet.oddHeader.left.text, sheet.title
+    # the topic table and its chart fit one landscape page together
+    assert topics.page_setup.orientation == "landscape" and topics.sheet_properties.pageSetUpPr.fitToPage
+    # long and narrow: portrait, one page wide, each class from the top of a page
+    assert classes.page_setup.orientation == "portrait" and classes.page_setup.fitToWidth == 1
+    class_starts = [r for r in range(3, classes.max_row + 1)
+                    if classes.cell(row=r, column=1).value != classes.cell(row=r - 1, column=1).value]
+    assert [b.id for b in classes.row_breaks.brk] == [r - 1 for r in class_starts] and class_starts
+    assert classes.print_title_rows == "$1:$1"
+    # wide: flows over pages with 准考证号, 姓名, 班级 and both header rows on each; the changes start a page
+    assert not students.sheet_properties.pageSetUpPr.fitToPage
+    assert students.print_title_cols == "$A:$C" and students.print_title_rows == "$1:$2"
+    change_col = 7 + len(trends.top_topics) + 1
+    assert [b.id for b in students.col_breaks.brk] == [change_col - 1]
+
+
+def test_trend_chart_is_sized_by_exams_and_topics(trends, workbook) -> None:
+    from papergen.report.charts import LEGEND_ENTRY_CM
+
+    _, book = workbook
+    chart = book["知识点趋势"]._charts[0]
+    height_cm = chart.anchor.ext.height / 360000
+    assert height_cm >= LEGEND_ENTRY_CM * len(trends.top_topics)  # every topic in the legend
+    assert chart.x_axis.tickLblSkip == 1

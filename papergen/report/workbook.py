@@ -232,7 +232,7 @@ def _scores_sheet(sheet, results: ExamResults, t: dict, title: str, lang: str) -
                 else:
                     kind = "wrong"
             cell._style = copy(styles[kind])
-    key_widths = [6] + ([6] if by_class else []) + [12, 9, 9]
+    key_widths = [6] + ([9] if by_class else []) + [12, 9, 9]
     widths = key_widths + [5, 9, 7, 7] + [9] * len(manifest.sections) + [QUESTION_WIDTH] * len(results.questions)
     _finish(sheet, 1, len(order) + 1, widths)
     lines = max([label.count("\n") + 2 for label in labels] + [wrapped_lines(h, 9) for h in key_headers])
