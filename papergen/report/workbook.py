@@ -431,7 +431,6 @@ def _classes_sheet(sheet, results: ExamResults, t: dict) -> None:
     for column in range(2, len(groups) + 2):
         width = sheet.column_dimensions[get_column_letter(column)].width or 9
         sheet.column_dimensions[get_column_letter(column)].width = max(width, 15)
-    sheet.auto_filter.ref = None
 
 
 def _bands_sheet(sheet, results: ExamResults, t: dict) -> None:
