@@ -134,6 +134,8 @@ def test_report_sheets_print_in_a_few_legible_pages(demo_pages) -> None:
     assert counts["题目分析"] <= 3, counts  # 45 questions, one page wide
     assert counts["知识点"] == 1 and counts["分数分布"] == 1, counts  # table and chart on one page
     assert counts["待复核"] <= 3, counts
+    assert counts["班级对比"] == 1 and counts["分数段"] == 1, counts
+    assert counts["小题得分率"] <= 3, counts
     for name, pages in report.items():
         for number, text in enumerate(pages, 1):
             assert name in text, (name, number)  # the sheet's name heads every page
@@ -149,6 +151,7 @@ def test_every_page_of_scores_carries_the_key_columns(demo_pages) -> None:
     assert "A1/B" in first and "xjy-" in first  # question columns headed by the paper's 题号 and the bank id
     items = demo_pages["report.xlsx"]["题目分析"]
     assert all("A卷题号" in text and "题目编号" in text for text in items)
+    assert all("A卷题号" in text and "高分段" in text for text in demo_pages["report.xlsx"]["小题得分率"])
 
 
 def test_review_reasons_print_in_chinese(demo_pages) -> None:

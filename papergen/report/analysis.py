@@ -251,16 +251,48 @@ def upper_lower_discrimination(
     fraction = _real(fraction, "fraction")
     if not 0 < fraction <= 0.5:
         raise ValueError(f"fraction must be in (0, 0.5], got {fraction!r}")
-    n_students = scores.shape[0]
-    totals = np.round(_row_totals(scores), TOTAL_DECIMALS)
-    if not _has_spread(totals):
+    groups = upper_lower_groups(_row_totals(scores), fraction)
+    if groups is None:
         return np.full(scores.shape[1], np.nan)
+    upper, lower = groups
+    return _column_means(scores[upper]) / points - _column_means(scores[lower]) / points
+
+
+def upper_lower_groups(
+    total_scores: Any, fraction: float = DEFAULT_GROUP_FRACTION
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The rows of the upper (高分段) and lower (低分段) groups by total.
+
+    Students are ordered by total, highest first; ties keep their row order
+    (a stable sort). Each group is ``round(fraction·n)`` students (half up),
+    at least 1 and at most ``n // 2``, so the groups never overlap. This is
+    the grouping of ``upper_lower_discrimination``; the report's per-question
+    高分段/低分段 rates use it too, so their difference is that D.
+
+    Parameters
+    ----------
+    total_scores : array_like, shape (n_students,)
+        Each student's total; NaN counts as 0.
+    fraction : float
+        Share of students in each group, in (0, 0.5].
+
+    Returns
+    -------
+    (upper, lower) : ndarray of int, each shape (group,)
+        Row indices, best first in ``upper`` and worst last in ``lower``;
+        ``None`` with fewer than 2 students or when every total is equal.
+    """
+    fraction = _real(fraction, "fraction")
+    if not 0 < fraction <= 0.5:
+        raise ValueError(f"fraction must be in (0, 0.5], got {fraction!r}")
+    totals = np.round(np.nan_to_num(_totals(total_scores, "total_scores"), nan=0.0), TOTAL_DECIMALS)
+    if not _has_spread(totals):
+        return None
+    n_students = totals.size
     # Round half up (Python's round() goes to even): 27 % of 50 is 13.5 → 14.
     group = min(n_students // 2, max(1, math.floor(fraction * n_students + 0.5)))
     order = np.argsort(-totals, kind="stable")
-    upper = _column_means(scores[order[:group]]) / points
-    lower = _column_means(scores[order[-group:]]) / points
-    return upper - lower
+    return order[:group], order[-group:]
 
 
 # ---------------------------------------------------------------- reliability

@@ -37,7 +37,7 @@ from papergen.bank.model import LETTERS
 from papergen.core import atomic
 from papergen.core.excel_text import put_text
 from papergen.grade.reasons import reason_label
-from papergen.report import analysis
+from papergen.report import analysis, classes
 from papergen.report.charts import size_bar_chart, size_column_chart
 from papergen.report.data import STATUS_NO_SHEET, ExamResults
 from papergen.report.print_setup import (
@@ -77,6 +77,14 @@ TEXT = {
         "not_on_roster": "（名单中没有）", "chart_topics": "各知识点错误率", "chart_hist": "分数分布",
         "class_summary": "各班情况", "full": "满分", "absent": "缺考", "class_rank": "班级名次",
         "paper_number": "{variant}卷题号",
+        "classes": "班级对比", "bands": "分数段", "item_rates": "小题得分率", "group": "班级",
+        "above_mean": "超均率", "place": "均分名次", "excellent": "优秀率", "pass": "及格率", "low": "低分率",
+        "running": "累计", "upper": "高分段", "lower": "低分段", "gap": "高低差",
+        "topic_rates": "各知识点得分率（括号内为与全体之差）", "whole": "全体",
+        "no_classes": "名单中没有班级（或没有用 --roster 提供名单），只列全体。",
+        "band_note": "每段含下限、不含上限，最高一段含满分；累计 = 本段及以上的人数。",
+        "rate_note": "优秀 ≥ 满分×{excellent:.0%}，及格 ≥ 满分×{pass:.0%}，低分 < 满分×{low:.0%}；"
+                     "超均率 =（班级平均分 − 全体平均分）÷ 全体平均分；高分段、低分段为总分前、后 27% 的考生。",
     },
     "en": {
         "scores": "Scores", "items": "Items", "topics": "Topics", "distribution": "Distribution", "review": "Review",
@@ -92,6 +100,14 @@ TEXT = {
         "not_on_roster": "(not on roster)", "chart_topics": "Error rate by topic", "chart_hist": "Score distribution",
         "class_summary": "By class", "full": "Full marks", "absent": "Absent", "class_rank": "Class rank",
         "paper_number": "No. on paper {variant}",
+        "classes": "Classes", "bands": "Score bands", "item_rates": "Item rates by class", "group": "Class",
+        "above_mean": "Above mean", "place": "Place by mean", "excellent": "Excellent", "pass": "Pass", "low": "Low",
+        "running": "Cumulative", "upper": "Upper group", "lower": "Lower group", "gap": "Upper − lower",
+        "topic_rates": "Score rate by topic (difference from all in brackets)",
+        "band_note": "Each band includes its lower end, not its upper one; the top band includes full marks.",
+        "whole": "All", "no_classes": "No classes on the roster (or no --roster given): the whole group only.",
+        "rate_note": "Excellent ≥ {excellent:.0%} of full marks, pass ≥ {pass:.0%}, low < {low:.0%}; above mean = "
+                     "(class mean − overall mean) ÷ overall mean; upper/lower groups: top and bottom 27 % by total.",
     },
 }
 
@@ -135,6 +151,9 @@ def write_report(results: ExamResults, path: str | Path, *, lang: str = "zh") ->
     _items_sheet(workbook.create_sheet(t["items"]), results, t, title, lang)
     _topics_sheet(workbook.create_sheet(t["topics"]), results, t, title, lang)
     _distribution_sheet(workbook.create_sheet(t["distribution"]), results, t, title, lang)
+    _classes_sheet(workbook.create_sheet(t["classes"]), results, t, title, lang)
+    _bands_sheet(workbook.create_sheet(t["bands"]), results, t, title, lang)
+    _item_rates_sheet(workbook.create_sheet(t["item_rates"]), results, t, title, lang)
     _review_sheet(workbook.create_sheet(t["review"]), results, t, title, lang)
     with atomic.atomic_path(path) as tmp:
         workbook.save(tmp)
@@ -435,3 +454,131 @@ def _review_sheet(sheet, results: ExamResults, t: dict, title: str, lang: str) -
     for r in range(2, len(results.review) + 2):
         fit_row_height(sheet, r)
     setup_print(sheet, header_rows=(1, 1), title=title, lang=lang)
+
+
+# -- 班级对比 / 分数段 / 小题得分率: the class analyses of ``report.classes`` --------
+
+
+LOW_RATE = 0.6  # a score rate below this is shaded: a question or topic the group has not got yet
+LOW_FILL = PatternFill("solid", fgColor="FFC7CE")
+BEHIND = Font(color="C00000")  # a class more than 5 points below the whole
+BEHIND_BY = -5.0  # percentage points
+
+
+def _group_label(group: classes.Group, t: dict) -> str:
+    return t["whole"] if group.whole else group.name
+
+
+def _note(sheet, row: int, text: str) -> None:
+    cell = sheet.cell(row=row, column=1, value=text)
+    cell.font = Font(italic=True, color="595959")
+
+
+def _classes_sheet(sheet, results: ExamResults, t: dict, title: str, lang: str) -> None:
+    groups = classes.class_groups(results)
+    summaries = classes.group_summaries(results, groups)
+    section_titles = [s.title for s in results.manifest.sections]
+    headers = [t["group"], t["n"], t["mean"], t["above_mean"], t["place"], t["sd"], t["max"], t["min"],
+               t["excellent"], t["pass"], t["low"]] + section_titles
+    _header(sheet, 1, headers)
+    for r, (group, info) in enumerate(zip(groups, summaries), start=2):
+        put_text(sheet.cell(row=r, column=1), _group_label(group, t))
+        values = [(info.n, "0"), (info.mean, "0.00"), (info.above_mean, "+0.0%;-0.0%;0.0%"),
+                  (info.place or None, "0"), (info.sd, "0.00"), (info.max, "0.##"), (info.min, "0.##"),
+                  (info.excellent_rate, "0.0%"), (info.pass_rate, "0.0%"), (info.low_rate, "0.0%")]
+        values += [(rate, "0.0%") for rate in info.section_rates]
+        for column, (value, fmt) in enumerate(values, start=2):
+            sheet.cell(row=r, column=column, value=_number(value)).number_format = fmt
+        if group.whole:
+            for column in range(1, len(headers) + 1):
+                sheet.cell(row=r, column=column).font = HEADER_FONT
+    last = len(groups) + 1
+    _note(sheet, last + 1, t["rate_note"].format(**classes.RATE_LINES))
+    if len(groups) == 1:
+        _note(sheet, last + 2, t["no_classes"])
+    # topics: each group's score rate and, for a class, its difference from the whole
+    top = last + 4
+    sheet.cell(row=top - 1, column=1, value=t["topic_rates"]).font = HEADER_FONT
+    _header(sheet, top, [t["topic"]] + [_group_label(g, t) for g in groups])
+    whole = summaries[0].topic_rates
+    for r, stats in enumerate(results.topic_statistics(results.stats_rows), start=top + 1):
+        label = "　" * (stats.level - 1) + stats.topic.split("/")[-1] if stats.level > 1 else stats.topic
+        put_text(sheet.cell(row=r, column=1), label)
+        for column, (group, info) in enumerate(zip(groups, summaries), start=2):
+            rate = info.topic_rates.get(stats.topic, math.nan)
+            cell = sheet.cell(row=r, column=column)
+            if math.isnan(rate):
+                continue
+            if group.whole:
+                cell.value = rate
+                cell.number_format = "0.0%"
+            else:
+                # text, not a number: "62.5%（−4.1）" reads at a glance and the rate itself is in 知识点
+                # rounded first, so a difference of −0.01 points prints as +0.0, not −0.0
+                difference = round((rate - whole.get(stats.topic, math.nan)) * 100, 1) + 0.0
+                put_text(cell, f"{rate:.1%}（{difference:+.1f}）" if not math.isnan(difference) else f"{rate:.1%}")
+                cell.alignment = Alignment(horizontal="right")
+                if difference < BEHIND_BY:
+                    cell.font = BEHIND
+            if rate < LOW_RATE:
+                cell.fill = LOW_FILL
+    topics_last = top + len(results.topic_statistics(results.stats_rows))
+    widths = [30, 8, 9, 9, 9, 9, 9, 9, 9, 9, 9] + [14] * len(section_titles)
+    _finish(sheet, 1, last, widths)
+    box_cells(sheet, 1, last, len(headers))
+    box_cells(sheet, top, topics_last, len(groups) + 1)
+    for column in range(2, len(groups) + 2):
+        width = sheet.column_dimensions[get_column_letter(column)].width or 9
+        sheet.column_dimensions[get_column_letter(column)].width = max(width, 15)
+    # two tables: no one header to repeat, and no grid printed around the empty cells between them
+    setup_print(sheet, header_rows=None, key_columns=1, title=title, lang=lang, gridlines=False)
+
+
+def _bands_sheet(sheet, results: ExamResults, t: dict, title: str, lang: str) -> None:
+    groups = classes.class_groups(results)
+    bands = classes.score_bands(results, groups)
+    headers = [t["band"]]
+    for group in groups:
+        headers += [f"{_group_label(group, t)} {t['count']}", f"{_group_label(group, t)} {t['running']}"]
+    _header(sheet, 1, headers)
+    for r, band in enumerate(bands, start=2):
+        put_text(sheet.cell(row=r, column=1), band.label)
+        for k, (count, running) in enumerate(zip(band.counts, band.running)):
+            sheet.cell(row=r, column=2 + 2 * k, value=count)
+            sheet.cell(row=r, column=3 + 2 * k, value=running)
+    last = len(bands) + 1
+    _note(sheet, last + 2, t["band_note"])
+    if len(groups) == 1:
+        _note(sheet, last + 3, t["no_classes"])
+    _finish(sheet, 1, last, [16] + [9] * (2 * len(groups)))
+    sheet.freeze_panes = "B2"
+    setup_print(sheet, header_rows=(1, 1), key_columns=1, title=title, lang=lang)
+
+
+def _item_rates_sheet(sheet, results: ExamResults, t: dict, title: str, lang: str) -> None:
+    groups = classes.class_groups(results)
+    variants = [v.name for v in results.manifest.variants]
+    headers = [t["paper_number"].format(variant=v) for v in variants] + [t["qid"], t["section"], t["topic"], t["points"]]
+    headers += [_group_label(g, t) for g in groups] + [t["upper"], t["lower"], t["gap"]]
+    _header(sheet, 1, headers)
+    first_rate = len(variants) + 5
+    for r, item in enumerate(classes.question_rates(results, groups), start=2):
+        question = results.questions[item.column]
+        for k, name in enumerate(variants, start=1):
+            sheet.cell(row=r, column=k, value=item.numbers.get(name))
+        put_text(sheet.cell(row=r, column=len(variants) + 1), question.id)
+        put_text(sheet.cell(row=r, column=len(variants) + 2), results.manifest.sections[question.section].title)
+        put_text(sheet.cell(row=r, column=len(variants) + 3), question.topic)
+        sheet.cell(row=r, column=len(variants) + 4, value=question.points).number_format = "0.##"
+        for column, rate in enumerate(item.rates + (item.upper, item.lower), start=first_rate):
+            cell = sheet.cell(row=r, column=column, value=_number(rate))
+            cell.number_format = "0%"
+            if not math.isnan(rate) and rate < LOW_RATE:
+                cell.fill = LOW_FILL
+        sheet.cell(row=r, column=first_rate + len(groups) + 2, value=_number(item.gap)).number_format = "0.00"
+    last = len(results.questions) + 1
+    _note(sheet, last + 2, t["rate_note"].format(**classes.RATE_LINES))
+    widths = [7] * len(variants) + [11, 14, 28, 6] + [9] * (len(groups) + 3)
+    _finish(sheet, 1, last, widths)
+    sheet.freeze_panes = sheet.cell(row=2, column=len(variants) + 2)
+    setup_print(sheet, header_rows=(1, 1), key_columns=len(variants) + 1, title=title, lang=lang)
