@@ -52,7 +52,6 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import (
     CondPageBreak,
     KeepTogether,
-    Paragraph,
     Spacer,
     Table,
     TableStyle,
@@ -67,6 +66,7 @@ from papergen.core.executor import run_jobs
 from papergen.exam.manifest import Manifest
 from papergen.exam.variants import display_letters
 from papergen.render import fonts
+from papergen.render.cjk import CJKParagraph
 from papergen.render.paper import PaperQuestion, format_points, paper_for_variant
 from papergen.render.pdf import markup, option_label, single_frame_document
 from papergen.report import analysis
@@ -348,7 +348,7 @@ def styles() -> Styles:
     )
 
 
-class _Para(Paragraph):
+class _Para(CJKParagraph):
     """A Paragraph that keeps its line breaks for the width it was last wrapped at.
 
     ``KeepTogether`` wraps a whole question to see whether it fits, then the
