@@ -521,13 +521,9 @@ def key_story(paper: Paper) -> list[Flowable]:
     if stringWidth(key_title(paper), st.bold_font, st.title.fontSize) > TEXT_WIDTH:
         # Break after the exam title rather than wherever the line runs out.
         title = f"{markup(paper.title)}<br/>{escape(key_title(paper)[len(paper.title):])}"
-    story: list[Flowable] = [
-        CJKParagraph(title, st.title),
-        Spacer(0, 4),
-        CJKParagraph(escape(QUICK_KEY_TITLE), st.heading),
-        _quick_key_table(paper, st),
-        Spacer(0, 6),
-    ]
+    story: list[Flowable] = [CJKParagraph(title, st.title), Spacer(0, 4)]
+    if paper.questions:
+        story += [CJKParagraph(escape(QUICK_KEY_TITLE), st.heading), _quick_key_table(paper, st), Spacer(0, 6)]
     for section in paper.sections:
         if not section.questions:
             continue
