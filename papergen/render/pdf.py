@@ -84,7 +84,7 @@ NUMBER_SEP = "．"
 #: never touch. ``option_columns`` counts it as part of an option's width.
 OPTION_GUTTER = 8.0
 
-#: Name of the form XObject that prints "共 Y 页"; see ``_PageCountingCanvas``.
+#: Name of the form XObject that prints "共 Y 页"; see ``PageCountingCanvas``.
 PAGE_TOTAL_FORM = "papergenPageTotal"
 
 
@@ -231,9 +231,11 @@ def _options_table(question: PaperQuestion, width: float, st: Styles) -> Table:
 
 
 # --- page furniture ----------------------------------------------------------
-class _PageCountingCanvas(Canvas):
+class PageCountingCanvas(Canvas):
     """A canvas whose pages can show the total page count in one pass.
 
+    Papers, keys and the feedback PDFs are built with it (``canvasmaker=``)
+    and number their pages with ``draw_page_number``.
     A page's footer draws "第 X 页 /" itself and places the form XObject
     ``PAGE_TOTAL_FORM`` for "共 Y 页" (PDF lets a page use a form defined
     later). ``save`` writes that form once every page is finished and Y is
@@ -277,17 +279,22 @@ def _draw_header(canvas: Canvas, left: str, right: str) -> None:
     canvas.line(MARGIN_LEFT, HEADER_RULE_Y, right_x, HEADER_RULE_Y)
 
 
-def _draw_footer(canvas: Canvas, page_number: int) -> None:
+def draw_page_number(canvas: PageCountingCanvas, page_number: int, baseline: float) -> None:
+    """"第 X 页 / 共 Y 页" centred on the page at ``baseline`` (Y is filled in when the canvas is saved)."""
     # Centred on the gap between "/" and "共": the total's width is not known
     # while the page is drawn.
     centre = PAGE_WIDTH / 2
     half_gap = FURNITURE_SIZE * 0.3
-    canvas.setFont(styles().body_font, FURNITURE_SIZE)
-    canvas.drawRightString(centre - half_gap, FOOTER_BASELINE, f"第 {page_number} 页 /")
     canvas.saveState()
-    canvas.translate(centre + half_gap, FOOTER_BASELINE)
+    canvas.setFont(styles().body_font, FURNITURE_SIZE)
+    canvas.drawRightString(centre - half_gap, baseline, f"第 {page_number} 页 /")
+    canvas.translate(centre + half_gap, baseline)
     canvas.doForm(PAGE_TOTAL_FORM)
     canvas.restoreState()
+
+
+def _draw_footer(canvas: Canvas, page_number: int) -> None:
+    draw_page_number(canvas, page_number, FOOTER_BASELINE)
 
 
 def _draw_page_furniture(canvas: Canvas, doc: BaseDocTemplate, *, header_left: str, header_right: str) -> None:
@@ -341,7 +348,7 @@ def _build(
             title=title, subject=subject, font=st.body_font, size=BODY_SIZE,
             on_page=partial(_draw_page_furniture, header_left=header_left, header_right=header_right),
         )
-        doc.build(story, canvasmaker=_PageCountingCanvas)
+        doc.build(story, canvasmaker=PageCountingCanvas)
         return doc.canv.pages_finished
 
 
@@ -551,6 +558,8 @@ def render_key_pdf(paper: Paper, path: str | Path) -> int:
 
 
 __all__ = [
+    "PageCountingCanvas",
+    "draw_page_number",
     "markup",
     "option_columns",
     "paper_story",
