@@ -41,13 +41,13 @@ from reportlab.rl_config import _FUZZ
 #: Marks that never start a line: reportlab's list plus the Chinese closing
 #: punctuation it lacks (full-width ，；：？！．, closing quotes and book-title
 #: marks, ellipsis, percent).
-CANNOT_START = frozenset(ALL_CANNOT_START + "，．；：？！）」』”’》〉】〕〗〙］｝…‥·%")
+CANNOT_START = frozenset(ALL_CANNOT_START + "，．；：？！）」』”’》〉】〕〗〙］｝…‥%")
 #: Marks that never end a line: reportlab's list plus the opening brackets it lacks.
 CANNOT_END = frozenset(ALL_CANNOT_END + "（“‘《〈【〔〖〘［｛「『([{")
 #: Spaces that must not become a line break (``&nbsp;`` in markup, the answer blanks).
 NO_BREAK_SPACES = frozenset("\u00a0\u2007\u202f")
-#: After "10余" / "30多" the next ideograph still belongs to the number ("10余次").
-APPROXIMATE_MARKERS = frozenset("余多几")
+#: After "10余", "30多", "6个" the next ideograph still belongs to the number ("10余次", "6个月").
+NUMBER_CONTINUES_AFTER = frozenset("余多几个")
 #: "第" stays with the number that follows it ("第3").
 ORDINAL_PREFIX = "第"
 
@@ -66,6 +66,9 @@ def break_allowed(before: str, after: str, before_that: str = "") -> bool:
 
     ``before_that`` is the character preceding ``before`` ("" if none): it
     tells "10余|次" (no) from "剩余|次" (yes).
+
+    >>> break_allowed("训", "1"), break_allowed("0", "余"), break_allowed("难", "”")
+    (True, False, False)
     """
     if after in CANNOT_START or before in CANNOT_END:
         return False
@@ -75,8 +78,8 @@ def break_allowed(before: str, after: str, before_that: str = "") -> bool:
         return False  # "2026", "1+4", "80%", "AB", "……"
     if before.isdigit() and _is_ideograph(after):
         return False  # "2026年", "6个月", "10余"
-    if before in APPROXIMATE_MARKERS and before_that.isdigit():
-        return False  # "10余次"
+    if before in NUMBER_CONTINUES_AFTER and before_that.isdigit() and _is_ideograph(after):
+        return False  # "10余次", "6个月"
     if before == ORDINAL_PREFIX and after.isdigit():
         return False  # "第3题"
     return True
@@ -129,13 +132,16 @@ def _allowed_starts(units) -> list[bool]:
 
 
 def _fallback_break(units, start: int, overflow: int) -> int:
-    """Where to cut a run with no allowed break: at the overflow, nudged off a closing or opening mark."""
-    cut = overflow
-    if cut - 1 > start and units[cut] in CANNOT_START:
-        cut -= 1
-    if cut - 1 > start and units[cut - 1] in CANNOT_END:
-        cut -= 1
-    return cut
+    """Where to cut a run longer than the line that has no allowed break.
+
+    The last place where at least the punctuation rules hold (no closing mark
+    starts the next line, no opening mark ends this one); failing that, at
+    the overflow.
+    """
+    for cut in range(overflow, start, -1):
+        if units[cut] not in CANNOT_START and units[cut - 1] not in CANNOT_END:
+            return cut
+    return overflow
 
 
 def split_lines(frags, max_widths: list[float], calc_bounds: bool) -> ParaLines:
