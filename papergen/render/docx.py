@@ -11,6 +11,14 @@ in a style (keeping the last option with the next question, say):
   table style "试题选项表"; the title block, instructions and section notes have
   their own styles too, and the key uses "Table Grid" with "答案表头"/"答案表格".
 
+The paper ends with "—— 试卷结束 ——" (kept with the last question); the key opens
+with 答案速查, every answer in a compact table, and breaks its title after the exam
+title when it is too long for a line. Answer blanks "（　　　　）" are written as "（"
+with character spacing and "）", because Word and LibreOffice break lines inside
+runs of spaces. Normal sets ``w:kinsoku`` (East Asian line-breaking rules), which
+both apply; option columns keep ``OPTION_SLACK_EM`` spare so no option wraps a
+last character onto its own line.
+
 Question and option numbers are written as text ("12．", "A．"), never Word's
 automatic numbering: the printed number must equal ``PaperQuestion.number``, which
 the answer sheet and grading rely on, whatever a teacher later does to the list.

@@ -4,7 +4,10 @@
 options in display order, and (for the key) the answer in the variant's own
 letters. It is built from the exam manifest and the banks
 (``paper_for_variant``) and handed unchanged to the PDF and DOCX
-renderers, so both formats always print the same thing.
+renderers, so both formats always print the same thing. Its stems carry
+the answer blanks already normalized (``answer_blanks``), and the words
+both formats share live here too (``END_OF_PAPER``, ``QUICK_KEY_TITLE``,
+``quick_key_rows``).
 """
 
 from __future__ import annotations

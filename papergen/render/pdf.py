@@ -3,7 +3,13 @@
 Both are laid out with reportlab's platypus on A4, in Noto Sans SC only (see
 ``fonts.py``), embedded as subsets so the files print the same everywhere.
 Every page carries a header (exam title, 试卷类型) and a footer
-"第 X 页 / 共 Y 页". Builds are deterministic (``invariant=1``): the same
+"第 X 页 / 共 Y 页" (``PageCountingCanvas``, ``draw_page_number``; the
+feedback PDFs number their pages with them too). The paper ends with
+"—— 试卷结束 ——"; the key opens with 答案速查, every answer in a compact
+table, before the table with the explanations. All text is set with
+``cjk.CJKParagraph`` (Chinese line breaking), and ``markup`` keeps runs of
+ideographic spaces, so the answer blanks "（　　　　）" keep their width.
+Builds are deterministic (``invariant=1``): the same
 ``Paper`` gives the same bytes, so rebuilding an exam does not churn files.
 
 Usage from a script::
