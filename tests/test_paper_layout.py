@@ -7,6 +7,7 @@ where it is installed.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import subprocess
@@ -23,12 +24,13 @@ from papergen.render.cjk import CANNOT_END, CANNOT_START
 from papergen.render.paper import (
     ANSWER_BLANK_EM,
     END_OF_PAPER,
-    QUICK_KEY_PER_ROW,
     Paper,
     paper_for_variant,
+    quick_key_per_row,
 )
 from papergen.report.feedback import exam_questions
 from tests.conftest import ROOT
+from tests.test_render_pdf import make_paper
 
 BLUEPRINT = ROOT / "blueprints" / "2026-mock-03.yaml"
 BANK = ROOT / "banks" / "xinjiuye-dangjian.yaml"
@@ -156,8 +158,9 @@ def quick_key_lines(paper: Paper) -> list[str]:
     for section in paper.sections:
         lines.append(section.title)
         questions = section.questions
-        for start in range(0, len(questions), QUICK_KEY_PER_ROW):
-            chunk = questions[start : start + QUICK_KEY_PER_ROW]
+        per_row = quick_key_per_row(paper)
+        for start in range(0, len(questions), per_row):
+            chunk = questions[start : start + per_row]
             lines.append("题号" + "".join(str(q.number) for q in chunk))
             lines.append("答案" + "".join(q.key for q in chunk))
     return lines
@@ -225,3 +228,34 @@ def test_libreoffice_follows_chinese_line_breaking(libreoffice: Path) -> None:
     for lines in paper + pages(libreoffice / "key-A.pdf"):
         check_line_breaking(lines)
     assert squeeze(END_OF_PAPER) in squeeze("".join(paper[-1]))
+
+
+def test_long_answers_get_wider_quick_key_columns(tmp_path: Path) -> None:
+    """Six-letter answers fit their 答案速查 cell unbroken, in the PDF and through LibreOffice."""
+    base = make_paper(singles=3, multiples=9)
+    wide = dataclasses.replace(
+        base,
+        sections=[
+            dataclasses.replace(section, questions=[
+                dataclasses.replace(q, options=[f"选项{k}" for k in range(6)], key="ABCDEF" if q.type == "multiple" else "C")
+                for q in section.questions
+            ])
+            for section in base.sections
+        ],
+    )
+    assert quick_key_per_row(wide) == 5
+    render_pdf.render_key_pdf(wide, tmp_path / "key.pdf")
+    render_docx.render_key_docx(wide, tmp_path / "key.docx")
+    expected = quick_key_lines(wide)
+    assert "答案" + "ABCDEF" * 5 in expected
+    first = [squeeze(line) for line in pages(tmp_path / "key.pdf")[0]]
+    assert first[first.index("答案速查") + 1 :][: len(expected)] == expected
+    if shutil.which("soffice") is None:
+        pytest.skip("LibreOffice (soffice) is not installed")
+    subprocess.run(
+        ["soffice", f"-env:UserInstallation=file://{tmp_path / 'profile'}", "--headless", "--convert-to", "pdf",
+         "--outdir", str(tmp_path / "lo"), str(tmp_path / "key.docx")],
+        check=True, capture_output=True, timeout=180,
+    )
+    first = [squeeze(line) for line in pages(tmp_path / "lo" / "key.pdf")[0]]
+    assert first[first.index("答案速查") + 1 :][: len(expected)] == expected

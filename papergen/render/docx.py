@@ -64,13 +64,12 @@ from papergen.core.atomic import atomic_path
 from papergen.render import fonts
 from papergen.render.paper import (
     END_OF_PAPER,
-    QUICK_KEY_PER_ROW,
     QUICK_KEY_TITLE,
     Paper,
     PaperQuestion,
-    PaperSection,
     format_points,
     key_title,
+    quick_key_per_row,
     quick_key_rows,
     section_heading,
 )
@@ -218,7 +217,7 @@ def _key_document(paper: Paper) -> Document:
         heading.add_run(_clean(title))
     if paper.questions:  # an empty w:tbl makes Word offer to repair the file
         _add_paragraph(document, QUICK_KEY_TITLE, styles.heading)
-        _add_quick_key_table(document, styles, paper.sections)
+        _add_quick_key_table(document, styles, paper)
     for section in paper.sections:
         if not section.questions:
             continue  # an empty w:tbl makes Word offer to repair the file
@@ -277,11 +276,11 @@ def _add_question(document: Document, styles: _Styles, question: PaperQuestion) 
                 paragraph.paragraph_format.keep_with_next = True
 
 
-def _add_quick_key_table(document: Document, styles: _Styles, sections: Sequence[PaperSection]) -> None:
-    """答案速查: each section's title, then 题号 over 答案, ``QUICK_KEY_PER_ROW`` a row."""
-    per_row = QUICK_KEY_PER_ROW
+def _add_quick_key_table(document: Document, styles: _Styles, paper: Paper) -> None:
+    """答案速查: each section's title, then 题号 over 答案, ``quick_key_per_row`` a row."""
+    per_row = quick_key_per_row(paper)
     layout: list[tuple[str, object]] = []  # ("title", section) | ("numbers"/"answers", questions)
-    for section in sections:
+    for section in paper.sections:
         if not section.questions:
             continue
         layout.append(("title", section))

@@ -7,7 +7,7 @@ letters. It is built from the exam manifest and the banks
 renderers, so both formats always print the same thing. Its stems carry
 the answer blanks already normalized (``answer_blanks``), and the words
 both formats share live here too (``END_OF_PAPER``, ``QUICK_KEY_TITLE``,
-``quick_key_rows``).
+``quick_key_per_row``, ``quick_key_rows``).
 """
 
 from __future__ import annotations
@@ -109,11 +109,20 @@ def section_heading(section: PaperSection) -> str:
 END_OF_PAPER = "—— 试卷结束 ——"
 #: Heading of the compact table of all answers at the top of a key.
 QUICK_KEY_TITLE = "答案速查"
-#: Questions per row of the 答案速查 table.
+#: Answers per row of the 答案速查 table; ``QUICK_KEY_FEW_PER_ROW`` when an answer is
+#: longer than ``QUICK_KEY_LONG_ANSWER`` letters ("ABCDEF" needs a wider column).
 QUICK_KEY_PER_ROW = 10
+QUICK_KEY_FEW_PER_ROW = 5
+QUICK_KEY_LONG_ANSWER = 4
 
 
-def quick_key_rows(section: PaperSection, per_row: int = QUICK_KEY_PER_ROW) -> list[list[PaperQuestion]]:
+def quick_key_per_row(paper: Paper) -> int:
+    """How many answers a row of ``paper``'s 答案速查 table holds (the same in PDF and DOCX)."""
+    longest = max((len(q.key) for q in paper.questions), default=0)
+    return QUICK_KEY_PER_ROW if longest <= QUICK_KEY_LONG_ANSWER else QUICK_KEY_FEW_PER_ROW
+
+
+def quick_key_rows(section: PaperSection, per_row: int) -> list[list[PaperQuestion]]:
     """``section``'s questions in rows of ``per_row``, for the 答案速查 table (题号 over 答案)."""
     questions = section.questions
     return [questions[start : start + per_row] for start in range(0, len(questions), per_row)]

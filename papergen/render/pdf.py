@@ -58,13 +58,13 @@ from papergen.render import fonts
 from papergen.render.cjk import CJKParagraph
 from papergen.render.paper import (
     END_OF_PAPER,
-    QUICK_KEY_PER_ROW,
     QUICK_KEY_TITLE,
     Paper,
     PaperQuestion,
     PaperSection,
     format_points,
     key_title,
+    quick_key_per_row,
     quick_key_rows,
     section_heading,
 )
@@ -466,8 +466,8 @@ QUICK_KEY_LABEL_WIDTH = 14 * mm
 
 
 def _quick_key_table(paper: Paper, st: Styles) -> Table:
-    """答案速查: every answer of the paper, 题号 over 答案, ``QUICK_KEY_PER_ROW`` a row, under each section's title."""
-    per_row = QUICK_KEY_PER_ROW
+    """答案速查: every answer of the paper, 题号 over 答案 (``quick_key_per_row`` a row), under each section's title."""
+    per_row = quick_key_per_row(paper)
     rows: list[list] = []
     commands: list[tuple] = [
         ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
