@@ -449,19 +449,21 @@ def analyze_command(results_dirs: tuple[Path, ...], output: Path, roster, lang: 
 @click.argument("results_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False, path_type=Path), help="输出文件夹。")
 @click.option("--roster", type=click.Path(dir_okay=False, path_type=Path), help="考生名单（.csv 或 .xlsx），提供姓名和班级。")
+@click.option("--rank", "show_rank", is_flag=True, help="在反馈中显示名次（默认不显示）。")
 @reports_errors
-def feedback_command(results_dir: Path, outdir: Path, roster) -> None:
-    """每位考生一份成绩反馈 PDF：总分与名次、各知识点得分率、错题与解析。
+def feedback_command(results_dir: Path, outdir: Path, roster, show_rank: bool) -> None:
+    """每位考生一份成绩反馈 PDF：总分、各知识点得分率、错题本（按试卷题号顺序，附解析）。
 
     One PDF per student who sat the exam, named 准考证号-姓名.pdf; absent
     students and sheets awaiting review of their 准考证号 are listed, not written.
+    No rank unless --rank is given.
     """
     from papergen.report.data import load_exam_results
     from papergen.report.feedback import write_feedback
 
     results = load_exam_results(results_dir, roster)
     warn_if_unfinished(results.finished)
-    result = write_feedback(results, outdir)
+    result = write_feedback(results, outdir, show_rank=show_rank)
     click.echo(f"{len(result.files)} 份成绩反馈 → {outdir}")
     for warning in result.warnings:
         click.echo(f"警告：{warning}", err=True)

@@ -21,6 +21,8 @@ from papergen.cli import cli
 from papergen.core.errors import ExitCode, InputFileError
 from papergen.grade.pipeline import grade
 from papergen.render.build import build_exam
+from papergen.render.cjk import CANNOT_END, CANNOT_START
+from papergen.report import feedback as report_feedback
 from papergen.report.data import STATUS_ABSENT, STATUS_REVIEW, load_exam_results
 from papergen.report.feedback import (
     UNSAFE_FILENAME_CHARS,
@@ -300,6 +302,74 @@ def test_cli_writes_the_folder(graded) -> None:
     assert result.exit_code == 0, result.output
     assert "份成绩反馈" in result.output and "缺考" in result.output
     assert len(list((graded / "cli").glob("*.pdf"))) == int(result.output.split(" 份")[0])
+
+
+# -- 错题本 in paper order, page numbers, rank only on request ------------------------
+
+
+def pdf_pages(path: Path) -> list[str]:
+    pdf = pdfium.PdfDocument(str(path))
+    try:
+        return [unicodedata.normalize("NFKC", page.get_textpage().get_text_range()).replace("\r", "") for page in pdf]
+    finally:
+        pdf.close()
+
+
+def test_wrong_questions_follow_the_students_paper(written) -> None:
+    for path in written.files:
+        text = pdf_text(path)
+        numbers = [int(n) for n in re.findall(r"第 (\d+) 题[(（](?:单选|多选)[)）]", text)]
+        assert numbers == sorted(numbers), (path.name, numbers)
+        assert len(set(numbers)) == len(numbers)
+        assert f"错题本(按试卷题号顺序,共 {len(numbers)} 题)" in text, path.name
+
+
+def test_pages_are_numbered_with_their_total(written) -> None:
+    multi = 0
+    for path in written.files:
+        texts = pdf_pages(path)
+        multi += len(texts) > 1
+        for number, text in enumerate(texts, start=1):
+            assert f"第{number}页/共{len(texts)}页" in squeeze(text), (path.name, number)
+    assert multi, "some feedback should run over a page"
+
+
+def test_feedback_lines_follow_chinese_line_breaking_and_stay_in_the_frame(written) -> None:
+    left = report_feedback.MARGIN_SIDE - 0.5
+    right = report_feedback.PAGE_WIDTH - report_feedback.MARGIN_SIDE + 0.5
+    for path in written.files[:4]:
+        pdf = pdfium.PdfDocument(str(path))
+        try:
+            for page in pdf:
+                textpage = page.get_textpage()
+                for line in textpage.get_text_range().splitlines():
+                    if line.strip():
+                        assert line.strip()[0] not in CANNOT_START and line.strip()[-1] not in CANNOT_END, line
+                for i in range(textpage.count_chars()):
+                    x0, _, x1, _ = textpage.get_charbox(i)
+                    if x1 > x0 and not textpage.get_text_range(i, 1).isspace():
+                        assert left <= x0 and x1 <= right, (path.name, textpage.get_text_range(i, 1), x0, x1)
+        finally:
+            pdf.close()
+
+
+def test_no_rank_unless_asked(graded, results, written) -> None:
+    for path in written.files:
+        assert not re.search(r"第\s*\d+\s*名", pdf_text(path)), path.name  # the default: no ranking anxiety
+    ranked = write_feedback(results, graded / "feedback-ranked", show_rank=True)
+    rows = {safe_filename(s.student_id, s.name): i for i, s in enumerate(results.students)}
+    for path in ranked.files:
+        assert squeeze(rank_text(results, rows[path.name])) in squeeze(pdf_text(path)), path.name
+
+
+def test_cli_rank_option(graded) -> None:
+    base = ["feedback", str(graded / "results"), "--roster", str(graded / "roster.csv")]
+    plain = CliRunner().invoke(cli, [*base, "-o", str(graded / "cli-plain")])
+    ranked = CliRunner().invoke(cli, [*base, "-o", str(graded / "cli-ranked"), "--rank"])
+    assert plain.exit_code == 0 and ranked.exit_code == 0, plain.output + ranked.output
+    some = sorted((graded / "cli-ranked").glob("*.pdf"))[0]
+    assert re.search(r"第\s*\d+\s*名", pdf_text(some))
+    assert not re.search(r"第\s*\d+\s*名", pdf_text(graded / "cli-plain" / some.name))
 
 
 # -- banks changed since the build --------------------------------------------------

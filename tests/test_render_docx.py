@@ -118,11 +118,12 @@ def test_option_columns_is_decided_by_the_widest_option():
 
 
 def test_option_columns_width_thresholds():
-    # "A．" is 1.5 em, the indent 2 em: 8 CJK characters need 11.5 em.
-    assert option_columns(["一二三四五六七八"] * 4, 46) == 4
-    assert option_columns(["一二三四五六七八"] * 4, 45.9) == 2
-    assert option_columns(["一二三四五六七八"] * 4, 23) == 2
-    assert option_columns(["一二三四五六七八"] * 4, 22.9) == 1
+    # "A．" is 1.5 em, the indent 2 em, the slack 1 em: 8 CJK characters need 12.5 em.
+    assert render_docx.OPTION_SLACK_EM == 1.0
+    assert option_columns(["一二三四五六七八"] * 4, 50) == 4
+    assert option_columns(["一二三四五六七八"] * 4, 49.9) == 2
+    assert option_columns(["一二三四五六七八"] * 4, 25) == 2
+    assert option_columns(["一二三四五六七八"] * 4, 24.9) == 1
 
 
 def test_ascii_counts_half_an_em():
@@ -219,13 +220,16 @@ def test_questions_are_kept_together(built):
             following = paragraphs[i + 1] if i + 1 < len(paragraphs) else None
             is_last = following is None or following.style.name != "试题选项" or p._p.getnext() is not following._p
             assert bool(p.paragraph_format.keep_with_next) is (not is_last)
-    # Tables: no row splits; all rows but the last keep with the next.
-    for table in document.tables:
+    # Tables: no row splits; all rows but the last keep with the next (the last
+    # question's last row too: it keeps with the end mark).
+    for t, table in enumerate(document.tables):
         rows = table.rows
+        last_table = t == len(document.tables) - 1 and table._tbl.getnext().getnext().tag == qn("w:sectPr")
         for r, row in enumerate(rows):
             assert row._tr.trPr.find(qn("w:cantSplit")) is not None
             for cell in row.cells:
-                assert bool(cell.paragraphs[0].paragraph_format.keep_with_next) is (r < len(rows) - 1)
+                keeps = bool(cell.paragraphs[0].paragraph_format.keep_with_next)
+                assert keeps is (r < len(rows) - 1 or last_table)
         stem = table._tbl.getprevious()
         assert stem.tag == qn("w:p")
         assert Paragraph(stem, None).text[0].isdigit()
@@ -306,10 +310,11 @@ def test_variant_letter_follows_the_paper(tmp_path):
 def test_key_has_a_row_for_every_question(built, paper):
     document = docx.Document(built["key"])
     assert document.paragraphs[0].style.name == "Title"
-    assert document.paragraphs[0].text == "2024 年新就业群体党建知识模拟考试参考答案及解析（A 卷）"
+    # Too long for one line: broken after the exam title, not inside a word.
+    assert document.paragraphs[0].text == "2024 年新就业群体党建知识模拟考试\n参考答案及解析（A 卷）"
     tables = document.tables
-    assert len(tables) == len(paper.sections)
-    for table, section in zip(tables, paper.sections):
+    assert len(tables) == len(paper.sections) + 1  # 答案速查 first
+    for table, section in zip(tables[1:], paper.sections):
         assert table.style.name == "Table Grid"
         header = table.rows[0]
         assert [c.text for c in header.cells] == ["题号", "答案", "分值", "知识点", "解析"]
@@ -321,7 +326,7 @@ def test_key_has_a_row_for_every_question(built, paper):
             assert number == str(question.number)
             assert key == question.key
             assert points == ("1" if question.type == "single" else "2")
-            assert topic == question.topic
+            assert topic.replace("\n", "") == question.topic
             assert f"题库编号：{question.id}" in explanation
             if question.explanation:
                 assert explanation.startswith(question.explanation)
@@ -333,7 +338,7 @@ def test_key_has_a_row_for_every_question(built, paper):
 def test_key_headings(built):
     document = docx.Document(built["key"])
     headings = [p.text for p in document.paragraphs if p.style.name == "Heading 2"]
-    assert [h.split("（")[0] for h in headings] == ["一、单项选择题", "二、多项选择题"]
+    assert [h.split("（")[0] for h in headings] == ["答案速查", "一、单项选择题", "二、多项选择题"]
 
 
 # ---------------------------------------------------------------- validity
@@ -365,7 +370,8 @@ def check_package(path: Path) -> None:
         columns = len(grid.findall(qn("w:gridCol")))
         for tr in rows:
             cells = tr.findall(qn("w:tc"))
-            assert len(cells) == columns
+            spans = [tc.find(f"{qn('w:tcPr')}/{qn('w:gridSpan')}") for tc in cells]
+            assert sum(1 if span is None else int(span.get(qn("w:val"))) for span in spans) == columns
             for tc in cells:
                 assert tc[-1].tag == qn("w:p"), "a cell must end with a paragraph"
 
@@ -382,7 +388,7 @@ def test_empty_section_is_left_out_and_files_stay_valid(tmp_path):
     check_package(tmp_path / "p.docx")
     check_package(tmp_path / "k.docx")
     key = docx.Document(tmp_path / "k.docx")
-    assert len(key.tables) == 1  # an empty w:tbl would make Word repair the file
+    assert len(key.tables) == 2  # 答案速查 and one section; an empty w:tbl would make Word repair the file
     headings = [p.text for p in docx.Document(tmp_path / "p.docx").paragraphs if p.style.name == "Heading 2"]
     assert headings == ["一、单项选择题（共 1 题，每题 1 分，共 1 分）"]
 

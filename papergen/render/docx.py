@@ -11,6 +11,14 @@ in a style (keeping the last option with the next question, say):
   table style "试题选项表"; the title block, instructions and section notes have
   their own styles too, and the key uses "Table Grid" with "答案表头"/"答案表格".
 
+The paper ends with "—— 试卷结束 ——" (kept with the last question); the key opens
+with 答案速查, every answer in a compact table, and breaks its title after the exam
+title when it is too long for a line. Answer blanks "（　　　　）" are written as "（"
+with character spacing and "）", because Word and LibreOffice break lines inside
+runs of spaces. Normal sets ``w:kinsoku`` (East Asian line-breaking rules), which
+both apply; option columns keep ``OPTION_SLACK_EM`` spare so no option wraps a
+last character onto its own line.
+
 Question and option numbers are written as text ("12．", "A．"), never Word's
 automatic numbering: the printed number must equal ``PaperQuestion.number``, which
 the answer sheet and grading rely on, whatever a teacher later does to the list.
@@ -55,10 +63,14 @@ from papergen.bank.model import LETTERS
 from papergen.core.atomic import atomic_path
 from papergen.render import fonts
 from papergen.render.paper import (
+    END_OF_PAPER,
+    QUICK_KEY_TITLE,
     Paper,
     PaperQuestion,
     format_points,
     key_title,
+    quick_key_per_row,
+    quick_key_rows,
     section_heading,
 )
 
@@ -81,10 +93,19 @@ TEXT_WIDTH_EM = TEXT_WIDTH / BODY_SIZE
 OPTION_INDENT_EM = 2.0
 #: Continuation lines of a long option align after "A．" (about 1.5 em).
 OPTION_HANGING_EM = 1.5
+#: Room an option keeps free in its column beyond ``display_em``'s estimate:
+#: Word and LibreOffice add a little space between Chinese and Latin text
+#: ("“1+4”方案"), and a Latin face may be wider than half an em. Without it an
+#: option estimated to just fit wraps its last character onto a line of its own.
+OPTION_SLACK_EM = 1.0
 
 #: Key table columns: 题号 | 答案 | 分值 | 知识点 | 解析 (the rest of the width).
 KEY_HEADINGS = ("题号", "答案", "分值", "知识点", "解析")
 KEY_FIXED_WIDTHS = (Cm(1.3), Cm(1.6), Cm(1.3), Cm(3.8))
+#: Width of the 答案速查 table's label column ("题号" / "答案"); the answers share the rest.
+QUICK_KEY_LABEL_WIDTH = Cm(1.4)
+#: Ems of small (9 pt) text a key cell holds on one line: its width less Word's default cell margins (2 × 0.19 cm).
+KEY_CELL_MARGINS = Cm(0.38)
 
 #: Nothing in the file may depend on when it was built.
 FIXED_DATETIME = datetime(2000, 1, 1)
@@ -126,14 +147,15 @@ def option_label(index: int) -> str:
 def option_columns(options: Sequence[str], text_width_em: float) -> int:
     """How many columns a question's options take: 4, 2 or 1.
 
-    4 if every labelled option ("A．…") plus the option indent fits in a quarter of
-    the text width, else 2 if every one fits in half, else 1 (one per line).
+    4 if every labelled option ("A．…") plus the option indent and
+    ``OPTION_SLACK_EM`` fits in a quarter of the text width, else 2 if every
+    one fits in half, else 1 (one per line).
     """
     if not options:
         return 1
     widest = max(display_em(option_label(i) + text) for i, text in enumerate(options))
     for columns in (4, 2):
-        if widest + OPTION_INDENT_EM <= text_width_em / columns:
+        if widest + OPTION_INDENT_EM + OPTION_SLACK_EM <= text_width_em / columns:
             return columns
     return 1
 
@@ -170,16 +192,32 @@ def _paper_document(paper: Paper) -> Document:
             _add_paragraph(document, _clean(section.rule_note), styles.section_note)
         for question in section.questions:
             _add_question(document, styles, question)
+    _keep_last_block_with_next(document)  # the end mark is never alone on a page
     # The body ends with a paragraph, never a table (Word appends one itself and
     # then counts the file as changed).
-    _add_paragraph(document, "（本试卷结束）", styles.info)
+    _add_paragraph(document, END_OF_PAPER, styles.end)
     return document
+
+
+def _keep_last_block_with_next(document: Document) -> None:
+    last = document.element.body[-2] if document.element.body[-1].tag == qn("w:sectPr") else document.element.body[-1]
+    for p in last.iter(qn("w:p")):
+        Paragraph(p, document).paragraph_format.keep_with_next = True
 
 
 def _key_document(paper: Paper) -> Document:
     title = key_title(paper)
     document, styles = _new_document(paper, core_title=title)
-    _add_paragraph(document, _clean(title), styles.title)
+    heading = _add_paragraph(document, "", styles.title)
+    if display_em(title) * styles.title.font.size > TEXT_WIDTH:
+        # Break after the exam title rather than wherever the line runs out ("解/析").
+        heading.add_run(_clean(paper.title)).add_break()
+        heading.add_run(_clean(title[len(paper.title):]))
+    else:
+        heading.add_run(_clean(title))
+    if paper.questions:  # an empty w:tbl makes Word offer to repair the file
+        _add_paragraph(document, QUICK_KEY_TITLE, styles.heading)
+        _add_quick_key_table(document, styles, paper)
     for section in paper.sections:
         if not section.questions:
             continue  # an empty w:tbl makes Word offer to repair the file
@@ -208,7 +246,8 @@ def _add_title_block(document: Document, styles: _Styles, paper: Paper) -> None:
 
 
 def _add_question(document: Document, styles: _Styles, question: PaperQuestion) -> None:
-    stem = _add_paragraph(document, f"{question.number}．{_clean(question.stem)}", styles.stem)
+    stem = _add_paragraph(document, f"{question.number}．", styles.stem)
+    _add_text_with_blanks(stem, _clean(question.stem))
     options = [option_label(i) + _clean(text) for i, text in enumerate(question.options)]
     if not options:
         stem.paragraph_format.keep_with_next = False
@@ -237,6 +276,53 @@ def _add_question(document: Document, styles: _Styles, question: PaperQuestion) 
                 paragraph.paragraph_format.keep_with_next = True
 
 
+def _add_quick_key_table(document: Document, styles: _Styles, paper: Paper) -> None:
+    """答案速查: each section's title, then 题号 over 答案, ``quick_key_per_row`` a row."""
+    per_row = quick_key_per_row(paper)
+    layout: list[tuple[str, object]] = []  # ("title", section) | ("numbers"/"answers", questions)
+    for section in paper.sections:
+        if not section.questions:
+            continue
+        layout.append(("title", section))
+        for chunk in quick_key_rows(section, per_row):
+            layout += [("numbers", chunk), ("answers", chunk)]
+    answer_width = Emu((TEXT_WIDTH - QUICK_KEY_LABEL_WIDTH) // per_row)
+    table = _add_table(document, [QUICK_KEY_LABEL_WIDTH] + [answer_width] * per_row, len(layout), styles.key_table)
+    for row, (kind, content) in zip(table.rows, layout):
+        _set_row_flag(row._tr, "w:cantSplit")
+        cells = row.cells
+        if kind == "title":
+            merged = cells[0].merge(cells[-1])
+            paragraph = merged.paragraphs[0]
+            _set_style(paragraph, styles.key_head)
+            paragraph.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.LEFT
+            paragraph.add_run(_clean(content.title))
+            continue
+        label, texts, style = (
+            ("题号", [str(q.number) for q in content], styles.key_short) if kind == "numbers"
+            else ("答案", [q.key for q in content], styles.key_answer)
+        )
+        for cell, text in zip(cells, [label, *texts, *[""] * (per_row - len(texts))]):
+            paragraph = cell.paragraphs[0]
+            _set_style(paragraph, styles.key_short if cell is cells[0] else style)
+            if kind == "numbers":
+                paragraph.paragraph_format.keep_with_next = True  # 题号 never without its 答案
+            if text:
+                paragraph.add_run(text)
+
+
+def _topic_lines(topic: str, width: Length) -> list[str]:
+    """A topic path as lines for a key cell ``width`` wide: whole, or one level a line.
+
+    A path too long for the cell is broken after its "/", not inside a word.
+    """
+    room_em = (width - KEY_CELL_MARGINS) / SMALL_SIZE
+    if display_em(topic) <= room_em or "/" not in topic:
+        return [topic]
+    levels = topic.split("/")
+    return [level + "/" for level in levels[:-1]] + [levels[-1]]
+
+
 def _add_key_table(document: Document, styles: _Styles, questions: Sequence[PaperQuestion]) -> None:
     rest = TEXT_WIDTH - sum(KEY_FIXED_WIDTHS)
     widths = [*KEY_FIXED_WIDTHS, Emu(rest)]
@@ -257,12 +343,18 @@ def _add_key_table(document: Document, styles: _Styles, questions: Sequence[Pape
             (str(question.number), styles.key_short),
             (question.key, styles.key_short),
             (format_points(question.points), styles.key_short),
-            (_clean(question.topic), styles.key_cell),
         )
         for cell, (text, style) in zip(cells, plain):
             paragraph = cell.paragraphs[0]
             _set_style(paragraph, style)
             paragraph.add_run(text)
+        topic = cells[3].paragraphs[0]
+        _set_style(topic, styles.key_cell)
+        lines = _topic_lines(_clean(question.topic), KEY_FIXED_WIDTHS[3])
+        for index, line in enumerate(lines):
+            run = topic.add_run(line)
+            if index < len(lines) - 1:
+                run.add_break()
         explanation = cells[4]
         paragraph = explanation.paragraphs[0]
         _set_style(paragraph, styles.key_cell)
@@ -290,6 +382,8 @@ class _Styles:
     key_head: BaseStyle
     key_cell: BaseStyle
     key_short: BaseStyle  # 题号, 答案, 分值: centred in their narrow columns
+    key_answer: BaseStyle  # the answers of the 答案速查 table: bold, centred
+    end: BaseStyle  # "—— 试卷结束 ——"
     bank_id: BaseStyle
     key_table: BaseStyle
 
@@ -391,6 +485,7 @@ def _define_styles(document: Document) -> _Styles:
     normal.paragraph_format.line_spacing_rule = WD_LINE_SPACING.MULTIPLE
     normal.paragraph_format.line_spacing = 1.25
     normal.paragraph_format.widow_control = True
+    _set_kinsoku(normal)
 
     title = styles["Title"]
     _restyle_text(title, fonts.DOCX_HEADING_EAST_ASIA, Pt(18), bold=True)
@@ -455,6 +550,12 @@ def _define_styles(document: Document) -> _Styles:
     key_short = _custom_paragraph_style(document, "答案表格居中", "KeyCellCentered", SMALL_SIZE)
     key_short.base_style = key_cell
     key_short.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    key_answer = _custom_paragraph_style(document, "答案速查", "KeyQuickAnswer", BODY_SIZE)
+    key_answer.base_style = key_short
+    key_answer.font.bold = True
+    end = _custom_paragraph_style(document, "试卷结束", "PaperEnd")
+    end.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    end.paragraph_format.space_before = Pt(12)
     bank_id = _custom_paragraph_style(document, "题库编号", "KeyBankId", TINY_SIZE)
     bank_id.base_style = key_cell
     bank_id.font.color.rgb = GREY
@@ -471,9 +572,29 @@ def _define_styles(document: Document) -> _Styles:
         key_head=key_head,
         key_cell=key_cell,
         key_short=key_short,
+        key_answer=key_answer,
+        end=end,
         bank_id=bank_id,
         key_table=styles["Table Grid"],
     )
+
+
+def _set_kinsoku(style) -> None:
+    """East Asian line-breaking rules (w:kinsoku) on ``style``: no closing mark starts a line, no opening mark ends one.
+
+    Word and LibreOffice apply them by default; stating it in the style keeps
+    a teacher's edited copy (or a template that turned them off) honest.
+    """
+    pPr = style.element.get_or_add_pPr()
+    _remove_child(pPr, "w:kinsoku")
+    kinsoku = OxmlElement("w:kinsoku")
+    kinsoku.set(qn("w:val"), "1")
+    pPr.insert_element_before(
+        kinsoku, "w:wordWrap", "w:overflowPunct", "w:topLinePunct", "w:autoSpaceDE", "w:autoSpaceDN", "w:bidi",
+        "w:adjustRightInd", "w:snapToGrid", "w:spacing", "w:ind", "w:contextualSpacing", "w:mirrorIndents",
+        "w:suppressOverlap", "w:jc", "w:textDirection", "w:textAlignment", "w:textboxTightWrap", "w:outlineLvl",
+        "w:divId", "w:cnfStyle", "w:rPr", "w:sectPr", "w:pPrChange",
+    )  # fmt: skip
 
 
 def _borderless_table_properties():
@@ -604,6 +725,32 @@ def _remove_child(parent, tag: str) -> None:
     child = parent.find(qn(tag))
     if child is not None:
         parent.remove(child)
+
+
+#: An answer blank of ``paper.answer_blanks``: a bracket holding only ideographic spaces.
+_ANSWER_BLANK = re.compile("([（(])(\u3000+)([）)])")
+
+
+def _add_text_with_blanks(paragraph: Paragraph, text: str) -> None:
+    """``text`` as runs, each answer blank "（　　　　）" as "（" spaced out to the blank's width, then "）".
+
+    Word and LibreOffice break lines inside runs of spaces, even ideographic
+    ones, which would leave "（" at the end of one line and "）" at the start
+    of the next. An opening bracket never ends a line, so the pair stays
+    whole; the width is character spacing (Font › Advanced › Spacing in Word).
+    """
+    position = 0
+    for match in _ANSWER_BLANK.finditer(text):
+        if match.start() > position:
+            paragraph.add_run(text[position : match.start()])
+        opening = paragraph.add_run(match.group(1))
+        spacing = OxmlElement("w:spacing")
+        spacing.set(qn("w:val"), str(int(len(match.group(2)) * BODY_SIZE.pt * 20)))  # twips
+        opening._r.get_or_add_rPr().append(spacing)
+        paragraph.add_run(match.group(3))
+        position = match.end()
+    if position < len(text):
+        paragraph.add_run(text[position:])
 
 
 def _clean(text: str) -> str:

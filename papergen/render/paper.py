@@ -4,11 +4,15 @@
 options in display order, and (for the key) the answer in the variant's own
 letters. It is built from the exam manifest and the banks
 (``paper_for_variant``) and handed unchanged to the PDF and DOCX
-renderers, so both formats always print the same thing.
+renderers, so both formats always print the same thing. Its stems carry
+the answer blanks already normalized (``answer_blanks``), and the words
+both formats share live here too (``END_OF_PAPER``, ``QUICK_KEY_TITLE``,
+``quick_key_per_row``, ``quick_key_rows``).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from papergen.bank.model import Question
@@ -59,6 +63,34 @@ class Paper:
         return sum(section.total_points for section in self.sections)
 
 
+#: Width of a fill-in bracket's blank, in ems (ideographic spaces): room for "ABCD".
+ANSWER_BLANK_EM = 4
+# "（）", "（  ）", "（　　）", "(   )": a bracket holding nothing but spaces is
+# where the candidate writes the answer. ASCII "()" with nothing inside is not
+# (it could be code, "print()").
+_ANSWER_BLANK = re.compile(r"（[ \t\u3000\u00a0]*）|\([ \t\u3000\u00a0]+\)")
+
+
+def answer_blanks(text: str) -> str:
+    """Every fill-in bracket of ``text`` with a blank of ideographic spaces, at least ``ANSWER_BLANK_EM`` wide.
+
+    Banks write the blank however the author typed it ("（  ）" with two
+    ASCII spaces is half an em wide); every rendering prints the same blank.
+    A wider blank typed on purpose keeps its width (an ASCII space counts
+    half an em).
+
+    >>> answer_blanks("要创新（  ）。")
+    '要创新（\u3000\u3000\u3000\u3000）。'
+    """
+
+    def blank(match: re.Match[str]) -> str:
+        inside = match.group()[1:-1]
+        typed = sum(1.0 if ch == "\u3000" else 0.5 for ch in inside)
+        return match.group()[0] + "\u3000" * max(ANSWER_BLANK_EM, round(typed)) + match.group()[-1]
+
+    return _ANSWER_BLANK.sub(blank, text)
+
+
 def format_points(value: float) -> str:
     """1.0 → "1", 0.5 → "0.5": points as people write them."""
     return f"{value:g}"
@@ -71,6 +103,29 @@ def section_heading(section: PaperSection) -> str:
     if all(q.points == section.points_each for q in section.questions):
         return f"{section.title}（共 {count} 题，每题 {format_points(section.points_each)} 分，共 {total} 分）"
     return f"{section.title}（共 {count} 题，共 {total} 分）"
+
+
+#: Printed centred under the last question of every paper, so a candidate knows nothing is missing.
+END_OF_PAPER = "—— 试卷结束 ——"
+#: Heading of the compact table of all answers at the top of a key.
+QUICK_KEY_TITLE = "答案速查"
+#: Answers per row of the 答案速查 table; ``QUICK_KEY_FEW_PER_ROW`` when an answer is
+#: longer than ``QUICK_KEY_LONG_ANSWER`` letters ("ABCDEF" needs a wider column).
+QUICK_KEY_PER_ROW = 10
+QUICK_KEY_FEW_PER_ROW = 5
+QUICK_KEY_LONG_ANSWER = 4
+
+
+def quick_key_per_row(paper: Paper) -> int:
+    """How many answers a row of ``paper``'s 答案速查 table holds (the same in PDF and DOCX)."""
+    longest = max((len(q.key) for q in paper.questions), default=0)
+    return QUICK_KEY_PER_ROW if longest <= QUICK_KEY_LONG_ANSWER else QUICK_KEY_FEW_PER_ROW
+
+
+def quick_key_rows(section: PaperSection, per_row: int) -> list[list[PaperQuestion]]:
+    """``section``'s questions in rows of ``per_row``, for the 答案速查 table (题号 over 答案)."""
+    questions = section.questions
+    return [questions[start : start + per_row] for start in range(0, len(questions), per_row)]
 
 
 def key_title(paper: Paper) -> str:
@@ -90,7 +145,7 @@ def paper_for_variant(manifest: Manifest, questions: dict[str, Question], name: 
             q = questions[item.id]
             items.append(
                 PaperQuestion(
-                    number=item.number, id=q.id, type=q.type, stem=q.stem,
+                    number=item.number, id=q.id, type=q.type, stem=answer_blanks(q.stem),
                     options=[q.options[i].text for i in item.permutation], key=item.key,
                     points=section.points, explanation=q.explanation, topic=q.topic,
                 )

@@ -3,7 +3,13 @@
 Both are laid out with reportlab's platypus on A4, in Noto Sans SC only (see
 ``fonts.py``), embedded as subsets so the files print the same everywhere.
 Every page carries a header (exam title, 试卷类型) and a footer
-"第 X 页 / 共 Y 页". Builds are deterministic (``invariant=1``): the same
+"第 X 页 / 共 Y 页" (``PageCountingCanvas``, ``draw_page_number``; the
+feedback PDFs number their pages with them too). The paper ends with
+"—— 试卷结束 ——"; the key opens with 答案速查, every answer in a compact
+table, before the table with the explanations. All text is set with
+``cjk.CJKParagraph`` (Chinese line breaking), and ``markup`` keeps runs of
+ideographic spaces, so the answer blanks "（　　　　）" keep their width.
+Builds are deterministic (``invariant=1``): the same
 ``Paper`` gives the same bytes, so rebuilding an exam does not churn files.
 
 Usage from a script::
@@ -19,6 +25,7 @@ no file (and an older file under the same name untouched).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
@@ -39,7 +46,6 @@ from reportlab.platypus import (
     Frame,
     KeepTogether,
     PageTemplate,
-    Paragraph,
     Spacer,
     Table,
     TableStyle,
@@ -49,12 +55,17 @@ from reportlab.platypus.flowables import Flowable
 from papergen.bank.model import LETTERS
 from papergen.core import atomic
 from papergen.render import fonts
+from papergen.render.cjk import CJKParagraph
 from papergen.render.paper import (
+    END_OF_PAPER,
+    QUICK_KEY_TITLE,
     Paper,
     PaperQuestion,
     PaperSection,
     format_points,
     key_title,
+    quick_key_per_row,
+    quick_key_rows,
     section_heading,
 )
 
@@ -79,19 +90,33 @@ NUMBER_SEP = "．"
 #: never touch. ``option_columns`` counts it as part of an option's width.
 OPTION_GUTTER = 8.0
 
-#: Name of the form XObject that prints "共 Y 页"; see ``_PageCountingCanvas``.
+#: Name of the form XObject that prints "共 Y 页"; see ``PageCountingCanvas``.
 PAGE_TOTAL_FORM = "papergenPageTotal"
 
 
 # --- markup ------------------------------------------------------------------
+_IDEOGRAPHIC_SPACES = re.compile("\u3000+")
+
+
+def _kept_spaces(match: re.Match[str]) -> str:
+    """A run of ideographic spaces as no-break spaces of (nearly) the same width.
+
+    Paragraph collapses every run of spaces, ideographic ones too, into one
+    narrow space, which would shut the answer blanks "（　　　　）".
+    """
+    font = styles().body_font
+    per_em = stringWidth("\u3000", font, 10) / stringWidth("\u00a0", font, 10)
+    return "&nbsp;" * round(len(match.group()) * per_em)
+
+
 def markup(text: str) -> str:
-    """Plain text → reportlab Paragraph markup: escaped, line breaks kept.
+    """Plain text → reportlab Paragraph markup: escaped, line breaks and ideographic spaces kept.
 
     Paragraph parses its text as XML-ish markup, so a stem like "a<b & c"
     must be escaped or it would be dropped or raise.
     """
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    return "<br/>".join(escape(line) for line in lines)
+    return "<br/>".join(_IDEOGRAPHIC_SPACES.sub(_kept_spaces, escape(line)) for line in lines)
 
 
 # --- styles ------------------------------------------------------------------
@@ -111,6 +136,9 @@ class Styles:
     cell: ParagraphStyle
     cell_head: ParagraphStyle
     small: ParagraphStyle
+    quick_number: ParagraphStyle
+    quick_answer: ParagraphStyle
+    end: ParagraphStyle
 
 
 @lru_cache(maxsize=1)
@@ -136,6 +164,9 @@ def styles() -> Styles:
         cell=style("cell", body_font, 9.5, 14),
         cell_head=style("cell_head", bold_font, 9.5, 14),
         small=style("small", body_font, 7.5, 10),
+        quick_number=style("quick_number", body_font, 9, 12, alignment=TA_CENTER),
+        quick_answer=style("quick_answer", bold_font, 10.5, 13, alignment=TA_CENTER),
+        end=style("end", body_font, BODY_SIZE, BODY_LEADING, alignment=TA_CENTER, spaceBefore=14),
     )
 
 
@@ -186,7 +217,7 @@ def _options_table(question: PaperQuestion, width: float, st: Styles) -> Table:
     columns = option_columns(question.options, width, st.body_font, BODY_SIZE)
     label_width = max(stringWidth(option_label(i), st.body_font, BODY_SIZE) for i in range(len(question.options)))
     style = _hanging(st.option, label_width)
-    cells = [Paragraph(escape(option_label(i)) + markup(text), style) for i, text in enumerate(question.options)]
+    cells = [CJKParagraph(escape(option_label(i)) + markup(text), style) for i, text in enumerate(question.options)]
     rows = [cells[start : start + columns] for start in range(0, len(cells), columns)]
     rows[-1] += [""] * (columns - len(rows[-1]))
     # Right-aligned at the full frame width minus the stem's hanging indent:
@@ -206,9 +237,11 @@ def _options_table(question: PaperQuestion, width: float, st: Styles) -> Table:
 
 
 # --- page furniture ----------------------------------------------------------
-class _PageCountingCanvas(Canvas):
+class PageCountingCanvas(Canvas):
     """A canvas whose pages can show the total page count in one pass.
 
+    Papers, keys and the feedback PDFs are built with it (``canvasmaker=``)
+    and number their pages with ``draw_page_number``.
     A page's footer draws "第 X 页 /" itself and places the form XObject
     ``PAGE_TOTAL_FORM`` for "共 Y 页" (PDF lets a page use a form defined
     later). ``save`` writes that form once every page is finished and Y is
@@ -252,17 +285,22 @@ def _draw_header(canvas: Canvas, left: str, right: str) -> None:
     canvas.line(MARGIN_LEFT, HEADER_RULE_Y, right_x, HEADER_RULE_Y)
 
 
-def _draw_footer(canvas: Canvas, page_number: int) -> None:
+def draw_page_number(canvas: PageCountingCanvas, page_number: int, baseline: float) -> None:
+    """"第 X 页 / 共 Y 页" centred on the page at ``baseline`` (Y is filled in when the canvas is saved)."""
     # Centred on the gap between "/" and "共": the total's width is not known
     # while the page is drawn.
     centre = PAGE_WIDTH / 2
     half_gap = FURNITURE_SIZE * 0.3
-    canvas.setFont(styles().body_font, FURNITURE_SIZE)
-    canvas.drawRightString(centre - half_gap, FOOTER_BASELINE, f"第 {page_number} 页 /")
     canvas.saveState()
-    canvas.translate(centre + half_gap, FOOTER_BASELINE)
+    canvas.setFont(styles().body_font, FURNITURE_SIZE)
+    canvas.drawRightString(centre - half_gap, baseline, f"第 {page_number} 页 /")
+    canvas.translate(centre + half_gap, baseline)
     canvas.doForm(PAGE_TOTAL_FORM)
     canvas.restoreState()
+
+
+def _draw_footer(canvas: Canvas, page_number: int) -> None:
+    draw_page_number(canvas, page_number, FOOTER_BASELINE)
 
 
 def _draw_page_furniture(canvas: Canvas, doc: BaseDocTemplate, *, header_left: str, header_right: str) -> None:
@@ -316,7 +354,7 @@ def _build(
             title=title, subject=subject, font=st.body_font, size=BODY_SIZE,
             on_page=partial(_draw_page_furniture, header_left=header_left, header_right=header_right),
         )
-        doc.build(story, canvasmaker=_PageCountingCanvas)
+        doc.build(story, canvasmaker=PageCountingCanvas)
         return doc.canv.pages_finished
 
 
@@ -329,7 +367,7 @@ def _variant_label(paper: Paper) -> str:
 
 def _title_block(paper: Paper, st: Styles) -> list[Flowable]:
     variant = _table(
-        [[Paragraph(escape(f"试卷类型：{paper.variant}"), st.variant)]],
+        [[CJKParagraph(escape(f"试卷类型：{paper.variant}"), st.variant)]],
         [40 * mm],
         [
             ("BOX", (0, 0), (-1, -1), 1, colors.black),
@@ -342,7 +380,7 @@ def _title_block(paper: Paper, st: Styles) -> list[Flowable]:
         meta.insert(0, f"考试时间：{paper.minutes} 分钟")
     # Blank cells ruled underneath: the lines candidates write on.
     candidate = _table(
-        [[Paragraph("姓名：", st.meta), "", Paragraph("准考证号：", st.meta), ""]],
+        [[CJKParagraph("姓名：", st.meta), "", CJKParagraph("准考证号：", st.meta), ""]],
         [14 * mm, 40 * mm, 22 * mm, 60 * mm],
         [
             ("LINEBELOW", (1, 0), (1, 0), 0.6, colors.black),
@@ -352,22 +390,22 @@ def _title_block(paper: Paper, st: Styles) -> list[Flowable]:
         ],
     )
     block: list[Flowable] = [
-        Paragraph(markup(paper.title), st.title),
+        CJKParagraph(markup(paper.title), st.title),
         variant,
         Spacer(0, 4),
         # Paragraph collapses runs of spaces, even ideographic ones.
-        Paragraph(("&nbsp;" * 6).join(escape(part) for part in meta), st.meta),
+        CJKParagraph(("&nbsp;" * 6).join(escape(part) for part in meta), st.meta),
         Spacer(0, 6),
         candidate,
         Spacer(0, 8),
     ]
     if paper.instructions.strip():
-        block += [Paragraph("注意事项", st.heading), Paragraph(markup(paper.instructions.strip()), st.note)]
+        block += [CJKParagraph("注意事项", st.heading), CJKParagraph(markup(paper.instructions.strip()), st.note)]
     return block
 
 
 def _question_block(question: PaperQuestion, number_width: float, st: Styles) -> list[Flowable]:
-    stem = Paragraph(f"{question.number}{NUMBER_SEP}{markup(question.stem)}", _hanging(st.body, number_width))
+    stem = CJKParagraph(f"{question.number}{NUMBER_SEP}{markup(question.stem)}", _hanging(st.body, number_width))
     if not question.options:
         return [stem]
     return [stem, _options_table(question, TEXT_WIDTH - number_width, st)]
@@ -381,17 +419,24 @@ def paper_story(paper: Paper) -> list[Flowable]:
     # One hanging indent for the whole paper, wide enough for its longest
     # number, so all options line up.
     number_width = max(stringWidth(f"{n}{NUMBER_SEP}", st.body_font, BODY_SIZE) for n in numbers)
+    blocks: list[list[Flowable]] = []
     for section in paper.sections:
         if not section.questions:
             continue
-        lead = [Paragraph(escape(section_heading(section)), st.heading)]
+        lead = [CJKParagraph(escape(section_heading(section)), st.heading)]
         if section.rule_note.strip():
-            lead.append(Paragraph(markup(section.rule_note.strip()), st.note))
+            lead.append(CJKParagraph(markup(section.rule_note.strip()), st.note))
         for index, question in enumerate(section.questions):
             block = _question_block(question, number_width, st)
             # A heading never ends a page: it travels with its first question.
-            story.append(KeepTogether(lead + block if index == 0 else block))
-    return story
+            blocks.append(lead + block if index == 0 else block)
+    # The end mark travels with the last question: never alone on a page.
+    end = [CJKParagraph(escape(END_OF_PAPER), st.end)]
+    if blocks:
+        blocks[-1] = blocks[-1] + end
+    else:
+        blocks.append(end)
+    return story + [KeepTogether(block) for block in blocks]
 
 
 def render_paper_pdf(paper: Paper, path: str | Path) -> int:
@@ -416,10 +461,44 @@ KEY_SECTION_MIN_ROOM = 45 * mm
 
 
 
+#: Width of the 答案速查 table's label column ("题号" / "答案").
+QUICK_KEY_LABEL_WIDTH = 14 * mm
+
+
+def _quick_key_table(paper: Paper, st: Styles) -> Table:
+    """答案速查: every answer of the paper, 题号 over 答案 (``quick_key_per_row`` a row), under each section's title."""
+    per_row = quick_key_per_row(paper)
+    rows: list[list] = []
+    commands: list[tuple] = [
+        ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+        ("ALIGN", (0, 0), (-1, -1), "CENTER"),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+        ("LEFTPADDING", (0, 0), (-1, -1), 2),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 2),
+    ]
+    for section in paper.sections:
+        if not section.questions:
+            continue
+        rows.append([CJKParagraph(escape(section.title), st.cell_head)] + [""] * per_row)
+        commands += [("SPAN", (0, len(rows) - 1), (-1, len(rows) - 1)), ("ALIGN", (0, len(rows) - 1), (-1, len(rows) - 1), "LEFT")]
+        for chunk in quick_key_rows(section, per_row):
+            blanks = [""] * (per_row - len(chunk))
+            numbers = [CJKParagraph(str(q.number), st.quick_number) for q in chunk]
+            answers = [CJKParagraph(escape(q.key), st.quick_answer) for q in chunk]
+            rows.append([CJKParagraph("题号", st.quick_number), *numbers, *blanks])
+            commands.append(("BACKGROUND", (0, len(rows) - 1), (-1, len(rows) - 1), colors.HexColor("#EEEEEE")))
+            rows.append([CJKParagraph("答案", st.quick_number), *answers, *blanks])
+            commands.append(("NOSPLIT", (0, len(rows) - 2), (-1, len(rows) - 1)))  # 题号 never without its 答案
+    answer_width = (TEXT_WIDTH - QUICK_KEY_LABEL_WIDTH) / per_row
+    return _table(rows, [QUICK_KEY_LABEL_WIDTH] + [answer_width] * per_row, commands, hAlign="LEFT")
+
+
 def _key_table(section: PaperSection, st: Styles) -> Table:
     fixed = sum(width for _, width in KEY_COLUMNS if width is not None)
     widths = [width if width is not None else TEXT_WIDTH - fixed for _, width in KEY_COLUMNS]
-    rows: list[list] = [[Paragraph(heading, st.cell_head) for heading, _ in KEY_COLUMNS]]
+    rows: list[list] = [[CJKParagraph(heading, st.cell_head) for heading, _ in KEY_COLUMNS]]
     commands = [
         ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#EEEEEE")),
@@ -431,15 +510,15 @@ def _key_table(section: PaperSection, st: Styles) -> Table:
         row = len(rows)
         rows.append(
             [
-                Paragraph(str(question.number), st.cell),
-                Paragraph(escape(question.key), st.cell_head),
-                Paragraph(escape(format_points(question.points)), st.cell),
-                Paragraph(markup(question.topic), st.cell),
-                Paragraph(markup(question.id), st.small),
+                CJKParagraph(str(question.number), st.cell),
+                CJKParagraph(escape(question.key), st.cell_head),
+                CJKParagraph(escape(format_points(question.points)), st.cell),
+                CJKParagraph(markup(question.topic), st.cell),
+                CJKParagraph(markup(question.id), st.small),
             ]
         )
         explanation = markup(question.explanation.strip()) if question.explanation.strip() else "（暂无解析）"
-        rows.append([Paragraph(f"解析：{explanation}", st.cell), "", "", "", ""])
+        rows.append([CJKParagraph(f"解析：{explanation}", st.cell), "", "", "", ""])
         commands += [
             ("SPAN", (0, row + 1), (-1, row + 1)),
             # A question's answer row and its explanation stay on one page.
@@ -455,7 +534,9 @@ def key_story(paper: Paper) -> list[Flowable]:
     if stringWidth(key_title(paper), st.bold_font, st.title.fontSize) > TEXT_WIDTH:
         # Break after the exam title rather than wherever the line runs out.
         title = f"{markup(paper.title)}<br/>{escape(key_title(paper)[len(paper.title):])}"
-    story: list[Flowable] = [Paragraph(title, st.title), Spacer(0, 4)]
+    story: list[Flowable] = [CJKParagraph(title, st.title), Spacer(0, 4)]
+    if paper.questions:
+        story += [CJKParagraph(escape(QUICK_KEY_TITLE), st.heading), _quick_key_table(paper, st), Spacer(0, 6)]
     for section in paper.sections:
         if not section.questions:
             continue
@@ -463,9 +544,9 @@ def key_story(paper: Paper) -> list[Flowable]:
         # heading to it; instead, start a page if the heading and the first
         # rows would not fit under it.
         story.append(CondPageBreak(KEY_SECTION_MIN_ROOM))
-        story.append(Paragraph(escape(section_heading(section)), st.heading))
+        story.append(CJKParagraph(escape(section_heading(section)), st.heading))
         if section.rule_note.strip():
-            story.append(Paragraph(markup(section.rule_note.strip()), st.note))
+            story.append(CJKParagraph(markup(section.rule_note.strip()), st.note))
         story.append(_key_table(section, st))
     return story
 
@@ -483,6 +564,8 @@ def render_key_pdf(paper: Paper, path: str | Path) -> int:
 
 
 __all__ = [
+    "PageCountingCanvas",
+    "draw_page_number",
     "markup",
     "option_columns",
     "paper_story",

@@ -1,11 +1,17 @@
 """``papergen feedback``: one PDF per student, for handing back after an exam.
 
 Each student who sat the exam gets a page or two: their total against the
-full marks with their rank, the score per section, their score rate per
-topic next to their class's (a table and a bar drawing), and every question
-they lost points on as it was printed on *their* paper — their question
-number, the options in their variant's order, their answer and the key in
-their variant's letters, the points earned, the topic and the explanation.
+full marks, the score per section, their score rate per topic next to their
+class's (a table and a bar drawing), and their 错题本: every question they
+lost points on, in the order of *their* paper, as it was printed on it —
+their question number, the options in their variant's order, their answer
+and the key in their variant's letters, the points earned, the topic and
+the explanation. Pages are numbered "第 N 页 / 共 M 页".
+
+The rank ("第 3 名 / 共 57 人") is left out unless asked for
+(``show_rank=True``, ``papergen feedback --rank``): publishing students'
+rankings is discouraged (China's Ministry of Education tells schools not to),
+and a rank on every student's sheet is a known source of anxiety.
 
 The question text comes from the banks the exam was built from. They are
 checked against the sha256 the manifest recorded first: a bank edited since
@@ -23,7 +29,7 @@ Usage from a script::
     from papergen.report.feedback import write_feedback
     from papergen.report.data import load_exam_results
 
-    result = write_feedback(load_exam_results("results", "roster.csv"), "feedback")
+    result = write_feedback(load_exam_results("results", "roster.csv"), "feedback")  # show_rank=True adds the rank
     print(len(result.files), "PDFs;", "skipped:", result.skipped)
 """
 
@@ -52,7 +58,6 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import (
     CondPageBreak,
     KeepTogether,
-    Paragraph,
     Spacer,
     Table,
     TableStyle,
@@ -67,8 +72,15 @@ from papergen.core.executor import run_jobs
 from papergen.exam.manifest import Manifest
 from papergen.exam.variants import display_letters
 from papergen.render import fonts
+from papergen.render.cjk import CJKParagraph
 from papergen.render.paper import PaperQuestion, format_points, paper_for_variant
-from papergen.render.pdf import markup, option_label, single_frame_document
+from papergen.render.pdf import (
+    PageCountingCanvas,
+    draw_page_number,
+    markup,
+    option_label,
+    single_frame_document,
+)
 from papergen.report import analysis
 from papergen.report.analysis import TopicStats
 from papergen.report.data import STATUS_ABSENT, STATUS_NO_SHEET, ExamResults, StudentRow
@@ -240,7 +252,7 @@ def student_topic_rates(results: ExamResults, row: int) -> list[TopicRate]:
 
 
 def missed_questions(results: ExamResults, row: int, printed: dict[str, PaperQuestion]) -> list[MissedQuestion]:
-    """Every scored question ``row`` did not get full marks on, in canonical order.
+    """Every scored question ``row`` did not get full marks on, in the order of the student's paper (their 题号).
 
     ``printed`` maps bank question id → the question as printed on the
     student's variant (``paper_for_variant``). Questions under review (not
@@ -261,7 +273,7 @@ def missed_questions(results: ExamResults, row: int, printed: dict[str, PaperQue
                 chosen=display_letters(choice, item.permutation), earned=float(earned), points=question.points,
             )
         )
-    return missed
+    return sorted(missed, key=lambda question: question.number)
 
 
 def rank_text(results: ExamResults, row: int) -> str:
@@ -348,7 +360,7 @@ def styles() -> Styles:
     )
 
 
-class _Para(Paragraph):
+class _Para(CJKParagraph):
     """A Paragraph that keeps its line breaks for the width it was last wrapped at.
 
     ``KeepTogether`` wraps a whole question to see whether it fits, then the
@@ -427,7 +439,7 @@ def _provisional(results: ExamResults, row: int) -> bool:
     return bool(student.flags) or bool(np.isnan(results.scores[row]).any()) or not student.in_stats
 
 
-def _score_block(results: ExamResults, row: int, st: Styles) -> list[Flowable]:
+def _score_block(results: ExamResults, row: int, st: Styles, show_rank: bool) -> list[Flowable]:
     student = results.students[row]
     full = float(results.max_points.sum())
     group_mask, group_label = comparison_rows(results, row)
@@ -435,9 +447,12 @@ def _score_block(results: ExamResults, row: int, st: Styles) -> list[Flowable]:
     provisional = _provisional(results, row)
     note = "（暂定）" if provisional else ""
     percent = student.total / full if full else math.nan
+    standing = f"得分率 {_percent(percent)}"
+    if show_rank:
+        standing += f"<br/>{escape(rank_text(results, row))}{note}"
     summary = [
         [_Para(f"{escape(_pts(student.total))} <font size=11>/ {escape(_pts(full))} 分{note}</font>", st.big),
-         _Para(f"得分率 {_percent(percent)}<br/>{escape(rank_text(results, row))}{note}", st.body),
+         _Para(standing, st.body),
          _Para(
              f"{group_label} {escape(_pts(float(np.mean(group_totals))))} 分" if group_totals else f"{group_label} —",
              st.body,
@@ -456,7 +471,8 @@ def _score_block(results: ExamResults, row: int, st: Styles) -> list[Flowable]:
     block += [Spacer(0, 4), _table(rows, [TEXT_WIDTH - 66 * mm, 22 * mm, 22 * mm, 22 * mm], _GRID_TABLE, hAlign="LEFT")]
     if provisional:
         block += [Spacer(0, 6), _Para(
-            "注意：你的答题卡有待复核的题目，以上总分和名次是暂定成绩，复核后可能变化。待复核：", st.warn)]
+            f"注意：你的答题卡有待复核的题目，以上总分{'和名次' if show_rank else ''}是暂定成绩，复核后可能变化。待复核：",
+            st.warn)]
         messages = student.flags or ["有题目未能评分"]
         block += [_Para("· " + markup(_printable(message)), st.note) for message in messages]
     return block
@@ -547,7 +563,7 @@ def _missed_block(question: MissedQuestion, st: Styles) -> KeepTogether:
 
 def _missed_section(results: ExamResults, row: int, printed: dict[str, PaperQuestion], st: Styles) -> list[Flowable]:
     missed = missed_questions(results, row, printed)
-    block: list[Flowable] = [CondPageBreak(50 * mm), _Para(f"错题与解析（共 {len(missed)} 题）", st.heading)]
+    block: list[Flowable] = [CondPageBreak(50 * mm), _Para(f"错题本（按试卷题号顺序，共 {len(missed)} 题）", st.heading)]
     if not missed:
         return block + [_Para("已评分的题目全部答对。", st.body)]
     block.append(_Para("选项顺序和字母与你的试卷一致；绿色为正确答案，红色为你选错的选项。", st.note))
@@ -564,11 +580,13 @@ def _missed_section(results: ExamResults, row: int, printed: dict[str, PaperQues
     return block
 
 
-def feedback_story(results: ExamResults, row: int, printed: dict[str, PaperQuestion]) -> list[Flowable]:
-    """The flowables of one student's feedback, in order."""
+def feedback_story(
+    results: ExamResults, row: int, printed: dict[str, PaperQuestion], *, show_rank: bool = False
+) -> list[Flowable]:
+    """The flowables of one student's feedback, in order; the rank only with ``show_rank``."""
     st = styles()
     student = results.students[row]
-    return (_header_block(results, student, st) + _score_block(results, row, st)
+    return (_header_block(results, student, st) + _score_block(results, row, st, show_rank)
             + _topic_block(results, row, st) + _missed_section(results, row, printed, st))
 
 
@@ -584,11 +602,13 @@ def _furniture(canvas, doc, *, left: str, right: str) -> None:
     canvas.drawString(MARGIN_SIDE, HEADER_BASELINE, left)
     canvas.setLineWidth(0.4)
     canvas.line(MARGIN_SIDE, HEADER_BASELINE - 2.5 * mm, PAGE_WIDTH - MARGIN_SIDE, HEADER_BASELINE - 2.5 * mm)
-    canvas.drawCentredString(PAGE_WIDTH / 2, FOOTER_BASELINE, f"第 {canvas.getPageNumber()} 页")
     canvas.restoreState()
+    draw_page_number(canvas, canvas.getPageNumber(), FOOTER_BASELINE)
 
 
-def feedback_pdf(results: ExamResults, row: int, printed: dict[str, PaperQuestion]) -> bytes:
+def feedback_pdf(
+    results: ExamResults, row: int, printed: dict[str, PaperQuestion], *, show_rank: bool = False
+) -> bytes:
     """The feedback PDF of ``results.students[row]`` (deterministic: the same bytes every run)."""
     st = styles()
     student = results.students[row]
@@ -605,7 +625,7 @@ def feedback_pdf(results: ExamResults, row: int, printed: dict[str, PaperQuestio
         title=f"{title} 成绩反馈 {name}".strip(), subject=f"准考证号 {_printable(student.student_id)}",
         font=st.body_font, size=10, on_page=furniture,
     )
-    doc.build(feedback_story(results, row, printed))
+    doc.build(feedback_story(results, row, printed, show_rank=show_rank), canvasmaker=PageCountingCanvas)
     return buffer.getvalue()
 
 
@@ -624,6 +644,7 @@ class _FeedbackContext:
 
     results: ExamResults
     bank_questions: dict[str, Question]
+    show_rank: bool
     papers: dict[str, dict[str, PaperQuestion]] = field(default_factory=dict)  # variant → printed questions
 
     def printed(self, variant: str) -> dict[str, PaperQuestion]:
@@ -635,7 +656,7 @@ class _FeedbackContext:
 def _feedback_job(row_and_variant: tuple[int, str], context: _FeedbackContext) -> bytes:
     """One student's PDF: ``(row, variant)`` → its bytes (the parent writes the file)."""
     row, variant = row_and_variant
-    return feedback_pdf(context.results, row, context.printed(variant))
+    return feedback_pdf(context.results, row, context.printed(variant), show_rank=context.show_rank)
 
 
 def _printed_paper(results: ExamResults, bank_questions: dict[str, Question], variant: str) -> dict[str, PaperQuestion]:
@@ -644,8 +665,12 @@ def _printed_paper(results: ExamResults, bank_questions: dict[str, Question], va
     return {q.id: q for q in paper.questions}
 
 
-def write_feedback(results: ExamResults, outdir: str | Path, *, workers: int | None = None) -> FeedbackResult:
+def write_feedback(
+    results: ExamResults, outdir: str | Path, *, workers: int | None = None, show_rank: bool = False
+) -> FeedbackResult:
     """Write one feedback PDF per student who sat the exam into ``outdir``.
+
+    The PDFs show no rank unless ``show_rank`` (see the module docstring).
 
     Rows without a usable sheet (absent, no sheet, unreadable or duplicated
     准考证号, unknown variant) get none; ``skipped`` says who and why.
@@ -690,7 +715,7 @@ def write_feedback(results: ExamResults, outdir: str | Path, *, workers: int | N
         warnings += fonts.person_warnings(place, _printable(student.name), _printable(student.klass))
     workers = workers or os.cpu_count() or 1
     kind = "processes" if len(jobs) >= PARALLEL_FROM else "serial"
-    context = _FeedbackContext(results, bank_questions)
+    context = _FeedbackContext(results, bank_questions, show_rank)
     files = [Path(path) for _, _, path in jobs]
     with run_jobs(_feedback_job, [(row, variant) for row, variant, _ in jobs], kind=kind, workers=workers,
                   context=context, chunksize=4) as pdfs:
