@@ -37,7 +37,6 @@ README = ROOT / "README.md"
 #: require this to be exactly the current gaps, so an entry is deleted as soon as
 #: the README catches up (and a new gap cannot hide in here).
 README_GAPS: dict[str, str] = {
-    "option papergen feedback --rank": "issue 15: the lead rewrites README.md; delete this entry when it documents --rank",
 }
 
 HELP_OPTIONS = ("-h", "--help")  # the group's context_settings give every command both
