@@ -30,7 +30,8 @@ COMMITTED = ROOT / "scans" / "2026-mock-03" / "exam.json"
 
 
 def _parts(table: BoxTable) -> list[slice]:
-    return [*table.id_columns, table.variant, table.absent, *table.questions]
+    violation = [table.violation] if table.violation is not None else []  # sheets printed before the 违纪 box: none
+    return [*table.id_columns, table.variant, table.absent, *violation, *table.questions]
 
 
 def _covers_each_box_once(table: BoxTable) -> None:

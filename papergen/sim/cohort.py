@@ -51,7 +51,7 @@ DOUBT_SINGLE = ("two-marks", "faint", "tick")
 DOUBT_MULTIPLE = ("faint", "tick")
 
 #: Random streams, one per purpose (with the sheet and page as further keys).
-STREAM_COHORT, STREAM_ANSWERS, STREAM_PEN, STREAM_DEVICE = range(4)
+STREAM_COHORT, STREAM_ANSWERS, STREAM_PEN, STREAM_DEVICE, STREAM_VIOLATIONS = range(5)
 
 
 class SimulateOptionError(PapergenError):
@@ -75,6 +75,7 @@ class Student:
     ability: float
     topic_skill: dict[str, float]  # top-level topic → cohort offset + own deviation
     tone: float  # this student's pencil darkness
+    violation: bool = False  # the invigilator marked 违纪 (the student still answers)
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,14 @@ def student_ids(n: int, exam: str, digits: int) -> list[str]:
     return [f"{base}{i:0{serial}d}" for i in range(1, n + 1)]
 
 
-def make_cohort(manifest: Manifest, n: int, seed: int, *, absent: int = 0, duplicate_ids: int = 0) -> list[Student]:
-    """The students behind ``n`` sheets, with absences and duplicated ids placed at random."""
+def make_cohort(
+    manifest: Manifest, n: int, seed: int, *, absent: int = 0, duplicate_ids: int = 0, violations: int = 0
+) -> list[Student]:
+    """The students behind ``n`` sheets, with absences, duplicated ids and 违纪 marks placed at random.
+
+    违纪 goes on sheets that are neither absent nor duplicates, drawn from a
+    stream of its own, so asking for it changes nobody else's sheet.
+    """
     rng = random_stream(seed, STREAM_COHORT)
     topics = sorted({top_topic(q.topic) for q in manifest.questions.values()})
     offsets = dict(zip(topics, rng.normal(0.0, TOPIC_SPREAD, len(topics))))
@@ -118,6 +125,8 @@ def make_cohort(manifest: Manifest, n: int, seed: int, *, absent: int = 0, dupli
     for i in duplicate_sheets:
         ids[i] = ids[int(rng.choice(originals))]
     names = [v.name for v in manifest.variants]
+    marked = random_stream(seed, STREAM_VIOLATIONS).permutation(originals)[:violations]
+    violation_sheets = set(int(i) for i in marked)
     students = []
     for i in range(n):
         light = rng.random() < LIGHT_HAND_RATE
@@ -126,7 +135,7 @@ def make_cohort(manifest: Manifest, n: int, seed: int, *, absent: int = 0, dupli
         students.append(Student(
             sheet=i + 1, student_id=ids[i], variant=names[i % len(names)], absent=i in absent_sheets,
             ability=float(rng.normal()), topic_skill={t: float(offsets[t] + d) for t, d in zip(topics, own)},
-            tone=float(tone),
+            tone=float(tone), violation=i in violation_sheets,
         ))
     return students
 
