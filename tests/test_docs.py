@@ -36,7 +36,10 @@ README = ROOT / "README.md"
 #: What the README does not document yet, each with the reason. The tests below
 #: require this to be exactly the current gaps, so an entry is deleted as soon as
 #: the README catches up (and a new gap cannot hide in here).
-README_GAPS: dict[str, str] = {}
+README_GAPS: dict[str, str] = {
+    # issue 15: README.md is rewritten by the lead, who documents it (then deletes this entry)
+    "option papergen simulate --violations": "监考员标记违纪的答题卡张数 (issue 15, answer sheet)",
+}
 
 HELP_OPTIONS = ("-h", "--help")  # the group's context_settings give every command both
 
