@@ -129,3 +129,17 @@ def test_the_simulator_refuses_violations_on_a_sheet_without_the_box(tmp_path: P
     shutil.copy(EXAM / "sheet.pdf", tmp_path / "sheet.pdf")  # any sheet.pdf: the option is refused first
     with pytest.raises(SimulateOptionError, match="违纪"):
         simulate(tmp_path / "exam.json", 2, tmp_path / "scans", violations=1)
+
+
+def test_violation_is_the_status_only_of_a_sheet_known_to_be_this_students() -> None:
+    from papergen.grade.results import StudentResult
+
+    def result(**kwargs) -> StudentResult:
+        base = dict(student_id="2026030001", identified=True, variant="A", absent=False, total=10.0, sections=[10.0],
+                    answered=10, unscored=0, violation=True, flags=["监考员标记了违纪；请核对"])
+        return StudentResult(**{**base, **kwargs})
+
+    assert result().status == "违纪" and not result().in_stats
+    assert result(duplicate=True).status == "待复核"  # which student it was is open: reviewed as such
+    assert result(identified=False, student_id="?x").status == "待复核"
+    assert result(violation=False, flags=[]).status == "已评" and result(violation=False, flags=[]).in_stats

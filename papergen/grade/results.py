@@ -77,7 +77,7 @@ class StudentResult:
     def status(self) -> str:
         if self.absent and not self.flags:
             return STATUS_ABSENT
-        if self.violation and not self.absent:
+        if self.violation and not self.absent and self.identified and not self.duplicate:
             return STATUS_VIOLATION  # its flag keeps it on the review list
         if self.flags or self.unscored or self.duplicate or not self.identified:
             return STATUS_REVIEW

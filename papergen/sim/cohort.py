@@ -122,10 +122,15 @@ def make_cohort(
     absent_sheets = set(order[:absent].tolist())
     duplicate_sheets = order[absent:absent + duplicate_ids].tolist()
     originals = [i for i in range(n) if i not in absent_sheets and i not in duplicate_sheets]
+    copied: set[int] = set()
     for i in duplicate_sheets:
-        ids[i] = ids[int(rng.choice(originals))]
+        source = int(rng.choice(originals))
+        ids[i] = ids[source]
+        copied.add(source)
     names = [v.name for v in manifest.variants]
-    marked = random_stream(seed, STREAM_VIOLATIONS).permutation(originals)[:violations]
+    # 违纪 on a sheet of its own 准考证号 (not one another sheet also carries), so it is this student's result
+    own = [i for i in originals if i not in copied]
+    marked = random_stream(seed, STREAM_VIOLATIONS).permutation(own)[:violations]
     violation_sheets = set(int(i) for i in marked)
     students = []
     for i in range(n):

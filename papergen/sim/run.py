@@ -266,7 +266,7 @@ def _check_options(
         )
     if violations < 0:
         raise SimulateOptionError("违纪数不能为负")
-    if violations > n - absent - duplicate_ids:
+    if violations > n - absent - 2 * duplicate_ids:  # each duplicate shares the number of one other sheet
         raise SimulateOptionError(
             f"违纪 {violations} 张多于未缺考、准考证号不重复的答题卡（共 {n} 张，缺考 {absent} 张，重复 {duplicate_ids} 张）"
         )
