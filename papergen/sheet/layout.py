@@ -91,7 +91,7 @@ def load_layout(name_or_path: str) -> Layout:
         raise BlueprintError(f"找不到答题卡版式 {name_or_path}", path=path, hint=f"可用版式在 {layout_folder()}")
     doc = located_yaml.parse(inputs.decode_text(inputs.read_bytes(path), path), path)
     try:
-        return Layout(
+        layout = Layout(
             name=str(doc["name"]),
             page_width=float(doc["page"]["width"]),
             page_height=float(doc["page"]["height"]),
@@ -116,6 +116,9 @@ def load_layout(name_or_path: str) -> Layout:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise BlueprintError(f"答题卡版式文件缺少或写错了字段：{exc}", path=path) from None
+    if not 1.0 <= layout.grow <= 3.0:
+        raise BlueprintError(f"答题卡版式的 grow 应在 1–3 之间，现在是 {layout.grow:g}", path=path)
+    return layout
 
 
 @dataclass(frozen=True)
