@@ -5,8 +5,10 @@ exactly at the geometry's rectangles; nothing here computes a position the
 grader needs. Boxes are drawn as thin grey brackets with a pale letter
 inside, like Chinese standard sheets, so a pencil mark is much darker than
 the printed box; a question's number and letters grow with its boxes.
-Section labels are drawn on their own page only (the geometry says which). The static part of a page is drawn once as a PDF form and
-reused, which keeps a thousand personalised sheets fast.
+Section labels are drawn on their own page only (the geometry says which);
+the 条形码 area and the invigilator's frame only on sheets whose geometry
+has them. The static part of a page is drawn once as a PDF form and reused,
+which keeps a thousand personalised sheets fast.
 """
 
 from __future__ import annotations

@@ -111,8 +111,9 @@ def make_cohort(
 ) -> list[Student]:
     """The students behind ``n`` sheets, with absences, duplicated ids and 违纪 marks placed at random.
 
-    违纪 goes on sheets that are neither absent nor duplicates, drawn from a
-    stream of its own, so asking for it changes nobody else's sheet.
+    违纪 goes on sheets that are not absent and whose 准考证号 no other sheet
+    carries, drawn from a stream of its own, so asking for it changes nobody
+    else's sheet.
     """
     rng = random_stream(seed, STREAM_COHORT)
     topics = sorted({top_topic(q.topic) for q in manifest.questions.values()})
