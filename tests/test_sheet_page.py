@@ -110,13 +110,16 @@ def test_each_section_label_stands_above_its_own_blocks() -> None:
         assert all(q.boxes[0][1] + q.boxes[0][3] < label["y"] - 3 for q in others_above)
 
 
-def test_the_sample_sheet_uses_the_lower_part_of_the_page_with_larger_boxes() -> None:
+def test_the_sample_sheet_uses_the_lower_part_of_the_page_with_more_room_between_marks() -> None:
     geometry = read_manifest(SAMPLE / "exam.json").sheet
     layout = load_layout(geometry.layout)
     lowest = max(box[1] + box[3] for q in geometry.questions for box in q.boxes)
     assert lowest > 0.8 * geometry.frame_size[1]  # it stopped at 60 % before
-    width, height = geometry.questions[0].boxes[0][2:]
-    assert width >= 1.3 * layout.bubble_width and height >= 1.3 * layout.bubble_height
+    first, second = geometry.questions[0].boxes, geometry.questions[1].boxes
+    assert second[0][1] - first[0][1] >= 1.3 * layout.row_height  # rows further apart
+    assert first[1][0] - first[0][0] >= layout.bubble_width + 1.3 * layout.bubble_gap  # boxes further apart
+    # the boxes keep their size: a much bigger pencilled box can pass for a fiducial in a phone photo
+    assert all(box[2:] == (layout.bubble_width, layout.bubble_height) for q in geometry.questions for box in q.boxes)
     # every block row of a section full: six blocks of single choice in 3 + 3, three of multiple choice in one row
     rows = {}
     for q in geometry.questions:
@@ -129,7 +132,7 @@ def test_the_sample_sheet_uses_the_lower_part_of_the_page_with_larger_boxes() ->
     ([(100, 5)], 1), ([(60, 4), (40, 5)], 1), ([(80, 4), (20, 5)], 1), ([(120, 4)], 1),
     ([(100, 4), (40, 5)], 2), ([(200, 4)], 2), ([(50, 4), (50, 4), (30, 5)], 2),
 ])
-def test_dense_sheets_keep_their_page_count_and_box_size(shape, pages: int) -> None:
+def test_dense_sheets_keep_their_page_count(shape, pages: int) -> None:
     # the page counts papergen printed these shapes on before section labels
     geometry = compute_geometry(load_layout("a4-standard"), shape, section_titles=[f"第{i}部分" for i in range(len(shape))])
     assert geometry.pages == pages

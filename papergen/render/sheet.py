@@ -4,7 +4,7 @@ Everything the grader will look for (fiducials, boxes, QR code) is drawn
 exactly at the geometry's rectangles; nothing here computes a position the
 grader needs. Boxes are drawn as thin grey brackets with a pale letter
 inside, like Chinese standard sheets, so a pencil mark is much darker than
-the printed box; a question's number and letters grow with its boxes.
+the printed box.
 Section labels are drawn on their own page only (the geometry says which);
 the 条形码 area and the invigilator's frame only on sheets whose geometry
 has them. The static part of a page is drawn once as a PDF form and reused,
@@ -141,10 +141,9 @@ def _draw_static(
         _draw_box(c, p, h.violation, "", body)
     for q in g.questions_on(page_number):
         first = q.boxes[0]
-        grown = first[3] / g.bubble_size[1]  # the question area's growth factor
         c.setFillGray(0)
-        c.setFont(bold, 7.5 * grown)
-        c.drawRightString(p.x(first[0] - 1.2 * grown), p.y(first[1] + first[3] * 0.85), str(q.number))
+        c.setFont(bold, 7.5)
+        c.drawRightString(p.x(first[0] - 1.2), p.y(first[1] + first[3] * 0.85), str(q.number))
         for k, rect in enumerate(q.boxes):
             _draw_box(c, p, rect, LETTERS[k], body)
     c.setFillGray(0)

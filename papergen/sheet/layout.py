@@ -20,9 +20,10 @@ the sticker, identifies the sheet).
 
 The question area uses the page: each section's blocks sit under a label
 ("一、单项选择题（第 1–30 题）"), and when the questions leave room the
-boxes, rows and gaps grow (up to the layout's ``grow``, 1.5× by default) —
-bigger boxes read better from phone photos — as far as they can without
-adding a page. Blocks are spread evenly over a section's rows (six blocks in
+space between boxes, rows and blocks grows (up to the layout's ``grow``,
+1.5× by default; more space between marks tolerates a photo's distortion)
+as far as it can without adding a page. The boxes keep the layout's size
+(see ``_Scaled``). Blocks are spread evenly over a section's rows (six blocks in
 two rows of three, not four and two).
 
 An exam.json written before the 违纪 box and section labels existed has
@@ -65,7 +66,7 @@ class Layout:
     digit_pitch: float
     digit_row_pitch: float
     questions_top: float
-    #: Largest factor the question area's boxes, rows and gaps may grow by when the page has room.
+    #: Largest factor the question area's rows and gaps (not its boxes) may grow by when the page has room.
     grow: float = 1.5
     #: Height of a section's label line above its blocks.
     section_label_height: float = 6.0
@@ -325,9 +326,15 @@ class _Scaled:
 
     @classmethod
     def of(cls, layout: Layout, factor: float, vertical: float) -> "_Scaled":
-        """Boxes and widths grown by ``factor``, row heights and the gaps between block rows by ``vertical``."""
+        """Gaps and number column widened by ``factor``, row heights and the gaps between block rows by ``vertical``.
+
+        The boxes themselves keep the layout's size: a pencilled box much
+        bigger than 5.2 × 3.2 mm can pass for a 7 mm fiducial in a phone photo
+        (measured: at 1.35× one did, and a whole sheet was misread), so the
+        room goes into space between boxes, rows and blocks instead.
+        """
         return cls(
-            layout.bubble_width * factor, layout.bubble_height * factor, layout.bubble_gap * factor,
+            layout.bubble_width, layout.bubble_height, layout.bubble_gap * factor,
             layout.row_height * vertical, layout.number_width * factor, layout.block_gap * vertical,
             layout.block_column_gap * factor,
         )
@@ -348,8 +355,8 @@ QUESTIONS_BOTTOM = 6.0
 MIN_VERTICAL = 0.9
 #: Growth factors tried, in steps of this size.
 GROW_STEP = 0.01
-#: How much growth a half-empty block row is worth giving up: boxes 1.35× with
-#: every row full beat 1.44× with a lone block on a row of its own.
+#: How much growth a half-empty block row is worth giving up: 1.35× with
+#: every row full beats 1.44× with a lone block on a row of its own.
 EMPTY_SLOT_COST = 0.1
 
 
