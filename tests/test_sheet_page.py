@@ -212,3 +212,11 @@ def test_a_personal_sheet_prints_the_rosters_room_and_seat_in_their_boxes(tmp_pa
     assert written_in(first, header.name_box) == "张三"
     assert written_in(second, header.room_box) == "" and written_in(second, header.seat_box) == ""
     assert_no_text_on_a_box(tmp_path / "s.pdf", manifest.sheet)
+
+
+def test_rows_never_grow_off_the_page() -> None:
+    # tall rows (the test layout of the small two-page exam): one block nearly fills a page, so rows cannot grow much
+    layout = load_layout(str(ROOT / "tests" / "fixtures" / "exam" / "tall-rows.yaml"))
+    geometry = compute_geometry(layout, [(5, 4), (3, 5)], section_titles=["一、单项选择题", "二、多项选择题"])
+    assert geometry.pages == 2
+    assert all(box[1] + box[3] < geometry.frame_size[1] - 4 for q in geometry.questions for box in q.boxes)

@@ -346,6 +346,7 @@ class _Placed:
     labels: tuple[dict[str, Any], ...]
     pages: int
     empty_slots: int  # block places left empty in sections' last rows
+    overflows: bool  # a block row reaches below the question area (taller than a page can hold)
 
 
 #: Room kept free between the question area and the page footer (mm above the bottom fiducials' centres).
@@ -409,7 +410,7 @@ def compute_geometry(
     before = _place_questions(layout, section_option_counts, titles, 1.0, 1.0, labelled=False).pages
     least = _place_questions(layout, section_option_counts, titles, 1.0, 1.0)
     squeeze = 1.0
-    while least.pages > before and squeeze > MIN_VERTICAL + 1e-9:
+    while (least.pages > before or least.overflows) and squeeze > MIN_VERTICAL + 1e-9:
         # a full sheet makes room for its labels by closing up its rows a little
         squeeze -= GROW_STEP
         least = _place_questions(layout, section_option_counts, titles, 1.0, squeeze)
@@ -419,12 +420,12 @@ def compute_geometry(
     for factor in factors:
         trial = _place_questions(layout, section_option_counts, titles, factor, factor)
         score = factor - EMPTY_SLOT_COST * trial.empty_slots
-        if trial.pages <= least.pages and score > best_score + 1e-9:
+        if trial.pages <= least.pages and not trial.overflows and score > best_score + 1e-9:
             best, best_score = factor, score
     placed = least
     for vertical in reversed([f for f in factors if f >= best and f > squeeze]):
         trial = _place_questions(layout, section_option_counts, titles, best, vertical)
-        if trial.pages <= least.pages:
+        if trial.pages <= least.pages and not trial.overflows:
             placed = trial
             break
     return SheetGeometry(
@@ -464,6 +465,7 @@ def _place_questions(
     page, y = 1, top
     number = 0
     empty_slots = 0
+    overflows = False
     for section, ((count, options), title) in enumerate(zip(shape, titles)):
         if count <= 0:
             continue
@@ -500,9 +502,10 @@ def _place_questions(
                         for k in range(options)
                     )
                     questions.append(QuestionBoxes(number, page, section, boxes))
+            overflows = overflows or y + block_height > bottom + 1e-9
             y += block_height + size.block_gap
             label["text"] = section_label(title, label_first, number, continued=continued)
-    return _Placed(tuple(questions), tuple(labels) if labelled else (), page, empty_slots)
+    return _Placed(tuple(questions), tuple(labels) if labelled else (), page, empty_slots, overflows)
 
 
 def _header(layout: Layout, id_digits: int, variants: int, labels: list[dict[str, Any]]) -> PageHeader:
