@@ -13,7 +13,7 @@ from papergen.sim.evaluation import evaluate
 from tests.conftest import ROOT
 from tests.test_sheet_page import page_text
 
-PREVIOUS = ROOT / "tests" / "fixtures" / "previous-sheet"
+PREVIOUS = ROOT / "tests" / "fixtures" / "scans" / "previous-sheet"
 
 
 def test_it_loads_without_the_new_fields_and_writes_back_what_it_read() -> None:

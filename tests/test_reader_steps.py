@@ -58,7 +58,7 @@ def test_the_box_table_covers_every_box_once_and_matches_the_manifests_geometry(
 
 
 def test_a_sheet_printed_before_the_violation_box_measures_the_same_boxes_as_then() -> None:
-    geometry = read_manifest(ROOT / "tests" / "fixtures" / "previous-sheet" / "exam.json").sheet
+    geometry = read_manifest(ROOT / "tests" / "fixtures" / "scans" / "previous-sheet" / "exam.json").sheet
     table = geometry.box_table(1)
     _covers_each_box_once(table)
     assert geometry.header.violation is None and table.violation is None

@@ -124,7 +124,7 @@ def test_the_simulator_refuses_violations_on_a_sheet_without_the_box(tmp_path: P
     from papergen.sim.cohort import SimulateOptionError
     from papergen.sim.run import simulate
 
-    old = ROOT / "tests" / "fixtures" / "previous-sheet"
+    old = ROOT / "tests" / "fixtures" / "scans" / "previous-sheet"
     shutil.copy(old / "exam.json", tmp_path / "exam.json")
     shutil.copy(EXAM / "sheet.pdf", tmp_path / "sheet.pdf")  # any sheet.pdf: the option is refused first
     with pytest.raises(SimulateOptionError, match="违纪"):
