@@ -366,9 +366,11 @@ def results_command(results_dir: Path, fmt: str) -> None:
               help="填涂了别人准考证号的答题卡张数。")
 @click.option("--doubtful-rate", type=click.FloatRange(0, 1), default=0.01, show_default=True,
               help="每题故意涂得存疑（双涂、半涂、打勾）的概率。")
+@click.option("--violations", type=click.IntRange(min=0), default=0, show_default=True,
+              help="监考员标记违纪的答题卡张数（考生照常作答）。")
 @reports_errors
 def simulate_command(exam_json: Path, count: int, outdir: Path, seed: int, degrade: str, fmt: str, dpi,
-                     absent: int, duplicate_ids: int, doubtful_rate: float) -> None:
+                     absent: int, duplicate_ids: int, doubtful_rate: float, violations: int) -> None:
     """生成模拟填涂并扫描（或拍照）后的答题卡和标准答案 truth.csv，用于检验阅卷。
 
     The sheets are the exam's real sheet.pdf (found beside EXAM_JSON),
@@ -378,10 +380,12 @@ def simulate_command(exam_json: Path, count: int, outdir: Path, seed: int, degra
 
     result = simulate(
         exam_json, count, outdir, seed=seed, degrade=degrade, fmt=fmt, dpi=dpi, absent=absent,
-        duplicate_ids=duplicate_ids, doubtful_rate=doubtful_rate, progress=lambda message: click.echo(message, err=True),
+        duplicate_ids=duplicate_ids, doubtful_rate=doubtful_rate, violations=violations,
+        progress=lambda message: click.echo(message, err=True),
     )
     click.echo(
-        f"{result.sheets} 张答题卡（{result.pages} 页，缺考 {result.absent}，重复准考证号 {result.duplicate_ids}，"
+        f"{result.sheets} 张答题卡（{result.pages} 页，缺考 {result.absent}，违纪 {result.violations}，"
+        f"重复准考证号 {result.duplicate_ids}，"
         f"存疑 {result.ambiguous} 题）→ {result.outdir}"
     )
     click.echo(f"标准答案 → {result.truth}")

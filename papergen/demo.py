@@ -2,8 +2,8 @@
 
 Builds a two-variant mock exam from the bundled bank (``papergen.data.demo_bank``),
 simulates a class of 60 scanning their answer sheets (scanner-level
-degradation, a few doubtful marks, one absent student, one duplicated
-准考证号), grades them, writes the Excel report and per-student feedback
+degradation, a few doubtful marks, one absent student, one the invigilator
+marked 违纪, one duplicated 准考证号), grades them, writes the Excel report and per-student feedback
 PDFs, then holds a second sitting (new questions, same students) so that
 ``trends.xlsx`` has two exams to compare. Every step is the same library
 call the individual commands make. Re-running reuses what is already there.
@@ -87,7 +87,7 @@ def _sitting(outdir: Path, exam: str, title: str, seed: int, exclude: Path | Non
     build_exam(blueprint, folder / "exam", force=True)
     exam_json = folder / "exam" / "exam.json"
     say(f"模拟 {STUDENTS} 名考生的扫描答题卡 …")
-    simulate(exam_json, STUDENTS, folder / "scans", seed=SEED, degrade="scan", absent=1, duplicate_ids=1)
+    simulate(exam_json, STUDENTS, folder / "scans", seed=SEED, degrade="scan", absent=1, duplicate_ids=1, violations=1)
     say("阅卷 …")
     results = folder / "results"
     return exam_json, folder / "scans", results

@@ -45,10 +45,15 @@ def filled_sheet(
     variant: str | None,
     answers: dict[int, str],
     absent: bool = False,
+    violation: int | None = None,
     dpi: int = 150,
     page: int = 1,
 ) -> np.ndarray:
-    """A sheet page with the given 准考证号, 试卷类型 and answers (number → letters)."""
+    """A sheet page with the given 准考证号, 试卷类型 and answers (number → letters).
+
+    ``violation``: the grey the invigilator's 违纪 box is painted with (45 a
+    firm mark, about 200 a faint one); None leaves it blank.
+    """
     image = blank_sheet(exam_dir, dpi, page)
     header = manifest.sheet.header
     if student_id:
@@ -58,6 +63,8 @@ def filled_sheet(
         paint(image, manifest, header.variant_row[manifest.sheet.variants.index(variant)], dpi)
     if absent:
         paint(image, manifest, header.absent, dpi)
+    if violation is not None:
+        paint(image, manifest, header.violation, dpi, value=violation)
     boxes = {q.number: q.boxes for q in manifest.sheet.questions if q.page == page}
     for number, letters in answers.items():
         if number in boxes:

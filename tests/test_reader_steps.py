@@ -30,7 +30,8 @@ COMMITTED = ROOT / "scans" / "2026-mock-03" / "exam.json"
 
 
 def _parts(table: BoxTable) -> list[slice]:
-    return [*table.id_columns, table.variant, table.absent, *table.questions]
+    violation = [table.violation] if table.violation is not None else []  # sheets printed before the 违纪 box: none
+    return [*table.id_columns, table.variant, table.absent, *violation, *table.questions]
 
 
 def _covers_each_box_once(table: BoxTable) -> None:
@@ -49,10 +50,20 @@ def test_the_box_table_covers_every_box_once_and_matches_the_manifests_geometry(
     assert [[rects[i] for i in range(len(table))[part]] for part in table.id_columns] == [list(c) for c in geometry.header.id_grid]
     assert rects[table.variant] == list(geometry.header.variant_row)
     assert rects[table.absent] == [geometry.header.absent]
+    assert rects[table.violation] == [geometry.header.violation]
     assert table.numbers == tuple(q.number for q in geometry.questions) == tuple(range(1, 46))
     assert table.sections == tuple(q.section for q in geometry.questions)
     assert [rects[part] for part in table.questions] == [list(q.boxes) for q in geometry.questions]
+    assert len(table) == 10 * 10 + 4 + 1 + 1 + sum(len(q.boxes) for q in geometry.questions)
+
+
+def test_a_sheet_printed_before_the_violation_box_measures_the_same_boxes_as_then() -> None:
+    geometry = read_manifest(ROOT / "tests" / "fixtures" / "scans" / "previous-sheet" / "exam.json").sheet
+    table = geometry.box_table(1)
+    _covers_each_box_once(table)
+    assert geometry.header.violation is None and table.violation is None
     assert len(table) == 10 * 10 + 4 + 1 + sum(len(q.boxes) for q in geometry.questions)
+    assert table.questions[0].start == 10 * 10 + 4 + 1
 
 
 def test_each_page_of_a_two_page_sheet_has_the_header_and_only_its_own_questions(small_exam) -> None:

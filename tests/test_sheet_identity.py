@@ -449,7 +449,10 @@ def test_every_personal_sheet_page_carries_every_label_of_the_blank_sheet(tmp_pa
     blank = page_texts(exam / "sheet.pdf")
     personal = page_texts(tmp_path / "sheets.pdf")
     assert len(personal) == 5 * len(blank) and len(blank) == 2
-    labels = ["测试用小卷", "答题卡", "姓名", "班级", "准考证号", "试卷类型", "缺考标记", "正确填涂", "错误填涂", "注意事项", "组卷指纹"]
+    labels = [
+        "测试用小卷", "答题卡", "姓名", "班级", "考场号", "座位号", "准考证号", "试卷类型", "监考员填涂（考生禁填）", "缺考", "违纪",
+        "条形码粘贴区", "正确填涂", "错误填涂", "注意事项", "组卷指纹",
+    ]
     assert all(label in blank[0] for label in labels)
     for k, text in enumerate(personal):
         missing = [label for label in labels if label not in text]

@@ -25,7 +25,7 @@ from papergen.sim import run as sim
 from tests.conftest import ROOT
 
 BLUEPRINT = ROOT / "blueprints" / "2026-mock-03.yaml"
-FIXED_COLUMNS = ["file", "page", "sheet_page", "student_id", "variant", "absent", "rotation", "ambiguous"]
+FIXED_COLUMNS = ["file", "page", "sheet_page", "student_id", "variant", "absent", "violation", "rotation", "ambiguous"]
 
 
 @pytest.fixture(scope="module")

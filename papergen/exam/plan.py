@@ -43,7 +43,10 @@ def plan_exam(blueprint: Blueprint, focus: FocusPlan | None = None) -> tuple[Man
     variants = make_variants(sections, blueprint.variants, blueprint.seed, blueprint.shuffle)
     layout = load_layout(blueprint.layout)
     shape = [(len(s.chosen), max(len(c.question.options) for c in s.chosen)) for s in sections]
-    geometry = compute_geometry(layout, shape, id_digits=blueprint.id_digits, variants=blueprint.variants)
+    geometry = compute_geometry(
+        layout, shape, id_digits=blueprint.id_digits, variants=blueprint.variants,
+        section_titles=[s.plan.title for s in sections],
+    )
     questions = {}
     by_id: dict[str, Question] = {}
     for index, section in enumerate(sections):

@@ -1,8 +1,9 @@
 """Class rosters: who sits the exam, read from CSV or Excel.
 
 Columns (Chinese or English header, any order): 准考证号/student_id
-(required), 姓名/name (required), 班级/class (optional), 座位号/seat
-(optional). Every problem names the file and row; a roster with duplicate
+(required), 姓名/name (required), 班级/class (optional), 考场号/room
+(optional), 座位号/seat (optional). 考场号 and 座位号 are printed on
+personalised answer sheets; the seat also orders the variant assignment. Every problem names the file and row; a roster with duplicate
 准考证号 is refused, never silently merged.
 """
 
@@ -23,6 +24,7 @@ HEADERS = {
     **dict.fromkeys(("姓名", "name"), "name"),
     **dict.fromkeys(("班级", "class"), "klass"),
     **dict.fromkeys(("座位号", "座号", "seat"), "seat"),
+    **dict.fromkeys(("考场号", "考场", "room"), "room"),
 }
 
 
@@ -37,6 +39,7 @@ class Student:
     klass: str
     seat: int | None
     row: int  # where it was read (header is row 1)
+    room: str = ""  # 考场号 as written in the roster ("" when it has none)
 
 
 def _key(text: object) -> str:
@@ -65,7 +68,7 @@ def read_roster(path: str | Path, *, id_digits: int | None = None) -> list[Stude
         raise RosterError(
             f"名单第 1 行缺少列：{'、'.join(missing)}（现有列：{'、'.join(str(c) for c in rows[0])}）",
             path=path, line=None if sheet else 1, where=place(1) if sheet else None,
-            hint="表头需要 准考证号、姓名，可选 班级、座位号",
+            hint="表头需要 准考证号、姓名，可选 班级、考场号、座位号",
         )
     col = {field: header.index(field) for field in set(header) if field}
     students: list[Student] = []
@@ -98,7 +101,10 @@ def read_roster(path: str | Path, *, id_digits: int | None = None) -> list[Stude
         seen[sid] = number
         seat_text = cell("seat")
         seat = int(float(seat_text)) if re.fullmatch(r"\d+(\.0)?", seat_text) else None
-        students.append(Student(sid, name, cell("klass"), seat, number))
+        room = cell("room")
+        if room.endswith(".0") and room[:-2].isdigit():  # Excel stored the number as a float
+            room = room[:-2]
+        students.append(Student(sid, name, cell("klass"), seat, number, room=room))
     if problems:
         listing = "；".join(problems[:20]) + (f"；……共 {len(problems)} 处" if len(problems) > 20 else "")
         raise RosterError(f"名单有 {len(problems)} 处问题：{listing}", path=path)

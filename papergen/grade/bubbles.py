@@ -8,7 +8,8 @@ empty box. ``decide`` turns one question's numbers into an outcome, by
 comparing the boxes with each other as well as with fixed levels: a mark is
 clearly dark, an empty box clearly light, and anything between — or two
 marks where one is allowed — is flagged for a person with its reason.
-``decide_absent`` decides the lone 缺考 box by the fixed levels alone.
+``decide_absent`` decides the invigilator's lone boxes (缺考, and 违纪 the
+same way) by the fixed levels alone.
 """
 
 from __future__ import annotations
@@ -320,7 +321,7 @@ def decide(
 
 
 def decide_absent(value: float, whole: float) -> str:
-    """Decide the 缺考 box from its darkness and whole-box coverage: ``marked``, ``unclear`` or ``empty``.
+    """Decide the 缺考 box (or the 违纪 box) from its darkness and whole-box coverage: ``marked``, ``unclear`` or ``empty``.
 
     The invigilator's mark is one box with nothing to compare it with, so
     only the fixed levels decide: it is marked when dark and covering

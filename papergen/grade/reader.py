@@ -11,7 +11,7 @@ a copier's 2-up page) and reads each one in named steps (``read_registered``):
    arrays of darkness and pencil coverage in the table's order;
 4. decide: from those numbers only — every mark by ``bubbles`` (``decide``
    for the 准考证号 columns, the 试卷类型 row and each question,
-   ``decide_absent`` for 缺考), then the identity and the variant against
+   ``decide_absent`` for the invigilator's 缺考 and 违纪 boxes), then the identity and the variant against
    the QR code (``decide_identity``, ``decide_variant``) and what a person
    must check (``question_flags``).
 
@@ -81,6 +81,9 @@ class PageReading:
     id_source: str | None = None  # bubbles | qr
     variant: str | None = None
     absent: bool = False
+    #: 违纪 marked by the invigilator (a sheet printed without the box: never). Always flagged
+    #: for review too ("violation-marked"): a stray mark must not silently remove a student.
+    violation: bool = False
     questions: list[QuestionReading] = field(default_factory=list)
     flags: list[Flag] = field(default_factory=list)
     levels: tuple[float, float, float] | None = None  # white, black, empty box
@@ -240,6 +243,10 @@ def read_registered(
     reading.flags += [f for f in variant.flags if not (reading.absent and f.reason == "variant-missing")]
     if absent == "unclear":
         reading.flags.append(Flag(None, "absent-unclear", "缺考标记处有浅色痕迹，无法确定是否缺考"))
+    if table.violation is not None:
+        violation = bubbles.decide_absent(float(measured.darkness[table.violation][0]), measured.whole[table.violation][0])
+        reading.violation = violation == "marked"
+        reading.flags += violation_flags(violation)
     reading.questions = decide_questions(measured, table, manifest, reading.variant)
     reading.flags += question_flags(reading.questions, absent=reading.absent)
     return reading
@@ -405,6 +412,19 @@ def decide_questions(measured: Measurements, table: BoxTable, manifest: Manifest
             )
         )
     return readings
+
+
+def violation_flags(decided: str) -> list[Flag]:
+    """What a person must check about the 违纪 box (``decide_absent``'s outcome for it).
+
+    A marked box changes the student's status and takes them out of the
+    statistics, so it always waits for a person, like an unclear one.
+    """
+    if decided == "marked":
+        return [Flag(None, "violation-marked", "监考员标记了违纪；请核对（违纪考生不计入统计和排名）")]
+    if decided == "unclear":
+        return [Flag(None, "violation-unclear", "违纪标记处有浅色痕迹，无法确定是否违纪；请核对")]
+    return []
 
 
 def question_flags(questions: list[QuestionReading], *, absent: bool) -> list[Flag]:

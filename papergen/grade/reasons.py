@@ -20,6 +20,8 @@ REASON_LABELS: dict[str, str] = {
     "blank-sheet": "空白答题卡",
     "absent-with-answers": "缺考但有作答",
     "absent-unclear": "缺考标记不清",
+    "violation-marked": "监考员标记违纪",
+    "violation-unclear": "违纪标记不清",
     # identity: 准考证号, 试卷类型, QR code
     "id-missing": "未涂准考证号",
     "id-incomplete": "准考证号不完整",

@@ -11,7 +11,10 @@ A sheet whose 准考证号 could not be read is a row of its own too.
 Totals only add questions that were scored; a sheet with any unscored
 (flagged) question, or any open flag, needs review and its total is
 provisional — never presented as final. An absent candidate (缺考) has no
-total at all, not zero. Every total is checked to lie between the exam's
+total at all, not zero. A sheet the invigilator marked 违纪 keeps its total
+(shown, with the status 违纪) but is left out of statistics and ranking like
+缺考; its reading is flagged ``violation-marked`` and stays on the review
+list, so a stray pencil mark never removes a student unnoticed. Every total is checked to lie between the exam's
 lowest and highest possible score: outside it, papergen stops with an
 internal error rather than print a wrong number.
 """
@@ -44,6 +47,9 @@ from papergen.sheet.code import printable
 STATUS_GRADED = "已评"
 STATUS_REVIEW = "待复核"
 STATUS_ABSENT = "缺考"
+STATUS_VIOLATION = "违纪"
+#: The sheet flag that a marked 违纪 box raises (and that makes the status 违纪).
+VIOLATION_REASON = "violation-marked"
 
 
 class ResultOutOfRange(PapergenError):
@@ -65,19 +71,23 @@ class StudentResult:
     pages: list[str] = field(default_factory=list)
     scores: dict[str, float] = field(default_factory=dict)  # bank question id → points, scored questions only
     choices: dict[str, str | None] = field(default_factory=dict)  # bank letters; "" blank; None flagged
+    violation: bool = False  # 违纪 marked by the invigilator on one of its pages
 
     @property
     def status(self) -> str:
         if self.absent and not self.flags:
             return STATUS_ABSENT
+        if self.violation and not self.absent and self.identified and not self.duplicate:
+            return STATUS_VIOLATION  # its flag keeps it on the review list
         if self.flags or self.unscored or self.duplicate or not self.identified:
             return STATUS_REVIEW
         return STATUS_GRADED
 
     @property
     def in_stats(self) -> bool:
-        """Counted in averages and item statistics: a known candidate who sat the exam, with a known variant."""
-        return not self.absent and self.identified and not self.duplicate and self.variant is not None
+        """Counted in averages, item statistics and ranking: a known candidate who sat the exam
+        without a 违纪 mark, with a known variant."""
+        return not self.absent and not self.violation and self.identified and not self.duplicate and self.variant is not None
 
     @property
     def shown_total(self) -> float | None:
@@ -117,6 +127,9 @@ def student_results(db: sqlite3.Connection, manifest: Manifest) -> list[StudentR
             )
         result.pages.append(page.where)
         result.absent = result.absent or page.absent
+        flags = page_flags(db, page.key, open_only=False)
+        # a 违纪 mark stays the student's status even once a person has looked at its flag
+        result.violation = result.violation or any(f.reason == VIOLATION_REASON for f in flags)
         result.variant = result.variant or page.variant
         for mark in page_marks(db, page.key):
             if mark.question_id is not None:
@@ -129,7 +142,7 @@ def student_results(db: sqlite3.Connection, manifest: Manifest) -> list[StudentR
             result.sections[mark.section] += mark.score
             result.answered += mark.outcome == "answer"
             result.scores[mark.question_id] = mark.score
-        result.flags += [(f"第 {f.number} 题：" if f.number else "") + f.message for f in page_flags(db, page.key)]
+        result.flags += [(f"第 {f.number} 题：" if f.number else "") + f.message for f in flags if not f.resolved]
     low, high = exam_score_range(manifest)
     for result in results.values():
         if not low - 1e-9 <= result.total <= high + 1e-9:
@@ -151,7 +164,8 @@ def _row(result: StudentResult) -> list[str]:
     if result.shown_total is None:
         total, sections = STATUS_ABSENT, ["" for _ in result.sections]
     else:
-        total = f"{result.total:g}" + ("*" if result.status == STATUS_REVIEW else "")
+        provisional = result.status == STATUS_REVIEW or (result.status == STATUS_VIOLATION and result.unscored)
+        total = f"{result.total:g}" + ("*" if provisional else "")
         sections = [f"{s:g}" for s in result.sections]
     return [result.student_id, result.variant or "", result.status, total, *sections, "；".join(result.flags)]
 
@@ -185,6 +199,7 @@ def format_results(
             [
                 {
                     "student_id": r.student_id, "variant": r.variant, "status": r.status, "absent": r.absent,
+                    "violation": r.violation,
                     "total": r.shown_total, "sections": None if r.absent else r.sections, "answered": r.answered,
                     "unscored": r.unscored, "flags": r.flags, "pages": r.pages, "replaced": earlier(r),
                 }
@@ -209,7 +224,9 @@ def format_results(
     for cells in [headers] + rows:
         padded = [c + " " * (widths[i] - display_width(c)) for i, c in enumerate(cells[:-1])]
         lines.append("  ".join(padded + [cells[-1]]).rstrip())
-    lines.append(f"共 {len(results)} 份；带 * 的总分为暂定（有待复核的题）；缺考不计分、不计入平均")
+    lines.append(
+        f"共 {len(results)} 份；带 * 的总分为暂定（有待复核的题）；缺考不计分、不计入平均；违纪照常计分，但不计入平均和排名"
+    )
     if history:
         lines.append(f"重新扫描（同名文件）替换了 {len(history)} 页较早的读取：")
         lines += [

@@ -2,7 +2,8 @@
 
 Reads the exam manifest (for the sheet geometry and variants) and a roster,
 assigns variants by seat so neighbours differ, prints each student's name,
-class and 准考证号 on their sheet and into its QR code, and writes a CSV of
+class, 准考证号 (and 考场号/座位号 when the roster has them) on their sheet,
+name and 准考证号 into its QR code, and writes a CSV of
 the assignments beside the PDF for the invigilators.
 """
 
@@ -35,14 +36,21 @@ def print_personal_sheets(exam_json: str | Path, roster: str | Path, output: str
     students = read_roster(roster, id_digits=manifest.sheet.id_digits)
     variants = tuple(v.name for v in manifest.variants)
     assigned = assign_variants(students, variants)
-    people = [Personal(s.student_id, s.name, s.klass, variant) for s, variant in assigned]
+    people = [
+        Personal(s.student_id, s.name, s.klass, variant, room=s.room, seat=str(s.seat) if s.seat is not None else "")
+        for s, variant in assigned
+    ]
     output = Path(output)
     assignments = output.with_name(output.stem + "-座位与试卷类型.csv")
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["座位号", "准考证号", "姓名", "班级", "试卷类型"])
+    rooms = any(student.room for student in students)  # a 考场号 column only when the roster has 考场号
+    writer.writerow((["考场号"] if rooms else []) + ["座位号", "准考证号", "姓名", "班级", "试卷类型"])
     for student, variant in assigned:
-        writer.writerow([student.seat or "", student.student_id, csv_text(student.name), csv_text(student.klass), variant])
+        writer.writerow(
+            ([csv_text(student.room)] if rooms else [])
+            + [student.seat or "", student.student_id, csv_text(student.name), csv_text(student.klass), variant]
+        )
     # The sheets and the invigilators' list are replaced together or not at all.
     with atomic.atomic_paths(output, assignments) as (sheets_tmp, assignments_tmp):
         pages = render_sheets(

@@ -4,8 +4,11 @@ Everything the grader will look for (fiducials, boxes, QR code) is drawn
 exactly at the geometry's rectangles; nothing here computes a position the
 grader needs. Boxes are drawn as thin grey brackets with a pale letter
 inside, like Chinese standard sheets, so a pencil mark is much darker than
-the printed box. The static part of a page is drawn once as a PDF form and
-reused, which keeps a thousand personalised sheets fast.
+the printed box.
+Section labels are drawn on their own page only (the geometry says which);
+the 条形码 area and the invigilator's frame only on sheets whose geometry
+has them. The static part of a page is drawn once as a PDF form and reused,
+which keeps a thousand personalised sheets fast.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from papergen.sheet.layout import Rect, SheetGeometry
 
 BOX_GREY = 0.45  # box outline
 LETTER_GREY = 0.62  # letter inside a box
+SECTION_FONT = 9  # pt: a section's label over its blocks
 NOTES = (
     "注意事项：1. 用2B铅笔填涂，涂满方框，颜色要深。",
     "2. 修改时用橡皮擦干净，不留痕迹。",
@@ -41,6 +45,8 @@ class Personal:
     name: str
     klass: str
     variant: str | None
+    room: str = ""  # 考场号, when the roster has one
+    seat: str = ""  # 座位号, when the roster has one
 
 
 class _Page:
@@ -73,7 +79,7 @@ def _draw_box(c: pdfcanvas.Canvas, p: _Page, rect: Rect, label: str, font: str) 
         (x + w, y, x + w, y + h), (x + w, y, x + w - tick, y), (x + w, y + h, x + w - tick, y + h),
     ])
     c.setFillGray(LETTER_GREY)
-    size = h * 0.8
+    size = h * 0.8  # in proportion to the box, so the letter's share of its ink is the same at any size
     c.setFont(font, size)
     c.drawCentredString(x + w / 2, y + (h - size * 0.72) / 2, label)
 
@@ -87,7 +93,7 @@ def _draw_static(
     for fx, fy in g.fiducial_centers():
         c.rect(p.x(fx - s / 2), p.y(fy + s / 2), s * mm, s * mm, stroke=0, fill=1)
     h = g.header
-    for label in g.labels:
+    for label in g.labels_on(page_number):
         c.setFillGray(0)
         if label["kind"] == "title":
             c.setFont(bold, 13)
@@ -95,6 +101,16 @@ def _draw_static(
         elif label["kind"] == "text":
             c.setFont(bold if label.get("bold") else body, 8.5)
             c.drawString(p.x(label["x"]), p.y(label["y"]), label["text"])
+        elif label["kind"] == "note":
+            c.setFont(body, 6.5)
+            c.drawString(p.x(label["x"]), p.y(label["y"]), label["text"])
+        elif label["kind"] == "section":
+            c.setFont(bold, SECTION_FONT)
+            c.drawString(p.x(label["x"]), p.y(label["y"]), label["text"])
+        elif label["kind"] == "barcode":
+            c.setFillGray(0.55)
+            c.setFont(body, 10)
+            c.drawCentredString(p.x(label["x"]), p.y(label["y"]), label["text"])
         elif label["kind"] == "examples":
             _draw_examples(c, p, label["x"], label["y"], g, body)
         elif label["kind"] == "notes":
@@ -103,14 +119,26 @@ def _draw_static(
                 c.drawString(p.x(label["x"]), p.y(label["y"] + i * 3.6), line)
     c.setStrokeGray(0.2)
     c.setLineWidth(0.6)
-    for rect in (h.name_box, h.class_box, *h.id_write_in):
-        c.rect(*p.rect(rect), stroke=1, fill=0)
+    for rect in (h.name_box, h.class_box, h.room_box, h.seat_box, *h.id_write_in):
+        if rect is not None:
+            c.rect(*p.rect(rect), stroke=1, fill=0)
+    if h.invigilator is not None:
+        c.setStrokeGray(0.35)
+        c.rect(*p.rect(h.invigilator), stroke=1, fill=0)
+    if h.barcode is not None:
+        c.setStrokeGray(0.45)
+        c.setDash(3, 2)
+        c.rect(*p.rect(h.barcode), stroke=1, fill=0)
+        c.setDash()
+    c.setStrokeGray(0.2)
     for column in h.id_grid:
         for digit, rect in enumerate(column):
             _draw_box(c, p, rect, str(digit), body)
     for k, rect in enumerate(h.variant_row):
         _draw_box(c, p, rect, g.variants[k], body)
     _draw_box(c, p, h.absent, "", body)
+    if h.violation is not None:
+        _draw_box(c, p, h.violation, "", body)
     for q in g.questions_on(page_number):
         first = q.boxes[0]
         c.setFillGray(0)
@@ -192,6 +220,10 @@ def _draw_personal(c: pdfcanvas.Canvas, g: SheetGeometry, person: Personal, body
         x, y, w, hh = p.rect(rect)
         # Names may hold characters Noto Sans SC lacks (𠮷): fallback fonts per run.
         fonts.draw_runs(c, x + 1.5 * mm, y + 1.8 * mm, text, body, 10)
+    for rect, text in ((h.room_box, person.room), (h.seat_box, person.seat)):
+        if rect is not None and text:
+            x, y, w, hh = p.rect(rect)
+            fonts.draw_runs(c, x + 1.5 * mm, y + 1.8 * mm, text, body, 10)
     c.setFont(bold, 9)
     for digit, rect in zip(person.student_id, h.id_write_in):
         x, y, w, hh = p.rect(rect)

@@ -71,6 +71,7 @@ from papergen.core.errors import InputFileError, OutputError
 from papergen.core.executor import run_jobs
 from papergen.exam.manifest import Manifest
 from papergen.exam.variants import display_letters
+from papergen.grade.results import STATUS_VIOLATION
 from papergen.render import fonts
 from papergen.render.cjk import CJKParagraph
 from papergen.render.paper import PaperQuestion, format_points, paper_for_variant
@@ -204,6 +205,8 @@ def skip_reason(results: ExamResults, row: int) -> str | None:
         return "缺考（无答题卡）"
     if student.absent or student.status == STATUS_ABSENT:
         return "缺考" if student.status == STATUS_ABSENT else "标记了缺考，待复核"
+    if student.status == STATUS_VIOLATION:
+        return "监考员标记了违纪，成绩待核对，不生成反馈"
     if not student.identified:
         return "答题卡上的准考证号未能识别，待复核"
     if student.duplicate:

@@ -51,7 +51,7 @@ DOUBT_SINGLE = ("two-marks", "faint", "tick")
 DOUBT_MULTIPLE = ("faint", "tick")
 
 #: Random streams, one per purpose (with the sheet and page as further keys).
-STREAM_COHORT, STREAM_ANSWERS, STREAM_PEN, STREAM_DEVICE = range(4)
+STREAM_COHORT, STREAM_ANSWERS, STREAM_PEN, STREAM_DEVICE, STREAM_VIOLATIONS = range(5)
 
 
 class SimulateOptionError(PapergenError):
@@ -75,6 +75,7 @@ class Student:
     ability: float
     topic_skill: dict[str, float]  # top-level topic → cohort offset + own deviation
     tone: float  # this student's pencil darkness
+    violation: bool = False  # the invigilator marked 违纪 (the student still answers)
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,15 @@ def student_ids(n: int, exam: str, digits: int) -> list[str]:
     return [f"{base}{i:0{serial}d}" for i in range(1, n + 1)]
 
 
-def make_cohort(manifest: Manifest, n: int, seed: int, *, absent: int = 0, duplicate_ids: int = 0) -> list[Student]:
-    """The students behind ``n`` sheets, with absences and duplicated ids placed at random."""
+def make_cohort(
+    manifest: Manifest, n: int, seed: int, *, absent: int = 0, duplicate_ids: int = 0, violations: int = 0
+) -> list[Student]:
+    """The students behind ``n`` sheets, with absences, duplicated ids and 违纪 marks placed at random.
+
+    违纪 goes on sheets that are not absent and whose 准考证号 no other sheet
+    carries, drawn from a stream of its own, so asking for it changes nobody
+    else's sheet.
+    """
     rng = random_stream(seed, STREAM_COHORT)
     topics = sorted({top_topic(q.topic) for q in manifest.questions.values()})
     offsets = dict(zip(topics, rng.normal(0.0, TOPIC_SPREAD, len(topics))))
@@ -115,9 +123,16 @@ def make_cohort(manifest: Manifest, n: int, seed: int, *, absent: int = 0, dupli
     absent_sheets = set(order[:absent].tolist())
     duplicate_sheets = order[absent:absent + duplicate_ids].tolist()
     originals = [i for i in range(n) if i not in absent_sheets and i not in duplicate_sheets]
+    copied: set[int] = set()
     for i in duplicate_sheets:
-        ids[i] = ids[int(rng.choice(originals))]
+        source = int(rng.choice(originals))
+        ids[i] = ids[source]
+        copied.add(source)
     names = [v.name for v in manifest.variants]
+    # 违纪 on a sheet of its own 准考证号 (not one another sheet also carries), so it is this student's result
+    own = [i for i in originals if i not in copied]
+    marked = random_stream(seed, STREAM_VIOLATIONS).permutation(own)[:violations]
+    violation_sheets = set(int(i) for i in marked)
     students = []
     for i in range(n):
         light = rng.random() < LIGHT_HAND_RATE
@@ -126,7 +141,7 @@ def make_cohort(manifest: Manifest, n: int, seed: int, *, absent: int = 0, dupli
         students.append(Student(
             sheet=i + 1, student_id=ids[i], variant=names[i % len(names)], absent=i in absent_sheets,
             ability=float(rng.normal()), topic_skill={t: float(offsets[t] + d) for t, d in zip(topics, own)},
-            tone=float(tone),
+            tone=float(tone), violation=i in violation_sheets,
         ))
     return students
 

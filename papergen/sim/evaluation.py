@@ -84,6 +84,16 @@ def _compare_page(db: sqlite3.Connection, row: dict, page: PageRow, report: Accu
     if bool(int(row["absent"])) != page.absent:
         silent = True
         report.details.append(f"{where}: 缺考读错")
+    # truth.csv files written before the 违纪 box have no column for it
+    drawn_violation = bool(int(row.get("violation") or 0))
+    read_violation = "violation-marked" in sheet_reasons
+    if drawn_violation and not read_violation:
+        silent = True
+        report.details.append(f"{where}: 违纪标记未读出")
+    elif read_violation and not drawn_violation:
+        beyond = True
+        report.details.append(f"{where}: 读出了没有画上的违纪标记")
+    sheet_reasons.discard("violation-marked")  # the expected flag of a 违纪 sheet, not a reading beyond it
     if row["student_id"] != (page.student_id or ""):
         if sheet_reasons & IDENTITY_FLAGS:
             beyond = True

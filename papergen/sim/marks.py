@@ -71,8 +71,8 @@ def fill_page(
 ) -> np.ndarray:
     """A copy of ``blank`` (H, W) uint8 with this student's pencil on sheet page ``page``.
 
-    Every page carries the header, so the 准考证号, 试卷类型 (and, for an
-    absent student, the invigilator's 缺考 mark) go on each page.
+    Every page carries the header, so the 准考证号, 试卷类型 (and the
+    invigilator's 缺考 or 违纪 mark) go on each page.
     """
     image = blank.copy()
     ppm = dpi / MM_PER_INCH
@@ -87,6 +87,8 @@ def fill_page(
         mark(header.absent, "fill")
         return image
     mark(header.variant_row[geometry.variants.index(student.variant)], "fill")
+    if student.violation and header.violation is not None:
+        mark(header.violation, "fill")
     boxes = {q.number: q.boxes for q in geometry.questions_on(page)}
     for response in responses:
         for box, kind in response.marks:

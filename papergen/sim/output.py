@@ -149,6 +149,7 @@ class TruthRow:
     rotation: int
     ambiguous: str  # "3:two-marks;17:faint"
     answers: dict[int, str]  # question number → letters, for questions on this sheet page
+    violation: bool = False  # the invigilator marked 违纪 on this sheet
 
 
 def truth_csv(rows: Sequence[TruthRow], geometry: SheetGeometry) -> str:
@@ -156,11 +157,11 @@ def truth_csv(rows: Sequence[TruthRow], geometry: SheetGeometry) -> str:
     numbers = [q.number for q in geometry.questions]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["file", "page", "sheet_page", "student_id", "variant", "absent", "rotation", "ambiguous",
-                     *map(str, numbers)])
+    writer.writerow(["file", "page", "sheet_page", "student_id", "variant", "absent", "violation", "rotation",
+                     "ambiguous", *map(str, numbers)])
     for row in rows:
         writer.writerow([row.file, row.page, row.sheet_page, row.student_id, row.variant, int(row.absent),
-                         row.rotation, row.ambiguous, *(row.answers.get(k, "") for k in numbers)])
+                         int(row.violation), row.rotation, row.ambiguous, *(row.answers.get(k, "") for k in numbers)])
     return buffer.getvalue()
 
 
@@ -174,7 +175,7 @@ def truth_row(
         file=name, page=index, sheet_page=page, student_id=student.student_id,
         variant="" if student.absent else student.variant, absent=student.absent, rotation=rotation,
         ambiguous=";".join(f"{r.number}:{r.doubt}" for r in mine if r.doubt),
-        answers={r.number: r.letters for r in mine},
+        answers={r.number: r.letters for r in mine}, violation=student.violation,
     )
 
 

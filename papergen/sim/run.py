@@ -80,6 +80,7 @@ class SimulationResult:
     duplicate_ids: int
     ambiguous: int  # deliberately doubtful questions
     seconds: float
+    violations: int = 0  # sheets the invigilator marked 违纪
     rows: tuple[TruthRow, ...] = field(repr=False, default=())
 
 
@@ -95,6 +96,7 @@ def simulate(
     absent: int = 0,
     duplicate_ids: int = 0,
     doubtful_rate: float = 0.01,
+    violations: int = 0,
     progress: Callable[[str], None] | None = None,
 ) -> SimulationResult:
     """Write ``n`` filled, degraded answer sheets and their ``truth.csv`` into ``outdir``.
@@ -114,12 +116,15 @@ def simulate(
         drawn per sheet). Photos are 8–12 MP whatever it is.
     absent, duplicate_ids
         Sheets marked 缺考 by the invigilator; sheets bubbling another sheet's 准考证号.
+    violations
+        Sheets (of students who sat the exam, with their own 准考证号) the
+        invigilator marked 违纪; an exam.json whose sheet has no 违纪 box gets none.
     doubtful_rate
         Chance per question of a deliberately doubtful mark.
     """
     start = time.perf_counter()
     say = progress or (lambda message: None)
-    _check_options(n, degrade, fmt, dpi, absent, duplicate_ids, doubtful_rate)
+    _check_options(n, degrade, fmt, dpi, absent, duplicate_ids, doubtful_rate, violations)
     exam_json, outdir = Path(exam_json), Path(outdir)
     manifest = read_manifest(exam_json)
     sheet_pdf = exam_json.parent / SHEET_PDF
@@ -135,7 +140,9 @@ def simulate(
     blanks = rasterize_sheet(sheet_pdf, base_dpi)
     if len(blanks) != geometry.pages:
         raise InputFileError(f"答题卡 PDF 有 {len(blanks)} 页，考试清单说是 {geometry.pages} 页", path=sheet_pdf)
-    students = make_cohort(manifest, n, seed, absent=absent, duplicate_ids=duplicate_ids)
+    if violations and geometry.header.violation is None:
+        raise SimulateOptionError("这份 exam.json 的答题卡没有违纪标记框（由旧版 papergen 生成），不能模拟违纪")
+    students = make_cohort(manifest, n, seed, absent=absent, duplicate_ids=duplicate_ids, violations=violations)
     run = _Run(manifest, blanks, base_dpi, seed, degrade, fmt, dpi, doubtful_rate)
     truth = outdir / TRUTH_NAME
     # An earlier run's truth.csv stops being true as soon as its sheets start
@@ -172,6 +179,7 @@ def simulate(
     return SimulationResult(
         outdir=outdir, files=tuple(files), truth=truth, sheets=n, pages=len(rows), absent=absent,
         duplicate_ids=duplicate_ids, ambiguous=ambiguous, seconds=time.perf_counter() - start, rows=tuple(rows),
+        violations=violations,
     )
 
 
@@ -236,7 +244,10 @@ def rasterize_sheet(sheet_pdf: Path, dpi: float) -> list[np.ndarray]:
         document.close()
 
 
-def _check_options(n: int, degrade: str, fmt: str, dpi: float | None, absent: int, duplicate_ids: int, doubtful_rate: float) -> None:
+def _check_options(
+    n: int, degrade: str, fmt: str, dpi: float | None, absent: int, duplicate_ids: int, doubtful_rate: float,
+    violations: int = 0,
+) -> None:
     if degrade not in DEGRADE_LEVELS:
         raise SimulateOptionError(f"未知的退化程度 {degrade!r}，可选：{'、'.join(DEGRADE_LEVELS)}")
     if fmt not in FORMATS:
@@ -252,6 +263,12 @@ def _check_options(n: int, degrade: str, fmt: str, dpi: float | None, absent: in
     if duplicate_ids and absent + duplicate_ids >= n:
         raise SimulateOptionError(
             f"重复准考证号 {duplicate_ids} 张需要另有未缺考的答题卡可供重复（共 {n} 张，缺考 {absent} 张）"
+        )
+    if violations < 0:
+        raise SimulateOptionError("违纪数不能为负")
+    if violations > n - absent - 2 * duplicate_ids:  # each duplicate shares the number of one other sheet
+        raise SimulateOptionError(
+            f"违纪 {violations} 张多于未缺考、准考证号不重复的答题卡（共 {n} 张，缺考 {absent} 张，重复 {duplicate_ids} 张）"
         )
     if not 0 <= doubtful_rate <= 1:
         raise SimulateOptionError("存疑比例应在 0 到 1 之间")
