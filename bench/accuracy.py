@@ -2,7 +2,9 @@
 
     python bench/accuracy.py [--sheets 300] [--seeds 3] [--workers 2]
 
-For each level (none, scan, photo, harsh) and seed it simulates sheets with
+For each level (none, scan, photo, harsh by default; ``--levels cut`` adds
+the pages that lost corner squares, see bench/cut_corners.py for them per
+journey) and seed it simulates sheets with
 `papergen simulate`, grades them, and compares with truth.csv. Prints per
 level: sheets, exact sheets, sheets flagged beyond the deliberate doubtful
 marks, and silent errors (wrong readings nobody was warned about), plus how

@@ -79,15 +79,20 @@ def squares(image: np.ndarray, side_px: float) -> list[float]:
 
 
 def synthetic_page(dpi: float = 100) -> tuple[np.ndarray, np.ndarray, list[tuple[float, float, float, float]]]:
-    """An A4 page at ``dpi`` with only the four 7 mm corner squares 8 mm from the edges."""
+    """An A4 page at ``dpi`` with the four 7 mm corner squares 8 mm from the edges and a grey
+    block where the QR code is (26 mm, 2.5 mm from the top-right square)."""
     k = dpi / 25.4
     page = np.full((int(297 * k), int(210 * k)), 255, np.uint8)
+    page[int(16.5 * k):int(42.5 * k), int(166.5 * k):int(192.5 * k)] = 160
     rects = [(x * k, y * k, 7 * k, 7 * k) for y in (8, 297 - 15) for x in (8, 210 - 15)]
     corners = []
     for x, y, w, h in rects:
         page[int(round(y)):int(round(y + h)), int(round(x)):int(round(x + w))] = 0
         corners += [(x, y), (x + w, y), (x, y + h), (x + w, y + h)]
     return page, np.array(corners), rects
+
+
+QR_MM = np.array([(166.5, 16.5), (192.5, 16.5), (166.5, 42.5), (192.5, 42.5)])
 
 
 @pytest.mark.parametrize("side", ["top", "bottom", "left", "right"])
@@ -101,10 +106,12 @@ def test_a_crooked_feed_cuts_off_the_squares_it_says(side, how):
         cut = on_side if how == "both" else (on_side[seed % 2],)
         kept = [c for c in range(4) if c not in cut]
         scan, lost = journeys.crooked_feed(page, rng, dpi_in=100, dpi_out=100, corners_px=corners, cut=cut, side=side,
-                                           kept=kept, background=240)
+                                           kept=kept, background=240, clear_px=QR_MM * 100 / 25.4)
         assert set(cut) <= set(lost), (seed, cut, lost)
         whole = [a for a in squares(scan, side_px) if a > 0.9]
         assert len(whole) == 4 - len(lost), (seed, side, cut, lost, squares(scan, side_px))
+        qr = ((scan > 100) & (scan < 220)).sum() / (26 * 100 / 25.4) ** 2
+        assert qr > 0.97, (seed, side, cut, qr)  # the cut kept off the QR code
 
 
 @pytest.mark.parametrize("side", ["top", "bottom", "left", "right"])
@@ -182,9 +189,10 @@ def test_pages_losing_one_square_are_read_exactly_or_refused(graded):
 def test_every_cut_page_is_read_exactly_or_refused(graded):
     """Issue 12: a page that lost two corner squares is read through the right frame or refused, never misread.
 
-    On the grader before the frame-alignment check, seed 12 has two such pages
-    (both copies with a clipped margin) read through a wrong frame, with 37
-    and 30 answers wrong and no flag on any of them.
+    On the grader before the frame-alignment check, seed 12 has four such
+    pages read through a wrong frame, with no flag on any wrong answer: two
+    shifted feeds that cut off TL+BL and TL+TR (38 and 8 answers wrong) and
+    two copies with a clipped margin, TL+TR and TL+BL (37 and 30).
     """
     rows, report = graded
     journey = {row["file"]: row["journey"] for row in rows}

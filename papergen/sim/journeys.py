@@ -351,7 +351,7 @@ STAPLE_WIDTH_MM = (0.6, 0.9)
 #: Where a staple's middle lies, mm from both paper edges at its corner
 #: (the squares span 8–15 mm: the crown often crosses one).
 STAPLE_AT_MM = (7.0, 16.0)
-#: How far past a cut square the bed's edge may reach into the page (the header starts 1.5 mm further).
+#: How far past a cut square the bed's edge may reach into the page (keeping off the QR code where it can).
 CUT_DEEPER_MM = 2.5
 
 
@@ -376,6 +376,7 @@ def degrade_cut(
     dpi_out: float | None,
     keep_px: np.ndarray,
     fiducials_px: Sequence[Sequence[float]],
+    qr_px: Sequence[float],
 ) -> Delivered:
     """A flatbed or copier scan (as ``degrade_scan``) of a page that lost corner squares on the way.
 
@@ -387,7 +388,9 @@ def degrade_cut(
     the pages are fed upside down. ``Delivered.journey`` names what happened.
 
     ``image`` (H, W) uint8 at ``dpi_in``; ``keep_px`` as in ``scanner_placement``;
-    ``fiducials_px`` the four squares ``(x, y, w, h)`` in frame order, page pixels.
+    ``fiducials_px`` the four squares ``(x, y, w, h)`` in frame order and
+    ``qr_px`` the QR code's, page pixels: a cut stays off the QR code where
+    it can, so that these pages test reading without the lost squares.
     """
     dpi = float(dpi_out or rng.integers(150, 301))
     ppm = dpi_in / MM_PER_INCH
@@ -427,8 +430,10 @@ def degrade_cut(
     background = int(rng.integers(225, 250))
     if cut:
         kept = [c for c in range(4) if c not in cut and c not in gone]
+        qx, qy, qw, qh = qr_px
+        qr_corners = np.array([(qx, qy), (qx + qw, qy), (qx, qy + qh), (qx + qw, qy + qh)], dtype=np.float64)
         page, lost = crooked_feed(page, rng, dpi_in=dpi_in, dpi_out=dpi, corners_px=keep_px, cut=cut, side=side,
-                                  kept=kept, background=background)
+                                  kept=kept, background=background, clear_px=qr_corners)
         mishaps.insert(0, Mishap("cut", lost))
     else:
         keep = np.delete(keep_px, [4 * c + k for c in sorted(gone) for k in range(4)], axis=0)
@@ -455,15 +460,18 @@ def crooked_feed(
     side: str,
     kept: Sequence[int],
     background: int,
+    clear_px: np.ndarray | None = None,
 ) -> tuple[np.ndarray, tuple[int, ...]]:
     """The page fed so crooked or so far off that the bed's edge on ``side`` cuts off the squares ``cut``.
 
     The page is turned — 2.5–5° when one square is to be cut, so that it
-    stands out beyond its neighbour on that side; under 1.5° when both are —
+    stands out beyond its neighbour on that side; under 0.8° when both are —
     and the image ends at a line across ``side`` that takes at least half of
     each square in ``cut`` and at most ``CUT_DEEPER_MM`` more, keeping 1.5 mm
-    clear of every square in ``kept`` where it can. ``corners_px`` (16, 2) are
-    the squares' corners at ``dpi_in``, four rows per square in frame order.
+    clear of every square in ``kept`` and 0.5 mm of the points ``clear_px``
+    (the QR code's corners) where it can. ``corners_px`` (16, 2) are the
+    squares' corners at ``dpi_in``, four rows per square in frame order;
+    ``clear_px`` (N, 2) also at ``dpi_in``.
 
     Returns the scan, (H', W') uint8 at ``dpi_out``, and the squares the line
     actually reaches (any corner of theirs beyond it), for truth.
@@ -473,6 +481,7 @@ def crooked_feed(
         small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         shrink = small.shape[1] / image.shape[1]
         corners_px = corners_px * shrink
+        clear_px = None if clear_px is None else clear_px * shrink
         image, scale = small, scale / shrink
     px_per_mm = dpi_out / MM_PER_INCH
     margin = rng.uniform(2.0, 5.0) * px_per_mm
@@ -490,7 +499,7 @@ def crooked_feed(
     def centre(points: np.ndarray, square: int) -> np.ndarray:
         return points[4 * square:4 * square + 4].mean(axis=0)
 
-    angle = rng.uniform(2.5, 5.0) if len(cut) == 1 else rng.uniform(0.0, 1.5)
+    angle = rng.uniform(2.5, 5.0) if len(cut) == 1 else rng.uniform(0.0, 0.8)
     angle *= rng.choice([-1.0, 1.0])
     if len(cut) == 1:  # turn the way that lifts the cut square beyond its neighbour on that side
         neighbour = next(c for c in SIDE_CORNERS[side] if c != cut[0])
@@ -515,6 +524,8 @@ def crooked_feed(
     low = t[cut_rows].min() - CUT_DEEPER_MM * px_per_mm
     if kept_rows:
         low = max(low, t[kept_rows].max() + keep)
+    if clear_px is not None and len(clear_px):
+        low = max(low, outward * (clear_px @ matrix[:, :2].T + matrix[:, 2])[:, axis].max() + 0.5 * px_per_mm)
     edge = rng.uniform(low, high) if low <= high else high
     scan = cv2.warpAffine(image, matrix, size, flags=cv2.INTER_LINEAR, borderValue=background)
     line = outward * edge

@@ -206,6 +206,7 @@ class _Run:
         self.keep_px = fiducial_corners_px(g, dpi_in)
         s = g.fiducial_size
         self.fiducials_px = [rect_to_px((cx - s / 2, cy - s / 2, s, s), g, dpi_in) for cx, cy in g.fiducial_centers()]
+        self.qr_px = rect_to_px(g.header.qr, g, dpi_in)
         self.stopped = threading.Event()  # set when the run is interrupted: workers give up at the next page
 
     def sheet(self, student: Student) -> tuple[list[Response], list[StoredPage]]:
@@ -232,7 +233,7 @@ class _Run:
             return degrade_photo(image, rng)
         if self.degrade == "cut":
             return degrade_cut(image, rng, dpi_in=self.dpi_in, dpi_out=self.dpi_out, keep_px=self.keep_px,
-                               fiducials_px=self.fiducials_px)
+                               fiducials_px=self.fiducials_px, qr_px=self.qr_px)
         return degrade_harsh(image, rng, dpi_in=self.dpi_in, dpi_out=self.dpi_out, keep_px=self.keep_px,
                              fiducials_px=self.fiducials_px)
 
