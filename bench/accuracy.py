@@ -2,8 +2,11 @@
 
     python bench/accuracy.py [--sheets 300] [--seeds 3] [--workers 2]
 
-For each level (none, scan, photo, harsh) and seed it simulates sheets with
-`papergen simulate`, grades them, and compares with truth.csv. Prints per
+For each level (none, scan, photo, harsh by default; the ``cut`` level,
+pages that lost corner squares, only when named: ``--levels cut`` or
+``--levels none,scan,photo,harsh,cut``; bench/cut_corners.py breaks it down
+per journey) and seed it simulates sheets with `papergen simulate`, grades
+them, and compares with truth.csv. Prints per
 level: sheets, exact sheets, sheets flagged beyond the deliberate doubtful
 marks, and silent errors (wrong readings nobody was warned about), plus how
 many deliberately doubtful marks were flagged.

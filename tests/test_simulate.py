@@ -72,7 +72,8 @@ def test_files_and_truth_rows(clean_run, manifest):
     assert all(p.is_file() for p in result.files)
     assert len(rows) == 5 == result.pages
     numbers = [str(q.number) for q in manifest.sheet.questions]
-    assert list(rows[0]) == FIXED_COLUMNS + numbers
+    assert list(rows[0]) == FIXED_COLUMNS + numbers + ["journey"]  # journey last: positions stay
+    assert {r["journey"] for r in rows} == {""}  # a clean raster loses no corner square
     assert [r["file"] for r in rows] == [p.name for p in result.files]
     assert {r["page"] for r in rows} == {"1"} and {r["sheet_page"] for r in rows} == {"1"}
 
@@ -157,7 +158,7 @@ def test_same_seed_gives_identical_truth_and_pages(exam, tmp_path):
 def test_answers_do_not_depend_on_the_device(exam, tmp_path):
     clean = read_truth(sim.simulate(exam, 3, tmp_path / "a", seed=4, degrade="none", dpi=72).truth)
     harsh = read_truth(sim.simulate(exam, 3, tmp_path / "b", seed=4, degrade="harsh", dpi=72).truth)
-    drop = ("rotation",)
+    drop = ("rotation", "journey")
     assert [{k: v for k, v in r.items() if k not in drop} for r in clean] == [
         {k: v for k, v in r.items() if k not in drop} for r in harsh
     ]

@@ -6,6 +6,8 @@ right, no flag beyond the deliberately doubtful marks), flagged beyond the
 deliberate cases, and *silent errors* — a reading that differs from the
 truth with no flag to warn anyone, or a deliberately doubtful mark that was
 decided instead of flagged. Silent errors are the number that must be zero.
+``Accuracy.pages`` keeps each page's outcome, to break the counts down (by
+``truth.csv``'s ``journey``, say).
 """
 
 from __future__ import annotations
@@ -27,6 +29,17 @@ IDENTITY_FLAGS = {"id-unreadable", "id-incomplete", "id-missing", "id-mismatch"}
 VARIANT_FLAGS = {"variant-unreadable", "variant-missing", "variant-mismatch", "variant-unknown"}
 
 
+@dataclass(frozen=True)
+class PageOutcome:
+    """How one truth row fared."""
+
+    file: str
+    page: int
+    outcome: str  # exact | flagged (read, with flags beyond the deliberate ones) | refused (not read) | silent
+    wrong: int = 0  # answers read wrong without a flag (deliberately doubtful marks decided included)
+    status: str = "read"  # the page's status in the store (rejected | not-a-sheet | … when refused)
+
+
 @dataclass
 class Accuracy:
     sheets: int = 0
@@ -40,6 +53,7 @@ class Accuracy:
     missing_pages: int = 0  # truth rows with no graded page
     lost_black_and_white: int = 0  # silent errors where the mark left no trace on a black-and-white scan
     details: list[str] = field(default_factory=list)
+    pages: list[PageOutcome] = field(default_factory=list)
 
 
 def evaluate(results_dir: str | Path, truth_csv: str | Path) -> Accuracy:
@@ -62,6 +76,7 @@ def evaluate(results_dir: str | Path, truth_csv: str | Path) -> Accuracy:
                     report.missing_pages += 1
                     report.silent_errors += 1
                     report.details.append(f"{key}: 没有评阅记录")
+                    report.pages.append(PageOutcome(key[0], key[1], "silent", status=""))
                     continue
                 _compare_page(db, row, by_name[key], report)
     return report
@@ -74,6 +89,7 @@ def _compare_page(db: sqlite3.Connection, row: dict, page: PageRow, report: Accu
     if page.status != "read":
         report.flagged_beyond += 1
         report.details.append(f"{where}: 页面状态 {page.status}")
+        report.pages.append(PageOutcome(row["file"], int(row["page"]), "refused", status=page.status))
         return
     ambiguous = {}
     for part in filter(None, row["ambiguous"].split(";")):
@@ -108,6 +124,7 @@ def _compare_page(db: sqlite3.Connection, row: dict, page: PageRow, report: Accu
             report.details.append(f"{where}: 试卷类型读成 {page.variant}，应为 {row['variant']}")
     marks = {mark.number: mark for mark in page_marks(db, page.key)}
     lost = False
+    wrong = 0
     for column, expected in row.items():
         if not column.isdigit() or expected is None:
             continue
@@ -128,6 +145,7 @@ def _compare_page(db: sqlite3.Connection, row: dict, page: PageRow, report: Accu
                 if page.black_and_white and drawn and mark.left_no_trace(drawn):
                     lost = True
                 report.question_errors += 1
+                wrong += 1
                 report.details.append(f"{where} 第 {number} 题：故意模糊（{ambiguous[number]}）却读成 {mark.letters or '空白'}")
             continue
         if mark.outcome == "flagged":
@@ -136,6 +154,7 @@ def _compare_page(db: sqlite3.Connection, row: dict, page: PageRow, report: Accu
         elif mark.letters != expected:
             silent = True
             report.question_errors += 1
+            wrong += 1
             report.details.append(f"{where} 第 {number} 题：读成 {mark.letters or '空白'}，应为 {expected or '空白'}")
     other_sheet_flags = sheet_reasons - IDENTITY_FLAGS - VARIANT_FLAGS
     if other_sheet_flags:
@@ -145,3 +164,5 @@ def _compare_page(db: sqlite3.Connection, row: dict, page: PageRow, report: Accu
     report.lost_black_and_white += silent and lost
     report.flagged_beyond += beyond and not silent
     report.exact += not silent and not beyond
+    outcome = "silent" if silent else "flagged" if beyond else "exact"
+    report.pages.append(PageOutcome(row["file"], int(row["page"]), outcome, wrong))

@@ -5,8 +5,12 @@ the resolution it was drawn at, and a random stream, and returns what the
 device hands over (``Delivered``): a flatbed or copier scan (skew, blur,
 noise, JPEG, sometimes black and white), a phone photo (perspective, page
 curl, lighting, colour), or a harsh fax-like copy (a covered corner, hard
-black and white, turned on its side). Colour pages are ``(H, W, 3)`` uint8
-in RGB order.
+black and white, turned on its side), or a scan that lost corner squares
+(``degrade_cut``: fed crooked or shifted and cut at the bed's edge, a copy
+with a clipped margin, a covered corner, a staple). What happened to the
+corner squares is named in ``Delivered.journey`` ("cut:TL,TR",
+"covered:BR;staple:TL", …) for ``truth.csv``. Colour pages are
+``(H, W, 3)`` uint8 in RGB order.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ class Delivered:
     rotation: int = 0  # clockwise degrees the page was turned: 0, 90, 180, 270
     binary: bool = False  # black and white only (0 and 255)
     quality: int = 95  # JPEG quality
+    journey: str = ""  # what befell the corner squares, ``journey_label``: "" when nothing did
 
 
 def gaussian_noise(shape: tuple[int, ...], sigma: float, rng: np.random.Generator) -> np.ndarray:
@@ -190,8 +195,10 @@ def degrade_harsh(
     """
     dpi = float(dpi_out or rng.integers(150, 201))
     page = image
+    journey = ""
     if rng.random() < 0.5:
         corner = int(rng.integers(4))
+        journey = journey_label([Mishap("covered", (corner,))])
         # white (sticker) or light grey (fold); darker grey would binarize into a black blob
         grey = int(rng.choice([int(rng.integers(235, 256)), int(rng.integers(185, 216))]))
         page = cover_corner(page, corner, rng, fiducial_px=fiducials_px[corner], px_per_mm=dpi_in / MM_PER_INCH, grey=grey)
@@ -205,7 +212,8 @@ def degrade_harsh(
     speckle = rng.random(page.shape, dtype=np.float32) < rng.uniform(2e-4, 1.5e-3)  # line noise
     page[speckle] = 255 - page[speckle]
     rotation = int(rng.choice([0, 90, 180, 270], p=[0.25, 0.2, 0.35, 0.2]))
-    return Delivered(rotate_clockwise(page, rotation), dpi, rotation=rotation, binary=True, quality=int(rng.integers(60, 86)))
+    return Delivered(rotate_clockwise(page, rotation), dpi, rotation=rotation, binary=True, quality=int(rng.integers(60, 86)),
+                     journey=journey)
 
 
 def rotate_clockwise(image: np.ndarray, degrees: int) -> np.ndarray:
@@ -324,3 +332,270 @@ def _lighting(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
     gain *= 1.0 - rng.uniform(0.2, 0.4) / (1.0 + np.exp(-distance / softness))
     gain *= rng.uniform(0.92, 1.0) / gain.max()
     return cv2.resize(gain, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+# -- pages that lose corner squares (degrade_cut) --------------------------------
+#: The corner squares in frame order, as truth.csv names them.
+CORNER_NAMES = ("TL", "TR", "BL", "BR")
+#: The page's sides and the two corner squares on each.
+SIDE_CORNERS = {"top": (0, 1), "bottom": (2, 3), "left": (0, 2), "right": (1, 3)}
+#: How a ``cut`` page loses its corner squares, and how often: fed crooked
+#: (one square beyond the bed's edge) or shifted (both squares on a side), a
+#: copy that clipped a margin, a covered corner, a staple, and one square cut
+#: by a crooked feed while another is covered.
+CUT_JOURNEYS = {"crooked": 0.2, "shifted": 0.2, "clipped": 0.15, "covered": 0.15, "staple": 0.15,
+                "crooked+covered": 0.15}
+#: A 24/6 staple's crown is 12.7 mm long; seen from the front it is a thin bar of bent wire.
+STAPLE_LENGTH_MM = (12.0, 13.0)
+STAPLE_WIDTH_MM = (0.6, 0.9)
+#: Where a staple's middle lies, mm from both paper edges at its corner
+#: (the squares span 8–15 mm: the crown often crosses one).
+STAPLE_AT_MM = (7.0, 16.0)
+#: How far past a cut square the bed's edge may reach into the page (keeping off the QR code where it can).
+CUT_DEEPER_MM = 2.5
+
+
+@dataclass(frozen=True)
+class Mishap:
+    """What befell corner squares on the way to the grader."""
+
+    kind: str  # cut (beyond the bed's edge) | clipped (a copy's missing margin) | covered | staple
+    corners: tuple[int, ...]  # frame order: 0 TL, 1 TR, 2 BL, 3 BR
+
+
+def journey_label(mishaps: Sequence[Mishap]) -> str:
+    """``truth.csv``'s ``journey`` cell: ``"cut:TL,TR;covered:BR"``, ``""`` when nothing happened."""
+    return ";".join(f"{m.kind}:{','.join(CORNER_NAMES[c] for c in sorted(m.corners))}" for m in mishaps)
+
+
+def degrade_cut(
+    image: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    dpi_in: float,
+    dpi_out: float | None,
+    keep_px: np.ndarray,
+    fiducials_px: Sequence[Sequence[float]],
+    qr_px: Sequence[float],
+) -> Delivered:
+    """A flatbed or copier scan (as ``degrade_scan``) of a page that lost corner squares on the way.
+
+    One of ``CUT_JOURNEYS``: fed crooked so that one square lies beyond the
+    bed's edge, shifted so that both squares on one side do (the image ends
+    there, through or past them), a copy whose copier clipped a margin with
+    the two squares on it, a sticker, fold or thumb over one square, a staple
+    across a corner, or a crooked feed plus a covered square. A quarter of
+    the pages are fed upside down. ``Delivered.journey`` names what happened.
+
+    ``image`` (H, W) uint8 at ``dpi_in``; ``keep_px`` as in ``scanner_placement``;
+    ``fiducials_px`` the four squares ``(x, y, w, h)`` in frame order and
+    ``qr_px`` the QR code's, page pixels: a cut stays off the QR code where
+    it can, so that these pages test reading without the lost squares.
+    """
+    dpi = float(dpi_out or rng.integers(150, 301))
+    ppm = dpi_in / MM_PER_INCH
+    what = str(rng.choice(list(CUT_JOURNEYS), p=list(CUT_JOURNEYS.values())))
+    page = image
+    mishaps: list[Mishap] = []
+    gone: set[int] = set()  # squares no longer on the paper's face (clipped, covered): placement need not keep them
+    cut: tuple[int, ...] = ()
+    side = ""
+    if what in ("crooked", "crooked+covered"):
+        cut = (int(rng.integers(4)),)
+        side = str(rng.choice([s for s, pair in SIDE_CORNERS.items() if cut[0] in pair]))
+    elif what == "shifted":
+        side = str(rng.choice(list(SIDE_CORNERS)))
+        cut = SIDE_CORNERS[side]
+    if what == "clipped":
+        side = str(rng.choice(list(SIDE_CORNERS)))
+        page = clip_margin(page, side, rng, fiducials_px=fiducials_px, px_per_mm=ppm)
+        gone.update(SIDE_CORNERS[side])
+        mishaps.append(Mishap("clipped", SIDE_CORNERS[side]))
+    elif what in ("covered", "crooked+covered"):
+        corner = int(rng.choice([c for c in range(4) if c not in cut]))
+        style = str(rng.choice(["sticker", "fold", "thumb"]))
+        if style == "thumb":
+            page = press_thumb(page, corner, rng, fiducial_px=fiducials_px[corner], px_per_mm=ppm)
+        else:
+            grey = int(rng.integers(235, 256)) if style == "sticker" else int(rng.integers(185, 216))
+            page = cover_corner(page, corner, rng, fiducial_px=fiducials_px[corner], px_per_mm=ppm, grey=grey)
+        gone.add(corner)
+        mishaps.append(Mishap("covered", (corner,)))
+    elif what == "staple":
+        corner = int(rng.integers(4))
+        page = staple(page, corner, rng, px_per_mm=ppm)
+        mishaps.append(Mishap("staple", (corner,)))
+    white, black = rng.uniform(228, 252), rng.uniform(8, 35)
+    page = paper_levels(page, white=white, black=black, gamma=rng.uniform(0.9, 1.15))
+    background = int(rng.integers(225, 250))
+    if cut:
+        kept = [c for c in range(4) if c not in cut and c not in gone]
+        qx, qy, qw, qh = qr_px
+        qr_corners = np.array([(qx, qy), (qx + qw, qy), (qx, qy + qh), (qx + qw, qy + qh)], dtype=np.float64)
+        page, lost = crooked_feed(page, rng, dpi_in=dpi_in, dpi_out=dpi, corners_px=keep_px, cut=cut, side=side,
+                                  kept=kept, background=background, clear_px=qr_corners)
+        mishaps.insert(0, Mishap("cut", lost))
+    else:
+        keep = np.delete(keep_px, [4 * c + k for c in sorted(gone) for k in range(4)], axis=0)
+        page = scanner_placement(page, rng, dpi_in=dpi_in, dpi_out=dpi, keep_px=keep, background=background)
+    page = cv2.GaussianBlur(page, (0, 0), rng.uniform(0.35, 0.9))
+    page = add_noise(page, rng.uniform(2.0, 7.0), rng)
+    quality = int(rng.integers(50, 91))
+    binary = rng.random() < 0.3  # the copier's "text" (black-and-white) mode
+    if binary:
+        _, page = cv2.threshold(page, black + (white - black) * rng.uniform(*BW_CUT), 255, cv2.THRESH_BINARY)
+    rotation = 180 if rng.random() < 0.25 else 0
+    return Delivered(rotate_clockwise(page, rotation), dpi, rotation=rotation, binary=binary, quality=quality,
+                     journey=journey_label(mishaps))
+
+
+def crooked_feed(
+    image: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    dpi_in: float,
+    dpi_out: float,
+    corners_px: np.ndarray,
+    cut: Sequence[int],
+    side: str,
+    kept: Sequence[int],
+    background: int,
+    clear_px: np.ndarray | None = None,
+) -> tuple[np.ndarray, tuple[int, ...]]:
+    """The page fed so crooked or so far off that the bed's edge on ``side`` cuts off the squares ``cut``.
+
+    The page is turned — 2.5–5° when one square is to be cut, so that it
+    stands out beyond its neighbour on that side; under 0.8° when both are —
+    and the image ends at a line across ``side`` that takes at least half of
+    each square in ``cut`` and at most ``CUT_DEEPER_MM`` more, keeping 1.5 mm
+    clear of every square in ``kept`` and 0.5 mm of the points ``clear_px``
+    (the QR code's corners) where it can. ``corners_px`` (16, 2) are the
+    squares' corners at ``dpi_in``, four rows per square in frame order;
+    ``clear_px`` (N, 2) also at ``dpi_in``.
+
+    Returns the scan, (H', W') uint8 at ``dpi_out``, and the squares the line
+    actually reaches (any corner of theirs beyond it), for truth.
+    """
+    scale = dpi_out / dpi_in
+    if scale < 0.6:  # area-average first, as in scanner_placement
+        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        shrink = small.shape[1] / image.shape[1]
+        corners_px = corners_px * shrink
+        clear_px = None if clear_px is None else clear_px * shrink
+        image, scale = small, scale / shrink
+    px_per_mm = dpi_out / MM_PER_INCH
+    margin = rng.uniform(2.0, 5.0) * px_per_mm
+    h, w = image.shape
+    axis = 1 if side in ("top", "bottom") else 0  # the cut line runs across this coordinate
+    outward = -1.0 if side in ("top", "left") else 1.0  # "beyond the line" is this way along ``axis``
+
+    def placed(angle: float) -> tuple[np.ndarray, tuple[int, int], np.ndarray]:
+        matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
+        cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
+        size = (int(round(w * cos + h * sin + 2 * margin)), int(round(w * sin + h * cos + 2 * margin)))
+        matrix[:, 2] += (size[0] / 2 - w / 2, size[1] / 2 - h / 2)
+        return matrix, size, corners_px @ matrix[:, :2].T + matrix[:, 2]
+
+    def centre(points: np.ndarray, square: int) -> np.ndarray:
+        return points[4 * square:4 * square + 4].mean(axis=0)
+
+    angle = rng.uniform(2.5, 5.0) if len(cut) == 1 else rng.uniform(0.0, 0.8)
+    angle *= rng.choice([-1.0, 1.0])
+    if len(cut) == 1:  # turn the way that lifts the cut square beyond its neighbour on that side
+        neighbour = next(c for c in SIDE_CORNERS[side] if c != cut[0])
+        points = placed(angle)[2]
+        if outward * (centre(points, cut[0])[axis] - centre(points, neighbour)[axis]) < 0:
+            angle = -angle
+    matrix, size, points = placed(angle)
+    keep = 1.5 * px_per_mm
+    kept_rows = [4 * c + k for c in kept for k in range(4)]
+    across = 1 - axis  # along the cut line: a small shift, keeping the kept squares on the bed
+    if kept_rows:
+        limit = 3.0 * px_per_mm
+        low = max(-limit, keep - points[kept_rows, across].min())
+        high = min(limit, size[across] - keep - points[kept_rows, across].max())
+        shift = rng.uniform(low, high) if low <= high else (low + high) / 2
+        matrix[across, 2] += shift
+        points[:, across] += shift
+    # t: distance outward along ``axis``; the line at t = edge removes everything with t > edge
+    t = outward * points[:, axis]
+    cut_rows = [4 * c + k for c in cut for k in range(4)]
+    high = min(outward * centre(points, c)[axis] for c in cut)  # at least half of every cut square
+    low = t[cut_rows].min() - CUT_DEEPER_MM * px_per_mm
+    if kept_rows:
+        low = max(low, t[kept_rows].max() + keep)
+    if clear_px is not None and len(clear_px):
+        low = max(low, outward * (clear_px @ matrix[:, :2].T + matrix[:, 2])[:, axis].max() + 0.5 * px_per_mm)
+    edge = rng.uniform(low, high) if low <= high else high
+    scan = cv2.warpAffine(image, matrix, size, flags=cv2.INTER_LINEAR, borderValue=background)
+    line = outward * edge
+    if outward < 0:
+        start = max(0, int(math.ceil(line)))
+        scan = scan[start:] if axis == 1 else scan[:, start:]
+    else:
+        stop = min(size[axis], int(line))
+        scan = scan[:stop] if axis == 1 else scan[:, :stop]
+    lost = tuple(c for c in range(4) if (t[4 * c:4 * c + 4] > edge).any())
+    return np.ascontiguousarray(scan), lost
+
+
+def clip_margin(
+    image: np.ndarray, side: str, rng: np.random.Generator, *, fiducials_px: Sequence[Sequence[float]], px_per_mm: float
+) -> np.ndarray:
+    """A copy whose copier missed a strip along ``side``: blank paper from that edge to past the middle
+    of both squares on it, at most 1 mm beyond them; returns a new (H, W) uint8."""
+    squares = [fiducials_px[c] for c in SIDE_CORNERS[side]]
+    k = 1 if side in ("top", "bottom") else 0  # 0: x, 1: y of (x, y, w, h)
+    out = image.copy()
+    strip = out if k == 1 else out.T  # a view: rows along the cut axis
+    if side in ("top", "left"):
+        middle = max(s[k] + s[k + 2] / 2 for s in squares)
+        inner = max(s[k] + s[k + 2] for s in squares)
+        strip[:int(math.ceil(rng.uniform(middle, inner + px_per_mm)))] = 255
+    else:
+        middle = min(s[k] + s[k + 2] / 2 for s in squares)
+        inner = min(s[k] for s in squares)
+        strip[int(rng.uniform(inner - px_per_mm, middle)):] = 255
+    return out
+
+
+def press_thumb(
+    image: np.ndarray, corner: int, rng: np.random.Generator, *, fiducial_px: Sequence[float], px_per_mm: float
+) -> np.ndarray:
+    """A thumb holding the page down over one corner square: a soft grey oval from the paper corner
+    to 0.3–1.2 mm past the square's inner corner, its soft rim half a millimetre more (the QR code's
+    corner is 2.8 mm further along the diagonal); returns a new (H, W) uint8."""
+    x, y, w, h = fiducial_px
+    H, W = image.shape[:2]
+    left_side, top_side = corner in (0, 2), corner in (0, 1)
+    corner_xy = (0.0 if left_side else float(W), 0.0 if top_side else float(H))
+    inner = (x + w if left_side else x, y + h if top_side else y)
+    along = math.hypot(inner[0] - corner_xy[0], inner[1] - corner_xy[1]) + rng.uniform(0.3, 1.2) * px_per_mm
+    across = along * rng.uniform(0.75, 0.9)
+    tilt = 45.0 if left_side == top_side else -45.0  # the long axis runs along the corner's diagonal
+    mask = np.zeros((H, W), dtype=np.float32)
+    cv2.ellipse(mask, (int(round(corner_xy[0])), int(round(corner_xy[1]))), (int(along), int(across)), tilt,
+                0, 360, 1.0, -1, cv2.LINE_AA)
+    mask = cv2.GaussianBlur(mask, (0, 0), 0.25 * px_per_mm)
+    mask = np.minimum(1.0, mask * 1.6)  # solid up to its edge, a soft rim of about half a millimetre outside
+    grey = rng.uniform(110, 170)
+    out = image.astype(np.float32) * (1.0 - mask) + grey * mask
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def staple(image: np.ndarray, corner: int, rng: np.random.Generator, *, px_per_mm: float) -> np.ndarray:
+    """A staple's crown near ``corner``: a dark bar of wire slanted across the corner, often over its
+    square, with the metal's lighter sheen along the middle; returns a new (H, W) uint8."""
+    H, W = image.shape[:2]
+    u, v = rng.uniform(*STAPLE_AT_MM, 2) * px_per_mm  # the middle, from the side edge and the top/bottom edge
+    slant = math.radians(rng.uniform(25.0, 65.0))
+    half = rng.uniform(*STAPLE_LENGTH_MM) / 2 * px_per_mm
+    ends = [(u + half * math.cos(slant), v - half * math.sin(slant)), (u - half * math.cos(slant), v + half * math.sin(slant))]
+    left_side, top_side = corner in (0, 2), corner in (0, 1)
+    points = [(int(round(a if left_side else W - a)), int(round(b if top_side else H - b))) for a, b in ends]
+    width = max(1, int(round(rng.uniform(*STAPLE_WIDTH_MM) * px_per_mm)))
+    grey = int(rng.integers(30, 90))
+    out = image.copy()
+    cv2.line(out, points[0], points[1], grey, width, cv2.LINE_AA)
+    cv2.line(out, points[0], points[1], min(255, grey + 70), max(1, width // 3), cv2.LINE_AA)
+    return out

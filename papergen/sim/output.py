@@ -136,6 +136,7 @@ class StoredPage:
     dpi: float
     colour: bool
     binary: bool
+    journey: str = ""  # Delivered.journey
 
 
 @dataclass(frozen=True)
@@ -150,24 +151,30 @@ class TruthRow:
     ambiguous: str  # "3:two-marks;17:faint"
     answers: dict[int, str]  # question number → letters, for questions on this sheet page
     violation: bool = False  # the invigilator marked 违纪 on this sheet
+    journey: str = ""  # what befell the corner squares on the way ("cut:TL,TR;covered:BR"), journeys.journey_label
 
 
 def truth_csv(rows: Sequence[TruthRow], geometry: SheetGeometry) -> str:
-    """The truth table as CSV text (header row; one row per delivered page)."""
+    """The truth table as CSV text (header row; one row per delivered page).
+
+    ``journey`` is the last column, after the questions, so that readers
+    which take the columns by position still find them where they were.
+    """
     numbers = [q.number for q in geometry.questions]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["file", "page", "sheet_page", "student_id", "variant", "absent", "violation", "rotation",
-                     "ambiguous", *map(str, numbers)])
+                     "ambiguous", *map(str, numbers), "journey"])
     for row in rows:
         writer.writerow([row.file, row.page, row.sheet_page, row.student_id, row.variant, int(row.absent),
-                         int(row.violation), row.rotation, row.ambiguous, *(row.answers.get(k, "") for k in numbers)])
+                         int(row.violation), row.rotation, row.ambiguous, *(row.answers.get(k, "") for k in numbers),
+                         row.journey])
     return buffer.getvalue()
 
 
 def truth_row(
     name: str, index: int, page: int, student: Student, responses: Sequence[Response], geometry: SheetGeometry,
-    rotation: int,
+    rotation: int, journey: str = "",
 ) -> TruthRow:
     on_page = {q.number for q in geometry.questions_on(page)}
     mine = [r for r in responses if r.number in on_page]
@@ -175,7 +182,7 @@ def truth_row(
         file=name, page=index, sheet_page=page, student_id=student.student_id,
         variant="" if student.absent else student.variant, absent=student.absent, rotation=rotation,
         ambiguous=";".join(f"{r.number}:{r.doubt}" for r in mine if r.doubt),
-        answers={r.number: r.letters for r in mine}, violation=student.violation,
+        answers={r.number: r.letters for r in mine}, violation=student.violation, journey=journey,
     )
 
 

@@ -6,8 +6,9 @@ student's answers are pencilled into the real ``sheet.pdf`` — rasterized
 once, never re-drawn, so the QR code, boxes and fiducials are exactly what
 was printed (``marks``) — and each page is then degraded the way it reaches
 the grader: a clean raster, a flatbed or copier scan, a phone photo, or a
-harsh fax-like copy turned on its side (``journeys``). ``truth.csv`` records
-what a careful person reads on every page (``output``).
+harsh fax-like copy turned on its side, or a scan that lost corner squares
+(``journeys``). ``truth.csv`` records what a careful person reads on every
+page and what befell its corner squares (``output``).
 
 Sheets are independent jobs, made on worker threads by ``core.executor``
 (OpenCV and the encoders release the GIL); this thread writes every file,
@@ -43,6 +44,7 @@ from papergen.sim.cohort import (
 )
 from papergen.sim.journeys import (
     Delivered,
+    degrade_cut,
     degrade_harsh,
     degrade_none,
     degrade_photo,
@@ -61,7 +63,7 @@ from papergen.sim.output import (
     truth_row,
 )
 
-DEGRADE_LEVELS = ("none", "scan", "photo", "harsh")
+DEGRADE_LEVELS = ("none", "scan", "photo", "harsh", "cut")
 FORMATS = ("jpg", "png", "pdf")
 SHEET_PDF = "sheet.pdf"
 DEFAULT_DPI = 300
@@ -106,7 +108,7 @@ def simulate(
     exam_json
         The exam manifest; ``sheet.pdf`` must be beside it.
     degrade
-        ``none`` | ``scan`` | ``photo`` | ``harsh`` (see the ``degrade_*`` functions in ``journeys``).
+        ``none`` | ``scan`` | ``photo`` | ``harsh`` | ``cut`` (see the ``degrade_*`` functions in ``journeys``).
     fmt
         ``jpg`` / ``png``: ``sheet-0001.jpg`` … (``sheet-0001-2.jpg`` for page 2
         of a multi-page sheet); ``pdf``: one multi-page ``scans.pdf``.
@@ -169,7 +171,8 @@ def simulate(
             ambiguous += sum(1 for r in responses if r.doubt)
             for page in pages:
                 name, index = sink.add(page, student.sheet, geometry.pages)
-                rows.append(truth_row(name, index, page.sheet_page, student, responses, geometry, page.rotation))
+                rows.append(truth_row(name, index, page.sheet_page, student, responses, geometry, page.rotation,
+                                      page.journey))
             if student.sheet % 50 == 0:
                 say(f"已生成 {student.sheet}/{n} 张答题卡")
         sink.finish()
@@ -203,6 +206,7 @@ class _Run:
         self.keep_px = fiducial_corners_px(g, dpi_in)
         s = g.fiducial_size
         self.fiducials_px = [rect_to_px((cx - s / 2, cy - s / 2, s, s), g, dpi_in) for cx, cy in g.fiducial_centers()]
+        self.qr_px = rect_to_px(g.header.qr, g, dpi_in)
         self.stopped = threading.Event()  # set when the run is interrupted: workers give up at the next page
 
     def sheet(self, student: Student) -> tuple[list[Response], list[StoredPage]]:
@@ -216,7 +220,8 @@ class _Run:
             page = self.deliver(marked, random_stream(self.seed, STREAM_DEVICE, student.sheet, number))
             payload = pdf_image_data(page) if self.fmt == "pdf" else encode_image(page, self.fmt)
             h, w = page.image.shape[:2]
-            pages.append(StoredPage(number, page.rotation, payload, w, h, page.dpi, page.image.ndim == 3, page.binary))
+            pages.append(StoredPage(number, page.rotation, payload, w, h, page.dpi, page.image.ndim == 3, page.binary,
+                                     page.journey))
         return responses, pages
 
     def deliver(self, image: np.ndarray, rng: np.random.Generator) -> Delivered:
@@ -226,6 +231,9 @@ class _Run:
             return degrade_scan(image, rng, dpi_in=self.dpi_in, dpi_out=self.dpi_out, keep_px=self.keep_px)
         if self.degrade == "photo":
             return degrade_photo(image, rng)
+        if self.degrade == "cut":
+            return degrade_cut(image, rng, dpi_in=self.dpi_in, dpi_out=self.dpi_out, keep_px=self.keep_px,
+                               fiducials_px=self.fiducials_px, qr_px=self.qr_px)
         return degrade_harsh(image, rng, dpi_in=self.dpi_in, dpi_out=self.dpi_out, keep_px=self.keep_px,
                              fiducials_px=self.fiducials_px)
 
