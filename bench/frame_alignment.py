@@ -26,7 +26,12 @@ sys.path.insert(0, str(ROOT))
 
 from papergen.exam.manifest import read_manifest  # noqa: E402
 from papergen.grade import reader  # noqa: E402
-from papergen.grade.alignment import frame_alignment  # noqa: E402
+from papergen.grade.alignment import (  # noqa: E402
+    NUMBERED_AT_LEAST,
+    OUTLINED_AT_LEAST,
+    frame_alignment,
+    is_aligned,
+)
 from papergen.grade.registration import Registration, RegistrationError, register  # noqa: E402
 from papergen.sim.run import simulate  # noqa: E402
 
@@ -112,6 +117,7 @@ def main() -> None:
     right: dict[str, list[float]] = {}
     wrong: dict[str, list[float]] = {}
     seconds: list[float] = []
+    decisions: dict[str, list[bool]] = {}  # is_aligned on each frame
     cropped_outcomes = {"right frame": 0, "wrong frame": 0, "refused": 0}
     with tempfile.TemporaryDirectory() as tmp:
         folders = {}
@@ -123,6 +129,7 @@ def main() -> None:
         for name, folder in folders.items():
             for path in sorted(folder.glob("*.jpg")) + sorted(folder.glob("*.png")):
                 gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+                binary = reader.is_black_and_white(gray)
                 try:
                     registration = register(gray, geometry)
                 except RegistrationError:
@@ -132,11 +139,14 @@ def main() -> None:
                 score = frame_alignment(page, geometry.box_table(1).rects, geometry, ppm)
                 seconds.append(time.perf_counter() - start)
                 right.setdefault(name, []).append(score)
+                decisions.setdefault(name, []).append(is_aligned(score, binary=binary))
                 if not name.startswith("sim-"):
                     continue
                 for kind, frame in wrong_frames(registration, geometry).items():
                     wrong_page = reader.canonical_page(gray, frame, geometry, ppm)
-                    wrong.setdefault(kind, []).append(frame_alignment(wrong_page, geometry.box_table(1).rects, geometry, ppm))
+                    score = frame_alignment(wrong_page, geometry.box_table(1).rects, geometry, ppm)
+                    wrong.setdefault(kind, []).append(score)
+                    decisions.setdefault(kind, []).append(is_aligned(score, binary=binary))
                 for side in ("left", "right", "top", "bottom"):
                     part, offset = cropped(gray, registration, geometry, side)
                     try:
@@ -149,11 +159,17 @@ def main() -> None:
                     if frame_error_mm(found, registration, offset, geometry) > 1.5:
                         cropped_outcomes["wrong frame"] += 1
                         wrong.setdefault("cropped: wrong frame", []).append(score)
+                        decisions.setdefault("cropped: wrong frame", []).append(is_aligned(score, binary=binary))
                     else:
                         cropped_outcomes["right frame"] += 1
                         right.setdefault("cropped: right frame", []).append(score)
+                        decisions.setdefault("cropped: right frame", []).append(is_aligned(score, binary=binary))
     for measure, title in MEASURES.items():
         report(title, measure, right, wrong)
+    print(f"decided (is_aligned: numbered >= {NUMBERED_AT_LEAST}, and outlined >= {OUTLINED_AT_LEAST} on grey pages)")
+    for name, values in decisions.items():
+        kind = "right" if name in right else "wrong"
+        print(f"  {kind} {name:<22}{len(values):>6} frames, accepted {sum(values):>5}, refused {len(values) - sum(values):>5}")
     print("two corner squares cropped off:", cropped_outcomes)
     ms = np.array(seconds) * 1000
     print(f"one measurement: median {np.median(ms):.2f} ms, max {ms.max():.2f} ms")
