@@ -112,21 +112,23 @@ def main() -> None:
     parser.add_argument("--exam", type=Path, default=ROOT / "scans" / "2026-mock-03" / "exam.json")
     args = parser.parse_args()
     manifest = read_manifest(args.exam)
-    geometry = manifest.sheet
     ppm = reader.PX_PER_MM
     right: dict[str, list[float]] = {}
     wrong: dict[str, list[float]] = {}
     seconds: list[float] = []
     decisions: dict[str, list[bool]] = {}  # is_aligned on each frame
+    grey_outlined: list[float] = []  # outlined on right frames of grey (not black-and-white) pages
     cropped_outcomes = {"right frame": 0, "wrong frame": 0, "refused": 0}
     with tempfile.TemporaryDirectory() as tmp:
         folders = {}
         for level in ("none", "scan", "photo", "harsh"):
-            folders[f"sim-{level}"] = Path(tmp) / level
-            simulate(args.exam, args.sheets, folders[f"sim-{level}"], seed=4242, degrade=level)
+            folders[f"sim-{level}"] = (Path(tmp) / level, manifest.sheet)
+            simulate(args.exam, args.sheets, folders[f"sim-{level}"][0], seed=4242, degrade=level)
         for level in ("scan", "photo", "harsh"):
-            folders[f"committed-{level}"] = ROOT / "scans" / "2026-mock-03" / level
-        for name, folder in folders.items():
+            folders[f"committed-{level}"] = (ROOT / "scans" / "2026-mock-03" / level, manifest.sheet)
+        previous = ROOT / "tests" / "fixtures" / "scans" / "previous-sheet"
+        folders["previous-sheet-harsh"] = (previous / "harsh", read_manifest(previous / "exam.json").sheet)
+        for name, (folder, geometry) in folders.items():
             for path in sorted(folder.glob("*.jpg")) + sorted(folder.glob("*.png")):
                 gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
                 binary = reader.is_black_and_white(gray)
@@ -140,6 +142,8 @@ def main() -> None:
                 seconds.append(time.perf_counter() - start)
                 right.setdefault(name, []).append(score)
                 decisions.setdefault(name, []).append(is_aligned(score, binary=binary))
+                if not binary:
+                    grey_outlined.append(score.outlined)
                 if not name.startswith("sim-"):
                     continue
                 for kind, frame in wrong_frames(registration, geometry).items():
@@ -166,6 +170,7 @@ def main() -> None:
                         decisions.setdefault("cropped: right frame", []).append(is_aligned(score, binary=binary))
     for measure, title in MEASURES.items():
         report(title, measure, right, wrong)
+    print(summary("outlined, right frames of grey pages", grey_outlined))
     print(f"decided (is_aligned: numbered >= {NUMBERED_AT_LEAST}, and outlined >= {OUTLINED_AT_LEAST} on grey pages)")
     for name, values in decisions.items():
         kind = "right" if name in right else "wrong"
