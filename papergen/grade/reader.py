@@ -7,9 +7,12 @@ a copier's 2-up page) and reads each one in named steps (``read_registered``):
    lighting divided out (``canonical_page``);
 2. accept: the QR code checked against the exam and the build that printed
    it (``accept_sheet``), which also says which page of the sheet this is;
-3. measure: every box of the page's ``BoxTable`` (``measure``), giving
+3. align: the printed boxes and question numbers found where the frame puts
+   them (``alignment.frame_alignment``, ``alignment.is_aligned``), or the page
+   refused as ``frame-misaligned`` before any box is read;
+4. measure: every box of the page's ``BoxTable`` (``measure``), giving
    arrays of darkness and pencil coverage in the table's order;
-4. decide: from those numbers only — every mark by ``bubbles`` (``decide``
+5. decide: from those numbers only — every mark by ``bubbles`` (``decide``
    for the 准考证号 columns, the 试卷类型 row and each question,
    ``decide_absent`` for the invigilator's 缺考 and 违纪 boxes), then the identity and the variant against
    the QR code (``decide_identity``, ``decide_variant``) and what a person
@@ -18,7 +21,8 @@ a copier's 2-up page) and reads each one in named steps (``read_registered``):
 It returns one ``PageReading`` per sheet with every number it measured, so
 the store keeps the evidence next to the decision; it never raises for a bad
 page — a page that is not a sheet, or of another exam or build, is a reading
-with that status. Values read from a QR code are data from a scan: they are
+with that status (and a page no frame is found on whose QR code is this
+exam's is ``rejected`` as ``unregistered-sheet``, not "not a sheet"). Values read from a QR code are data from a scan: they are
 checked (the 准考证号's digits and length) before anything uses or prints them.
 """
 
@@ -32,6 +36,7 @@ import numpy as np
 
 from papergen.exam.manifest import Manifest
 from papergen.grade import bubbles
+from papergen.grade.alignment import frame_alignment, is_aligned
 from papergen.grade.registration import (
     PX_PER_MM,
     Registration,
@@ -146,11 +151,51 @@ def _read_all(gray: np.ndarray, manifest: Manifest, ppm: float) -> list[PageRead
     try:
         registrations = register_all(gray, manifest.sheet)
     except RegistrationError as exc:
+        if exc.reason == "not-a-sheet":
+            unregistered = unregistered_sheet(gray, manifest)
+            if unregistered is not None:
+                return [unregistered]
         return [PageReading(status=exc.reason, message=str(exc))]
     return [
         read_registered(gray, registration, manifest, ppm, another=index > 0)
         for index, registration in enumerate(registrations)
     ]
+
+
+#: Long side (pixels) of the page searched whole for a QR code when no frame is found.
+WHOLE_PAGE_QR_WIDTH = 1600
+
+
+def unregistered_sheet(gray: np.ndarray, manifest: Manifest) -> PageReading | None:
+    """A page no frame was found on, when its QR code says it is an answer sheet; else None.
+
+    "这一页可能不是答题卡" would let an operator skip a sheet whose corner
+    squares were cut off or covered: when a papergen QR code reads anywhere
+    on the page, the page is refused as an answer sheet that could not be
+    registered (or as another exam's or build's). Only pages that failed
+    registration pay for this search.
+    """
+    factor = max(1, -(-max(gray.shape) // WHOLE_PAGE_QR_WIDTH))
+    small = gray if factor == 1 else cv2.resize(gray, None, fx=1 / factor, fy=1 / factor, interpolation=cv2.INTER_AREA)
+    text = None
+    for candidate in (small, gray) if factor > 1 else (small,):
+        try:
+            text = cv2.QRCodeDetector().detectAndDecode(candidate)[0] or None
+        except cv2.error:  # the detector asserts on some degenerate images: no code found
+            text = None
+        if text:
+            break
+    code = sheet_code(text)
+    if code is None:
+        return None
+    reading = PageReading(status="rejected", qr_text=text)
+    accepted = accept_sheet(code, manifest, fiducials=4, another=False)
+    if isinstance(accepted, Refusal) and accepted.reason in ("other-exam", "other-build"):
+        reading.reason, reading.message = accepted.reason, accepted.message
+        return reading
+    reading.reason = "unregistered-sheet"
+    reading.message = "这是本次考试的答题卡（二维码已识别），但定位块不全，无法确定填涂框的位置；请重新扫描这一页"
+    return reading
 
 
 def read_page(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> PageReading:
@@ -226,10 +271,23 @@ def read_registered(
         reading.status, reading.reason, reading.message = "rejected", accepted.reason, accepted.message
         return reading
     reading.sheet_page = accepted
+    table = geometry.box_table(reading.sheet_page)
+    # Before any box is read: squares that are not the printed fiducials (two
+    # corners cut off, filled boxes taken for squares) make a frame that reads
+    # every answer against the wrong box. The page itself says whether its
+    # printed boxes and numbers lie where this frame puts them; a QR code that
+    # reads does not (it may still sit within the frame's slack).
+    alignment = frame_alignment(page, table.rects, geometry, ppm, reading.sheet_page)
+    if not is_aligned(alignment, binary=reading.binary):
+        reading.status, reading.reason = "rejected", "frame-misaligned"
+        reading.message = (
+            "定位块推算出的填涂框位置与印刷的填涂框、题号对不上（可能有定位块被裁掉或遮住），这一页没有评分；"
+            f"请重新扫描或人工评阅（题号吻合 {alignment.numbered:.0%}，框线吻合 {alignment.outlined:.0%}）"
+        )
+        return reading
     if code is None:
         reading.flags.append(Flag(None, "qr-unreadable", "二维码无法识别，未能核对考试编号和组卷指纹；请确认这张答题卡是本次考试这一次组卷印的"))
 
-    table = geometry.box_table(reading.sheet_page)
     measured = measure(page, table, geometry, ppm)
     reading.levels = (measured.levels.white, measured.levels.black, measured.levels.empty_box)
 

@@ -41,6 +41,8 @@ REASON_LABELS: dict[str, str] = {
     "other-build": "其他批次印制的答题卡",
     "another-sheet-unconfirmed": "无法确认属于本次考试",
     "unconfirmed-frame": "无法确定答题卡位置",
+    "frame-misaligned": "定位错误（填涂框对不上）",
+    "unregistered-sheet": "定位块不全，无法定位",
     "page-unknown": "无法确定页码",
     "reader-error": "读取出错",
     "error": "读取出错",

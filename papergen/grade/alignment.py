@@ -1,0 +1,239 @@
+"""Alignment: whether the printed box outlines lie where a frame puts them.
+
+Registration finds a frame from dark squares; nothing in those squares says
+they are the printed fiducials and not, say, four filled answer boxes. The
+page itself can say: every box of the sheet is printed as a light grey
+bracket "[ A ]", so under the right frame a thin vertical stroke lies at
+each box's left and right edge, darker than the paper just outside it.
+Under a wrong frame most predicted edges fall on paper, letters or pencil.
+
+``frame_alignment`` measures that on the canonical page (a pure function:
+arrays in, a small dataclass out); ``is_aligned`` decides from those numbers
+alone, and the reader refuses a page whose frame is not.
+
+A filled box is dark on its edges too, so marks do not lower the score;
+spill over an edge, a smudge or a covered box does, for that box only — the
+score is the share of boxes whose edges show, robust to a few of them.
+A black-and-white copy loses the light grey outlines altogether (its
+threshold falls between the outline's grey and the paper), so the question
+numbers, printed black, are checked too: each where the frame puts it, and
+clean paper one row beyond each block of questions, where a frame moved by
+a row would find a number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from papergen.grade import bubbles
+from papergen.sheet.layout import Rect, SheetGeometry
+
+#: How far (pixels, either way) a printed edge may lie from where the frame
+#: puts it and still count as there: registration and paper curl leave a
+#: right frame within about 0.3 mm; a wrong one is off by millimetres.
+EDGE_SLACK_PX = 2
+#: Where "just outside" the edge is measured: this many pixels beyond the
+#: slack window, this many wide.
+OUTSIDE_GAP_PX = 2
+OUTSIDE_WIDTH_PX = 3
+#: An edge shows when it is this many grey levels (of the flat-fielded page,
+#: paper = 255) darker than the paper just outside it. The printed outline is
+#: grey 0.45 drawn 0.18 mm wide: on a 6 px/mm page it reads 60–140 levels
+#: below the paper; noise and JPEG ringing stay within about 10.
+EDGE_SHOWS_AT = 24
+#: Question numbers: ink is darker than half the paper (the numbers are
+#: black, so they survive any copy); a number's last digit (about 1.4 mm
+#: wide) holds at least ``DIGIT_INK`` of ink (right frames: 0.23 at the least,
+#: 0.31 at the 1st percentile; a box's bracket stroke that a frame one box
+#: pitch off puts there: 0.14 at the 95th), a clean zone at most ``CLEAN_INK``.
+INK_BELOW = 128
+DIGIT_MM = 1.4
+DIGIT_HEIGHT_MM = 1.85
+#: How far above its baseline a printed text line reaches (13 pt title and all smaller).
+TEXT_HEIGHT_MM = 5.0
+DIGIT_INK = 0.18
+CLEAN_INK = 0.04
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """How well a frame's predicted box edges match the printed ones.
+
+    boxes : int
+        Boxes measured.
+    outlined : float
+        Share of them (0 … 1) whose left and right edges both show where
+        predicted: about 1 under the right frame.
+    contrast : (N,) float64
+        Each box's weaker edge contrast (grey levels, paper minus edge).
+    numbers : int
+        Questions on the page (whose printed numbers are looked for).
+    numbered : float
+        Share (0 … 1) of the number zones holding ink and of the clean zones
+        one row beyond each block holding none (``number_zones``): about 1
+        under the right frame on any page — the numbers are black and survive
+        a black-and-white copy that drops the grey outlines.
+    """
+
+    boxes: int
+    outlined: float
+    contrast: np.ndarray
+    numbers: int
+    numbered: float
+
+
+def edge_contrast(table: np.ndarray, rects_px: np.ndarray, slack: int = EDGE_SLACK_PX) -> np.ndarray:
+    """How much darker each box's left and right edges are than the paper just outside them.
+
+    Parameters
+    ----------
+    table : (H + 1, W + 1) int
+        ``bubbles.summed_area`` of the canonical page.
+    rects_px : (N, 4) float
+        Boxes as ``x, y, w, h`` in page pixels.
+
+    Returns
+    -------
+    (N, 2) float64: grey levels, left edge then right edge. Each edge is the
+    darkest one-pixel column within ``slack`` of where it is predicted,
+    averaged over the middle half of the box's height (the brackets' short
+    horizontal ticks and the letter stay out of it).
+    """
+    height, width = table.shape[0] - 1, table.shape[1] - 1
+    x, y, w, h = (rects_px[:, k] for k in range(4))
+    r0 = np.clip(np.round(y + 0.25 * h).astype(int), 0, height - 1)
+    r1 = np.clip(np.round(y + 0.75 * h).astype(int), r0 + 1, height)
+    # Column offsets from each edge, outward positive: the slack window, then the outside band.
+    window = np.arange(-slack, slack + 1)
+    outside = np.arange(slack + OUTSIDE_GAP_PX, slack + OUTSIDE_GAP_PX + OUTSIDE_WIDTH_PX)
+    contrasts = []
+    for edge, outward in ((x, -1), (x + w, 1)):
+        centre = np.round(edge).astype(int)[:, None]
+        cols = np.clip(centre + outward * np.concatenate([window, outside])[None, :], 0, width - 1)
+        # column means over rows r0:r1 straight from the summed-area table: (N, K)
+        sums = (table[r1[:, None], cols + 1].astype(np.int64) - table[r0[:, None], cols + 1]
+                - table[r1[:, None], cols] + table[r0[:, None], cols])
+        means = sums / (r1 - r0)[:, None]
+        stroke = means[:, : window.size].min(axis=1)
+        paper = means[:, window.size :].mean(axis=1)
+        contrasts.append(paper - stroke)
+    return np.stack(contrasts, axis=1)
+
+
+def ink_shares(page: np.ndarray, zones_px: np.ndarray) -> np.ndarray:
+    """Share of ink (pixels darker than ``INK_BELOW``) in each of a few equal-sized zones.
+
+    Parameters
+    ----------
+    page : (H, W) uint8
+    zones_px : (Z, 4) float
+        ``x, y, w, h`` in page pixels; every zone is taken at the first one's size.
+
+    Returns
+    -------
+    (Z,) float64
+    """
+    if not len(zones_px):
+        return np.empty(0)
+    # The zones are small and few: gathering their pixels costs less than an ink table of the whole page.
+    w, h = max(1, int(round(zones_px[0, 2]))), max(1, int(round(zones_px[0, 3])))
+    rows = np.clip(np.round(zones_px[:, 1]).astype(int)[:, None, None] + np.arange(h)[None, :, None], 0, page.shape[0] - 1)
+    cols = np.clip(np.round(zones_px[:, 0]).astype(int)[:, None, None] + np.arange(w)[None, None, :], 0, page.shape[1] - 1)
+    return (page[rows, cols] < INK_BELOW).mean(axis=(1, 2))
+
+
+def number_zones(geometry: SheetGeometry, page_number: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where question numbers are printed on a page, and where, one row away, none is.
+
+    Returns two (·, 4) float64 arrays of frame rectangles (mm) ``x, y, w,
+    h``: each question's last digit (right-aligned 1.2 mm left of box A, its
+    baseline at 85 % of the box height, digits about 1.85 mm tall), and the
+    same zone one row above the first and below the last question of each
+    block, where the paper stays clean. The clean zones catch a frame moved
+    by a whole row, which puts most numbers on their neighbours' places.
+    """
+    firsts = np.array([q.boxes[0] for q in geometry.questions_on(page_number)], dtype=float).reshape(-1, 4)
+    x, y, h = firsts[:, 0], firsts[:, 1], firsts[:, 3]
+    top = y + 0.85 * h - DIGIT_HEIGHT_MM
+    digits = np.stack([x - 1.2 - DIGIT_MM, top, np.full_like(x, DIGIT_MM), np.full_like(x, DIGIT_HEIGHT_MM)], axis=1)
+    same_column = np.abs(x[:, None] - x[None, :]) < 0.5
+    gaps = np.abs(top[:, None] - top[None, :])[same_column]
+    if not np.any(gaps > 0.5):
+        return digits, np.empty((0, 4))
+    row = float(np.min(gaps[gaps > 0.5]))
+    moved = np.concatenate([digits + [0, -row, 0, 0], digits + [0, row, 0, 0]])
+    # a moved zone is clean where no question of the same column sits within half a row of it
+    near = (np.abs(moved[:, None, 0] - digits[None, :, 0]) < 0.5) & (np.abs(moved[:, None, 1] - digits[None, :, 1]) < row / 2)
+    # …and no printed text line (a section heading above a block) runs through it
+    lines = np.array([(label["x"], label["y"]) for label in geometry.labels_on(page_number) if "y" in label and "x" in label]).reshape(-1, 2)
+    texted = ((lines[None, :, 0] <= moved[:, None, 0] + moved[:, None, 2])
+              & (lines[None, :, 1] - TEXT_HEIGHT_MM <= moved[:, None, 1] + moved[:, None, 3])
+              & (moved[:, None, 1] <= lines[None, :, 1] + 1.0))
+    return digits, moved[~near.any(axis=1) & ~texted.any(axis=1)]
+
+
+def frame_alignment(page: np.ndarray, rects: tuple[Rect, ...], geometry: SheetGeometry, ppm: float, page_number: int = 1) -> Alignment:
+    """Measure whether the printed boxes and question numbers lie where the geometry predicts.
+
+    Parameters
+    ----------
+    page : (H, W) uint8
+        The canonical page (``reader.canonical_page``): flat-fielded, frame
+        origin at ``geometry.origin`` mm, ``ppm`` pixels per mm.
+    rects
+        The boxes to check (frame mm): a ``BoxTable``'s ``rects``.
+    page_number
+        Which page of the sheet ``page`` is (1-based): whose questions' numbers to look for.
+
+    Returns
+    -------
+    Alignment
+    """
+    def to_px(frame_mm: np.ndarray) -> np.ndarray:
+        px = np.empty_like(frame_mm)
+        px[:, :2] = (frame_mm[:, :2] + np.asarray(geometry.origin, dtype=float)) * ppm
+        px[:, 2:] = frame_mm[:, 2:] * ppm
+        return px
+
+    mm = np.asarray(rects, dtype=float).reshape(-1, 4)
+    contrast = edge_contrast(bubbles.summed_area(page), to_px(mm)).min(axis=1) if len(mm) else np.empty(0)
+    digits, clean = number_zones(geometry, page_number)
+    shown = np.concatenate([
+        ink_shares(page, to_px(digits)) >= DIGIT_INK, ink_shares(page, to_px(clean)) <= CLEAN_INK,
+    ]) if len(digits) else np.empty(0, bool)
+    return Alignment(
+        boxes=len(mm),
+        outlined=float(np.mean(contrast >= EDGE_SHOWS_AT)) if len(mm) else 0.0,
+        contrast=contrast,
+        numbers=len(digits),
+        numbered=float(shown.mean()) if shown.size else 0.0,
+    )
+
+
+#: Deciding. Calibrated with ``bench/frame_alignment.py`` (168 right frames: simulated
+#: sheets at every degrade level and the committed scans; 1347 wrong ones: each right
+#: frame moved by a row, a box pitch, half a block, turned 180°, and the frames
+#: registration builds from other dark squares when two corner squares are cropped off):
+#: ``numbered`` is 1.00 on every right frame and at most 0.77 on a wrong one (a frame
+#: one row off; 0.39 for everything else). ``outlined`` is at least 0.91 on right frames
+#: of grey pages (0.09–0.99 on black-and-white ones, whose outlines may be gone) and at
+#: most 0.53 a box pitch off, 0.06 for a cropped page's frame, but up to 0.86 a row off
+#: (boxes land on boxes): it is the second vote, the numbers the first.
+NUMBERED_AT_LEAST = 0.9
+OUTLINED_AT_LEAST = 0.6
+
+
+def is_aligned(alignment: Alignment, *, binary: bool) -> bool:
+    """Whether a frame may be read: its numbers show where predicted, and its box outlines too.
+
+    ``binary``: the page is a black-and-white copy, whose grey outlines are
+    lost whatever the frame — there the numbers alone decide. A page with
+    no question numbers (none printed on it) is decided by its outlines.
+    """
+    if alignment.numbers and alignment.numbered < NUMBERED_AT_LEAST:
+        return False
+    if binary and alignment.numbers:
+        return True
+    return alignment.outlined >= OUTLINED_AT_LEAST
