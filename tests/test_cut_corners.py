@@ -185,14 +185,13 @@ def test_pages_losing_one_square_are_read_exactly_or_refused(graded):
     assert [(p.file, journey[p.file], p.wrong) for p in single if p.outcome == "silent"] == []
 
 
-@pytest.mark.xfail(strict=True, reason="wrong-frame registration: issue 12, fixed by the frame-alignment check")
 def test_every_cut_page_is_read_exactly_or_refused(graded):
     """Issue 12: a page that lost two corner squares is read through the right frame or refused, never misread.
 
-    On the grader before the frame-alignment check, seed 12 has four such
-    pages read through a wrong frame, with no flag on any wrong answer: two
-    shifted feeds that cut off TL+BL and TL+TR (38 and 8 answers wrong) and
-    two copies with a clipped margin, TL+TR and TL+BL (37 and 30).
+    Before the frame-alignment check (``grade/alignment.py``), seed 12 had four
+    such pages read through a wrong frame, with no flag on any wrong answer:
+    two shifted feeds that cut off TL+BL and TL+TR (38 and 8 answers wrong)
+    and two copies with a clipped margin, TL+TR and TL+BL (37 and 30).
     """
     rows, report = graded
     journey = {row["file"]: row["journey"] for row in rows}
