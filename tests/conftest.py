@@ -82,6 +82,19 @@ SMALL_STUDENTS = {"2026030001": ("A", "all"), "2026030002": ("B", "one wrong"), 
 
 
 @pytest.fixture(scope="session")
+def sample_exam_json(tmp_path_factory) -> Path:
+    """``blueprints/2026-mock-03.yaml`` (the demo's exam, 45 questions, four variants) built once: its exam.json.
+
+    Read-only: tests that change the exam folder build their own.
+    """
+    from papergen.render.build import build_exam
+
+    out = tmp_path_factory.mktemp("sample-exam") / "exam"
+    build_exam(ROOT / "blueprints" / "2026-mock-03.yaml", out)
+    return out / "exam.json"
+
+
+@pytest.fixture(scope="session")
 def small_exam(tmp_path_factory) -> Path:
     """``tests/fixtures/exam/matrix.yaml`` built once: 8 questions, variants A/B, a two-page sheet."""
     from papergen.render.build import build_exam

@@ -20,14 +20,11 @@ import pytest
 
 from papergen.exam.manifest import read_manifest
 from papergen.grade.pipeline import grade
-from papergen.render.build import build_exam
 from papergen.sim import journeys
 from papergen.sim import run as sim
 from papergen.sim.evaluation import evaluate
 from papergen.sim.marks import rect_to_px
-from tests.conftest import ROOT
 
-BLUEPRINT = ROOT / "blueprints" / "2026-mock-03.yaml"
 #: 24 sheets of this seed meet every kind of journey at least twice.
 SEED = 12
 SHEETS = 24
@@ -35,10 +32,8 @@ JOURNEY = re.compile(r"^(cut|clipped|covered|staple):(TL|TR|BL|BR)(,(TL|TR|BL|BR
 
 
 @pytest.fixture(scope="module")
-def exam(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("exam")
-    build_exam(BLUEPRINT, out)
-    return out / "exam.json"
+def exam(sample_exam_json) -> Path:
+    return sample_exam_json
 
 
 @pytest.fixture(scope="module")

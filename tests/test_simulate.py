@@ -17,22 +17,17 @@ from papergen.bank.model import LETTERS
 from papergen.cli import cli
 from papergen.core.errors import ExitCode
 from papergen.exam.manifest import read_manifest, write_manifest
-from papergen.render.build import build_exam
 from papergen.render.sheet import render_sheets
 from papergen.sheet.code import SheetCode
 from papergen.sim import cohort, journeys, marks, output
 from papergen.sim import run as sim
-from tests.conftest import ROOT
 
-BLUEPRINT = ROOT / "blueprints" / "2026-mock-03.yaml"
 FIXED_COLUMNS = ["file", "page", "sheet_page", "student_id", "variant", "absent", "violation", "rotation", "ambiguous"]
 
 
 @pytest.fixture(scope="module")
-def exam(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("exam")
-    build_exam(BLUEPRINT, out)
-    return out / "exam.json"
+def exam(sample_exam_json) -> Path:
+    return sample_exam_json
 
 
 @pytest.fixture(scope="module")
