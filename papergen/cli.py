@@ -349,6 +349,74 @@ def results_command(results_dir: Path, fmt: str) -> None:
     click.echo(text)
 
 
+@cli.command("rekey")
+@click.argument("results_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--question", help="题目编号（题库中的编号，如 xjy-017）；答案用题库的字母。")
+@click.option("--paper", help="试卷类型（A、B…），与 --number 一起用；答案用这份试卷上印的字母。")
+@click.option("--number", type=click.IntRange(min=1), help="该试卷上的题号。")
+@click.option("--key", help="新的答案（如 C；多选题如 ACD）。")
+@click.option("--void", type=click.Choice(["full", "drop"]), help="作废：full 参考者全体得满分；drop 不计入总分和满分。")
+@click.option("--accept", help="几个答案都算对，逗号分开（如 B,C）；取其中得分最高的。")
+@click.option("--restore", is_flag=True, help="恢复印刷的答案（撤销这道题的更正）。")
+@click.option("--reason", default="", help="原因（记入审计记录）。")
+@click.option("--grader", help="阅卷人（默认：环境变量 PAPERGEN_GRADER，否则登录名）。")
+@click.option("--list", "show_list", is_flag=True, help="列出所有答案更正（有效的和已撤销的）。")
+@click.option("--render-keys", "exam_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="按现在的答案重新生成这个考试文件夹中的答案文件（PDF、DOCX），标出更正；试卷不动。")
+@reports_errors
+def rekey_command(results_dir: Path, question, paper, number, key, void, accept, restore: bool, reason: str, grader,
+                  show_list: bool, exam_dir) -> None:
+    """考后更正答案：改答案、作废、多个答案均可，不必重新扫描，成绩按存储的读卡结果重算。
+
+    \b
+    例：papergen rekey results --paper A --number 13 --key C --reason "答案印错"
+        papergen rekey results --question xjy-017 --void full
+        papergen rekey results --list
+        papergen rekey results --render-keys exam
+
+    Exit codes: 0 done; 2 the change does not fit the exam (unknown question,
+    paper or letter; nothing recorded); 3 no results store, or EXAM_DIR is not
+    this exam; 6 the key files could not be written (the earlier ones stay).
+    """
+    import json as json_module
+
+    from papergen.exam.manifest import Manifest
+    from papergen.grade.standin13 import key_changes
+    from papergen.grade.store import manifest_from_store, reading_store
+    from papergen.report import rekey
+
+    with reading_store(results_dir) as db:
+        manifest = Manifest.from_json(json_module.loads(manifest_from_store(db)))
+        changes = key_changes(db, active_only=False)
+    wants_change = any(v not in (None, False) for v in (question, paper, number, key, void, accept, restore))
+    if not (wants_change or show_list or exam_dir):
+        raise rekey.RekeyRefused(
+            "没有要做的事：给出要更正的题（--question 或 --paper/--number）和改动，或 --list、--render-keys",
+            hint="papergen rekey --help 有例子",
+        )
+    if wants_change:
+        request = rekey.resolve_request(
+            manifest, changes, question=question, paper=paper, number=number, key=key, void=void, accept=accept,
+            restore=restore,
+        )
+        outcome = rekey.change_key(results_dir, request, grader=grader or rekey.default_grader(), reason=reason)
+        for line in rekey.outcome_lines(outcome, exam_dir):
+            click.echo(line)
+        with reading_store(results_dir) as db:
+            changes = key_changes(db, active_only=False)
+    if show_list:
+        for line in rekey.list_lines(changes, manifest):
+            click.echo(line)
+        if not wants_change:
+            for line in rekey.mismatch_lines(rekey.printed_key_mismatches(manifest, changes), exam_dir):
+                click.echo(line)
+    if exam_dir:
+        written = rekey.render_corrected_keys(exam_dir, manifest, changes)
+        click.echo(f"已重新生成 {len(written)} 个答案文件（试卷、答题卡和 exam.json 未改动）：")
+        for path in written:
+            click.echo(f"  {path}")
+
+
 @cli.command("simulate")
 @click.argument("exam_json", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-n", "count", required=True, type=click.IntRange(min=1), help="答题卡张数。 Number of sheets.")
