@@ -381,8 +381,7 @@ def rekey_command(results_dir: Path, question, paper, number, key, void, accept,
     import json as json_module
 
     from papergen.exam.manifest import Manifest
-    from papergen.grade.standin13 import key_changes
-    from papergen.grade.store import manifest_from_store, reading_store
+    from papergen.grade.store import key_changes, manifest_from_store, reading_store
     from papergen.report import rekey
 
     with reading_store(results_dir) as db:

@@ -42,14 +42,13 @@ from papergen.bank.model import LETTERS
 from papergen.core.errors import ExitCode, InputFileError, PapergenError
 from papergen.exam.manifest import Manifest, ManifestQuestion, read_manifest
 from papergen.exam.variants import bank_letters, display_letters
-from papergen.grade.standin13 import (
+from papergen.grade.standin13 import rekey, student_results
+from papergen.grade.store import (
     KeyChange,
     deciding_store,
     key_changes,
-    rekey,
-    student_results,
+    manifest_from_store,
 )
-from papergen.grade.store import manifest_from_store
 
 #: What each action records (``key_changes.action``) and how people name it.
 ACTIONS = {
