@@ -333,17 +333,23 @@ def results_command(results_dir: Path, fmt: str) -> None:
     import json as json_module
 
     from papergen.exam.manifest import Manifest
-    from papergen.grade.results import results_text
+    from papergen.grade.results import format_results, student_results
     from papergen.grade.store import (
+        UNFINISHED_WARNING,
         grading_finished,
         manifest_from_store,
         reading_store,
+        replaced_readings,
     )
+    from papergen.report.audit import by_hand_line
 
     with reading_store(results_dir) as db:
         manifest = Manifest.from_json(json_module.loads(manifest_from_store(db)))
-        text = results_text(db, manifest, fmt)
+        results = student_results(db, manifest)
+        text = format_results(results, manifest, fmt, replaced_readings(db))
         finished = grading_finished(db)
+    if fmt == "table":  # the table's last lines: what people settled, and an interrupted run
+        text += "\n" + by_hand_line(results) + ("" if finished else "\n" + UNFINISHED_WARNING)
     if fmt != "table":  # the table says it in its last line; CSV and JSON stay clean for scripts
         warn_if_unfinished(finished)
     click.echo(text)

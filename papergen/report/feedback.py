@@ -279,6 +279,11 @@ def missed_questions(results: ExamResults, row: int, printed: dict[str, PaperQue
     return sorted(missed, key=lambda question: question.number)
 
 
+def by_hand_text(count: int) -> str:
+    """What a feedback PDF says when a person settled some of the student's answers (or their 准考证号)."""
+    return f"你的答题卡上有 {count} 处由阅卷老师人工核定（如涂得太浅、改涂不清的题），其余由机器读卡。"
+
+
 def rank_text(results: ExamResults, row: int) -> str:
     """"第 3 名 / 共 57 人" among the students in the statistics (ties share a rank)."""
     totals = np.array([s.total if s.in_stats else np.nan for s in results.students])
@@ -472,6 +477,8 @@ def _score_block(results: ExamResults, row: int, st: Styles, show_rank: bool) ->
         rows.append([_Para(markup(section.title), st.cell), _pts(earned), _pts(possible),
                      _percent(earned / possible if possible else math.nan)])
     block += [Spacer(0, 4), _table(rows, [TEXT_WIDTH - 66 * mm, 22 * mm, 22 * mm, 22 * mm], _GRID_TABLE, hAlign="LEFT")]
+    if student.by_hand:
+        block += [Spacer(0, 4), _Para(by_hand_text(student.by_hand), st.note)]
     if provisional:
         block += [Spacer(0, 6), _Para(
             f"注意：你的答题卡有待复核的题目，以上总分{'和名次' if show_rank else ''}是暂定成绩，复核后可能变化。待复核：",
@@ -729,6 +736,7 @@ def write_feedback(
 
 __all__ = [
     "FeedbackResult",
+    "by_hand_text",
     "MissedQuestion",
     "TopicRate",
     "display_letters",

@@ -447,6 +447,15 @@ def mismatch_lines(mismatches: Sequence[KeyMismatch], exam_dir: str | Path | Non
     return lines
 
 
+def change_state(change: KeyChange, in_force: set[int]) -> str:
+    """A key change's state in words; ``in_force`` are the ids of ``current_changes``."""
+    if change.id in in_force:
+        return "有效"
+    if change.state != "active":
+        return "已撤销"
+    return "已恢复印刷答案" if change.action == "restore" else "已被后来的更正取代"
+
+
 def list_lines(changes: Sequence[KeyChange], manifest: Manifest) -> list[str]:
     """``papergen rekey --list``: every key change, in force or not, oldest first."""
     if not changes:
@@ -458,14 +467,7 @@ def list_lines(changes: Sequence[KeyChange], manifest: Manifest) -> list[str]:
             numbers.setdefault(item.id, []).append(f"{variant.name}{item.number}")
     rows = [["编号", "时间", "阅卷人", "题目（各卷题号）", "改动（题库字母）", "状态", "原因"]]
     for change in sorted(changes, key=lambda c: c.id):
-        if change.id in in_force:
-            state = "有效"
-        elif change.action == "restore":
-            state = "已恢复印刷答案"
-        elif change.state == "active":
-            state = "已被后来的更正取代"
-        else:
-            state = "已撤销"
+        state = change_state(change, in_force)
         what = ACTIONS[change.action] + (f" {_bank_words(change.answers)}" if change.answers else "")
         what += f"（原 {change.old}）" if change.old else ""
         rows.append([
