@@ -380,9 +380,10 @@ def rekey_command(results_dir: Path, question, paper, number, key, void, accept,
         papergen rekey results --list
         papergen rekey results --render-keys exam
 
-    Exit codes: 0 done; 2 the change does not fit the exam (unknown question,
-    paper or letter; nothing recorded); 3 no results store, or EXAM_DIR is not
-    this exam; 6 the key files could not be written (the earlier ones stay).
+    Exit codes: 0 done; 2 nothing asked; 13 the change does not fit the exam
+    (unknown question, paper or letter, or no change; nothing recorded); 3 no
+    results store, or EXAM_DIR is not this exam or its banks changed; 6 the
+    store or the key files could not be written (the earlier keys stay).
     """
     import json as json_module
 
@@ -395,10 +396,7 @@ def rekey_command(results_dir: Path, question, paper, number, key, void, accept,
         changes = key_changes(db, active_only=False)
     wants_change = any(v not in (None, False) for v in (question, paper, number, key, void, accept, restore))
     if not (wants_change or show_list or exam_dir):
-        raise rekey.RekeyRefused(
-            "没有要做的事：给出要更正的题（--question 或 --paper/--number）和改动，或 --list、--render-keys",
-            hint="papergen rekey --help 有例子",
-        )
+        raise click.UsageError("没有要做的事：给出要更正的题（--question 或 --paper/--number）和改动，或 --list、--render-keys")
     if wants_change:
         request = rekey.resolve_request(
             manifest, changes, question=question, paper=paper, number=number, key=key, void=void, accept=accept,

@@ -102,7 +102,7 @@ def test_a_change_that_does_not_fit_the_exam_is_refused_in_chinese(small_exam, o
     manifest = read_manifest(small_exam / "exam.json")
     with pytest.raises(rekey.RekeyRefused, match=message) as caught:
         rekey.resolve_request(manifest, [], **options)
-    assert caught.value.exit_code == ExitCode.usage
+    assert caught.value.exit_code == ExitCode.decision_invalid
 
 
 def test_the_key_already_in_force_is_no_change(small_exam):
@@ -165,7 +165,7 @@ def test_accepting_several_answers_counts_the_best_and_restore_brings_back_the_p
     assert all(accepted[s] >= before[s] for s in before)  # nobody who had the printed key loses it
     rekey.change_key(graded, rekey.resolve_request(manifest, changes_of(graded), question=item.id, restore=True), grader="t")
     assert totals(graded) == before
-    assert rekey.current_changes(changes_of(graded)) == {}
+    assert rekey.keys_in_force(manifest, changes_of(graded)) == {}
 
 
 # -- the exam folder -------------------------------------------------------------------------------
@@ -237,8 +237,8 @@ def test_the_command_prints_what_changed_lists_changes_and_uses_documented_exit_
     assert "已记录（第 1 号更正）：B 卷第 1 题" in result.output
     assert "份总分变化" in result.output and "平均分" in result.output
     assert f"key-B.pdf、key-B.docx 第 1 题 印的是 {manifest.variant('B').items[0].key}，现在是 {new}" in result.output
-    assert run("rekey", graded, "--paper", "B", "--number", 1, "--key", new).exit_code == ExitCode.usage
-    assert run("rekey", graded, "--paper", "Q", "--number", 1, "--key", "A").exit_code == ExitCode.usage
+    assert run("rekey", graded, "--paper", "B", "--number", 1, "--key", new).exit_code == ExitCode.decision_invalid
+    assert run("rekey", graded, "--paper", "Q", "--number", 1, "--key", "A").exit_code == ExitCode.decision_invalid
     assert run("rekey", graded).exit_code == ExitCode.usage
     assert run("rekey", graded.parent / "nowhere", "--list").exit_code == ExitCode.input_file
     listed = run("rekey", graded, "--list")

@@ -19,8 +19,9 @@ from pathlib import Path
 
 from papergen.exam.manifest import Manifest
 from papergen.grade.results import StudentResult
+from papergen.grade.settle import ReviewItem, review_queue
 from papergen.grade.store import all_pages, key_changes, overrides, page_label
-from papergen.report.rekey import ACTIONS, change_state, current_changes
+from papergen.report.rekey import ACTIONS, change_state, changes_in_force
 
 STATE_ACTIVE = "有效"
 STATE_UNDONE = "已撤销"
@@ -61,17 +62,17 @@ def _shown(value: str | None, field: str) -> str:
     return value
 
 
-def audit_rows(db: sqlite3.Connection, manifest: Manifest, reopened: set[int] | None = None) -> list[AuditRow]:
+def audit_rows(db: sqlite3.Connection, manifest: Manifest, review: Sequence[ReviewItem] | None = None) -> list[AuditRow]:
     """Every override and key change in the store, oldest first.
 
-    ``reopened`` are the ids of active overrides that no longer apply (the
-    page was scanned again and reads differently); by default, the overrides
-    taken on another scan of the page than the current one.
+    ``review`` is the open review queue (``settle.review_queue``, read when
+    not given): an active override shown there as an item's earlier decision
+    no longer applies, because a rescan reads the page differently.
     """
+    queue = review_queue(db, manifest) if review is None else review
+    reopened = {item.previous.id for item in queue if item.previous is not None}
     pages = {(p.source, p.page, p.part): p for p in all_pages(db)}
     decisions = overrides(db, active_only=False)
-    if reopened is None:
-        reopened = {o.id for o in decisions if (p := pages.get(o.sheet)) is not None and p.file_hash != o.file_hash}
     rows = []
     for o in decisions:
         page = pages.get(o.sheet)
@@ -91,7 +92,7 @@ def audit_rows(db: sqlite3.Connection, manifest: Manifest, reopened: set[int] | 
             old=_shown(o.old, o.field), new=_shown(o.new, o.field), reason=o.reason, state=state,
         ))
     changes = key_changes(db, active_only=False)
-    in_force = {c.id for c in current_changes(changes).values()}
+    in_force = changes_in_force(manifest, changes)
     numbers_of: dict[str, list[str]] = {}
     for variant in manifest.variants:
         for item in variant.items:
@@ -108,5 +109,5 @@ def audit_rows(db: sqlite3.Connection, manifest: Manifest, reopened: set[int] | 
 
 def by_hand_line(results: Sequence[StudentResult]) -> str:
     """The last line of ``papergen results``' table: "人工判定 N 处（M 名考生）"."""
-    counts = [getattr(result, "by_hand", 0) for result in results]
+    counts = [result.by_hand for result in results]
     return f"人工判定 {sum(counts)} 处（{sum(1 for c in counts if c)} 名考生）"

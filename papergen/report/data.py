@@ -26,14 +26,13 @@ from papergen.grade.results import (  # noqa: F401 - re-exported
     STATUS_REVIEW,
     student_results,
 )
+from papergen.grade.settle import ReviewItem, review_queue
 from papergen.grade.store import (
     KeyChange,
-    ReviewRow,
     grading_finished,
     key_changes,
     manifest_from_store,
     reading_store,
-    review_items,
 )
 from papergen.report.analysis import (
     SuspectedKeyError,
@@ -42,7 +41,7 @@ from papergen.report.analysis import (
     topic_statistics,
 )
 from papergen.report.audit import AuditRow, audit_rows
-from papergen.report.rekey import current_changes, effective_answers
+from papergen.report.rekey import answers_in_force, keys_in_force
 
 STATUS_NO_SHEET = "缺考（无答题卡）"
 
@@ -76,7 +75,7 @@ class ExamResults:
     students: list[StudentRow]
     scores: np.ndarray  # (n_students, n_questions) points; NaN = not scored
     choices: list[list[str | None]]  # bank letters chosen; "" blank; None flagged/unknown
-    review: list[ReviewRow]  # the store's review list, as ``grade`` printed it
+    review: list[ReviewItem]  # the open review items, as ``grade`` printed them (settle.review_queue)
     results_dir: Path
     finished: bool = True  # False: the last grade run was interrupted, so results are incomplete
     key_changes: list[KeyChange] = field(default_factory=list)  # every key correction (``rekey``), undone ones too
@@ -110,8 +109,8 @@ class ExamResults:
 
     def scoring_keys(self) -> list[tuple[str, ...]]:
         """The answers that score on each question now (bank letters; after ``rekey``); empty: voided."""
-        in_force = current_changes(self.key_changes)
-        return [effective_answers(q, in_force.get(q.id)) for q in self.questions]
+        in_force = keys_in_force(self.manifest, self.key_changes)
+        return [answers_in_force(self.manifest, q.id, in_force.get(q.id)) for q in self.questions]
 
     def suspected_key_errors(self) -> list[SuspectedKeyError]:
         """``analysis.suspected_key_errors`` over the students in the statistics, in the canonical question order."""
@@ -138,9 +137,9 @@ def load_exam_results(results_dir: str | Path, roster: str | Path | None = None)
         manifest = Manifest.from_json(json.loads(manifest_from_store(db)))
         sheets = student_results(db, manifest)
         finished = grading_finished(db)
-        review = review_items(db)
+        review = review_queue(db, manifest)
         changes = key_changes(db, active_only=False)
-        audit = audit_rows(db, manifest)
+        audit = audit_rows(db, manifest, review)
     questions = sorted(manifest.questions.values(), key=lambda q: q.section)  # stable: manifest order within
     roster_rows: dict[str, Student] = {}
     if roster is not None:
@@ -156,7 +155,7 @@ def load_exam_results(results_dir: str | Path, roster: str | Path | None = None)
                 variant=sheet.variant, status=sheet.status, total=sheet.total, sections=list(sheet.sections),
                 on_roster=entry is not None or not roster_rows, has_sheet=True, in_stats=sheet.in_stats,
                 flags=list(sheet.flags), absent=sheet.absent, roster_row=entry.row if entry else None,
-                identified=sheet.identified, duplicate=sheet.duplicate, by_hand=getattr(sheet, "by_hand", 0),
+                identified=sheet.identified, duplicate=sheet.duplicate, by_hand=sheet.by_hand,
             )
         )
         score_rows.append(np.array([sheet.scores.get(q.id, np.nan) for q in questions], dtype=float))

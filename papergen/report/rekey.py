@@ -39,10 +39,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from papergen.bank.model import LETTERS
-from papergen.core.errors import ExitCode, InputFileError, PapergenError
+from papergen.core.errors import DecisionInvalid, InputFileError
 from papergen.exam.manifest import Manifest, ManifestQuestion, read_manifest
 from papergen.exam.variants import bank_letters, display_letters
-from papergen.grade.standin13 import rekey, student_results
+from papergen.grade.results import student_results
+from papergen.grade.settle import KeyInForce, key_book, rekey
 from papergen.grade.store import (
     KeyChange,
     deciding_store,
@@ -62,10 +63,8 @@ ACTIONS = {
 GRADER_VARIABLE = "PAPERGEN_GRADER"
 
 
-class RekeyRefused(PapergenError):
-    """A key change that does not fit the exam (unknown question, letter, paper); nothing was recorded."""
-
-    exit_code = ExitCode.usage
+class RekeyRefused(DecisionInvalid):
+    """A key change that does not fit the exam (unknown question, letter, paper); nothing was recorded (exit 13)."""
 
 
 @dataclass(frozen=True)
@@ -90,25 +89,24 @@ def default_grader() -> str:
         return "未署名"
 
 
-def current_changes(changes: Sequence[KeyChange]) -> dict[str, KeyChange]:
-    """The change in force for each corrected question (bank id → change); a restored question is absent.
-
-    The latest active change of a question wins; ``restore`` means the printed key again.
-    """
-    latest: dict[str, KeyChange] = {}
-    for change in sorted(changes, key=lambda c: c.id):
-        if change.state == "active":
-            latest[change.question_id] = change
-    return {qid: change for qid, change in latest.items() if change.action != "restore"}
+def keys_in_force(manifest: Manifest, changes: Sequence[KeyChange]) -> dict[str, KeyInForce]:
+    """The corrected questions' keys in force (bank id → ``settle.KeyInForce``), from every change, undone ones
+    included: the active ones are ``settle.key_book``'s (what scoring uses)."""
+    return key_book(manifest, [change for change in changes if change.state == "active"])
 
 
-def effective_answers(question: ManifestQuestion, change: KeyChange | None) -> tuple[str, ...]:
-    """The answers that score (bank letters) under ``change``; empty for a voided question."""
-    if change is None:
-        return (question.answer,)
-    if change.action in ("key", "accept"):
-        return tuple(change.answers)
-    return ()
+def answers_in_force(manifest: Manifest, question_id: str, key: KeyInForce | None) -> tuple[str, ...]:
+    """The answers that score on a question (bank letters, as in the manifest); empty for a voided question."""
+    if key is None:
+        return (manifest.questions[question_id].answer,)
+    if key.void is not None:
+        return ()
+    return tuple(sorted("".join(LETTERS[i] for i in sorted(answer)) for answer in key.keys))
+
+
+def changes_in_force(manifest: Manifest, changes: Sequence[KeyChange]) -> set[int]:
+    """Ids of the changes that set a key in force now (a restored question has none)."""
+    return {key.change.id for key in keys_in_force(manifest, changes).values() if key.change is not None}
 
 
 # -- resolving what the teacher asked for ---------------------------------------------------
@@ -196,7 +194,7 @@ def resolve_request(
         named_as = f"{paper.strip().upper().removesuffix('卷')} 卷第 {number} 题"
     entry = manifest.questions[question_id]
     shown_as = f"{named_as}（{question_id}）" if permutation is not None else named_as
-    in_force = current_changes(changes).get(question_id)
+    in_force = keys_in_force(manifest, changes).get(question_id)
 
     def to_bank(letters: str) -> str:
         return bank_letters(letters, permutation) if permutation is not None else letters
@@ -209,7 +207,7 @@ def resolve_request(
         if void not in ("full", "drop"):
             raise RekeyRefused(f"--void 只能是 full（全体得分）或 drop（不计分），不是 {void}")
         action = f"void-{void}"
-        if in_force is not None and in_force.action == action:
+        if in_force is not None and in_force.void == void:
             raise RekeyRefused(f"{shown_as}已经{ACTIONS[action]}，没有改动")
         return KeyRequest(question_id, action, (), named_as)
     if key is not None:
@@ -226,8 +224,7 @@ def resolve_request(
         typed = f"{_bank_words(on_paper)}（{named_as.split(' ')[0]} 卷的字母，题库中为 {_bank_words(answers)}）"
     else:
         typed = f"{_bank_words(answers)}（题库的字母）"
-    now = effective_answers(entry, in_force)
-    if set(now) == set(answers):
+    if set(answers_in_force(manifest, question_id, in_force)) == set(answers):  # a voided question: empty, never equal
         raise RekeyRefused(f"{shown_as}的答案已经是 {typed}，没有改动")
     return KeyRequest(question_id, action, answers, named_as, typed)
 
@@ -263,13 +260,13 @@ class KeyMismatch:
 VOID_SHOWN = "作废"
 
 
-def _shown(change: KeyChange, permutation: Sequence[int], printed: str) -> tuple[str, str]:
-    """A change as one variant's key shows it: (answer now, note)."""
-    if change.action == "void-full":
+def _shown(key: KeyInForce, permutation: Sequence[int], printed: str) -> tuple[str, str]:
+    """A corrected key as one variant's key file shows it: (answer now, note)."""
+    if key.void == "full":
         return VOID_SHOWN, "全体得分"
-    if change.action == "void-drop":
+    if key.void == "drop":
         return VOID_SHOWN, "不计分"
-    shown = " 或 ".join(sorted(display_letters(answer, permutation) for answer in change.answers))
+    shown = " 或 ".join(sorted(display_letters("".join(LETTERS[i] for i in answer), permutation) for answer in key.keys))
     return shown, f"更正，原 {printed}"
 
 
@@ -277,7 +274,7 @@ def printed_key_mismatches(manifest: Manifest, changes: Sequence[KeyChange]) -> 
     """Every 题号 of every variant whose printed key no longer says what is scored, by variant and number."""
     from papergen.render.build import key_files
 
-    in_force = current_changes(changes)
+    in_force = keys_in_force(manifest, changes)
     mismatches = []
     for variant in manifest.variants:
         for item in variant.items:
@@ -293,7 +290,7 @@ def printed_key_mismatches(manifest: Manifest, changes: Sequence[KeyChange]) -> 
 
 def correction_notice(manifest: Manifest, changes: Sequence[KeyChange], variant: str) -> str:
     """The sentence under a re-rendered key's title: which 题号 changed, when and by whom."""
-    in_force = current_changes(changes)
+    in_force = keys_in_force(manifest, changes)
     if not in_force:
         return ""
     parts = []
@@ -304,7 +301,7 @@ def correction_notice(manifest: Manifest, changes: Sequence[KeyChange], variant:
         now, note = _shown(change, item.permutation, item.key)
         said = f"{now}（{note}）" if now == VOID_SHOWN else f"原 {item.key}，现 {now}"
         parts.append(f"第 {item.number} 题 {said}")
-    latest = max(in_force.values(), key=lambda c: c.id)
+    latest = max((c for c in changes if c.state == "active"), key=lambda c: c.id)
     return f"本答案在考试后作了更正：{'；'.join(parts)}。最近一次更正：{_when(latest.at)}，{latest.grader}。"
 
 
@@ -335,7 +332,7 @@ def render_corrected_keys(exam_dir: str | Path, manifest: Manifest, changes: Seq
             path=exam_dir, hint="给出组卷时的输出文件夹（有 exam.json、key-A.pdf 的那个）",
         )
     questions = exam_questions(manifest)
-    in_force = current_changes(changes)
+    in_force = keys_in_force(manifest, changes)
     papers = []
     for variant in manifest.variants:
         corrections = {}
@@ -372,7 +369,7 @@ class RekeyOutcome:
 
 
 def _full_marks(manifest: Manifest, changes: Sequence[KeyChange]) -> float:
-    dropped = {qid for qid, c in current_changes(changes).items() if c.action == "void-drop"}
+    dropped = {qid for qid, key in keys_in_force(manifest, changes).items() if key.void == "drop"}
     return sum(q.points for q in manifest.questions.values() if q.id not in dropped)
 
 
@@ -448,7 +445,7 @@ def mismatch_lines(mismatches: Sequence[KeyMismatch], exam_dir: str | Path | Non
 
 
 def change_state(change: KeyChange, in_force: set[int]) -> str:
-    """A key change's state in words; ``in_force`` are the ids of ``current_changes``."""
+    """A key change's state in words; ``in_force`` are the ids of ``changes_in_force``."""
     if change.id in in_force:
         return "有效"
     if change.state != "active":
@@ -460,7 +457,7 @@ def list_lines(changes: Sequence[KeyChange], manifest: Manifest) -> list[str]:
     """``papergen rekey --list``: every key change, in force or not, oldest first."""
     if not changes:
         return ["没有更正过答案。"]
-    in_force = {c.id for c in current_changes(changes).values()}
+    in_force = changes_in_force(manifest, changes)
     numbers: dict[str, list[str]] = {}
     for variant in manifest.variants:
         for item in variant.items:
