@@ -21,6 +21,7 @@ from papergen.grade.store import key_changes, manifest_from_store, reading_store
 from papergen.report import rekey
 from papergen.report.data import load_exam_results
 from papergen.report.feedback import missed_questions
+from papergen.report.keys import keys_in_force
 from tests.conftest import SMALL_STUDENTS
 
 WRONG_ON_B1 = "2026030002"  # "one wrong": question 1 of paper B answered with another letter than the key
@@ -165,7 +166,7 @@ def test_accepting_several_answers_counts_the_best_and_restore_brings_back_the_p
     assert all(accepted[s] >= before[s] for s in before)  # nobody who had the printed key loses it
     rekey.change_key(graded, rekey.resolve_request(manifest, changes_of(graded), question=item.id, restore=True), grader="t")
     assert totals(graded) == before
-    assert rekey.keys_in_force(manifest, changes_of(graded)) == {}
+    assert keys_in_force(manifest, changes_of(graded)) == {}
 
 
 # -- the exam folder -------------------------------------------------------------------------------

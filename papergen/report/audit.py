@@ -21,7 +21,7 @@ from papergen.exam.manifest import Manifest
 from papergen.grade.results import StudentResult
 from papergen.grade.settle import ReviewItem, review_queue
 from papergen.grade.store import all_pages, key_changes, overrides, page_label
-from papergen.report.rekey import ACTIONS, change_state, changes_in_force
+from papergen.report.keys import ACTIONS, change_state, changes_in_force
 
 STATE_ACTIVE = "有效"
 STATE_UNDONE = "已撤销"
@@ -50,6 +50,14 @@ class AuditRow:
     new: str
     reason: str
     state: str  # 有效 | 已撤销 | 重新扫描后待复核; a key change also 已被后来的更正取代 | 已恢复印刷答案
+
+
+def _reading_shown(reading: str) -> str:
+    """An answer's machine reading ("outcome:letters", ``settle.mark_reading``) in words."""
+    outcome, _, letters = reading.partition(":")
+    if outcome == "flagged":
+        return "未能判读"
+    return letters if outcome == "answer" else "（空白）"
 
 
 def _shown(value: str | None, field: str) -> str:
@@ -89,7 +97,8 @@ def audit_rows(db: sqlite3.Connection, manifest: Manifest, review: Sequence[Revi
         rows.append(AuditRow(
             at=o.at, grader=o.grader, kind="override", where=where, numbers=numbers, question_id=question_id,
             student_id=(page.student_id or "") if page is not None else "", what=FIELD_NAMES.get(o.field, o.field),
-            old=_shown(o.old, o.field), new=_shown(o.new, o.field), reason=o.reason, state=state,
+            old=_shown(o.old, o.field) if o.old is not None or o.field != "answer" else _reading_shown(o.reading),
+            new=_shown(o.new, o.field), reason=o.reason, state=state,
         ))
     changes = key_changes(db, active_only=False)
     in_force = changes_in_force(manifest, changes)

@@ -41,7 +41,7 @@ from papergen.report.analysis import (
     topic_statistics,
 )
 from papergen.report.audit import AuditRow, audit_rows
-from papergen.report.rekey import answers_in_force, keys_in_force
+from papergen.report.keys import answers_in_force, keys_in_force
 
 STATUS_NO_SHEET = "缺考（无答题卡）"
 

@@ -43,22 +43,21 @@ from papergen.core.errors import DecisionInvalid, InputFileError
 from papergen.exam.manifest import Manifest, ManifestQuestion, read_manifest
 from papergen.exam.variants import bank_letters, display_letters
 from papergen.grade.results import student_results
-from papergen.grade.settle import KeyInForce, key_book, rekey
+from papergen.grade.settle import KeyInForce, rekey
 from papergen.grade.store import (
     KeyChange,
     deciding_store,
     key_changes,
     manifest_from_store,
 )
+from papergen.report.keys import (
+    ACTIONS,
+    answers_in_force,
+    change_state,
+    changes_in_force,
+    keys_in_force,
+)
 
-#: What each action records (``key_changes.action``) and how people name it.
-ACTIONS = {
-    "key": "更正答案",
-    "accept": "多个答案均可得分",
-    "void-full": "作废（全体得分）",
-    "void-drop": "作废（不计分）",
-    "restore": "恢复印刷的答案",
-}
 #: The environment variable naming the grader when ``--grader`` is not given.
 GRADER_VARIABLE = "PAPERGEN_GRADER"
 
@@ -87,26 +86,6 @@ def default_grader() -> str:
         return getpass.getuser()
     except (KeyError, OSError):  # no login name (a container without a passwd entry)
         return "未署名"
-
-
-def keys_in_force(manifest: Manifest, changes: Sequence[KeyChange]) -> dict[str, KeyInForce]:
-    """The corrected questions' keys in force (bank id → ``settle.KeyInForce``), from every change, undone ones
-    included: the active ones are ``settle.key_book``'s (what scoring uses)."""
-    return key_book(manifest, [change for change in changes if change.state == "active"])
-
-
-def answers_in_force(manifest: Manifest, question_id: str, key: KeyInForce | None) -> tuple[str, ...]:
-    """The answers that score on a question (bank letters, as in the manifest); empty for a voided question."""
-    if key is None:
-        return (manifest.questions[question_id].answer,)
-    if key.void is not None:
-        return ()
-    return tuple(sorted("".join(LETTERS[i] for i in sorted(answer)) for answer in key.keys))
-
-
-def changes_in_force(manifest: Manifest, changes: Sequence[KeyChange]) -> set[int]:
-    """Ids of the changes that set a key in force now (a restored question has none)."""
-    return {key.change.id for key in keys_in_force(manifest, changes).values() if key.change is not None}
 
 
 # -- resolving what the teacher asked for ---------------------------------------------------
@@ -442,15 +421,6 @@ def mismatch_lines(mismatches: Sequence[KeyMismatch], exam_dir: str | Path | Non
     if exam_dir is None:
         lines.append("用 --render-keys 考试文件夹 重新生成答案文件（PDF、DOCX，标出更正；试卷不动）。")
     return lines
-
-
-def change_state(change: KeyChange, in_force: set[int]) -> str:
-    """A key change's state in words; ``in_force`` are the ids of ``changes_in_force``."""
-    if change.id in in_force:
-        return "有效"
-    if change.state != "active":
-        return "已撤销"
-    return "已恢复印刷答案" if change.action == "restore" else "已被后来的更正取代"
 
 
 def list_lines(changes: Sequence[KeyChange], manifest: Manifest) -> list[str]:

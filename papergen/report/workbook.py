@@ -39,6 +39,7 @@ from papergen.core import atomic
 from papergen.core.excel_text import put_text
 from papergen.grade.reasons import reason_label
 from papergen.report import analysis, classes
+from papergen.report.audit import STATE_ACTIVE, STATE_REOPENED
 from papergen.report.charts import size_bar_chart, size_column_chart
 from papergen.report.data import STATUS_NO_SHEET, ExamResults
 from papergen.report.print_setup import (
@@ -512,13 +513,15 @@ def _audit_sheet(sheet, results: ExamResults, t: dict, title: str, lang: str) ->
                   entry.student_id, entry.what, entry.old, entry.new, entry.reason, entry.state]
         for column, value in enumerate(values, start=1):
             put_text(sheet.cell(row=r, column=column), value).alignment = WRAP  # every field is text people typed or read
-        if entry.state != "有效":
+        if entry.state == STATE_REOPENED:  # waits for a person again: the one state to act on
+            sheet.cell(row=r, column=len(headers)).font = Font(bold=True, color="C00000")
+        elif entry.state != STATE_ACTIVE:
             for column in range(1, len(headers) + 1):
                 sheet.cell(row=r, column=column).font = Font(color="808080")  # no longer in force: greyed
     last = len(results.audit) + 1
     if not results.audit:
         _note(sheet, 2, t["audit_note"])
-    _finish(sheet, 1, last, [16, 9, 30, 8, 10, 12, 10, 10, 10, 24, 12])
+    _finish(sheet, 1, last, [16, 9, 30, 8, 10, 12, 14, 10, 10, 24, 16])
     for r in range(2, last + 1):
         fit_row_height(sheet, r)
     setup_print(sheet, header_rows=(1, 1), title=title, lang=lang)
