@@ -129,6 +129,8 @@ def test_a_new_key_rescores_every_student_and_report_and_feedback_agree(graded):
             assert after[sid] in (before[sid] - 1, before[sid])
     assert outcome.changed == sum(after[s] != before[s] for s in before)
     assert outcome.max_delta == 1 and outcome.gained >= 1
+    assert outcome.mean_before == pytest.approx(sum(before.values()) / 3)
+    assert outcome.mean_after == pytest.approx(sum(after.values()) / 3)
     change = changes_of(graded)[-1]
     assert (change.question_id, change.action, change.answers, change.grader, change.reason) == (
         item.id, "key", request.answers, "王老师", "答案印错")
@@ -152,6 +154,8 @@ def test_void_full_gives_everyone_who_sat_full_marks_and_void_drop_removes_the_q
         graded, rekey.resolve_request(manifest, changes_of(graded), question=item.id, void="drop"), grader="t")
     dropped = totals(graded)
     assert dropped[WRONG_ON_B1] == before[WRONG_ON_B1]
+    moved = [dropped[s] - full[s] for s in full if dropped[s] != full[s]]  # from "everyone full" to "not counted"
+    assert (outcome.changed, outcome.min_delta, outcome.max_delta) == (len(moved), min(moved), max(moved))
     assert outcome.full_after == outcome.full_before - manifest.questions[item.id].points
 
 
@@ -250,3 +254,29 @@ def test_the_command_prints_what_changed_lists_changes_and_uses_documented_exit_
     assert restored.exit_code == 0 and "印的答案与现在的评分一致" in restored.output
     listed = run("rekey", graded, "--list").output
     assert "李老师" in listed and "已被后来的更正取代" in listed
+
+
+def test_the_summary_of_one_pass_equals_comparing_two_full_passes(small_exam, tmp_path, monkeypatch):
+    """``change_key`` scores only the changed question under the earlier key; every kind of change, on sheets
+    with flagged marks and absent candidates, gives what comparing two ``student_results`` passes gives."""
+    import dataclasses
+
+    from papergen.sim.graded import answering_cohort, write_graded_store
+
+    monkeypatch.chdir(tmp_path)
+    manifest = read_manifest(small_exam / "exam.json")
+    sheets = answering_cohort(manifest, 40, seed=9, doubtful_rate=0.15)
+    sheets[3] = dataclasses.replace(sheets[3], absent=True, answers={})
+    write_graded_store(tmp_path / "results", manifest, sheets)
+    item = manifest.variant("A").items[2]
+    others = [x for x in "ABCD" if x != item.key]
+    steps = [dict(key=others[0]), dict(accept=f"{item.key},{others[1]}"), dict(void="full"), dict(void="drop"),
+             dict(key=others[1]), dict(restore=True)]
+    for options in steps:
+        before = totals(tmp_path / "results")
+        request = rekey.resolve_request(manifest, changes_of(tmp_path / "results"), paper="A", number=3, **options)
+        outcome = rekey.change_key(tmp_path / "results", request, grader="t")
+        after = totals(tmp_path / "results")
+        moved = [after[s] - before[s] for s in after if abs(after[s] - before[s]) > 1e-9]
+        assert (outcome.changed, outcome.min_delta, outcome.max_delta) == (
+            len(moved), min(moved, default=0.0), max(moved, default=0.0)), options

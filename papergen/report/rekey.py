@@ -43,7 +43,7 @@ from papergen.core.errors import DecisionInvalid, InputFileError
 from papergen.exam.manifest import Manifest, ManifestQuestion, read_manifest
 from papergen.exam.variants import bank_letters, display_letters
 from papergen.grade.results import student_results
-from papergen.grade.settle import KeyInForce, rekey
+from papergen.grade.settle import KeyInForce, rekey, score_marked
 from papergen.grade.store import (
     KeyChange,
     deciding_store,
@@ -343,7 +343,7 @@ class RekeyOutcome:
     mean_after: float
     full_before: float
     full_after: float
-    seconds: float  # recording plus re-scoring every student
+    seconds: float  # recording the change plus re-scoring every student (one ``student_results`` pass)
     mismatches: list[KeyMismatch]
 
 
@@ -356,36 +356,61 @@ def _mean(totals: list[float]) -> float:
     return sum(totals) / len(totals) if totals else math.nan
 
 
+def _score_before(manifest: Manifest, question_id: str, choice: str | None, key: KeyInForce | None) -> float:
+    """One student's points on the changed question under the key in force before the change.
+
+    As ``settle`` scores it: the options marked under that key, and an
+    unsettled (flagged) mark nothing, unless the question was voided for everyone.
+    """
+    if choice is None:
+        voided = key is not None and key.void == "full"
+        return manifest.questions[question_id].points if voided else 0.0
+    marked = frozenset(LETTERS.index(letter) for letter in choice)
+    return score_marked(manifest, question_id, marked, key) or 0.0
+
+
 def change_key(results_dir: str | Path, request: KeyRequest, *, grader: str, reason: str = "") -> RekeyOutcome:
-    """Record ``request`` in the store of ``results_dir`` and re-score every student from the stored readings."""
+    """Record ``request`` in the store of ``results_dir`` and re-score every student from the stored readings.
+
+    One full pass of ``student_results`` after the change (what every output
+    reads); a student's total before it differs only by the changed
+    question, scored again under the earlier key (``settle.score_marked``),
+    so the comparison costs no second pass.
+    """
     if not grader.strip():
         raise RekeyRefused("阅卷人不能为空（--grader 或环境变量 PAPERGEN_GRADER）")
+    question_id = request.question_id
     with deciding_store(results_dir) as db:
         manifest = Manifest.from_json(json.loads(manifest_from_store(db)))
+        earlier = key_changes(db, active_only=False)
+        key_before = keys_in_force(manifest, earlier).get(question_id)
         start = time.perf_counter()
-        before = {(r.student_id, tuple(r.pages)): r for r in student_results(db, manifest)}
-        full_before = _full_marks(manifest, key_changes(db))
         change_id = rekey(
-            db, manifest, request.question_id, action=request.action, answers=request.answers,
+            db, manifest, question_id, action=request.action, answers=request.answers,
             grader=grader.strip(), reason=reason.strip(),
         )
         after = student_results(db, manifest)
         seconds = time.perf_counter() - start
         changes = key_changes(db, active_only=False)
-    deltas = []
+    deltas, totals_before, totals_after = [], [], []
     for result in after:
-        old = before.get((result.student_id, tuple(result.pages)))
-        if old is None or result.shown_total is None or old.shown_total is None:
-            continue
-        deltas.append(result.total - old.total)
+        if result.shown_total is None:
+            continue  # 缺考: no total before or after
+        delta = 0.0
+        if question_id in result.choices:
+            delta = result.scores.get(question_id, 0.0) - _score_before(
+                manifest, question_id, result.choices[question_id], key_before)
+        deltas.append(delta)
+        if result.in_stats:
+            totals_before.append(result.total - delta)
+            totals_after.append(result.total)
     moved = [d for d in deltas if abs(d) > 1e-9]
     return RekeyOutcome(
         change_id=change_id, request=request, students=len(after), changed=len(moved),
         gained=sum(d > 0 for d in moved), lost=sum(d < 0 for d in moved),
         min_delta=min(moved, default=0.0), max_delta=max(moved, default=0.0),
-        mean_before=_mean([r.total for r in before.values() if r.in_stats]),
-        mean_after=_mean([r.total for r in after if r.in_stats]),
-        full_before=full_before, full_after=_full_marks(manifest, changes), seconds=seconds,
+        mean_before=_mean(totals_before), mean_after=_mean(totals_after),
+        full_before=_full_marks(manifest, earlier), full_after=_full_marks(manifest, changes), seconds=seconds,
         mismatches=printed_key_mismatches(manifest, changes),
     )
 
