@@ -770,7 +770,8 @@ class SuspectedKeyError:
     upper_key_share: float  # share of them who chose the key
     upper_suspected_share: float  # share who chose ``suspected`` (NaN when None)
     point_biserial: float  # corrected item-rest correlation (NaN when undefined)
-    message: str  # Chinese, for the report and the review page
+    headline: str  # Chinese, one line: what the data say
+    message: str  # Chinese: the headline, the 题号 to check and the ``papergen rekey`` command that would correct it
 
 
 def suspected_key_errors(
@@ -853,7 +854,7 @@ def suspected_key_errors(
         if by_choice:
             parts.append(
                 f"高分组（总分前 {fraction:.0%}）{len(answers)} 人中 {rival_count} 人选 {rival}，"
-                f"只有 {on_key} 人选答案 {key_text}"
+                f"只有 {on_key} 人选答案 {key_text}（题库字母）"
             )
         if by_rpb:
             parts.append(f"区分度为负（{rpb[item]:.2f}）：总分高的考生反而更常答错")
@@ -867,7 +868,7 @@ def suspected_key_errors(
                 question_id=question_ids[item], numbers=dict(where), key=key_text,
                 suspected=rival, upper_group=len(answers),
                 upper_key_share=share(on_key), upper_suspected_share=share(rival_count) if rival else math.nan,
-                point_biserial=float(rpb[item]), message="；".join(parts) + "。" + advice,
+                point_biserial=float(rpb[item]), headline="；".join(parts), message="；".join(parts) + "。" + advice,
             )
         )
     return found

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from papergen.bank.model import LETTERS
 from papergen.exam.manifest import Manifest
 from papergen.grade.results import StudentResult
 from papergen.grade.settle import ReviewItem, review_queue
@@ -46,7 +47,7 @@ class AuditRow:
     question_id: str  # bank id, "" for a decision about the whole sheet
     student_id: str  # 准考证号 of the sheet ("" unread); "（全体）" for a key change
     what: str  # what was decided: "作答", "准考证号", "更正答案" …
-    old: str
+    old: str  # an answer in the sheet's letters (the paper of 题号); a key in the bank's letters, said so
     new: str
     reason: str
     state: str  # 有效 | 已撤销 | 重新扫描后待复核; a key change also 已被后来的更正取代 | 已恢复印刷答案
@@ -58,6 +59,11 @@ def _reading_shown(reading: str) -> str:
     if outcome == "flagged":
         return "未能判读"
     return letters if outcome == "answer" else "（空白）"
+
+
+def _key_shown(text: str) -> str:
+    """A key as the 审计 sheet shows it: letters are the bank's, and said so ("作废（不计分）" stays as it is)."""
+    return f"{text}（题库字母）" if text[:1] in LETTERS and text[:1] else text
 
 
 def _shown(value: str | None, field: str) -> str:
@@ -110,8 +116,9 @@ def audit_rows(db: sqlite3.Connection, manifest: Manifest, review: Sequence[Revi
         state = change_state(c, in_force)
         rows.append(AuditRow(
             at=c.at, grader=c.grader, kind="key", where="答案更正", numbers="/".join(numbers_of.get(c.question_id, [])),
-            question_id=c.question_id, student_id="（全体）", what=ACTIONS.get(c.action, c.action), old=c.old,
-            new=" 或 ".join(c.answers), reason=c.reason, state=state,
+            question_id=c.question_id, student_id="（全体）", what=ACTIONS.get(c.action, c.action),
+            old=_key_shown(c.old), new=_key_shown(" 或 ".join(c.answers)),
+            reason=c.reason, state=state,
         ))
     return sorted(rows, key=lambda r: r.at)
 

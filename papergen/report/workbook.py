@@ -311,6 +311,7 @@ def _items_sheet(sheet, results: ExamResults, t: dict, title: str, lang: str) ->
             else:
                 cell.value = value
         sheet.cell(row=row, column=first + 2).alignment = WRAP  # a long topic path takes two lines
+        sheet.cell(row=row, column=first + 3).alignment = WRAP  # a corrected key: "D（更正，原 A）"
         for column in (first + 6, first + 7, first + 8):
             sheet.cell(row=row, column=column).number_format = "0.00"
         letters = first + 9
@@ -323,7 +324,7 @@ def _items_sheet(sheet, results: ExamResults, t: dict, title: str, lang: str) ->
         sheet.cell(row=row, column=letters + n_letters + 1, value=tally.flagged + tally.multiple)
         error = suspected.get(question.id)
         if error is not None:  # most serious first: before the item's other notes
-            flags.insert(0, f"{t['suspect']}：{error.message}")
+            flags.insert(0, f"{t['suspect']}：{error.headline}（详见“{t['key']}”格的批注）")
         put_text(sheet.cell(row=row, column=letters + n_letters + 2), "；".join(flags)).alignment = WRAP
         any_flags = any_flags or bool(flags)
         _mark_suspected(sheet, row, first + 3, letters + n_letters + 2, error)
