@@ -7,8 +7,9 @@ A store of graded sheets is written directly (``sim.graded``: the rows
 (40–100; 70 % single, 30 % multiple choice) planned from the sample bank,
 a cohort answering with a per-student ability, 1 % of marks doubtful. Then
 ``report.rekey.change_key`` changes one question's key, as ``papergen
-rekey`` does: every student's result before, the change recorded, every
-result again (``student_results`` re-scores from the stored readings).
+rekey`` does: the change recorded, every student's result computed again
+(one ``student_results`` pass, re-scoring from the stored readings) and
+compared with the totals before.
 Prints the time of that whole step and of one ``student_results`` pass;
 ``--profile`` lists the hot spots of a pass.
 """
@@ -86,7 +87,7 @@ def main() -> None:
         t = time.perf_counter()
         outcome = change_key(folder / "results", request, grader="bench", reason="基准")
         seconds = time.perf_counter() - t
-        print(f"更正一道题的答案并重算全部成绩（含更正前后各一次 student_results）：{seconds:.2f} 秒 "
+        print(f"更正一道题的答案并重算全部成绩（记录更正 + 一次 student_results + 比较）：{seconds:.2f} 秒 "
               f"（{outcome.changed} 份总分变化；目标 < {TARGET_SECONDS:g} 秒：{'达到' if seconds < TARGET_SECONDS else '未达到'}）")
         if args.profile:
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(18)
