@@ -10,9 +10,11 @@ single-choice question, a change that changes nothing.
 
 ``change_key`` records the change in the results store through
 ``grade.settle.rekey`` (an append-only audit trail, like an override), then
-reads every student's result before and after (``grade.results.
-student_results`` scores from the stored readings, overrides and key
-changes at read time, so nothing is re-scanned) and says what moved.
+reads every student's result again (``grade.results.student_results``
+scores from the stored readings, overrides and key changes at read time,
+so nothing is re-scanned) and says what moved: how many totals, by how
+much, the new average. Which key is in force is ``grade.settle.key_book``'s
+answer, said in the reports' words by ``report.keys``.
 
 The exam folder is never silently out of date: ``printed_key_mismatches``
 lists every printed key file and 题号 that no longer says what is scored,
@@ -424,7 +426,7 @@ def outcome_lines(outcome: RekeyOutcome, exam_dir: str | Path | None = None) -> 
     request = outcome.request
     said = ACTIONS[request.action] + (f" → {request.typed}" if request.answers else "")
     named = request.named_as if request.named_as.endswith(request.question_id) else f"{request.named_as}（{request.question_id}）"
-    lines = [f"已记录（第 {outcome.change_id} 号更正）：{named}{said}"]
+    lines = [f"已记录（第 {outcome.change_id} 号更正）：{named} {said}"]
     lines.append(
         f"成绩已按存储的读卡结果重算，用时 {outcome.seconds:.2f} 秒：{outcome.students} 份成绩中 {outcome.changed} 份总分变化"
         + (f"（{outcome.gained} 份升高，{outcome.lost} 份降低；变化 {_points(outcome.min_delta)} 至 {_points(outcome.max_delta)} 分）"
