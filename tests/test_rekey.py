@@ -20,7 +20,12 @@ from papergen.grade.results import student_results
 from papergen.grade.store import key_changes, manifest_from_store, reading_store
 from papergen.report import rekey
 from papergen.report.data import load_exam_results
-from papergen.report.feedback import missed_questions
+from papergen.report.feedback import (
+    _printed_paper,
+    exam_questions,
+    feedback_pdf,
+    missed_questions,
+)
 from papergen.report.keys import keys_in_force
 from tests.conftest import SMALL_STUDENTS
 
@@ -134,12 +139,23 @@ def test_a_new_key_rescores_every_student_and_report_and_feedback_agree(graded):
     change = changes_of(graded)[-1]
     assert (change.question_id, change.action, change.answers, change.grader, change.reason) == (
         item.id, "key", request.answers, "王老师", "答案印错")
-    # report.xlsx and feedback read the same results
+    # report.xlsx and feedback read the same results; feedback's 错题本 shows the corrected key
     results = load_exam_results(graded)
     row = next(i for i, s in enumerate(results.students) if s.student_id == WRONG_ON_B1)
     assert results.students[row].total == after[WRONG_ON_B1]
-    printed = {q.id: None for q in results.questions}
-    assert item.id not in {m.printed for m in missed_questions(results, row, printed)}
+    bank = exam_questions(results.manifest)
+    assert any(after[sid] < before[sid] for sid, (v, _) in SMALL_STUDENTS.items() if v == "A")
+    assert item.id not in {m.printed.id for m in missed_questions(results, row, _printed_paper(results, bank, "B"))}
+    for sid, (variant, _) in SMALL_STUDENTS.items():
+        if variant == "A" and after[sid] < before[sid]:  # had the printed key: now missed, with the key in force shown
+            row = next(i for i, s in enumerate(results.students) if s.student_id == sid)
+            missed = {m.printed.id: m for m in missed_questions(results, row, _printed_paper(results, bank, "A"))}
+            on_a = next(i for i in manifest.variant("A").items if i.id == item.id)
+            correction = missed[item.id].printed.correction
+            assert correction.shown == display_letters(request.answers[0], on_a.permutation)
+            assert correction.note == f"更正，原 {on_a.key}"
+            pdf = feedback_pdf(results, row, _printed_paper(results, bank, "A"))
+            assert f"{correction.shown}（更正，原 {on_a.key}）" in pdf_bytes_text(pdf)
 
 
 def test_void_full_gives_everyone_who_sat_full_marks_and_void_drop_removes_the_question(graded):
@@ -187,6 +203,14 @@ def test_the_printed_keys_that_no_longer_match_are_named_by_file_and_number(grad
     on_b = next(m for m in mismatches if m.variant == "B")
     assert on_b.message("exam") == (
         f"exam/key-B.pdf、key-B.docx 第 1 题 印的是 {item.key}，现在是 {chosen_on_b1(manifest)}（题目 {item.id}）")
+
+
+def pdf_bytes_text(data: bytes) -> str:
+    document = pdfium.PdfDocument(data)
+    try:
+        return "".join(document[i].get_textpage().get_text_range() for i in range(len(document))).replace("\r\n", "")
+    finally:
+        document.close()
 
 
 def pdf_text(path: Path) -> str:

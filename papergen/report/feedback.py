@@ -74,7 +74,13 @@ from papergen.exam.variants import display_letters
 from papergen.grade.results import STATUS_VIOLATION
 from papergen.render import fonts
 from papergen.render.cjk import CJKParagraph
-from papergen.render.paper import PaperQuestion, format_points, paper_for_variant
+from papergen.render.paper import (
+    PaperQuestion,
+    corrected_paper,
+    format_points,
+    key_text,
+    paper_for_variant,
+)
 from papergen.render.pdf import (
     PageCountingCanvas,
     draw_page_number,
@@ -85,6 +91,7 @@ from papergen.render.pdf import (
 from papergen.report import analysis
 from papergen.report.analysis import TopicStats
 from papergen.report.data import STATUS_ABSENT, STATUS_NO_SHEET, ExamResults, StudentRow
+from papergen.report.keys import key_corrections
 
 # --- page geometry -----------------------------------------------------------
 PAGE_WIDTH, PAGE_HEIGHT = A4
@@ -545,7 +552,8 @@ def _topic_block(results: ExamResults, row: int, st: Styles) -> list[Flowable]:
 
 def _missed_block(question: MissedQuestion, st: Styles) -> KeepTogether:
     printed = question.printed
-    key = set(printed.key)
+    # after a key correction (``papergen rekey``) the key in force, and the note that it was corrected
+    key = set(printed.correction.shown if printed.correction is not None else printed.key)
     chosen = set(question.chosen)
     type_label = TYPE_LABELS_ZH.get(printed.type, printed.type)
     parts: list[Flowable] = [_Para(
@@ -563,7 +571,8 @@ def _missed_block(question: MissedQuestion, st: Styles) -> KeepTogether:
     mine = question.chosen or "未作答"
     parts.append(_Para(
         f"你的答案：<font color='{WRONG_COLOR}'><b>{mine}</b></font>{GAP}"
-        f"正确答案：<font color='{KEY_COLOR}'><b>{printed.key}</b></font>{GAP}知识点：{markup(printed.topic)}", st.body,
+        f"正确答案：<font color='{KEY_COLOR}'><b>{escape(key_text(printed))}</b></font>{GAP}知识点：{markup(printed.topic)}",
+        st.body,
     ))
     explanation = markup(printed.explanation.strip()) if printed.explanation.strip() else "（暂无解析）"
     parts += [_Para(f"解析：{explanation}", st.note),
@@ -670,8 +679,9 @@ def _feedback_job(row_and_variant: tuple[int, str], context: _FeedbackContext) -
 
 
 def _printed_paper(results: ExamResults, bank_questions: dict[str, Question], variant: str) -> dict[str, PaperQuestion]:
-    """Bank id → the question as printed on ``variant``."""
+    """Bank id → the question as printed on ``variant``, with the keys corrected since (``papergen rekey``)."""
     paper = paper_for_variant(results.manifest, bank_questions, variant)
+    paper = corrected_paper(paper, key_corrections(results.manifest, results.key_changes, variant), "")
     return {q.id: q for q in paper.questions}
 
 

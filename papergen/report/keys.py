@@ -11,8 +11,10 @@ from collections.abc import Sequence
 
 from papergen.bank.model import LETTERS
 from papergen.exam.manifest import Manifest
+from papergen.exam.variants import display_letters
 from papergen.grade.settle import KeyInForce, key_book
 from papergen.grade.store import KeyChange
+from papergen.render.paper import KeyCorrection
 
 #: What each action records (``key_changes.action``) and how people name it.
 ACTIONS = {
@@ -51,3 +53,27 @@ def change_state(change: KeyChange, in_force: set[int]) -> str:
     if change.state != "active":
         return "已撤销"
     return "已恢复印刷答案" if change.action == "restore" else "已被后来的更正取代"
+
+
+#: What a voided question's key shows.
+VOID_SHOWN = "作废"
+
+
+def shown_key(key: KeyInForce, permutation: Sequence[int], printed: str) -> tuple[str, str]:
+    """A corrected key as one variant's key file shows it: (answer now, note)."""
+    if key.void == "full":
+        return VOID_SHOWN, "全体得分"
+    if key.void == "drop":
+        return VOID_SHOWN, "不计分"
+    shown = " 或 ".join(sorted(display_letters("".join(LETTERS[i] for i in answer), permutation) for answer in key.keys))
+    return shown, f"更正，原 {printed}"
+
+
+def key_corrections(manifest: Manifest, changes: Sequence[KeyChange], variant: str) -> dict[str, KeyCorrection]:
+    """What one variant's key shows now for each corrected question (bank id → correction): the re-rendered key
+    files and the feedback PDFs print it."""
+    in_force = keys_in_force(manifest, changes)
+    return {
+        item.id: KeyCorrection(*shown_key(in_force[item.id], item.permutation, item.key))
+        for item in manifest.variant(variant).items if item.id in in_force
+    }

@@ -54,10 +54,13 @@ from papergen.grade.store import (
 )
 from papergen.report.keys import (
     ACTIONS,
+    VOID_SHOWN,
     answers_in_force,
     change_state,
     changes_in_force,
+    key_corrections,
     keys_in_force,
+    shown_key,
 )
 
 #: The environment variable naming the grader when ``--grader`` is not given.
@@ -237,20 +240,6 @@ class KeyMismatch:
         return f"{where} 第 {self.number} 题 印的是 {self.printed}，现在是 {now}（题目 {self.question_id}）"
 
 
-#: What a voided question's key shows.
-VOID_SHOWN = "作废"
-
-
-def _shown(key: KeyInForce, permutation: Sequence[int], printed: str) -> tuple[str, str]:
-    """A corrected key as one variant's key file shows it: (answer now, note)."""
-    if key.void == "full":
-        return VOID_SHOWN, "全体得分"
-    if key.void == "drop":
-        return VOID_SHOWN, "不计分"
-    shown = " 或 ".join(sorted(display_letters("".join(LETTERS[i] for i in answer), permutation) for answer in key.keys))
-    return shown, f"更正，原 {printed}"
-
-
 def printed_key_mismatches(manifest: Manifest, changes: Sequence[KeyChange]) -> list[KeyMismatch]:
     """Every 题号 of every variant whose printed key no longer says what is scored, by variant and number."""
     from papergen.render.build import key_files
@@ -262,7 +251,7 @@ def printed_key_mismatches(manifest: Manifest, changes: Sequence[KeyChange]) -> 
             change = in_force.get(item.id)
             if change is None:
                 continue
-            now, note = _shown(change, item.permutation, item.key)
+            now, note = shown_key(change, item.permutation, item.key)
             mismatches.append(
                 KeyMismatch(variant.name, item.number, item.id, item.key, now, note, tuple(key_files(variant.name)))
             )
@@ -279,7 +268,7 @@ def correction_notice(manifest: Manifest, changes: Sequence[KeyChange], variant:
         change = in_force.get(item.id)
         if change is None:
             continue
-        now, note = _shown(change, item.permutation, item.key)
+        now, note = shown_key(change, item.permutation, item.key)
         said = f"{now}（{note}）" if now == VOID_SHOWN else f"原 {item.key}，现 {now}"
         parts.append(f"第 {item.number} 题 {said}")
     latest = max((c for c in changes if c.state == "active"), key=lambda c: c.id)
@@ -301,7 +290,7 @@ def render_corrected_keys(exam_dir: str | Path, manifest: Manifest, changes: Seq
     the keys are rendered as first printed.
     """
     from papergen.render.build import MANIFEST_NAME, write_keys
-    from papergen.render.paper import KeyCorrection, corrected_paper, paper_for_variant
+    from papergen.render.paper import corrected_paper, paper_for_variant
     from papergen.report.feedback import exam_questions
 
     exam_dir = Path(exam_dir)
@@ -313,15 +302,10 @@ def render_corrected_keys(exam_dir: str | Path, manifest: Manifest, changes: Seq
             path=exam_dir, hint="给出组卷时的输出文件夹（有 exam.json、key-A.pdf 的那个）",
         )
     questions = exam_questions(manifest)
-    in_force = keys_in_force(manifest, changes)
     papers = []
     for variant in manifest.variants:
-        corrections = {}
-        for item in variant.items:
-            change = in_force.get(item.id)
-            if change is not None:
-                corrections[item.id] = KeyCorrection(*_shown(change, item.permutation, item.key))
         paper = paper_for_variant(manifest, questions, variant.name)
+        corrections = key_corrections(manifest, changes, variant.name)
         papers.append(corrected_paper(paper, corrections, correction_notice(manifest, changes, variant.name)))
     return write_keys(exam_dir, papers)
 
