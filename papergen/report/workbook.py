@@ -1,4 +1,4 @@
-"""``papergen report``: one Excel workbook of scores, items, topics, distribution and review.
+"""``papergen report``: one Excel workbook of scores, items, topics, distribution, review and audit.
 
 Built with openpyxl from ``ExamResults`` (``report.data``) and the pure
 statistics in ``report.analysis`` (items, topics, reliability, distribution);
@@ -17,6 +17,14 @@ categories so no label is dropped. The workbook is teacher-facing: 成绩
 shows the school rank and, with a roster giving classes, the rank within
 the class (ties share a rank); student-facing output (feedback) leaves
 ranks out by default.
+
+After ``papergen rekey`` 题目分析 shows the key in force ("D（更正，原 A）")
+and counts against it; a question whose key the strong students contradict
+(``analysis.suspected_key_errors``) has its row highlighted, 疑似答案错误 first
+in 需关注 and the whole finding, with the command that would correct it, in
+a comment on its 答案 cell. 审计 lists every decision a person took and every
+key change (``report.audit``); 成绩 ends with 人工判定, the answers each
+student had settled by hand.
 """
 
 from __future__ import annotations
