@@ -39,7 +39,6 @@ import hashlib
 import io
 import math
 import os
-import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
@@ -85,6 +84,7 @@ from papergen.render.pdf import (
 from papergen.report import analysis
 from papergen.report.analysis import TopicStats
 from papergen.report.data import STATUS_ABSENT, STATUS_NO_SHEET, ExamResults, StudentRow
+from papergen.report.filenames import safe_filename
 
 # --- page geometry -----------------------------------------------------------
 PAGE_WIDTH, PAGE_HEIGHT = A4
@@ -98,13 +98,6 @@ FURNITURE_SIZE = 8.5
 
 #: Topic levels shown: the top level and, where the bank has one, the second.
 TOPIC_LEVELS = 2
-#: Longest stretch of a name kept in a file name (characters); long enough for
-#: any real name, short enough that "准考证号-姓名.pdf" stays far below the
-#: 255-byte limit of common file systems.
-NAME_CHARS_IN_FILENAME = 40
-#: Characters Windows refuses in file names (``/`` and ``\\`` are also path
-#: separators everywhere).
-UNSAFE_FILENAME_CHARS = '<>:"/\\|?*'
 
 STUDENT_COLOR = colors.HexColor("#2F6DB5")
 GROUP_COLOR = colors.HexColor("#B7B7B7")
@@ -166,36 +159,6 @@ class MissedQuestion:
 def _printable(text: str) -> str:
     """``text`` without control and format characters (they print as boxes or break lines)."""
     return "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
-
-
-def _filename_part(text: str) -> str:
-    # NFKC first, so full-width look-alikes ("／", "．．") become the ASCII
-    # characters they resemble and are caught below like the real ones.
-    text = unicodedata.normalize("NFKC", text)
-    text = "".join(
-        "_" if ch in UNSAFE_FILENAME_CHARS or unicodedata.category(ch)[0] == "C" else ch for ch in text
-    )
-    text = re.sub(r"\s+", " ", text)
-    text = re.sub(r"\.{2,}", "_", text)  # no "..", whatever is around it
-    text = re.sub(r"_{2,}", "_", text)
-    # Windows drops trailing dots and spaces; leading ones hide files on Unix.
-    return text.strip(" ._")
-
-
-def safe_filename(student_id: str, name: str) -> str:
-    """``"{准考证号}-{姓名}.pdf"``, safe as one file name on Linux, macOS and Windows.
-
-    Path separators, ``..``, control characters and the characters Windows
-    forbids (``<>:"/\\|?*``) are replaced, so the result is always a single
-    name inside the output folder. A name that cleans to nothing leaves
-    ``"{准考证号}.pdf"``.
-
-    >>> safe_filename("2026030001", "../../evil")
-    '2026030001-evil.pdf'
-    """
-    sid = _filename_part(student_id) or "未知考号"
-    clean_name = _filename_part(name)[:NAME_CHARS_IN_FILENAME].rstrip(" ._")
-    return f"{sid}-{clean_name}.pdf" if clean_name else f"{sid}.pdf"
 
 
 def skip_reason(results: ExamResults, row: int) -> str | None:
