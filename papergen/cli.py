@@ -478,6 +478,44 @@ def feedback_command(results_dir: Path, outdir: Path, roster, show_rank: bool) -
             click.echo(f"  {line}")
 
 
+@cli.command("annotate")
+@click.argument("results_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False, path_type=Path), help="输出文件夹。")
+@click.option("--by-class", is_flag=True, help="每个班一份 PDF（按名单的班级列；没有班级的归入“未分班”），默认每位考生一份。")
+@click.option("--roster", type=click.Path(dir_okay=False, path_type=Path), help="考生名单（.csv 或 .xlsx），提供姓名和班级。")
+@reports_errors
+def annotate_command(results_dir: Path, outdir: Path, by_class: bool, roster) -> None:
+    """批阅后的答题卡 PDF，发还考生：绿框涂对、红框涂错、蓝框漏涂的正确答案、橙框人工改判，印有准考证号、姓名和总分。
+
+    One PDF per student (准考证号-姓名.pdf), or per class with --by-class.
+    Absent candidates get none. Exit 3 when some scan could not be drawn any
+    more (moved or deleted): the others are written, the missing pages listed.
+    """
+    from papergen.core.errors import InputFileError
+    from papergen.report.annotate import write_annotated
+
+    result = write_annotated(results_dir, outdir, roster=roster, by_class=by_class)
+    click.echo(f"{result.students} 名考生的 {result.pages} 页答题卡，{len(result.files)} 个 PDF → {outdir}")
+    if result.skipped:
+        click.echo(f"未生成（{len(result.skipped)} 张）：")
+        for line in result.skipped:
+            click.echo(f"  {terminal_line(line)}")
+    if result.unavailable:
+        for line in result.unavailable:
+            click.echo(f"  无法显示：{terminal_line(line)}", err=True)
+        raise InputFileError(
+            f"{len(result.unavailable)} 页答题卡的扫描文件无法读取（已移动、删除或更换），这些页没有生成",
+            hint="把扫描文件放回评阅时的位置后重新运行；其余的 PDF 已写好",
+        )
+
+
+def terminal_line(text: str) -> str:
+    """A line built from scan and roster text, safe to print (no control characters)."""
+    from papergen.grade.results import terminal_text
+
+    return terminal_text(text)
+
+
 def main() -> None:
     """Console-script entry point.
 
