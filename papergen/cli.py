@@ -455,20 +455,26 @@ def analyze_command(results_dirs: tuple[Path, ...], output: Path, roster, lang: 
 @click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False, path_type=Path), help="输出文件夹。")
 @click.option("--roster", type=click.Path(dir_okay=False, path_type=Path), help="考生名单（.csv 或 .xlsx），提供姓名和班级。")
 @click.option("--rank", "show_rank", is_flag=True, help="在反馈中显示名次（默认不显示）。")
+@click.option("--with-sheet", is_flag=True, help="在反馈末页附上考生批阅后的答题卡（同 papergen annotate）。")
 @reports_errors
-def feedback_command(results_dir: Path, outdir: Path, roster, show_rank: bool) -> None:
+def feedback_command(results_dir: Path, outdir: Path, roster, show_rank: bool, with_sheet: bool) -> None:
     """每位考生一份成绩反馈 PDF：总分、各知识点得分率、错题本（按试卷题号顺序，附解析）。
 
     One PDF per student who sat the exam, named 准考证号-姓名.pdf; absent
     students and sheets awaiting review of their 准考证号 are listed, not written.
-    No rank unless --rank is given.
+    No rank unless --rank is given. --with-sheet adds the student's annotated
+    answer sheet as the last page; exit 3 when a scan could not be drawn
+    (those PDFs are written without it).
     """
+    from papergen.core.errors import InputFileError
+    from papergen.report.annotate import plan_annotations
     from papergen.report.data import load_exam_results
     from papergen.report.feedback import write_feedback
 
     results = load_exam_results(results_dir, roster)
     warn_if_unfinished(results.finished)
-    result = write_feedback(results, outdir, show_rank=show_rank)
+    sheets = plan_annotations(results_dir, roster).students if with_sheet else ()
+    result = write_feedback(results, outdir, show_rank=show_rank, sheets=sheets)
     click.echo(f"{len(result.files)} 份成绩反馈 → {outdir}")
     for warning in result.warnings:
         click.echo(f"警告：{warning}", err=True)
@@ -476,6 +482,13 @@ def feedback_command(results_dir: Path, outdir: Path, roster, show_rank: bool) -
         click.echo(f"未生成（{len(result.skipped)} 人）：")
         for line in result.skipped:
             click.echo(f"  {line}")
+    if result.sheets_unavailable:
+        for line in result.sheets_unavailable:
+            click.echo(f"  无法附上答题卡：{terminal_line(line)}", err=True)
+        raise InputFileError(
+            f"{len(result.sheets_unavailable)} 页答题卡的扫描文件无法读取（已移动、删除或更换），这些反馈没有附上答题卡",
+            hint="把扫描文件放回评阅时的位置后重新运行",
+        )
 
 
 @cli.command("annotate")

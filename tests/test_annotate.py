@@ -127,3 +127,27 @@ def test_a_scan_gone_is_named_and_exits_3(graded: Path, tmp_path: Path) -> None:
     assert run.exit_code == ExitCode.input_file, run.output
     assert "sheet-0002.jpg" in run.output and "无法显示" in run.output
     assert [p.name for p in (base / "out").iterdir()] == ["2026030001.pdf"]  # the other one is written
+
+
+def test_feedback_with_sheet_adds_the_annotated_sheet_as_last_page(graded: Path, tmp_path: Path) -> None:
+    base = ["feedback", str(graded / "results"), "--roster", str(graded / "名单.csv")]
+    plain = CliRunner().invoke(cli, [*base, "-o", str(tmp_path / "plain")])
+    with_sheet = CliRunner().invoke(cli, [*base, "-o", str(tmp_path / "sheet"), "--with-sheet"])
+    assert plain.exit_code == 0 and with_sheet.exit_code == 0, with_sheet.output
+    for name in ("2026030001-张 三.pdf", "2026030002-李四.pdf"):
+        before = _page_text(tmp_path / "plain" / name)
+        after = _page_text(tmp_path / "sheet" / name)
+        assert len(after) == len(before) + 1
+        assert "答题卡批阅" in after[-1] and name[:10] in after[-1] and "涂错" in after[-1]
+        assert f"共 {len(after)} 页" in after[-1]  # numbered with the rest
+
+
+def test_feedback_with_sheet_names_a_scan_gone_and_exits_3(graded: Path, tmp_path: Path) -> None:
+    base = tmp_path / "moved"
+    shutil.copytree(graded / "scans", base / "scans")
+    grade(SCANS / "exam.json", [base / "scans"], base / "results", workers=1)
+    (base / "scans" / "sheet-0001.jpg").unlink()
+    run = CliRunner().invoke(cli, ["feedback", str(base / "results"), "-o", str(base / "out"), "--with-sheet"])
+    assert run.exit_code == ExitCode.input_file, run.output
+    assert "sheet-0001.jpg" in run.output
+    assert sorted(p.name for p in (base / "out").iterdir()) == ["2026030001.pdf", "2026030002.pdf"]

@@ -58,7 +58,12 @@ from papergen.core.executor import run_jobs
 from papergen.exam.manifest import Manifest
 from papergen.exam.roster import Student, read_roster
 from papergen.grade import settle, views
-from papergen.grade.results import STATUS_REVIEW, STATUS_VIOLATION, StudentResult, student_results
+from papergen.grade.results import (
+    STATUS_REVIEW,
+    STATUS_VIOLATION,
+    StudentResult,
+    student_results,
+)
 from papergen.grade.store import manifest_from_store, reading_store
 from papergen.render import fonts
 from papergen.report.filenames import safe_filename, safe_stem
@@ -111,6 +116,7 @@ class SheetPicture:
 class StudentSheets:
     """A student's sheet pages and what is printed with them: one job."""
 
+    result_id: str  # ``StudentResult.student_id``: whose result this is (feedback finds a student's sheet by it)
     student_id: str  # as shown ("未识别" for a sheet whose 准考证号 could not be read)
     name: str
     klass: str
@@ -241,7 +247,7 @@ def plan_annotations(results_dir: str | Path, roster: str | Path | None = None) 
         )
         students.append(
             StudentSheets(
-                student_id=shown_id, name=person.name if person else "", klass=person.klass if person else "",
+                result_id=result.student_id, student_id=shown_id, name=person.name if person else "", klass=person.klass if person else "",
                 variant=result.variant or "", score=score_text(result, manifest.total_points), pictures=pictures,
                 file_stem=unique,
             )

@@ -41,6 +41,7 @@ import math
 import os
 import unicodedata
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -57,6 +58,7 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import (
     CondPageBreak,
     KeepTogether,
+    PageBreak,
     Spacer,
     Table,
     TableStyle,
@@ -83,6 +85,12 @@ from papergen.render.pdf import (
 )
 from papergen.report import analysis
 from papergen.report.analysis import TopicStats
+from papergen.report.annotate import (
+    DrawnPage,
+    SheetFlowable,
+    StudentSheets,
+    draw_pictures,
+)
 from papergen.report.data import STATUS_ABSENT, STATUS_NO_SHEET, ExamResults, StudentRow
 from papergen.report.filenames import safe_filename
 
@@ -115,6 +123,8 @@ class FeedbackResult:
     skipped: list[str]  # "准考证号 姓名：原因" for each row that got no PDF
     #: One line per student whose name or class has characters no font can print (an empty box).
     warnings: list[str] = field(default_factory=list)
+    #: With the annotated sheet: one line per sheet page whose scan could not be drawn (that PDF lacks it).
+    sheets_unavailable: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -573,9 +583,14 @@ def _furniture(canvas, doc, *, left: str, right: str) -> None:
 
 
 def feedback_pdf(
-    results: ExamResults, row: int, printed: dict[str, PaperQuestion], *, show_rank: bool = False
+    results: ExamResults, row: int, printed: dict[str, PaperQuestion], *, show_rank: bool = False,
+    sheet: tuple[StudentSheets, list[DrawnPage]] | None = None,
 ) -> bytes:
-    """The feedback PDF of ``results.students[row]`` (deterministic: the same bytes every run)."""
+    """The feedback PDF of ``results.students[row]`` (deterministic: the same bytes every run).
+
+    ``sheet``: the student's annotated answer sheet (``report.annotate``),
+    added after the feedback, a page per sheet page that could be drawn.
+    """
     st = styles()
     student = results.students[row]
     name = _printable(student.name)
@@ -591,7 +606,14 @@ def feedback_pdf(
         title=f"{title} 成绩反馈 {name}".strip(), subject=f"准考证号 {_printable(student.student_id)}",
         font=st.body_font, size=10, on_page=furniture,
     )
-    doc.build(feedback_story(results, row, printed, show_rank=show_rank), canvasmaker=PageCountingCanvas)
+    story = feedback_story(results, row, printed, show_rank=show_rank)
+    if sheet is not None:
+        student_sheets, drawn = sheet
+        story += [
+            flowable for page in drawn if page.jpeg is not None
+            for flowable in (PageBreak(), SheetFlowable(page, student_sheets, results.manifest))
+        ]
+    doc.build(story, canvasmaker=PageCountingCanvas)
     return buffer.getvalue()
 
 
@@ -612,6 +634,7 @@ class _FeedbackContext:
     bank_questions: dict[str, Question]
     show_rank: bool
     papers: dict[str, dict[str, PaperQuestion]] = field(default_factory=dict)  # variant → printed questions
+    sheets: dict[str, StudentSheets] = field(default_factory=dict)  # 准考证号 → the annotated sheet to add
 
     def printed(self, variant: str) -> dict[str, PaperQuestion]:
         if variant not in self.papers:
@@ -619,10 +642,17 @@ class _FeedbackContext:
         return self.papers[variant]
 
 
-def _feedback_job(row_and_variant: tuple[int, str], context: _FeedbackContext) -> bytes:
-    """One student's PDF: ``(row, variant)`` → its bytes (the parent writes the file)."""
+def _feedback_job(row_and_variant: tuple[int, str], context: _FeedbackContext) -> tuple[bytes, list[str]]:
+    """One student's PDF: ``(row, variant)`` → its bytes and the sheet pages that could not be drawn (the parent writes)."""
     row, variant = row_and_variant
-    return feedback_pdf(context.results, row, context.printed(variant), show_rank=context.show_rank)
+    sheet = None
+    missing: list[str] = []
+    student_sheets = context.sheets.get(context.results.students[row].student_id)
+    if student_sheets is not None:
+        drawn = draw_pictures(student_sheets, context.results.manifest)
+        sheet = (student_sheets, drawn)
+        missing = [f"{page.picture.where}（{student_sheets.student_id}）：{page.problem}" for page in drawn if page.jpeg is None]
+    return feedback_pdf(context.results, row, context.printed(variant), show_rank=context.show_rank, sheet=sheet), missing
 
 
 def _printed_paper(results: ExamResults, bank_questions: dict[str, Question], variant: str) -> dict[str, PaperQuestion]:
@@ -632,11 +662,15 @@ def _printed_paper(results: ExamResults, bank_questions: dict[str, Question], va
 
 
 def write_feedback(
-    results: ExamResults, outdir: str | Path, *, workers: int | None = None, show_rank: bool = False
+    results: ExamResults, outdir: str | Path, *, workers: int | None = None, show_rank: bool = False,
+    sheets: Sequence[StudentSheets] = (),
 ) -> FeedbackResult:
     """Write one feedback PDF per student who sat the exam into ``outdir``.
 
     The PDFs show no rank unless ``show_rank`` (see the module docstring).
+    ``sheets`` (``annotate.plan_annotations(...).students``): each student's
+    annotated answer sheet is added as the last page(s) of their PDF; a page
+    whose scan cannot be drawn is left out and named in ``sheets_unavailable``.
 
     Rows without a usable sheet (absent, no sheet, unreadable or duplicated
     准考证号, unknown variant) get none; ``skipped`` says who and why.
@@ -681,13 +715,15 @@ def write_feedback(
         warnings += fonts.person_warnings(place, _printable(student.name), _printable(student.klass))
     workers = workers or os.cpu_count() or 1
     kind = "processes" if len(jobs) >= PARALLEL_FROM else "serial"
-    context = _FeedbackContext(results, bank_questions, show_rank)
+    context = _FeedbackContext(results, bank_questions, show_rank, sheets={s.result_id: s for s in sheets})
     files = [Path(path) for _, _, path in jobs]
+    unavailable: list[str] = []
     with run_jobs(_feedback_job, [(row, variant) for row, variant, _ in jobs], kind=kind, workers=workers,
                   context=context, chunksize=4) as pdfs:
-        for path, pdf in zip(files, pdfs):
+        for path, (pdf, missing) in zip(files, pdfs):
             atomic.write_bytes(path, pdf)
-    return FeedbackResult(files, skipped, warnings)
+            unavailable += missing
+    return FeedbackResult(files, skipped, warnings, unavailable)
 
 
 __all__ = [
