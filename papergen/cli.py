@@ -529,6 +529,46 @@ def terminal_line(text: str) -> str:
     return terminal_text(text)
 
 
+@cli.command("review")
+@click.argument("results_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--export", "export_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="把待复核项导出为 Excel 复核表（含扫描截图和判定下拉框），离线填写。")
+@click.option("--apply", "apply_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="应用填好的复核表：每行判定记为一条人工改判；有问题的行逐行列出（退出码 3），其余照常生效。")
+@click.option("--grader", help="阅卷人姓名（复核表中“阅卷人”为空的行用它）。")
+@reports_errors
+def review_command(results_dir: Path, export_path, apply_path, grader) -> None:
+    """人工复核：导出离线复核表（--export），或应用填好的复核表（--apply）。
+
+    Offline review: --export writes every open item with its scan crop and a
+    decision drop-down; --apply records each filled row as an override (who,
+    when, old and new value). Bad rows are named by sheet and row and left
+    out (exit 3); the valid ones are recorded. Applying a file twice adds nothing.
+    """
+    from papergen.core.errors import InputFileError
+    from papergen.review.offline import apply_review, export_review
+
+    if (export_path is None) == (apply_path is None):
+        raise click.UsageError("请给出 --export 文件 或 --apply 文件（二选一）")
+    if export_path is not None:
+        summary = export_review(results_dir, export_path)
+        click.echo(f"{summary.items} 项待复核 → {export_path}")
+        for line in summary.without_image:
+            click.echo(f"  注意：{terminal_line(line)}（该行没有扫描截图）", err=True)
+        return
+    result = apply_review(results_dir, apply_path, grader=grader)
+    for line in result.applied:
+        click.echo(f"  {terminal_line(line)}")
+    click.echo(f"已记录 {len(result.applied)} 条判定；已应用过 {result.already} 行；未填写 {result.empty} 行")
+    for line in result.problems:
+        click.echo(f"  {terminal_line(line)}", err=True)
+    if result.problems:
+        raise InputFileError(
+            f"复核表中有 {len(result.problems)} 行未能应用（见上），其余各行已生效", path=apply_path,
+            hint="改正这些行后再次运行 --apply；已生效的行不会重复记录",
+        )
+
+
 def main() -> None:
     """Console-script entry point.
 
