@@ -156,7 +156,7 @@ def parse_decision(text: str, item: settle.ReviewItem, manifest: Manifest) -> tu
         if value.isdigit() and value.isascii() and len(value) == digits:
             return "student_id", value
         allowed = f"{digits} 位数字的准考证号" + (f"或“{VOID}”" if "void" in fields else "")
-        raise BadDecision(f"“{value}”不是{allowed}")
+        raise BadDecision(f"“{value}”不是 {allowed}")
     if "variant" in fields:
         names = [v.name for v in manifest.variants]
         if upper in names:
