@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from papergen.cli import cli
 from papergen.core.errors import ExitCode
 from papergen.exam.manifest import Manifest
-from papergen.grade import settle
+from papergen.grade import settle, views
 from papergen.grade.pipeline import grade
 from papergen.grade.results import student_results
 from papergen.grade.store import manifest_from_store, reading_store
@@ -69,8 +69,9 @@ def test_by_class_one_pdf_per_class_and_unclassed(graded: Path, tmp_path: Path) 
     assert "2026030002" in _page_text(tmp_path / "out" / "未分班.pdf")[0]
 
 
-def test_same_bytes_every_run(graded: Path, tmp_path: Path) -> None:
+def test_same_bytes_every_run_and_in_worker_processes(graded: Path, tmp_path: Path, monkeypatch) -> None:
     first = annotate.write_annotated(graded / "results", tmp_path / "a", workers=1)
+    monkeypatch.setattr(annotate, "PARALLEL_FROM", 1)  # two students: drawn in two worker processes
     second = annotate.write_annotated(graded / "results", tmp_path / "b", workers=2)
     assert [p.read_bytes() for p in first.files] == [p.read_bytes() for p in second.files]
 
@@ -151,3 +152,30 @@ def test_feedback_with_sheet_names_a_scan_gone_and_exits_3(graded: Path, tmp_pat
     assert run.exit_code == ExitCode.input_file, run.output
     assert "sheet-0001.jpg" in run.output
     assert sorted(p.name for p in (base / "out").iterdir()) == ["2026030001.pdf", "2026030002.pdf"]
+
+
+def test_absent_sheets_get_none_and_a_settled_mark_is_orange(tmp_path: Path) -> None:
+    from papergen.grade import store
+    from papergen.sim.run import simulate
+
+    simulate(SCANS / "exam.json", 4, tmp_path / "scans", seed=5, dpi=150, doubtful_rate=0.05, absent=1)
+    grade(SCANS / "exam.json", [tmp_path / "scans"], tmp_path / "results", workers=1)
+    manifest, sheets, results = _store(tmp_path / "results")
+    absent = [s.student_id for s in sheets if s.absent]
+    assert len(absent) == 1
+    with reading_store(tmp_path / "results") as db:
+        item = next(i for i in settle.review_queue(db, manifest) if i.kind == "mark")
+    with store.deciding_store(tmp_path / "results") as db:
+        settle.decide(db, manifest, item, grader="王老师", field="answer", new=item.key_letters)
+    result = annotate.write_annotated(tmp_path / "results", tmp_path / "out", workers=1)
+    assert len(result.files) == 3 and not any(p.name.startswith(absent[0]) for p in result.files)
+    assert any(absent[0] in line and "缺考" in line for line in result.skipped)
+    path = next(p for p in result.files if p.name.startswith(item.student_id))
+    image = pdfium.PdfDocument(str(path))[0].render(scale=RENDER_SCALE, rev_byteorder=True).to_numpy()[:, :, :3]
+    where = annotate.placement(manifest.sheet, annotate.MARGIN, annotate.MARGIN, annotate.PAGE_WIDTH - 2 * annotate.MARGIN,
+                               annotate.PAGE_HEIGHT - 2 * annotate.MARGIN)
+    x, y, w, _ = views.question_region(manifest.sheet, item.number, annotate.ROW_MARGIN_MM)
+    px, py = where.frame_to_pdf(x + w / 2, y)
+    pixels = _pixels_around(image, (px * RENDER_SCALE, image.shape[0] - py * RENDER_SCALE))
+    r, g, b = pixels[int(np.argmax(pixels[:, 0] - pixels[:, 2]))]
+    assert r > 200 and 80 < g < 200 and b < 90, (r, g, b)  # orange: settled by a person
