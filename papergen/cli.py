@@ -545,7 +545,7 @@ def review_command(results_dir: Path, export_path, apply_path, grader) -> None:
     when, old and new value). Bad rows are named by sheet and row and left
     out (exit 3); the valid ones are recorded. Applying a file twice adds nothing.
     """
-    from papergen.core.errors import InputFileError
+    from papergen.core.errors import DecisionInvalid
     from papergen.review.offline import apply_review, export_review
 
     if (export_path is None) == (apply_path is None):
@@ -563,7 +563,7 @@ def review_command(results_dir: Path, export_path, apply_path, grader) -> None:
     for line in result.problems:
         click.echo(f"  {terminal_line(line)}", err=True)
     if result.problems:
-        raise InputFileError(
+        raise DecisionInvalid(
             f"复核表中有 {len(result.problems)} 行未能应用（见上），其余各行已生效", path=apply_path,
             hint="改正这些行后再次运行 --apply；已生效的行不会重复记录",
         )

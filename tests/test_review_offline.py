@@ -151,7 +151,7 @@ def test_bad_cells_are_named_by_sheet_and_row_and_the_rest_applied(results: Path
     _fill(path, {wrong_letter.id: "F", good.id: good.key_letters, identity.id: "12345", unknown.id: "A"},
           ids={_row_of(path, unknown.id): "mark:0000:1:1:3"})
     run = CliRunner().invoke(cli, ["review", str(results), "--apply", str(path)])
-    assert run.exit_code == ExitCode.input_file, run.output
+    assert run.exit_code == ExitCode.decision_invalid, run.output
     for item, words in ((wrong_letter, "不是第"), (identity, "位数字的准考证号"), (unknown, "不是这个结果文件夹的待复核项")):
         row = _row_of(path, item.id) if item is not unknown else None
         expected = f"review.xlsx 复核 第 {row} 行：" if row else "review.xlsx 复核 第 "
@@ -210,3 +210,24 @@ def test_libreoffice_prints_the_review_sheet(results: Path, tmp_path: Path) -> N
     text = "".join(document[i].get_textpage().get_text_range() for i in range(len(document)))
     assert "判定" in text and "扫描图像" in text and "如何填写这份复核表" in text
     assert len(document) <= 3  # one page wide: the review sheet does not flow over several pages across
+
+
+def test_a_duplicate_sheet_set_aside_closes_both_and_a_second_void_is_named(results: Path, tmp_path: Path) -> None:
+    _, queue = _queue(results)
+    first, second = [item for item in queue if item.reason == "duplicate-id"]
+    path = tmp_path / "review.xlsx"
+    offline.export_review(results, path)
+    book = openpyxl.load_workbook(path)
+    sheet = book["复核"]
+    (validation,) = [v for v in sheet.data_validations.dataValidation
+                     if f"{openpyxl.utils.get_column_letter(_columns(sheet)['判定'])}{_row_of(path, first.id)}" in v.sqref]
+    assert validation.formula1 == '"作废"' and "准考证号" in validation.prompt  # pick 作废 or type a 准考证号
+    _fill(path, {first.id: "作废", second.id: "作废"})
+    summary = offline.apply_review(results, path)
+    assert len(summary.applied) == 1
+    (problem,) = summary.problems
+    assert problem.startswith(f"review.xlsx 复核 第 {_row_of(path, second.id)} 行：") and "已不在待复核清单中" in problem
+    _, after = _queue(results)
+    assert not any(item.reason == "duplicate-id" for item in after)
+    again = offline.apply_review(results, path)
+    assert again.applied == [] and again.already == 1

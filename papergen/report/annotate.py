@@ -64,7 +64,12 @@ from papergen.grade.results import (
     StudentResult,
     student_results,
 )
-from papergen.grade.store import manifest_from_store, reading_store
+from papergen.grade.store import (
+    key_changes,
+    manifest_from_store,
+    page_frame,
+    reading_store,
+)
 from papergen.render import fonts
 from papergen.report.filenames import safe_filename, safe_stem
 from papergen.sheet.code import printable
@@ -138,19 +143,21 @@ class StudentSheets:
 
 
 def mark_outlines(
-    geometry: SheetGeometry, mark: settle.SettledMark, key_letters: str | None
+    geometry: SheetGeometry, mark: settle.SettledMark, keys: Sequence[str]
 ) -> list[tuple[Rect, tuple[int, int, int], int]]:
     """The outlines of one question: each box by what it meant, and the row when a person settled it or it is open.
 
-    ``key_letters`` is the key in the sheet's letters (``None``: the sheet
-    has no known variant, so nothing is right or wrong).
+    ``keys`` are the accepted answers in the sheet's letters (usually one;
+    none when the sheet has no known variant or the question is voided:
+    then no box is right or wrong). Of several accepted answers the one
+    nearest to what was marked is shown.
     """
     question = next(q for q in geometry.questions if q.number == mark.number)
     outlines: list[tuple[Rect, tuple[int, int, int], int]] = []
-    open_ = mark.score is None
-    if not open_ and key_letters is not None:
-        key = set(key_letters)
-        marked = set(mark.letters)
+    open_ = mark.score is None and not mark.dropped
+    marked = set(mark.letters)
+    if not open_ and keys and mark.outcome in ("answer", "blank"):
+        key = max((set(k) for k in keys), key=lambda k: (len(k & marked) - len(marked - k), -len(k)))
         for index, (x, y, w, h) in enumerate(question.boxes):
             letter = LETTERS[index]
             colour = None
@@ -169,13 +176,23 @@ def mark_outlines(
     return outlines
 
 
-def key_in_sheet_letters(manifest: Manifest, variant: str | None, number: int) -> str | None:
-    """The key of question ``number`` as printed on ``variant`` (None: unknown variant)."""
-    # TODO(lead): the effective key after ``rekey`` (key_changes) — take it from settle once it says.
+def keys_in_sheet_letters(
+    manifest: Manifest, book: dict[str, settle.KeyInForce], variant: str | None, number: int
+) -> list[str]:
+    """The accepted answers of question ``number`` in ``variant``'s letters, after key corrections.
+
+    Empty for an unknown variant or a voided question (nothing to outline as right or wrong).
+    """
     if variant is None or variant not in {v.name for v in manifest.variants}:
-        return None
+        return []
     items = manifest.variant(variant).items
-    return items[number - 1].key if 0 < number <= len(items) else None
+    if not 0 < number <= len(items):
+        return []
+    item = items[number - 1]
+    key = book.get(item.id) or settle.printed_key(manifest, item.id)
+    if key.void:
+        return []
+    return ["".join(sorted(LETTERS[item.permutation.index(i)] for i in k)) for k in key.keys]
 
 
 def provisional(result: StudentResult) -> bool:
@@ -201,8 +218,10 @@ def plan_annotations(results_dir: str | Path, roster: str | Path | None = None) 
     """Which sheets to draw, for whom, with what outlines and score."""
     with reading_store(results_dir) as db:
         manifest = Manifest.from_json(json.loads(manifest_from_store(db)))
-        sheets = settle.settled_sheets(db, manifest)
+        sheets = [sheet for sheet in settle.settled_sheets(db, manifest) if sheet.read]
         results = student_results(db, manifest)
+        book = settle.key_book(manifest, key_changes(db))
+        frames = {sheet.page.key: page_frame(db, sheet.page.key) for sheet in sheets}
     people: dict[str, Student] = {}
     if roster is not None:
         people = {s.student_id: s for s in read_roster(roster, id_digits=manifest.sheet.id_digits)}
@@ -237,10 +256,10 @@ def plan_annotations(results_dir: str | Path, roster: str | Path | None = None) 
         pictures = tuple(
             SheetPicture(
                 path=sheet.page.path, page=sheet.page.page, part=sheet.page.part, file_hash=sheet.page.file_hash,
-                frame=sheet.frame, sheet_page=sheet.page.sheet_page or 1, where=sheet.page.where,
+                frame=frames[sheet.page.key], sheet_page=sheet.page.sheet_page or 1, where=sheet.page.where,
                 outlines=tuple(
                     outline for mark in sheet.marks
-                    for outline in mark_outlines(manifest.sheet, mark, key_in_sheet_letters(manifest, sheet.variant, mark.number))
+                    for outline in mark_outlines(manifest.sheet, mark, keys_in_sheet_letters(manifest, book, sheet.variant, mark.number))
                 ),
             )
             for sheet in sorted(group, key=lambda s: (s.page.sheet_page or 1, s.page.where))

@@ -28,7 +28,6 @@ from __future__ import annotations
 import io
 import json
 import unicodedata
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -182,11 +181,11 @@ def _crop_region(item: settle.ReviewItem, geometry: SheetGeometry) -> Rect | Non
     header = geometry.header
     if item.number:
         return views.question_region(geometry, item.number)
-    if item.reason.startswith(("id-", "qr-", "duplicate")):
+    if "student_id" in item.fields or item.reason.startswith(("id-", "qr-")):
         return views.bounds([*header.id_write_in, *(box for column in header.id_grid for box in column)])
-    if item.reason.startswith("variant"):
+    if "variant" in item.fields:
         return views.bounds(header.variant_row, 4.0)
-    if item.reason.startswith(("absent", "violation")):
+    if "absent" in item.fields or "violation" in item.fields:
         return views.bounds([header.invigilator or header.absent, header.absent] + ([header.violation] if header.violation else []))
     return None
 
@@ -214,8 +213,8 @@ class _Crops:
 
     def png(self, item: settle.ReviewItem) -> tuple[bytes | None, tuple[int, int], str]:
         """PNG of the item's crop and its size, or the reason there is none."""
-        if item.file_hash is None or item.page is None:
-            return None, (0, 0), ""
+        if item.file_hash is None or item.page is None or item.kind == "page":
+            return None, (0, 0), ""  # a file or page that was not read as a sheet: nothing to crop
         key = (item.file_hash, item.page, item.part)
         if key not in self.views:
             page = next((p for p in store.all_pages(self.db) if p.key == key), None)
@@ -426,17 +425,32 @@ def _decision_target(item_id: str) -> tuple[str, int, int, int] | None:
     try:
         if kind == "mark" and len(parts) == 4:
             return parts[0], int(parts[1]), int(parts[2]), int(parts[3])
-        if kind == "sheet" and len(parts) >= 3:
+        if kind in ("sheet", "page") and len(parts) >= 3:
             return parts[0], int(parts[1]), int(parts[2]), 0
     except ValueError:
         return None
     return None
 
 
-def _on_target(decisions: Iterable[store.Override], item_id: str) -> list[store.Override]:
-    """The decisions in force on the sheet and question an item is about, oldest first."""
-    target = _decision_target(item_id)
-    return [o for o in decisions if target is not None and (o.file_hash, o.page, o.part, o.number) == target]
+class _Queue:
+    """The open items and the decisions in force, as of the last decision recorded."""
+
+    def __init__(self, db, manifest: Manifest) -> None:
+        self.db, self.manifest = db, manifest
+        self.refresh()
+
+    def refresh(self) -> None:
+        sheets = settle.settled_sheets(self.db, self.manifest)
+        self.open = {item.id: item for item in settle.review_queue(self.db, self.manifest, sheets)}
+        self.in_force = {sheet.page.key: sheet.decisions for sheet in sheets}
+
+    def decisions_on(self, item_id: str) -> list[store.Override]:
+        """The decisions in force on the sheet and question an item is about."""
+        target = _decision_target(item_id)
+        if target is None:
+            return []
+        file_hash, page, part, number = target
+        return [o for o in self.in_force.get((file_hash, page, part), []) if o.number == number]
 
 
 def _same_decision(text: str, override: store.Override) -> bool:
@@ -485,6 +499,7 @@ def apply_review(results_dir: str | Path, workbook_path: str | Path, *, grader: 
         if exam is not None and exam != manifest.exam:
             raise InputFileError(f"这份复核表属于考试 {exam}，不是这个结果文件夹的考试 {manifest.exam}", path=workbook_path)
         decided_rows: dict[str, int] = {}
+        queue = _Queue(db, manifest)
         for row in range(2, sheet.max_row + 1):
             decision = _cell_text(sheet.cell(row, col["decision"]).value)
             item_id = _cell_text(sheet.cell(row, col["item"]).value)
@@ -504,35 +519,40 @@ def apply_review(results_dir: str | Path, workbook_path: str | Path, *, grader: 
                 summary.problems.append(f"{place}：没有阅卷人；请在“阅卷人”列填写姓名，或运行时加 --grader 姓名")
                 continue
             reason = _cell_text(sheet.cell(row, col["note"]).value)
-            problem = _apply_row(db, manifest, item_id, decision, who, reason, summary)
+            problem = _apply_row(queue, item_id, decision, who, reason, summary)
             if problem:
                 summary.problems.append(f"{place}：{problem}")
     return summary
 
 
-def _apply_row(db, manifest: Manifest, item_id: str, decision: str, grader: str, reason: str, summary: ApplySummary) -> str:
+def _apply_row(queue: _Queue, item_id: str, decision: str, grader: str, reason: str, summary: ApplySummary) -> str:
     """Record one row's decision; returns what is wrong with it ("" when recorded or already recorded)."""
-    item = settle.queue_item(db, manifest, item_id)
-    earlier = _on_target(store.overrides(db), item_id)
-    # The same decision taken on the same reading before (this file applied again): nothing to add.
-    # An open item whose earlier decision was taken on another reading (a rescan) is decided again.
-    if any(_same_decision(decision, o) and (item is None or o.reading == item.read_letters) for o in earlier):
-        summary.already += 1
+    earlier = queue.decisions_on(item_id)
+    if any(_same_decision(decision, o) for o in earlier):
+        summary.already += 1  # in force already (this file applied before): nothing to add
         return ""
+    item = queue.open.get(item_id)
     if item is None:
-        if not earlier:
-            return f"编号 {item_id} 不是这个结果文件夹的待复核项（可能来自另一次导出，或已重新评阅）"
-        last = earlier[-1]
-        return (f"这一项已由 {last.grader} 于 {last.at} 处理为“{_shown(last.field, last.new)}”，"
-                "与本表的判定不同；如需改判，请重新导出后再填写，或在复核网页中撤销")
+        if earlier:
+            last = earlier[-1]
+            return (f"这一项已由 {last.grader} 于 {last.at} 处理为“{_shown(last.field, last.new)}”，"
+                    "与本表的判定不同；如需改判，请重新导出后再填写，或在复核网页中撤销")
+        target = _decision_target(item_id)
+        if target is None and not item_id.startswith("file:"):
+            return f"编号“{item_id}”不是复核项的编号（请勿改动编号列）"
+        if target is not None and target[:3] not in queue.in_force:
+            return f"编号 {item_id} 不是这个结果文件夹的待复核项（可能来自另一个结果文件夹的复核表）"
+        return (f"编号 {item_id} 已不在待复核清单中（本表前面的行或别人的判定已一并解决了它，"
+                "或成绩已重新评阅）；不需要再判定")
     try:
-        field_, new = parse_decision(decision, item, manifest)
+        field_, new = parse_decision(decision, item, queue.manifest)
     except BadDecision as exc:
         return str(exc)
     try:
-        settle.decide(db, manifest, item, grader=grader, field=field_, new=new, reason=reason)
+        settle.decide(queue.db, queue.manifest, item, grader=grader, field=field_, new=new, reason=reason)
     except settle.InvalidDecision as exc:
         return exc.message
+    queue.refresh()
     what = f"第 {item.number} 题" if item.number else reason_label(item.reason)
     summary.applied.append(f"{item.where} {what}：{_shown(field_, new)}（{grader}）")
     return ""
