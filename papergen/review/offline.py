@@ -60,13 +60,13 @@ BLANK, VOID, YES, NO, CONFIRM = "空白", "作废", "是", "否", "确认"
 #: so a grader who moves or hides columns does not break the file.
 COLUMNS: tuple[tuple[str, str, float], ...] = (
     ("row", "序号", 5),
-    ("where", "位置", 20),
+    ("where", "位置", 18),
     ("student", "准考证号", 12),
     ("variant", "试卷类型", 5),
     ("number", "题号", 5),
-    ("read", "机读", 13),
+    ("read", "机读", 17),
     ("key", "答案", 6),
-    ("reason", "原因", 18),
+    ("reason", "原因", 16),
     ("image", "扫描图像", 48),
     ("decision", "判定", 9),
     ("note", "备注", 14),
@@ -240,10 +240,12 @@ class _Crops:
 def _read_text(item: settle.ReviewItem) -> str:
     if item.kind != "mark":
         return item.read_letters or ""
-    read = item.read_letters or "空白"
+    # A flagged mark has no reading (its letters are empty): say so rather than "blank".
+    read = item.read_letters or (BLANK if item.reason == "reopened" else "未能判定")
     if item.darkness:
-        boxes = " ".join(f"{LETTERS[i]}{d:.2f}" for i, d in enumerate(item.darkness))
-        return f"{read}\n（深度 {boxes}）"
+        boxes = [f"{LETTERS[i]} {d:.2f}" for i, d in enumerate(item.darkness)]
+        lines = ["  ".join(boxes[i:i + 2]) for i in range(0, len(boxes), 2)]
+        return "\n".join([read, "涂黑程度：", *lines])
     return read
 
 
