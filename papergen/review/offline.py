@@ -446,6 +446,19 @@ class _Queue:
         self.open = {item.id: item for item in settle.review_queue(self.db, self.manifest, sheets)}
         self.in_force = {sheet.page.key: sheet.decisions for sheet in sheets}
 
+    def decided(self, item: settle.ReviewItem, field_: str) -> None:
+        """Bring the queue up to date after a decision on ``item``: its sheet alone, unless it can touch others."""
+        if field_ in ("student_id", "void") or item.file_hash is None or item.page is None:
+            self.refresh()  # a 准考证号 or a sheet set aside can open or close a duplicate elsewhere
+            return
+        key = (item.file_hash, item.page, item.part)
+        sheet = settle.settle_one(self.db, self.manifest, key)
+        kept = {i: it for i, it in self.open.items()
+                if (it.file_hash, it.page, it.part) != key or it.reason == "duplicate-id"}  # duplicates span sheets
+        kept.update({it.id: it for it in (sheet.open_items if sheet else [])})
+        self.open = kept
+        self.in_force[key] = sheet.decisions if sheet else []
+
     def decisions_on(self, item_id: str) -> list[store.Override]:
         """The decisions in force on the sheet and question an item is about."""
         target = _decision_target(item_id)
@@ -554,7 +567,7 @@ def _apply_row(queue: _Queue, item_id: str, decision: str, grader: str, reason: 
         settle.decide(queue.db, queue.manifest, item, grader=grader, field=field_, new=new, reason=reason)
     except settle.InvalidDecision as exc:
         return exc.message
-    queue.refresh()
+    queue.decided(item, field_)
     what = f"第 {item.number} 题" if item.number else reason_label(item.reason)
     summary.applied.append(f"{item.where} {what}：{_shown(field_, new)}（{grader}）")
     return ""
