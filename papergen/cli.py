@@ -534,7 +534,7 @@ def terminal_line(text: str) -> str:
 @click.option("--export", "export_path", type=click.Path(dir_okay=False, path_type=Path),
               help="把待复核项导出为 Excel 复核表（含扫描截图和判定下拉框），离线填写。")
 @click.option("--apply", "apply_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="应用填好的复核表：每行判定记为一条人工改判；有问题的行逐行列出（退出码 3），其余照常生效。")
+              help="应用填好的复核表：每行判定记为一条人工改判；有问题的行逐行列出（退出码 13），其余照常生效。")
 @click.option("--grader", help="阅卷人姓名（复核表中“阅卷人”为空的行用它）。")
 @reports_errors
 def review_command(results_dir: Path, export_path, apply_path, grader) -> None:
@@ -543,7 +543,7 @@ def review_command(results_dir: Path, export_path, apply_path, grader) -> None:
     Offline review: --export writes every open item with its scan crop and a
     decision drop-down; --apply records each filled row as an override (who,
     when, old and new value). Bad rows are named by sheet and row and left
-    out (exit 3); the valid ones are recorded. Applying a file twice adds nothing.
+    out (exit 13); the valid ones are recorded. Applying a file twice adds nothing.
     """
     from papergen.core.errors import DecisionInvalid
     from papergen.review.offline import apply_review, export_review

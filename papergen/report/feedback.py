@@ -18,6 +18,9 @@ checked against the sha256 the manifest recorded first: a bank edited since
 the exam was built could show a student a different question from the one
 they answered, so it is refused rather than trusted.
 
+With ``sheets`` (``papergen feedback --with-sheet``) the student's annotated
+answer sheet (``report.annotate``) follows as the last page(s).
+
 Laid out with reportlab's platypus on A4 in Noto Sans SC (``fonts.py``).
 Every file is written atomically and deterministically (``invariant=1``):
 running the command again gives the same bytes. File names come from the

@@ -18,9 +18,10 @@ export. Each valid row becomes one override through ``settle.decide`` (the
 grader from its 阅卷人 cell, else ``--grader``). Rows are independent
 decisions, so the rule is: **every valid row is applied, every bad row is
 listed** ("review.xlsx 复核 第 7 行：…") and left for a second pass; the command
-then exits with code 3 (``ExitCode.input_file``). Applying the same file
-again adds nothing: a row whose decision is already recorded is counted as
-"已应用", not recorded twice.
+then exits with code 13 (``ExitCode.decision_invalid``; a workbook that cannot
+be read at all is ``InputFileError``, 3). Applying the same file again adds
+nothing: a row whose decision is already in force is counted as "已应用过",
+not recorded twice.
 """
 
 from __future__ import annotations
