@@ -59,8 +59,6 @@ from papergen.exam.manifest import Manifest
 from papergen.exam.roster import Student, read_roster
 from papergen.grade import settle, views
 from papergen.grade.results import (
-    STATUS_REVIEW,
-    STATUS_VIOLATION,
     StudentResult,
     student_results,
 )
@@ -195,13 +193,8 @@ def keys_in_sheet_letters(
     return ["".join(sorted(LETTERS[item.permutation.index(i)] for i in k)) for k in key.keys]
 
 
-def provisional(result: StudentResult) -> bool:
-    """Whether the total may still change (the ``*`` of ``papergen results``)."""
-    return result.status == STATUS_REVIEW or (result.status == STATUS_VIOLATION and result.unscored > 0)
-
-
 def score_text(result: StudentResult, full: float) -> str:
-    note = "（暂定）" if provisional(result) else ""
+    note = "（暂定）" if result.provisional else ""
     return f"{result.total:g} / {full:g} 分{note}"
 
 
