@@ -44,6 +44,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from papergen.core.errors import InputFileError, OutputError, StoreBusy, StoreMismatch
 
@@ -508,9 +509,13 @@ class PageRow:
         return page_label(self.path, self.page, self.part, self.parts)
 
 
-@dataclass(frozen=True)
-class MarkRow:
-    """One question as read on one sheet (a row of ``marks``)."""
+class MarkRow(NamedTuple):
+    """One question as read on one sheet (a row of ``marks``).
+
+    A named tuple, not a dataclass: a results pass builds one per answer on
+    every sheet (a million for 10,000 sheets of 100 questions), and a tuple
+    is made straight from the database row.
+    """
 
     number: int  # question number on the sheet
     question_id: str | None  # bank id; None on a sheet without a known variant
@@ -703,13 +708,21 @@ def page_frame(db: sqlite3.Connection, key: tuple[str, int, int]) -> dict | None
 def all_marks(db: sqlite3.Connection) -> dict[tuple[str, int, int], list[MarkRow]]:
     """The marks of every current reading, by sheet key, in question order: one query for the whole store."""
     marks: dict[tuple[str, int, int], list[MarkRow]] = {}
-    for file_hash, page, part, number, question_id, section, outcome, letters, bank_letters, score, darkness, confidence in db.execute(
+    key = None
+    rows: list[MarkRow] = []
+    # Table order (a page's marks are written together, in question order); no ORDER BY, which would
+    # walk the primary-key index and fetch every row out of order.
+    for file_hash, page, part, *fields in db.execute(
         "SELECT file_hash, page, part, number, question_id, section, outcome, letters, bank_letters, score, darkness, "
-        "confidence FROM marks ORDER BY file_hash, page, part, number"
+        "confidence FROM marks"
     ):
-        marks.setdefault((file_hash, page, part), []).append(
-            MarkRow(number, question_id, section, outcome, letters, bank_letters, score, darkness, confidence)
-        )
+        if key != (file_hash, page, part):
+            key = (file_hash, page, part)
+            rows = marks.setdefault(key, [])
+        rows.append(MarkRow._make(fields))
+    for rows in marks.values():
+        if any(a.number > b.number for a, b in zip(rows, rows[1:])):
+            rows.sort(key=lambda mark: mark.number)
     return marks
 
 

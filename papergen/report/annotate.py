@@ -248,7 +248,7 @@ def plan_annotations(results_dir: str | Path, roster: str | Path | None = None) 
         used.add(unique)
         pictures = tuple(
             SheetPicture(
-                path=sheet.page.path, page=sheet.page.page, part=sheet.page.part, file_hash=sheet.page.file_hash,
+                path=sheet.page.source or sheet.page.path, page=sheet.page.page, part=sheet.page.part, file_hash=sheet.page.file_hash,
                 frame=frames[sheet.page.key], sheet_page=sheet.page.sheet_page or 1, where=sheet.page.where,
                 outlines=tuple(
                     outline for mark in sheet.marks
