@@ -110,6 +110,7 @@ def _record(job: PageJob, part: int, reading: PageReading, manifest: Manifest) -
         "ink_black": reading.levels[1] if reading.levels else None,
         "empty_box": reading.levels[2] if reading.levels else None,
         "binary": int(reading.binary),
+        "frame": json.dumps(reading.frame) if reading.frame is not None else None,
     }
     flags = [(f.number, f.reason, f.message) for f in reading.flags]
     if reading.status != "read":
