@@ -349,6 +349,22 @@ def results_command(results_dir: Path, fmt: str) -> None:
     click.echo(text)
 
 
+@cli.command("review")
+@click.argument("results_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="监听地址；0.0.0.0 让局域网内的其他阅卷人也能打开（地址中带访问令牌）。")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, help="端口（默认：自动选一个空闲端口）。")
+@click.option("--grader", help="阅卷人姓名，记入每个决定（不给则在页面上填写）。")
+@click.option("--roster", type=click.Path(dir_okay=False, path_type=Path), help="考生名单（.csv 或 .xlsx），按姓名或准考证号指定考生。")
+@click.option("--no-browser", is_flag=True, help="不自动打开浏览器。")
+@reports_errors
+def review_command(results_dir: Path, host: str, port: int, grader, roster, no_browser: bool) -> None:
+    """复核页面：在浏览器中逐项处理待复核的填涂、准考证号和试卷类型。"""
+    from papergen.review.serve import serve  # Flask loads only for this command
+
+    serve(results_dir, host=host, port=port, grader=grader, roster=roster, open_browser=not no_browser, say=click.echo)
+
+
 @cli.command("simulate")
 @click.argument("exam_json", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-n", "count", required=True, type=click.IntRange(min=1), help="答题卡张数。 Number of sheets.")

@@ -6,18 +6,10 @@ Deleted when the lead's "Settle:" step lands on main. Not part of the product.
 from __future__ import annotations
 
 import json
-import sqlite3
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-
-import cv2
-import numpy as np
 
 from papergen.core.errors import PapergenError
-from papergen.grade.store import DB_NAME
 
 Rect = tuple[float, float, float, float]
 
@@ -30,22 +22,7 @@ class ViewUnavailable(PapergenError):
     pass
 
 
-@dataclass(frozen=True)
-class Override:
-    id: int
-    at: str
-    grader: str
-    source: str
-    page: int
-    part: int
-    file_hash: str
-    number: int
-    field: str
-    old: str
-    new: str
-    reading: str
-    reason: str
-    state: str
+from papergen.grade.store import Override, insert_override, overrides, read_pages
 
 
 @dataclass
@@ -72,47 +49,6 @@ class ReviewItem:
     fields: tuple[str, ...] = ()
 
 
-@contextmanager
-def deciding_store(results_dir) -> Iterator[sqlite3.Connection]:
-    db = sqlite3.connect(Path(results_dir) / DB_NAME, timeout=10)
-    db.execute("PRAGMA busy_timeout=10000")
-    with db:
-        db.executescript(
-            "CREATE TABLE IF NOT EXISTS overrides(id INTEGER PRIMARY KEY, at TEXT, grader TEXT, source TEXT, page INT,"
-            " part INT, file_hash TEXT, number INT, field TEXT, old TEXT, new TEXT, reading TEXT, reason TEXT, state TEXT);"
-            "CREATE TABLE IF NOT EXISTS claims(item TEXT PRIMARY KEY, grader TEXT, session TEXT, until REAL);"
-        )
-    try:
-        yield db
-    finally:
-        db.close()
-
-
-def overrides(db, *, active_only=True) -> list[Override]:
-    rows = db.execute("SELECT * FROM overrides" + (" WHERE state = 'active'" if active_only else "") + " ORDER BY id")
-    return [Override(*row) for row in rows]
-
-
-def undo_override(db, override_id: int, grader: str) -> None:
-    with db:
-        db.execute("UPDATE overrides SET state = 'undone' WHERE id = ?", (override_id,))
-
-
-def claim_item(db, item: str, grader: str, session: str, seconds: float = 120) -> bool:
-    now = time.time()
-    with db:
-        row = db.execute("SELECT session, until FROM claims WHERE item = ?", (item,)).fetchone()
-        if row and row[0] != session and row[1] > now:
-            return False
-        db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?)", (item, grader, session, now + seconds))
-    return True
-
-
-def release_item(db, item: str, session: str) -> None:
-    with db:
-        db.execute("DELETE FROM claims WHERE item = ? AND session = ?", (item, session))
-
-
 _SHEET_FIELDS = {"violation-marked": ("violation",), "absent-unclear": ("absent",), "absent-with-answers": ("absent",),
                  "id-unreadable": ("student_id",), "id-missing": ("student_id",), "id-incomplete": ("student_id",),
                  "variant-missing": ("variant",), "variant-unreadable": ("variant",)}
@@ -120,6 +56,7 @@ _SHEET_FIELDS = {"violation-marked": ("violation",), "absent-unclear": ("absent"
 
 def _items(db, manifest) -> list[ReviewItem]:
     decided = {(o.file_hash, o.page, o.part, o.number) for o in overrides(db)}
+    decided |= {(o.file_hash, o.page, o.part, 0) for o in overrides(db) if o.field in ("void", "student_id")}
     items = []
     rows = db.execute(
         "SELECT p.file_hash, p.page, p.part, p.path, p.student_id, p.variant, f.number, f.reason, f.message "
@@ -178,14 +115,9 @@ def decide(db, manifest, item: ReviewItem, *, grader: str, field: str, new: str,
     target_hash, target_page, target_part = item.file_hash, item.page, item.part
     if item.id.startswith("dup:"):
         raise InvalidDecision("stand-in: decide on a sheet of the duplicate")
-    with db:
-        cur = db.execute(
-            "INSERT INTO overrides (at, grader, source, page, part, file_hash, number, field, old, new, reading, reason, state)"
-            " VALUES (strftime('%Y-%m-%dT%H:%M:%SZ','now'), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active')",
-            (grader, item.path, target_page, target_part, target_hash, item.number or 0, field, item.read_letters, new,
-             item.read_letters, reason),
-        )
-    return cur.lastrowid
+    page = next(p for p in read_pages(db) if p.key == (target_hash, target_page, target_part))
+    return insert_override(db, grader=grader, page=page, number=item.number or 0, field=field, old=item.read_letters,
+                           new=new, reading=item.read_letters, reason=reason)
 
 
 def sheet_item(db, manifest, sheet_id: str) -> ReviewItem:
@@ -194,60 +126,6 @@ def sheet_item(db, manifest, sheet_id: str) -> ReviewItem:
                                     (h, int(page), int(part))).fetchone()
     return ReviewItem(sheet_id, "identity", reason, "", f"{path} 第 {page} 页", path, int(page), int(part), h, None, sid,
                       variant, fields=("void", "student_id"))
-
-
-# -- views ---------------------------------------------------------------------------------
-
-@dataclass
-class SheetView:
-    gray: np.ndarray
-    homography: np.ndarray
-    geometry: object
-    sheet_page: int
-
-
-def sheet_view(path, page, part, manifest, frame) -> SheetView:
-    gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if gray is None:
-        raise ViewUnavailable(f"无法打开 {path}")
-    g = manifest.sheet
-    ox, oy = g.origin
-    s = gray.shape[1] / g.page_size[0]
-    h = np.array([[s, 0, ox * s], [0, s, oy * s], [0, 0, 1]], float)
-    return SheetView(gray, h, g, 1)
-
-
-def render_region(view, region_mm, px_per_mm, outlines=()) -> np.ndarray:
-    g = view.geometry
-    if region_mm is None:
-        region_mm = (-g.origin[0], -g.origin[1], g.page_size[0], g.page_size[1])
-    x, y, w, hh = region_mm
-    scale = np.array([[px_per_mm, 0, -x * px_per_mm], [0, px_per_mm, -y * px_per_mm], [0, 0, 1]])
-    m = scale @ np.linalg.inv(view.homography)
-    out = cv2.warpPerspective(view.gray, m, (int(w * px_per_mm), int(hh * px_per_mm)), borderValue=255)
-    out = cv2.cvtColor(out, cv2.COLOR_GRAY2BGR)
-    for (rx, ry, rw, rh), colour, thick in outlines:
-        p0 = (int((rx - x) * px_per_mm), int((ry - y) * px_per_mm))
-        p1 = (int((rx + rw - x) * px_per_mm), int((ry + rh - y) * px_per_mm))
-        cv2.rectangle(out, p0, p1, colour, thick)
-    return out
-
-
-def question_region(geometry, number: int, margin_mm: float = 2.0) -> Rect:
-    q = next(q for q in geometry.questions if q.number == number)
-    x0 = min(b[0] for b in q.boxes) - 12
-    y0 = min(b[1] for b in q.boxes)
-    x1 = max(b[0] + b[2] for b in q.boxes)
-    y1 = max(b[1] + b[3] for b in q.boxes)
-    return (x0 - margin_mm, y0 - margin_mm, x1 - x0 + 2 * margin_mm, y1 - y0 + 2 * margin_mm)
-
-
-def png_bytes(image) -> bytes:
-    return cv2.imencode(".png", image)[1].tobytes()
-
-
-def jpeg_bytes(image, quality=85) -> bytes:
-    return cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
 
 
 def suspected(_: Sequence) -> list:

@@ -83,9 +83,13 @@ def create_app(desk: ReviewDesk, token: str) -> Flask:
             return redirect("/", code=303)  # the cookie is set on this response; the token leaves the address bar
         return render_template("review.html", config=desk.page_config())
 
+    @app.get("/favicon.ico")
+    def favicon():
+        return "", 204
+
     @app.get("/api/queue")
     def queue():
-        return jsonify(desk.queue())
+        return jsonify(desk.queue(request.args.get("session", "")))
 
     @app.get("/api/people")
     def people():

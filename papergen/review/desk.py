@@ -29,25 +29,27 @@ from papergen.bank.model import LETTERS
 from papergen.core.errors import InputRejected, PapergenError
 from papergen.exam.manifest import Manifest
 from papergen.exam.roster import read_roster
+from papergen.grade import store, views
 from papergen.grade.bubbles import EMPTY, MARKED
 from papergen.grade.reasons import reason_label
 from papergen.grade.results import STATUS_REVIEW, student_results
 from papergen.grade.store import manifest_from_store, read_pages, reading_store
-from papergen.review import _standin as settle  # TEMPORARY: papergen.grade.settle once it lands
-from papergen.review import _standin as store  # TEMPORARY: papergen.grade.store (deciding_store, claims)
-from papergen.review import _standin as views  # TEMPORARY: papergen.grade.views
+from papergen.review import (
+    _standin as settle,  # TEMPORARY: papergen.grade.settle once it lands
+)
 
 #: Seconds a tab holds the item it shows; the page renews the claim well before (every 30 s).
 CLAIM_SECONDS = 120.0
-#: Pixels per millimetre of a question-row crop (a 5 mm box is 40 px: pencil texture visible) …
-CROP_PX_PER_MM = 8.0
+#: Pixels per millimetre of a question-row crop: a 300 dpi scan's own resolution (11.8), shown at
+#: its natural size (a five-option row ≈ 660 px wide), so the grader sees the pencil as scanned …
+CROP_PX_PER_MM = 12.0
 #: … of the whole-page thumbnail beside it (an A4 page ≈ 315 × 445 px) …
 THUMB_PX_PER_MM = 1.5
 #: … and of the whole page shown for a sheet-level item or when the thumbnail is opened.
 PAGE_PX_PER_MM = 4.0
 #: Outline colours (BGR): every box of the row, and the effective key's boxes.
-BOX_COLOUR = (205, 120, 20)
-KEY_COLOUR = (40, 160, 40)
+BOX_COLOUR = views.BLUE
+KEY_COLOUR = views.GREEN
 #: Grader names: what a person types, not markup or control characters.
 GRADER_NAME = re.compile(r"[^\x00-\x1f\x7f<>&\"']{1,40}")
 
@@ -90,14 +92,6 @@ def _parse_sheet_id(sheet_id: str) -> SheetKey:
         raise DeskError("无效的答题卡编号", 400) from None
 
 
-def _union(rects: Sequence[tuple[float, float, float, float]], margin: float) -> tuple[float, float, float, float]:
-    x0 = min(r[0] for r in rects) - margin
-    y0 = min(r[1] for r in rects) - margin
-    x1 = max(r[0] + r[2] for r in rects) + margin
-    y1 = max(r[1] + r[3] for r in rects) + margin
-    return (x0, y0, x1 - x0, y1 - y0)
-
-
 class _LRU:
     """A small thread-safe least-recently-used cache."""
 
@@ -136,7 +130,7 @@ class ReviewDesk:
         self._names = {p.student_id: p.name for p in self.people}
         self._views = _LRU(6)  # decoded pages: ~9 MB each at 300 dpi
         self._images = _LRU(4000)  # finished PNG/JPEG bytes: thumbnails ~15 kB, crops ~30 kB
-        self._sheets: dict[SheetKey, tuple[str, dict | None]] = {}
+        self._sheets: dict[SheetKey, store.PageRow] = {}
         self._sheets_lock = threading.Lock()
         #: the effective key (sheet letters) of each mark item shown, outlined green in its crop
         self._keys: dict[tuple[str, int, int, int], str] = {}
@@ -152,13 +146,14 @@ class ReviewDesk:
         done = len(store.overrides(db))
         return {"done": done, "open": open_items, "total": done + open_items}
 
-    def queue(self) -> dict:
-        """The open items in risk order (what the page navigates with ← / →), and the progress."""
+    def queue(self, session: str) -> dict:
+        """The open items in risk order (what the page navigates with ← / →), who else holds which, the progress."""
         with self._db() as db:
             items = settle.review_queue(db, self.manifest)
             done = len(store.overrides(db))
+            held = store.claimed_items(db, session)
         return {
-            "items": [{"id": i.id, "kind": i.kind, "label": self._label(i)} for i in items],
+            "items": [{"id": i.id, "kind": i.kind, "label": self._label(i), "held_by": held.get(i.id)} for i in items],
             "progress": {"done": done, "open": len(items), "total": done + len(items)},
         }
 
@@ -265,11 +260,9 @@ class ReviewDesk:
         """Undo this grader's latest decision in force; the item it settled is open again."""
         grader = check_grader(grader)
         with self._db() as db:
-            mine = [o for o in store.overrides(db) if o.grader == grader]
-            if not mine:
+            last = store.last_override(db, grader)
+            if last is None or not store.undo_override(db, last.id, grader):
                 raise DeskError(f"{grader} 没有可以撤销的决定", 404)
-            last = max(mine, key=lambda o: o.id)
-            store.undo_override(db, last.id, grader)
             reopened = self._item_of(db, last)
             return {"undone": last.id, "item": reopened, "progress": self.progress(db)}
 
@@ -302,7 +295,6 @@ class ReviewDesk:
                     geometry_page = next(q.page for q in self.manifest.sheet.questions if q.number == number)
                     if page.sheet_page not in (None, geometry_page):
                         continue
-                    self._remember(page.key, page.path, None)
                     if page.variant:
                         printed = next(i for i in self.manifest.variant(page.variant).items if i.number == number)
                         with self._sheets_lock:
@@ -354,7 +346,6 @@ class ReviewDesk:
     def _item_json(self, db, item) -> dict:
         key = (item.file_hash, item.page, item.part) if item.file_hash and item.page else None
         if key:
-            self._remember(key, item.path, None)
             if item.kind == "mark":
                 with self._sheets_lock:
                     self._keys[(*key, item.number)] = item.key_letters or ""
@@ -410,32 +401,35 @@ class ReviewDesk:
     def _url(key: SheetKey, name: str) -> str:
         return f"/img/{key[0]}/{key[1]}/{key[2]}/{name}"
 
-    def _remember(self, key: SheetKey, path: str, frame: dict | None) -> None:
-        with self._sheets_lock:
-            self._sheets.setdefault(key, (path, frame))
-
     def _where(self, key: SheetKey) -> str:
-        path = self._sheet(key)[0]
-        return f"{path} 第 {key[1]} 页" + (f"第 {key[2]} 张答题卡" if key[2] > 1 else "")
+        return self._sheet(key).where
 
-    def _sheet(self, key: SheetKey) -> tuple[str, dict | None]:
-        """The scan path and stored frame of a sheet in the store; a sheet the store does not have is refused."""
+    def _sheet(self, key: SheetKey) -> store.PageRow:
+        """A sheet the store has read (its current reading); any other key is refused."""
         with self._sheets_lock:
             known = self._sheets.get(key)
         if known is not None:
             return known
         with reading_store(self.results_dir) as db:
-            for page in read_pages(db):
-                self._remember(page.key, page.path, None)
+            pages = {page.key: page for page in read_pages(db)}
         with self._sheets_lock:
-            known = self._sheets.get(key)
+            self._sheets = pages  # a rescan since the last look replaces readings: take the store's list as it is now
+            known = pages.get(key)
         if known is None:
             raise DeskError("成绩库中没有这张答题卡", 404)
         return known
 
     def _view(self, key: SheetKey):
-        path, frame = self._sheet(key)
-        return self._views.get(key, lambda: views.sheet_view(path, key[1], key[2], self.manifest, frame))
+        page = self._sheet(key)
+
+        def decode():
+            with reading_store(self.results_dir) as db:
+                frame = store.page_frame(db, key)
+            return views.sheet_view(
+                page.source, page.page, page.part, page.file_hash, self.manifest, frame, page.sheet_page or 1
+            )
+
+        return self._views.get(key, decode)
 
     def image(self, key: SheetKey, name: str) -> tuple[bytes, str]:
         """One picture of a sheet in the store: ``(bytes, mimetype)``; ``name`` is one of a fixed set."""
@@ -448,7 +442,7 @@ class ReviewDesk:
     def _draw(self, key: SheetKey, kind: str, number: int | None, key_letters: str) -> tuple[bytes, str]:
         try:
             view = self._view(key)
-        except PapergenError as exc:
+        except (PapergenError, views.ViewUnavailable) as exc:
             raise DeskError(f"无法显示这张扫描：{exc}", 404) from None
         geometry = self.manifest.sheet
         header = geometry.header
@@ -465,19 +459,20 @@ class ReviewDesk:
             region = views.question_region(geometry, number)
             return views.png_bytes(views.render_region(view, region, CROP_PX_PER_MM, outlines)), "image/png"
         if kind == "id":
+            # the handwritten 姓名, 班级 and digits above the bubbles: what a person identifies the sheet by
             rects = [box for column in header.id_grid for box in column] + list(header.id_write_in)
             rects += [header.name_box, header.class_box]
             outlines = [(box, BOX_COLOUR, 1) for column in header.id_grid for box in column]
-            region = _union(rects, 2.0)
-            return views.png_bytes(views.render_region(view, region, CROP_PX_PER_MM * 0.75, outlines)), "image/png"
+            region = views.bounds(rects, 1.5)
+            return views.png_bytes(views.render_region(view, region, CROP_PX_PER_MM * 0.6, outlines)), "image/png"
         if kind == "variant":
-            region = _union(list(header.variant_row), 2.0)
+            region = views.bounds(list(header.variant_row), 2.0)
             region = (region[0] - 16.0, region[1], region[2] + 16.0, region[3])  # the printed 试卷类型 label
             outlines = [(box, BOX_COLOUR, 2) for box in header.variant_row]
             return views.png_bytes(views.render_region(view, region, CROP_PX_PER_MM, outlines)), "image/png"
         # invigilator: the 缺考 / 违纪 frame
         boxes = [header.absent] + ([header.violation] if header.violation else [])
-        region = _union([header.invigilator] if header.invigilator else boxes, 1.5)
+        region = views.bounds([header.invigilator] if header.invigilator else boxes, 1.5)
         outlines = [(box, BOX_COLOUR, 2) for box in boxes]
         return views.png_bytes(views.render_region(view, region, CROP_PX_PER_MM, outlines)), "image/png"
 
