@@ -99,20 +99,20 @@ def create_app(desk: ReviewDesk, token: str) -> Flask:
     def next_item():
         body = _body()
         return jsonify(desk.next_item(
-            _text(body, "session"), _text(body, "grader"), skip=_list(body, "skip"), release=body.get("release") or None,
+            _text(body, "session"), _text(body, "grader", allow_empty=True), skip=_list(body, "skip"), release=body.get("release") or None,
         ))
 
     @app.post("/api/open")
     def open_item():
         body = _body()
         return jsonify(desk.open_item(
-            _text(body, "id"), _text(body, "session"), _text(body, "grader"), release=body.get("release") or None,
+            _text(body, "id"), _text(body, "session"), _text(body, "grader", allow_empty=True), release=body.get("release") or None,
         ))
 
     @app.post("/api/claim")
     def claim():
         body = _body()
-        return jsonify(held=desk.renew(_text(body, "id"), _text(body, "session"), _text(body, "grader")))
+        return jsonify(held=desk.renew(_text(body, "id"), _text(body, "session"), _text(body, "grader", allow_empty=True)))
 
     @app.post("/api/release")
     def release():
@@ -124,7 +124,7 @@ def create_app(desk: ReviewDesk, token: str) -> Flask:
     def decide():
         body = _body()
         return jsonify(desk.decide(
-            _text(body, "id"), _text(body, "session"), _text(body, "grader"), _text(body, "field"),
+            _text(body, "id"), _text(body, "session"), _text(body, "grader", allow_empty=True), _text(body, "field"),
             _text(body, "new", allow_empty=True), reason=_text(body, "reason", allow_empty=True),
             sheet=body.get("sheet") or None,
         ))
@@ -133,13 +133,13 @@ def create_app(desk: ReviewDesk, token: str) -> Flask:
     def decide_many():
         body = _body()
         return jsonify(desk.decide_many(
-            _list(body, "ids"), _text(body, "session"), _text(body, "grader"), _text(body, "new", allow_empty=True),
+            _list(body, "ids"), _text(body, "session"), _text(body, "grader", allow_empty=True), _text(body, "new", allow_empty=True),
             reason=_text(body, "reason", allow_empty=True),
         ))
 
     @app.post("/api/undo")
     def undo():
-        return jsonify(desk.undo(_text(_body(), "grader")))
+        return jsonify(desk.undo(_text(_body(), "grader", allow_empty=True)))
 
     @app.get("/api/question/<int:number>")
     def question(number: int):
@@ -152,7 +152,7 @@ def create_app(desk: ReviewDesk, token: str) -> Flask:
     @app.post("/api/rekey")
     def rekey():
         body = _body()
-        return jsonify(desk.rekey(_text(body, "question_id"), _text(body, "answer"), _text(body, "grader")))
+        return jsonify(desk.rekey(_text(body, "question_id"), _text(body, "answer"), _text(body, "grader", allow_empty=True)))
 
     @app.get("/img/<file_hash>/<int:page>/<int:part>/<name>")
     def image(file_hash: str, page: int, part: int, name: str):

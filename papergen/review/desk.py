@@ -169,8 +169,14 @@ class ReviewDesk:
             items = settle.review_queue(db, self.manifest)
             skipped = set(skip)
             for item in [i for i in items if i.id not in skipped] + [i for i in items if i.id in skipped]:
-                if store.claim_item(db, item.id, grader, session, CLAIM_SECONDS):
-                    return {"item": self._item_json(db, item), "progress": self.progress(db)}
+                if not store.claim_item(db, item.id, grader, session, CLAIM_SECONDS):
+                    continue
+                # Claimed; but another grader may have settled it (and let go) since the queue was read.
+                current = settle.queue_item(db, self.manifest, item.id)
+                if current is None:
+                    store.release_item(db, item.id, session)
+                    continue
+                return {"item": self._item_json(db, current), "progress": self.progress(db)}
             progress = self.progress(db)
             held = len(items)
         if held:
@@ -183,11 +189,12 @@ class ReviewDesk:
         with self._db() as db:
             if release and release != item_id:
                 store.release_item(db, release, session)
-            item = settle.queue_item(db, self.manifest, item_id)
-            if item is None:
-                raise DeskError("这一项已经处理过了", 410)
-            if not store.claim_item(db, item.id, grader, session, CLAIM_SECONDS):
+            if not store.claim_item(db, item_id, grader, session, CLAIM_SECONDS):
                 raise DeskError("另一位阅卷人正在处理这一项", 409)
+            item = settle.queue_item(db, self.manifest, item_id)  # after the claim: nobody can settle it meanwhile
+            if item is None:
+                store.release_item(db, item_id, session)
+                raise DeskError("这一项已经处理过了", 410)
             return {"item": self._item_json(db, item), "progress": self.progress(db)}
 
     def renew(self, item_id: str, session: str, grader: str) -> bool:
@@ -209,11 +216,12 @@ class ReviewDesk:
         """
         grader = check_grader(grader)
         with self._db() as db:
+            if not store.claim_item(db, item_id, grader, session, CLAIM_SECONDS):
+                raise DeskError("另一位阅卷人正在处理这一项", 409)
             item = settle.queue_item(db, self.manifest, item_id)
             if item is None:
+                store.release_item(db, item_id, session)
                 raise DeskError("这一项已经由别人处理过了", 409)
-            if not store.claim_item(db, item.id, grader, session, CLAIM_SECONDS):
-                raise DeskError("另一位阅卷人正在处理这一项", 409)
             target = item
             if sheet is not None:
                 if sheet not in item.pages:
@@ -237,16 +245,18 @@ class ReviewDesk:
         decided: list[str] = []
         left: list[dict] = []
         with self._db() as db:
-            items = [settle.queue_item(db, self.manifest, item_id) for item_id in item_ids]
-            for item_id, item in zip(item_ids, items):
+            for item_id in item_ids:
+                if not store.claim_item(db, item_id, grader, session, CLAIM_SECONDS):
+                    left.append({"id": item_id, "why": "另一位阅卷人正在处理"})
+                    continue
+                item = settle.queue_item(db, self.manifest, item_id)
                 if item is None:
+                    store.release_item(db, item_id, session)
                     left.append({"id": item_id, "why": "已经处理过了"})
                     continue
                 if item.kind != "mark":
+                    store.release_item(db, item_id, session)
                     raise DeskError("批量处理只用于同一题的填涂", 400)
-                if not store.claim_item(db, item.id, grader, session, CLAIM_SECONDS):
-                    left.append({"id": item_id, "why": "另一位阅卷人正在处理"})
-                    continue
                 try:
                     settle.decide(db, self.manifest, item, grader=grader, field="answer", new=answer, reason=reason)
                 except settle.InvalidDecision as exc:
