@@ -520,6 +520,7 @@ class MarkRow:
     bank_letters: str | None  # the same options in the bank's letters
     score: float | None  # None: not scored
     darkness_json: str  # JSON list, one value per box (parsed only when asked: ``darkness``)
+    confidence: float = 1.0  # the reader's certainty in its decision (lowest: nearest a threshold)
 
     @property
     def darkness(self) -> list[float]:
@@ -566,18 +567,6 @@ class ReplacedReading:
     path: str
     page: int | None
     student_id: str | None
-
-
-@dataclass(frozen=True)
-class ReviewRow:
-    """Something that needs a person: a flag on a sheet or a question, a page or file that failed."""
-
-    kind: str  # flag | sheet | page-error | file-error
-    where: str  # file (and page)
-    student_id: str | None
-    number: int | None  # question number, None for the whole sheet
-    reason: str  # slug
-    message: str  # Chinese
 
 
 def page_label(path: str, page: int | None, part: int = 1, parts: int = 1) -> str:
@@ -650,40 +639,11 @@ def sheet_flags(db: sqlite3.Connection) -> list[SheetFlag]:
     ]
 
 
-def review_items(db: sqlite3.Connection) -> list[ReviewRow]:
-    """Everything open that needs a person, in the order a grader works through it.
-
-    The one review list: ``grade``'s summary and the report's 待复核 sheet both show it.
-    """
-    items = [
-        ReviewRow("flag", page_label(path, page, part, parts), sid, number or None, reason, message)
-        for path, page, part, parts, sid, number, reason, message in db.execute(
-            "SELECT p.path, p.page, p.part, p.parts, p.student_id, f.number, f.reason, f.message "
-            "FROM flags f JOIN pages p USING (file_hash, page, part) "
-            "WHERE f.resolved = 0 AND p.status != 'error' ORDER BY p.path, p.page, p.part, f.number"
-        )
-    ]
-    items += [ReviewRow("sheet", "", flag.student_id, None, flag.reason, flag.message) for flag in sheet_flags(db)]
-    items += [
-        ReviewRow("page-error", page_label(path, page), None, None, reason or "error", f"无法读取：{message}")
-        for path, page, message, reason in db.execute(
-            "SELECT p.path, p.page, p.message, (SELECT f.reason FROM flags f WHERE f.file_hash = p.file_hash "
-            "AND f.page = p.page AND f.part = p.part LIMIT 1) FROM pages p WHERE p.status = 'error' ORDER BY p.path, p.page"
-        )
-    ]
-    items += [
-        ReviewRow("file-error", path, None, None, reason, message)
-        for path, reason, message in db.execute("SELECT path, reason, message FROM file_errors ORDER BY path")
-    ]
-    return items
-
-
 @dataclass(frozen=True)
 class StoreCounts:
     read: int
     rejected: int  # another exam or build, not a sheet, blank page
     errors: int  # pages and files that could not be read
-    flagged_pages: int  # read sheets with an open flag
     black_and_white: int
     replaced: int  # earlier readings kept in history
 
@@ -699,10 +659,6 @@ def store_counts(db: sqlite3.Connection) -> StoreCounts:
         read=counts.get("read", 0),
         rejected=sum(v for k, v in counts.items() if k not in ("read", "error")),
         errors=counts.get("error", 0) + count("SELECT COUNT(*) FROM file_errors"),
-        flagged_pages=count(
-            "SELECT COUNT(*) FROM pages p WHERE p.status = 'read' AND EXISTS (SELECT 1 FROM flags f WHERE "
-            "f.file_hash = p.file_hash AND f.page = p.page AND f.part = p.part AND f.resolved = 0)"
-        ),
         black_and_white=count("SELECT COUNT(*) FROM pages WHERE status = 'read' AND binary = 1"),
         replaced=count("SELECT COUNT(*) FROM history WHERE why = 'rescanned'"),
     )
@@ -744,15 +700,12 @@ def page_frame(db: sqlite3.Connection, key: tuple[str, int, int]) -> dict | None
 def all_marks(db: sqlite3.Connection) -> dict[tuple[str, int, int], list[MarkRow]]:
     """The marks of every current reading, by sheet key, in question order: one query for the whole store."""
     marks: dict[tuple[str, int, int], list[MarkRow]] = {}
-    for file_hash, page, part, number, question_id, section, outcome, letters, bank_letters, score, darkness in db.execute(
-        "SELECT file_hash, page, part, number, question_id, section, outcome, letters, bank_letters, score, darkness "
-        "FROM marks ORDER BY file_hash, page, part, number"
+    for file_hash, page, part, number, question_id, section, outcome, letters, bank_letters, score, darkness, confidence in db.execute(
+        "SELECT file_hash, page, part, number, question_id, section, outcome, letters, bank_letters, score, darkness, "
+        "confidence FROM marks ORDER BY file_hash, page, part, number"
     ):
         marks.setdefault((file_hash, page, part), []).append(
-            MarkRow(
-                number=number, question_id=question_id, section=section, outcome=outcome, letters=letters,
-                bank_letters=bank_letters, score=score, darkness_json=darkness,
-            )
+            MarkRow(number, question_id, section, outcome, letters, bank_letters, score, darkness, confidence)
         )
     return marks
 
@@ -769,20 +722,21 @@ def all_flags(db: sqlite3.Connection) -> dict[tuple[str, int, int], list[FlagRow
     return flags
 
 
-def page_errors(db: sqlite3.Connection) -> list[ReviewRow]:
-    """Pages that could not be read (status ``error``) and files that could not be opened."""
-    items = [
-        ReviewRow("page-error", page_label(path, page), None, None, reason or "error", f"无法读取：{message}")
-        for path, page, message, reason in db.execute(
-            "SELECT p.path, p.page, p.message, (SELECT f.reason FROM flags f WHERE f.file_hash = p.file_hash "
-            "AND f.page = p.page AND f.part = p.part LIMIT 1) FROM pages p WHERE p.status = 'error' ORDER BY p.path, p.page"
-        )
-    ]
-    items += [
-        ReviewRow("file-error", path, None, None, reason, message)
-        for path, reason, message in db.execute("SELECT path, reason, message FROM file_errors ORDER BY path")
-    ]
-    return items
+@dataclass(frozen=True)
+class FileErrorRow:
+    """A file that could not be opened as a scan (a row of ``file_errors``)."""
+
+    path: str
+    source: str
+    file_hash: str
+    reason: str
+    message: str
+
+
+def file_error_rows(db: sqlite3.Connection) -> list[FileErrorRow]:
+    return [FileErrorRow(*row) for row in db.execute(
+        "SELECT path, source, file_hash, reason, message FROM file_errors ORDER BY path"
+    )]
 
 
 # -- people's decisions ------------------------------------------------------------------
