@@ -63,7 +63,7 @@ def post(client, path: str, **body):
 
 
 def open_items(results: Path) -> list:
-    from papergen.review.desk import settle
+    from papergen.grade import settle
 
     desk = ReviewDesk(results)
     with store.deciding_store(results) as db:
@@ -275,3 +275,40 @@ def test_the_server_binds_a_free_port_and_checks_the_token(results):
         assert not lan.lan_url.startswith("http://0.0.0.0")
     finally:
         lan.server.server_close()
+
+
+def test_a_duplicated_id_is_settled_sheet_by_sheet_and_its_sheets_are_held_together(app, results):
+    one, two = client_with_token(app), client_with_token(app)
+    item = post(one, "/api/next", session="tab-1", grader="王老师").get_json()["item"]
+    assert item["reason"] == "duplicate-id" and len(item["sheets"]) == 2  # identity first
+    sibling = next(s["id"] for s in item["sheets"] if s["id"] != item["id"])
+    assert post(two, "/api/open", id=sibling, session="tab-2", grader="李老师").status_code == 409
+    digits = app_desk_digits(results)
+    wrong = post(one, "/api/decide", id=item["id"], session="tab-1", grader="王老师", field="student_id", new="12",
+                 sheet=sibling)
+    assert wrong.status_code == 400 and f"{digits} 位" in wrong.get_json()["error"]
+    new_id = "9" * digits
+    settled = post(one, "/api/decide", id=item["id"], session="tab-1", grader="王老师", field="student_id", new=new_id,
+                   sheet=sibling)
+    assert settled.status_code == 200, settled.get_json()
+    still_open = {i.id for i in open_items(results)}
+    assert item["id"] not in still_open and sibling not in still_open
+    with store.deciding_store(results) as db:
+        (decision,) = store.overrides(db)
+    assert (decision.field, decision.new, decision.grader) == ("student_id", new_id, "王老师")
+    assert sibling.split(":")[1] == decision.file_hash
+
+
+def app_desk_digits(results) -> int:
+    return ReviewDesk(results).manifest.sheet.id_digits
+
+
+def test_a_sheet_flag_is_confirmed_yes_or_no(app, results):
+    client = client_with_token(app)
+    violation = next(i for i in open_items(results) if i.reason == "violation-marked")
+    assert post(client, "/api/open", id=violation.id, session="tab-1", grader="王老师").status_code == 200
+    answer = post(client, "/api/decide", id=violation.id, session="tab-1", grader="王老师", field="answer", new="A")
+    assert answer.status_code == 400  # a sheet flag is not a question
+    assert post(client, "/api/decide", id=violation.id, session="tab-1", grader="王老师", field="violation",
+                new="1").status_code == 200
+    assert violation.id not in {i.id for i in open_items(results)}

@@ -26,17 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from papergen.bank.model import LETTERS
-from papergen.core.errors import InputRejected, PapergenError
+from papergen.core.errors import PapergenError
 from papergen.exam.manifest import Manifest
 from papergen.exam.roster import read_roster
-from papergen.grade import store, views
+from papergen.grade import settle, store, views
 from papergen.grade.bubbles import EMPTY, MARKED
 from papergen.grade.reasons import reason_label
 from papergen.grade.results import STATUS_REVIEW, student_results
 from papergen.grade.store import manifest_from_store, read_pages, reading_store
-from papergen.review import (
-    _standin as settle,  # TEMPORARY: papergen.grade.settle once it lands
-)
 
 #: Seconds a tab holds the item it shows; the page renews the claim well before (every 30 s).
 CLAIM_SECONDS = 120.0
@@ -132,6 +129,7 @@ class ReviewDesk:
         self._images = _LRU(4000)  # finished PNG/JPEG bytes: thumbnails ~15 kB, crops ~30 kB
         self._sheets: dict[SheetKey, store.PageRow] = {}
         self._sheets_lock = threading.Lock()
+        self._held: dict[str, set[str]] = {}  # session → the item ids it has claimed
         #: the effective key (sheet letters) of each mark item shown, outlined green in its crop
         self._keys: dict[tuple[str, int, int, int], str] = {}
 
@@ -140,11 +138,34 @@ class ReviewDesk:
     def _db(self):
         return store.deciding_store(self.results_dir)
 
-    def progress(self, db) -> dict:
+    def progress(self, db, items: Sequence | None = None) -> dict:
         """"已处理 k / 共 n": k decisions in force, n = k + the items still open."""
-        open_items = len(settle.review_queue(db, self.manifest))
+        open_items = len(settle.review_queue(db, self.manifest) if items is None else items)
         done = len(store.overrides(db))
         return {"done": done, "open": open_items, "total": done + open_items}
+
+    # A tab holds one item at a time — with a duplicated 准考证号, every sheet carrying it (each is an item of
+    # its own, and a decision on one settles them all). ``_held`` remembers what each tab holds.
+
+    def _take(self, db, item, grader: str, session: str) -> bool:
+        """Claim ``item`` (and its sibling sheets) for ``session``, letting go of what it held before; False: held elsewhere."""
+        wanted = [item.id] + [other for other in item.pages if other != item.id]
+        taken: list[str] = []
+        for item_id in wanted:
+            if not store.claim_item(db, item_id, grader, session, CLAIM_SECONDS):
+                for done in taken:
+                    if done not in self._held.get(session, ()):
+                        store.release_item(db, done, session)
+                return False
+            taken.append(item_id)
+        for old in self._held.get(session, set()) - set(wanted):
+            store.release_item(db, old, session)
+        self._held[session] = set(wanted)
+        return True
+
+    def _let_go(self, db, session: str) -> None:
+        for item_id in self._held.pop(session, set()):
+            store.release_item(db, item_id, session)
 
     def queue(self, session: str) -> dict:
         """The open items in risk order (what the page navigates with ← / →), who else holds which, the progress."""
@@ -164,20 +185,20 @@ class ReviewDesk:
         """
         grader = check_grader(grader)
         with self._db() as db:
-            if release:
-                store.release_item(db, release, session)
             items = settle.review_queue(db, self.manifest)
             skipped = set(skip)
             for item in [i for i in items if i.id not in skipped] + [i for i in items if i.id in skipped]:
-                if not store.claim_item(db, item.id, grader, session, CLAIM_SECONDS):
+                if not self._take(db, item, grader, session):
                     continue
                 # Claimed; but another grader may have settled it (and let go) since the queue was read.
-                current = settle.queue_item(db, self.manifest, item.id)
+                fresh = settle.review_queue(db, self.manifest)
+                current = next((i for i in fresh if i.id == item.id), None)
                 if current is None:
-                    store.release_item(db, item.id, session)
+                    self._let_go(db, session)
                     continue
-                return {"item": self._item_json(db, current), "progress": self.progress(db)}
-            progress = self.progress(db)
+                return {"item": self._item_json(db, current), "progress": self.progress(db, fresh)}
+            self._let_go(db, session)
+            progress = self.progress(db, items)
             held = len(items)
         if held:
             return {"item": None, "held": held, "progress": progress}
@@ -187,24 +208,31 @@ class ReviewDesk:
         """Claim one item by id (← / →, a click in the list); 409 when another grader holds it, 410 when settled."""
         grader = check_grader(grader)
         with self._db() as db:
-            if release and release != item_id:
-                store.release_item(db, release, session)
-            if not store.claim_item(db, item_id, grader, session, CLAIM_SECONDS):
-                raise DeskError("另一位阅卷人正在处理这一项", 409)
-            item = settle.queue_item(db, self.manifest, item_id)  # after the claim: nobody can settle it meanwhile
+            items = settle.review_queue(db, self.manifest)
+            item = next((i for i in items if i.id == item_id), None)
             if item is None:
-                store.release_item(db, item_id, session)
                 raise DeskError("这一项已经处理过了", 410)
-            return {"item": self._item_json(db, item), "progress": self.progress(db)}
+            if not self._take(db, item, grader, session):
+                raise DeskError("另一位阅卷人正在处理这一项", 409)
+            fresh = settle.review_queue(db, self.manifest)  # after the claim: nobody can settle it meanwhile
+            item = next((i for i in fresh if i.id == item_id), None)
+            if item is None:
+                self._let_go(db, session)
+                raise DeskError("这一项已经处理过了", 410)
+            return {"item": self._item_json(db, item), "progress": self.progress(db, fresh)}
 
     def renew(self, item_id: str, session: str, grader: str) -> bool:
-        """Keep the claim of the item a tab still shows."""
+        """Keep the claim of the item a tab still shows (and of its sibling sheets)."""
+        grader = check_grader(grader)
         with self._db() as db:
-            return store.claim_item(db, item_id, check_grader(grader), session, CLAIM_SECONDS)
+            held = self._held.get(session) or {item_id}
+            return all([store.claim_item(db, i, grader, session, CLAIM_SECONDS) for i in sorted(held | {item_id})])
 
     def release(self, item_id: str, session: str) -> None:
+        """The tab left the item (closed, or went to the per-question view)."""
         with self._db() as db:
             store.release_item(db, item_id, session)
+            self._let_go(db, session)
 
     def decide(
         self, item_id: str, session: str, grader: str, field: str, new: str, *, reason: str = "", sheet: str | None = None
@@ -216,22 +244,28 @@ class ReviewDesk:
         """
         grader = check_grader(grader)
         with self._db() as db:
-            if not store.claim_item(db, item_id, grader, session, CLAIM_SECONDS):
-                raise DeskError("另一位阅卷人正在处理这一项", 409)
-            item = settle.queue_item(db, self.manifest, item_id)
+            items = settle.review_queue(db, self.manifest)
+            item = next((i for i in items if i.id == item_id), None)
             if item is None:
-                store.release_item(db, item_id, session)
                 raise DeskError("这一项已经由别人处理过了", 409)
-            target = item
-            if sheet is not None:
+            if not self._take(db, item, grader, session):
+                raise DeskError("另一位阅卷人正在处理这一项", 409)
+            item = settle.queue_item(db, self.manifest, item_id)  # after the claim: nobody settles it meanwhile
+            if item is None:
+                self._let_go(db, session)
+                raise DeskError("这一项已经由别人处理过了", 409)
+            target: object = item
+            if sheet is not None:  # one sheet of a duplicated 准考证号: a decision on that sheet
                 if sheet not in item.pages:
                     raise DeskError("这张答题卡不属于这一项", 400)
-                target = settle.sheet_item(db, self.manifest, sheet)  # TEMPORARY: the real settle's way for one sheet of a dup
+                target = sheet
+            elif field not in item.fields:
+                raise DeskError(f"这一项不能这样判定（可以判定：{'、'.join(settle.FIELDS[f] for f in item.fields)}）", 400)
             try:
                 override = settle.decide(db, self.manifest, target, grader=grader, field=field, new=new, reason=reason)
             except settle.InvalidDecision as exc:
-                raise DeskError(str(exc), 400) from None
-            store.release_item(db, item.id, session)
+                raise DeskError(exc.message, 400) from None
+            self._let_go(db, session)
             return {"override": override, "progress": self.progress(db)}
 
     def decide_many(self, item_ids: Sequence[str], session: str, grader: str, answer: str, reason: str = "") -> dict:
@@ -261,7 +295,7 @@ class ReviewDesk:
                     settle.decide(db, self.manifest, item, grader=grader, field="answer", new=answer, reason=reason)
                 except settle.InvalidDecision as exc:
                     store.release_item(db, item.id, session)
-                    raise DeskError(str(exc), 400) from None
+                    raise DeskError(exc.message, 400) from None
                 store.release_item(db, item.id, session)
                 decided.append(item_id)
             return {"decided": decided, "left": left, "progress": self.progress(db)}
@@ -279,15 +313,9 @@ class ReviewDesk:
     def _item_of(self, db, override) -> str | None:
         """The open item an undone override settled (so the page can show it again)."""
         for item in settle.review_queue(db, self.manifest):
-            if item.kind == "mark":
-                if override.number and (item.file_hash, item.page, item.part, item.number) == (
-                    override.file_hash, override.page, override.part, override.number
-                ):
-                    return item.id
-            elif not override.number:
-                keys = [_parse_sheet_id(s) for s in item.pages] + [(item.file_hash, item.page, item.part)]
-                if (override.file_hash, override.page, override.part) in keys:
-                    return item.id
+            same_sheet = (item.file_hash, item.page, item.part) == (override.file_hash, override.page, override.part)
+            if same_sheet and (item.number or 0) == override.number:
+                return item.id
         return None
 
     def group(self, number: int, *, every_sheet: bool = False) -> dict:
@@ -295,30 +323,43 @@ class ReviewDesk:
         if not any(q.number == number for q in self.manifest.sheet.questions):
             raise DeskError(f"本次考试没有第 {number} 题", 404)
         with self._db() as db:
-            items = [i for i in settle.review_queue(db, self.manifest) if i.kind == "mark" and i.number == number]
+            sheets = settle.settled_sheets(db, self.manifest)
+            queue = settle.review_queue(db, self.manifest, sheets)
+            items = [i for i in queue if i.kind == "mark" and i.number == number]
             open_keys = {(i.file_hash, i.page, i.part) for i in items}
+            book = settle.key_book(self.manifest, store.key_changes(db)) if every_sheet else {}
             others = []
-            if every_sheet:
-                for page in read_pages(db):
-                    if page.key in open_keys:
-                        continue
-                    geometry_page = next(q.page for q in self.manifest.sheet.questions if q.number == number)
-                    if page.sheet_page not in (None, geometry_page):
-                        continue
-                    if page.variant:
-                        printed = next(i for i in self.manifest.variant(page.variant).items if i.number == number)
-                        with self._sheets_lock:
-                            self._keys[(*page.key, number)] = printed.key
-                    others.append({
-                        "sheet": list(page.key), "student_id": page.student_id, "variant": page.variant,
-                        "name": self._names.get(page.student_id or "", ""), "crop": self._url(page.key, f"q{number}.png"),
-                    })
+            for sheet in sheets if every_sheet else ():
+                mark = next((m for m in sheet.marks if m.number == number), None)
+                if not sheet.read or sheet.void or mark is None or sheet.page.key in open_keys:
+                    continue
+                key_letters = self._key_in_force(book, sheet.variant, number)
+                with self._sheets_lock:
+                    self._keys[(*sheet.page.key, number)] = key_letters
+                others.append({
+                    "student_id": sheet.student_id, "variant": sheet.variant,
+                    "name": self._names.get(sheet.student_id or "", ""), "crop": self._url(sheet.page.key, f"q{number}.png"),
+                    "letters": mark.letters if mark.outcome != "flagged" else None, "by_hand": mark.by_hand is not None,
+                    "key_letters": key_letters,
+                })
             return {
                 "number": number,
                 "options": len(next(q.boxes for q in self.manifest.sheet.questions if q.number == number)),
                 "items": [self._item_json(db, i) for i in items],
                 "others": others,
             }
+
+    def _key_in_force(self, book: dict, variant: str | None, number: int) -> str:
+        """The key in force for question ``number`` in the letters printed on ``variant`` ("" when unknown or voided)."""
+        if not variant or variant not in {v.name for v in self.manifest.variants}:
+            return ""
+        printed = next((i for i in self.manifest.variant(variant).items if i.number == number), None)
+        if printed is None:
+            return ""
+        key = book.get(printed.id) or settle.printed_key(self.manifest, printed.id)
+        if key.void or not key.keys:
+            return ""
+        return "".join(sorted(LETTERS[printed.permutation.index(i)] for i in key.keys[0]))
 
     def suspected_key_errors(self) -> list[dict]:
         """Questions whose key item analysis doubts (``report.analysis.suspected_key_errors``), for the top of the queue."""
@@ -333,7 +374,7 @@ class ReviewDesk:
             try:
                 change = settle.rekey(db, self.manifest, question_id, action="key", answers=[answer], grader=grader)
             except settle.InvalidDecision as exc:
-                raise DeskError(str(exc), 400) from None
+                raise DeskError(exc.message, 400) from None
             return {"key_change": change, "progress": self.progress(db)}
 
     def _final_counts(self) -> dict:
@@ -465,7 +506,9 @@ class ReviewDesk:
             if question is None:
                 raise DeskError(f"本次考试没有第 {number} 题", 404)
             outlines = [(box, BOX_COLOUR, 2) for box in question.boxes]
-            outlines += [(question.boxes[LETTERS.index(c)], KEY_COLOUR, 3) for c in key_letters]
+            # the key in force ("B", several accepted "B/CD": the first; a voided question has none)
+            first_key = key_letters.split("/")[0]
+            outlines += [(question.boxes[i], KEY_COLOUR, 3) for i, c in enumerate(LETTERS[: len(question.boxes)]) if c in first_key]
             region = views.question_region(geometry, number)
             return views.png_bytes(views.render_region(view, region, CROP_PX_PER_MM, outlines)), "image/png"
         if kind == "id":
@@ -498,4 +541,4 @@ def _image_name(name: str) -> tuple[str, int | None]:
     return kind, int(match.group(7)) if kind == "q" else None
 
 
-__all__ = ["DeskError", "InputRejected", "ReviewDesk", "check_grader"]
+__all__ = ["DeskError", "ReviewDesk", "check_grader"]
