@@ -141,6 +141,10 @@ def create_app(desk: ReviewDesk, token: str) -> Flask:
     def undo():
         return jsonify(desk.undo(_text(_body(), "grader", allow_empty=True)))
 
+    @app.get("/api/questions")
+    def questions():
+        return jsonify(desk.question_counts())
+
     @app.get("/api/question/<int:number>")
     def question(number: int):
         return jsonify(desk.group(number, every_sheet=request.args.get("all") == "1"))

@@ -318,6 +318,16 @@ class ReviewDesk:
                 return item.id
         return None
 
+    def question_counts(self) -> list[dict]:
+        """Questions with open marks and how many (the per-question view's index), most first."""
+        with self._db() as db:
+            items = settle.review_queue(db, self.manifest)
+        counts: dict[int, int] = {}
+        for item in items:
+            if item.kind == "mark" and item.number is not None:
+                counts[item.number] = counts.get(item.number, 0) + 1
+        return [{"number": n, "open": c} for n, c in sorted(counts.items(), key=lambda nc: (-nc[1], nc[0]))]
+
     def group(self, number: int, *, every_sheet: bool = False) -> dict:
         """The per-question view: every open item of question ``number`` (and, asked, every sheet's reading of it)."""
         if not any(q.number == number for q in self.manifest.sheet.questions):
@@ -392,7 +402,7 @@ class ReviewDesk:
         who = item.student_id or "准考证号未识别"
         if item.kind == "mark":
             return f"{who} 第 {item.number} 题"
-        return f"{who} {reason_label(item.reason)}"
+        return f"{who} {reason_label(item.reason)}" + (f"（{Path(item.path).name}）" if item.pages else "")
 
     def _item_json(self, db, item) -> dict:
         key = (item.file_hash, item.page, item.part) if item.file_hash and item.page else None

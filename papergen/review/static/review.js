@@ -225,7 +225,7 @@ function showView(name) {
   $("done-view").hidden = name !== "done";
   $("mode-item").classList.toggle("active", name !== "group");
   $("mode-group").classList.toggle("active", name === "group");
-  $("help").hidden = name === "done";
+  $("help").hidden = name !== "item";  // the per-question view has its own key line
 }
 
 function who(item) {
@@ -303,7 +303,7 @@ function renderMark(item) {
     h("button", { type: "button", class: "choice", dataset: { letter: "blank" }, onclick: () => toggle("0") },
       "0", h("small", {}, "未作答")));
   const facts = h("div", { class: "facts" },
-    h("div", { class: "fact" }, h("span", { class: "k" }, "机器读数"), h("span", { class: "v" }, item.read_letters ? `${item.read_letters}？` : "—")),
+    h("div", { class: "fact" }, h("span", { class: "k" }, "机器读数"), h("span", { class: "v" }, item.read_letters || "无法判断")),
     h("div", { class: "fact" }, h("span", { class: "k" }, "标准答案"), h("span", { class: "v key" }, key || "未知（试卷类型未定）")),
     h("div", { class: "fact" }, h("span", { class: "k" }, "你的判定"), h("span", { class: "v", id: "verdict" }, "—")));
   const actions = h("div", { class: "actions" },
@@ -521,11 +521,7 @@ function confirmItem() {
 // -- per-question view ("answer groups") -------------------------------------------------------
 async function openGroup(number, everySheet) {
   if (needGrader()) return;
-  if (!number) {
-    const asked = prompt("批量复核第几题？", "");
-    number = parseInt(asked || "", 10);
-    if (!number) return;
-  }
+  if (!number) { showQuestionIndex(); return; }
   try {
     const data = await api(`/api/question/${number}${everySheet ? "?all=1" : ""}`);
     if (state.item) {
@@ -537,6 +533,25 @@ async function openGroup(number, everySheet) {
     showView("group");
     renderGroup();
     notice("");
+    renderQueue();
+  } catch (error) { notice(error.message); }
+}
+
+async function showQuestionIndex() {
+  try {
+    const counts = await api("/api/questions");
+    if (state.item) {
+      await api("/api/release", { id: state.item.id, session: state.session }).catch(() => {});
+      state.item = null;
+    }
+    state.mode = "index";
+    showView("group");
+    $("group-view").replaceChildren(h("div", { class: "card" },
+      h("h1", {}, "按题批量复核"),
+      h("p", { class: "hint" }, "选一道题，把所有答题卡上这道题的待处理填涂放在一起比较、一次判定。"),
+      counts.length ? h("div", { class: "choices" }, ...counts.map((c) => h("button", {
+        type: "button", class: "choice", onclick: () => openGroup(c.number),
+      }, `第 ${c.number} 题`, h("small", {}, `${c.open} 张`)))) : h("p", {}, "没有待处理的填涂。")));
     renderQueue();
   } catch (error) { notice(error.message); }
 }
@@ -553,7 +568,9 @@ function renderGroup() {
        h("span", {}, `读数 `, h("span", { class: "read" }, item.read_letters || "—"), ` · 答案 ${item.key_letters || "?"}`))));
   const others = g.others.map((sheet) => h("div", { class: "tile other" },
     h("img", { src: sheet.crop, alt: "其他答题卡", loading: "lazy" }),
-    h("div", { class: "cap" }, h("span", {}, `${sheet.student_id || "未识别"} ${sheet.name || ""}`), h("span", {}, "已读取"))));
+    h("div", { class: "cap" }, h("span", {}, `${sheet.student_id || "未识别"} ${sheet.name || ""}`),
+      h("span", {}, sheet.by_hand ? "人工 " : "读数 ", h("b", {}, sheet.letters === null ? "存疑" : sheet.letters || "空白"),
+        ` · 答案 ${sheet.key_letters || "?"}`))));
   const answerButtons = letters.map((letter) => h("button", {
     type: "button", class: "choice" + (g.answer.has(letter) ? " selected" : ""), onclick: () => groupLetter(letter),
   }, letter));
@@ -709,9 +726,10 @@ document.addEventListener("keydown", (event) => {
   if (target.tagName === "INPUT" || target.tagName === "TEXTAREA") return;  // typing a name or a 准考证号
   if (event.key === "Enter" && target.tagName === "BUTTON") return;  // a focused button does its own thing
   let handled = false;
+  if (state.mode === "index" && event.key === "Escape") { state.mode = "item"; nextItem(); handled = true; }
   if (state.mode === "group") handled = groupKey(event);
   else if (state.mode === "item") handled = itemKey(event);
-  if (!handled && event.key.toLowerCase() === "q" && state.mode !== "group") {
+  if (!handled && event.key.toLowerCase() === "q" && state.mode === "item") {
     openGroup(state.item?.number); handled = true;
   }
   if (handled) event.preventDefault();
