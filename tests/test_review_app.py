@@ -312,3 +312,19 @@ def test_a_sheet_flag_is_confirmed_yes_or_no(app, results):
     assert post(client, "/api/decide", id=violation.id, session="tab-1", grader="王老师", field="violation",
                 new="1").status_code == 200
     assert violation.id not in {i.id for i in open_items(results)}
+
+
+def test_the_pages_files_are_package_data():
+    """A wheel carries the page: every file under review/static and review/templates matches a package-data glob."""
+    import fnmatch
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    globs = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["package-data"][
+        "papergen.review"
+    ]
+    package = root / "papergen" / "review"
+    files = [p.relative_to(package).as_posix() for folder in ("static", "templates") for p in (package / folder).rglob("*")
+             if p.is_file()]
+    assert {"static/review.js", "static/review.css", "templates/review.html"} <= set(files)
+    assert [f for f in files if not any(fnmatch.fnmatch(f, g) for g in globs)] == []

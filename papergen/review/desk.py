@@ -32,7 +32,7 @@ from papergen.exam.roster import read_roster
 from papergen.grade import settle, store, views
 from papergen.grade.bubbles import EMPTY, MARKED
 from papergen.grade.reasons import reason_label
-from papergen.grade.results import STATUS_REVIEW, student_results
+from papergen.grade.results import STATUS_ABSENT, STATUS_GRADED, STATUS_REVIEW, STATUS_VIOLATION, student_results
 from papergen.grade.store import manifest_from_store, read_pages, reading_store
 
 #: Seconds a tab holds the item it shows; the page renews the claim well before (every 30 s).
@@ -390,10 +390,15 @@ class ReviewDesk:
     def _final_counts(self) -> dict:
         with reading_store(self.results_dir) as db:
             results = student_results(db, self.manifest)
+        with store.deciding_store(self.results_dir) as db:
+            decisions = store.overrides(db)
         return {
             "students": len(results),
-            "final": sum(r.status != STATUS_REVIEW for r in results),
+            "final": sum(r.status in (STATUS_GRADED, STATUS_VIOLATION) for r in results),
+            "absent": sum(r.status == STATUS_ABSENT for r in results),
             "review": sum(r.status == STATUS_REVIEW for r in results),
+            "decisions": len(decisions),
+            "graders": sorted({d.grader for d in decisions}),
         }
 
     # -- what the page shows of an item ----------------------------------------------------

@@ -663,9 +663,11 @@ function showDone(final) {
   state.item = null;
   showView("done");
   const rows = final ? [
-    ["考生与答题卡", final.students],
+    ["考生", final.students],
     ["总分已确定", final.final],
+    ["缺考", final.absent],
     ["仍待复核", final.review],
+    ["人工判定", `${final.decisions} 项${final.graders.length ? `（${final.graders.join("、")}）` : ""}`],
   ] : [];
   $("done-view").replaceChildren(h("div", { class: "card done" },
     h("div", { class: "tick" }, "✓"),
