@@ -168,6 +168,9 @@ def test_identity_decisions_and_a_duplicate_set_aside(tmp_path: Path) -> None:
     items = queue(folder)
     assert [(i.kind, i.reason) for i in items] == [("identity", "duplicate-id")] * 2 + [("identity", "id-unreadable")]
     assert set(items[0].pages) == {items[0].id, items[1].id} and items[0].fields == ("student_id", "void")
+    with reading_store(folder) as db:  # one item looked up alone is the queue's item
+        assert [settle.queue_item(db, MANIFEST, i.id).message for i in items] == [i.message for i in items]
+        assert settle.queue_item(db, MANIFEST, "mark:" + "a" * 64 + ":1:1:1") is None  # question 1 read clearly: no item
     with reading_store(folder) as db:
         rows = student_results(db, MANIFEST)
     assert [r.status for r in rows] == [STATUS_REVIEW] * 3 and sum(r.duplicate for r in rows) == 2

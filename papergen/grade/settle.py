@@ -50,7 +50,11 @@ from papergen.grade.store import (
     insert_override,
     key_changes,
     overrides,
+    page_flags,
     page_label,
+    page_marks,
+    page_row,
+    sheet_overrides,
 )
 
 #: Fields a decision may set, and what each means on the review page.
@@ -440,9 +444,22 @@ def review_queue(db: sqlite3.Connection, manifest: Manifest, sheets: Sequence[Se
     return sorted(items, key=lambda item: item.sort_key)
 
 
+def settle_one(db: sqlite3.Connection, manifest: Manifest, key: tuple[str, int, int]) -> SettledSheet | None:
+    """One sheet settled on its own (no duplicate check across sheets): what a page showing one sheet needs."""
+    page = page_row(db, key)
+    if page is None:
+        return None
+    book = key_book(manifest, key_changes(db))
+    return settle_sheet(page, page_marks(db, key), page_flags(db, key, open_only=False), sheet_overrides(db, page), manifest, book)
+
+
 def queue_item(db: sqlite3.Connection, manifest: Manifest, item_id: str) -> ReviewItem | None:
-    """The open item ``item_id`` (None: settled or unknown)."""
-    return next((item for item in review_queue(db, manifest) if item.id == item_id), None)
+    """The open item ``item_id`` (None: settled or unknown); settles only its sheet unless it is about duplicates."""
+    match = _TARGET.match(item_id)
+    if match is None or item_id.endswith(":duplicate-id"):
+        return next((item for item in review_queue(db, manifest) if item.id == item_id), None)
+    sheet = settle_one(db, manifest, (match.group(2), int(match.group(3)), int(match.group(4))))
+    return next((item for item in sheet.open_items if item.id == item_id), None) if sheet else None
 
 
 # -- recording decisions ------------------------------------------------------------------
@@ -481,10 +498,10 @@ def decide(
     if match is None:
         raise InvalidDecision(f"无法识别的复核项 {item_id!r}")
     prefix, file_hash, page_no, part, rest = match.group(1), match.group(2), int(match.group(3)), int(match.group(4)), match.group(5)
-    page = next((p for p in all_pages(db) if p.key == (file_hash, page_no, part)), None)
+    page = page_row(db, (file_hash, page_no, part))
     if page is None:
         raise InvalidDecision("这张答题卡已不在成绩库中（可能已重新扫描）；请刷新复核列表")
-    flags = all_flags(db).get(page.key, [])
+    flags = page_flags(db, page.key, open_only=False)
     if prefix == "page" or page.status != "read":
         if field != "ack" or not rest or rest not in {f.reason for f in flags}:
             raise InvalidDecision("未评阅的页面只能确认已处理（如已另行人工评阅或重新扫描）")
@@ -493,7 +510,7 @@ def decide(
         if field != "answer":
             raise InvalidDecision("题目的判定只能是所涂的选项（或空白）")
         number = int(rest or 0)
-        mark = next((m for m in all_marks(db).get(page.key, []) if m.number == number), None)
+        mark = next((m for m in page_marks(db, page.key) if m.number == number), None)
         if mark is None:
             raise InvalidDecision(f"这张答题卡上没有第 {number} 题")
         letters = _checked_letters(new, options=len(mark.darkness), number=number, manifest=manifest, mark=mark, page=page)

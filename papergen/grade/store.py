@@ -596,6 +596,12 @@ def read_pages(db: sqlite3.Connection) -> list[PageRow]:
     ]
 
 
+def page_row(db: sqlite3.Connection, key: tuple[str, int, int]) -> PageRow | None:
+    """The current reading ``(file_hash, page, part)``, whatever its status; None when there is none."""
+    row = db.execute(f"SELECT {_PAGE_COLUMNS} FROM pages WHERE file_hash = ? AND page = ? AND part = ?", key).fetchone()
+    return _page_row(row) if row else None
+
+
 def all_pages(db: sqlite3.Connection) -> list[PageRow]:
     """Every current page reading whatever its status (read, refused, failed), first sheets first."""
     return [_page_row(row) for row in db.execute(f"SELECT {_PAGE_COLUMNS} FROM pages ORDER BY part")]
@@ -604,12 +610,9 @@ def all_pages(db: sqlite3.Connection) -> list[PageRow]:
 def page_marks(db: sqlite3.Connection, key: tuple[str, int, int]) -> list[MarkRow]:
     """The marks of one sheet ``(file_hash, page, part)``, by question number."""
     return [
-        MarkRow(
-            number=number, question_id=question_id, section=section, outcome=outcome, letters=letters,
-            bank_letters=bank_letters, score=score, darkness_json=darkness,
-        )
-        for number, question_id, section, outcome, letters, bank_letters, score, darkness in db.execute(
-            "SELECT number, question_id, section, outcome, letters, bank_letters, score, darkness FROM marks "
+        MarkRow(number, question_id, section, outcome, letters, bank_letters, score, darkness, confidence)
+        for number, question_id, section, outcome, letters, bank_letters, score, darkness, confidence in db.execute(
+            "SELECT number, question_id, section, outcome, letters, bank_letters, score, darkness, confidence FROM marks "
             "WHERE file_hash = ? AND page = ? AND part = ? ORDER BY number",
             key,
         )
@@ -793,6 +796,20 @@ def overrides(db: sqlite3.Connection, *, active_only: bool = True) -> list[Overr
         for row in db.execute(
             "SELECT id, at, grader, source, page, part, file_hash, number, field, old, new, reading, reason, state "
             "FROM overrides " + ("WHERE state = 'active' " if active_only else "") + "ORDER BY id"
+        )
+    ]
+
+
+def sheet_overrides(db: sqlite3.Connection, page: PageRow) -> list[Override]:
+    """The active decisions on one sheet (by file name, page and part), oldest first."""
+    if not has_decisions(db):
+        return []
+    return [
+        Override(*row)
+        for row in db.execute(
+            "SELECT id, at, grader, source, page, part, file_hash, number, field, old, new, reading, reason, state "
+            "FROM overrides WHERE source = ? AND page = ? AND part = ? AND state = 'active' ORDER BY id",
+            (page.source, page.page, page.part),
         )
     ]
 
