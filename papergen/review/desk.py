@@ -32,7 +32,13 @@ from papergen.exam.roster import read_roster
 from papergen.grade import settle, store, views
 from papergen.grade.bubbles import EMPTY, MARKED
 from papergen.grade.reasons import reason_label
-from papergen.grade.results import STATUS_ABSENT, STATUS_GRADED, STATUS_REVIEW, STATUS_VIOLATION, student_results
+from papergen.grade.results import (
+    STATUS_ABSENT,
+    STATUS_GRADED,
+    STATUS_REVIEW,
+    STATUS_VIOLATION,
+    student_results,
+)
 from papergen.grade.store import manifest_from_store, read_pages, reading_store
 
 #: Seconds a tab holds the item it shows; the page renews the claim well before (every 30 s).
@@ -191,12 +197,11 @@ class ReviewDesk:
                 if not self._take(db, item, grader, session):
                     continue
                 # Claimed; but another grader may have settled it (and let go) since the queue was read.
-                fresh = settle.review_queue(db, self.manifest)
-                current = next((i for i in fresh if i.id == item.id), None)
+                current = settle.queue_item(db, self.manifest, item.id)
                 if current is None:
                     self._let_go(db, session)
                     continue
-                return {"item": self._item_json(db, current), "progress": self.progress(db, fresh)}
+                return {"item": self._item_json(db, current), "progress": self.progress(db)}
             self._let_go(db, session)
             progress = self.progress(db, items)
             held = len(items)
@@ -208,18 +213,16 @@ class ReviewDesk:
         """Claim one item by id (← / →, a click in the list); 409 when another grader holds it, 410 when settled."""
         grader = check_grader(grader)
         with self._db() as db:
-            items = settle.review_queue(db, self.manifest)
-            item = next((i for i in items if i.id == item_id), None)
+            item = settle.queue_item(db, self.manifest, item_id)
             if item is None:
                 raise DeskError("这一项已经处理过了", 410)
             if not self._take(db, item, grader, session):
                 raise DeskError("另一位阅卷人正在处理这一项", 409)
-            fresh = settle.review_queue(db, self.manifest)  # after the claim: nobody can settle it meanwhile
-            item = next((i for i in fresh if i.id == item_id), None)
+            item = settle.queue_item(db, self.manifest, item_id)  # after the claim: nobody can settle it meanwhile
             if item is None:
                 self._let_go(db, session)
                 raise DeskError("这一项已经处理过了", 410)
-            return {"item": self._item_json(db, item), "progress": self.progress(db, fresh)}
+            return {"item": self._item_json(db, item), "progress": self.progress(db)}
 
     def renew(self, item_id: str, session: str, grader: str) -> bool:
         """Keep the claim of the item a tab still shows (and of its sibling sheets)."""
@@ -244,8 +247,7 @@ class ReviewDesk:
         """
         grader = check_grader(grader)
         with self._db() as db:
-            items = settle.review_queue(db, self.manifest)
-            item = next((i for i in items if i.id == item_id), None)
+            item = settle.queue_item(db, self.manifest, item_id)
             if item is None:
                 raise DeskError("这一项已经由别人处理过了", 409)
             if not self._take(db, item, grader, session):
