@@ -329,3 +329,20 @@ def test_the_pages_files_are_package_data():
              if p.is_file()]
     assert {"static/review.js", "static/review.css", "templates/review.html"} <= set(files)
     assert [f for f in files if not any(fnmatch.fnmatch(f, g) for g in globs)] == []
+
+
+def test_the_command_refuses_a_folder_without_a_store_and_a_taken_port(results, tmp_path):
+    import socket
+
+    from click.testing import CliRunner
+
+    from papergen.cli import cli
+
+    missing = CliRunner().invoke(cli, ["review", str(tmp_path / "nothing"), "--no-browser"])
+    assert missing.exit_code == 3 and "results.sqlite" in missing.output
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = CliRunner().invoke(cli, ["review", str(results), "--no-browser", "--port", str(port)])
+    assert busy.exit_code == 6 and "--port" in busy.output

@@ -84,14 +84,23 @@ def start(
     desk = ReviewDesk(results_dir, roster=roster, grader=grader)
     token = secrets.token_urlsafe(24)
     app = create_app(desk, token)
+    _check_bindable(host, port)
+    server = make_server(host, port, app, threaded=True)
+    return ReviewServer(server, token, host)
+
+
+def _check_bindable(host: str, port: int) -> None:
+    """Refuse a taken port or an unknown host in Chinese (Werkzeug would print English and exit 1)."""
     try:
-        server = make_server(host, port, app, threaded=True)
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server itself binds
+            probe.bind((host, port))
     except OSError as exc:
         raise PortUnavailable(
             f"无法在 {host}:{port} 上启动审阅页面：{exc.strerror or exc}",
             hint="换一个 --port，或不给 --port，让 papergen 自动选一个空闲端口",
         ) from None
-    return ReviewServer(server, token, host)
 
 
 def serve(
