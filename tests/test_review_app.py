@@ -346,3 +346,27 @@ def test_the_command_refuses_a_folder_without_a_store_and_a_taken_port(results, 
         port = taken.getsockname()[1]
         busy = CliRunner().invoke(cli, ["review", str(results), "--no-browser", "--port", str(port)])
     assert busy.exit_code == 6 and "--port" in busy.output
+
+
+def test_an_item_reopened_by_a_new_reading_shows_the_earlier_decision(app, results):
+    import sqlite3
+
+    client = client_with_token(app)
+    item = first_mark(client)
+    post(client, "/api/decide", id=item["id"], session="tab-1", grader="王老师", field="answer", new="")
+    _, file_hash, page, part, number = item["id"].split(":")
+    # a rescan read the question differently: the decision was taken on another reading
+    db = sqlite3.connect(results / "results.sqlite")
+    with db:
+        db.execute("UPDATE marks SET letters = 'AB' WHERE file_hash = ? AND page = ? AND part = ? AND number = ?",
+                   (file_hash, int(page), int(part), int(number)))
+    db.close()
+    reopened = post(client, "/api/open", id=item["id"], session="tab-1", grader="王老师").get_json()["item"]
+    assert reopened["previous"]["grader"] == "王老师" and reopened["previous"]["new"] == ""
+
+
+def test_a_grader_named_on_the_command_line_is_fixed_on_the_page(results):
+    client = client_with_token(create_app(ReviewDesk(results, grader="赵老师"), TOKEN))
+    page = client.get("/").get_data(as_text=True)
+    config = json.loads(re.search(r'<script type="application/json" id="config">(.*?)</script>', page, re.S).group(1))
+    assert config["grader"] == "赵老师" and config["marked"] > config["empty"] > 0

@@ -565,7 +565,7 @@ function renderGroup() {
     onclick: () => { g.focus = index; toggleTile(item.id); },
   }, h("img", { src: item.crop, alt: `第 ${item.number} 题` }),
      h("div", { class: "cap" }, h("span", {}, `${item.student_id || "未识别"} ${item.name || ""}`),
-       h("span", {}, `读数 `, h("span", { class: "read" }, item.read_letters || "—"), ` · 答案 ${item.key_letters || "?"}`))));
+       h("span", {}, "读数 ", h("span", { class: "read" }, item.read_letters || "存疑"), ` · 答案 ${item.key_letters || "?"}`))));
   const others = g.others.map((sheet) => h("div", { class: "tile other" },
     h("img", { src: sheet.crop, alt: "其他答题卡", loading: "lazy" }),
     h("div", { class: "cap" }, h("span", {}, `${sheet.student_id || "未识别"} ${sheet.name || ""}`),
@@ -760,6 +760,11 @@ function itemKey(event) {
   }
   return false;
 }
+
+// Clicking an option must not leave the focus on it: Enter then confirms instead of toggling it again.
+document.addEventListener("mousedown", (event) => {
+  if (event.target.closest(".choice, .tile")) event.preventDefault();
+});
 
 $("mode-item").addEventListener("click", () => { if (state.mode !== "item") { state.mode = "item"; nextItem(); } });
 $("mode-group").addEventListener("click", () => openGroup(state.item?.number || state.group?.number));
