@@ -194,3 +194,43 @@ def test_a_grader_settles_every_item_of_the_demo_with_the_keyboard(browser, revi
     assert not [s.student_id for s in students if s.status == STATUS_REVIEW]
     totals = [row["总分"] for row in csv.DictReader(io.StringIO(table))]
     assert totals and not [t for t in totals if "*" in t], table
+
+
+def test_one_question_is_settled_in_one_pass_and_z_takes_the_last_decision_back(browser, review_server):
+    running, results = review_server
+    from papergen.grade import settle, store
+    from papergen.review.desk import ReviewDesk
+
+    desk = ReviewDesk(results)
+    with store.deciding_store(results) as db:
+        marks = [i for i in settle.review_queue(db, desk.manifest) if i.kind == "mark"]
+    number = max({i.number for i in marks}, key=lambda n: sum(i.number == n for i in marks))
+    expected = sorted(i.id for i in marks if i.number == number)
+
+    browser.get(running.url)
+    WebDriverWait(browser, 20).until(lambda d: d.find_element(By.ID, "who-name")).send_keys(GRADER + "\n")
+    _wait_for_change(browser, None)
+    # the first item is about a 准考证号 (its input has the focus): Esc leaves the input, Q opens the question index
+    _keys(browser, "\ue00c")
+    _keys(browser, "q")
+    button = WebDriverWait(browser, 20).until(
+        lambda d: next((b for b in d.find_elements(By.CSS_SELECTOR, "#group-view .choice") if f"第 {number} 题" in b.text), None)
+    )
+    button.click()
+    WebDriverWait(browser, 20).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#group-view .tile.selected")) == len(expected))
+    _shot(browser, "group")
+    _keys(browser, "a")
+    _keys(browser, "\n")
+    WebDriverWait(browser, 20).until(lambda d: "已把" in d.find_element(By.ID, "notice").text)
+    with store.deciding_store(results) as db:
+        decided = store.overrides(db)
+    assert sorted(f"mark:{d.file_hash}:{d.page}:{d.part}:{d.number}" for d in decided) == expected
+    assert {(d.new, d.grader) for d in decided} == {("A", GRADER)}
+
+    _keys(browser, "\ue00c")  # Escape: back to one item at a time
+    _wait_for_change(browser, None)
+    _keys(browser, "z")
+    WebDriverWait(browser, 20).until(lambda d: "已撤销" in d.find_element(By.ID, "notice").text)
+    with store.deciding_store(results) as db:
+        assert len(store.overrides(db)) == len(expected) - 1
+        assert [d.state for d in store.overrides(db, active_only=False)].count("undone") == 1
