@@ -88,6 +88,11 @@ class StudentResult:
         return not self.absent and not self.violation and self.identified and not self.duplicate and self.variant is not None
 
     @property
+    def provisional(self) -> bool:
+        """The total may still change (shown with ``*``): open items, or unscored questions on a 违纪 sheet."""
+        return not self.absent and (self.status == STATUS_REVIEW or (self.status == STATUS_VIOLATION and self.unscored > 0))
+
+    @property
     def shown_total(self) -> float | None:
         """The total to show, or ``None`` for an absent candidate (缺考 is not zero)."""
         return None if self.absent else self.total
@@ -174,8 +179,7 @@ def _row(result: StudentResult) -> list[str]:
     if result.shown_total is None:
         total, sections = STATUS_ABSENT, ["" for _ in result.sections]
     else:
-        provisional = result.status == STATUS_REVIEW or (result.status == STATUS_VIOLATION and result.unscored)
-        total = f"{result.total:g}" + ("*" if provisional else "")
+        total = f"{result.total:g}" + ("*" if result.provisional else "")
         sections = [f"{s:g}" for s in result.sections]
     return [result.student_id, result.variant or "", result.status, total, *sections, "；".join(result.flags)]
 

@@ -368,7 +368,7 @@ def settle_sheet(
                 + (f"（重新扫描后读取变了；原人工判定为 {stale.new or '空白'}，{stale.grader}）" if stale is not None else ""),
                 number=mark.number, student_id=student_id, variant=variant_name, question_id=question_id,
                 read_letters=mark.letters, darkness=mark.darkness, options=len(mark.darkness),
-                key_letters=_sheet_key(manifest, item, key) if item is not None else None,
+                key_letters=sheet_key_letters(manifest, item, key) if item is not None else None,
                 previous=stale, fields=("answer",), confidence=_confidence(mark),
             ))
     return SettledSheet(page, student_id, variant_name, absent, violation, void, settled, open_items, by_hand, in_force)
@@ -382,8 +382,8 @@ def _variant_names(manifest: Manifest) -> list[str]:
     return [v.name for v in manifest.variants]
 
 
-def _sheet_key(manifest: Manifest, item, key: KeyInForce | None) -> str:
-    """The key in force in the sheet's letters (several accepted: "B/CD")."""
+def sheet_key_letters(manifest: Manifest, item, key: KeyInForce | None) -> str:
+    """The key in force for variant item ``item`` in the sheet's letters (several accepted: "B/CD"; void: its text)."""
     key = key or printed_key(manifest, item.id)
     if key.void:
         return key.text()

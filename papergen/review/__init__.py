@@ -1,8 +1,10 @@
-"""``papergen review``: the review page where graders settle what grading left open.
+"""Settling what grading flagged: the review web page and the offline review workbook.
 
-A local web application (``app``, on Flask) over a ``desk`` that hands out
-the open items of ``grade.settle.review_queue`` and records each decision as
-an override (``grade.settle.decide``); ``serve`` starts it on a free port
-with a per-run token. The page itself (``templates/review.html``,
-``static/``) is keyboard-first: A–H, 0, Enter, ← →, L, Z.
+The page (``papergen review``) is a local web application (``app``, on
+Flask) over a ``desk`` that hands out the open items of
+``grade.settle.review_queue`` and records each decision as an override
+(``grade.settle.decide``); ``serve`` starts it on a free port with a per-run
+token. The page itself (``templates/review.html``, ``static/``) is
+keyboard-first: A–H, 0, Enter, ← →, L, Z, Q. ``offline`` writes and reads
+the review workbook (``--export`` / ``--apply``).
 """
