@@ -370,3 +370,26 @@ def test_a_grader_named_on_the_command_line_is_fixed_on_the_page(results):
     page = client.get("/").get_data(as_text=True)
     config = json.loads(re.search(r'<script type="application/json" id="config">(.*?)</script>', page, re.S).group(1))
     assert config["grader"] == "赵老师" and config["marked"] > config["empty"] > 0
+
+
+def test_a_suspected_key_error_is_offered_and_rekeyed_in_one_step(app, results, monkeypatch):
+    from types import SimpleNamespace
+
+    from papergen.report import data
+
+    desk = ReviewDesk(results)
+    question_id = next(iter(desk.manifest.questions))
+    question = desk.manifest.questions[question_id]
+    other = next(letter for letter in "ABCD"[: question.options] if letter != question.answer)
+    suspect = SimpleNamespace(question_id=question_id, numbers={"A": 1}, key=question.answer, suspected=other,
+                              headline="高分组多选另一项", message="…")
+    monkeypatch.setattr(data.ExamResults, "suspected_key_errors", lambda self: [suspect], raising=False)
+    client = client_with_token(app)
+    (offered,) = client.get("/api/key-errors").get_json()
+    assert (offered["question_id"], offered["suspected"], offered["where"]) == (question_id, other, "A1")
+    response = post(client, "/api/rekey", question_id=question_id, answer=other, grader="王老师")
+    assert response.status_code == 200, response.get_json()
+    with store.deciding_store(results) as db:
+        (change,) = store.key_changes(db)
+    assert (change.question_id, change.action, change.answers, change.grader) == (question_id, "key", (other,), "王老师")
+    assert post(client, "/api/rekey", question_id=question_id, answer="Z", grader="王老师").status_code == 400

@@ -95,6 +95,8 @@ def _current(driver) -> tuple[str, str] | None:
     try:
         if driver.find_element(By.ID, "done-view").is_displayed():
             return None
+        if not driver.find_element(By.ID, "item-view").is_displayed():
+            return ("", "")
         card = driver.find_element(By.CSS_SELECTOR, "#item-view .card[data-item]")
         return card.get_attribute("data-item"), card.get_attribute("data-kind")
     except (StaleElementReferenceException, Exception):
@@ -228,7 +230,12 @@ def test_one_question_is_settled_in_one_pass_and_z_takes_the_last_decision_back(
     assert {(d.new, d.grader) for d in decided} == {("A", GRADER)}
 
     _keys(browser, "\ue00c")  # Escape: back to one item at a time
-    _wait_for_change(browser, None)
+    first = _wait_for_change(browser, None)
+    _keys(browser, "\ue00c")  # out of the 准考证号 input the identity item focuses
+    _keys(browser, "l")  # put it off: the next item comes, the first stays open
+    later = _wait_for_change(browser, first[0])
+    assert later and first[0] in [li.get_attribute("data-id") for li in browser.find_elements(By.CSS_SELECTOR, "#queue-list li")]
+    _keys(browser, "\ue00c")
     _keys(browser, "z")
     WebDriverWait(browser, 20).until(lambda d: "已撤销" in d.find_element(By.ID, "notice").text)
     with store.deciding_store(results) as db:

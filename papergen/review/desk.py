@@ -362,20 +362,32 @@ class ReviewDesk:
             }
 
     def _key_in_force(self, book: dict, variant: str | None, number: int) -> str:
-        """The key in force for question ``number`` in the letters printed on ``variant`` ("" when unknown or voided)."""
+        """The key in force for question ``number`` in the letters printed on ``variant`` ("" when unknown)."""
         if not variant or variant not in {v.name for v in self.manifest.variants}:
             return ""
         printed = next((i for i in self.manifest.variant(variant).items if i.number == number), None)
-        if printed is None:
-            return ""
-        key = book.get(printed.id) or settle.printed_key(self.manifest, printed.id)
-        if key.void or not key.keys:
-            return ""
-        return "".join(sorted(LETTERS[printed.permutation.index(i)] for i in key.keys[0]))
+        return settle.sheet_key_letters(self.manifest, printed, book.get(printed.id)) if printed else ""
 
     def suspected_key_errors(self) -> list[dict]:
-        """Questions whose key item analysis doubts (``report.analysis.suspected_key_errors``), for the top of the queue."""
-        return []  # HOOK: filled in once report/analysis.py offers suspected_key_errors
+        """Questions whose key the item analysis doubts, for the top of the queue (letters are the bank's).
+
+        From ``report.data.ExamResults.suspected_key_errors`` (the top 27 % chose another answer more
+        often than the key, or a negative point-biserial); only those with a suggested answer, which the
+        page offers as a one-key "rekey".
+        """
+        from papergen.report.data import load_exam_results
+
+        results = load_exam_results(self.results_dir)
+        # Until report/analysis.py's suspected key errors are merged (helper "rekey"), there are none to show.
+        finder = getattr(results, "suspected_key_errors", None)
+        suspects = finder() if finder is not None else []
+        return [
+            {
+                "question_id": s.question_id, "where": "/".join(f"{v}{n}" for v, n in s.numbers.items()),
+                "key": s.key, "suspected": s.suspected, "headline": s.headline, "message": s.message,
+            }
+            for s in suspects if s.suspected
+        ]
 
     def rekey(self, question_id: str, answer: str, grader: str) -> dict:
         """The one-key "rekey" action: make ``answer`` (bank letters) the key of ``question_id``."""

@@ -167,7 +167,10 @@ function step(direction) {
 
 function defer() {
   if (!state.item) return;
-  if (!state.deferred.includes(state.item.id)) state.deferred.push(state.item.id);
+  // a duplicated 准考证号 is put off with all its sheets (each is an item of its own)
+  for (const id of [state.item.id, ...state.item.sheets.map((sheet) => sheet.id)]) {
+    if (!state.deferred.includes(id)) state.deferred.push(id);
+  }
   notice("已放到最后，稍后再处理（仍未处理）", "info");
   nextItem();
 }
@@ -701,21 +704,22 @@ async function loadKeyErrors() {
   const box = $("key-errors");
   if (!suspects.length) { box.hidden = true; return; }
   box.hidden = false;
-  box.replaceChildren(h("h3", {}, "疑似答案错误"), ...suspects.map((s, index) => h("div", { class: "suspect" },
-    h("span", {}, `第 ${s.number} 题：答案 ${s.key}，高分组多选 ${s.suspected}`),
-    h("button", { type: "button", class: "secondary", title: s.message || "", onclick: () => rekey(s) },
+  box.replaceChildren(h("h3", {}, "疑似答案错误（题库字母）"), ...suspects.map((s, index) => h("div", { class: "suspect", title: s.message },
+    h("span", {}, `${s.where}（${s.question_id}）：答案 ${s.key}，${s.headline}`),
+    h("button", { type: "button", class: "secondary", dataset: { rekey: s.question_id }, onclick: () => rekey(s) },
       `改为 ${s.suspected}`, index === 0 ? kbd("K") : null))));
   state.suspects = suspects;
 }
 
 async function rekey(suspect) {
   if (needGrader()) return;
-  if (!confirm(`把第 ${suspect.number} 题的答案从 ${suspect.key} 改为 ${suspect.suspected}？所有答题卡将按新答案重新计分。`)) return;
+  if (!confirm(`把 ${suspect.where}（${suspect.question_id}）的答案从 ${suspect.key} 改为 ${suspect.suspected}（题库字母）？\n所有答题卡立即按新答案重新计分，这一更正记入审计记录。`)) return;
   try {
-    const data = await api("/api/rekey", { question_id: suspect.question_id, answer: suspect.suspected_bank || suspect.suspected, grader: state.grader });
+    const data = await api("/api/rekey", { question_id: suspect.question_id, answer: suspect.suspected, grader: state.grader });
     showProgress(data.progress);
-    notice(`第 ${suspect.number} 题的答案已改为 ${suspect.suspected}（已记录，可在审计表中查看）`, "info");
+    notice(`${suspect.where} 的答案已改为 ${suspect.suspected}（已记录，可在审计表中查看）`, "info");
     loadKeyErrors();
+    refreshQueue().catch(() => {});
   } catch (error) { notice(error.message); }
 }
 
