@@ -98,16 +98,12 @@ def create_app(desk: ReviewDesk, token: str) -> Flask:
     @app.post("/api/next")
     def next_item():
         body = _body()
-        return jsonify(desk.next_item(
-            _text(body, "session"), _text(body, "grader", allow_empty=True), skip=_list(body, "skip"), release=body.get("release") or None,
-        ))
+        return jsonify(desk.next_item(_text(body, "session"), _text(body, "grader", allow_empty=True), skip=_list(body, "skip")))
 
     @app.post("/api/open")
     def open_item():
         body = _body()
-        return jsonify(desk.open_item(
-            _text(body, "id"), _text(body, "session"), _text(body, "grader", allow_empty=True), release=body.get("release") or None,
-        ))
+        return jsonify(desk.open_item(_text(body, "id"), _text(body, "session"), _text(body, "grader", allow_empty=True)))
 
     @app.post("/api/claim")
     def claim():

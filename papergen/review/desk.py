@@ -176,18 +176,21 @@ class ReviewDesk:
     def queue(self, session: str) -> dict:
         """The open items in risk order (what the page navigates with ← / →), who else holds which, the progress."""
         with self._db() as db:
-            items = settle.review_queue(db, self.manifest)
-            done = len(store.overrides(db))
-            held = store.claimed_items(db, session)
+            return self._queue_json(db, settle.review_queue(db, self.manifest), session)
+
+    def _queue_json(self, db, items: Sequence, session: str) -> dict:
+        held = store.claimed_items(db, session)
         return {
             "items": [{"id": i.id, "kind": i.kind, "label": self._label(i), "held_by": held.get(i.id)} for i in items],
-            "progress": {"done": done, "open": len(items), "total": done + len(items)},
+            "progress": self.progress(db, items),
         }
 
-    def next_item(self, session: str, grader: str, *, skip: Sequence[str] = (), release: str | None = None) -> dict:
+    def next_item(self, session: str, grader: str, *, skip: Sequence[str] = ()) -> dict:
         """Claim and return the riskiest open item nobody else holds, ``skip`` (deferred by this tab) left for last.
 
-        Returns ``{"item": None, "final": …}`` when nothing is open.
+        Also returns the queue (``queue``), read once for both: settling the
+        whole store is what a request costs. ``item`` is None when nothing is
+        open to this tab: ``final`` (the counts) when nothing is open at all.
         """
         grader = check_grader(grader)
         with self._db() as db:
@@ -201,15 +204,14 @@ class ReviewDesk:
                 if current is None:
                     self._let_go(db, session)
                     continue
-                return {"item": self._item_json(db, current), "progress": self.progress(db)}
+                return {"item": self._item_json(db, current), "queue": self._queue_json(db, items, session)}
             self._let_go(db, session)
-            progress = self.progress(db, items)
-            held = len(items)
-        if held:
-            return {"item": None, "held": held, "progress": progress}
-        return {"item": None, "held": 0, "progress": progress, "final": self._final_counts()}
+            queue = self._queue_json(db, items, session)
+        if items:
+            return {"item": None, "held": len(items), "queue": queue}
+        return {"item": None, "held": 0, "queue": queue, "final": self._final_counts()}
 
-    def open_item(self, item_id: str, session: str, grader: str, *, release: str | None = None) -> dict:
+    def open_item(self, item_id: str, session: str, grader: str) -> dict:
         """Claim one item by id (← / →, a click in the list); 409 when another grader holds it, 410 when settled."""
         grader = check_grader(grader)
         with self._db() as db:
@@ -218,11 +220,12 @@ class ReviewDesk:
                 raise DeskError("这一项已经处理过了", 410)
             if not self._take(db, item, grader, session):
                 raise DeskError("另一位阅卷人正在处理这一项", 409)
-            item = settle.queue_item(db, self.manifest, item_id)  # after the claim: nobody can settle it meanwhile
+            items = settle.review_queue(db, self.manifest)  # after the claim: nobody can settle it meanwhile
+            item = next((i for i in items if i.id == item_id), None)
             if item is None:
                 self._let_go(db, session)
                 raise DeskError("这一项已经处理过了", 410)
-            return {"item": self._item_json(db, item), "progress": self.progress(db)}
+            return {"item": self._item_json(db, item), "queue": self._queue_json(db, items, session)}
 
     def renew(self, item_id: str, session: str, grader: str) -> bool:
         """Keep the claim of the item a tab still shows (and of its sibling sheets)."""
@@ -268,7 +271,7 @@ class ReviewDesk:
             except settle.InvalidDecision as exc:
                 raise DeskError(exc.message, 400) from None
             self._let_go(db, session)
-            return {"override": override, "progress": self.progress(db)}
+            return {"override": override}  # the page asks for the next item (and the queue) at once
 
     def decide_many(self, item_ids: Sequence[str], session: str, grader: str, answer: str, reason: str = "") -> dict:
         """One answer for several mark items of the per-question view: one override each.
@@ -309,8 +312,7 @@ class ReviewDesk:
             last = store.last_override(db, grader)
             if last is None or not store.undo_override(db, last.id, grader):
                 raise DeskError(f"{grader} 没有可以撤销的决定", 404)
-            reopened = self._item_of(db, last)
-            return {"undone": last.id, "item": reopened, "progress": self.progress(db)}
+            return {"undone": last.id, "item": self._item_of(db, last)}  # the page opens it (or the next) at once
 
     def _item_of(self, db, override) -> str | None:
         """The open item an undone override settled (so the page can show it again)."""

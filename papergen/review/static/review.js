@@ -134,27 +134,29 @@ function needGrader() {
 async function nextItem() {
   if (needGrader()) return;
   try {
-    const data = await api("/api/next", {
-      session: state.session, grader: state.grader, skip: state.deferred, release: state.item?.id || "",
-    });
-    showProgress(data.progress);
+    const data = await api("/api/next", { session: state.session, grader: state.grader, skip: state.deferred });
+    state.queue = data.queue.items;  // the queue comes with the item: one reading of the store per step
+    showProgress(data.queue.progress);
     if (data.item) showItem(data.item);
     else if (data.held) showHeld(data.held);
     else showDone(data.final);
-  } catch (error) { notice(error.message); }
-  refreshQueue().catch(() => {});
+  } catch (error) {
+    notice(error.message);
+    refreshQueue().catch(() => {});
+  }
 }
 
 async function openItem(id) {
   if (needGrader()) return;
   try {
-    const data = await api("/api/open", { id, session: state.session, grader: state.grader, release: state.item?.id || "" });
-    showProgress(data.progress);
+    const data = await api("/api/open", { id, session: state.session, grader: state.grader });
+    state.queue = data.queue.items;
+    showProgress(data.queue.progress);
     showItem(data.item);
   } catch (error) {
     notice(error.message);
+    refreshQueue().catch(() => {});
   }
-  refreshQueue().catch(() => {});
 }
 
 function step(direction) {
@@ -179,7 +181,6 @@ async function undo() {
   if (needGrader()) return;
   try {
     const data = await api("/api/undo", { grader: state.grader });
-    showProgress(data.progress);
     notice("已撤销上一个决定（审计记录中保留为“已撤销”）", "info");
     if (data.item) {
       state.deferred = state.deferred.filter((id) => id !== data.item);
@@ -193,10 +194,9 @@ async function decide(field, value, sheet) {
   if (needGrader() || !state.item || state.busy) return;
   state.busy = true;
   try {
-    const data = await api("/api/decide", {
+    await api("/api/decide", {
       id: state.item.id, session: state.session, grader: state.grader, field, new: value, sheet: sheet || "",
     });
-    showProgress(data.progress);
     state.deferred = state.deferred.filter((id) => id !== state.item.id);
     state.item = null;
     notice("");
