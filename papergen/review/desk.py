@@ -420,13 +420,14 @@ class ReviewDesk:
     # -- what the page shows of an item ----------------------------------------------------
 
     def _label(self, item) -> str:
-        who = item.student_id or "准考证号未识别"
+        who = item.student_id or Path(item.path).name or "准考证号未识别"
         if item.kind == "mark":
             return f"{who} 第 {item.number} 题"
         return f"{who} {reason_label(item.reason)}" + (f"（{Path(item.path).name}）" if item.pages else "")
 
     def _item_json(self, db, item) -> dict:
-        key = (item.file_hash, item.page, item.part) if item.file_hash and item.page else None
+        # a page that was not read as a sheet has no frame to draw from: its message says what is wrong
+        key = (item.file_hash, item.page, item.part) if item.file_hash and item.page and item.kind != "page" else None
         if key:
             if item.kind == "mark":
                 with self._sheets_lock:
@@ -548,6 +549,10 @@ class ReviewDesk:
             rects += [header.name_box, header.class_box]
             outlines = [(box, BOX_COLOUR, 1) for column in header.id_grid for box in column]
             region = views.bounds(rects, 1.5)
+            # Cut at the grid's right edge: further right lie the barcode area and the 试卷类型 label (the name
+            # boxes run on a little; a name is written from their left end).
+            grid_right = max(x + w for x, _, w, _ in rects[:-2]) + 1.0
+            region = (region[0], region[1], grid_right - region[0], region[3])
             return views.png_bytes(views.render_region(view, region, CROP_PX_PER_MM * 0.6, outlines)), "image/png"
         if kind == "variant":
             region = views.bounds(list(header.variant_row), 2.0)

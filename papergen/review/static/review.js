@@ -196,6 +196,7 @@ async function decide(field, value, sheet) {
   try {
     await api("/api/decide", {
       id: state.item.id, session: state.session, grader: state.grader, field, new: value, sheet: sheet || "",
+      reason: ($("reason")?.value || "").trim(),
     });
     state.deferred = state.deferred.filter((id) => id !== state.item.id);
     state.item = null;
@@ -264,6 +265,8 @@ function renderItem(item) {
   else if (item.fields.includes("absent") || item.fields.includes("violation")) body = renderYesNo(item);
   else body = renderAck(item);
   parts.push(body);
+  parts.push(h("label", { class: "reason" }, "备注（可选，记入审计记录）",
+    h("input", { id: "reason", maxlength: "200", autocomplete: "off", placeholder: "例如：打勾视为选 A" })));
   return h("div", { class: "card", dataset: { item: item.id, kind: item.kind } }, ...parts);
 }
 
@@ -729,6 +732,11 @@ document.addEventListener("keydown", (event) => {
   if (!$("who").hidden) return;
   if (!$("lightbox").hidden) { if (event.key === "Escape") $("lightbox").hidden = true; return; }
   const target = event.target;
+  if (target.id === "reason") {  // the optional note: Enter confirms the item, Esc leaves the note
+    if (event.key === "Enter") { event.preventDefault(); confirmItem(); }
+    else if (event.key === "Escape") target.blur();
+    return;
+  }
   if (target.tagName === "INPUT" || target.tagName === "TEXTAREA") return;  // typing a name or a 准考证号
   if (event.key === "Enter" && target.tagName === "BUTTON") return;  // a focused button does its own thing
   let handled = false;
