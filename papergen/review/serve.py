@@ -98,7 +98,7 @@ def _check_bindable(host: str, port: int) -> None:
             probe.bind((host, port))
     except OSError as exc:
         raise PortUnavailable(
-            f"无法在 {host}:{port} 上启动审阅页面：{exc.strerror or exc}",
+            f"无法在 {host}:{port} 上启动复核页面：{exc.strerror or exc}",
             hint="换一个 --port，或不给 --port，让 papergen 自动选一个空闲端口",
         ) from None
 
@@ -109,7 +109,7 @@ def serve(
 ) -> None:
     """``papergen review``: serve the review page until Ctrl-C."""
     running = start(results_dir, host=host, port=port, grader=grader, roster=roster)
-    say(f"审阅页面：{running.url}")
+    say(f"复核页面：{running.url}")
     if running.lan_url:
         say(f"局域网内其他阅卷人：{running.lan_url}")
         say("地址中的令牌就是密码：只发给阅卷人")
@@ -119,6 +119,6 @@ def serve(
     try:
         running.server.serve_forever()
     except (KeyboardInterrupt, Interrupted):
-        say("审阅页面已关闭；所有决定都已保存")
+        say("复核页面已关闭；所有决定都已保存")
     finally:
         running.server.server_close()
