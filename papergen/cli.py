@@ -602,25 +602,39 @@ def terminal_line(text: str) -> str:
 
 @cli.command("review")
 @click.argument("results_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="复核页面的监听地址；0.0.0.0 让局域网内的其他阅卷人也能打开（地址中带访问令牌）。")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, help="复核页面的端口（默认：自动选一个空闲端口）。")
+@click.option("--roster", type=click.Path(dir_okay=False, path_type=Path), help="考生名单（.csv 或 .xlsx），页面上按姓名或准考证号指定考生。")
+@click.option("--no-browser", is_flag=True, help="不自动打开浏览器。")
 @click.option("--export", "export_path", type=click.Path(dir_okay=False, path_type=Path),
               help="把待复核项导出为 Excel 复核表（含扫描截图和判定下拉框），离线填写。")
 @click.option("--apply", "apply_path", type=click.Path(dir_okay=False, path_type=Path),
               help="应用填好的复核表：每行判定记为一条人工改判；有问题的行逐行列出（退出码 13），其余照常生效。")
-@click.option("--grader", help="阅卷人姓名（复核表中“阅卷人”为空的行用它）。")
+@click.option("--grader", help="阅卷人姓名，记入每个决定（页面上不给则在页面填写；复核表中“阅卷人”为空的行用它）。")
 @reports_errors
-def review_command(results_dir: Path, export_path, apply_path, grader) -> None:
-    """人工复核：导出离线复核表（--export），或应用填好的复核表（--apply）。
+def review_command(results_dir: Path, host: str, port: int, roster, no_browser: bool, export_path, apply_path, grader) -> None:
+    """人工复核：在浏览器中逐项复核；或导出离线复核表（--export）、应用填好的复核表（--apply）。
 
-    Offline review: --export writes every open item with its scan crop and a
-    decision drop-down; --apply records each filled row as an override (who,
-    when, old and new value). Bad rows are named by sheet and row and left
-    out (exit 13); the valid ones are recorded. Applying a file twice adds nothing.
+    Without --export/--apply: serves the review page (a free port on
+    127.0.0.1, its URL with a token printed, the browser opened when there
+    is a display) until Ctrl-C. Offline review: --export writes every open
+    item with its scan crop and a decision drop-down; --apply records each
+    filled row as an override (who, when, old and new value). Bad rows are
+    named by sheet and row and left out (exit 13); the valid ones are
+    recorded. Applying a file twice adds nothing.
     """
     from papergen.core.errors import DecisionInvalid
+
+    if export_path is None and apply_path is None:
+        from papergen.review.serve import serve  # Flask loads only for the page
+
+        serve(results_dir, host=host, port=port, grader=grader, roster=roster, open_browser=not no_browser, say=click.echo)
+        return
     from papergen.review.offline import apply_review, export_review
 
-    if (export_path is None) == (apply_path is None):
-        raise click.UsageError("请给出 --export 文件 或 --apply 文件（二选一）")
+    if export_path is not None and apply_path is not None:
+        raise click.UsageError("--export 和 --apply 只能给一个")
     if export_path is not None:
         summary = export_review(results_dir, export_path)
         click.echo(f"{summary.items} 项待复核 → {export_path}")

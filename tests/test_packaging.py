@@ -38,6 +38,7 @@ DISTRIBUTION_OF = {
     "cv2": "opencv-python-headless",
     "defusedxml": "defusedxml",
     "docx": "python-docx",
+    "flask": "Flask",
     "fontTools": "fonttools",
     "numpy": "numpy",
     "openpyxl": "openpyxl",
@@ -45,6 +46,7 @@ DISTRIBUTION_OF = {
     "pillow_heif": "pillow-heif",
     "pypdfium2": "pypdfium2",
     "reportlab": "reportlab",
+    "werkzeug": "Werkzeug",
     "yaml": "PyYAML",
     # not imported but read with importlib.resources (papergen.render.fonts.FONT_PACKAGE)
     "justmytype_intl_cjk": "justmytype-intl-cjk",
