@@ -379,10 +379,7 @@ class ReviewDesk:
         """
         from papergen.report.data import load_exam_results
 
-        results = load_exam_results(self.results_dir)
-        # Until report/analysis.py's suspected key errors are merged (helper "rekey"), there are none to show.
-        finder = getattr(results, "suspected_key_errors", None)
-        suspects = finder() if finder is not None else []
+        suspects = load_exam_results(self.results_dir).suspected_key_errors()
         return [
             {
                 "question_id": s.question_id, "where": "/".join(f"{v}{n}" for v, n in s.numbers.items()),
