@@ -36,20 +36,7 @@ README = ROOT / "README.md"
 #: What the README does not document yet, each with the reason. The tests below
 #: require this to be exactly the current gaps, so an entry is deleted as soon as
 #: the README catches up (and a new gap cannot hide in here).
-README_GAPS: dict[str, str] = {
-    "command papergen rekey": "issue 13 (branch i13-rekey): the lead documents it in README when merging",
-    "option papergen rekey --accept": "issue 13 (branch i13-rekey): documented with the command",
-    "option papergen rekey --grader": "issue 13 (branch i13-rekey): documented with the command",
-    "option papergen rekey --key": "issue 13 (branch i13-rekey): documented with the command",
-    "option papergen rekey --list": "issue 13 (branch i13-rekey): documented with the command",
-    "option papergen rekey --number": "issue 13 (branch i13-rekey): documented with the command",
-    "option papergen rekey --paper": "issue 13 (branch i13-rekey): documented with the command",
-    "option papergen rekey --question": "issue 13 (branch i13-rekey): documented with the command",
-    "option papergen rekey --reason": "issue 13 (branch i13-rekey): documented with the command",
-    "option papergen rekey --render-keys": "issue 13 (branch i13-rekey): documented with the command",
-    "option papergen rekey --restore": "issue 13 (branch i13-rekey): documented with the command",
-    "option papergen rekey --void": "issue 13 (branch i13-rekey): documented with the command",
-}
+README_GAPS: dict[str, str] = {}
 
 HELP_OPTIONS = ("-h", "--help")  # the group's context_settings give every command both
 
@@ -290,12 +277,7 @@ def architecture_entries() -> list[str]:
 
 #: Modules whose ARCHITECTURE.md paragraph is waiting for the lead (helpers do not edit ARCHITECTURE.md):
 #: module → where the paragraph is. Delete an entry once ARCHITECTURE.md has it (the test says so).
-ARCHITECTURE_GAPS: dict[str, str] = {
-    "papergen/report/audit.py": "issue 13, branch i13-rekey: paragraph in the helper's closing note",
-    "papergen/report/keys.py": "issue 13, branch i13-rekey: paragraph in the helper's closing note",
-    "papergen/report/rekey.py": "issue 13, branch i13-rekey: paragraph in the helper's closing note",
-    "papergen/sim/graded.py": "issue 13, branch i13-rekey: paragraph in the helper's closing note",
-}
+ARCHITECTURE_GAPS: dict[str, str] = {}
 
 
 def test_architecture_has_a_paragraph_for_every_module_and_names_only_real_files():
