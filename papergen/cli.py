@@ -500,7 +500,10 @@ def demo_command(outdir: Path) -> None:
     click.echo(f"演示完成，用时 {result.seconds:.0f} 秒，生成的文件在 {result.outdir}：")
     for what, where in result.files:
         click.echo(f"  {what}：{where}")
+    results_dir = next((where for what, where in result.files if what == "成绩库"), None)
     click.echo(f"第一次考试有 {result.review_items} 项需要人工复核（见 report.xlsx 的“待复核”表）。")
+    if results_dir is not None:
+        click.echo(f"在浏览器中逐项处理：papergen review {Path(results_dir).parent}")
 
 
 @cli.command("analyze")
