@@ -868,20 +868,19 @@ def insert_key_change(
 
 def undo_override(db: sqlite3.Connection, override_id: int, grader: str) -> bool:
     """Take back one decision: it stays in the audit trail as ``undone``. False when there was none to undo."""
-    with db:
-        cursor = db.execute(
-            "UPDATE overrides SET state = 'undone', reason = reason || ? WHERE id = ? AND state = 'active'",
-            (f"（{grader} 撤销）", override_id),
-        )
-    return cursor.rowcount == 1
+    return _undo(db, "overrides", override_id, grader)
 
 
 def undo_key_change(db: sqlite3.Connection, change_id: int, grader: str) -> bool:
     """Take back one key correction (kept as ``undone``)."""
+    return _undo(db, "key_changes", change_id, grader)
+
+
+def _undo(db: sqlite3.Connection, table: str, row_id: int, grader: str) -> bool:
     with db:
         cursor = db.execute(
-            "UPDATE key_changes SET state = 'undone', reason = reason || ? WHERE id = ? AND state = 'active'",
-            (f"（{grader} 撤销）", change_id),
+            f"UPDATE {table} SET state = 'undone', reason = reason || ? WHERE id = ? AND state = 'active'",
+            (f"（{grader} 撤销）", row_id),
         )
     return cursor.rowcount == 1
 

@@ -119,13 +119,9 @@ def build_exam(
         outdir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"无法创建输出文件夹：{exc.strerror}", path=outdir) from None
-    _remove_abandoned_staging(outdir)
     # Every file is rendered into a staging folder first: a failure while
     # rendering (disk full, a crash) leaves the folder's earlier build whole.
-    try:
-        staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=outdir))
-    except OSError as exc:
-        raise atomic.output_error(outdir, exc) from None
+    staging = _new_staging(outdir)
     names: list[str] = []
     try:
         try:
@@ -181,11 +177,7 @@ def write_keys(outdir: str | Path, papers: list[Paper]) -> list[Path]:
     from papergen.render.pdf import render_key_pdf
 
     outdir = Path(outdir)
-    _remove_abandoned_staging(outdir)
-    try:
-        staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=outdir))
-    except OSError as exc:
-        raise atomic.output_error(outdir, exc) from None
+    staging = _new_staging(outdir)
     names: list[str] = []
     try:
         try:
@@ -201,6 +193,15 @@ def write_keys(outdir: str | Path, papers: list[Paper]) -> list[Path]:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return [outdir / name for name in names]
+
+
+def _new_staging(outdir: Path) -> Path:
+    """A fresh staging folder in ``outdir`` (abandoned ones of killed builds removed first)."""
+    _remove_abandoned_staging(outdir)
+    try:
+        return Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=outdir))
+    except OSError as exc:
+        raise atomic.output_error(outdir, exc) from None
 
 
 def _remove_abandoned_staging(outdir: Path) -> None:

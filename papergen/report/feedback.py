@@ -710,12 +710,7 @@ def write_feedback(
     """
     outdir = Path(outdir)
     bank_questions = exam_questions(results.manifest)
-    if outdir.exists() and not outdir.is_dir():
-        raise OutputError("输出位置已存在且不是文件夹", path=outdir)
-    try:
-        outdir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"无法创建输出文件夹：{exc.strerror or exc}", path=outdir) from None
+    atomic.output_folder(outdir)
     styles()  # fonts (prepared once per machine) and styles, before any PDF
     jobs: list[tuple[int, str, str]] = []
     skipped: list[str] = []
