@@ -800,6 +800,9 @@ class KeyChange:
 _NOW = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
 
 
+_OVERRIDE_COLUMNS = "id, at, grader, source, page, part, file_hash, number, field, old, new, reading, reason, state"
+
+
 def overrides(db: sqlite3.Connection, *, active_only: bool = True) -> list[Override]:
     """Every decision on sheets, oldest first (undone ones too unless ``active_only``)."""
     if not has_decisions(db):
@@ -807,7 +810,7 @@ def overrides(db: sqlite3.Connection, *, active_only: bool = True) -> list[Overr
     return [
         Override(*row)
         for row in db.execute(
-            "SELECT id, at, grader, source, page, part, file_hash, number, field, old, new, reading, reason, state "
+            f"SELECT {_OVERRIDE_COLUMNS} "
             "FROM overrides " + ("WHERE state = 'active' " if active_only else "") + "ORDER BY id"
         )
     ]
@@ -820,7 +823,7 @@ def sheet_overrides(db: sqlite3.Connection, page: PageRow) -> list[Override]:
     return [
         Override(*row)
         for row in db.execute(
-            "SELECT id, at, grader, source, page, part, file_hash, number, field, old, new, reading, reason, state "
+            f"SELECT {_OVERRIDE_COLUMNS} "
             "FROM overrides WHERE source = ? AND page = ? AND part = ? AND state = 'active' ORDER BY id",
             (page.source, page.page, page.part),
         )
