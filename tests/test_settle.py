@@ -303,3 +303,24 @@ def test_a_real_scan_settled_in_the_store_and_the_crop_shows_its_row(tmp_path: P
     with pytest.raises(views.ViewUnavailable, match="更换"):
         views.sheet_view(item.path, item.page, item.part, "0" * 64, MANIFEST, frame)
     cv2.imwrite(str(tmp_path / "crop.png"), crop)
+
+
+def test_the_store_state_token_changes_with_every_decision_but_not_with_claims(folder: Path, tmp_path: Path) -> None:
+    """The review page keeps its queue while this token stands: every change the queue depends on must move it."""
+    from papergen.grade.store import state_token
+
+    [item] = queue(folder)
+    with deciding_store(folder) as db:
+        tokens = [state_token(db)]
+        claim_item(db, item.id, "张老师", "tab-1")
+        assert state_token(db) == tokens[-1]
+        decision = settle.decide(db, MANIFEST, item, grader="张老师", field="answer", new="A")
+        tokens.append(state_token(db))
+        undo_override(db, decision, "张老师")
+        tokens.append(state_token(db))
+        settle.rekey(db, MANIFEST, item.question_id, action="void-full", grader="教务")
+        tokens.append(state_token(db))
+    write(folder, sheet_record("e" * 64, str(tmp_path / "sheet-1.jpg")))  # a rescan replaces the reading
+    with reading_store(folder) as db:
+        tokens.append(state_token(db))
+    assert len(set(tokens)) == len(tokens)

@@ -888,6 +888,21 @@ def _undo(db: sqlite3.Connection, table: str, row_id: int, grader: str) -> bool:
     return cursor.rowcount == 1
 
 
+def state_token(db: sqlite3.Connection) -> tuple:
+    """A cheap fingerprint of everything the review queue depends on: it changes with any reading written
+    or replaced, any decision recorded or undone, any key change; claims do not count."""
+    token = db.execute(
+        "SELECT (SELECT COUNT(*) FROM pages), (SELECT MAX(rowid) FROM pages), (SELECT MAX(id) FROM history), "
+        "(SELECT COUNT(*) FROM file_errors), (SELECT MAX(rowid) FROM marks)"
+    ).fetchone()
+    if not has_decisions(db):
+        return token
+    return token + db.execute(
+        "SELECT (SELECT MAX(id) FROM overrides), (SELECT COUNT(*) FROM overrides WHERE state = 'undone'), "
+        "(SELECT MAX(id) FROM key_changes), (SELECT COUNT(*) FROM key_changes WHERE state = 'undone')"
+    ).fetchone()
+
+
 def last_override(db: sqlite3.Connection, grader: str) -> Override | None:
     """The latest decision of ``grader`` still in force (what "undo" takes back)."""
     matches = [o for o in overrides(db) if o.grader == grader]
