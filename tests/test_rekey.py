@@ -26,7 +26,7 @@ from papergen.report.feedback import (
     feedback_pdf,
     missed_questions,
 )
-from papergen.report.keys import keys_in_force
+from papergen.report.keys import corrected_keys
 from tests.conftest import SMALL_STUDENTS
 
 WRONG_ON_B1 = "2026030002"  # "one wrong": question 1 of paper B answered with another letter than the key
@@ -186,7 +186,7 @@ def test_accepting_several_answers_counts_the_best_and_restore_brings_back_the_p
     assert all(accepted[s] >= before[s] for s in before)  # nobody who had the printed key loses it
     rekey.change_key(graded, rekey.resolve_request(manifest, changes_of(graded), question=item.id, restore=True), grader="t")
     assert totals(graded) == before
-    assert keys_in_force(manifest, changes_of(graded)) == {}
+    assert corrected_keys(manifest, changes_of(graded)) == {}
 
 
 # -- the exam folder -------------------------------------------------------------------------------

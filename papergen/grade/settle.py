@@ -140,6 +140,11 @@ def keys_in_force(manifest: Manifest, changes: Sequence[KeyChange]) -> dict[str,
     return {qid: book.get(qid) or printed_key(manifest, qid) for qid in manifest.questions}
 
 
+def full_marks(manifest: Manifest, book: dict[str, KeyInForce]) -> float:
+    """The exam's full marks under ``book``: a question voided and dropped no longer counts."""
+    return sum(q.points for qid, q in manifest.questions.items() if not (qid in book and book[qid].void == "drop"))
+
+
 def score_marked(manifest: Manifest, question_id: str, marked: frozenset[int], key: KeyInForce | None) -> float | None:
     """Points for ``marked`` (bank option indices) on one question; None: the question is not part of the total."""
     question = manifest.questions[question_id]

@@ -259,7 +259,7 @@ def plan_annotations(results_dir: str | Path, roster: str | Path | None = None) 
         students.append(
             StudentSheets(
                 result_id=result.student_id, student_id=shown_id, name=person.name if person else "", klass=person.klass if person else "",
-                variant=result.variant or "", score=score_text(result, manifest.total_points), pictures=pictures,
+                variant=result.variant or "", score=score_text(result, settle.full_marks(manifest, book)), pictures=pictures,
                 file_stem=unique,
             )
         )

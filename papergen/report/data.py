@@ -41,7 +41,7 @@ from papergen.report.analysis import (
     topic_statistics,
 )
 from papergen.report.audit import AuditRow, audit_rows
-from papergen.report.keys import answers_in_force, keys_in_force
+from papergen.report.keys import answers_in_force, corrected_keys
 
 STATUS_NO_SHEET = "缺考（无答题卡）"
 
@@ -109,7 +109,7 @@ class ExamResults:
 
     def scoring_keys(self) -> list[tuple[str, ...]]:
         """The answers that score on each question now (bank letters; after ``rekey``); empty: voided."""
-        in_force = keys_in_force(self.manifest, self.key_changes)
+        in_force = corrected_keys(self.manifest, self.key_changes)
         return [answers_in_force(self.manifest, q.id, in_force.get(q.id)) for q in self.questions]
 
     def suspected_key_errors(self) -> list[SuspectedKeyError]:

@@ -26,7 +26,7 @@ ACTIONS = {
 }
 
 
-def keys_in_force(manifest: Manifest, changes: Sequence[KeyChange]) -> dict[str, KeyInForce]:
+def corrected_keys(manifest: Manifest, changes: Sequence[KeyChange]) -> dict[str, KeyInForce]:
     """The corrected questions' keys in force (bank id → ``settle.KeyInForce``), from every change, undone ones
     included: the active ones are ``settle.key_book``'s (what scoring uses)."""
     return key_book(manifest, [change for change in changes if change.state == "active"])
@@ -43,7 +43,7 @@ def answers_in_force(manifest: Manifest, question_id: str, key: KeyInForce | Non
 
 def changes_in_force(manifest: Manifest, changes: Sequence[KeyChange]) -> set[int]:
     """Ids of the changes that set a key in force now (a restored question has none)."""
-    return {key.change.id for key in keys_in_force(manifest, changes).values() if key.change is not None}
+    return {key.change.id for key in corrected_keys(manifest, changes).values() if key.change is not None}
 
 
 def change_state(change: KeyChange, in_force: set[int]) -> str:
@@ -72,7 +72,7 @@ def shown_key(key: KeyInForce, permutation: Sequence[int], printed: str) -> tupl
 def key_corrections(manifest: Manifest, changes: Sequence[KeyChange], variant: str) -> dict[str, KeyCorrection]:
     """What one variant's key shows now for each corrected question (bank id → correction): the re-rendered key
     files and the feedback PDFs print it."""
-    in_force = keys_in_force(manifest, changes)
+    in_force = corrected_keys(manifest, changes)
     return {
         item.id: KeyCorrection(*shown_key(in_force[item.id], item.permutation, item.key))
         for item in manifest.variant(variant).items if item.id in in_force

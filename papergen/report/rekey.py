@@ -45,7 +45,7 @@ from papergen.core.errors import DecisionInvalid, InputFileError
 from papergen.exam.manifest import Manifest, ManifestQuestion, read_manifest
 from papergen.exam.variants import bank_letters, display_letters
 from papergen.grade.results import student_results
-from papergen.grade.settle import KeyInForce, rekey, score_marked
+from papergen.grade.settle import KeyInForce, full_marks, rekey, score_marked
 from papergen.grade.store import (
     KeyChange,
     deciding_store,
@@ -58,8 +58,8 @@ from papergen.report.keys import (
     answers_in_force,
     change_state,
     changes_in_force,
+    corrected_keys,
     key_corrections,
-    keys_in_force,
     shown_key,
 )
 
@@ -178,7 +178,7 @@ def resolve_request(
         named_as = f"{paper.strip().upper().removesuffix('卷')} 卷第 {number} 题"
     entry = manifest.questions[question_id]
     shown_as = f"{named_as}（{question_id}）" if permutation is not None else named_as
-    in_force = keys_in_force(manifest, changes).get(question_id)
+    in_force = corrected_keys(manifest, changes).get(question_id)
 
     def to_bank(letters: str) -> str:
         return bank_letters(letters, permutation) if permutation is not None else letters
@@ -244,7 +244,7 @@ def printed_key_mismatches(manifest: Manifest, changes: Sequence[KeyChange]) -> 
     """Every 题号 of every variant whose printed key no longer says what is scored, by variant and number."""
     from papergen.render.build import key_files
 
-    in_force = keys_in_force(manifest, changes)
+    in_force = corrected_keys(manifest, changes)
     mismatches = []
     for variant in manifest.variants:
         for item in variant.items:
@@ -260,7 +260,7 @@ def printed_key_mismatches(manifest: Manifest, changes: Sequence[KeyChange]) -> 
 
 def correction_notice(manifest: Manifest, changes: Sequence[KeyChange], variant: str) -> str:
     """The sentence under a re-rendered key's title: which 题号 changed, when and by whom."""
-    in_force = keys_in_force(manifest, changes)
+    in_force = corrected_keys(manifest, changes)
     if not in_force:
         return ""
     parts = []
@@ -334,8 +334,7 @@ class RekeyOutcome:
 
 
 def _full_marks(manifest: Manifest, changes: Sequence[KeyChange]) -> float:
-    dropped = {qid for qid, key in keys_in_force(manifest, changes).items() if key.void == "drop"}
-    return sum(q.points for q in manifest.questions.values() if q.id not in dropped)
+    return full_marks(manifest, corrected_keys(manifest, changes))
 
 
 def _mean(totals: list[float]) -> float:
@@ -369,7 +368,7 @@ def change_key(results_dir: str | Path, request: KeyRequest, *, grader: str, rea
     with deciding_store(results_dir) as db:
         manifest = Manifest.from_json(json.loads(manifest_from_store(db)))
         earlier = key_changes(db, active_only=False)
-        key_before = keys_in_force(manifest, earlier).get(question_id)
+        key_before = corrected_keys(manifest, earlier).get(question_id)
         start = time.perf_counter()
         change_id = rekey(
             db, manifest, question_id, action=request.action, answers=request.answers,
