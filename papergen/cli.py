@@ -280,18 +280,31 @@ class _Progress:
 @click.argument("scans", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", "results_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="结果文件夹（成绩库 results.sqlite）。")
 @click.option("--workers", type=click.IntRange(1, 64), help="并行进程数（默认：全部 CPU 核）。1 = 单进程，便于调试。")
+@click.option(
+    "--dask", "dask_address", metavar="ADDRESS",
+    help="在 Dask 集群上评阅：调度器地址 tcp://主机:8786，或 local（在本机启动，--workers 个进程）。需要 pip install \"papergen[dask]\"。",
+)
+@click.option("--ship-bytes", is_flag=True, help="与 --dask 同用：把扫描文件的内容随任务发给工作机（工作机不必能访问扫描文件夹）。")
 @reports_errors
-def grade_command(exam_json: Path, scans: tuple[Path, ...], results_dir: Path, workers) -> None:
+def grade_command(exam_json: Path, scans: tuple[Path, ...], results_dir: Path, workers, dask_address, ship_bytes) -> None:
     """评阅扫描的答题卡（JPEG、PNG、TIFF、PDF，文件或文件夹）。
 
     Exit 0: all graded; 10: graded, some items need review; 11: some files
-    or pages could not be read.
+    or pages could not be read; 2: --dask without papergen[dask] installed,
+    or a scheduler that does not answer.
     """
     from papergen.grade.pipeline import grade
 
+    if ship_bytes and not dask_address:
+        raise click.UsageError("--ship-bytes 只能与 --dask 一起使用")
+    if workers and dask_address and dask_address.strip() != "local":
+        raise click.UsageError("--workers 只用于本机评阅或 --dask local；集群的工作进程数由各台工作机的 dask worker 决定")
     progress = _Progress()
     try:
-        summary = grade(exam_json, list(scans), results_dir, workers=workers, progress=progress)
+        summary = grade(
+            exam_json, list(scans), results_dir, workers=workers, progress=progress,
+            dask=dask_address, ship_bytes=ship_bytes,
+        )
     except Interrupted as exc:
         if progress.total is not None:  # pages were being graded: say what is kept and how to finish
             exc.notes.append(
