@@ -40,6 +40,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import signal
 import threading
 import time
 import uuid
@@ -119,7 +120,7 @@ def connected(address: str, local_workers: int) -> Iterator[Any]:
                 local = stack.enter_context(
                     distributed.LocalCluster(
                         n_workers=max(1, local_workers), threads_per_worker=1, processes=True,
-                        dashboard_address=None, silence_logs=logging.ERROR,
+                        dashboard_address=None, silence_logs=logging.ERROR, preload=[__name__],
                     )
                 )
             client = stack.enter_context(distributed.Client(local))
@@ -166,6 +167,17 @@ def _check_workers(client) -> None:
 
 
 # -- on a worker -------------------------------------------------------------------------------------------
+
+
+def dask_setup(worker) -> None:
+    """A LocalCluster worker's preload (this module): a terminal's Ctrl-C is not the worker's to handle.
+
+    The worker processes are in papergen's process group, so Ctrl-C reaches
+    them too; each would print a ``KeyboardInterrupt`` traceback. papergen
+    stops them itself when it is interrupted. Runs in the worker's main thread
+    as it starts (a worker restarted after a crash included).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _the_context(context: Any) -> Any:
