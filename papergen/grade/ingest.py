@@ -187,14 +187,16 @@ def _not_a_scan_message(path: Path, head: bytes) -> tuple[str, str]:
     return "unknown-format", f"不是 {FORMAT_NAMES} 文件（看起来是{what}）"
 
 
-def _files(inputs: list[str | Path]) -> list[tuple[Path, bool]]:
+def _files(inputs: list[str | Path], found_in_folder: bool = False) -> list[tuple[Path, bool]]:
     """Every file to look at, and whether it was found inside a folder.
 
     A file named on the command line counts as named even when a folder
     given alongside also holds it: naming a file that is not a scan is an
-    error, finding one in a folder is not.
+    error, finding one in a folder is not. ``found_in_folder``: the files
+    given were found in a folder by the caller (the hot folder of ``grade
+    --watch``) and count as such.
     """
-    named = {Path(item).resolve() for item in inputs if not Path(item).is_dir()}
+    named = set() if found_in_folder else {Path(item).resolve() for item in inputs if not Path(item).is_dir()}
     found: list[tuple[Path, bool]] = []
     for item in inputs:
         path = Path(item)
@@ -203,7 +205,7 @@ def _files(inputs: list[str | Path]) -> list[tuple[Path, bool]]:
                 (p, p.resolve() not in named) for p in sorted(path.rglob("*")) if p.is_file() and not p.name.startswith(".")
             )
         else:
-            found.append((path, False))
+            found.append((path, found_in_folder))
     return found
 
 
@@ -217,17 +219,19 @@ def _os_message(exc: OSError) -> str:
     return f"无法读取：{exc.strerror or exc}"
 
 
-def collect_pages(inputs: list[str | Path]) -> tuple[list[PageJob], list[IngestProblem]]:
+def collect_pages(inputs: list[str | Path], *, found_in_folder: bool = False) -> tuple[list[PageJob], list[IngestProblem]]:
     """Expand ``inputs`` (files and folders) into page jobs.
 
     The same content given twice (two names, or a file inside a folder also
-    named on its own) yields its pages once.
+    named on its own) yields its pages once. ``found_in_folder``: the files
+    in ``inputs`` are treated as found in a folder (a file that is not a scan
+    is passed over and listed, not an error).
     """
     lim = limits.current()
     jobs: list[PageJob] = []
     problems: list[IngestProblem] = []
     seen: set[str] = set()
-    for path, in_folder in _files(inputs):
+    for path, in_folder in _files(inputs, found_in_folder):
         name = str(path)
         try:
             stat = path.stat()

@@ -181,6 +181,7 @@ def grade(
     progress: Callable[[int, int], None] | None = None,
     dask: str | None = None,
     ship_bytes: bool = False,
+    found_in_folder: bool = False,
 ) -> GradeSummary:
     """Grade every new page in ``scans`` into ``results_dir``.
 
@@ -189,6 +190,8 @@ def grade(
     ``"local"`` — the pages are graded on that cluster (``workers``: the
     size of a local one). Its workers read the scans by their absolute
     paths, or, with ``ship_bytes``, from bytes sent with each page.
+    ``found_in_folder``: ``scans`` are files the caller found in a folder
+    (``grade --watch``): one that is not a scan is passed over, as in a folder.
     """
     if dask is not None:
         from papergen.core.cluster import require_dask
@@ -199,7 +202,7 @@ def grade(
     summary = GradeSummary()
     workers = workers or os.cpu_count() or 1
     with open_store(results_dir, manifest_text(manifest), manifest.exam) as db:
-        jobs, problems = collect_pages(list(scans))
+        jobs, problems = collect_pages(list(scans), found_in_folder=found_in_folder)
         summary.ignored = [problem.path for problem in problems if problem.reason == "not-a-scan"]
         db.record_ingest(
             scans=list({j.file_hash: (j.path, j.file_hash, j.kind, j.pages) for j in jobs}.values()),
