@@ -247,3 +247,17 @@ def test_an_address_that_is_no_address_is_refused(tmp_path):
 
     result = CliRunner().invoke(cli, ["grade", str(EXAM_JSON), str(SCANS / "scan"), "-o", str(tmp_path / "r"), "--dask", "tcp://nohost"])
     assert result.exit_code == ExitCode.usage and "不是调度器地址" in result.output
+
+
+def scaled(n: int, factor: int) -> int:
+    return n * factor
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+def test_run_jobs_on_a_local_cluster_gives_every_result(ordered):
+    from papergen.core.executor import run_jobs
+
+    with run_jobs(scaled, range(23), kind="dask", workers=2, cluster="local", context=3, chunksize=4,
+                  window=8, ordered=ordered) as results:
+        got = list(results)
+    assert (got if ordered else sorted(got)) == [3 * n for n in range(23)]

@@ -7,10 +7,12 @@ every kind has: each job is sent as one task running ``fn(job, context)`` on
 some worker, and the results come back to the caller — the only process that
 writes anything (the grading store) — as they finish.
 
-- **Bounded.** At most a window of tasks is submitted and not yet handed
-  back (a few per worker thread, re-counted as workers join or leave); a new
-  job is submitted as each result is taken, so a million-page batch never
-  holds a million futures, and results are handed back as they complete
+- **Bounded.** Jobs travel in chunks of ``chunksize`` (one task each: the
+  scheduler's and the client's cost per task is shared by the chunk). At
+  most a window of jobs is submitted and not yet handed back (a few chunks
+  per worker thread, re-counted as workers join or leave); a new chunk is
+  submitted as each result is taken, so a million-page batch never holds a
+  million futures, and results are handed back as they complete
   (``distributed.as_completed``), never held for the slowest.
 - **Shared once.** ``context`` (the exam manifest) is one task of its own
   that every job's task depends on: it travels to each worker once, and the
@@ -19,7 +21,8 @@ writes anything (the grading store) — as they finish.
   gone) loses only the tasks it held: the scheduler runs them again on
   other workers, up to its ``distributed.scheduler.allowed-failures``
   deaths per task (default 3). A task that kills every worker it is given
-  ends as ``KilledWorker``; with ``on_lost`` that job's result is
+  ends as ``KilledWorker``: a chunk's jobs are then sent again one task
+  each, so only the job that does it is lost; a single job's result is then
   ``on_lost(job)`` (for grading: the page's error row) and the run goes on.
   A task that *raises* is tried again ``TASK_RETRIES`` times (a network
   file system's hiccup on one worker), then its exception is raised here,
@@ -188,15 +191,15 @@ _prepared = False
 _prepare_lock = threading.Lock()
 
 
-def _run_task(fn: Callable, job: Any, context: Any, has_context: bool, initializer: Callable[[], None] | None) -> Any:
-    """One job on a worker: the initializer once per worker process, then ``fn``."""
+def _run_task(fn: Callable, chunk: list, context: Any, has_context: bool, initializer: Callable[[], None] | None) -> list:
+    """A chunk of jobs on a worker: the initializer once per worker process, then ``fn`` on each job."""
     global _prepared
     if initializer is not None and not _prepared:
         with _prepare_lock:
             if not _prepared:
                 initializer()
                 _prepared = True
-    return fn(job, context) if has_context else fn(job)
+    return [fn(job, context) if has_context else fn(job) for job in chunk]
 
 
 # -- on the client -----------------------------------------------------------------------------------------
@@ -213,10 +216,11 @@ def run_on_cluster(
     has_context: bool,
     initializer: Callable[[], None] | None,
     window: int | None,
+    chunksize: int,
     ordered: bool,
     on_lost: Callable[[Any], Any] | None,
 ) -> Iterator[Iterator]:
-    """``run_jobs(kind="dask")``: connect, run every job as a task, hand back results; clean up however it ends."""
+    """``run_jobs(kind="dask")``: connect, run the jobs as tasks, hand back results; clean up however it ends."""
     jobs = iter(jobs)
     first = next(jobs, _END)
     if first is _END:  # nothing to do: no cluster needed
@@ -228,9 +232,9 @@ def run_on_cluster(
         # what made it and makes it again if every worker holding it dies, while
         # scattered data would be lost with them (and every page with it).
         shared = client.submit(_the_context, context, key=f"context-{uuid.uuid4().hex}", pure=False) if has_context else None
-        tasks = _Tasks(client, fn, shared, has_context, initializer, window)
+        tasks = _Tasks(client, fn, shared, has_context, initializer, window, max(1, chunksize))
         try:
-            yield _results(distributed, tasks, _chained(first, jobs), ordered, on_lost)
+            yield _results(distributed, tasks, _chunks(_chained(first, jobs), max(1, chunksize)), ordered, on_lost)
         finally:
             tasks.cancel()
 
@@ -243,13 +247,26 @@ def _chained(first: Any, rest: Iterator) -> Iterator:
     yield from rest
 
 
-class _Tasks:
-    """The jobs submitted and not yet handed back, and how many there may be."""
+def _chunks(jobs: Iterator, size: int) -> Iterator[list]:
+    chunk: list = []
+    for job in jobs:
+        chunk.append(job)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
-    def __init__(self, client, fn: Callable, shared, has_context: bool, initializer, window: int | None) -> None:
+
+class _Tasks:
+    """The chunks submitted and not yet handed back, and how many jobs there may be in them."""
+
+    def __init__(self, client, fn: Callable, shared, has_context: bool, initializer, window: int | None, chunksize: int) -> None:
         self.client, self.fn, self.shared, self.has_context, self.initializer = client, fn, shared, has_context, initializer
         self.fixed_window = window
-        self.pending: dict[Any, Any] = {}  # future → job
+        self.chunksize = chunksize
+        self.pending: dict[Any, list] = {}  # future → its chunk of jobs
+        self.jobs = 0  # jobs in the pending chunks
         self._window = 0
         self._counted_at = float("-inf")
         # the dashboard and the scheduler's logs name tasks after the function
@@ -257,21 +274,28 @@ class _Tasks:
 
     @property
     def window(self) -> int:
+        """Jobs in flight at most: ``TASKS_PER_THREAD`` chunks per worker thread, re-counted now and then."""
         if self.fixed_window:
             return self.fixed_window
         now = time.monotonic()
         if now - self._counted_at > RECOUNT_SECONDS:
             threads = sum(self.client.nthreads().values())
-            self._window, self._counted_at = max(2, TASKS_PER_THREAD * threads), now
+            self._window, self._counted_at = max(2, TASKS_PER_THREAD * threads) * self.chunksize, now
         return self._window
 
-    def submit(self, job: Any):
+    def submit(self, chunk: list):
         future = self.client.submit(
-            _run_task, self.fn, job, self.shared, self.has_context, self.initializer,
+            _run_task, self.fn, chunk, self.shared, self.has_context, self.initializer,
             key=f"{self.prefix}-{uuid.uuid4().hex}", pure=False, retries=TASK_RETRIES,
         )
-        self.pending[future] = job
+        self.pending[future] = chunk
+        self.jobs += len(chunk)
         return future
+
+    def taken(self, future) -> list:
+        chunk = self.pending.pop(future)
+        self.jobs -= len(chunk)
+        return chunk
 
     def cancel(self) -> None:
         if self.pending:
@@ -279,39 +303,53 @@ class _Tasks:
             self.pending.clear()
 
 
-def _results(distributed, tasks: _Tasks, jobs: Iterator, ordered: bool, on_lost) -> Iterator:
-    order: collections.deque = collections.deque()
+def _results(distributed, tasks: _Tasks, chunks: Iterator[list], ordered: bool, on_lost) -> Iterator:
+    """Results as chunks finish (or in job order); a chunk that kept killing workers is run again job by job."""
+    slots: collections.deque[list] = collections.deque()  # ordered: each chunk's futures, in job order
     completed = distributed.as_completed()
 
     def top_up() -> None:
-        while len(tasks.pending) < tasks.window:
-            job = next(jobs, _END)
-            if job is _END:
+        while tasks.jobs < tasks.window:
+            chunk = next(chunks, _END)
+            if chunk is _END:
                 return
-            future = tasks.submit(job)
-            (order.append if ordered else completed.add)(future)
+            future = tasks.submit(chunk)
+            if ordered:
+                slots.append([future])
+            else:
+                completed.add(future)
 
-    def outcome(future) -> Any:
-        job = tasks.pending.pop(future)
+    def outcome(future) -> tuple[list, list]:
+        """``(results, [])``, or ``([], futures)`` of the chunk's jobs sent again one by one."""
+        chunk = tasks.taken(future)
         try:
-            result = future.result()
+            results = future.result()
         except distributed.KilledWorker:
+            if len(chunk) > 1:  # which job did it? each alone: the others are then read as usual
+                return [], [tasks.submit([job]) for job in chunk]
             if on_lost is None:
                 raise
-            result = on_lost(job)
+            results = [on_lost(chunk[0])]
         except CancelledError:  # the scheduler went away and took the task with it
             raise ClusterUnavailable(
                 "与 Dask 调度器的连接中断，评阅未完成",
                 hint="检查调度器是否仍在运行；已评完的页面已经存入成绩库，重新运行同一命令会接着评其余页面",
             ) from None
         future.release()
-        top_up()  # keep the workers busy while the caller handles this result
-        return result
+        top_up()  # keep the workers busy while the caller handles these results
+        return results, []
 
     top_up()
     if ordered:
-        while order:
-            yield outcome(order.popleft())
+        while slots:
+            slot = slots.popleft()
+            while slot:
+                results, again = outcome(slot.pop(0))
+                slot[0:0] = again
+                yield from results
     else:
         for future in completed:  # futures added while iterating are waited for too
-            yield outcome(future)
+            results, again = outcome(future)
+            for single in again:
+                completed.add(single)
+            yield from results

@@ -27,11 +27,11 @@ Kinds
     On a Dask distributed cluster: ``cluster`` is a scheduler's address
     (``tcp://HOST:8786``) or ``"local"`` (a LocalCluster of ``workers``
     single-threaded worker processes on this machine). The backend lives in
-    ``core.cluster`` and needs the optional ``papergen[dask]``. One job is
-    one task (``chunksize`` is ignored: a chunk would share its fate with a
-    job that crashes its worker). A job whose task kept killing the workers
-    that ran it (Dask's ``KilledWorker``) yields ``on_lost(job)`` instead of
-    stopping the run, when ``on_lost`` is given.
+    ``core.cluster`` and needs the optional ``papergen[dask]``. A chunk is
+    one task; a chunk that kept killing the workers that ran it (Dask's
+    ``KilledWorker``) is sent again job by job, and a job that still does
+    yields ``on_lost(job)`` instead of stopping the run, when ``on_lost`` is
+    given.
 
 Any kind but ``dask`` becomes serial with ``workers`` ≤ 1, and **setting the environment
 variable** ``PAPERGEN_EXECUTOR=serial`` **makes every run serial**, whatever
@@ -174,7 +174,7 @@ def run_jobs(
         with dask_cluster.run_on_cluster(
             fn, jobs, address=cluster or dask_cluster.LOCAL, local_workers=workers,
             context=None if context is _NO_CONTEXT else context, has_context=context is not _NO_CONTEXT,
-            initializer=initializer, window=window, ordered=ordered, on_lost=on_lost,
+            initializer=initializer, window=window, chunksize=chunksize, ordered=ordered, on_lost=on_lost,
         ) as results:
             yield results
         return
