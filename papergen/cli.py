@@ -520,20 +520,26 @@ def analyze_command(results_dirs: tuple[Path, ...], output: Path, roster, lang: 
 @click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False, path_type=Path), help="输出文件夹。")
 @click.option("--roster", type=click.Path(dir_okay=False, path_type=Path), help="考生名单（.csv 或 .xlsx），提供姓名和班级。")
 @click.option("--rank", "show_rank", is_flag=True, help="在反馈中显示名次（默认不显示）。")
+@click.option("--with-sheet", is_flag=True, help="在反馈末页附上考生批阅后的答题卡（同 papergen annotate）。")
 @reports_errors
-def feedback_command(results_dir: Path, outdir: Path, roster, show_rank: bool) -> None:
+def feedback_command(results_dir: Path, outdir: Path, roster, show_rank: bool, with_sheet: bool) -> None:
     """每位考生一份成绩反馈 PDF：总分、各知识点得分率、错题本（按试卷题号顺序，附解析）。
 
     One PDF per student who sat the exam, named 准考证号-姓名.pdf; absent
     students and sheets awaiting review of their 准考证号 are listed, not written.
-    No rank unless --rank is given.
+    No rank unless --rank is given. --with-sheet adds the student's annotated
+    answer sheet as the last page; exit 3 when a scan could not be drawn
+    (those PDFs are written without it).
     """
+    from papergen.core.errors import InputFileError
+    from papergen.report.annotate import plan_annotations
     from papergen.report.data import load_exam_results
     from papergen.report.feedback import write_feedback
 
     results = load_exam_results(results_dir, roster)
     warn_if_unfinished(results.finished)
-    result = write_feedback(results, outdir, show_rank=show_rank)
+    sheets = plan_annotations(results_dir, roster).students if with_sheet else ()
+    result = write_feedback(results, outdir, show_rank=show_rank, sheets=sheets)
     click.echo(f"{len(result.files)} 份成绩反馈 → {outdir}")
     for warning in result.warnings:
         click.echo(f"警告：{warning}", err=True)
@@ -541,6 +547,91 @@ def feedback_command(results_dir: Path, outdir: Path, roster, show_rank: bool) -
         click.echo(f"未生成（{len(result.skipped)} 人）：")
         for line in result.skipped:
             click.echo(f"  {line}")
+    if result.sheets_unavailable:
+        for line in result.sheets_unavailable:
+            click.echo(f"  无法附上答题卡：{terminal_line(line)}", err=True)
+        raise InputFileError(
+            f"{len(result.sheets_unavailable)} 页答题卡的扫描文件无法读取（已移动、删除或更换），这些反馈没有附上答题卡",
+            hint="把扫描文件放回评阅时的位置后重新运行",
+        )
+
+
+@cli.command("annotate")
+@click.argument("results_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False, path_type=Path), help="输出文件夹。")
+@click.option("--by-class", is_flag=True, help="每个班一份 PDF（按名单的班级列；没有班级的归入“未分班”），默认每位考生一份。")
+@click.option("--roster", type=click.Path(dir_okay=False, path_type=Path), help="考生名单（.csv 或 .xlsx），提供姓名和班级。")
+@reports_errors
+def annotate_command(results_dir: Path, outdir: Path, by_class: bool, roster) -> None:
+    """批阅后的答题卡 PDF，发还考生：绿框涂对、红框涂错、蓝框漏涂的正确答案、橙框人工改判，印有准考证号、姓名和总分。
+
+    One PDF per student (准考证号-姓名.pdf), or per class with --by-class.
+    Absent candidates get none. Exit 3 when some scan could not be drawn any
+    more (moved or deleted): the others are written, the missing pages listed.
+    """
+    from papergen.core.errors import InputFileError
+    from papergen.report.annotate import write_annotated
+
+    result = write_annotated(results_dir, outdir, roster=roster, by_class=by_class)
+    click.echo(f"{result.students} 名考生的 {result.pages} 页答题卡，{len(result.files)} 个 PDF → {outdir}")
+    if result.skipped:
+        click.echo(f"未生成（{len(result.skipped)} 张）：")
+        for line in result.skipped:
+            click.echo(f"  {terminal_line(line)}")
+    if result.unavailable:
+        for line in result.unavailable:
+            click.echo(f"  无法显示：{terminal_line(line)}", err=True)
+        raise InputFileError(
+            f"{len(result.unavailable)} 页答题卡的扫描文件无法读取（已移动、删除或更换），这些页没有生成",
+            hint="把扫描文件放回评阅时的位置后重新运行；其余的 PDF 已写好",
+        )
+
+
+def terminal_line(text: str) -> str:
+    """A line built from scan and roster text, safe to print (no control characters)."""
+    from papergen.grade.results import terminal_text
+
+    return terminal_text(text)
+
+
+@cli.command("review")
+@click.argument("results_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--export", "export_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="把待复核项导出为 Excel 复核表（含扫描截图和判定下拉框），离线填写。")
+@click.option("--apply", "apply_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="应用填好的复核表：每行判定记为一条人工改判；有问题的行逐行列出（退出码 13），其余照常生效。")
+@click.option("--grader", help="阅卷人姓名（复核表中“阅卷人”为空的行用它）。")
+@reports_errors
+def review_command(results_dir: Path, export_path, apply_path, grader) -> None:
+    """人工复核：导出离线复核表（--export），或应用填好的复核表（--apply）。
+
+    Offline review: --export writes every open item with its scan crop and a
+    decision drop-down; --apply records each filled row as an override (who,
+    when, old and new value). Bad rows are named by sheet and row and left
+    out (exit 13); the valid ones are recorded. Applying a file twice adds nothing.
+    """
+    from papergen.core.errors import DecisionInvalid
+    from papergen.review.offline import apply_review, export_review
+
+    if (export_path is None) == (apply_path is None):
+        raise click.UsageError("请给出 --export 文件 或 --apply 文件（二选一）")
+    if export_path is not None:
+        summary = export_review(results_dir, export_path)
+        click.echo(f"{summary.items} 项待复核 → {export_path}")
+        for line in summary.without_image:
+            click.echo(f"  注意：{terminal_line(line)}（该行没有扫描截图）", err=True)
+        return
+    result = apply_review(results_dir, apply_path, grader=grader)
+    for line in result.applied:
+        click.echo(f"  {terminal_line(line)}")
+    click.echo(f"已记录 {len(result.applied)} 条判定；已应用过 {result.already} 行；未填写 {result.empty} 行")
+    for line in result.problems:
+        click.echo(f"  {terminal_line(line)}", err=True)
+    if result.problems:
+        raise DecisionInvalid(
+            f"复核表中有 {len(result.problems)} 行未能应用（见上），其余各行已生效", path=apply_path,
+            hint="改正这些行后再次运行 --apply；已生效的行不会重复记录",
+        )
 
 
 def main() -> None:

@@ -25,13 +25,12 @@ from papergen.render.cjk import CANNOT_END, CANNOT_START
 from papergen.report import feedback as report_feedback
 from papergen.report.data import STATUS_ABSENT, STATUS_REVIEW, load_exam_results
 from papergen.report.feedback import (
-    UNSAFE_FILENAME_CHARS,
     display_letters,
     rank_text,
-    safe_filename,
     student_topic_rates,
     write_feedback,
 )
+from papergen.report.filenames import UNSAFE_FILENAME_CHARS, safe_filename
 from papergen.sim.run import simulate
 from tests.conftest import ROOT
 

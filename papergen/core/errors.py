@@ -39,6 +39,7 @@ class ExitCode(IntEnum):
     graded_with_review = 10  # grading finished; some sheets or marks need a person
     graded_with_errors = 11  # grading finished; some files or pages could not be read at all
     lint_findings = 12  # bank lint found item-writing flaws at error level (or any, with --strict)
+    decision_invalid = 13  # a review decision or key correction was refused (a letter the question lacks, a bad 准考证号…)
     interrupted = 130  # Ctrl-C (SIGINT)
     terminated = 143  # SIGTERM (kill, a service manager, a job's time limit)
 
@@ -145,6 +146,12 @@ class StoreBusy(PapergenError):
     """Another process holds the results folder."""
 
     exit_code = ExitCode.busy
+
+
+class DecisionInvalid(PapergenError):
+    """A person's decision (review, ``rekey``, ``--apply``) that cannot be recorded; nothing was recorded for it."""
+
+    exit_code = ExitCode.decision_invalid
 
 
 class StoreMismatch(PapergenError):

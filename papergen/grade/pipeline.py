@@ -25,7 +25,8 @@ from papergen.core.executor import run_jobs
 from papergen.exam.manifest import Manifest, manifest_text, read_manifest
 from papergen.grade.ingest import PageJob, PageLoadError, collect_pages, load_page
 from papergen.grade.reader import PageReading, read_sheets
-from papergen.grade.store import PageRecord, open_store, review_items, store_counts
+from papergen.grade.settle import review_queue, score_marked, settled_sheets
+from papergen.grade.store import PageRecord, open_store, store_counts
 
 
 def _tune_process() -> None:
@@ -70,13 +71,12 @@ def score_reading(reading: PageReading, manifest: Manifest) -> list[tuple]:
         bank_letters = None
         score = None
         if item is not None:
-            question = manifest.questions[item.id]
             if q.outcome in ("answer", "blank"):
-                marked = {item.permutation[LETTERS.index(letter)] for letter in q.letters}
+                marked = frozenset(item.permutation[LETTERS.index(letter)] for letter in q.letters)
                 bank_letters = "".join(LETTERS[i] for i in sorted(marked))
                 if not reading.absent:
-                    key = {LETTERS.index(letter) for letter in question.answer}
-                    score = manifest.sections[question.section].scoring.score(frozenset(marked), frozenset(key), question.points)
+                    # the printed key: corrections made later apply when results are computed (settle)
+                    score = score_marked(manifest, item.id, marked, None)
         rows.append(
             (
                 q.number, item.id if item else None, item.section if item else None, q.outcome, q.letters,
@@ -122,6 +122,7 @@ def _record(job: PageJob, part: int, reading: PageReading, manifest: Manifest) -
         "ink_black": reading.levels[1] if reading.levels else None,
         "empty_box": reading.levels[2] if reading.levels else None,
         "binary": int(reading.binary),
+        "frame": json.dumps(reading.frame) if reading.frame is not None else None,
     }
     flags = [(f.number, f.reason, f.message) for f in reading.flags]
     if reading.status != "read":
@@ -235,11 +236,14 @@ def grade(
         db.refresh_sheet_flags()
         db.mark_grading(finished=True)
         counts = store_counts(db.db)
+        # People's decisions settle items: the summary lists only what is still open.
+        sheets = settled_sheets(db.db, manifest)
         summary.review = [
             (f"{item.where}" + (f" 第 {item.number} 题" if item.number else "") + "：" if item.where else "") + item.message
-            for item in review_items(db.db)
+            for item in review_queue(db.db, manifest, sheets)
         ]
+        flagged_pages = sum(1 for sheet in sheets if sheet.read and sheet.open_items)
     summary.read, summary.rejected, summary.errors = counts.read, counts.rejected, counts.errors
-    summary.flagged_pages, summary.black_and_white, summary.replaced = counts.flagged_pages, counts.black_and_white, counts.replaced
+    summary.flagged_pages, summary.black_and_white, summary.replaced = flagged_pages, counts.black_and_white, counts.replaced
     summary.seconds = time.perf_counter() - start
     return summary

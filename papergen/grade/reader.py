@@ -93,6 +93,11 @@ class PageReading:
     flags: list[Flag] = field(default_factory=list)
     levels: tuple[float, float, float] | None = None  # white, black, empty box
     binary: bool = False  # scanned in black and white: light pencil may be lost
+    # Where the sheet lies in the page image it was read from: the homography
+    # (frame mm → pixels, row-major), that image's (width, height), and whether
+    # the image had to be mirrored first. Kept so a person can be shown the
+    # very boxes that were measured (review crops, annotated sheets).
+    frame: dict | None = None
 
 
 def is_black_and_white(gray: np.ndarray) -> bool:
@@ -143,6 +148,8 @@ def read_sheets(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) ->
         if flipped and flipped[0].qr_text is not None and flipped[0].status != "not-a-sheet":
             for reading in flipped:
                 reading.message = reading.message or "图像是镜像（左右翻转）的，已翻转后评阅"
+                if reading.frame is not None:
+                    reading.frame["mirrored"] = True
             return flipped
     return readings
 
@@ -263,6 +270,10 @@ def read_registered(
     geometry = manifest.sheet
     page = canonical_page(gray, registration, geometry, ppm)
     reading = PageReading(status="read", rotation=registration.rotation, fiducials=registration.fiducials)
+    reading.frame = {
+        "homography": [round(float(v), 6) for v in registration.homography.ravel()],
+        "size": [int(gray.shape[1]), int(gray.shape[0])], "mirrored": False,
+    }
     reading.binary = is_black_and_white(gray)
     reading.qr_text = registration.qr_text or decode_qr(page, geometry, ppm)
     code = sheet_code(reading.qr_text)

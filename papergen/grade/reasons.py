@@ -34,6 +34,10 @@ REASON_LABELS: dict[str, str] = {
     "variant-unreadable": "试卷类型无法识别",
     "variant-mismatch": "试卷类型与二维码不符",
     "variant-unknown": "试卷类型不属于本次考试",
+    # people's decisions
+    "reopened": "重新扫描后需重新判定",
+    "void-full": "作废（全体得分）",
+    "void-drop": "作废（不计分）",
     # a page that could not be read
     "not-a-sheet": "不是答题卡",
     "blank-page": "空白页",

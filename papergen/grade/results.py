@@ -31,16 +31,13 @@ from dataclasses import dataclass, field
 from papergen.core.errors import PapergenError
 from papergen.exam.manifest import Manifest
 from papergen.exam.scoring import score_range
+from papergen.grade.settle import settled_sheets
 from papergen.grade.store import (
     UNFINISHED_WARNING,
     ReplacedReading,
     grading_finished,
-    page_flags,
     page_label,
-    page_marks,
-    read_pages,
     replaced_readings,
-    sheet_flags,
 )
 from papergen.sheet.code import printable
 
@@ -72,6 +69,7 @@ class StudentResult:
     scores: dict[str, float] = field(default_factory=dict)  # bank question id → points, scored questions only
     choices: dict[str, str | None] = field(default_factory=dict)  # bank letters; "" blank; None flagged
     violation: bool = False  # 违纪 marked by the invigilator on one of its pages
+    by_hand: int = 0  # answers and identity settled by a person (review page, --apply)
 
     @property
     def status(self) -> str:
@@ -90,6 +88,11 @@ class StudentResult:
         return not self.absent and not self.violation and self.identified and not self.duplicate and self.variant is not None
 
     @property
+    def provisional(self) -> bool:
+        """The total may still change (shown with ``*``): open items, or unscored questions on a 违纪 sheet."""
+        return not self.absent and (self.status == STATUS_REVIEW or (self.status == STATUS_VIOLATION and self.unscored > 0))
+
+    @property
     def shown_total(self) -> float | None:
         """The total to show, or ``None`` for an absent candidate (缺考 is not zero)."""
         return None if self.absent else self.total
@@ -105,44 +108,56 @@ def exam_score_range(manifest: Manifest) -> tuple[float, float]:
 
 
 def student_results(db: sqlite3.Connection, manifest: Manifest) -> list[StudentResult]:
-    """Every student's (and every unidentified sheet's) result from the store."""
-    flags_by_student: dict[str, list[str]] = {}
-    duplicated: set[str] = set()
-    for flag in sheet_flags(db):
-        flags_by_student.setdefault(flag.student_id, []).append(flag.message)
-        if flag.reason == "duplicate-id":
-            duplicated.add(flag.student_id)
+    """Every student's (and every unidentified sheet's) result from the store, with people's decisions applied.
+
+    Sheets are seen through ``settle.settled_sheets``: a 准考证号, 试卷类型, 缺考
+    or answer settled by a person, and a corrected key, count here as in every
+    output. A sheet set aside (the same sheet scanned twice) is not a result.
+    """
     results: dict[str, StudentResult] = {}
-    for page in read_pages(db):
-        sid = page.student_id
-        # A 准考证号 on two sheets: each page keeps its own row; adding them up
-        # would give one total (over full marks) to two sheets.
-        key = f"{sid}@{page.where}" if (sid is None or sid in duplicated) else sid
+    sheets = [sheet for sheet in settled_sheets(db, manifest) if sheet.read and not sheet.void]
+    # A 准考证号 on two sheets: every page carrying it keeps its own row (its
+    # other pages too: which sheet they belong with is the open question);
+    # adding them up would give one total (over full marks) to two sheets.
+    duplicated: dict[str, str] = {}
+    for sheet in sheets:
+        for item in sheet.open_items:
+            if item.reason == "duplicate-id" and sheet.student_id is not None:
+                duplicated.setdefault(sheet.student_id, item.message)
+    for sheet in sheets:
+        page, sid = sheet.page, sheet.student_id
+        duplicate = sid in duplicated
+        key = f"{sid}@{page.where}" if (sid is None or duplicate) else sid
         result = results.get(key)
         if result is None:
             result = results[key] = StudentResult(
-                sid or f"?{page.where}", sid is not None, page.variant, page.absent, 0.0,
-                [0.0] * len(manifest.sections), 0, 0, duplicate=sid in duplicated,
-                flags=list(flags_by_student.get(sid or "", [])),
+                sid or f"?{page.where}", sid is not None, sheet.variant, sheet.absent, 0.0,
+                [0.0] * len(manifest.sections), 0, 0, duplicate=duplicate,
             )
+            if duplicate and not any(item.reason == "duplicate-id" for item in sheet.open_items):
+                result.flags.append(duplicated[sid])
         result.pages.append(page.where)
-        result.absent = result.absent or page.absent
-        flags = page_flags(db, page.key, open_only=False)
+        result.absent = result.absent or sheet.absent
         # a 违纪 mark stays the student's status even once a person has looked at its flag
-        result.violation = result.violation or any(f.reason == VIOLATION_REASON for f in flags)
-        result.variant = result.variant or page.variant
-        for mark in page_marks(db, page.key):
+        result.violation = result.violation or sheet.violation
+        result.variant = result.variant or sheet.variant
+        result.by_hand += sheet.by_hand
+        for mark in sheet.marks:
             if mark.question_id is not None:
                 result.choices[mark.question_id] = mark.bank_letters if mark.outcome != "flagged" else None
             if mark.score is None:
-                if not page.absent:
+                if not sheet.absent and not mark.dropped:
                     result.unscored += 1
                 continue
             result.total += mark.score
             result.sections[mark.section] += mark.score
             result.answered += mark.outcome == "answer"
             result.scores[mark.question_id] = mark.score
-        result.flags += [(f"第 {f.number} 题：" if f.number else "") + f.message for f in flags if not f.resolved]
+        result.flags += [
+            (f"第 {item.number} 题：" if item.number and not item.message.startswith(f"第 {item.number} 题") else "")
+            + item.message
+            for item in sheet.open_items
+        ]
     low, high = exam_score_range(manifest)
     for result in results.values():
         if not low - 1e-9 <= result.total <= high + 1e-9:
@@ -164,8 +179,7 @@ def _row(result: StudentResult) -> list[str]:
     if result.shown_total is None:
         total, sections = STATUS_ABSENT, ["" for _ in result.sections]
     else:
-        provisional = result.status == STATUS_REVIEW or (result.status == STATUS_VIOLATION and result.unscored)
-        total = f"{result.total:g}" + ("*" if provisional else "")
+        total = f"{result.total:g}" + ("*" if result.provisional else "")
         sections = [f"{s:g}" for s in result.sections]
     return [result.student_id, result.variant or "", result.status, total, *sections, "；".join(result.flags)]
 

@@ -17,9 +17,20 @@ again, the earlier reading or error moves to ``history`` (with its marks, as
 evidence) — it is never added to the new one. A unique index on
 ``(source, page, part)`` makes that an invariant of the store.
 
-Only the parent process writes; a lock file keeps a second ``grade`` on the
-same folder out. The schema has a version (``SCHEMA_VERSION``, in ``meta``)
-for future migrations; README documents the tables.
+Only the parent process writes readings; a lock file keeps a second
+``grade`` on the same folder out. People's decisions are a separate,
+append-only record: ``overrides`` (an answer, a 准考证号, a 试卷类型, 缺考 or
+违纪 settled by a grader, a sheet set aside) and ``key_changes`` (a corrected,
+voided or widened key), each with who, when, the old and the new value. They
+are keyed by the page's file name (``source``), page and sheet, never by a
+reading, so grading again or rescanning never removes one; whether one still
+applies is decided when results are computed (``grade/settle.py``). The
+review page, ``rekey`` and ``--apply`` write them while ``grade`` may be
+running (WAL, short transactions); ``claims`` keeps two graders off one item.
+
+The schema has a version (``SCHEMA_VERSION``, in ``meta``); a version-2 store
+(before decisions) is upgraded in place when it is opened for writing, and
+read as having no decisions until then. README documents the tables.
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ import fcntl
 import hashlib
 import json
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,7 +47,9 @@ from pathlib import Path
 
 from papergen.core.errors import InputFileError, OutputError, StoreBusy, StoreMismatch
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+#: Stores this version can upgrade in place (2: before frames and decisions).
+UPGRADABLE = {2}
 DB_NAME = "results.sqlite"
 LOCK_NAME = ".papergen-grade.lock"
 
@@ -55,6 +69,7 @@ CREATE TABLE IF NOT EXISTS pages (
     student_id TEXT, id_source TEXT, variant TEXT, absent INTEGER NOT NULL DEFAULT 0,
     paper_white REAL, ink_black REAL, empty_box REAL,
     binary INTEGER NOT NULL DEFAULT 0,  -- a black-and-white scan (light marks may be lost)
+    frame TEXT,                      -- JSON: where the sheet lies in the decoded page image (see ``PageFrame``)
     PRIMARY KEY (file_hash, page, part)
 );
 CREATE UNIQUE INDEX IF NOT EXISTS pages_one_reading ON pages (source, page, part);
@@ -93,6 +108,37 @@ CREATE TABLE IF NOT EXISTS history (       -- readings and errors that are no lo
     reading TEXT NOT NULL            -- JSON: the page row, its marks and flags (or the file error)
 );
 CREATE INDEX IF NOT EXISTS pages_student ON pages (student_id);
+"""
+
+#: Tables added by version 3: people's decisions (never deleted) and who is looking at what.
+DECISIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS overrides (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,                -- UTC, ISO 8601
+    grader TEXT NOT NULL,
+    source TEXT NOT NULL, page INTEGER NOT NULL, part INTEGER NOT NULL,  -- the physical sheet, across rescans
+    file_hash TEXT NOT NULL,         -- the scan the decision was taken on
+    number INTEGER NOT NULL,         -- question number; 0: the sheet
+    field TEXT NOT NULL,             -- answer | student_id | variant | absent | violation | void | ack
+    old TEXT, new TEXT NOT NULL,
+    reading TEXT NOT NULL,           -- the machine's reading it was taken on: it applies while that reading stands
+    reason TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL DEFAULT 'active'  -- active | undone
+);
+CREATE INDEX IF NOT EXISTS overrides_sheet ON overrides (source, page, part);
+CREATE TABLE IF NOT EXISTS key_changes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL, grader TEXT NOT NULL,
+    question_id TEXT NOT NULL,
+    action TEXT NOT NULL,            -- key | accept | void-full | void-drop | restore
+    answers TEXT NOT NULL DEFAULT '[]',  -- JSON list of keys in bank letters
+    old TEXT NOT NULL DEFAULT '',    -- the key in force before, as text
+    reason TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL DEFAULT 'active'  -- active | undone
+);
+CREATE TABLE IF NOT EXISTS claims (      -- an item a grader has open on the review page
+    item TEXT PRIMARY KEY, grader TEXT NOT NULL, session TEXT NOT NULL, until REAL NOT NULL
+);
 """
 
 #: Why a reading left ``pages``: the file was scanned again under the same
@@ -316,6 +362,7 @@ def open_store(results_dir: str | Path, manifest_text: str, exam_id: str, *, exc
     try:
         with db:
             db.executescript(SCHEMA)
+        _upgrade(db, path)
         digest = hashlib.sha256(manifest_text.encode("utf-8")).hexdigest()
         meta = dict(db.execute("SELECT key, value FROM meta"))
         if not meta:
@@ -326,8 +373,6 @@ def open_store(results_dir: str | Path, manifest_text: str, exam_id: str, *, exc
                      ("manifest", manifest_text)],
                 )
         else:
-            if int(meta.get("schema_version", 0)) != SCHEMA_VERSION:
-                raise StoreMismatch(f"成绩库版本 {meta.get('schema_version')} 与本版 papergen（{SCHEMA_VERSION}）不符", path=path)
             if meta.get("exam") != exam_id:
                 raise StoreMismatch(
                     f"这个结果文件夹属于考试 {meta.get('exam')}，不是 {exam_id}", path=results_dir,
@@ -346,6 +391,57 @@ def open_store(results_dir: str | Path, manifest_text: str, exam_id: str, *, exc
         if lock_handle is not None:
             fcntl.flock(lock_handle.fileno(), fcntl.LOCK_UN)
             lock_handle.close()
+
+
+def _upgrade(db: sqlite3.Connection, path: Path) -> None:
+    """Bring a store to ``SCHEMA_VERSION`` in place (a new one just gets the decision tables).
+
+    Version 2 → 3 adds ``pages.frame`` (empty on earlier rows) and the
+    decision tables; nothing is rewritten. A store from a newer papergen, or
+    one too old to upgrade, is refused.
+    """
+    row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    version = int(row[0]) if row else SCHEMA_VERSION
+    if version != SCHEMA_VERSION and version not in UPGRADABLE:
+        raise StoreMismatch(f"成绩库版本 {version} 与本版 papergen（{SCHEMA_VERSION}）不符", path=path)
+    with db:
+        if version < 3 and "frame" not in _columns(db, "pages"):
+            db.execute("ALTER TABLE pages ADD COLUMN frame TEXT")
+        db.executescript(DECISIONS_SCHEMA)
+        if row is not None and version != SCHEMA_VERSION:
+            db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+
+
+def _columns(db: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+
+
+def has_decisions(db: sqlite3.Connection) -> bool:
+    """Whether the store has the decision tables (a version-2 store read before any upgrade has none)."""
+    return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'overrides'").fetchone() is not None
+
+
+@contextmanager
+def deciding_store(results_dir: str | Path) -> Iterator[sqlite3.Connection]:
+    """The store open for recording people's decisions (review page, ``rekey``, ``--apply``).
+
+    No ``grade`` lock: decisions are short transactions beside a running
+    ``grade`` (WAL; a writer waits up to 10 s for another). The store is
+    upgraded to this version first. SQLite failures become papergen errors
+    naming the store.
+    """
+    path = Path(results_dir) / DB_NAME
+    if not path.exists():
+        raise InputFileError("这里没有成绩库 results.sqlite", path=results_dir, hint="先运行 papergen grade")
+    db = _connect(path)
+    try:
+        db.execute("PRAGMA busy_timeout = 10000")
+        _upgrade(db, path)
+        yield db
+    except sqlite3.DatabaseError as exc:
+        raise OutputError(_database_message(exc), path=path) from None
+    finally:
+        db.close()
 
 
 def _database_message(exc: sqlite3.DatabaseError) -> str:
@@ -413,6 +509,7 @@ class PageRow:
     variant: str | None
     absent: bool
     black_and_white: bool  # a binary scan: light marks may have been lost before reading
+    source: str = ""  # the file's resolved path: with page and part, the sheet a decision belongs to
 
     @property
     def key(self) -> tuple[str, int, int]:
@@ -435,6 +532,7 @@ class MarkRow:
     bank_letters: str | None  # the same options in the bank's letters
     score: float | None  # None: not scored
     darkness_json: str  # JSON list, one value per box (parsed only when asked: ``darkness``)
+    confidence: float = 1.0  # the reader's certainty in its decision (lowest: nearest a threshold)
 
     @property
     def darkness(self) -> list[float]:
@@ -483,32 +581,20 @@ class ReplacedReading:
     student_id: str | None
 
 
-@dataclass(frozen=True)
-class ReviewRow:
-    """Something that needs a person: a flag on a sheet or a question, a page or file that failed."""
-
-    kind: str  # flag | sheet | page-error | file-error
-    where: str  # file (and page)
-    student_id: str | None
-    number: int | None  # question number, None for the whole sheet
-    reason: str  # slug
-    message: str  # Chinese
-
-
 def page_label(path: str, page: int | None, part: int = 1, parts: int = 1) -> str:
     """"scan.pdf 第 3 页", and which sheet when one page held several ("第 3 页第 2 张答题卡")."""
     text = f"{path} 第 {page} 页" if page else path
     return text + (f"第 {part} 张答题卡" if parts > 1 else "")
 
 
-_PAGE_COLUMNS = "file_hash, page, part, parts, path, status, sheet_page, student_id, variant, absent, binary"
+_PAGE_COLUMNS = "file_hash, page, part, parts, path, status, sheet_page, student_id, variant, absent, binary, source"
 
 
 def _page_row(row: tuple) -> PageRow:
-    file_hash, page, part, parts, path, status, sheet_page, student_id, variant, absent, binary = row
+    file_hash, page, part, parts, path, status, sheet_page, student_id, variant, absent, binary, source = row
     return PageRow(
         file_hash=file_hash, page=page, part=part, parts=parts, path=path, status=status, sheet_page=sheet_page,
-        student_id=student_id, variant=variant, absent=bool(absent), black_and_white=bool(binary),
+        student_id=student_id, variant=variant, absent=bool(absent), black_and_white=bool(binary), source=source,
     )
 
 
@@ -522,6 +608,12 @@ def read_pages(db: sqlite3.Connection) -> list[PageRow]:
     ]
 
 
+def page_row(db: sqlite3.Connection, key: tuple[str, int, int]) -> PageRow | None:
+    """The current reading ``(file_hash, page, part)``, whatever its status; None when there is none."""
+    row = db.execute(f"SELECT {_PAGE_COLUMNS} FROM pages WHERE file_hash = ? AND page = ? AND part = ?", key).fetchone()
+    return _page_row(row) if row else None
+
+
 def all_pages(db: sqlite3.Connection) -> list[PageRow]:
     """Every current page reading whatever its status (read, refused, failed), first sheets first."""
     return [_page_row(row) for row in db.execute(f"SELECT {_PAGE_COLUMNS} FROM pages ORDER BY part")]
@@ -530,12 +622,9 @@ def all_pages(db: sqlite3.Connection) -> list[PageRow]:
 def page_marks(db: sqlite3.Connection, key: tuple[str, int, int]) -> list[MarkRow]:
     """The marks of one sheet ``(file_hash, page, part)``, by question number."""
     return [
-        MarkRow(
-            number=number, question_id=question_id, section=section, outcome=outcome, letters=letters,
-            bank_letters=bank_letters, score=score, darkness_json=darkness,
-        )
-        for number, question_id, section, outcome, letters, bank_letters, score, darkness in db.execute(
-            "SELECT number, question_id, section, outcome, letters, bank_letters, score, darkness FROM marks "
+        MarkRow(number, question_id, section, outcome, letters, bank_letters, score, darkness, confidence)
+        for number, question_id, section, outcome, letters, bank_letters, score, darkness, confidence in db.execute(
+            "SELECT number, question_id, section, outcome, letters, bank_letters, score, darkness, confidence FROM marks "
             "WHERE file_hash = ? AND page = ? AND part = ? ORDER BY number",
             key,
         )
@@ -565,40 +654,11 @@ def sheet_flags(db: sqlite3.Connection) -> list[SheetFlag]:
     ]
 
 
-def review_items(db: sqlite3.Connection) -> list[ReviewRow]:
-    """Everything open that needs a person, in the order a grader works through it.
-
-    The one review list: ``grade``'s summary and the report's 待复核 sheet both show it.
-    """
-    items = [
-        ReviewRow("flag", page_label(path, page, part, parts), sid, number or None, reason, message)
-        for path, page, part, parts, sid, number, reason, message in db.execute(
-            "SELECT p.path, p.page, p.part, p.parts, p.student_id, f.number, f.reason, f.message "
-            "FROM flags f JOIN pages p USING (file_hash, page, part) "
-            "WHERE f.resolved = 0 AND p.status != 'error' ORDER BY p.path, p.page, p.part, f.number"
-        )
-    ]
-    items += [ReviewRow("sheet", "", flag.student_id, None, flag.reason, flag.message) for flag in sheet_flags(db)]
-    items += [
-        ReviewRow("page-error", page_label(path, page), None, None, reason or "error", f"无法读取：{message}")
-        for path, page, message, reason in db.execute(
-            "SELECT p.path, p.page, p.message, (SELECT f.reason FROM flags f WHERE f.file_hash = p.file_hash "
-            "AND f.page = p.page AND f.part = p.part LIMIT 1) FROM pages p WHERE p.status = 'error' ORDER BY p.path, p.page"
-        )
-    ]
-    items += [
-        ReviewRow("file-error", path, None, None, reason, message)
-        for path, reason, message in db.execute("SELECT path, reason, message FROM file_errors ORDER BY path")
-    ]
-    return items
-
-
 @dataclass(frozen=True)
 class StoreCounts:
     read: int
     rejected: int  # another exam or build, not a sheet, blank page
     errors: int  # pages and files that could not be read
-    flagged_pages: int  # read sheets with an open flag
     black_and_white: int
     replaced: int  # earlier readings kept in history
 
@@ -614,10 +674,6 @@ def store_counts(db: sqlite3.Connection) -> StoreCounts:
         read=counts.get("read", 0),
         rejected=sum(v for k, v in counts.items() if k not in ("read", "error")),
         errors=counts.get("error", 0) + count("SELECT COUNT(*) FROM file_errors"),
-        flagged_pages=count(
-            "SELECT COUNT(*) FROM pages p WHERE p.status = 'read' AND EXISTS (SELECT 1 FROM flags f WHERE "
-            "f.file_hash = p.file_hash AND f.page = p.page AND f.part = p.part AND f.resolved = 0)"
-        ),
         black_and_white=count("SELECT COUNT(*) FROM pages WHERE status = 'read' AND binary = 1"),
         replaced=count("SELECT COUNT(*) FROM history WHERE why = 'rescanned'"),
     )
@@ -646,3 +702,217 @@ def manifest_from_store(db: sqlite3.Connection) -> str:
     """The exam.json text the store was graded with (``meta``)."""
     row = db.execute("SELECT value FROM meta WHERE key = 'manifest'").fetchone()
     return row[0]
+
+
+def page_frame(db: sqlite3.Connection, key: tuple[str, int, int]) -> dict | None:
+    """Where the sheet ``key`` lies in its decoded page image, as graded (None: not recorded)."""
+    if "frame" not in _columns(db, "pages"):
+        return None
+    row = db.execute("SELECT frame FROM pages WHERE file_hash = ? AND page = ? AND part = ?", key).fetchone()
+    return json.loads(row[0]) if row and row[0] else None
+
+
+def all_marks(db: sqlite3.Connection) -> dict[tuple[str, int, int], list[MarkRow]]:
+    """The marks of every current reading, by sheet key, in question order: one query for the whole store."""
+    marks: dict[tuple[str, int, int], list[MarkRow]] = {}
+    for file_hash, page, part, number, question_id, section, outcome, letters, bank_letters, score, darkness, confidence in db.execute(
+        "SELECT file_hash, page, part, number, question_id, section, outcome, letters, bank_letters, score, darkness, "
+        "confidence FROM marks ORDER BY file_hash, page, part, number"
+    ):
+        marks.setdefault((file_hash, page, part), []).append(
+            MarkRow(number, question_id, section, outcome, letters, bank_letters, score, darkness, confidence)
+        )
+    return marks
+
+
+def all_flags(db: sqlite3.Connection) -> dict[tuple[str, int, int], list[FlagRow]]:
+    """The flags of every current reading, by sheet key (number 0: the sheet), in one query."""
+    flags: dict[tuple[str, int, int], list[FlagRow]] = {}
+    for file_hash, page, part, number, reason, message, resolved in db.execute(
+        "SELECT file_hash, page, part, number, reason, message, resolved FROM flags ORDER BY file_hash, page, part, number, reason"
+    ):
+        flags.setdefault((file_hash, page, part), []).append(
+            FlagRow(number=number, reason=reason, message=message, resolved=bool(resolved))
+        )
+    return flags
+
+
+@dataclass(frozen=True)
+class FileErrorRow:
+    """A file that could not be opened as a scan (a row of ``file_errors``)."""
+
+    path: str
+    source: str
+    file_hash: str
+    reason: str
+    message: str
+
+
+def file_error_rows(db: sqlite3.Connection) -> list[FileErrorRow]:
+    return [FileErrorRow(*row) for row in db.execute(
+        "SELECT path, source, file_hash, reason, message FROM file_errors ORDER BY path"
+    )]
+
+
+# -- people's decisions ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Override:
+    """One decision a person took on a sheet (a row of ``overrides``)."""
+
+    id: int
+    at: str  # UTC, ISO 8601
+    grader: str
+    source: str  # the scan file's resolved path
+    page: int
+    part: int
+    file_hash: str  # the scan version the decision was taken on
+    number: int  # question number; 0: the sheet
+    field: str  # answer | student_id | variant | absent | violation | void | ack
+    old: str | None  # the value before (as read, or as an earlier decision set it)
+    new: str
+    reading: str  # the machine's reading the decision was taken on
+    reason: str
+    state: str  # active | undone
+
+    @property
+    def sheet(self) -> tuple[str, int, int]:
+        return (self.source, self.page, self.part)
+
+
+@dataclass(frozen=True)
+class KeyChange:
+    """A correction of the answer key after the exam (a row of ``key_changes``)."""
+
+    id: int
+    at: str
+    grader: str
+    question_id: str
+    action: str  # key | accept | void-full | void-drop | restore
+    answers: tuple[str, ...]  # keys in bank letters (key: one; accept: several)
+    old: str  # the key in force before, as text
+    reason: str
+    state: str  # active | undone
+
+
+_NOW = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
+
+
+def overrides(db: sqlite3.Connection, *, active_only: bool = True) -> list[Override]:
+    """Every decision on sheets, oldest first (undone ones too unless ``active_only``)."""
+    if not has_decisions(db):
+        return []
+    return [
+        Override(*row)
+        for row in db.execute(
+            "SELECT id, at, grader, source, page, part, file_hash, number, field, old, new, reading, reason, state "
+            "FROM overrides " + ("WHERE state = 'active' " if active_only else "") + "ORDER BY id"
+        )
+    ]
+
+
+def sheet_overrides(db: sqlite3.Connection, page: PageRow) -> list[Override]:
+    """The active decisions on one sheet (by file name, page and part), oldest first."""
+    if not has_decisions(db):
+        return []
+    return [
+        Override(*row)
+        for row in db.execute(
+            "SELECT id, at, grader, source, page, part, file_hash, number, field, old, new, reading, reason, state "
+            "FROM overrides WHERE source = ? AND page = ? AND part = ? AND state = 'active' ORDER BY id",
+            (page.source, page.page, page.part),
+        )
+    ]
+
+
+def key_changes(db: sqlite3.Connection, *, active_only: bool = True) -> list[KeyChange]:
+    """Every key correction, oldest first (undone ones too unless ``active_only``)."""
+    if not has_decisions(db):
+        return []
+    return [
+        KeyChange(id, at, grader, question_id, action, tuple(json.loads(answers)), old, reason, state)
+        for id, at, grader, question_id, action, answers, old, reason, state in db.execute(
+            "SELECT id, at, grader, question_id, action, answers, old, reason, state FROM key_changes "
+            + ("WHERE state = 'active' " if active_only else "") + "ORDER BY id"
+        )
+    ]
+
+
+def insert_override(
+    db: sqlite3.Connection, *, grader: str, page: PageRow, number: int, field: str, old: str | None, new: str,
+    reading: str, reason: str = "",
+) -> int:
+    """Record one decision (its own transaction); returns its id."""
+    with db:
+        cursor = db.execute(
+            "INSERT INTO overrides (at, grader, source, page, part, file_hash, number, field, old, new, reading, reason) "
+            f"VALUES ({_NOW}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (grader, page.source, page.page, page.part, page.file_hash, number, field, old, new, reading, reason),
+        )
+    return int(cursor.lastrowid)
+
+
+def insert_key_change(
+    db: sqlite3.Connection, *, grader: str, question_id: str, action: str, answers: Iterable[str], old: str, reason: str = ""
+) -> int:
+    """Record one key correction (its own transaction); returns its id."""
+    with db:
+        cursor = db.execute(
+            f"INSERT INTO key_changes (at, grader, question_id, action, answers, old, reason) VALUES ({_NOW}, ?, ?, ?, ?, ?, ?)",
+            (grader, question_id, action, json.dumps(list(answers), ensure_ascii=False), old, reason),
+        )
+    return int(cursor.lastrowid)
+
+
+def undo_override(db: sqlite3.Connection, override_id: int, grader: str) -> bool:
+    """Take back one decision: it stays in the audit trail as ``undone``. False when there was none to undo."""
+    with db:
+        cursor = db.execute(
+            "UPDATE overrides SET state = 'undone', reason = reason || ? WHERE id = ? AND state = 'active'",
+            (f"（{grader} 撤销）", override_id),
+        )
+    return cursor.rowcount == 1
+
+
+def undo_key_change(db: sqlite3.Connection, change_id: int, grader: str) -> bool:
+    """Take back one key correction (kept as ``undone``)."""
+    with db:
+        cursor = db.execute(
+            "UPDATE key_changes SET state = 'undone', reason = reason || ? WHERE id = ? AND state = 'active'",
+            (f"（{grader} 撤销）", change_id),
+        )
+    return cursor.rowcount == 1
+
+
+def last_override(db: sqlite3.Connection, grader: str) -> Override | None:
+    """The latest decision of ``grader`` still in force (what "undo" takes back)."""
+    matches = [o for o in overrides(db) if o.grader == grader]
+    return matches[-1] if matches else None
+
+
+def claim_item(db: sqlite3.Connection, item: str, grader: str, session: str, seconds: float = 120.0) -> bool:
+    """Reserve a review item for one browser tab for ``seconds``; False when another tab holds it."""
+    now = time.time()
+    with db:
+        db.execute("DELETE FROM claims WHERE until < ?", (now,))
+        row = db.execute("SELECT session FROM claims WHERE item = ?", (item,)).fetchone()
+        if row is not None and row[0] != session:
+            return False
+        db.execute(
+            "INSERT INTO claims VALUES (?, ?, ?, ?) ON CONFLICT(item) DO UPDATE SET until = excluded.until",
+            (item, grader, session, now + seconds),
+        )
+    return True
+
+
+def release_item(db: sqlite3.Connection, item: str, session: str) -> None:
+    with db:
+        db.execute("DELETE FROM claims WHERE item = ? AND session = ?", (item, session))
+
+
+def claimed_items(db: sqlite3.Connection, session: str) -> dict[str, str]:
+    """Items other tabs hold right now, and by whom (item → grader)."""
+    if not has_decisions(db):
+        return {}
+    return dict(db.execute("SELECT item, grader FROM claims WHERE until >= ? AND session != ?", (time.time(), session)))

@@ -26,13 +26,8 @@ from papergen.grade.results import (  # noqa: F401 - re-exported
     STATUS_REVIEW,
     student_results,
 )
-from papergen.grade.store import (
-    ReviewRow,
-    grading_finished,
-    manifest_from_store,
-    reading_store,
-    review_items,
-)
+from papergen.grade.settle import ReviewItem, review_queue
+from papergen.grade.store import grading_finished, manifest_from_store, reading_store
 from papergen.report.analysis import TopicStats, topic_statistics
 
 STATUS_NO_SHEET = "缺考（无答题卡）"
@@ -66,7 +61,7 @@ class ExamResults:
     students: list[StudentRow]
     scores: np.ndarray  # (n_students, n_questions) points; NaN = not scored
     choices: list[list[str | None]]  # bank letters chosen; "" blank; None flagged/unknown
-    review: list[ReviewRow]  # the store's review list, as ``grade`` printed it
+    review: list[ReviewItem]  # the open review items, as ``grade`` printed them (settle.review_queue)
     results_dir: Path
     finished: bool = True  # False: the last grade run was interrupted, so results are incomplete
 
@@ -112,7 +107,7 @@ def load_exam_results(results_dir: str | Path, roster: str | Path | None = None)
         manifest = Manifest.from_json(json.loads(manifest_from_store(db)))
         sheets = student_results(db, manifest)
         finished = grading_finished(db)
-        review = review_items(db)
+        review = review_queue(db, manifest)
     questions = sorted(manifest.questions.values(), key=lambda q: q.section)  # stable: manifest order within
     roster_rows: dict[str, Student] = {}
     if roster is not None:

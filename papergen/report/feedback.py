@@ -18,6 +18,9 @@ checked against the sha256 the manifest recorded first: a bank edited since
 the exam was built could show a student a different question from the one
 they answered, so it is refused rather than trusted.
 
+With ``sheets`` (``papergen feedback --with-sheet``) the student's annotated
+answer sheet (``report.annotate``) follows as the last page(s).
+
 Laid out with reportlab's platypus on A4 in Noto Sans SC (``fonts.py``).
 Every file is written atomically and deterministically (``invariant=1``):
 running the command again gives the same bytes. File names come from the
@@ -39,9 +42,9 @@ import hashlib
 import io
 import math
 import os
-import re
 import unicodedata
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -58,6 +61,7 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import (
     CondPageBreak,
     KeepTogether,
+    PageBreak,
     Spacer,
     Table,
     TableStyle,
@@ -84,7 +88,14 @@ from papergen.render.pdf import (
 )
 from papergen.report import analysis
 from papergen.report.analysis import TopicStats
+from papergen.report.annotate import (
+    DrawnPage,
+    SheetFlowable,
+    StudentSheets,
+    draw_pictures,
+)
 from papergen.report.data import STATUS_ABSENT, STATUS_NO_SHEET, ExamResults, StudentRow
+from papergen.report.filenames import safe_filename
 
 # --- page geometry -----------------------------------------------------------
 PAGE_WIDTH, PAGE_HEIGHT = A4
@@ -98,13 +109,6 @@ FURNITURE_SIZE = 8.5
 
 #: Topic levels shown: the top level and, where the bank has one, the second.
 TOPIC_LEVELS = 2
-#: Longest stretch of a name kept in a file name (characters); long enough for
-#: any real name, short enough that "准考证号-姓名.pdf" stays far below the
-#: 255-byte limit of common file systems.
-NAME_CHARS_IN_FILENAME = 40
-#: Characters Windows refuses in file names (``/`` and ``\\`` are also path
-#: separators everywhere).
-UNSAFE_FILENAME_CHARS = '<>:"/\\|?*'
 
 STUDENT_COLOR = colors.HexColor("#2F6DB5")
 GROUP_COLOR = colors.HexColor("#B7B7B7")
@@ -122,6 +126,8 @@ class FeedbackResult:
     skipped: list[str]  # "准考证号 姓名：原因" for each row that got no PDF
     #: One line per student whose name or class has characters no font can print (an empty box).
     warnings: list[str] = field(default_factory=list)
+    #: With the annotated sheet: one line per sheet page whose scan could not be drawn (that PDF lacks it).
+    sheets_unavailable: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -166,36 +172,6 @@ class MissedQuestion:
 def _printable(text: str) -> str:
     """``text`` without control and format characters (they print as boxes or break lines)."""
     return "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
-
-
-def _filename_part(text: str) -> str:
-    # NFKC first, so full-width look-alikes ("／", "．．") become the ASCII
-    # characters they resemble and are caught below like the real ones.
-    text = unicodedata.normalize("NFKC", text)
-    text = "".join(
-        "_" if ch in UNSAFE_FILENAME_CHARS or unicodedata.category(ch)[0] == "C" else ch for ch in text
-    )
-    text = re.sub(r"\s+", " ", text)
-    text = re.sub(r"\.{2,}", "_", text)  # no "..", whatever is around it
-    text = re.sub(r"_{2,}", "_", text)
-    # Windows drops trailing dots and spaces; leading ones hide files on Unix.
-    return text.strip(" ._")
-
-
-def safe_filename(student_id: str, name: str) -> str:
-    """``"{准考证号}-{姓名}.pdf"``, safe as one file name on Linux, macOS and Windows.
-
-    Path separators, ``..``, control characters and the characters Windows
-    forbids (``<>:"/\\|?*``) are replaced, so the result is always a single
-    name inside the output folder. A name that cleans to nothing leaves
-    ``"{准考证号}.pdf"``.
-
-    >>> safe_filename("2026030001", "../../evil")
-    '2026030001-evil.pdf'
-    """
-    sid = _filename_part(student_id) or "未知考号"
-    clean_name = _filename_part(name)[:NAME_CHARS_IN_FILENAME].rstrip(" ._")
-    return f"{sid}-{clean_name}.pdf" if clean_name else f"{sid}.pdf"
 
 
 def skip_reason(results: ExamResults, row: int) -> str | None:
@@ -610,9 +586,14 @@ def _furniture(canvas, doc, *, left: str, right: str) -> None:
 
 
 def feedback_pdf(
-    results: ExamResults, row: int, printed: dict[str, PaperQuestion], *, show_rank: bool = False
+    results: ExamResults, row: int, printed: dict[str, PaperQuestion], *, show_rank: bool = False,
+    sheet: tuple[StudentSheets, list[DrawnPage]] | None = None,
 ) -> bytes:
-    """The feedback PDF of ``results.students[row]`` (deterministic: the same bytes every run)."""
+    """The feedback PDF of ``results.students[row]`` (deterministic: the same bytes every run).
+
+    ``sheet``: the student's annotated answer sheet (``report.annotate``),
+    added after the feedback, a page per sheet page that could be drawn.
+    """
     st = styles()
     student = results.students[row]
     name = _printable(student.name)
@@ -628,7 +609,14 @@ def feedback_pdf(
         title=f"{title} 成绩反馈 {name}".strip(), subject=f"准考证号 {_printable(student.student_id)}",
         font=st.body_font, size=10, on_page=furniture,
     )
-    doc.build(feedback_story(results, row, printed, show_rank=show_rank), canvasmaker=PageCountingCanvas)
+    story = feedback_story(results, row, printed, show_rank=show_rank)
+    if sheet is not None:
+        student_sheets, drawn = sheet
+        story += [
+            flowable for page in drawn if page.jpeg is not None
+            for flowable in (PageBreak(), SheetFlowable(page, student_sheets, results.manifest))
+        ]
+    doc.build(story, canvasmaker=PageCountingCanvas)
     return buffer.getvalue()
 
 
@@ -649,6 +637,7 @@ class _FeedbackContext:
     bank_questions: dict[str, Question]
     show_rank: bool
     papers: dict[str, dict[str, PaperQuestion]] = field(default_factory=dict)  # variant → printed questions
+    sheets: dict[str, StudentSheets] = field(default_factory=dict)  # 准考证号 → the annotated sheet to add
 
     def printed(self, variant: str) -> dict[str, PaperQuestion]:
         if variant not in self.papers:
@@ -656,10 +645,17 @@ class _FeedbackContext:
         return self.papers[variant]
 
 
-def _feedback_job(row_and_variant: tuple[int, str], context: _FeedbackContext) -> bytes:
-    """One student's PDF: ``(row, variant)`` → its bytes (the parent writes the file)."""
+def _feedback_job(row_and_variant: tuple[int, str], context: _FeedbackContext) -> tuple[bytes, list[str]]:
+    """One student's PDF: ``(row, variant)`` → its bytes and the sheet pages that could not be drawn (the parent writes)."""
     row, variant = row_and_variant
-    return feedback_pdf(context.results, row, context.printed(variant), show_rank=context.show_rank)
+    sheet = None
+    missing: list[str] = []
+    student_sheets = context.sheets.get(context.results.students[row].student_id)
+    if student_sheets is not None:
+        drawn = draw_pictures(student_sheets, context.results.manifest)
+        sheet = (student_sheets, drawn)
+        missing = [f"{page.picture.where}（{student_sheets.student_id}）：{page.problem}" for page in drawn if page.jpeg is None]
+    return feedback_pdf(context.results, row, context.printed(variant), show_rank=context.show_rank, sheet=sheet), missing
 
 
 def _printed_paper(results: ExamResults, bank_questions: dict[str, Question], variant: str) -> dict[str, PaperQuestion]:
@@ -669,11 +665,15 @@ def _printed_paper(results: ExamResults, bank_questions: dict[str, Question], va
 
 
 def write_feedback(
-    results: ExamResults, outdir: str | Path, *, workers: int | None = None, show_rank: bool = False
+    results: ExamResults, outdir: str | Path, *, workers: int | None = None, show_rank: bool = False,
+    sheets: Sequence[StudentSheets] = (),
 ) -> FeedbackResult:
     """Write one feedback PDF per student who sat the exam into ``outdir``.
 
     The PDFs show no rank unless ``show_rank`` (see the module docstring).
+    ``sheets`` (``annotate.plan_annotations(...).students``): each student's
+    annotated answer sheet is added as the last page(s) of their PDF; a page
+    whose scan cannot be drawn is left out and named in ``sheets_unavailable``.
 
     Rows without a usable sheet (absent, no sheet, unreadable or duplicated
     准考证号, unknown variant) get none; ``skipped`` says who and why.
@@ -718,13 +718,15 @@ def write_feedback(
         warnings += fonts.person_warnings(place, _printable(student.name), _printable(student.klass))
     workers = workers or os.cpu_count() or 1
     kind = "processes" if len(jobs) >= PARALLEL_FROM else "serial"
-    context = _FeedbackContext(results, bank_questions, show_rank)
+    context = _FeedbackContext(results, bank_questions, show_rank, sheets={s.result_id: s for s in sheets})
     files = [Path(path) for _, _, path in jobs]
+    unavailable: list[str] = []
     with run_jobs(_feedback_job, [(row, variant) for row, variant, _ in jobs], kind=kind, workers=workers,
                   context=context, chunksize=4) as pdfs:
-        for path, pdf in zip(files, pdfs):
+        for path, (pdf, missing) in zip(files, pdfs):
             atomic.write_bytes(path, pdf)
-    return FeedbackResult(files, skipped, warnings)
+            unavailable += missing
+    return FeedbackResult(files, skipped, warnings, unavailable)
 
 
 __all__ = [
