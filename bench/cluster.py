@@ -44,9 +44,13 @@ GRADE_CHILD = """
 import json, resource, sys, time
 from papergen.grade.pipeline import grade
 marks = []
+grading_peak = [0.0]
 def progress(done, total):
     if done in (1, total):
         marks.append(time.perf_counter())
+    if done == total:  # every page written; what follows is the run's summary over the whole store
+        status = open("/proc/self/status").read()
+        grading_peak[0] = int(status.split("VmHWM:")[1].split()[0]) / 1024
 start = time.perf_counter()
 usage0 = resource.getrusage(resource.RUSAGE_SELF)
 summary = grade(sys.argv[1], [sys.argv[2]], sys.argv[3], workers=int(sys.argv[4]), dask=sys.argv[5] or None, progress=progress)
@@ -57,7 +61,7 @@ print(json.dumps({
     "wall": wall, "first": marks[0] - start, "steady": marks[-1] - marks[0], "pages": summary.pages_new,
     "errors": summary.errors,
     "cpu": own.ru_utime + own.ru_stime - usage0.ru_utime - usage0.ru_stime + kids.ru_utime + kids.ru_stime,
-    "rss_mb": own.ru_maxrss / 1024,
+    "rss_mb": own.ru_maxrss / 1024, "grading_rss_mb": grading_peak[0],
 }))
 """
 
@@ -137,11 +141,32 @@ def copies(count: int, folder: Path) -> Path:
     return folder
 
 
+def report_throughput(rows: dict[str, dict]) -> None:
+    print(f"{'run':8} {'sheets/s':>9} {'efficiency':>10} {'start-up s':>10} {'CPU ms/sheet':>12} {'client MB':>9}")
+    for name, figures in rows.items():
+        kind, workers = name.split()
+        single = rows[f"{kind} 1"]["rate"]
+        print(
+            f"{name:8} {figures['rate']:9.1f} {figures['rate'] / int(workers) / single:10.2f} {figures['first']:10.1f} "
+            f"{figures['cpu'] / figures['pages'] * 1000:12.1f} {figures['rss_mb']:9.0f}"
+        )
+    local, dask = rows["local 1"], rows["dask 1"]
+    wall_ratio = (1 / dask["rate"]) / (1 / local["rate"]) - 1
+    cpu_ratio = (dask["cpu"] / dask["pages"]) / (local["cpu"] / local["pages"]) - 1
+    print(
+        f"\nscheduler overhead per page, Dask 1 worker against local 1 worker: wall {wall_ratio * 100:+.1f} %, "
+        f"CPU of all processes {cpu_ratio * 100:+.1f} % "
+        f"({(dask['cpu'] / dask['pages'] - local['cpu'] / local['pages']) * 1000:+.1f} ms per page)"
+    )
+    print(f"dask efficiency against local 1 worker: 2 workers {rows['dask 2']['rate'] / 2 / local['rate']:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sheets", type=int, default=200)
     parser.add_argument("--dpi", type=int, default=300)
     parser.add_argument("--memory", default="1000,5000", help="page counts for the client-memory runs (comma-separated; 0 skips)")
+    parser.add_argument("--no-throughput", action="store_true", help="only the client-memory runs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -152,7 +177,7 @@ def main() -> None:
         print(f"{args.sheets} sheets at {args.dpi} dpi JPEG; {os.cpu_count()} cores\n")
 
         rows = {}
-        for workers in (1, 2):
+        for workers in () if args.no_throughput else (1, 2):
             rows[f"local {workers}"] = run_grade(exam_json, scans, tmp / "results", workers)
         logs = tmp / "logs"
         logs.mkdir()
@@ -160,6 +185,8 @@ def main() -> None:
         try:
             for workers in (1, 2):
                 cluster.add_worker()
+                if args.no_throughput:
+                    continue
                 before = cluster.cpu_split()
                 figures = run_grade(exam_json, scans, tmp / "results", workers, cluster.address)
                 after = cluster.cpu_split()
@@ -169,23 +196,8 @@ def main() -> None:
                 print(f"dask {workers}: CPU ms per sheet: client {own:.1f}, {split}")
                 figures["cpu"] += figures["cluster_cpu"]
                 rows[f"dask {workers}"] = figures
-            print(f"{'run':8} {'sheets/s':>9} {'efficiency':>10} {'start-up s':>10} {'CPU ms/sheet':>12} {'client MB':>9}")
-            for name, figures in rows.items():
-                kind, workers = name.split()
-                single = rows[f"{kind} 1"]["rate"]
-                print(
-                    f"{name:8} {figures['rate']:9.1f} {figures['rate'] / int(workers) / single:10.2f} {figures['first']:10.1f} "
-                    f"{figures['cpu'] / figures['pages'] * 1000:12.1f} {figures['rss_mb']:9.0f}"
-                )
-            local, dask = rows["local 1"], rows["dask 1"]
-            wall_ratio = (1 / dask["rate"]) / (1 / local["rate"]) - 1
-            cpu_ratio = (dask["cpu"] / dask["pages"]) / (local["cpu"] / local["pages"]) - 1
-            print(
-                f"\nscheduler overhead per page, Dask 1 worker against local 1 worker: wall {wall_ratio * 100:+.1f} %, "
-                f"CPU of all processes {cpu_ratio * 100:+.1f} % "
-                f"({(dask['cpu'] / dask['pages'] - local['cpu'] / local['pages']) * 1000:+.1f} ms per page)"
-            )
-            print(f"dask efficiency against local 1 worker: 2 workers {rows['dask 2']['rate'] / 2 / local['rate']:.2f}")
+            if rows:
+                report_throughput(rows)
 
             counts = [int(c) for c in args.memory.split(",") if c.strip() and int(c)]
             if counts:
@@ -193,7 +205,8 @@ def main() -> None:
             for count in counts:
                 folder = copies(count, tmp / f"copies-{count}")
                 figures = run_grade(ROOT / "scans" / "2026-mock-03" / "exam.json", folder, tmp / "results-memory", 2, cluster.address)
-                print(f"  {count:6d} pages: {figures['rss_mb']:.0f} MB, {figures['rate']:.1f} sheets/s, {figures['wall']:.0f} s")
+                print(f"  {count:6d} pages: {figures['grading_rss_mb']:.0f} MB while grading, {figures['rss_mb']:.0f} MB with the "
+                      f"end-of-run summary; {figures['rate']:.1f} sheets/s, {figures['wall']:.0f} s")
                 shutil.rmtree(folder)
         finally:
             cluster.stop()
