@@ -175,8 +175,11 @@ def write_report(results: ExamResults, path: str | Path, *, lang: str = "zh") ->
     _item_rates_sheet(workbook.create_sheet(t["item_rates"]), results, t, title, lang)
     _review_sheet(workbook.create_sheet(t["review"]), results, t, title, lang)
     workbook.active = 0
-    with atomic.atomic_path(path) as tmp, ZipFile(tmp, "w", ZIP_DEFLATED, allowZip64=True) as archive:
-        _MixedWriter(workbook, archive).save()
+    try:
+        with atomic.atomic_path(path) as tmp, ZipFile(tmp, "w", ZIP_DEFLATED, allowZip64=True) as archive:
+            _MixedWriter(workbook, archive).save()
+    finally:
+        _discard(scores)
     graded = sum(1 for s in results.students if s.in_stats)
     return ReportSummary(Path(path), len(results.students), graded, len(results.review))
 
@@ -250,6 +253,14 @@ class _StreamedWriter(WorksheetWriter):
                     xf.write(element)
                 elif item._value is not None or item.has_style:
                     write_cell(xf, self.ws, item, item.has_style)
+
+
+def _discard(sheet: _StreamedSheet) -> None:
+    """Close a streamed sheet that was never saved (the output could not be written) and delete its rows' file."""
+    if sheet.closed:
+        return  # saved: the writer deleted the file
+    sheet.close()
+    sheet._writer.cleanup()
 
 
 class _MixedWriter(ExcelWriter):
