@@ -398,20 +398,91 @@ def results_command(results_dir: Path, fmt: str) -> None:
     import json as json_module
 
     from papergen.exam.manifest import Manifest
-    from papergen.grade.results import results_text
+    from papergen.grade.results import format_results, student_results
     from papergen.grade.store import (
+        UNFINISHED_WARNING,
         grading_finished,
         manifest_from_store,
         reading_store,
+        replaced_readings,
     )
+    from papergen.report.audit import by_hand_line
 
     with reading_store(results_dir) as db:
         manifest = Manifest.from_json(json_module.loads(manifest_from_store(db)))
-        text = results_text(db, manifest, fmt)
+        results = student_results(db, manifest)
+        text = format_results(results, manifest, fmt, replaced_readings(db))
         finished = grading_finished(db)
+    if fmt == "table":  # the table's last lines: what people settled, and an interrupted run
+        text += "\n" + by_hand_line(results) + ("" if finished else "\n" + UNFINISHED_WARNING)
     if fmt != "table":  # the table says it in its last line; CSV and JSON stay clean for scripts
         warn_if_unfinished(finished)
     click.echo(text)
+
+
+@cli.command("rekey")
+@click.argument("results_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--question", help="题目编号（题库中的编号，如 xjy-017）；答案用题库的字母。")
+@click.option("--paper", help="试卷类型（A、B…），与 --number 一起用；答案用这份试卷上印的字母。")
+@click.option("--number", type=click.IntRange(min=1), help="该试卷上的题号。")
+@click.option("--key", help="新的答案（如 C；多选题如 ACD）。")
+@click.option("--void", type=click.Choice(["full", "drop"]), help="作废：full 参考者全体得满分；drop 不计入总分和满分。")
+@click.option("--accept", help="几个答案都算对，逗号分开（如 B,C）；取其中得分最高的。")
+@click.option("--restore", is_flag=True, help="恢复印刷的答案（撤销这道题的更正）。")
+@click.option("--reason", default="", help="原因（记入审计记录）。")
+@click.option("--grader", help="阅卷人（默认：环境变量 PAPERGEN_GRADER，否则登录名）。")
+@click.option("--list", "show_list", is_flag=True, help="列出所有答案更正（有效的和已撤销的）。")
+@click.option("--render-keys", "exam_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="按现在的答案重新生成这个考试文件夹中的答案文件（PDF、DOCX），标出更正；试卷不动。")
+@reports_errors
+def rekey_command(results_dir: Path, question, paper, number, key, void, accept, restore: bool, reason: str, grader,
+                  show_list: bool, exam_dir) -> None:
+    """考后更正答案：改答案、作废、多个答案均可，不必重新扫描，成绩按存储的读卡结果重算。
+
+    \b
+    例：papergen rekey results --paper A --number 13 --key C --reason "答案印错"
+        papergen rekey results --question xjy-017 --void full
+        papergen rekey results --list
+        papergen rekey results --render-keys exam
+
+    Exit codes: 0 done; 2 nothing asked; 13 the change does not fit the exam
+    (unknown question, paper or letter, or no change; nothing recorded); 3 no
+    results store, or EXAM_DIR is not this exam or its banks changed; 6 the
+    store or the key files could not be written (the earlier keys stay).
+    """
+    import json as json_module
+
+    from papergen.exam.manifest import Manifest
+    from papergen.grade.store import key_changes, manifest_from_store, reading_store
+    from papergen.report import rekey
+
+    with reading_store(results_dir) as db:
+        manifest = Manifest.from_json(json_module.loads(manifest_from_store(db)))
+        changes = key_changes(db, active_only=False)
+    wants_change = any(v not in (None, False) for v in (question, paper, number, key, void, accept, restore))
+    if not (wants_change or show_list or exam_dir):
+        raise click.UsageError("没有要做的事：给出要更正的题（--question 或 --paper/--number）和改动，或 --list、--render-keys")
+    if wants_change:
+        request = rekey.resolve_request(
+            manifest, changes, question=question, paper=paper, number=number, key=key, void=void, accept=accept,
+            restore=restore,
+        )
+        outcome = rekey.change_key(results_dir, request, grader=grader or rekey.default_grader(), reason=reason)
+        for line in rekey.outcome_lines(outcome, exam_dir):
+            click.echo(line)
+        with reading_store(results_dir) as db:
+            changes = key_changes(db, active_only=False)
+    if show_list:
+        for line in rekey.list_lines(changes, manifest):
+            click.echo(line)
+        if not wants_change:
+            for line in rekey.mismatch_lines(rekey.printed_key_mismatches(manifest, changes), exam_dir):
+                click.echo(line)
+    if exam_dir:
+        written = rekey.render_corrected_keys(exam_dir, manifest, changes)
+        click.echo(f"已重新生成 {len(written)} 个答案文件（试卷、答题卡和 exam.json 未改动）：")
+        for path in written:
+            click.echo(f"  {path}")
 
 
 @cli.command("simulate")
@@ -494,7 +565,10 @@ def demo_command(outdir: Path) -> None:
     click.echo(f"演示完成，用时 {result.seconds:.0f} 秒，生成的文件在 {result.outdir}：")
     for what, where in result.files:
         click.echo(f"  {what}：{where}")
+    results_dir = next((where for what, where in result.files if what == "成绩库"), None)
     click.echo(f"第一次考试有 {result.review_items} 项需要人工复核（见 report.xlsx 的“待复核”表）。")
+    if results_dir is not None:
+        click.echo(f"在浏览器中逐项处理：papergen review {Path(results_dir).parent}")
 
 
 @cli.command("analyze")
@@ -596,25 +670,39 @@ def terminal_line(text: str) -> str:
 
 @cli.command("review")
 @click.argument("results_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="复核页面的监听地址；0.0.0.0 让局域网内的其他阅卷人也能打开（地址中带访问令牌）。")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, help="复核页面的端口（默认：自动选一个空闲端口）。")
+@click.option("--roster", type=click.Path(dir_okay=False, path_type=Path), help="考生名单（.csv 或 .xlsx），页面上按姓名或准考证号指定考生。")
+@click.option("--no-browser", is_flag=True, help="不自动打开浏览器。")
 @click.option("--export", "export_path", type=click.Path(dir_okay=False, path_type=Path),
               help="把待复核项导出为 Excel 复核表（含扫描截图和判定下拉框），离线填写。")
 @click.option("--apply", "apply_path", type=click.Path(dir_okay=False, path_type=Path),
               help="应用填好的复核表：每行判定记为一条人工改判；有问题的行逐行列出（退出码 13），其余照常生效。")
-@click.option("--grader", help="阅卷人姓名（复核表中“阅卷人”为空的行用它）。")
+@click.option("--grader", help="阅卷人姓名，记入每个决定（页面上不给则在页面填写；复核表中“阅卷人”为空的行用它）。")
 @reports_errors
-def review_command(results_dir: Path, export_path, apply_path, grader) -> None:
-    """人工复核：导出离线复核表（--export），或应用填好的复核表（--apply）。
+def review_command(results_dir: Path, host: str, port: int, roster, no_browser: bool, export_path, apply_path, grader) -> None:
+    """人工复核：在浏览器中逐项复核；或导出离线复核表（--export）、应用填好的复核表（--apply）。
 
-    Offline review: --export writes every open item with its scan crop and a
-    decision drop-down; --apply records each filled row as an override (who,
-    when, old and new value). Bad rows are named by sheet and row and left
-    out (exit 13); the valid ones are recorded. Applying a file twice adds nothing.
+    Without --export/--apply: serves the review page (a free port on
+    127.0.0.1, its URL with a token printed, the browser opened when there
+    is a display) until Ctrl-C. Offline review: --export writes every open
+    item with its scan crop and a decision drop-down; --apply records each
+    filled row as an override (who, when, old and new value). Bad rows are
+    named by sheet and row and left out (exit 13); the valid ones are
+    recorded. Applying a file twice adds nothing.
     """
     from papergen.core.errors import DecisionInvalid
+
+    if export_path is None and apply_path is None:
+        from papergen.review.serve import serve  # Flask loads only for the page
+
+        serve(results_dir, host=host, port=port, grader=grader, roster=roster, open_browser=not no_browser, say=click.echo)
+        return
     from papergen.review.offline import apply_review, export_review
 
-    if (export_path is None) == (apply_path is None):
-        raise click.UsageError("请给出 --export 文件 或 --apply 文件（二选一）")
+    if export_path is not None and apply_path is not None:
+        raise click.UsageError("--export 和 --apply 只能给一个")
     if export_path is not None:
         summary = export_review(results_dir, export_path)
         click.echo(f"{summary.items} 项待复核 → {export_path}")

@@ -1,6 +1,6 @@
 """The house rules that keep the stages apart, checked on the code itself.
 
-- Imports run one way (``.importlinter``: cli → demo → report | sim → grade | render → exam →
+- Imports run one way (``.importlinter``: cli → demo → review → report | sim → grade | render → exam →
   sheet → bank → core); a backward import fails here and in CI.
 - Building an exam never loads the results store or the workbook code (sqlite3, openpyxl).
 - Grading never loads how an exam was planned (blueprint, selection) or the bank importers:

@@ -36,8 +36,7 @@ README = ROOT / "README.md"
 #: What the README does not document yet, each with the reason. The tests below
 #: require this to be exactly the current gaps, so an entry is deleted as soon as
 #: the README catches up (and a new gap cannot hide in here).
-README_GAPS: dict[str, str] = {
-}
+README_GAPS: dict[str, str] = {}
 
 HELP_OPTIONS = ("-h", "--help")  # the group's context_settings give every command both
 
@@ -276,13 +275,20 @@ def architecture_entries() -> list[str]:
     return re.findall(r"^\*\*`(papergen/[^`]+)`\*\*", (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8"), re.M)
 
 
+#: Modules whose ARCHITECTURE.md paragraph is waiting for the lead (helpers do not edit ARCHITECTURE.md):
+#: module → where the paragraph is. Delete an entry once ARCHITECTURE.md has it (the test says so).
+ARCHITECTURE_GAPS: dict[str, str] = {}
+
+
 def test_architecture_has_a_paragraph_for_every_module_and_names_only_real_files():
     entries = set(architecture_entries())
     modules = {
         p.relative_to(ROOT).as_posix() for p in (ROOT / "papergen").rglob("*.py")
         if p.name not in ("__init__.py", "__main__.py") and "formats" not in p.parts
     } | {"papergen/bank/formats/", "papergen/data/__init__.py"}
-    assert sorted(modules - entries) == [], "modules without a paragraph in ARCHITECTURE.md"
+    missing = modules - entries
+    assert sorted(missing - ARCHITECTURE_GAPS.keys()) == [], "modules without a paragraph in ARCHITECTURE.md"
+    assert sorted(ARCHITECTURE_GAPS.keys() - missing) == [], "ARCHITECTURE.md covers these now: delete them from ARCHITECTURE_GAPS"
     assert sorted(e for e in entries if not (ROOT / e).exists()) == [], "ARCHITECTURE.md describes files that do not exist"
     text = (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
     named = set(re.findall(r"`((?:papergen|tests|bench|blueprints|banks|layouts|docs|scans)/[^`\s:]*\.\w+)", text))

@@ -40,6 +40,7 @@ DISTRIBUTION_OF = {
     "distributed": "distributed",  # optional: papergen[dask]
     "defusedxml": "defusedxml",
     "docx": "python-docx",
+    "flask": "Flask",
     "fontTools": "fonttools",
     "numpy": "numpy",
     "openpyxl": "openpyxl",
@@ -47,6 +48,7 @@ DISTRIBUTION_OF = {
     "pillow_heif": "pillow-heif",
     "pypdfium2": "pypdfium2",
     "reportlab": "reportlab",
+    "werkzeug": "Werkzeug",
     "yaml": "PyYAML",
     # not imported but read with importlib.resources (papergen.render.fonts.FONT_PACKAGE)
     "justmytype_intl_cjk": "justmytype-intl-cjk",

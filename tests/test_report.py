@@ -49,7 +49,7 @@ def workbook(graded):
 
 def test_sheets_headers_and_layout(workbook) -> None:
     book, _, _ = workbook
-    assert book.sheetnames == ["成绩", "题目分析", "知识点", "分数分布", "班级对比", "分数段", "小题得分率", "待复核"]
+    assert book.sheetnames == ["成绩", "题目分析", "知识点", "分数分布", "班级对比", "分数段", "小题得分率", "待复核", "审计"]
     scores = book["成绩"]
     # the roster gives classes, so the rank within the class follows the school rank
     assert [c.value for c in scores[1][:9]] == ["名次", "班级名次", "准考证号", "姓名", "班级", "试卷类型", "状态", "总分", "得分率"]
@@ -147,7 +147,7 @@ def test_english_headers_through_the_cli(graded, tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["report", str(graded["results"]), "-o", str(out), "--lang", "en"])
     assert result.exit_code == 0, result.output
     book = load_workbook(out)
-    assert book.sheetnames == ["Scores", "Items", "Topics", "Distribution", "Classes", "Score bands", "Item rates by class", "Review"]
+    assert book.sheetnames == ["Scores", "Items", "Topics", "Distribution", "Classes", "Score bands", "Item rates by class", "Review", "Audit"]
     assert book["Scores"]["A1"].value == "Rank"
 
 
@@ -187,6 +187,8 @@ def test_score_columns_are_headed_by_paper_numbers(workbook) -> None:
     numbers = results.paper_numbers()
     variants = [v.name for v in results.manifest.variants]
     order = results.paper_order()
+    assert header[-1] == "人工判定"  # answers settled by hand, after the questions
+    header = header[:-1]
     assert len(header) - first == len(order)
     for label, c in zip(header[first:], order):
         qid = results.questions[c].id

@@ -237,6 +237,18 @@ def _umask() -> int:
     return current
 
 
+def output_folder(path: str | Path) -> Path:
+    """Make sure ``path`` is a folder papergen can write files into (created if missing)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputError("输出位置已存在且不是文件夹", path=path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"无法创建输出文件夹：{exc.strerror or exc}", path=path) from None
+    return path
+
+
 def write_bytes(path: str | Path, data: bytes) -> None:
     """Atomically replace ``path`` with ``data``."""
     with atomic_path(path) as tmp:

@@ -66,6 +66,16 @@ def display_letters(bank_letters: str, permutation: Sequence[int]) -> str:
     return "".join(LETTERS[position] for position, bank in enumerate(permutation) if bank in wanted)
 
 
+def bank_letters(shown_letters: str, permutation: Sequence[int]) -> str:
+    """The letters printed on a variant → the bank's letters, in bank order (the inverse of ``display_letters``).
+
+    >>> bank_letters("AB", (2, 0, 1, 3))
+    'AC'
+    """
+    wanted = {permutation[LETTERS.index(letter)] for letter in shown_letters}
+    return "".join(LETTERS[index] for index in sorted(wanted))
+
+
 def key_in_display_letters(question: Question, permutation: Sequence[int]) -> str:
     return display_letters(question.answer, permutation)
 

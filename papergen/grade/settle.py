@@ -134,6 +134,12 @@ def key_book(manifest: Manifest, changes: Sequence[KeyChange]) -> dict[str, KeyI
     return book
 
 
+def keys_in_force(manifest: Manifest, changes: Sequence[KeyChange]) -> dict[str, KeyInForce]:
+    """The key every question of the exam is scored against now (printed or corrected)."""
+    book = key_book(manifest, changes)
+    return {qid: book.get(qid) or printed_key(manifest, qid) for qid in manifest.questions}
+
+
 def score_marked(manifest: Manifest, question_id: str, marked: frozenset[int], key: KeyInForce | None) -> float | None:
     """Points for ``marked`` (bank option indices) on one question; None: the question is not part of the total."""
     question = manifest.questions[question_id]
@@ -181,7 +187,7 @@ class ReviewItem:
     reason: str  # slug
     message: str  # Chinese
     where: str
-    path: str = ""
+    path: str = ""  # the scan as named when graded (for people)
     page: int | None = None
     part: int = 1
     file_hash: str | None = None
@@ -197,6 +203,7 @@ class ReviewItem:
     pages: list[str] = field(default_factory=list)  # duplicate 准考证号: the sheets involved (their ids)
     fields: tuple[str, ...] = ("ack",)
     confidence: float = 1.0  # marks: the reader's certainty (lowest first in the queue)
+    source: str = ""  # the scan's resolved path: what to open (``path`` may be relative to where grade ran)
 
     @property
     def sort_key(self) -> tuple:
@@ -257,9 +264,14 @@ def mark_reading(mark: MarkRow) -> str:
 
 def settle_sheet(
     page: PageRow, marks: Sequence[MarkRow], flags: Sequence[FlagRow], decisions: Sequence[Override],
-    manifest: Manifest, book: dict[str, KeyInForce],
+    manifest: Manifest, book: dict[str, KeyInForce], scored: dict | None = None,
 ) -> SettledSheet:
-    """One sheet with its decisions and the key book applied (a pure function of its arguments)."""
+    """One sheet with its decisions and the key book applied (a pure function of its arguments).
+
+    ``scored`` memoises (variant, question number, letters) → (bank letters, score) across the sheets of
+    one pass with one key book: a class's sheets repeat the same few answers to each question.
+    """
+    scored = {} if scored is None else scored
     latest = _latest(decisions)
     where = page_label(page.path, page.page, page.part, page.parts)
     open_items: list[ReviewItem] = []
@@ -267,7 +279,10 @@ def settle_sheet(
     sheet_readings = _sheet_readings(page, flags)
 
     def base_item(**kwargs) -> ReviewItem:
-        return ReviewItem(where=where, path=page.path, page=page.page, part=page.part, file_hash=page.file_hash, **kwargs)
+        return ReviewItem(
+            where=where, path=page.path, source=page.source, page=page.page, part=page.part, file_hash=page.file_hash,
+            **kwargs,
+        )
 
     def applied(number: int, field_key: str, reading: str) -> tuple[Override | None, Override | None]:
         """(the decision in force, a stale decision) for one field."""
@@ -335,8 +350,10 @@ def settle_sheet(
     for mark in marks:
         item = variant.items[mark.number - 1] if variant is not None and mark.number <= len(variant.items) else None
         question_id = item.id if item else mark.question_id
-        flag = mark_flags.get(mark.number)
-        decision, stale = applied(mark.number, "answer", mark_reading(mark))
+        flag = mark_flags.get(mark.number) if mark_flags else None
+        decision = stale = None
+        if latest:
+            decision, stale = applied(mark.number, "answer", mark_reading(mark))
         if decision is not None:
             outcome, letters = ("answer" if decision.new else "blank"), decision.new
             by_hand += 1
@@ -347,10 +364,14 @@ def settle_sheet(
         dropped = False
         key = book.get(question_id) if question_id else None
         if item is not None and outcome in ("answer", "blank"):
-            marked = frozenset(item.permutation[LETTERS.index(letter)] for letter in letters)
-            bank_letters = _letters(marked)
+            memo = (variant_name, mark.number, letters)
+            hit = scored.get(memo)
+            if hit is None:
+                marked = frozenset(item.permutation[LETTERS.index(letter)] for letter in letters)
+                hit = scored[memo] = (_letters(marked), score_marked(manifest, item.id, marked, key))
+            bank_letters = hit[0]
             if not absent:
-                score = score_marked(manifest, item.id, marked, key)
+                score = hit[1]
         elif item is not None and not absent and key is not None and key.void == "full":
             score = manifest.questions[item.id].points  # a voided question needs no decision about its marks
         if key is not None and key.void == "drop":
@@ -395,12 +416,13 @@ def settled_sheets(db: sqlite3.Connection, manifest: Manifest) -> list[SettledSh
     decisions_by_sheet: dict[tuple[str, int, int], list[Override]] = {}
     for decision in overrides(db):
         decisions_by_sheet.setdefault(decision.sheet, []).append(decision)
-    book = key_book(manifest, key_changes(db))
+    book = keys_in_force(manifest, key_changes(db))
     marks, flags = all_marks(db), all_flags(db)
+    scored: dict = {}
     sheets = [
         settle_sheet(
             page, marks.get(page.key, []), flags.get(page.key, []),
-            decisions_by_sheet.get((page.source, page.page, page.part), []), manifest, book,
+            decisions_by_sheet.get((page.source, page.page, page.part), []), manifest, book, scored,
         )
         for page in all_pages(db)
     ]
@@ -424,8 +446,9 @@ def _flag_duplicates(sheets: list[SettledSheet]) -> None:
                 id=item_id, kind="identity", reason="duplicate-id",
                 message=f"准考证号 {student_id} 出现在 {len(group)} 张答题卡上（{places}）；两张都已保留，请核对：改正其中一张的准考证号，或作废重复的一张",
                 where=page_label(sheet.page.path, sheet.page.page, sheet.page.part, sheet.page.parts),
-                path=sheet.page.path, page=sheet.page.page, part=sheet.page.part, file_hash=sheet.page.file_hash,
-                student_id=student_id, variant=sheet.variant, pages=ids, fields=("student_id", "void"),
+                path=sheet.page.path, source=sheet.page.source, page=sheet.page.page, part=sheet.page.part,
+                file_hash=sheet.page.file_hash, student_id=student_id, variant=sheet.variant, pages=ids,
+                fields=("student_id", "void"),
             ))
 
 
@@ -449,7 +472,7 @@ def settle_one(db: sqlite3.Connection, manifest: Manifest, key: tuple[str, int, 
     page = page_row(db, key)
     if page is None:
         return None
-    book = key_book(manifest, key_changes(db))
+    book = keys_in_force(manifest, key_changes(db))
     return settle_sheet(page, page_marks(db, key), page_flags(db, key, open_only=False), sheet_overrides(db, page), manifest, book)
 
 

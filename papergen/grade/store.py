@@ -44,6 +44,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from papergen.core.errors import InputFileError, OutputError, StoreBusy, StoreMismatch
 
@@ -520,9 +521,13 @@ class PageRow:
         return page_label(self.path, self.page, self.part, self.parts)
 
 
-@dataclass(frozen=True)
-class MarkRow:
-    """One question as read on one sheet (a row of ``marks``)."""
+class MarkRow(NamedTuple):
+    """One question as read on one sheet (a row of ``marks``).
+
+    A named tuple, not a dataclass: a results pass builds one per answer on
+    every sheet (a million for 10,000 sheets of 100 questions), and a tuple
+    is made straight from the database row.
+    """
 
     number: int  # question number on the sheet
     question_id: str | None  # bank id; None on a sheet without a known variant
@@ -715,13 +720,21 @@ def page_frame(db: sqlite3.Connection, key: tuple[str, int, int]) -> dict | None
 def all_marks(db: sqlite3.Connection) -> dict[tuple[str, int, int], list[MarkRow]]:
     """The marks of every current reading, by sheet key, in question order: one query for the whole store."""
     marks: dict[tuple[str, int, int], list[MarkRow]] = {}
-    for file_hash, page, part, number, question_id, section, outcome, letters, bank_letters, score, darkness, confidence in db.execute(
+    key = None
+    rows: list[MarkRow] = []
+    # Table order (a page's marks are written together, in question order); no ORDER BY, which would
+    # walk the primary-key index and fetch every row out of order.
+    for file_hash, page, part, *fields in db.execute(
         "SELECT file_hash, page, part, number, question_id, section, outcome, letters, bank_letters, score, darkness, "
-        "confidence FROM marks ORDER BY file_hash, page, part, number"
+        "confidence FROM marks"
     ):
-        marks.setdefault((file_hash, page, part), []).append(
-            MarkRow(number, question_id, section, outcome, letters, bank_letters, score, darkness, confidence)
-        )
+        if key != (file_hash, page, part):
+            key = (file_hash, page, part)
+            rows = marks.setdefault(key, [])
+        rows.append(MarkRow._make(fields))
+    for rows in marks.values():
+        if any(a.number > b.number for a, b in zip(rows, rows[1:])):
+            rows.sort(key=lambda mark: mark.number)
     return marks
 
 
@@ -799,6 +812,9 @@ class KeyChange:
 _NOW = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
 
 
+_OVERRIDE_COLUMNS = "id, at, grader, source, page, part, file_hash, number, field, old, new, reading, reason, state"
+
+
 def overrides(db: sqlite3.Connection, *, active_only: bool = True) -> list[Override]:
     """Every decision on sheets, oldest first (undone ones too unless ``active_only``)."""
     if not has_decisions(db):
@@ -806,7 +822,7 @@ def overrides(db: sqlite3.Connection, *, active_only: bool = True) -> list[Overr
     return [
         Override(*row)
         for row in db.execute(
-            "SELECT id, at, grader, source, page, part, file_hash, number, field, old, new, reading, reason, state "
+            f"SELECT {_OVERRIDE_COLUMNS} "
             "FROM overrides " + ("WHERE state = 'active' " if active_only else "") + "ORDER BY id"
         )
     ]
@@ -819,7 +835,7 @@ def sheet_overrides(db: sqlite3.Connection, page: PageRow) -> list[Override]:
     return [
         Override(*row)
         for row in db.execute(
-            "SELECT id, at, grader, source, page, part, file_hash, number, field, old, new, reading, reason, state "
+            f"SELECT {_OVERRIDE_COLUMNS} "
             "FROM overrides WHERE source = ? AND page = ? AND part = ? AND state = 'active' ORDER BY id",
             (page.source, page.page, page.part),
         )
@@ -867,20 +883,19 @@ def insert_key_change(
 
 def undo_override(db: sqlite3.Connection, override_id: int, grader: str) -> bool:
     """Take back one decision: it stays in the audit trail as ``undone``. False when there was none to undo."""
-    with db:
-        cursor = db.execute(
-            "UPDATE overrides SET state = 'undone', reason = reason || ? WHERE id = ? AND state = 'active'",
-            (f"（{grader} 撤销）", override_id),
-        )
-    return cursor.rowcount == 1
+    return _undo(db, "overrides", override_id, grader)
 
 
 def undo_key_change(db: sqlite3.Connection, change_id: int, grader: str) -> bool:
     """Take back one key correction (kept as ``undone``)."""
+    return _undo(db, "key_changes", change_id, grader)
+
+
+def _undo(db: sqlite3.Connection, table: str, row_id: int, grader: str) -> bool:
     with db:
         cursor = db.execute(
-            "UPDATE key_changes SET state = 'undone', reason = reason || ? WHERE id = ? AND state = 'active'",
-            (f"（{grader} 撤销）", change_id),
+            f"UPDATE {table} SET state = 'undone', reason = reason || ? WHERE id = ? AND state = 'active'",
+            (f"（{grader} 撤销）", row_id),
         )
     return cursor.rowcount == 1
 

@@ -26,7 +26,7 @@ from papergen.exam.blueprint import load_blueprint
 from papergen.exam.focus import FocusPlan, remedial_identity
 from papergen.exam.manifest import Manifest, read_manifest, write_manifest
 from papergen.exam.plan import plan_exam
-from papergen.render.paper import paper_for_variant
+from papergen.render.paper import Paper, paper_for_variant
 
 MANIFEST_NAME = "exam.json"
 SHEET_NAME = "sheet.pdf"
@@ -119,25 +119,22 @@ def build_exam(
         outdir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"无法创建输出文件夹：{exc.strerror}", path=outdir) from None
-    _remove_abandoned_staging(outdir)
     # Every file is rendered into a staging folder first: a failure while
     # rendering (disk full, a crash) leaves the folder's earlier build whole.
-    try:
-        staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=outdir))
-    except OSError as exc:
-        raise atomic.output_error(outdir, exc) from None
+    staging = _new_staging(outdir)
     names: list[str] = []
     try:
         try:
             for variant in manifest.variants:
                 paper = paper_for_variant(manifest, questions, variant.name)
                 t = time.perf_counter()
-                for kind, render, ext in (
-                    ("paper", render_paper_pdf, "pdf"), ("key", render_key_pdf, "pdf"),
-                    ("paper", render_paper_docx, "docx"), ("key", render_key_docx, "docx"),
+                key_pdf, key_docx = key_files(variant.name)
+                for name, render in (
+                    (f"paper-{variant.name}.pdf", render_paper_pdf), (key_pdf, render_key_pdf),
+                    (f"paper-{variant.name}.docx", render_paper_docx), (key_docx, render_key_docx),
                 ):
-                    names.append(f"{kind}-{variant.name}.{ext}")
-                    render(paper, staging / names[-1])
+                    names.append(name)
+                    render(paper, staging / name)
                 timings[f"variant {variant.name}"] = time.perf_counter() - t
                 say(f"试卷类型 {variant.name}：试卷与答案（PDF、DOCX）")
             t = time.perf_counter()
@@ -161,6 +158,50 @@ def build_exam(
     _remove_stale(outdir, {v.name for v in manifest.variants})
     timings["total"] = time.perf_counter() - start
     return BuildResult(outdir, manifest, [outdir / name for name in names], timings, unchanged)
+
+
+def key_files(variant: str) -> list[str]:
+    """The names of the answer-key files ``build`` writes for one variant: PDF, then DOCX."""
+    return [f"key-{variant}.pdf", f"key-{variant}.docx"]
+
+
+def write_keys(outdir: str | Path, papers: list[Paper]) -> list[Path]:
+    """Render the answer keys of ``papers`` (one per variant) again into ``outdir``: all of them or none.
+
+    Used after a key correction (``papergen rekey --render-keys``): the keys
+    are rendered into a staging folder and moved into place together, so a
+    failure leaves the earlier keys whole. The question papers, the answer
+    sheet and ``exam.json`` are not touched.
+    """
+    from papergen.render.docx import render_key_docx
+    from papergen.render.pdf import render_key_pdf
+
+    outdir = Path(outdir)
+    staging = _new_staging(outdir)
+    names: list[str] = []
+    try:
+        try:
+            for paper in papers:
+                pdf_name, docx_name = key_files(paper.variant)
+                names.append(pdf_name)
+                render_key_pdf(paper, staging / pdf_name)
+                names.append(docx_name)
+                render_key_docx(paper, staging / docx_name)
+        except OutputError as exc:  # name the file the user will look for, not its staging copy
+            raise OutputError(exc.message, path=outdir / names[-1], hint=exc.hint or None) from None
+        atomic.replace_all([(staging / name, outdir / name) for name in names])
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return [outdir / name for name in names]
+
+
+def _new_staging(outdir: Path) -> Path:
+    """A fresh staging folder in ``outdir`` (abandoned ones of killed builds removed first)."""
+    _remove_abandoned_staging(outdir)
+    try:
+        return Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=outdir))
+    except OSError as exc:
+        raise atomic.output_error(outdir, exc) from None
 
 
 def _remove_abandoned_staging(outdir: Path) -> None:

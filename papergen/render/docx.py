@@ -68,6 +68,7 @@ from papergen.render.paper import (
     Paper,
     PaperQuestion,
     format_points,
+    key_text,
     key_title,
     quick_key_per_row,
     quick_key_rows,
@@ -115,6 +116,8 @@ LANGUAGE = "zh-CN"
 
 BLACK = RGBColor(0, 0, 0)
 GREY = RGBColor(0x59, 0x59, 0x59)
+#: A key corrected after printing (``papergen rekey``) prints its answer in red, as the PDF does.
+CORRECTION = RGBColor(0xC0, 0x00, 0x00)
 
 # Characters XML 1.0 cannot hold (they would make lxml refuse the text).
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -215,6 +218,8 @@ def _key_document(paper: Paper) -> Document:
         heading.add_run(_clean(title[len(paper.title):]))
     else:
         heading.add_run(_clean(title))
+    if paper.notice:
+        _add_paragraph(document, "", styles.section_note).add_run(_clean(paper.notice)).font.color.rgb = CORRECTION
     if paper.questions:  # an empty w:tbl makes Word offer to repair the file
         _add_paragraph(document, QUICK_KEY_TITLE, styles.heading)
         _add_quick_key_table(document, styles, paper)
@@ -300,15 +305,26 @@ def _add_quick_key_table(document: Document, styles: _Styles, paper: Paper) -> N
             continue
         label, texts, style = (
             ("题号", [str(q.number) for q in content], styles.key_short) if kind == "numbers"
-            else ("答案", [q.key for q in content], styles.key_answer)
+            else ("答案", [key_text(q) for q in content], styles.key_answer)
         )
-        for cell, text in zip(cells, [label, *texts, *[""] * (per_row - len(texts))]):
+        questions = [None, *content, *[None] * (per_row - len(texts))]
+        for cell, text, question in zip(cells, [label, *texts, *[""] * (per_row - len(texts))], questions):
             paragraph = cell.paragraphs[0]
             _set_style(paragraph, styles.key_short if cell is cells[0] else style)
             if kind == "numbers":
                 paragraph.paragraph_format.keep_with_next = True  # 题号 never without its 答案
-            if text:
+            if kind == "answers" and question is not None and question.correction is not None:
+                _add_correction(paragraph, question)
+            elif text:
                 paragraph.add_run(text)
+
+
+def _add_correction(paragraph: Paragraph, question: PaperQuestion) -> None:
+    """A corrected key (``papergen rekey``) in red: the answer now, and under it how it differs from the printing."""
+    shown = paragraph.add_run(question.correction.shown)
+    shown.font.color.rgb = CORRECTION
+    shown.add_break()
+    paragraph.add_run(f"（{question.correction.note}）").font.color.rgb = CORRECTION
 
 
 def _topic_lines(topic: str, width: Length) -> list[str]:
@@ -341,13 +357,16 @@ def _add_key_table(document: Document, styles: _Styles, questions: Sequence[Pape
         cells = row.cells
         plain = (
             (str(question.number), styles.key_short),
-            (question.key, styles.key_short),
+            (key_text(question), styles.key_short),
             (format_points(question.points), styles.key_short),
         )
-        for cell, (text, style) in zip(cells, plain):
+        for column, (cell, (text, style)) in enumerate(zip(cells, plain)):
             paragraph = cell.paragraphs[0]
             _set_style(paragraph, style)
-            paragraph.add_run(text)
+            if column == 1 and question.correction is not None:
+                _add_correction(paragraph, question)
+            else:
+                paragraph.add_run(text)
         topic = cells[3].paragraphs[0]
         _set_style(topic, styles.key_cell)
         lines = _topic_lines(_clean(question.topic), KEY_FIXED_WIDTHS[3])

@@ -13,10 +13,22 @@ both formats share live here too (``END_OF_PAPER``, ``QUICK_KEY_TITLE``,
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from papergen.bank.model import Question
 from papergen.exam.manifest import Manifest
+
+
+@dataclass(frozen=True)
+class KeyCorrection:
+    """A key changed after the exam was printed, as a re-rendered key file shows it.
+
+    ``papergen rekey`` records the change in the results store; the key files
+    re-rendered from it print the new key next to what the first printing said.
+    """
+
+    shown: str  # what the key is now, in the variant's letters: "C", "B 或 C", "作废"
+    note: str  # how it differs from the printing: "更正，原 A", "全体得分", "不计分"
 
 
 @dataclass(frozen=True)
@@ -30,6 +42,7 @@ class PaperQuestion:
     points: float
     explanation: str
     topic: str
+    correction: KeyCorrection | None = None  # the key was corrected after printing (``papergen rekey``)
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,7 @@ class Paper:
     minutes: int | None
     instructions: str
     sections: list[PaperSection]
+    notice: str = ""  # printed under a key's title: the corrections made since it was first printed
 
     @property
     def questions(self) -> list[PaperQuestion]:
@@ -118,7 +132,7 @@ QUICK_KEY_LONG_ANSWER = 4
 
 def quick_key_per_row(paper: Paper) -> int:
     """How many answers a row of ``paper``'s 答案速查 table holds (the same in PDF and DOCX)."""
-    longest = max((len(q.key) for q in paper.questions), default=0)
+    longest = max((len(key_text(q)) for q in paper.questions), default=0)
     return QUICK_KEY_PER_ROW if longest <= QUICK_KEY_LONG_ANSWER else QUICK_KEY_FEW_PER_ROW
 
 
@@ -126,6 +140,22 @@ def quick_key_rows(section: PaperSection, per_row: int) -> list[list[PaperQuesti
     """``section``'s questions in rows of ``per_row``, for the 答案速查 table (题号 over 答案)."""
     questions = section.questions
     return [questions[start : start + per_row] for start in range(0, len(questions), per_row)]
+
+
+def key_text(question: PaperQuestion) -> str:
+    """The answer as a key prints it: "C", or "C（更正，原 A）" / "作废（全体得分）" once corrected."""
+    if question.correction is None:
+        return question.key
+    return f"{question.correction.shown}（{question.correction.note}）"
+
+
+def corrected_paper(paper: Paper, corrections: dict[str, KeyCorrection], notice: str) -> Paper:
+    """``paper`` with the keys of ``corrections`` (bank id → correction) replaced, and ``notice`` under its title."""
+    sections = [
+        replace(section, questions=[replace(q, correction=corrections.get(q.id)) for q in section.questions])
+        for section in paper.sections
+    ]
+    return replace(paper, sections=sections, notice=notice)
 
 
 def key_title(paper: Paper) -> str:

@@ -465,6 +465,18 @@ KEY_SECTION_MIN_ROOM = 45 * mm
 QUICK_KEY_LABEL_WIDTH = 14 * mm
 
 
+#: A key corrected after printing (``papergen rekey``) prints its answer in this colour.
+CORRECTION_COLOR = "#C00000"
+
+
+def _key_markup(question: PaperQuestion) -> str:
+    """The answer cell of a key: the letters, or the corrected key in red, its note on a line of its own."""
+    if question.correction is None:
+        return escape(question.key)
+    text = f"{escape(question.correction.shown)}<br/>（{escape(question.correction.note)}）"
+    return f'<font color="{CORRECTION_COLOR}">{text}</font>'
+
+
 def _quick_key_table(paper: Paper, st: Styles) -> Table:
     """答案速查: every answer of the paper, 题号 over 答案 (``quick_key_per_row`` a row), under each section's title."""
     per_row = quick_key_per_row(paper)
@@ -486,7 +498,7 @@ def _quick_key_table(paper: Paper, st: Styles) -> Table:
         for chunk in quick_key_rows(section, per_row):
             blanks = [""] * (per_row - len(chunk))
             numbers = [CJKParagraph(str(q.number), st.quick_number) for q in chunk]
-            answers = [CJKParagraph(escape(q.key), st.quick_answer) for q in chunk]
+            answers = [CJKParagraph(_key_markup(q), st.quick_answer) for q in chunk]
             rows.append([CJKParagraph("题号", st.quick_number), *numbers, *blanks])
             commands.append(("BACKGROUND", (0, len(rows) - 1), (-1, len(rows) - 1), colors.HexColor("#EEEEEE")))
             rows.append([CJKParagraph("答案", st.quick_number), *answers, *blanks])
@@ -511,7 +523,7 @@ def _key_table(section: PaperSection, st: Styles) -> Table:
         rows.append(
             [
                 CJKParagraph(str(question.number), st.cell),
-                CJKParagraph(escape(question.key), st.cell_head),
+                CJKParagraph(_key_markup(question), st.cell_head),
                 CJKParagraph(escape(format_points(question.points)), st.cell),
                 CJKParagraph(markup(question.topic), st.cell),
                 CJKParagraph(markup(question.id), st.small),
@@ -535,6 +547,8 @@ def key_story(paper: Paper) -> list[Flowable]:
         # Break after the exam title rather than wherever the line runs out.
         title = f"{markup(paper.title)}<br/>{escape(key_title(paper)[len(paper.title):])}"
     story: list[Flowable] = [CJKParagraph(title, st.title), Spacer(0, 4)]
+    if paper.notice:
+        story.append(CJKParagraph(f'<font color="{CORRECTION_COLOR}">{escape(paper.notice)}</font>', st.note))
     if paper.questions:
         story += [CJKParagraph(escape(QUICK_KEY_TITLE), st.heading), _quick_key_table(paper, st), Spacer(0, 6)]
     for section in paper.sections:

@@ -740,3 +740,135 @@ def topic_statistics(item_scores: Any, topics: Sequence[str], max_points: Any) -
             error_rate = score_rate = math.nan
         out.append(TopicStats(topic, topic.count("/") + 1, len(items), attempts, error_rate, score_rate))
     return out
+
+
+# ---------------------------------------------------------------- suspected key errors
+
+#: Fewest students in the upper group (who answered the item) before its choices are compared with the key:
+#: with fewer, one or two students decide the comparison. A class of 30 has an upper group of 8.
+MIN_UPPER_GROUP = 8
+#: Fewest students scored on an item before a negative point-biserial counts as evidence.
+MIN_SCORED = 30
+#: How far below zero the corrected point-biserial must be: around zero it is sampling noise
+#: (its standard error is about 1/√n, 0.18 for 30 students); a wrong key gives −0.2 and below.
+SUSPECT_RPB = -0.1
+
+
+@dataclass(frozen=True)
+class SuspectedKeyError:
+    """An item whose key may be wrong: the strong students disagree with it.
+
+    Letters are the bank's (the item statistics' letters, and ``papergen rekey
+    --question``'s).
+    """
+
+    question_id: str
+    numbers: dict[str, int]  # 题号 on each variant's paper
+    key: str  # the key in force ("B", or "B 或 C" when several answers score)
+    suspected: str | None  # the other answer the upper group chose most (the likely key); None: they chose none
+    upper_group: int  # upper-group students whose answer was read (blank included)
+    upper_key_share: float  # share of them who chose the key
+    upper_suspected_share: float  # share who chose ``suspected`` (NaN when None)
+    point_biserial: float  # corrected item-rest correlation (NaN when undefined)
+    headline: str  # Chinese, one line: what the data say
+    message: str  # Chinese: the headline, the 题号 to check and the ``papergen rekey`` command that would correct it
+
+
+def suspected_key_errors(
+    item_scores: Any,
+    choices: Sequence[Sequence[str | None]],
+    keys: Sequence[Sequence[str]],
+    question_ids: Sequence[str],
+    numbers: Sequence[dict[str, int]] | None = None,
+    *,
+    fraction: float = DEFAULT_GROUP_FRACTION,
+    min_group: int = MIN_UPPER_GROUP,
+    min_scored: int = MIN_SCORED,
+    rpb_below: float = SUSPECT_RPB,
+) -> list[SuspectedKeyError]:
+    """Items whose key the data contradict, in item order.
+
+    An item is suspected when either
+
+    - the upper group (``upper_lower_groups``: the top ``fraction`` by total)
+      chose one other answer more often than the key, counted over the
+      upper-group students whose answer was read (at least ``min_group`` of
+      them; a blank counts as not choosing the key), or
+    - its corrected point-biserial is below ``rpb_below`` with at least
+      ``min_scored`` students scored on it.
+
+    Answers are compared whole ("AC" is one answer on a 多选 item), so the
+    suggestion is a complete key.
+
+    Parameters
+    ----------
+    item_scores : array_like, shape (n_students, n_items)
+        Points earned, NaN for not scored (as everywhere here).
+    choices : sequence of sequences, shape (n_students, n_items)
+        Each student's answer in bank letters, "" blank, None unread.
+    keys : sequence, length n_items
+        The answers that score on each item (one, or several after ``rekey
+        --accept``); empty for a voided item, which is never suspected.
+    question_ids : sequence of str, length n_items
+    numbers : sequence of dict, length n_items, optional
+        Each item's 题号 per variant, carried into the result and the message.
+
+    Returns
+    -------
+    list of SuspectedKeyError
+    """
+    scores = _score_matrix(item_scores)
+    n_students, n_items = scores.shape
+    if len(choices) != n_students or any(len(row) != n_items for row in choices):
+        raise ValueError(f"choices must have shape ({n_students}, {n_items}) like item_scores")
+    if len(keys) != n_items or len(question_ids) != n_items or (numbers is not None and len(numbers) != n_items):
+        raise ValueError(f"keys, question_ids and numbers must have one entry per item ({n_items})")
+    min_group = _count(min_group, "min_group", 1)
+    min_scored = _count(min_scored, "min_scored", 2)
+    rpb_below = _real(rpb_below, "rpb_below")
+    groups = upper_lower_groups(_row_totals(scores), fraction)
+    upper = groups[0] if groups is not None else np.array([], dtype=int)
+    rpb = point_biserial(scores, corrected=True)
+    found = []
+    for item in range(n_items):
+        key = tuple(keys[item]) if not isinstance(keys[item], str) else (keys[item],)
+        if not key:
+            continue
+        answers = [choices[row][item] for row in upper if choices[row][item] is not None]
+        tally: dict[str, int] = {}
+        for answer in answers:
+            tally[answer] = tally.get(answer, 0) + 1
+        on_key = sum(tally.get(k, 0) for k in key)
+        others = sorted(((count, answer) for answer, count in tally.items() if answer and answer not in key), reverse=True)
+        rival_count, rival = others[0] if others else (0, None)
+        by_choice = len(answers) >= min_group and rival_count > on_key
+        scored = int((~np.isnan(scores[:, item])).sum())
+        by_rpb = scored >= min_scored and not math.isnan(rpb[item]) and rpb[item] < rpb_below
+        if not (by_choice or by_rpb):
+            continue
+        share = (lambda count: count / len(answers)) if answers else (lambda count: math.nan)
+        key_text = " 或 ".join(key)
+        where = numbers[item] if numbers is not None else {}
+        label = "/".join(f"{v}{n}" for v, n in where.items())
+        parts = []
+        if by_choice:
+            parts.append(
+                f"高分组（总分前 {fraction:.0%}）{len(answers)} 人中 {rival_count} 人选 {rival}，"
+                f"只有 {on_key} 人选答案 {key_text}（题库字母）"
+            )
+        if by_rpb:
+            parts.append(f"区分度为负（{rpb[item]:.2f}）：总分高的考生反而更常答错")
+        elif not math.isnan(rpb[item]):
+            parts.append(f"区分度 {rpb[item]:.2f}")
+        advice = f"答案可能有误，请核对题目{('（' + label + '）') if label else ''}"
+        if rival is not None:
+            advice += f"；若应为 {rival}：papergen rekey 成绩文件夹 --question {question_ids[item]} --key {rival}"
+        found.append(
+            SuspectedKeyError(
+                question_id=question_ids[item], numbers=dict(where), key=key_text,
+                suspected=rival, upper_group=len(answers),
+                upper_key_share=share(on_key), upper_suspected_share=share(rival_count) if rival else math.nan,
+                point_biserial=float(rpb[item]), headline="；".join(parts), message="；".join(parts) + "。" + advice,
+            )
+        )
+    return found

@@ -53,7 +53,6 @@ from reportlab.platypus.flowables import Flowable
 
 from papergen.bank.model import LETTERS
 from papergen.core import atomic
-from papergen.core.errors import OutputError
 from papergen.core.executor import run_jobs
 from papergen.exam.manifest import Manifest
 from papergen.exam.roster import Student, read_roster
@@ -248,7 +247,7 @@ def plan_annotations(results_dir: str | Path, roster: str | Path | None = None) 
         used.add(unique)
         pictures = tuple(
             SheetPicture(
-                path=sheet.page.path, page=sheet.page.page, part=sheet.page.part, file_hash=sheet.page.file_hash,
+                path=sheet.page.source or sheet.page.path, page=sheet.page.page, part=sheet.page.part, file_hash=sheet.page.file_hash,
                 frame=frames[sheet.page.key], sheet_page=sheet.page.sheet_page or 1, where=sheet.page.where,
                 outlines=tuple(
                     outline for mark in sheet.marks
@@ -438,12 +437,7 @@ def write_annotated(
     """
     outdir = Path(outdir)
     plan = plan_annotations(results_dir, roster)
-    if outdir.exists() and not outdir.is_dir():
-        raise OutputError("输出位置已存在且不是文件夹", path=outdir)
-    try:
-        outdir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"无法创建输出文件夹：{exc.strerror or exc}", path=outdir) from None
+    atomic.output_folder(outdir)
     _fonts()  # fonts (prepared once per machine) before any worker starts
     files: list[Path] = []
     unavailable: list[str] = []

@@ -27,8 +27,21 @@ from papergen.grade.results import (  # noqa: F401 - re-exported
     student_results,
 )
 from papergen.grade.settle import ReviewItem, review_queue
-from papergen.grade.store import grading_finished, manifest_from_store, reading_store
-from papergen.report.analysis import TopicStats, topic_statistics
+from papergen.grade.store import (
+    KeyChange,
+    grading_finished,
+    key_changes,
+    manifest_from_store,
+    reading_store,
+)
+from papergen.report.analysis import (
+    SuspectedKeyError,
+    TopicStats,
+    suspected_key_errors,
+    topic_statistics,
+)
+from papergen.report.audit import AuditRow, audit_rows
+from papergen.report.keys import answers_in_force, keys_in_force
 
 STATUS_NO_SHEET = "缺考（无答题卡）"
 
@@ -52,6 +65,7 @@ class StudentRow:
     roster_row: int | None = None  # the roster row the name and class came from
     identified: bool = True  # the sheet's 准考证号 was read (a roster row without a sheet: from the roster)
     duplicate: bool = False  # another sheet carries the same 准考证号
+    by_hand: int = 0  # answers and identity settled by a person (``StudentResult.by_hand``)
 
 
 @dataclass
@@ -64,6 +78,8 @@ class ExamResults:
     review: list[ReviewItem]  # the open review items, as ``grade`` printed them (settle.review_queue)
     results_dir: Path
     finished: bool = True  # False: the last grade run was interrupted, so results are incomplete
+    key_changes: list[KeyChange] = field(default_factory=list)  # every key correction (``rekey``), undone ones too
+    audit: list[AuditRow] = field(default_factory=list)  # every decision by a person, for the 审计 sheet
 
     @property
     def stats_rows(self) -> np.ndarray:
@@ -91,6 +107,20 @@ class ExamResults:
         numbers = self.paper_numbers()
         return sorted(range(len(self.questions)), key=lambda i: (numbers[self.questions[i].id].get(name, 10**9), i))
 
+    def scoring_keys(self) -> list[tuple[str, ...]]:
+        """The answers that score on each question now (bank letters; after ``rekey``); empty: voided."""
+        in_force = keys_in_force(self.manifest, self.key_changes)
+        return [answers_in_force(self.manifest, q.id, in_force.get(q.id)) for q in self.questions]
+
+    def suspected_key_errors(self) -> list[SuspectedKeyError]:
+        """``analysis.suspected_key_errors`` over the students in the statistics, in the canonical question order."""
+        rows = self.stats_rows
+        numbers = self.paper_numbers()
+        return suspected_key_errors(
+            self.scores[rows], [self.choices[i] for i in np.flatnonzero(rows)], self.scoring_keys(),
+            [q.id for q in self.questions], [numbers[q.id] for q in self.questions],
+        )
+
     def topic_statistics(self, rows: np.ndarray) -> list[TopicStats]:
         """``analysis.topic_statistics`` for the students selected by the boolean mask ``rows``."""
         return topic_statistics(self.scores[rows], [q.topic for q in self.questions], self.max_points)
@@ -108,6 +138,8 @@ def load_exam_results(results_dir: str | Path, roster: str | Path | None = None)
         sheets = student_results(db, manifest)
         finished = grading_finished(db)
         review = review_queue(db, manifest)
+        changes = key_changes(db, active_only=False)
+        audit = audit_rows(db, manifest, review)
     questions = sorted(manifest.questions.values(), key=lambda q: q.section)  # stable: manifest order within
     roster_rows: dict[str, Student] = {}
     if roster is not None:
@@ -123,7 +155,7 @@ def load_exam_results(results_dir: str | Path, roster: str | Path | None = None)
                 variant=sheet.variant, status=sheet.status, total=sheet.total, sections=list(sheet.sections),
                 on_roster=entry is not None or not roster_rows, has_sheet=True, in_stats=sheet.in_stats,
                 flags=list(sheet.flags), absent=sheet.absent, roster_row=entry.row if entry else None,
-                identified=sheet.identified, duplicate=sheet.duplicate,
+                identified=sheet.identified, duplicate=sheet.duplicate, by_hand=sheet.by_hand,
             )
         )
         score_rows.append(np.array([sheet.scores.get(q.id, np.nan) for q in questions], dtype=float))
@@ -138,4 +170,4 @@ def load_exam_results(results_dir: str | Path, roster: str | Path | None = None)
             score_rows.append(np.full(len(questions), np.nan))
             choice_rows.append([None] * len(questions))
     scores = np.vstack(score_rows) if score_rows else np.zeros((0, len(questions)))
-    return ExamResults(manifest, questions, students, scores, choice_rows, review, results_dir, finished)
+    return ExamResults(manifest, questions, students, scores, choice_rows, review, results_dir, finished, changes, audit)

@@ -78,7 +78,13 @@ from papergen.exam.variants import display_letters
 from papergen.grade.results import STATUS_VIOLATION
 from papergen.render import fonts
 from papergen.render.cjk import CJKParagraph
-from papergen.render.paper import PaperQuestion, format_points, paper_for_variant
+from papergen.render.paper import (
+    PaperQuestion,
+    corrected_paper,
+    format_points,
+    key_text,
+    paper_for_variant,
+)
 from papergen.render.pdf import (
     PageCountingCanvas,
     draw_page_number,
@@ -96,6 +102,7 @@ from papergen.report.annotate import (
 )
 from papergen.report.data import STATUS_ABSENT, STATUS_NO_SHEET, ExamResults, StudentRow
 from papergen.report.filenames import safe_filename
+from papergen.report.keys import key_corrections
 
 # --- page geometry -----------------------------------------------------------
 PAGE_WIDTH, PAGE_HEIGHT = A4
@@ -310,6 +317,11 @@ def missed_questions(results: ExamResults, row: int, printed: dict[str, PaperQue
     return sorted(missed, key=lambda question: question.number)
 
 
+def by_hand_text(count: int) -> str:
+    """What a feedback PDF says when a person settled some of the student's answers (or their 准考证号)."""
+    return f"你的答题卡上有 {count} 处由阅卷老师人工核定（如涂得太浅、改涂不清的题），其余由机器读卡。"
+
+
 def rank_text(results: ExamResults, row: int, cohort: Cohort | None = None) -> str:
     """"第 3 名 / 共 57 人" among the students in the statistics (ties share a rank)."""
     cohort = cohort or Cohort(results)
@@ -503,6 +515,8 @@ def _score_block(results: ExamResults, row: int, st: Styles, show_rank: bool, co
         rows.append([_Para(markup(section.title), st.cell), _pts(earned), _pts(possible),
                      _percent(earned / possible if possible else math.nan)])
     block += [Spacer(0, 4), _table(rows, [TEXT_WIDTH - 66 * mm, 22 * mm, 22 * mm, 22 * mm], _GRID_TABLE, hAlign="LEFT")]
+    if student.by_hand:
+        block += [Spacer(0, 4), _Para(by_hand_text(student.by_hand), st.note)]
     if provisional:
         block += [Spacer(0, 6), _Para(
             f"注意：你的答题卡有待复核的题目，以上总分{'和名次' if show_rank else ''}是暂定成绩，复核后可能变化。待复核：",
@@ -569,7 +583,8 @@ def _topic_block(results: ExamResults, row: int, st: Styles, cohort: Cohort) -> 
 
 def _missed_block(question: MissedQuestion, st: Styles) -> KeepTogether:
     printed = question.printed
-    key = set(printed.key)
+    # after a key correction (``papergen rekey``) the key in force, and the note that it was corrected
+    key = set(printed.correction.shown if printed.correction is not None else printed.key)
     chosen = set(question.chosen)
     type_label = TYPE_LABELS_ZH.get(printed.type, printed.type)
     parts: list[Flowable] = [_Para(
@@ -587,7 +602,8 @@ def _missed_block(question: MissedQuestion, st: Styles) -> KeepTogether:
     mine = question.chosen or "未作答"
     parts.append(_Para(
         f"你的答案：<font color='{WRONG_COLOR}'><b>{mine}</b></font>{GAP}"
-        f"正确答案：<font color='{KEY_COLOR}'><b>{printed.key}</b></font>{GAP}知识点：{markup(printed.topic)}", st.body,
+        f"正确答案：<font color='{KEY_COLOR}'><b>{escape(key_text(printed))}</b></font>{GAP}知识点：{markup(printed.topic)}",
+        st.body,
     ))
     explanation = markup(printed.explanation.strip()) if printed.explanation.strip() else "（暂无解析）"
     parts += [_Para(f"解析：{explanation}", st.note),
@@ -729,8 +745,9 @@ def _feedback_job(row_and_variant: tuple[int, str], context: _FeedbackContext) -
 
 
 def _printed_paper(results: ExamResults, bank_questions: dict[str, Question], variant: str) -> dict[str, PaperQuestion]:
-    """Bank id → the question as printed on ``variant``."""
+    """Bank id → the question as printed on ``variant``, with the keys corrected since (``papergen rekey``)."""
     paper = paper_for_variant(results.manifest, bank_questions, variant)
+    paper = corrected_paper(paper, key_corrections(results.manifest, results.key_changes, variant), "")
     return {q.id: q for q in paper.questions}
 
 
@@ -763,12 +780,7 @@ def write_feedback(
     """
     outdir = Path(outdir)
     bank_questions = exam_questions(results.manifest)
-    if outdir.exists() and not outdir.is_dir():
-        raise OutputError("输出位置已存在且不是文件夹", path=outdir)
-    try:
-        outdir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"无法创建输出文件夹：{exc.strerror or exc}", path=outdir) from None
+    atomic.output_folder(outdir)
     styles()  # fonts (prepared once per machine) and styles, before any PDF
     jobs: list[tuple[int, str, str]] = []
     skipped: list[str] = []
@@ -802,6 +814,7 @@ def write_feedback(
 __all__ = [
     "Cohort",
     "FeedbackResult",
+    "by_hand_text",
     "MissedQuestion",
     "TopicRate",
     "display_letters",

@@ -1,4 +1,4 @@
-"""``papergen report``: one Excel workbook of scores, items, topics, distribution and review.
+"""``papergen report``: one Excel workbook of scores, items, topics, distribution, review and audit.
 
 Built with openpyxl from ``ExamResults`` (``report.data``) and the pure
 statistics in ``report.analysis`` (items, topics, reliability, distribution);
@@ -17,6 +17,14 @@ categories so no label is dropped. The workbook is teacher-facing: 成绩
 shows the school rank and, with a roster giving classes, the rank within
 the class (ties share a rank); student-facing output (feedback) leaves
 ranks out by default.
+
+After ``papergen rekey`` 题目分析 shows the key in force ("D（更正，原 A）")
+and counts against it; a question whose key the strong students contradict
+(``analysis.suspected_key_errors``) has its row highlighted, 疑似答案错误 first
+in 需关注 and the whole finding, with the command that would correct it, in
+a comment on its 答案 cell. 审计 lists every decision a person took and every
+key change (``report.audit``); 成绩 ends with 人工判定, the answers each
+student had settled by hand.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from openpyxl import Workbook
 from openpyxl.cell._writer import write_cell
 from openpyxl.cell.cell import Cell, WriteOnlyCell
 from openpyxl.chart import BarChart, Reference
+from openpyxl.comments import Comment
 from openpyxl.compat.strings import safe_string
 from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -46,6 +55,7 @@ from papergen.core import atomic
 from papergen.core.excel_text import put_text
 from papergen.grade.reasons import reason_label
 from papergen.report import analysis, classes
+from papergen.report.audit import STATE_ACTIVE, STATE_REOPENED
 from papergen.report.charts import size_bar_chart, size_column_chart
 from papergen.report.data import STATUS_NO_SHEET, ExamResults
 from papergen.report.print_setup import (
@@ -85,6 +95,9 @@ TEXT = {
         "not_on_roster": "（名单中没有）", "chart_topics": "各知识点错误率", "chart_hist": "分数分布",
         "class_summary": "各班情况", "full": "满分", "absent": "缺考", "class_rank": "班级名次",
         "paper_number": "{variant}卷题号",
+        "suspect": "疑似答案错误", "by_hand": "人工判定", "audit": "审计", "at": "时间（UTC）", "grader": "阅卷人",
+        "numbers": "题号", "what": "判定内容", "old": "原值", "new": "新值", "state": "状态",
+        "audit_note": "审计：阅卷老师的每一个人工判定和每一次答案更正（含已撤销的），按时间排列；机器读卡的原始结果保留在成绩库中。",
         "classes": "班级对比", "bands": "分数段", "item_rates": "小题得分率", "group": "班级",
         "above_mean": "超均率", "place": "均分名次", "excellent": "优秀率", "pass": "及格率", "low": "低分率",
         "running": "累计", "upper": "高分段", "lower": "低分段", "gap": "高低差",
@@ -108,6 +121,10 @@ TEXT = {
         "not_on_roster": "(not on roster)", "chart_topics": "Error rate by topic", "chart_hist": "Score distribution",
         "class_summary": "By class", "full": "Full marks", "absent": "Absent", "class_rank": "Class rank",
         "paper_number": "No. on paper {variant}",
+        "suspect": "Suspected key error", "by_hand": "Settled by hand", "audit": "Audit", "at": "Time (UTC)",
+        "grader": "Grader", "numbers": "Question", "what": "Decision", "old": "Old", "new": "New", "state": "State",
+        "audit_note": "Audit: every decision by a person and every key correction (undone ones too), oldest first; "
+                      "the machine's readings stay in the store.",
         "classes": "Classes", "bands": "Score bands", "item_rates": "Item rates by class", "group": "Class",
         "above_mean": "Above mean", "place": "Place by mean", "excellent": "Excellent", "pass": "Pass", "low": "Low",
         "running": "Cumulative", "upper": "Upper group", "lower": "Lower group", "gap": "Upper − lower",
@@ -174,6 +191,7 @@ def write_report(results: ExamResults, path: str | Path, *, lang: str = "zh") ->
     _bands_sheet(workbook.create_sheet(t["bands"]), results, t, title, lang)
     _item_rates_sheet(workbook.create_sheet(t["item_rates"]), results, t, title, lang)
     _review_sheet(workbook.create_sheet(t["review"]), results, t, title, lang)
+    _audit_sheet(workbook.create_sheet(t["audit"]), results, t, title, lang)
     workbook.active = 0
     try:
         with atomic.atomic_path(path) as tmp, ZipFile(tmp, "w", ZIP_DEFLATED, allowZip64=True) as archive:
@@ -305,7 +323,7 @@ def _scores_sheet(sheet: _StreamedSheet, results: ExamResults, t: dict, title: s
     headers = key_headers + [t["variant"], t["status"], t["total"], t["percent"]] + [s.title for s in manifest.sections]
     first_q = len(headers) + 1
     labels = [question_label(numbers[results.questions[c].id], variants) for c in paper]
-    headers += [f"{label}\n{results.questions[c].id}" for label, c in zip(labels, paper)]
+    headers += [f"{label}\n{results.questions[c].id}" for label, c in zip(labels, paper)] + [t["by_hand"]]
     # Column of each fixed field: the class rank shifts the rest by one.
     col = {key: k for k, key in enumerate(
         ["rank"] + (["class_rank"] if by_class else []) + ["id", "name", "class", "variant", "status", "total", "percent"],
@@ -313,7 +331,7 @@ def _scores_sheet(sheet: _StreamedSheet, results: ExamResults, t: dict, title: s
     first_section = col["percent"] + 1
 
     key_widths = [6] + ([9] if by_class else []) + [12, 9, 9]
-    widths = key_widths + [5, 9, 7, 7] + [9] * len(manifest.sections) + [QUESTION_WIDTH] * len(results.questions)
+    widths = key_widths + [5, 9, 7, 7] + [9] * len(manifest.sections) + [QUESTION_WIDTH] * len(results.questions) + [6]
     for column, width in enumerate(widths, 1):
         sheet.column_dimensions[get_column_letter(column)].width = width
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(widths))}{len(order) + 1}"
@@ -325,7 +343,7 @@ def _scores_sheet(sheet: _StreamedSheet, results: ExamResults, t: dict, title: s
     header_cells = []
     for column, label in enumerate(headers, 1):
         cell = put_text(WriteOnlyCell(sheet), label)  # class names from the roster are user text
-        cell.font = QUESTION_HEADER_FONT if column >= first_q else HEADER_FONT
+        cell.font = QUESTION_HEADER_FONT if first_q <= column < len(headers) else HEADER_FONT
         cell.fill = HEADER_FILL
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
         header_cells.append(cell)
@@ -352,7 +370,7 @@ def _scores_sheet(sheet: _StreamedSheet, results: ExamResults, t: dict, title: s
 
     for i in order:
         s = results.students[i]
-        row: list = [None] * (first_q - 1 + len(paper))
+        row: list = [None] * len(headers)
         row[col["rank"] - 1] = int(ranks[i]) if ranks[i] > 0 else None
         if by_class:
             row[col["class_rank"] - 1] = int(in_class[i]) if in_class[i] > 0 else None
@@ -361,6 +379,8 @@ def _scores_sheet(sheet: _StreamedSheet, results: ExamResults, t: dict, title: s
         row[col["class"] - 1] = put_text(WriteOnlyCell(sheet), s.klass)
         row[col["variant"] - 1] = s.variant
         row[col["status"] - 1] = put_text(WriteOnlyCell(sheet), s.status)
+        # after the questions, so the columns before them keep their places; blank when the machine read it all
+        row[len(headers) - 1] = s.by_hand or None
         if s.absent:
             row[col["total"] - 1] = put_text(WriteOnlyCell(sheet), t["absent"])  # 缺考 is not a score of 0
         elif s.status != STATUS_NO_SHEET:
@@ -404,6 +424,8 @@ def _items_sheet(sheet, results: ExamResults, t: dict, title: str, lang: str) ->
     headers += [t["qid"], t["section"], t["topic"], t["key"], t["points"], t["attempts"], t["p"], t["rpb"], t["d"]]
     headers += list(LETTERS[:n_letters]) + [t["blank"], t["flagged"], t["look"]]
     _header(sheet, 1, headers)
+    keys = results.scoring_keys()
+    suspected = {error.question_id: error for error in results.suspected_key_errors()}
     first = len(variants) + 1  # the bank id's column; the statistics follow
     chosen = [results.choices[i] for i in np.flatnonzero(rows)]
     any_flags = False
@@ -412,8 +434,10 @@ def _items_sheet(sheet, results: ExamResults, t: dict, title: str, lang: str) ->
         for k, variant in enumerate(variants, start=1):
             sheet.cell(row=row, column=k, value=numbers[question.id].get(variant))
         tally = analysis.option_counts([choice[c] for choice in chosen], question.options)
-        flags = analysis.item_flags(p[c], rpb[c], tally, [LETTERS.index(k) for k in question.answer])
-        values = [question.id, results.manifest.sections[question.section].title, question.topic, question.answer,
+        key = keys[c][0] if len(keys[c]) == 1 else question.answer  # item_flags takes one key; several: the printed
+        flags = analysis.item_flags(p[c], rpb[c], tally, [LETTERS.index(k) for k in key])
+        values = [question.id, results.manifest.sections[question.section].title, question.topic,
+                  _key_label(question.answer, keys[c], lang),
                   question.points, tally.n - tally.flagged, _number(p[c]), _number(rpb[c]), _number(d[c])]
         for column, value in enumerate(values, first):
             cell = sheet.cell(row=row, column=column)
@@ -422,18 +446,23 @@ def _items_sheet(sheet, results: ExamResults, t: dict, title: str, lang: str) ->
             else:
                 cell.value = value
         sheet.cell(row=row, column=first + 2).alignment = WRAP  # a long topic path takes two lines
+        sheet.cell(row=row, column=first + 3).alignment = WRAP  # a corrected key: "D（更正，原 A）"
         for column in (first + 6, first + 7, first + 8):
             sheet.cell(row=row, column=column).number_format = "0.00"
         letters = first + 9
         for k in range(n_letters):
             if k < question.options:
                 cell = sheet.cell(row=row, column=letters + k, value=int(tally.counts[k]))
-                if LETTERS[k] in question.answer:
+                if LETTERS[k] in key:
                     cell.font = Font(bold=True, color="006100")
         sheet.cell(row=row, column=letters + n_letters, value=tally.blank)
         sheet.cell(row=row, column=letters + n_letters + 1, value=tally.flagged + tally.multiple)
+        error = suspected.get(question.id)
+        if error is not None:  # most serious first: before the item's other notes
+            flags.insert(0, f"{t['suspect']}：{error.headline}（详见“{t['key']}”格的批注）")
         put_text(sheet.cell(row=row, column=letters + n_letters + 2), "；".join(flags)).alignment = WRAP
         any_flags = any_flags or bool(flags)
+        _mark_suspected(sheet, row, first + 3, letters + n_letters + 2, error)
     number_width = 7 if lang == "zh" else 10
     widths = [number_width] * len(variants) + [9, 14, 20, 6, 5, 7, 10, 10, 10] + [4.5] * n_letters
     widths += [6, 9, 30 if any_flags else 10]
@@ -445,6 +474,30 @@ def _items_sheet(sheet, results: ExamResults, t: dict, title: str, lang: str) ->
                 cell.alignment = TOP  # a row of two lines reads along its first
     sheet.freeze_panes = sheet.cell(row=2, column=first + 1)  # the 题号 and bank id stay in view
     setup_print(sheet, header_rows=(1, 1), key_columns=first, title=title, lang=lang)
+
+
+SUSPECT_FILL = PatternFill("solid", fgColor="F8CBAD")  # a suspected key error: stronger than a 需关注 note
+
+
+def _key_label(printed: str, scoring: tuple[str, ...], lang: str) -> str:
+    """The 答案 cell: the printed key, or the key in force after ``rekey`` with the printed one in brackets."""
+    if scoring == (printed,):
+        return printed
+    if not scoring:
+        return f"作废（原 {printed}）" if lang == "zh" else f"void (was {printed})"
+    now = (" 或 " if lang == "zh" else " or ").join(scoring)
+    return f"{now}（更正，原 {printed}）" if lang == "zh" else f"{now} (corrected, was {printed})"
+
+
+def _mark_suspected(sheet, row: int, key_column: int, last_column: int, error: analysis.SuspectedKeyError | None) -> None:
+    """A suspected key error: the row highlighted, and on its 答案 cell a comment with what the strong students chose."""
+    if error is None:
+        return
+    for column in range(1, last_column + 1):
+        sheet.cell(row=row, column=column).fill = SUSPECT_FILL
+    key = sheet.cell(row=row, column=key_column)
+    key.comment = Comment(error.message, "papergen", width=320, height=140)
+    key.font = Font(bold=True, color="C00000")
 
 
 # -- 知识点 Topics -------------------------------------------------------------
@@ -579,6 +632,33 @@ def _review_sheet(sheet, results: ExamResults, t: dict, title: str, lang: str) -
         sheet.cell(row=r, column=4).alignment = WRAP
     _finish(sheet, 1, len(results.review) + 1, [48, 13, 6, 20, 52])
     for r in range(2, len(results.review) + 2):
+        fit_row_height(sheet, r)
+    setup_print(sheet, header_rows=(1, 1), title=title, lang=lang)
+
+
+# -- 审计 Audit ---------------------------------------------------------------
+
+
+def _audit_sheet(sheet, results: ExamResults, t: dict, title: str, lang: str) -> None:
+    """Every decision by a person and every key correction (``report.audit``), oldest first."""
+    headers = [t["at"], t["grader"], t["where"], t["numbers"], t["qid"], t["id"], t["what"], t["old"], t["new"],
+               t["reason"], t["state"]]
+    _header(sheet, 1, headers)
+    for r, entry in enumerate(results.audit, start=2):
+        values = [entry.at.replace("T", " ").rstrip("Z"), entry.grader, entry.where, entry.numbers, entry.question_id,
+                  entry.student_id, entry.what, entry.old, entry.new, entry.reason, entry.state]
+        for column, value in enumerate(values, start=1):
+            put_text(sheet.cell(row=r, column=column), value).alignment = WRAP  # every field is text people typed or read
+        if entry.state == STATE_REOPENED:  # waits for a person again: the one state to act on
+            sheet.cell(row=r, column=len(headers)).font = Font(bold=True, color="C00000")
+        elif entry.state != STATE_ACTIVE:
+            for column in range(1, len(headers) + 1):
+                sheet.cell(row=r, column=column).font = Font(color="808080")  # no longer in force: greyed
+    last = len(results.audit) + 1
+    if not results.audit:
+        _note(sheet, 2, t["audit_note"])
+    _finish(sheet, 1, last, [16, 9, 30, 8, 10, 12, 14, 10, 10, 24, 16])
+    for r in range(2, last + 1):
         fit_row_height(sheet, r)
     setup_print(sheet, header_rows=(1, 1), title=title, lang=lang)
 

@@ -221,7 +221,7 @@ class _Crops:
             page = next((p for p in store.all_pages(self.db) if p.key == key), None)
             try:
                 self.views[key] = views.sheet_view(
-                    item.path, item.page, item.part, item.file_hash, self.manifest, store.page_frame(self.db, key),
+                    item.source or item.path, item.page, item.part, item.file_hash, self.manifest, store.page_frame(self.db, key),
                     (page.sheet_page if page else None) or 1,
                 )
             except views.ViewUnavailable as exc:
