@@ -1,16 +1,29 @@
-"""Benchmark: a report for 10,000 students × 100 questions (prints seconds and peak memory).
+"""Benchmark: reports from a store of 100,000 sheets × 100 questions (prints seconds and peak memory).
 
-    python bench/report.py [--students 10000]
+    python bench/report.py [--students 100000] [--store DIR] [--feedback 2000]
 
-The score matrix is synthetic (no scanning): a 100-question exam is planned
-from the sample bank, students answer with a per-student ability, and
-``write_report`` writes the full workbook. Target: under 30 s and 1 GB.
+A synthetic results store is written through the store's own writer
+(``Store.write_page``, one transaction per sheet, as ``grade`` writes it):
+a 100-question exam planned from the sample bank, two variants, students
+answering with a per-student ability; the scores come from
+``settle.score_marked`` (the grader's scoring step). No image is graded.
+``--store DIR`` keeps the store there and reuses it on the next run.
+
+Each step then runs in a fresh process, and prints its wall time and that
+process's peak RSS (targets: report under 2 minutes and under 2 GB):
+
+- ``report``: ``load_exam_results`` (``student_results`` + the review queue)
+  and ``write_report`` (report.xlsx), timed apart;
+- ``results --format csv`` (to /dev/null), the command itself;
+- ``feedback``: ``write_feedback`` for the first ``--feedback`` students
+  (every core, ``core.executor``), with the whole cohort loaded.
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
+import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,9 +36,10 @@ sys.path.insert(0, str(ROOT))
 
 from papergen.bank.model import LETTERS  # noqa: E402
 from papergen.exam.blueprint import load_blueprint  # noqa: E402
+from papergen.exam.manifest import manifest_text  # noqa: E402
 from papergen.exam.plan import plan_exam  # noqa: E402
-from papergen.report.data import STATUS_GRADED, ExamResults, StudentRow  # noqa: E402
-from papergen.report.workbook import write_report  # noqa: E402
+from papergen.grade.settle import score_marked  # noqa: E402
+from papergen.grade.store import PageRecord, open_store  # noqa: E402
 
 BLUEPRINT = f"""exam: bench-report
 title: 报表基准（100题）
@@ -37,53 +51,124 @@ sections:
   - {{title: 二、多项选择题, type: multiple, count: 30, points: 2}}
 """
 
+#: Run in a fresh process: ``STEP`` code, then its wall time and peak RSS as JSON on the last line.
+CHILD = """
+import json, resource, sys, time
+start = time.perf_counter()
+figures = {{}}
+{code}
+figures["seconds"] = time.perf_counter() - start
+figures["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps(figures))
+"""
 
-def synthetic_results(students: int, rng: np.random.Generator) -> ExamResults:
+STEPS = {
+    "report": """
+from papergen.report.data import load_exam_results
+from papergen.report.workbook import write_report
+t = time.perf_counter()
+results = load_exam_results(sys.argv[1])
+figures["load"] = time.perf_counter() - t
+t = time.perf_counter()
+write_report(results, sys.argv[2] + "/report.xlsx")
+figures["write"] = time.perf_counter() - t
+""",
+    "results --format csv": """
+import contextlib, os
+from papergen.cli import cli
+with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+    try:
+        cli.main(["results", sys.argv[1], "--format", "csv"], prog_name="papergen")
+    except SystemExit as exc:
+        assert not exc.code, exc.code
+""",
+    "feedback": """
+from papergen.report.data import load_exam_results
+from papergen.report.feedback import write_feedback
+t = time.perf_counter()
+results = load_exam_results(sys.argv[1])
+figures["load"] = time.perf_counter() - t
+count = int(sys.argv[3])
+results.students[count:] = []
+results.scores = results.scores[:count]
+results.choices[count:] = []
+t = time.perf_counter()
+written = write_feedback(results, sys.argv[2] + "/feedback")
+figures["write"] = time.perf_counter() - t
+figures["pdfs"] = len(written.files)
+""",
+}
+
+
+def plan() -> object:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bp.yaml"
         path.write_text(BLUEPRINT, encoding="utf-8")
         manifest, _ = plan_exam(load_blueprint(path))
-    questions = sorted(manifest.questions.values(), key=lambda q: q.section)
-    ability = rng.normal(0, 1, students)[:, None]
-    hardness = np.array([(q.difficulty - 3) * 0.5 for q in questions])[None, :]
-    right = rng.random((students, len(questions))) < 1 / (1 + np.exp(-(ability - hardness + 0.3)))
-    points = np.array([q.points for q in questions])
-    scores = np.where(right, points, 0.0)
-    choices = []
-    for s in range(students):
-        row = []
-        for c, q in enumerate(questions):
-            if right[s, c]:
-                row.append(q.answer)
-            else:
-                wrong = [letter for letter in LETTERS[: q.options] if letter not in q.answer]
-                row.append(wrong[(s + c) % len(wrong)])
-        choices.append(row)
-    rows = [
-        StudentRow(f"2026{n:06d}", f"考生{n}", f"{n % 40 + 1}班", "AB"[n % 2], STATUS_GRADED, float(scores[n].sum()),
-                   [float(scores[n, :70].sum()), float(scores[n, 70:].sum())], True, True, True)
-        for n in range(students)
-    ]
-    return ExamResults(manifest, questions, rows, scores, choices, [], Path(tmp))
+    return manifest
+
+
+def write_store(folder: Path, students: int, rng: np.random.Generator) -> None:
+    """``students`` sheets, each one page of 100 marks, written as ``grade`` writes them."""
+    manifest = plan()
+    questions = manifest.questions
+    ability = rng.normal(0, 1, students)
+    with open_store(folder, manifest_text(manifest), manifest.exam) as db:
+        for n in range(students):
+            variant = manifest.variants[n % len(manifest.variants)]
+            marks = []
+            for item in variant.items:
+                question = questions[item.id]
+                hard = (question.difficulty - 3) * 0.5
+                right = rng.random() < 1 / (1 + np.exp(-(ability[n] - hard + 0.3)))
+                if right:
+                    bank = {LETTERS.index(letter) for letter in question.answer}
+                else:
+                    wrong = [i for i in range(question.options) if LETTERS[i] not in question.answer]
+                    bank = {wrong[(n + item.number) % len(wrong)]}
+                sheet = sorted(item.permutation.index(b) for b in bank)
+                letters = "".join(LETTERS[i] for i in sheet)
+                darkness = [0.9 if i in sheet else 0.05 for i in range(question.options)]
+                score = score_marked(manifest, item.id, frozenset(bank), None)
+                marks.append((item.number, item.id, item.section, "answer", letters,
+                              "".join(LETTERS[b] for b in sorted(bank)), "", "", 0.99, json.dumps(darkness), score))
+            student_id = f"2026{n:06d}"
+            values = {"sheet_page": 1, "rotation": 0, "fiducials": 4, "qr": None, "student_id": student_id,
+                      "id_source": "bubbles", "variant": variant.name, "absent": 0, "paper_white": 240.0,
+                      "ink_black": 30.0, "empty_box": 230.0, "binary": 0}
+            digest = f"{n:064x}"
+            db.write_page([PageRecord(digest, 1, f"/scans/sheet-{n:06d}.jpg", "read", "", values, marks, [])])
+        db.refresh_sheet_flags()
+        db.mark_grading(finished=True)
+
+
+def run_step(name: str, store: Path, out: Path, feedback: int) -> dict:
+    code = CHILD.format(code=STEPS[name])
+    done = subprocess.run([sys.executable, "-c", code, str(store), str(out), str(feedback)], capture_output=True, text=True, cwd=ROOT)
+    if done.returncode != 0:
+        raise SystemExit(f"{name}: {done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--students", type=int, default=10_000)
+    parser.add_argument("--students", type=int, default=100_000)
+    parser.add_argument("--store", type=Path, help="keep the synthetic store here (reused when it exists)")
+    parser.add_argument("--feedback", type=int, default=2000, help="feedback PDFs to write (the first N students)")
+    parser.add_argument("--steps", default="report,results --format csv,feedback")
     args = parser.parse_args()
-    rng = np.random.default_rng(1)
-    t = time.perf_counter()
-    results = synthetic_results(args.students, rng)
-    print(f"synthetic data for {args.students} students × {len(results.questions)} questions: {time.perf_counter() - t:.1f} s")
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "report.xlsx"
-        t = time.perf_counter()
-        write_report(results, out)
-        seconds = time.perf_counter() - t
-        size = out.stat().st_size / 1e6
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"report.xlsx ({size:.1f} MB): {seconds:.1f} s  (target < 30 s)")
-    print(f"peak memory of the process: {peak:.0f} MB  (target < 1024 MB)")
+        store = args.store or Path(tmp) / "results"
+        if not (store / "results.sqlite").exists():
+            t = time.perf_counter()
+            write_store(store, args.students, np.random.default_rng(1))
+            size = (store / "results.sqlite").stat().st_size / 1e6
+            print(f"store: {args.students} sheets × 100 questions written in {time.perf_counter() - t:.0f} s ({size:.0f} MB)")
+        for name in filter(None, args.steps.split(",")):
+            figures = run_step(name, store, Path(tmp), args.feedback)
+            parts = ", ".join(f"{key} {value:.1f} s" for key, value in figures.items() if key in ("load", "write"))
+            extra = f", {figures['pdfs']} PDFs" if "pdfs" in figures else ""
+            print(f"{name}: {figures['seconds']:.1f} s ({parts}{extra}), peak memory {figures['rss_mb']:.0f} MB")
 
 
 if __name__ == "__main__":

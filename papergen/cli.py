@@ -280,18 +280,44 @@ class _Progress:
 @click.argument("scans", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", "results_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="结果文件夹（成绩库 results.sqlite）。")
 @click.option("--workers", type=click.IntRange(1, 64), help="并行进程数（默认：全部 CPU 核）。1 = 单进程，便于调试。")
+@click.option(
+    "--dask", "dask_address", metavar="ADDRESS",
+    help="在 Dask 集群上评阅：调度器地址 tcp://主机:8786，或 local（在本机启动，--workers 个进程）。需要 pip install \"papergen[dask]\"。",
+)
+@click.option("--ship-bytes", is_flag=True, help="与 --dask 同用：把扫描文件的内容随任务发给工作机（工作机不必能访问扫描文件夹）。")
+@click.option("--watch", is_flag=True, help="持续监视给出的文件夹（扫描仪的输出文件夹），文件写完即评阅；Ctrl-C 结束。")
+@click.option("--idle", type=click.FloatRange(min=0), metavar="SECONDS", help="与 --watch 同用：这么多秒没有新文件就结束。")
+@click.option(
+    "--settle", type=click.FloatRange(min=0), default=2.0, show_default=True, metavar="SECONDS",
+    help="与 --watch 同用：文件大小和修改时间这么多秒不变才算写完。",
+)
 @reports_errors
-def grade_command(exam_json: Path, scans: tuple[Path, ...], results_dir: Path, workers) -> None:
+def grade_command(
+    exam_json: Path, scans: tuple[Path, ...], results_dir: Path, workers, dask_address, ship_bytes, watch, idle, settle
+) -> None:
     """评阅扫描的答题卡（JPEG、PNG、TIFF、PDF，文件或文件夹）。
 
     Exit 0: all graded; 10: graded, some items need review; 11: some files
-    or pages could not be read.
+    or pages could not be read; 2: --dask without papergen[dask] installed,
+    or a scheduler that does not answer.
     """
     from papergen.grade.pipeline import grade
 
+    if ship_bytes and not dask_address:
+        raise click.UsageError("--ship-bytes 只能与 --dask 一起使用")
+    if workers and dask_address and dask_address.strip() != "local":
+        raise click.UsageError("--workers 只用于本机评阅或 --dask local；集群的工作进程数由各台工作机的 dask worker 决定")
+    if idle is not None and not watch:
+        raise click.UsageError("--idle 只能与 --watch 一起使用")
+    if watch:
+        _watch_folders(exam_json, scans, results_dir, idle=idle, settle=settle, workers=workers,
+                       dask=dask_address, ship_bytes=ship_bytes)
     progress = _Progress()
     try:
-        summary = grade(exam_json, list(scans), results_dir, workers=workers, progress=progress)
+        summary = grade(
+            exam_json, list(scans), results_dir, workers=workers, progress=progress,
+            dask=dask_address, ship_bytes=ship_bytes,
+        )
     except Interrupted as exc:
         if progress.total is not None:  # pages were being graded: say what is kept and how to finish
             exc.notes.append(
@@ -322,6 +348,45 @@ def grade_command(exam_json: Path, scans: tuple[Path, ...], results_dir: Path, w
         if len(summary.review) > 200:
             click.echo(f"  ……另有 {len(summary.review) - 200} 项，见 papergen results")
     sys.exit(int(summary.exit_code))
+
+
+def _watch_folders(exam_json: Path, folders: tuple[Path, ...], results_dir: Path, *, idle, settle, **grading) -> None:
+    """``grade --watch``: a summary line after every round; exits like ``grade`` (or 130 on Ctrl-C)."""
+    import time
+
+    from papergen.grade.watch import watch
+
+    not_folders = [str(folder) for folder in folders if not folder.is_dir()]
+    if not_folders:
+        raise click.UsageError(f"--watch 监视的必须是文件夹：{'、'.join(not_folders)}")
+
+    def on_round(totals, latest) -> None:
+        if latest.pages_new:
+            click.echo(
+                f"[{time.strftime('%H:%M:%S')}] 新评 {latest.pages_new} 页（本次监视共 {totals.pages_new} 页）；"
+                f"成绩库：读出 {latest.read} 页，待复核 {latest.flagged_pages} 页，拒收 {latest.rejected} 页，无法读取 {latest.errors} 个"
+            )
+        if latest.ignored:
+            click.echo(f"  不是扫描件，已略过：{'、'.join(Path(p).name for p in latest.ignored)}")
+
+    where = "、".join(str(folder) for folder in folders)
+    click.echo(f"正在监视 {where}：文件大小和修改时间 {settle:g} 秒不变后评阅" + (f"，{idle:g} 秒没有新文件即结束" if idle is not None else "，按 Ctrl-C 结束"))
+    progress = _Progress()
+    try:
+        totals = watch(exam_json, folders, results_dir, idle=idle, settle=settle, on_round=on_round, progress=progress, **grading)
+    except Interrupted as exc:
+        exc.notes.append("监视已停止：评完的页面都已存入成绩库；重新运行同一命令会接着评其余文件。")
+        raise
+    latest = totals.last
+    if latest is None:
+        click.echo(f"{idle:g} 秒内没有新文件，结束。")
+        sys.exit(int(totals.exit_code))
+    click.echo(
+        f"{idle:g} 秒内没有新文件，结束：本次监视评阅 {totals.pages_new} 页（{totals.rounds} 轮）；成绩库共读出 {latest.read} 页，"
+        f"待复核 {latest.flagged_pages} 页，拒收 {latest.rejected} 页，无法读取 {latest.errors} 个。"
+        + ("查看待复核项：papergen results" if latest.review or latest.errors else "")
+    )
+    sys.exit(int(totals.exit_code))
 
 
 @cli.command("results")

@@ -258,3 +258,23 @@ def test_a_signal_ignored_by_whoever_started_papergen_stays_ignored(small_exam, 
     os.killpg(process.pid, signal.SIGINT)
     assert process.wait(timeout=60) == 0, (tmp_path / "stderr").read_text("utf-8")
     assert (out / "truth.csv").exists()
+
+
+def test_grade_on_a_local_dask_cluster_interrupted_by_ctrl_c_stops_its_workers(big_pile, tmp_path: Path) -> None:
+    """``--dask local``: the LocalCluster's worker processes are in papergen's group too.
+
+    Ctrl-C twice while pages are written: papergen stops them (no traceback of
+    theirs, none left running), and the same command then finishes the batch
+    to the uninterrupted store.
+    """
+    pytest.importorskip("distributed")
+    results = tmp_path / "results"
+    argv = ["grade", big_pile.exam / "exam.json", big_pile.scans, "-o", results, "--dask", "local", "--workers", 2]
+    run = start(argv, tmp_path, "dask")
+    wait_until(lambda: stored_pages(results) > 0, run.process)
+    code, took, stderr = interrupt(run, signal.SIGINT, signal.SIGINT)
+    assert_clean_stop(code, took, stderr)
+    assert 0 < assert_pages_complete(results, big_pile.expected) < 2 * SHEETS
+    finished = run_subprocess(argv)
+    assert finished.returncode == big_pile.exit_code, finished.stderr
+    assert store_dump(results) == big_pile.expected

@@ -36,6 +36,8 @@ DATA = PACKAGE / "data"
 DISTRIBUTION_OF = {
     "click": "click",
     "cv2": "opencv-python-headless",
+    "dask": "dask",  # optional: papergen[dask]
+    "distributed": "distributed",  # optional: papergen[dask]
     "defusedxml": "defusedxml",
     "docx": "python-docx",
     "flask": "Flask",

@@ -23,8 +23,17 @@ Kinds
 ``"serial"``
     In the calling process, one job after another. The same results; for
     debugging (breakpoints, profilers, tracebacks that go through the job).
+``"dask"``
+    On a Dask distributed cluster: ``cluster`` is a scheduler's address
+    (``tcp://HOST:8786``) or ``"local"`` (a LocalCluster of ``workers``
+    single-threaded worker processes on this machine). The backend lives in
+    ``core.cluster`` and needs the optional ``papergen[dask]``. A chunk is
+    one task; a chunk that kept killing the workers that ran it (Dask's
+    ``KilledWorker``) is sent again job by job, and a job that still does
+    yields ``on_lost(job)`` instead of stopping the run, when ``on_lost`` is
+    given.
 
-Any kind becomes serial with ``workers`` ≤ 1, and **setting the environment
+Any kind but ``dask`` becomes serial with ``workers`` ≤ 1, and **setting the environment
 variable** ``PAPERGEN_EXECUTOR=serial`` **makes every run serial**, whatever
 its caller asked for (``PAPERGEN_EXECUTOR=serial papergen grade …``).
 
@@ -72,8 +81,8 @@ from typing import Any, Literal
 from papergen.core.errors import ExitCode, PapergenError
 from papergen.core.interrupts import STOP_SIGNALS
 
-Kind = Literal["processes", "threads", "serial"]
-KINDS: tuple[Kind, ...] = ("processes", "threads", "serial")
+Kind = Literal["processes", "threads", "serial", "dask"]
+KINDS: tuple[Kind, ...] = ("processes", "threads", "serial", "dask")
 #: Set to ``serial`` to run every job in the calling process (debugging).
 EXECUTOR_ENV = "PAPERGEN_EXECUTOR"
 #: Chunks in flight per worker when the caller sets no window: enough that a
@@ -90,7 +99,10 @@ class ExecutorSettingError(PapergenError):
 
 
 def effective_kind(kind: Kind, workers: int) -> Kind:
-    """The kind a run really uses: ``serial`` with one worker or when ``PAPERGEN_EXECUTOR=serial``."""
+    """The kind a run really uses: ``serial`` with one local worker or when ``PAPERGEN_EXECUTOR=serial``.
+
+    A ``dask`` run with ``workers`` ≤ 1 stays on the cluster: its size is the cluster's.
+    """
     if kind not in KINDS:
         raise ValueError(f"unknown executor kind {kind!r}; one of {', '.join(KINDS)}")
     forced = os.environ.get(EXECUTOR_ENV, "").strip().lower()
@@ -99,7 +111,7 @@ def effective_kind(kind: Kind, workers: int) -> Kind:
             f"环境变量 {EXECUTOR_ENV}={os.environ[EXECUTOR_ENV]!r} 无效",
             hint="调试时设为 serial（所有任务在本进程中依次运行），平时不设",
         )
-    return "serial" if forced == "serial" or workers <= 1 else kind
+    return "serial" if forced == "serial" or (workers <= 1 and kind != "dask") else kind
 
 
 @contextlib.contextmanager
@@ -115,6 +127,8 @@ def run_jobs(
     chunksize: int = 1,
     ordered: bool = True,
     on_abandon: Callable[[], None] | None = None,
+    cluster: str | None = None,
+    on_lost: Callable[[Any], Any] | None = None,
 ) -> Iterator[Iterator]:
     """Run ``fn`` on every job; the ``with`` block gets an iterator over the results.
 
@@ -135,6 +149,11 @@ def run_jobs(
         Results in job order; otherwise in the order jobs finish.
     on_abandon
         Called once when the run is left early (see "Stopping").
+    cluster
+        ``dask`` only: the scheduler's address, or ``"local"``.
+    on_lost
+        ``dask`` only: the result of a job whose task kept killing its
+        workers (without it, that job's ``KilledWorker`` is raised).
 
     A job's exception is raised from the iterator when its result is due
     (in job order when ``ordered``).
@@ -147,6 +166,17 @@ def run_jobs(
         if initializer is not None:
             initializer()
         yield (call(job) for job in jobs)
+        return
+    if kind == "dask":
+        # needs papergen[dask]: loaded only when a run asks for the cluster
+        from papergen.core import cluster as dask_cluster
+
+        with dask_cluster.run_on_cluster(
+            fn, jobs, address=cluster or dask_cluster.LOCAL, local_workers=workers,
+            context=None if context is _NO_CONTEXT else context, has_context=context is not _NO_CONTEXT,
+            initializer=initializer, window=window, chunksize=chunksize, ordered=ordered, on_lost=on_lost,
+        ) as results:
+            yield results
         return
     if kind == "threads":
         chunksize = 1

@@ -23,7 +23,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -71,7 +71,12 @@ class PageLoadError(Exception):
 
 @dataclass(frozen=True)
 class PageJob:
-    """One page to grade: picklable, so it can go to a worker process."""
+    """One page to grade: picklable, so it can go to a worker process or another machine.
+
+    A job names its file by ``path``, read where the job runs; a job that
+    carries the file's bytes (``with_bytes``, for workers that do not share
+    the scan folder) is read from those instead, and is otherwise the same.
+    """
 
     path: str
     file_hash: str
@@ -80,6 +85,24 @@ class PageJob:
     pages: int  # pages in the file
     stamp: tuple[int, int]  # (size, mtime_ns) when hashed: a file changed since is not graded
     dims: tuple[int, int] | None = None  # (width, height) of this page when known without decoding (TIFF)
+    data: bytes | None = field(default=None, repr=False)  # the whole file, when shipped with the job
+
+    def with_bytes(self) -> PageJob:
+        """This job carrying its file's bytes, read now (``grade --ship-bytes``).
+
+        A multi-page file travels whole with each of its pages. A file that
+        cannot be read, or has changed since it was hashed, is not shipped:
+        the job then fails where it runs, as it would have here.
+        """
+        try:
+            path = Path(self.path)
+            stat = path.stat()
+            if (stat.st_size, stat.st_mtime_ns) != self.stamp:
+                return self
+            data = path.read_bytes()
+        except OSError:
+            return self
+        return replace(self, data=data) if len(data) == self.stamp[0] else self
 
 
 @dataclass(frozen=True)
@@ -164,14 +187,16 @@ def _not_a_scan_message(path: Path, head: bytes) -> tuple[str, str]:
     return "unknown-format", f"不是 {FORMAT_NAMES} 文件（看起来是{what}）"
 
 
-def _files(inputs: list[str | Path]) -> list[tuple[Path, bool]]:
+def _files(inputs: list[str | Path], found_in_folder: bool = False) -> list[tuple[Path, bool]]:
     """Every file to look at, and whether it was found inside a folder.
 
     A file named on the command line counts as named even when a folder
     given alongside also holds it: naming a file that is not a scan is an
-    error, finding one in a folder is not.
+    error, finding one in a folder is not. ``found_in_folder``: the files
+    given were found in a folder by the caller (the hot folder of ``grade
+    --watch``) and count as such.
     """
-    named = {Path(item).resolve() for item in inputs if not Path(item).is_dir()}
+    named = set() if found_in_folder else {Path(item).resolve() for item in inputs if not Path(item).is_dir()}
     found: list[tuple[Path, bool]] = []
     for item in inputs:
         path = Path(item)
@@ -180,7 +205,7 @@ def _files(inputs: list[str | Path]) -> list[tuple[Path, bool]]:
                 (p, p.resolve() not in named) for p in sorted(path.rglob("*")) if p.is_file() and not p.name.startswith(".")
             )
         else:
-            found.append((path, False))
+            found.append((path, found_in_folder))
     return found
 
 
@@ -194,17 +219,19 @@ def _os_message(exc: OSError) -> str:
     return f"无法读取：{exc.strerror or exc}"
 
 
-def collect_pages(inputs: list[str | Path]) -> tuple[list[PageJob], list[IngestProblem]]:
+def collect_pages(inputs: list[str | Path], *, found_in_folder: bool = False) -> tuple[list[PageJob], list[IngestProblem]]:
     """Expand ``inputs`` (files and folders) into page jobs.
 
     The same content given twice (two names, or a file inside a folder also
-    named on its own) yields its pages once.
+    named on its own) yields its pages once. ``found_in_folder``: the files
+    in ``inputs`` are treated as found in a folder (a file that is not a scan
+    is passed over and listed, not an error).
     """
     lim = limits.current()
     jobs: list[PageJob] = []
     problems: list[IngestProblem] = []
     seen: set[str] = set()
-    for path, in_folder in _files(inputs):
+    for path, in_folder in _files(inputs, found_in_folder):
         name = str(path)
         try:
             stat = path.stat()
@@ -573,6 +600,13 @@ def load_page(job: PageJob) -> np.ndarray:
         The page is truncated/corrupt, or over the pixel limit.
     """
     max_pixels = limits.current().max_pixels
+    if job.data is not None:  # shipped: checked against the file's stamp when it was read
+        data = job.data
+        if job.kind == KIND_PDF:
+            return _pdf_page(data, job.page, max_pixels)
+        if job.kind == KIND_TIFF:
+            return _tiff_page(np.frombuffer(data, np.uint8), job, max_pixels)
+        return _decode_image(data, job, max_pixels)
     path = Path(job.path)
     try:
         stat = path.stat()
@@ -589,11 +623,21 @@ def load_page(job: PageJob) -> np.ndarray:
     if job.kind == KIND_PDF:
         return _pdf_page(path, job.page, max_pixels)
     if job.kind == KIND_TIFF:
-        return _tiff_page(path, job, max_pixels)
+        # Mapped, not read: only this page's directory chain and strips are touched.
+        try:
+            mapped = np.memmap(path, mode="r", dtype=np.uint8)
+        except (OSError, ValueError) as exc:
+            raise PageLoadError("unreadable", f"TIFF 第 {job.page} 页无法解码：{exc}") from None
+        return _tiff_page(mapped, job, max_pixels)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise PageLoadError("unreadable", _os_message(exc)) from None
+    return _decode_image(data, job, max_pixels)
+
+
+def _decode_image(data: bytes, job: PageJob, max_pixels: int) -> np.ndarray:
+    """A single-image file's page (JPEG, PNG, BMP, HEIF, AVIF, WebP) from its bytes."""
     if job.kind in PILLOW_KINDS:
         return _pillow_page(data, job, max_pixels)
     if job.kind == KIND_BMP:
@@ -704,12 +748,10 @@ def _grayscale(image) -> np.ndarray:
     return np.array(image.convert("L"), dtype=np.uint8)
 
 
-def _tiff_page(path: Path, job: PageJob, max_pixels: int) -> np.ndarray:
+def _tiff_page(mapped: np.ndarray, job: PageJob, max_pixels: int) -> np.ndarray:
     if job.dims is not None:
         _check_pixels(*job.dims, max_pixels)
     try:
-        # Mapped, not read: only this page's directory chain and strips are touched.
-        mapped = np.memmap(path, mode="r", dtype=np.uint8)
         with _decoders_silenced():
             ok, images = cv2.imdecodemulti(mapped, cv2.IMREAD_GRAYSCALE, range=(job.page - 1, job.page))
     except (OSError, ValueError, cv2.error) as exc:
@@ -719,8 +761,8 @@ def _tiff_page(path: Path, job: PageJob, max_pixels: int) -> np.ndarray:
     return images[0]  # IMREAD_GRAYSCALE: 8-bit whatever the file's depth
 
 
-def _pdf_page(path: Path, page: int, max_pixels: int) -> np.ndarray:
-    document = _open_pdf(path)
+def _pdf_page(source: Path | bytes, page: int, max_pixels: int) -> np.ndarray:
+    document = _open_pdf(source)
     try:
         pdf_page = document[page - 1]
         width_pt, height_pt = pdf_page.get_size()

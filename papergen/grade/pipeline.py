@@ -2,10 +2,12 @@
 
 Per-page work is a picklable ``PageJob`` and the pure function
 ``process_page`` (decode, register, read, score), run by ``core.executor``
-in spawned worker processes or, with one worker or
-``PAPERGEN_EXECUTOR=serial``, in-process (the serial path for debugging).
-Only the parent writes to the store and moves the progress bar. One bad file
-or page becomes an error row and the batch goes on.
+in spawned worker processes, on a Dask cluster (``dask=``: a scheduler's
+address or ``"local"``) or, with one worker or ``PAPERGEN_EXECUTOR=serial``,
+in-process (the serial path for debugging). Only the parent writes to the
+store (each page as its result arrives) and moves the progress bar. One bad
+file or page becomes an error row and the batch goes on — also a page that
+keeps crashing the cluster's workers (``worker-lost``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from papergen.bank.model import LETTERS
@@ -86,19 +88,29 @@ def score_reading(reading: PageReading, manifest: Manifest) -> list[tuple]:
 
 def process_page(job: PageJob, manifest: Manifest) -> list[PageRecord]:
     """Grade one page: a record per answer sheet on it (runs in a worker; never raises for bad input)."""
-
-    def failed(message: str, reason: str) -> list[PageRecord]:
-        return [PageRecord(job.file_hash, job.page, job.path, "error", message, {"qr": None}, [], [(None, reason, message)])]
-
     try:
         gray = load_page(job)
     except PageLoadError as exc:
-        return failed(str(exc), exc.reason)
+        return _failed(job, str(exc), exc.reason)
     try:
         readings = read_sheets(gray, manifest)
     except Exception as exc:  # noqa: BLE001 - one page a reader bug cannot read must not stop the batch
-        return failed(f"papergen 读这一页时出错（{type(exc).__name__}: {exc}）；请人工评阅这一页，并把这个文件报告给开发者", "reader-error")
+        return _failed(job, f"papergen 读这一页时出错（{type(exc).__name__}: {exc}）；请人工评阅这一页，并把这个文件报告给开发者", "reader-error")
     return [_record(job, part, reading, manifest) for part, reading in enumerate(readings, start=1)]
+
+
+def lost_page(job: PageJob) -> list[PageRecord]:
+    """The error row of a page whose grading kept killing the cluster's workers (Dask's ``KilledWorker``)."""
+    return _failed(
+        job,
+        "评阅这一页时工作进程多次意外退出（文件可能触发了解码器的缺陷，或工作机内存不足）；这一页已跳过，"
+        "请人工评阅，并把这个文件报告给开发者。重新运行同一命令会再试这一页",
+        "worker-lost",
+    )
+
+
+def _failed(job: PageJob, message: str, reason: str) -> list[PageRecord]:
+    return [PageRecord(job.file_hash, job.page, job.path, "error", message, {"qr": None}, [], [(None, reason, message)])]
 
 
 def _record(job: PageJob, part: int, reading: PageReading, manifest: Manifest) -> PageRecord:
@@ -117,6 +129,21 @@ def _record(job: PageJob, part: int, reading: PageReading, manifest: Manifest) -
         flags.append((None, reading.reason or reading.status, reading.message))
     marks = score_reading(reading, manifest) if reading.status == "read" else []
     return PageRecord(job.file_hash, job.page, job.path, reading.status, reading.message, values, marks, flags, part)
+
+
+def _sent(todo: list[PageJob], dask: str | None, ship_bytes: bool) -> Iterable[PageJob]:
+    """The jobs as the workers get them: on a cluster, by absolute path, or carrying their bytes.
+
+    A worker on another machine has another working directory, so a path
+    given relative to this one is made absolute (the scan folder must be
+    shared under the same absolute path). Shipped bytes are read as the jobs
+    are submitted, one window ahead, never all at once.
+    """
+    if not dask:
+        return todo
+    if ship_bytes:
+        return (job.with_bytes() for job in todo)
+    return (replace(job, path=os.path.abspath(job.path)) for job in todo)
 
 
 @dataclass
@@ -153,17 +180,30 @@ def grade(
     *,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    dask: str | None = None,
+    ship_bytes: bool = False,
+    found_in_folder: bool = False,
 ) -> GradeSummary:
     """Grade every new page in ``scans`` into ``results_dir``.
 
     ``progress(done, total)`` is called by the parent after each page.
+    ``dask``: a Dask scheduler's address (``tcp://HOST:8786``) or
+    ``"local"`` — the pages are graded on that cluster (``workers``: the
+    size of a local one). Its workers read the scans by their absolute
+    paths, or, with ``ship_bytes``, from bytes sent with each page.
+    ``found_in_folder``: ``scans`` are files the caller found in a folder
+    (``grade --watch``): one that is not a scan is passed over, as in a folder.
     """
+    if dask is not None:
+        from papergen.core.cluster import require_dask
+
+        require_dask()  # before the store is opened: nothing to undo
     start = time.perf_counter()
     manifest = read_manifest(Path(exam_json))
     summary = GradeSummary()
     workers = workers or os.cpu_count() or 1
     with open_store(results_dir, manifest_text(manifest), manifest.exam) as db:
-        jobs, problems = collect_pages(list(scans))
+        jobs, problems = collect_pages(list(scans), found_in_folder=found_in_folder)
         summary.ignored = [problem.path for problem in problems if problem.reason == "not-a-scan"]
         db.record_ingest(
             scans=list({j.file_hash: (j.path, j.file_hash, j.kind, j.pages) for j in jobs}.values()),
@@ -176,13 +216,19 @@ def grade(
         summary.pages_skipped = len(jobs) - len(todo)
         summary.no_pages = not jobs
         db.mark_grading(finished=False)
+        named = {(job.file_hash, job.page): job.path for job in todo}
         if progress and todo:
             progress(0, len(todo))
-        # Spawned workers that ignore Ctrl-C; interrupted (even while a page is
-        # written here), the queued pages are cancelled and the workers terminated.
-        with run_jobs(process_page, todo, kind="processes", workers=workers, context=manifest,
-                      initializer=_tune_process, chunksize=4) as pages:
+        # Spawned workers that ignore Ctrl-C (or the cluster's); interrupted (even
+        # while a page is written here), the queued pages are cancelled and the
+        # workers terminated. Pages are written as they finish, in any order:
+        # the store's keys make the result the same.
+        with run_jobs(process_page, _sent(todo, dask, ship_bytes), kind="dask" if dask else "processes",
+                      workers=workers, context=manifest, initializer=_tune_process, chunksize=4, ordered=False,
+                      cluster=dask, on_lost=lost_page) as pages:
             for count, records in enumerate(pages, start=1):
+                if dask:  # the store names a file as it was given, whatever the worker was told
+                    records = [replace(r, path=named[(r.file_hash, r.page)]) for r in records]
                 db.write_page(records)  # one transaction: an interrupted page is not written at all
                 summary.pages_new += 1
                 if progress:

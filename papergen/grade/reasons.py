@@ -49,6 +49,7 @@ REASON_LABELS: dict[str, str] = {
     "unregistered-sheet": "定位块不全，无法定位",
     "page-unknown": "无法确定页码",
     "reader-error": "读取出错",
+    "worker-lost": "评阅进程多次崩溃",
     "error": "读取出错",
     # a file that could not be read
     "not-a-scan": "不是扫描文件",

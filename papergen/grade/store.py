@@ -289,13 +289,17 @@ class Store:
 
     def refresh_sheet_flags(self) -> list[SheetFlag]:
         """Recompute flags that depend on several pages (the same 准考证号 twice)."""
+        # The sheets are listed by name, not in the order they were written (a
+        # cluster writes pages as they finish): the same store, the same message.
         rows = self.db.execute(
-            "SELECT student_id, sheet_page, COUNT(*), GROUP_CONCAT(path || '#' || page, '、') FROM pages "
-            "WHERE status = 'read' AND student_id IS NOT NULL GROUP BY student_id, sheet_page HAVING COUNT(*) > 1"
+            "SELECT student_id, sheet_page, path || '#' || page FROM pages p WHERE status = 'read' AND student_id IS NOT NULL "
+            "AND (SELECT COUNT(*) FROM pages q WHERE q.status = 'read' AND q.student_id = p.student_id "
+            "     AND q.sheet_page IS p.sheet_page) > 1 "
+            "ORDER BY student_id, sheet_page, path, page, part"
         ).fetchall()
         flags = [
-            SheetFlag(sid, "duplicate-id", f"准考证号 {sid} 出现在 {count} 张答题卡上（{where}）；两张都已保留，请核对")
-            for sid, _, count, where in rows
+            SheetFlag(sid, "duplicate-id", f"准考证号 {sid} 出现在 {len(names)} 张答题卡上（{'、'.join(names)}）；两张都已保留，请核对")
+            for (sid, _), names in _grouped(rows).items()
         ]
         with self.db:
             self.db.execute("DELETE FROM sheet_flags")
@@ -306,6 +310,14 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _grouped(rows: list[tuple]) -> dict[tuple, list[str]]:
+    """``(student_id, sheet_page, where)`` rows → ``where`` values by ``(student_id, sheet_page)``, in row order."""
+    groups: dict[tuple, list[str]] = {}
+    for student_id, sheet_page, where in rows:
+        groups.setdefault((student_id, sheet_page), []).append(where)
+    return groups
 
 
 def _connect(path: Path) -> sqlite3.Connection:

@@ -93,7 +93,7 @@ from papergen.render.pdf import (
     single_frame_document,
 )
 from papergen.report import analysis
-from papergen.report.analysis import TopicStats
+from papergen.report.analysis import TopicStats, topic_statistics
 from papergen.report.annotate import (
     DrawnPage,
     SheetFlowable,
@@ -201,30 +201,85 @@ def skip_reason(results: ExamResults, row: int) -> str | None:
     return None
 
 
-def comparison_rows(results: ExamResults, row: int) -> tuple[np.ndarray, str]:
+class Cohort:
+    """What every student's feedback is compared with, worked out once per run, not once per student.
+
+    The comparison groups (each class, or everyone in the statistics), their
+    topic score rates and mean totals, and the ranks are cohort-wide: computed
+    for each of 100,000 PDFs they cost more than the PDF itself (each is a
+    pass over every student). A group's figures are computed when a feedback
+    first needs them and kept (in a worker process: for all its PDFs).
+    """
+
+    def __init__(self, results: ExamResults) -> None:
+        self.results = results
+        self.stats_rows = results.stats_rows
+        members: dict[str, list[int]] = {}
+        for index, student in enumerate(results.students):
+            if student.klass:
+                members.setdefault(student.klass, []).append(index)
+        self._classes = members
+        self._masks: dict[str, np.ndarray] = {}
+        self._rates: dict[str, dict[str, float]] = {}
+        self._totals: dict[str, list[float]] = {}
+        self._ranks: np.ndarray | None = None
+
+    def group(self, row: int) -> tuple[str, str]:
+        """``(key, label)`` of the group ``row`` is compared with: their class, else everyone in the statistics."""
+        klass = self.results.students[row].klass
+        return (klass, "班级平均") if klass else ("", "全体平均")
+
+    def mask(self, key: str) -> np.ndarray:
+        if key not in self._masks:
+            if key:
+                same = np.zeros(len(self.results.students), dtype=bool)
+                same[self._classes.get(key, [])] = True
+                self._masks[key] = self.stats_rows & same
+            else:
+                self._masks[key] = self.stats_rows
+        return self._masks[key]
+
+    def topic_rates(self, key: str) -> dict[str, float]:
+        if key not in self._rates:
+            self._rates[key] = {stats.topic: stats.score_rate for stats in self.results.topic_statistics(self.mask(key))}
+        return self._rates[key]
+
+    def totals(self, key: str) -> list[float]:
+        if key not in self._totals:
+            self._totals[key] = [self.results.students[i].total for i in np.flatnonzero(self.mask(key))]
+        return self._totals[key]
+
+    @property
+    def ranks(self) -> np.ndarray:
+        if self._ranks is None:
+            totals = np.array([s.total if s.in_stats else np.nan for s in self.results.students])
+            self._ranks = analysis.competition_ranks(totals)
+        return self._ranks
+
+
+def comparison_rows(results: ExamResults, row: int, cohort: Cohort | None = None) -> tuple[np.ndarray, str]:
     """The students ``row`` is compared with (mask) and what to call them.
 
     The student's class (from the roster) when they have one, else everyone
-    in the statistics.
+    in the statistics. ``cohort``: the run's ``Cohort`` (made here if not given).
     """
-    klass = results.students[row].klass
-    if klass:
-        same = np.array([s.klass == klass for s in results.students], dtype=bool)
-        return results.stats_rows & same, "班级平均"
-    return results.stats_rows, "全体平均"
+    cohort = cohort or Cohort(results)
+    key, label = cohort.group(row)
+    return cohort.mask(key), label
 
 
-def student_topic_rates(results: ExamResults, row: int) -> list[TopicRate]:
+def student_topic_rates(results: ExamResults, row: int, cohort: Cohort | None = None) -> list[TopicRate]:
     """Score rate per topic (top two levels) for ``row`` and for their comparison group.
 
     Ordered as a tree: each top-level topic in the order it first appears
     in the exam, followed by its second-level topics.
     """
-    mine = np.zeros(len(results.students), dtype=bool)
-    mine[row] = True
-    group_mask, _ = comparison_rows(results, row)
-    group = {stats.topic: stats.score_rate for stats in results.topic_statistics(group_mask)}
-    entries = [stats for stats in results.topic_statistics(mine) if stats.level <= TOPIC_LEVELS]
+    cohort = cohort or Cohort(results)
+    group = cohort.topic_rates(cohort.group(row)[0])
+    entries = [
+        stats for stats in topic_statistics(results.scores[row:row + 1], [q.topic for q in results.questions], results.max_points)
+        if stats.level <= TOPIC_LEVELS
+    ]
     first_seen = {stats.topic: index for index, stats in enumerate(entries)}
 
     def tree_order(stats: TopicStats) -> tuple[int, int, int]:
@@ -267,11 +322,11 @@ def by_hand_text(count: int) -> str:
     return f"你的答题卡上有 {count} 处由阅卷老师人工核定（如涂得太浅、改涂不清的题），其余由机器读卡。"
 
 
-def rank_text(results: ExamResults, row: int) -> str:
+def rank_text(results: ExamResults, row: int, cohort: Cohort | None = None) -> str:
     """"第 3 名 / 共 57 人" among the students in the statistics (ties share a rank)."""
-    totals = np.array([s.total if s.in_stats else np.nan for s in results.students])
-    ranks = analysis.competition_ranks(totals)
-    ranked = int(results.stats_rows.sum())
+    cohort = cohort or Cohort(results)
+    ranks = cohort.ranks
+    ranked = int(cohort.stats_rows.sum())
     if ranks[row] <= 0:
         return f"不参与排名（共 {ranked} 人计入统计）"
     return f"第 {int(ranks[row])} 名 / 共 {ranked} 人"
@@ -430,17 +485,17 @@ def _provisional(results: ExamResults, row: int) -> bool:
     return bool(student.flags) or bool(np.isnan(results.scores[row]).any()) or not student.in_stats
 
 
-def _score_block(results: ExamResults, row: int, st: Styles, show_rank: bool) -> list[Flowable]:
+def _score_block(results: ExamResults, row: int, st: Styles, show_rank: bool, cohort: Cohort) -> list[Flowable]:
     student = results.students[row]
     full = float(results.max_points.sum())
-    group_mask, group_label = comparison_rows(results, row)
-    group_totals = [results.students[i].total for i in np.flatnonzero(group_mask)]
+    group_key, group_label = cohort.group(row)
+    group_totals = cohort.totals(group_key)
     provisional = _provisional(results, row)
     note = "（暂定）" if provisional else ""
     percent = student.total / full if full else math.nan
     standing = f"得分率 {_percent(percent)}"
     if show_rank:
-        standing += f"<br/>{escape(rank_text(results, row))}{note}"
+        standing += f"<br/>{escape(rank_text(results, row, cohort))}{note}"
     summary = [
         [_Para(f"{escape(_pts(student.total))} <font size=11>/ {escape(_pts(full))} 分{note}</font>", st.big),
          _Para(standing, st.body),
@@ -510,9 +565,9 @@ def topic_chart(rates: list[TopicRate], group_label: str, width: float) -> Drawi
     return drawing
 
 
-def _topic_block(results: ExamResults, row: int, st: Styles) -> list[Flowable]:
-    rates = student_topic_rates(results, row)
-    _, group_label = comparison_rows(results, row)
+def _topic_block(results: ExamResults, row: int, st: Styles, cohort: Cohort) -> list[Flowable]:
+    rates = student_topic_rates(results, row, cohort)
+    _, group_label = cohort.group(row)
     rows: list[list] = [[_Para(h, st.cell_head) for h in ("知识点", "题数", "本人得分率", group_label + "得分率")]]
     commands = list(_GRID_TABLE)
     for rate in rates:
@@ -576,13 +631,15 @@ def _missed_section(results: ExamResults, row: int, printed: dict[str, PaperQues
 
 
 def feedback_story(
-    results: ExamResults, row: int, printed: dict[str, PaperQuestion], *, show_rank: bool = False
+    results: ExamResults, row: int, printed: dict[str, PaperQuestion], *, show_rank: bool = False,
+    cohort: Cohort | None = None,
 ) -> list[Flowable]:
     """The flowables of one student's feedback, in order; the rank only with ``show_rank``."""
     st = styles()
     student = results.students[row]
-    return (_header_block(results, student, st) + _score_block(results, row, st, show_rank)
-            + _topic_block(results, row, st) + _missed_section(results, row, printed, st))
+    cohort = cohort or Cohort(results)
+    return (_header_block(results, student, st) + _score_block(results, row, st, show_rank, cohort)
+            + _topic_block(results, row, st, cohort) + _missed_section(results, row, printed, st))
 
 
 def _furniture(canvas, doc, *, left: str, right: str) -> None:
@@ -603,12 +660,13 @@ def _furniture(canvas, doc, *, left: str, right: str) -> None:
 
 def feedback_pdf(
     results: ExamResults, row: int, printed: dict[str, PaperQuestion], *, show_rank: bool = False,
-    sheet: tuple[StudentSheets, list[DrawnPage]] | None = None,
+    sheet: tuple[StudentSheets, list[DrawnPage]] | None = None, cohort: Cohort | None = None,
 ) -> bytes:
     """The feedback PDF of ``results.students[row]`` (deterministic: the same bytes every run).
 
     ``sheet``: the student's annotated answer sheet (``report.annotate``),
     added after the feedback, a page per sheet page that could be drawn.
+    ``cohort``: the run's ``Cohort``, shared by all its PDFs (made here if not given).
     """
     st = styles()
     student = results.students[row]
@@ -625,7 +683,7 @@ def feedback_pdf(
         title=f"{title} 成绩反馈 {name}".strip(), subject=f"准考证号 {_printable(student.student_id)}",
         font=st.body_font, size=10, on_page=furniture,
     )
-    story = feedback_story(results, row, printed, show_rank=show_rank)
+    story = feedback_story(results, row, printed, show_rank=show_rank, cohort=cohort)
     if sheet is not None:
         student_sheets, drawn = sheet
         story += [
@@ -654,6 +712,16 @@ class _FeedbackContext:
     show_rank: bool
     papers: dict[str, dict[str, PaperQuestion]] = field(default_factory=dict)  # variant → printed questions
     sheets: dict[str, StudentSheets] = field(default_factory=dict)  # 准考证号 → the annotated sheet to add
+    _cohort: Cohort | None = None  # made where the PDFs are laid out, on first use (not sent)
+
+    @property
+    def cohort(self) -> Cohort:
+        if self._cohort is None:
+            self._cohort = Cohort(self.results)
+        return self._cohort
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_cohort": None}  # each worker makes its own: cheaper than sending it
 
     def printed(self, variant: str) -> dict[str, PaperQuestion]:
         if variant not in self.papers:
@@ -671,7 +739,9 @@ def _feedback_job(row_and_variant: tuple[int, str], context: _FeedbackContext) -
         drawn = draw_pictures(student_sheets, context.results.manifest)
         sheet = (student_sheets, drawn)
         missing = [f"{page.picture.where}（{student_sheets.student_id}）：{page.problem}" for page in drawn if page.jpeg is None]
-    return feedback_pdf(context.results, row, context.printed(variant), show_rank=context.show_rank, sheet=sheet), missing
+    return feedback_pdf(
+        context.results, row, context.printed(variant), show_rank=context.show_rank, sheet=sheet, cohort=context.cohort
+    ), missing
 
 
 def _printed_paper(results: ExamResults, bank_questions: dict[str, Question], variant: str) -> dict[str, PaperQuestion]:
@@ -742,6 +812,7 @@ def write_feedback(
 
 
 __all__ = [
+    "Cohort",
     "FeedbackResult",
     "by_hand_text",
     "MissedQuestion",

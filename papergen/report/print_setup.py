@@ -40,6 +40,7 @@ from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.utils.cell import coordinate_from_string
 from openpyxl.worksheet.page import PageMargins
 from openpyxl.worksheet.pagebreak import Break
+from openpyxl.worksheet.worksheet import Worksheet
 
 A4_INCHES = (8.27, 11.69)  # portrait width, height
 MARGINS = PageMargins(left=0.5, right=0.5, top=0.75, bottom=0.75, header=0.3, footer=0.3)
@@ -106,8 +107,15 @@ def _chart_anchor(chart) -> tuple[int, int]:
 
 
 def content_inches(sheet) -> float:
-    """Width the sheet prints at 100 %: its used columns, or further right where a chart ends."""
-    width = _columns_inches(sheet, 1, sheet.max_column)
+    """Width the sheet prints at 100 %: its used columns, or further right where a chart ends.
+
+    A streamed (write-only) sheet is set up before its rows exist: its
+    columns are the ones given a width.
+    """
+    columns = getattr(sheet, "max_column", None) or max(
+        (column_index_from_string(letter) for letter in sheet.column_dimensions), default=1
+    )
+    width = _columns_inches(sheet, 1, columns)
     for chart in sheet._charts:
         column, _ = _chart_anchor(chart)
         width = max(width, _columns_inches(sheet, 1, column - 1) + chart.width / CM_PER_INCH)
@@ -198,7 +206,7 @@ def setup_print(
     """
     layout = choose_layout(content_inches(sheet), landscape)
     setup = sheet.page_setup
-    setup.paperSize = sheet.PAPERSIZE_A4
+    setup.paperSize = Worksheet.PAPERSIZE_A4
     setup.orientation = "landscape" if layout.landscape else "portrait"
     # Page numbers are left to the application: printing one sheet counts its
     # pages from 1, printing the whole workbook (or LibreOffice's PDF export)

@@ -30,17 +30,25 @@ student had settled by hand.
 from __future__ import annotations
 
 import math
-from copy import copy
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
+from zipfile import ZIP_DEFLATED, ZipFile
 
 import numpy as np
 from openpyxl import Workbook
-from openpyxl.cell.cell import Cell
+from openpyxl.cell._writer import write_cell
+from openpyxl.cell.cell import Cell, WriteOnlyCell
 from openpyxl.chart import BarChart, Reference
 from openpyxl.comments import Comment
+from openpyxl.compat.strings import safe_string
+from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.worksheet._writer import WorksheetWriter
+from openpyxl.writer.excel import ExcelWriter
+from openpyxl.xml.functions import Element, SubElement
 
 from papergen.bank.model import LETTERS
 from papergen.core import atomic
@@ -160,11 +168,22 @@ def _number(value: float) -> float | None:
 
 
 def write_report(results: ExamResults, path: str | Path, *, lang: str = "zh") -> ReportSummary:
-    """Write the workbook to ``path`` (atomically)."""
+    """Write the workbook to ``path`` (atomically).
+
+    成绩 has a row per student and a cell per question: ten million cells for
+    100,000 students, which openpyxl's ordinary worksheets hold in memory
+    (gigabytes) and write slowly. It is streamed instead — an openpyxl
+    write-only worksheet in an otherwise ordinary workbook — so the report's
+    memory does not grow with its cells. The other sheets have a row per
+    question, topic, class or review item and stay ordinary.
+    """
     t = TEXT[lang]
     workbook = Workbook()
     title = results.manifest.title
-    _scores_sheet(workbook.active, results, t, title, lang)
+    workbook.remove(workbook.active)
+    scores = _StreamedSheet(workbook, t["scores"])
+    workbook._add_sheet(scores)
+    _scores_sheet(scores, results, t, title, lang)
     _items_sheet(workbook.create_sheet(t["items"]), results, t, title, lang)
     _topics_sheet(workbook.create_sheet(t["topics"]), results, t, title, lang)
     _distribution_sheet(workbook.create_sheet(t["distribution"]), results, t, title, lang)
@@ -173,8 +192,12 @@ def write_report(results: ExamResults, path: str | Path, *, lang: str = "zh") ->
     _item_rates_sheet(workbook.create_sheet(t["item_rates"]), results, t, title, lang)
     _review_sheet(workbook.create_sheet(t["review"]), results, t, title, lang)
     _audit_sheet(workbook.create_sheet(t["audit"]), results, t, title, lang)
-    with atomic.atomic_path(path) as tmp:
-        workbook.save(tmp)
+    workbook.active = 0
+    try:
+        with atomic.atomic_path(path) as tmp, ZipFile(tmp, "w", ZIP_DEFLATED, allowZip64=True) as archive:
+            _MixedWriter(workbook, archive).save()
+    finally:
+        _discard(scores)
     graded = sum(1 for s in results.students if s.in_stats)
     return ReportSummary(Path(path), len(results.students), graded, len(results.review))
 
@@ -198,8 +221,94 @@ def class_ranks(results: ExamResults) -> np.ndarray:
 # -- 成绩 Scores ---------------------------------------------------------------
 
 
-def _scores_sheet(sheet, results: ExamResults, t: dict, title: str, lang: str) -> None:
-    sheet.title = t["scores"]
+class _Mark(NamedTuple):
+    """A question's cell in 成绩: a score (or none) and a style already in the workbook's style table."""
+
+    value: float | None
+    style_id: int
+
+
+class _StreamedSheet(WriteOnlyWorksheet):
+    """openpyxl's write-only worksheet, taking rows of values, ready-made cells and ``_Mark``s.
+
+    A row's question cells (ten million for 100,000 students) are ``_Mark``s,
+    written as ``<c r="…" s="…"><v>…</v></c>`` without an openpyxl cell
+    each: making, styling and writing cells was most of the report's time.
+    openpyxl's own version also tries every item as a value first and takes
+    a cell from the ``ValueError`` (whose message formats the cell).
+    """
+
+    def _values_to_row(self, values, row_idx):
+        for col_idx, value in enumerate(values, 1):
+            if value is None:
+                continue
+            if isinstance(value, _Mark):
+                yield col_idx, value
+                continue
+            cell = value if isinstance(value, Cell) else WriteOnlyCell(self, value)
+            cell.column, cell.row = col_idx, row_idx
+            yield cell
+
+    def _get_writer(self) -> None:
+        if self._writer is None:
+            self._writer = _StreamedWriter(self)
+            self._writer.write_top()
+
+
+class _StreamedWriter(WorksheetWriter):
+    """Writes a ``_StreamedSheet``'s rows: its ``_Mark``s directly, every other cell as openpyxl does."""
+
+    def write_row(self, xf, row, row_idx: int) -> None:
+        attrs = {"r": f"{row_idx}"}
+        attrs.update(self.ws.row_dimensions.get(row_idx, {}))
+        with xf.element("row", attrs):
+            for item in row:
+                if isinstance(item, tuple):
+                    column, mark = item
+                    element = Element("c", {"r": f"{get_column_letter(column)}{row_idx}", "s": f"{mark.style_id}"})
+                    if mark.value is not None:
+                        SubElement(element, "v").text = safe_string(mark.value)
+                    xf.write(element)
+                elif item._value is not None or item.has_style:
+                    write_cell(xf, self.ws, item, item.has_style)
+
+
+def _discard(sheet: _StreamedSheet) -> None:
+    """Close a streamed sheet that was never saved (the output could not be written) and delete its rows' file."""
+    if sheet.closed:
+        return  # saved: the writer deleted the file
+    sheet.close()
+    sheet._writer.cleanup()
+
+
+class _MixedWriter(ExcelWriter):
+    """openpyxl's workbook writer, for a workbook with both streamed and ordinary sheets.
+
+    openpyxl writes every sheet the one way its workbook was opened
+    (``Workbook(write_only=True)`` or not); this writes each sheet its own
+    way: a streamed sheet is closed (its rows are already on disk, in
+    openpyxl's temporary file) and copied in, as openpyxl's own write-only
+    path does. ``tests/test_report.py`` reads the result back with openpyxl.
+    """
+
+    def write_worksheet(self, ws) -> None:
+        if not isinstance(ws, WriteOnlyWorksheet):
+            super().write_worksheet(ws)
+            return
+        ws._drawing = SpreadsheetDrawing()
+        ws._drawing.charts = ws._charts
+        ws._drawing.images = ws._images
+        if not ws.closed:
+            ws.close()
+        writer = ws._writer
+        ws._rels = writer._rels
+        self._archive.write(writer.out, ws.path[1:])
+        self.manifest.append(ws)
+        writer.cleanup()
+
+
+def _scores_sheet(sheet: _StreamedSheet, results: ExamResults, t: dict, title: str, lang: str) -> None:
+    """成绩, streamed: its columns, panes, filter and page set-up first, then one row per student in rank order."""
     manifest = results.manifest
     full = sum(q.points for q in results.questions)
     totals = np.array([s.total if s.in_stats else np.nan for s in results.students])
@@ -215,69 +324,87 @@ def _scores_sheet(sheet, results: ExamResults, t: dict, title: str, lang: str) -
     first_q = len(headers) + 1
     labels = [question_label(numbers[results.questions[c].id], variants) for c in paper]
     headers += [f"{label}\n{results.questions[c].id}" for label, c in zip(labels, paper)] + [t["by_hand"]]
-    _header(sheet, 1, headers)
-    for column in range(first_q, len(headers)):
-        sheet.cell(row=1, column=column).font = QUESTION_HEADER_FONT
     # Column of each fixed field: the class rank shifts the rest by one.
     col = {key: k for k, key in enumerate(
         ["rank"] + (["class_rank"] if by_class else []) + ["id", "name", "class", "variant", "status", "total", "percent"],
         start=1)}
     first_section = col["percent"] + 1
-    # One prototype style per colour: copying its style record is what
-    # openpyxl itself does when copying cells, and it avoids re-hashing a
-    # fill and a number format for each of up to a million mark cells.
-    styles = {}
-    for kind, fill in FILLS.items():
-        prototype = Cell(sheet)
-        prototype.fill = fill
-        prototype.number_format = "0.##"
-        styles[kind] = prototype._style
-    for row, i in enumerate(order, start=2):
-        s = results.students[i]
-        sheet.cell(row=row, column=col["rank"], value=int(ranks[i]) if ranks[i] > 0 else None)
-        if by_class:
-            sheet.cell(row=row, column=col["class_rank"], value=int(in_class[i]) if in_class[i] > 0 else None)
-        put_text(sheet.cell(row=row, column=col["id"]), s.student_id)
-        put_text(sheet.cell(row=row, column=col["name"]), s.name if s.on_roster else (s.name or t["not_on_roster"]))
-        put_text(sheet.cell(row=row, column=col["class"]), s.klass)
-        sheet.cell(row=row, column=col["variant"], value=s.variant)
-        put_text(sheet.cell(row=row, column=col["status"]), s.status)
-        # after the questions, so the columns before them keep their places; blank when the machine read it all
-        sheet.cell(row=row, column=len(headers), value=s.by_hand or None)
-        if s.absent:
-            put_text(sheet.cell(row=row, column=col["total"]), t["absent"])  # 缺考 is not a score of 0
-        elif s.status != STATUS_NO_SHEET:
-            sheet.cell(row=row, column=col["total"], value=s.total).number_format = "0.##"
-            sheet.cell(row=row, column=col["percent"], value=s.total / full if full else None).number_format = "0.0%"
-            for k, value in enumerate(s.sections):
-                sheet.cell(row=row, column=first_section + k, value=value).number_format = "0.##"
-        if not s.has_sheet or s.absent:  # nothing to colour: an absent candidate has no answers under review
-            continue
-        for offset, c in enumerate(paper):
-            question = results.questions[c]
-            cell = sheet.cell(row=row, column=first_q + offset)
-            score = results.scores[i, c]
-            choice = results.choices[i][c]
-            if math.isnan(score):
-                kind = "flagged"
-            else:
-                cell.value = float(score)
-                if choice == "":
-                    kind = "blank"
-                elif score >= question.points:
-                    kind = "right"
-                elif score > 0:
-                    kind = "partial"
-                else:
-                    kind = "wrong"
-            cell._style = copy(styles[kind])
+
     key_widths = [6] + ([9] if by_class else []) + [12, 9, 9]
     widths = key_widths + [5, 9, 7, 7] + [9] * len(manifest.sections) + [QUESTION_WIDTH] * len(results.questions) + [6]
-    _finish(sheet, 1, len(order) + 1, widths)
+    for column, width in enumerate(widths, 1):
+        sheet.column_dimensions[get_column_letter(column)].width = width
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(widths))}{len(order) + 1}"
     lines = max([label.count("\n") + 2 for label in labels] + [wrapped_lines(h, 9) for h in key_headers])
     sheet.row_dimensions[1].height = 12 * lines + 4  # the 9 pt question labels set the height
-    sheet.freeze_panes = sheet.cell(row=2, column=col["name"])  # rank(s) and 准考证号 stay in view
+    sheet.freeze_panes = f"{get_column_letter(col['name'])}2"  # rank(s) and 准考证号 stay in view
     setup_print(sheet, header_rows=(1, 1), key_columns=len(key_headers), title=title, lang=lang)
+
+    header_cells = []
+    for column, label in enumerate(headers, 1):
+        cell = put_text(WriteOnlyCell(sheet), label)  # class names from the roster are user text
+        cell.font = QUESTION_HEADER_FONT if first_q <= column < len(headers) else HEADER_FONT
+        cell.fill = HEADER_FILL
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        header_cells.append(cell)
+    sheet.append(header_cells)
+
+    # One prototype style per look: copying its style record is what openpyxl
+    # itself does when copying cells, and it avoids re-hashing a fill and a
+    # number format for each of up to ten million mark cells.
+    def style(fill=None, number_format: str = "General"):
+        prototype = Cell(sheet)
+        if fill is not None:
+            prototype.fill = fill
+        prototype.number_format = number_format
+        return prototype._style
+
+    # the style table's entry of each colour, as a cell's ``style_id`` adds it
+    marks = {kind: sheet.parent._cell_styles.add(style(fill, "0.##")) for kind, fill in FILLS.items()}
+    points, percent = style(number_format="0.##"), style(number_format="0.0%")
+
+    def styled(value, look) -> WriteOnlyCell:
+        cell = WriteOnlyCell(sheet, value)
+        cell._style = look  # shared: a streamed cell is written once and never changed
+        return cell
+
+    for i in order:
+        s = results.students[i]
+        row: list = [None] * len(headers)
+        row[col["rank"] - 1] = int(ranks[i]) if ranks[i] > 0 else None
+        if by_class:
+            row[col["class_rank"] - 1] = int(in_class[i]) if in_class[i] > 0 else None
+        row[col["id"] - 1] = put_text(WriteOnlyCell(sheet), s.student_id)
+        row[col["name"] - 1] = put_text(WriteOnlyCell(sheet), s.name if s.on_roster else (s.name or t["not_on_roster"]))
+        row[col["class"] - 1] = put_text(WriteOnlyCell(sheet), s.klass)
+        row[col["variant"] - 1] = s.variant
+        row[col["status"] - 1] = put_text(WriteOnlyCell(sheet), s.status)
+        # after the questions, so the columns before them keep their places; blank when the machine read it all
+        row[len(headers) - 1] = s.by_hand or None
+        if s.absent:
+            row[col["total"] - 1] = put_text(WriteOnlyCell(sheet), t["absent"])  # 缺考 is not a score of 0
+        elif s.status != STATUS_NO_SHEET:
+            row[col["total"] - 1] = styled(s.total, points)
+            row[col["percent"] - 1] = styled(s.total / full if full else None, percent)
+            for k, value in enumerate(s.sections):
+                row[first_section - 1 + k] = styled(value, points)
+        if s.has_sheet and not s.absent:  # an absent candidate has no answers to colour
+            for offset, c in enumerate(paper):
+                question = results.questions[c]
+                score = results.scores[i, c]
+                choice = results.choices[i][c]
+                if math.isnan(score):
+                    kind, value = "flagged", None
+                elif choice == "":
+                    kind, value = "blank", float(score)
+                elif score >= question.points:
+                    kind, value = "right", float(score)
+                elif score > 0:
+                    kind, value = "partial", float(score)
+                else:
+                    kind, value = "wrong", float(score)
+                row[first_q - 1 + offset] = _Mark(value, marks[kind])
+        sheet.append(row)
 
 
 # -- 题目分析 Items ------------------------------------------------------------
