@@ -36,14 +36,7 @@ README = ROOT / "README.md"
 #: What the README does not document yet, each with the reason. The tests below
 #: require this to be exactly the current gaps, so an entry is deleted as soon as
 #: the README catches up (and a new gap cannot hide in here).
-README_GAPS: dict[str, str] = {
-    # issue 14 (the lead documents them from the closing note of branch i14-cluster)
-    "option papergen grade --dask": "cluster section",
-    "option papergen grade --ship-bytes": "cluster section",
-    "option papergen grade --watch": "hot folder",
-    "option papergen grade --idle": "hot folder",
-    "option papergen grade --settle": "hot folder",
-}
+README_GAPS: dict[str, str] = {}
 
 HELP_OPTIONS = ("-h", "--help")  # the group's context_settings give every command both
 
@@ -284,11 +277,7 @@ def architecture_entries() -> list[str]:
 
 #: Modules whose ARCHITECTURE.md paragraph is waiting for the lead (helpers do not edit ARCHITECTURE.md):
 #: module → where the paragraph is. Delete an entry once ARCHITECTURE.md has it (the test says so).
-ARCHITECTURE_GAPS: dict[str, str] = {
-    # issue 14 (paragraphs in the closing note of branch i14-cluster)
-    "papergen/core/cluster.py": "the dask kind of core/executor",
-    "papergen/grade/watch.py": "grade --watch",
-}
+ARCHITECTURE_GAPS: dict[str, str] = {}
 
 
 def test_architecture_has_a_paragraph_for_every_module_and_names_only_real_files():

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from papergen.core.errors import PapergenError
 from papergen.exam.manifest import Manifest
 from papergen.exam.scoring import score_range
-from papergen.grade.settle import settled_sheets
+from papergen.grade.settle import SettledSheet, settled_sheets
 from papergen.grade.store import (
     UNFINISHED_WARNING,
     ReplacedReading,
@@ -107,7 +107,9 @@ def exam_score_range(manifest: Manifest) -> tuple[float, float]:
     return low, high
 
 
-def student_results(db: sqlite3.Connection, manifest: Manifest) -> list[StudentResult]:
+def student_results(
+    db: sqlite3.Connection, manifest: Manifest, sheets: Sequence[SettledSheet] | None = None
+) -> list[StudentResult]:
     """Every student's (and every unidentified sheet's) result from the store, with people's decisions applied.
 
     Sheets are seen through ``settle.settled_sheets``: a 准考证号, 试卷类型, 缺考
@@ -115,7 +117,8 @@ def student_results(db: sqlite3.Connection, manifest: Manifest) -> list[StudentR
     output. A sheet set aside (the same sheet scanned twice) is not a result.
     """
     results: dict[str, StudentResult] = {}
-    sheets = [sheet for sheet in settled_sheets(db, manifest) if sheet.read and not sheet.void]
+    # ``sheets``: the store already settled by the caller (who also needs its review queue): settled once.
+    sheets = [sheet for sheet in (settled_sheets(db, manifest) if sheets is None else sheets) if sheet.read and not sheet.void]
     # A 准考证号 on two sheets: every page carrying it keeps its own row (its
     # other pages too: which sheet they belong with is the open question);
     # adding them up would give one total (over full marks) to two sheets.

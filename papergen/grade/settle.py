@@ -79,6 +79,8 @@ _SHEET_FIELD = {
     "violation-marked": "violation", "violation-unclear": "violation",
 }
 _IDENTITY_FIELDS = ("student_id", "variant")
+#: Sheets named in a duplicate 准考证号's message (the rest are counted).
+DUPLICATES_LISTED = 6
 #: Queue order of item kinds: who the sheet is, pages not read, the sheet's flags, single marks.
 KIND_ORDER = {"identity": 0, "page": 1, "sheet": 2, "mark": 3}
 
@@ -444,12 +446,18 @@ def _flag_duplicates(sheets: list[SettledSheet]) -> None:
     for (student_id, _), group in groups.items():
         if len(group) < 2:
             continue
+        # One list and one message for the whole group, shared by its items: a number on thousands of sheets
+        # (a copier run of one sheet) must not cost thousands of copies of a thousand-name list.
         ids = [f"sheet:{_sheet_id(s.page)}:duplicate-id" for s in group]
-        places = "、".join(page_label(s.page.path, s.page.page, s.page.part, s.page.parts) for s in group)
+        shown = [page_label(s.page.path, s.page.page, s.page.part, s.page.parts) for s in group[:DUPLICATES_LISTED]]
+        places = "、".join(shown) + (f" 等 {len(group)} 张" if len(group) > DUPLICATES_LISTED else "")
+        message = (
+            f"准考证号 {student_id} 出现在 {len(group)} 张答题卡上（{places}）；"
+            f"{'两张' if len(group) == 2 else '这些答题卡'}都已保留，请核对：改正其中一张的准考证号，或作废重复的一张"
+        )
         for sheet, item_id in zip(group, ids):
             sheet.open_items.insert(0, ReviewItem(
-                id=item_id, kind="identity", reason="duplicate-id",
-                message=f"准考证号 {student_id} 出现在 {len(group)} 张答题卡上（{places}）；两张都已保留，请核对：改正其中一张的准考证号，或作废重复的一张",
+                id=item_id, kind="identity", reason="duplicate-id", message=message,
                 where=page_label(sheet.page.path, sheet.page.page, sheet.page.part, sheet.page.parts),
                 path=sheet.page.path, source=sheet.page.source, page=sheet.page.page, part=sheet.page.part,
                 file_hash=sheet.page.file_hash, student_id=student_id, variant=sheet.variant, pages=ids,

@@ -26,7 +26,7 @@ from papergen.grade.results import (  # noqa: F401 - re-exported
     STATUS_REVIEW,
     student_results,
 )
-from papergen.grade.settle import ReviewItem, review_queue
+from papergen.grade.settle import ReviewItem, review_queue, settled_sheets
 from papergen.grade.store import (
     KeyChange,
     grading_finished,
@@ -135,9 +135,10 @@ def load_exam_results(results_dir: str | Path, roster: str | Path | None = None)
     results_dir = Path(results_dir)
     with reading_store(results_dir) as db:
         manifest = Manifest.from_json(json.loads(manifest_from_store(db)))
-        sheets = student_results(db, manifest)
+        settled = settled_sheets(db, manifest)  # once, for the results and the review list
+        sheets = student_results(db, manifest, settled)
         finished = grading_finished(db)
-        review = review_queue(db, manifest)
+        review = review_queue(db, manifest, settled)
         changes = key_changes(db, active_only=False)
         audit = audit_rows(db, manifest, review)
     questions = sorted(manifest.questions.values(), key=lambda q: q.section)  # stable: manifest order within
