@@ -397,13 +397,9 @@ def settle_sheet(
                 number=mark.number, student_id=student_id, variant=variant_name, question_id=question_id,
                 read_letters=mark.letters, darkness=mark.darkness, options=len(mark.darkness),
                 key_letters=sheet_key_letters(manifest, item, key) if item is not None else None,
-                previous=stale, fields=("answer",), confidence=_confidence(mark),
+                previous=stale, fields=("answer",), confidence=mark.confidence,
             ))
     return SettledSheet(page, student_id, variant_name, absent, violation, void, settled, open_items, by_hand, in_force)
-
-
-def _confidence(mark: MarkRow) -> float:
-    return mark.confidence
 
 
 def _variant_names(manifest: Manifest) -> list[str]:
@@ -550,8 +546,8 @@ def decide(
         if mark is None:
             raise InvalidDecision(f"这张答题卡上没有第 {number} 题")
         letters = _checked_letters(new, options=len(mark.darkness), number=number, manifest=manifest, mark=mark, page=page)
-        current = next((d for d in overrides(db) if d.sheet == (page.source, page.page, page.part)
-                        and d.number == number and d.field == "answer" and d.reading == mark_reading(mark)), None)
+        current = next((d for d in reversed(sheet_overrides(db, page))
+                        if d.number == number and d.field == "answer" and d.reading == mark_reading(mark)), None)
         old = current.new if current is not None else mark.letters if mark.outcome != "flagged" else None
         return insert_override(
             db, grader=grader, page=page, number=number, field="answer", old=old, new=letters,
