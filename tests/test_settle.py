@@ -324,3 +324,21 @@ def test_the_store_state_token_changes_with_every_decision_but_not_with_claims(f
     with reading_store(folder) as db:
         tokens.append(state_token(db))
     assert len(set(tokens)) == len(tokens)
+
+
+def test_sheets_are_settled_one_at_a_time_with_the_marks_of_each(tmp_path: Path) -> None:
+    """``marks_by_sheet`` meets every sheet's marks together (a table scan), exactly as ``page_marks`` reads them."""
+    from papergen.grade.store import all_pages, marks_by_sheet, page_marks
+
+    folder = tmp_path / "results"
+    write(folder, *(sheet_record(c * 64, str(tmp_path / f"s{c}.jpg"), student_id=f"20260300{n:02d}")
+                    for n, c in enumerate("abcdef", start=1)))
+    write(folder, sheet_record("9" * 64, str(tmp_path / "sb.jpg"), student_id="2026030002"))  # a rescan under b's name
+    with reading_store(folder) as db:
+        grouped = dict(marks_by_sheet(db))
+        pages = all_pages(db)
+        assert set(grouped) == {p.key for p in pages} and len(pages) == 6
+        assert all(grouped[p.key] == page_marks(db, p.key) for p in pages)
+        sheets = settle.settled_sheets(db, MANIFEST)
+    assert sorted(s.page.key for s in sheets) == sorted(p.key for p in pages)
+    assert all(len(s.marks) == len(VARIANT.items) for s in sheets)

@@ -25,7 +25,7 @@ from papergen.core.executor import run_jobs
 from papergen.exam.manifest import Manifest, manifest_text, read_manifest
 from papergen.grade.ingest import PageJob, PageLoadError, collect_pages, load_page
 from papergen.grade.reader import PageReading, read_sheets
-from papergen.grade.settle import review_queue, score_marked, settled_sheets
+from papergen.grade.settle import iter_settled_sheets, review_queue, score_marked
 from papergen.grade.store import PageRecord, open_store, store_counts
 
 
@@ -237,12 +237,14 @@ def grade(
         db.mark_grading(finished=True)
         counts = store_counts(db.db)
         # People's decisions settle items: the summary lists only what is still open.
-        sheets = settled_sheets(db.db, manifest)
+        open_items, flagged_pages = [], 0
+        for sheet in iter_settled_sheets(db.db, manifest):  # one sheet's marks in memory at a time
+            open_items += sheet.open_items
+            flagged_pages += bool(sheet.read and sheet.open_items)
         summary.review = [
             (f"{item.where}" + (f" 第 {item.number} 题" if item.number else "") + "：" if item.where else "") + item.message
-            for item in review_queue(db.db, manifest, sheets)
+            for item in review_queue(db.db, manifest, open_items=open_items)
         ]
-        flagged_pages = sum(1 for sheet in sheets if sheet.read and sheet.open_items)
     summary.read, summary.rejected, summary.errors = counts.read, counts.rejected, counts.errors
     summary.flagged_pages, summary.black_and_white, summary.replaced = flagged_pages, counts.black_and_white, counts.replaced
     summary.seconds = time.perf_counter() - start

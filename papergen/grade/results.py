@@ -25,13 +25,13 @@ import csv
 import io
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from papergen.core.errors import PapergenError
 from papergen.exam.manifest import Manifest
 from papergen.exam.scoring import score_range
-from papergen.grade.settle import SettledSheet, settled_sheets
+from papergen.grade.settle import SettledSheet, iter_settled_sheets
 from papergen.grade.store import (
     UNFINISHED_WARNING,
     ReplacedReading,
@@ -108,28 +108,27 @@ def exam_score_range(manifest: Manifest) -> tuple[float, float]:
 
 
 def student_results(
-    db: sqlite3.Connection, manifest: Manifest, sheets: Sequence[SettledSheet] | None = None
+    db: sqlite3.Connection, manifest: Manifest, sheets: Iterable[SettledSheet] | None = None, *, detail: bool = True
 ) -> list[StudentResult]:
     """Every student's (and every unidentified sheet's) result from the store, with people's decisions applied.
 
-    Sheets are seen through ``settle.settled_sheets``: a 准考证号, 试卷类型, 缺考
-    or answer settled by a person, and a corrected key, count here as in every
-    output. A sheet set aside (the same sheet scanned twice) is not a result.
+    Sheets are seen through ``settle.iter_settled_sheets``: a 准考证号, 试卷类型,
+    缺考 or answer settled by a person, and a corrected key, count here as in
+    every output. A sheet set aside (the same sheet scanned twice) is not a
+    result. Sheets are taken one at a time (``sheets``: the caller's own pass
+    over the store, when it needs the sheets too); ``detail=False`` leaves out
+    each student's per-question scores and choices, which ``results`` does not
+    print and which are most of the memory at 100,000 students.
     """
     results: dict[str, StudentResult] = {}
-    # ``sheets``: the store already settled by the caller (who also needs its review queue): settled once.
-    sheets = [sheet for sheet in (settled_sheets(db, manifest) if sheets is None else sheets) if sheet.read and not sheet.void]
-    # A 准考证号 on two sheets: every page carrying it keeps its own row (its
-    # other pages too: which sheet they belong with is the open question);
-    # adding them up would give one total (over full marks) to two sheets.
-    duplicated: dict[str, str] = {}
-    for sheet in sheets:
-        for item in sheet.open_items:
-            if item.reason == "duplicate-id" and sheet.student_id is not None:
-                duplicated.setdefault(sheet.student_id, item.message)
-    for sheet in sheets:
+    for sheet in iter_settled_sheets(db, manifest) if sheets is None else sheets:
+        if not sheet.read or sheet.void:
+            continue
         page, sid = sheet.page, sheet.student_id
-        duplicate = sid in duplicated
+        # A 准考证号 on two sheets: every page carrying it keeps its own row (its
+        # other pages too: which sheet they belong with is the open question);
+        # adding them up would give one total (over full marks) to two sheets.
+        duplicate = sheet.duplicate_message is not None
         key = f"{sid}@{page.where}" if (sid is None or duplicate) else sid
         result = results.get(key)
         if result is None:
@@ -138,7 +137,7 @@ def student_results(
                 [0.0] * len(manifest.sections), 0, 0, duplicate=duplicate,
             )
             if duplicate and not any(item.reason == "duplicate-id" for item in sheet.open_items):
-                result.flags.append(duplicated[sid])
+                result.flags.append(sheet.duplicate_message)
         result.pages.append(page.where)
         result.absent = result.absent or sheet.absent
         # a 违纪 mark stays the student's status even once a person has looked at its flag
@@ -146,7 +145,7 @@ def student_results(
         result.variant = result.variant or sheet.variant
         result.by_hand += sheet.by_hand
         for mark in sheet.marks:
-            if mark.question_id is not None:
+            if detail and mark.question_id is not None:
                 result.choices[mark.question_id] = mark.bank_letters if mark.outcome != "flagged" else None
             if mark.score is None:
                 if not sheet.absent and not mark.dropped:
@@ -155,7 +154,8 @@ def student_results(
             result.total += mark.score
             result.sections[mark.section] += mark.score
             result.answered += mark.outcome == "answer"
-            result.scores[mark.question_id] = mark.score
+            if detail:
+                result.scores[mark.question_id] = mark.score
         result.flags += [
             (f"第 {item.number} 题：" if item.number and not item.message.startswith(f"第 {item.number} 题") else "")
             + item.message
@@ -263,5 +263,5 @@ def _is_number(text: str) -> bool:
 
 def results_text(db: sqlite3.Connection, manifest: Manifest, fmt: str) -> str:
     """What ``papergen results`` prints."""
-    text = format_results(student_results(db, manifest), manifest, fmt, replaced_readings(db))
+    text = format_results(student_results(db, manifest, detail=False), manifest, fmt, replaced_readings(db))
     return text + "\n" + UNFINISHED_WARNING if fmt == "table" and not grading_finished(db) else text

@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from papergen.bank.model import LETTERS
@@ -43,12 +43,12 @@ from papergen.grade.store import (
     Override,
     PageRow,
     all_flags,
-    all_marks,
     all_pages,
     file_error_rows,
     insert_key_change,
     insert_override,
     key_changes,
+    marks_by_sheet,
     overrides,
     page_flags,
     page_label,
@@ -232,6 +232,9 @@ class SettledSheet:
     open_items: list[ReviewItem]
     by_hand: int  # answers and identity settled by a person
     decisions: list[Override] = field(default_factory=list)  # in force on this sheet
+    # Set when this sheet's 准考证号 is on two sheets of the same sheet page (this one or another of its pages):
+    # the message of that duplicate item. Every page carrying the number then stays a row of its own.
+    duplicate_message: str | None = None
 
     @property
     def read(self) -> bool:
@@ -416,21 +419,52 @@ def sheet_key_letters(manifest: Manifest, item, key: KeyInForce | None) -> str:
 
 def settled_sheets(db: sqlite3.Connection, manifest: Manifest) -> list[SettledSheet]:
     """Every current page of the store, settled; duplicates of one 准考证号 get an identity item each."""
+    return list(iter_settled_sheets(db, manifest))
+
+
+def iter_settled_sheets(db: sqlite3.Connection, manifest: Manifest) -> Iterator[SettledSheet]:
+    """``settled_sheets`` one sheet at a time, in store order: only one sheet's marks are in memory at once.
+
+    Who each sheet belongs to (and so which 准考证号 are on two sheets) is
+    settled first, from the pages, flags and decisions alone — no marks —
+    with the same ``settle_sheet``; then each sheet is settled with its marks
+    as the store yields them and gets its duplicate items.
+    """
     decisions_by_sheet: dict[tuple[str, int, int], list[Override]] = {}
     for decision in overrides(db):
         decisions_by_sheet.setdefault(decision.sheet, []).append(decision)
     book = keys_in_force(manifest, key_changes(db))
-    marks, flags = all_marks(db), all_flags(db)
+    flags = all_flags(db)
+    pages = {page.key: page for page in all_pages(db)}
+
+    def settle(page: PageRow, marks: Sequence[MarkRow], scored: dict | None = None) -> SettledSheet:
+        decisions = decisions_by_sheet.get((page.source, page.page, page.part), [])
+        return settle_sheet(page, marks, flags.get(page.key, []), decisions, manifest, book, scored)
+
+    identities = [settle(page, []) for page in pages.values()]
+    _flag_duplicates(identities)
+    duplicate_items = {
+        sheet.page.key: [item for item in sheet.open_items if item.reason == "duplicate-id"] for sheet in identities
+    }
+    duplicated = {
+        sheet.student_id: items[0].message for sheet in identities if (items := duplicate_items[sheet.page.key])
+    }
+    del identities
     scored: dict = {}
-    sheets = [
-        settle_sheet(
-            page, marks.get(page.key, []), flags.get(page.key, []),
-            decisions_by_sheet.get((page.source, page.page, page.part), []), manifest, book, scored,
-        )
-        for page in all_pages(db)
-    ]
-    _flag_duplicates(sheets)
-    return sheets
+
+    def finish(page: PageRow, marks: Sequence[MarkRow]) -> SettledSheet:
+        sheet = settle(page, marks, scored)
+        sheet.open_items[:0] = duplicate_items.get(page.key, [])
+        if sheet.read and not sheet.void and sheet.student_id in duplicated:
+            sheet.duplicate_message = duplicated[sheet.student_id]
+        return sheet
+
+    for key, marks in marks_by_sheet(db):
+        page = pages.pop(key, None)
+        if page is not None:
+            yield finish(page, marks)
+    for page in pages.values():  # pages with no marks: not read, or read with nothing on them
+        yield finish(page, [])
 
 
 def _flag_duplicates(sheets: list[SettledSheet]) -> None:
@@ -461,10 +495,17 @@ def _flag_duplicates(sheets: list[SettledSheet]) -> None:
             ))
 
 
-def review_queue(db: sqlite3.Connection, manifest: Manifest, sheets: Sequence[SettledSheet] | None = None) -> list[ReviewItem]:
-    """Every open item, most harmful first (see the module docstring); files that could not be read last-but-pages."""
-    sheets = settled_sheets(db, manifest) if sheets is None else sheets
-    items = [item for sheet in sheets for item in sheet.open_items]
+def review_queue(
+    db: sqlite3.Connection, manifest: Manifest, sheets: Iterable[SettledSheet] | None = None, *,
+    open_items: Sequence[ReviewItem] | None = None,
+) -> list[ReviewItem]:
+    """Every open item, most harmful first (see the module docstring), files that could not be read among the pages.
+
+    ``sheets`` or ``open_items``: what the caller's own pass over the store already settled.
+    """
+    if open_items is None:
+        open_items = [item for sheet in (iter_settled_sheets(db, manifest) if sheets is None else sheets) for item in sheet.open_items]
+    items = list(open_items)
     acked = {d.new for d in overrides(db) if d.field == "ack" and d.number == -1}
     for error in file_error_rows(db):
         if f"{error.source}|{error.file_hash}|{error.reason}" in acked:

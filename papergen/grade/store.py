@@ -717,25 +717,30 @@ def page_frame(db: sqlite3.Connection, key: tuple[str, int, int]) -> dict | None
     return json.loads(row[0]) if row and row[0] else None
 
 
-def all_marks(db: sqlite3.Connection) -> dict[tuple[str, int, int], list[MarkRow]]:
-    """The marks of every current reading, by sheet key, in question order: one query for the whole store."""
-    marks: dict[tuple[str, int, int], list[MarkRow]] = {}
+def marks_by_sheet(db: sqlite3.Connection) -> Iterator[tuple[tuple[str, int, int], list[MarkRow]]]:
+    """The marks of every current reading, one sheet at a time: ``(key, marks in question order)``.
+
+    A sheet's marks are written in one statement of one transaction, so they
+    hold consecutive rowids and a plain table scan (no ORDER BY, no index
+    walk) meets them together; only one sheet's marks are in memory at a time.
+    """
     key = None
     rows: list[MarkRow] = []
-    # Table order (a page's marks are written together, in question order); no ORDER BY, which would
-    # walk the primary-key index and fetch every row out of order.
+    finished: set[tuple[str, int, int]] = set()
     for file_hash, page, part, *fields in db.execute(
         "SELECT file_hash, page, part, number, question_id, section, outcome, letters, bank_letters, score, darkness, "
         "confidence FROM marks"
     ):
         if key != (file_hash, page, part):
-            key = (file_hash, page, part)
-            rows = marks.setdefault(key, [])
+            if key is not None:
+                yield key, sorted(rows, key=lambda mark: mark.number)
+                finished.add(key)
+            key, rows = (file_hash, page, part), []
+            if key in finished:  # cannot happen with marks written by ``write_page``
+                raise StoreMismatch("成绩库中一张答题卡的各题记录不连续，无法逐张读取", hint="这是 papergen 的错误，请把成绩文件夹报告给开发者")
         rows.append(MarkRow._make(fields))
-    for rows in marks.values():
-        if any(a.number > b.number for a, b in zip(rows, rows[1:])):
-            rows.sort(key=lambda mark: mark.number)
-    return marks
+    if key is not None:
+        yield key, sorted(rows, key=lambda mark: mark.number)
 
 
 def all_flags(db: sqlite3.Connection) -> dict[tuple[str, int, int], list[FlagRow]]:

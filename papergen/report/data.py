@@ -26,7 +26,7 @@ from papergen.grade.results import (  # noqa: F401 - re-exported
     STATUS_REVIEW,
     student_results,
 )
-from papergen.grade.settle import ReviewItem, review_queue, settled_sheets
+from papergen.grade.settle import ReviewItem, iter_settled_sheets, review_queue
 from papergen.grade.store import (
     KeyChange,
     grading_finished,
@@ -135,10 +135,17 @@ def load_exam_results(results_dir: str | Path, roster: str | Path | None = None)
     results_dir = Path(results_dir)
     with reading_store(results_dir) as db:
         manifest = Manifest.from_json(json.loads(manifest_from_store(db)))
-        settled = settled_sheets(db, manifest)  # once, for the results and the review list
-        sheets = student_results(db, manifest, settled)
+        # One pass over the store, a sheet at a time, for the results and the review list.
+        open_items: list[ReviewItem] = []
+
+        def collecting(sheets):
+            for sheet in sheets:
+                open_items.extend(sheet.open_items)
+                yield sheet
+
+        sheets = student_results(db, manifest, collecting(iter_settled_sheets(db, manifest)))
         finished = grading_finished(db)
-        review = review_queue(db, manifest, settled)
+        review = review_queue(db, manifest, open_items=open_items)
         changes = key_changes(db, active_only=False)
         audit = audit_rows(db, manifest, review)
     questions = sorted(manifest.questions.values(), key=lambda q: q.section)  # stable: manifest order within
