@@ -605,7 +605,6 @@ def feedback_command(results_dir: Path, outdir: Path, roster, show_rank: bool, w
     answer sheet as the last page; exit 3 when a scan could not be drawn
     (those PDFs are written without it).
     """
-    from papergen.core.errors import InputFileError
     from papergen.report.annotate import plan_annotations
     from papergen.report.data import load_exam_results
     from papergen.report.feedback import write_feedback
@@ -621,13 +620,7 @@ def feedback_command(results_dir: Path, outdir: Path, roster, show_rank: bool, w
         click.echo(f"未生成（{len(result.skipped)} 人）：")
         for line in result.skipped:
             click.echo(f"  {line}")
-    if result.sheets_unavailable:
-        for line in result.sheets_unavailable:
-            click.echo(f"  无法附上答题卡：{terminal_line(line)}", err=True)
-        raise InputFileError(
-            f"{len(result.sheets_unavailable)} 页答题卡的扫描文件无法读取（已移动、删除或更换），这些反馈没有附上答题卡",
-            hint="把扫描文件放回评阅时的位置后重新运行",
-        )
+    fail_on_missing_scans(result.sheets_unavailable, "无法附上答题卡", "这些反馈没有附上答题卡", "把扫描文件放回评阅时的位置后重新运行")
 
 
 @cli.command("annotate")
@@ -643,7 +636,6 @@ def annotate_command(results_dir: Path, outdir: Path, by_class: bool, roster) ->
     Absent candidates get none. Exit 3 when some scan could not be drawn any
     more (moved or deleted): the others are written, the missing pages listed.
     """
-    from papergen.core.errors import InputFileError
     from papergen.report.annotate import write_annotated
 
     result = write_annotated(results_dir, outdir, roster=roster, by_class=by_class)
@@ -652,13 +644,18 @@ def annotate_command(results_dir: Path, outdir: Path, by_class: bool, roster) ->
         click.echo(f"未生成（{len(result.skipped)} 张）：")
         for line in result.skipped:
             click.echo(f"  {terminal_line(line)}")
-    if result.unavailable:
-        for line in result.unavailable:
-            click.echo(f"  无法显示：{terminal_line(line)}", err=True)
-        raise InputFileError(
-            f"{len(result.unavailable)} 页答题卡的扫描文件无法读取（已移动、删除或更换），这些页没有生成",
-            hint="把扫描文件放回评阅时的位置后重新运行；其余的 PDF 已写好",
-        )
+    fail_on_missing_scans(result.unavailable, "无法显示", "这些页没有生成", "把扫描文件放回评阅时的位置后重新运行；其余的 PDF 已写好")
+
+
+def fail_on_missing_scans(lines: list[str], label: str, consequence: str, hint: str) -> None:
+    """List the scans that could not be drawn any more and exit 3 (everything else was written)."""
+    if not lines:
+        return
+    from papergen.core.errors import InputFileError
+
+    for line in lines:
+        click.echo(f"  {label}：{terminal_line(line)}", err=True)
+    raise InputFileError(f"{len(lines)} 页答题卡的扫描文件无法读取（已移动、删除或更换），{consequence}", hint=hint)
 
 
 def terminal_line(text: str) -> str:

@@ -208,7 +208,7 @@ def _run_task(fn: Callable, chunk: list, context: Any, has_context: bool, initia
 @contextlib.contextmanager
 def run_on_cluster(
     fn: Callable,
-    jobs: Iterable,
+    chunks: Iterable[list],
     *,
     address: str,
     local_workers: int,
@@ -221,8 +221,8 @@ def run_on_cluster(
     on_lost: Callable[[Any], Any] | None,
 ) -> Iterator[Iterator]:
     """``run_jobs(kind="dask")``: connect, run the jobs as tasks, hand back results; clean up however it ends."""
-    jobs = iter(jobs)
-    first = next(jobs, _END)
+    chunks = iter(chunks)  # the executor's chunks of ``chunksize`` jobs: one task each
+    first = next(chunks, _END)
     if first is _END:  # nothing to do: no cluster needed
         yield iter(())
         return
@@ -234,7 +234,7 @@ def run_on_cluster(
         shared = client.submit(_the_context, context, key=f"context-{uuid.uuid4().hex}", pure=False) if has_context else None
         tasks = _Tasks(client, fn, shared, has_context, initializer, window, max(1, chunksize))
         try:
-            yield _results(distributed, tasks, _chunks(_chained(first, jobs), max(1, chunksize)), ordered, on_lost)
+            yield _results(distributed, tasks, _chained(first, chunks), ordered, on_lost)
         finally:
             tasks.cancel()
 
@@ -245,17 +245,6 @@ _END: Any = object()
 def _chained(first: Any, rest: Iterator) -> Iterator:
     yield first
     yield from rest
-
-
-def _chunks(jobs: Iterator, size: int) -> Iterator[list]:
-    chunk: list = []
-    for job in jobs:
-        chunk.append(job)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 class _Tasks:

@@ -172,7 +172,7 @@ def run_jobs(
         from papergen.core import cluster as dask_cluster
 
         with dask_cluster.run_on_cluster(
-            fn, jobs, address=cluster or dask_cluster.LOCAL, local_workers=workers,
+            fn, _chunks(jobs, max(1, chunksize)), address=cluster or dask_cluster.LOCAL, local_workers=workers,
             context=None if context is _NO_CONTEXT else context, has_context=context is not _NO_CONTEXT,
             initializer=initializer, window=window, chunksize=chunksize, ordered=ordered, on_lost=on_lost,
         ) as results:

@@ -822,29 +822,20 @@ _OVERRIDE_COLUMNS = "id, at, grader, source, page, part, file_hash, number, fiel
 
 def overrides(db: sqlite3.Connection, *, active_only: bool = True) -> list[Override]:
     """Every decision on sheets, oldest first (undone ones too unless ``active_only``)."""
-    if not has_decisions(db):
-        return []
-    return [
-        Override(*row)
-        for row in db.execute(
-            f"SELECT {_OVERRIDE_COLUMNS} "
-            "FROM overrides " + ("WHERE state = 'active' " if active_only else "") + "ORDER BY id"
-        )
-    ]
+    return _select_overrides(db, "WHERE state = 'active'" if active_only else "", ())
 
 
 def sheet_overrides(db: sqlite3.Connection, page: PageRow) -> list[Override]:
     """The active decisions on one sheet (by file name, page and part), oldest first."""
+    return _select_overrides(
+        db, "WHERE source = ? AND page = ? AND part = ? AND state = 'active'", (page.source, page.page, page.part)
+    )
+
+
+def _select_overrides(db: sqlite3.Connection, where: str, params: tuple) -> list[Override]:
     if not has_decisions(db):
         return []
-    return [
-        Override(*row)
-        for row in db.execute(
-            f"SELECT {_OVERRIDE_COLUMNS} "
-            "FROM overrides WHERE source = ? AND page = ? AND part = ? AND state = 'active' ORDER BY id",
-            (page.source, page.page, page.part),
-        )
-    ]
+    return [Override(*row) for row in db.execute(f"SELECT {_OVERRIDE_COLUMNS} FROM overrides {where} ORDER BY id", params)]
 
 
 def key_changes(db: sqlite3.Connection, *, active_only: bool = True) -> list[KeyChange]:
