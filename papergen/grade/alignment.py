@@ -7,8 +7,8 @@ bracket "[ A ]", so under the right frame a thin vertical stroke lies at
 each box's left and right edge, darker than the paper just outside it.
 Under a wrong frame most predicted edges fall on paper, letters or pencil.
 
-``frame_alignment`` measures that on the canonical page (a pure function:
-arrays in, a small dataclass out); ``is_aligned`` decides from those numbers
+``frame_alignment`` measures that on the canonical page, or on the windows
+of it the reader samples (a pure function: arrays in, a small dataclass out); ``is_aligned`` decides from those numbers
 alone, and the reader refuses a page whose frame is not.
 
 A filled box is dark on its edges too, so marks do not lower the score;
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from papergen.grade import bubbles
+from papergen.grade.windows import CanonicalSample, Windows
 from papergen.sheet.layout import Rect, SheetGeometry
 
 #: How far (pixels, either way) a printed edge may lie from where the frame
@@ -84,13 +84,13 @@ class Alignment:
     numbered: float
 
 
-def edge_contrast(table: np.ndarray, rects_px: np.ndarray, slack: int = EDGE_SLACK_PX) -> np.ndarray:
+def edge_contrast(windows: Windows, rects_px: np.ndarray, slack: int = EDGE_SLACK_PX) -> np.ndarray:
     """How much darker each box's left and right edges are than the paper just outside them.
 
     Parameters
     ----------
-    table : (H + 1, W + 1) int
-        ``bubbles.summed_area`` of the canonical page.
+    windows
+        The canonical page around each box (``CanonicalSample.windows(rects_px)``).
     rects_px : (N, 4) float
         Boxes as ``x, y, w, h`` in page pixels.
 
@@ -101,20 +101,22 @@ def edge_contrast(table: np.ndarray, rects_px: np.ndarray, slack: int = EDGE_SLA
     averaged over the middle half of the box's height (the brackets' short
     horizontal ticks and the letter stay out of it).
     """
-    height, width = table.shape[0] - 1, table.shape[1] - 1
+    table = windows.summed()
     x, y, w, h = (rects_px[:, k] for k in range(4))
-    r0 = np.clip(np.round(y + 0.25 * h).astype(int), 0, height - 1)
-    r1 = np.clip(np.round(y + 0.75 * h).astype(int), r0 + 1, height)
+    r0 = np.round(y + 0.25 * h).astype(int)
+    r1 = np.maximum(np.round(y + 0.75 * h).astype(int), r0 + 1)
     # Column offsets from each edge, outward positive: the slack window, then the outside band.
     window = np.arange(-slack, slack + 1)
     outside = np.arange(slack + OUTSIDE_GAP_PX, slack + OUTSIDE_GAP_PX + OUTSIDE_WIDTH_PX)
     contrasts = []
     for edge, outward in ((x, -1), (x + w, 1)):
         centre = np.round(edge).astype(int)[:, None]
-        cols = np.clip(centre + outward * np.concatenate([window, outside])[None, :], 0, width - 1)
+        cols = centre + outward * np.concatenate([window, outside])[None, :]
         # column means over rows r0:r1 straight from the summed-area table: (N, K)
-        sums = (table[r1[:, None], cols + 1].astype(np.int64) - table[r0[:, None], cols + 1]
-                - table[r1[:, None], cols] + table[r0[:, None], cols])
+        top, left = windows.locate(r0[:, None], cols)
+        bottom, _ = windows.locate(r1[:, None], cols)
+        sums = (table[bottom, left + 1].astype(np.int64) - table[top, left + 1]
+                - table[bottom, left] + table[top, left])
         means = sums / (r1 - r0)[:, None]
         stroke = means[:, : window.size].min(axis=1)
         paper = means[:, window.size :].mean(axis=1)
@@ -122,12 +124,13 @@ def edge_contrast(table: np.ndarray, rects_px: np.ndarray, slack: int = EDGE_SLA
     return np.stack(contrasts, axis=1)
 
 
-def ink_shares(page: np.ndarray, zones_px: np.ndarray) -> np.ndarray:
+def ink_shares(sample: CanonicalSample, zones_px: np.ndarray) -> np.ndarray:
     """Share of ink (pixels darker than ``INK_BELOW``) in each of a few equal-sized zones.
 
     Parameters
     ----------
-    page : (H, W) uint8
+    sample
+        The canonical page (``CanonicalSample``).
     zones_px : (Z, 4) float
         ``x, y, w, h`` in page pixels; every zone is taken at the first one's size.
 
@@ -137,11 +140,12 @@ def ink_shares(page: np.ndarray, zones_px: np.ndarray) -> np.ndarray:
     """
     if not len(zones_px):
         return np.empty(0)
-    # The zones are small and few: gathering their pixels costs less than an ink table of the whole page.
+    windows = sample.windows(zones_px)
     w, h = max(1, int(round(zones_px[0, 2]))), max(1, int(round(zones_px[0, 3])))
-    rows = np.clip(np.round(zones_px[:, 1]).astype(int)[:, None, None] + np.arange(h)[None, :, None], 0, page.shape[0] - 1)
-    cols = np.clip(np.round(zones_px[:, 0]).astype(int)[:, None, None] + np.arange(w)[None, None, :], 0, page.shape[1] - 1)
-    return (page[rows, cols] < INK_BELOW).mean(axis=(1, 2))
+    rows = np.round(zones_px[:, 1]).astype(int)[:, None, None] + np.arange(h)[None, :, None]
+    cols = np.round(zones_px[:, 0]).astype(int)[:, None, None] + np.arange(w)[None, None, :]
+    rows, cols = windows.locate(rows, cols)
+    return (windows.pixels[rows, cols] < INK_BELOW).mean(axis=(1, 2))
 
 
 def number_zones(geometry: SheetGeometry, page_number: int) -> tuple[np.ndarray, np.ndarray]:
@@ -174,14 +178,18 @@ def number_zones(geometry: SheetGeometry, page_number: int) -> tuple[np.ndarray,
     return digits, moved[~near.any(axis=1) & ~texted.any(axis=1)]
 
 
-def frame_alignment(page: np.ndarray, rects: tuple[Rect, ...], geometry: SheetGeometry, ppm: float, page_number: int = 1) -> Alignment:
+def frame_alignment(
+    page: np.ndarray | CanonicalSample, rects: tuple[Rect, ...], geometry: SheetGeometry, ppm: float, page_number: int = 1,
+) -> Alignment:
     """Measure whether the printed boxes and question numbers lie where the geometry predicts.
 
     Parameters
     ----------
-    page : (H, W) uint8
+    page : (H, W) uint8 or CanonicalSample
         The canonical page (``reader.canonical_page``): flat-fielded, frame
-        origin at ``geometry.origin`` mm, ``ppm`` pixels per mm.
+        origin at ``geometry.origin`` mm, ``ppm`` pixels per mm; or the
+        reader's sample of it (``CanonicalSample.of_scan``), which holds
+        only the pixels measured.
     rects
         The boxes to check (frame mm): a ``BoxTable``'s ``rects``.
     page_number
@@ -191,6 +199,8 @@ def frame_alignment(page: np.ndarray, rects: tuple[Rect, ...], geometry: SheetGe
     -------
     Alignment
     """
+    sample = page if isinstance(page, CanonicalSample) else CanonicalSample.of_page(page)
+
     def to_px(frame_mm: np.ndarray) -> np.ndarray:
         px = np.empty_like(frame_mm)
         px[:, :2] = (frame_mm[:, :2] + np.asarray(geometry.origin, dtype=float)) * ppm
@@ -198,10 +208,14 @@ def frame_alignment(page: np.ndarray, rects: tuple[Rect, ...], geometry: SheetGe
         return px
 
     mm = np.asarray(rects, dtype=float).reshape(-1, 4)
-    contrast = edge_contrast(bubbles.summed_area(page), to_px(mm)).min(axis=1) if len(mm) else np.empty(0)
+    if len(mm):
+        boxes = to_px(mm)
+        contrast = edge_contrast(sample.windows(boxes), boxes).min(axis=1)
+    else:
+        contrast = np.empty(0)
     digits, clean = number_zones(geometry, page_number)
     shown = np.concatenate([
-        ink_shares(page, to_px(digits)) >= DIGIT_INK, ink_shares(page, to_px(clean)) <= CLEAN_INK,
+        ink_shares(sample, to_px(digits)) >= DIGIT_INK, ink_shares(sample, to_px(clean)) <= CLEAN_INK,
     ]) if len(digits) else np.empty(0, bool)
     return Alignment(
         boxes=len(mm),

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from papergen.bank.model import LETTERS
+from papergen.grade.windows import Windows
 
 #: Darkness (0 = paper, 1 = ink) at or above which a box is marked.
 MARKED = 0.38
@@ -102,21 +103,27 @@ def summed_area(image: np.ndarray) -> np.ndarray:
     return cv2.integral(image, sdepth=depth)
 
 
-def box_means_from(table: np.ndarray, rects_px: np.ndarray, inset: float = INSET) -> np.ndarray:
+def box_means_from(table: np.ndarray, rects_px: np.ndarray, inset: float = INSET, windows: Windows | None = None) -> np.ndarray:
     """Mean of the image behind ``table`` over each box, ``inset`` left out on each side.
 
     Parameters
     ----------
     table : (H + 1, W + 1) int32 or float64
-        ``summed_area`` of the image.
+        ``summed_area`` of the image: of the canonical page, or of
+        ``windows.pixels`` (then box ``k`` lies in window ``k``).
     rects_px : (N, 4) float
-        Boxes as ``x, y, w, h`` in image pixels.
+        Boxes as ``x, y, w, h`` in (canonical) page pixels.
     inset : float
         Share of each side left out (``INSET`` for the interior, ``WHOLE_INSET``
         for the whole box).
+    windows : optional
+        The windows ``table`` sums (``CanonicalSample.windows(rects_px)``).
     """
-    shape = (table.shape[0] - 1, table.shape[1] - 1)
+    shape = (table.shape[0] - 1, table.shape[1] - 1) if windows is None else windows.page_shape
     r0, r1, c0, c1 = _interior_bounds(shape, rects_px, inset)
+    if windows is not None:  # the same pixels, where their windows hold them
+        rows, cols = windows.locate(np.stack([r0, r1], axis=1), np.stack([c0, c1], axis=1))
+        (r0, r1), (c0, c1) = rows.T, cols.T
     total = table[r1, c1].astype(np.int64) - table[r0, c1] - table[r1, c0] + table[r0, c0]
     return total / ((r1 - r0) * (c1 - c0))
 
@@ -157,15 +164,29 @@ def box_coverage(page: np.ndarray, rects_px: np.ndarray, level: float, inset: fl
     return box_means_from(summed_area((page < level).astype(np.uint8)), rects_px, inset)
 
 
-def estimate_levels(page: np.ndarray, fiducial_means: np.ndarray, all_box_means: np.ndarray) -> Levels:
+def paper_white(grid: np.ndarray) -> float:
+    """The page's paper white: the 92nd percentile of ``grid`` (uint8, every fourth pixel of the page each way).
+
+    Read from the grey-level histogram: the same number ``np.percentile``
+    interpolates, without sorting a hundred thousand pixels.
+    """
+    counts = np.cumsum(np.bincount(grid.ravel(), minlength=256))
+    position = 0.92 * (counts[-1] - 1)
+    low = int(position)
+    below, above = np.searchsorted(counts, [low, low + 1], side="right")  # the low-th and next smallest values
+    return float(below + (position - low) * (above - below))
+
+
+def estimate_levels(page: np.ndarray | None, fiducial_means: np.ndarray, all_box_means: np.ndarray, white: float | None = None) -> Levels:
     """This sheet's paper white, ink black and empty-box darkness.
 
-    White is a high percentile of the page; black the mean grey of the
-    darkest fiducial interiors (one may be covered: the lightest is dropped); the empty box is the median box (on any
-    sheet most boxes are empty), expressed as darkness.
+    White is a high percentile of the page (``paper_white`` of every fourth
+    pixel; or ``white`` when already known, ``page`` then unused); black the
+    mean grey of the darkest fiducial interiors (one may be covered: the
+    lightest is dropped); the empty box is the median box (on any sheet most
+    boxes are empty), expressed as darkness.
     """
-    sample = page[::4, ::4]
-    white = float(np.percentile(sample, 92))
+    white = paper_white(page[::4, ::4]) if white is None else float(white)
     fiducials = np.sort(np.asarray(fiducial_means, dtype=float))
     black = float(np.mean(fiducials[: max(1, len(fiducials) - 1)]))
     if white - black < 40:

@@ -3,8 +3,9 @@
 ``read_sheets(gray, manifest)`` finds every answer sheet on the page (two for
 a copier's 2-up page) and reads each one in named steps (``read_registered``):
 
-1. register: the frame (``registration``) and the page warped upright,
-   lighting divided out (``canonical_page``);
+1. register: the frame (``registration``) and the page as if warped
+   upright, lighting divided out (``canonical_page``) — sampled only where
+   it is measured (``sample_page``);
 2. accept: the QR code checked against the exam and the build that printed
    it (``accept_sheet``), which also says which page of the sheet this is;
 3. align: the printed boxes and question numbers found where the frame puts
@@ -41,12 +42,16 @@ from papergen.grade.registration import (
     PX_PER_MM,
     Registration,
     RegistrationError,
-    decode_qr,
+    decode_qr_crop,
     flat_field,
+    page_shape,
+    page_to_image,
+    qr_bounds,
     register,
     register_all,
     warp_to_page,
 )
+from papergen.grade.windows import CanonicalSample
 from papergen.sheet.code import SheetCode, printable
 from papergen.sheet.layout import BoxTable, Rect, SheetGeometry
 
@@ -268,14 +273,15 @@ def read_registered(
     only when its own QR code confirms it.
     """
     geometry = manifest.sheet
-    page = canonical_page(gray, registration, geometry, ppm)
+    # Only the pixels measured, sampled straight from the scan: the whole canonical page is never made.
+    page = sample_page(gray, registration, geometry, ppm)
     reading = PageReading(status="read", rotation=registration.rotation, fiducials=registration.fiducials)
     reading.frame = {
         "homography": [round(float(v), 6) for v in registration.homography.ravel()],
         "size": [int(gray.shape[1]), int(gray.shape[0])], "mirrored": False,
     }
     reading.binary = is_black_and_white(gray)
-    reading.qr_text = registration.qr_text or decode_qr(page, geometry, ppm)
+    reading.qr_text = registration.qr_text or decode_qr_crop(page.region(*qr_bounds(geometry, ppm)))
     code = sheet_code(reading.qr_text)
     accepted = accept_sheet(code, manifest, fiducials=registration.fiducials, another=another)
     if isinstance(accepted, Refusal):
@@ -337,6 +343,17 @@ def canonical_page(gray: np.ndarray, registration: Registration, geometry: Sheet
     # Divide out lighting (shadows, a phone's vignette) so that every box is
     # measured against the paper right around it.
     return flat_field(page, kernel=int(12 * ppm))
+
+
+def sample_page(gray: np.ndarray, registration: Registration, geometry: SheetGeometry, ppm: float) -> CanonicalSample:
+    """The canonical page (``canonical_page``) where it is measured: windows sampled from the scan on demand.
+
+    Parameters
+    ----------
+    gray : (H, W) uint8
+        The scanned page.
+    """
+    return CanonicalSample.of_scan(gray, page_to_image(registration, geometry, ppm), page_shape(geometry, ppm), kernel=int(12 * ppm))
 
 
 # -- QR acceptance ----------------------------------------------------------
@@ -425,14 +442,15 @@ def fiducial_interiors(geometry: SheetGeometry) -> list[Rect]:
     return [(cx - s / 4, cy - s / 4, s / 2, s / 2) for cx, cy in geometry.fiducial_centers()]
 
 
-def measure(page: np.ndarray, table: BoxTable, geometry: SheetGeometry, ppm: float = PX_PER_MM) -> Measurements:
+def measure(page: np.ndarray | CanonicalSample, table: BoxTable, geometry: SheetGeometry, ppm: float = PX_PER_MM) -> Measurements:
     """Measure every box of ``table`` on the canonical page.
 
     Parameters
     ----------
-    page : (H, W) uint8
+    page : (H, W) uint8 or CanonicalSample
         The canonical page (``canonical_page``): frame origin at
-        ``geometry.origin`` mm, ``ppm`` pixels per mm.
+        ``geometry.origin`` mm, ``ppm`` pixels per mm; or the reader's
+        sample of it (``sample_page``), which holds only the pixels measured.
     table
         The boxes to measure (``SheetGeometry.box_table``).
 
@@ -440,21 +458,25 @@ def measure(page: np.ndarray, table: BoxTable, geometry: SheetGeometry, ppm: flo
     -------
     Measurements with (N,) arrays, N = ``len(table)``.
     """
+    sample = page if isinstance(page, CanonicalSample) else CanonicalSample.of_page(page)
     rects_px = rects_to_px(table.rects, geometry, ppm)
     groups = label_groups(table)
-    grey = bubbles.summed_area(page)
-    means = bubbles.box_means_from(grey, rects_px)
-    black = bubbles.box_means_from(grey, rects_to_px(fiducial_interiors(geometry), geometry, ppm))
-    levels = bubbles.estimate_levels(page, black, means)
+    boxes = sample.windows(rects_px)
+    grey = boxes.summed()
+    means = bubbles.box_means_from(grey, rects_px, windows=boxes)
+    fiducials_px = rects_to_px(fiducial_interiors(geometry), geometry, ppm)
+    corners = sample.windows(fiducials_px)
+    black = bubbles.box_means_from(corners.summed(), fiducials_px, windows=corners)
+    levels = bubbles.estimate_levels(None, black, means, white=bubbles.paper_white(sample.grid))
     # Coverage counts pixels, so scanner noise and JPEG ringing are smoothed
     # away first (a 1-pixel Gaussian at 6 px/mm keeps pencil strokes; 5×5
-    # taps hold all but 1 % of its weight).
-    smooth = cv2.GaussianBlur(page, (5, 5), 1.0)
+    # taps hold all but 1 % of its weight; each window keeps 2 pixels of page around its box for them).
+    smooth = cv2.GaussianBlur(boxes.pixels, (5, 5), 1.0)
     pencil = bubbles.summed_area((smooth < bubbles.pencil_level(levels)).astype(np.uint8))
     return Measurements(
         darkness=bubbles.darkness(means, levels, groups),
-        coverage=bubbles.excess_coverage(bubbles.box_means_from(pencil, rects_px), groups),
-        whole=bubbles.excess_coverage(bubbles.box_means_from(pencil, rects_px, bubbles.WHOLE_INSET), groups),
+        coverage=bubbles.excess_coverage(bubbles.box_means_from(pencil, rects_px, windows=boxes), groups),
+        whole=bubbles.excess_coverage(bubbles.box_means_from(pencil, rects_px, bubbles.WHOLE_INSET, windows=boxes), groups),
         levels=levels,
     )
 

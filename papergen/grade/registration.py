@@ -338,17 +338,28 @@ def _warp_rect(gray: np.ndarray, homography: np.ndarray, rect, px_per_mm: float)
     )
 
 
+def page_shape(geometry: SheetGeometry, px_per_mm: float = PX_PER_MM) -> tuple[int, int]:
+    """The canonical page's size in pixels: ``(round(297·ppm), round(210·ppm))`` rows, columns."""
+    pw, ph = geometry.page_size
+    return int(round(ph * px_per_mm)), int(round(pw * px_per_mm))
+
+
+def page_to_image(registration: Registration, geometry: SheetGeometry, px_per_mm: float = PX_PER_MM) -> np.ndarray:
+    """(3, 3): canonical page pixel (column, row, 1) → scanned image pixel, under ``registration``'s frame."""
+    ox, oy = geometry.origin
+    to_frame = np.array([[1 / px_per_mm, 0, -ox], [0, 1 / px_per_mm, -oy], [0, 0, 1]])
+    return registration.homography @ to_frame
+
+
 def warp_to_page(gray: np.ndarray, registration: Registration, geometry: SheetGeometry, px_per_mm: float = PX_PER_MM) -> np.ndarray:
     """The page as if printed straight: ``(round(297·ppm), round(210·ppm))`` uint8.
 
     Pixel ``(row, col)`` is page millimetre ``(col/ppm, row/ppm)``; a frame
     rectangle ``(x, y, w, h)`` sits at ``((origin + x)·ppm, (origin + y)·ppm)``.
     """
-    pw, ph = geometry.page_size
-    ox, oy = geometry.origin
-    to_frame = np.array([[1 / px_per_mm, 0, -ox], [0, 1 / px_per_mm, -oy], [0, 0, 1]])
+    rows, cols = page_shape(geometry, px_per_mm)
     return cv2.warpPerspective(
-        gray, registration.homography @ to_frame, (int(round(pw * px_per_mm)), int(round(ph * px_per_mm))),
+        gray, page_to_image(registration, geometry, px_per_mm), (cols, rows),
         flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=255,
     )
 
@@ -402,8 +413,8 @@ def _quietly(read) -> str | None:
         return None
 
 
-def decode_qr(page: np.ndarray, geometry: SheetGeometry, px_per_mm: float = PX_PER_MM) -> str | None:
-    """The QR text from the canonical page, or ``None`` if it cannot be read."""
+def qr_bounds(geometry: SheetGeometry, px_per_mm: float = PX_PER_MM) -> tuple[int, int, int, int]:
+    """Rows ``r0, r1`` and columns ``c0, c1`` of the canonical page that hold the QR code and a 4 mm margin."""
     x, y, w, h = geometry.header.qr
     ox, oy = geometry.origin
     margin = 4.0
@@ -411,7 +422,17 @@ def decode_qr(page: np.ndarray, geometry: SheetGeometry, px_per_mm: float = PX_P
     r1 = int((oy + y + h + margin) * px_per_mm)
     c0 = max(0, int((ox + x - margin) * px_per_mm))
     c1 = int((ox + x + w + margin) * px_per_mm)
-    crop = page[r0:r1, c0:c1]
+    return r0, r1, c0, c1
+
+
+def decode_qr(page: np.ndarray, geometry: SheetGeometry, px_per_mm: float = PX_PER_MM) -> str | None:
+    """The QR text from the canonical page, or ``None`` if it cannot be read."""
+    r0, r1, c0, c1 = qr_bounds(geometry, px_per_mm)
+    return decode_qr_crop(page[r0:r1, c0:c1])
+
+
+def decode_qr_crop(crop: np.ndarray) -> str | None:
+    """The QR text from the canonical page's QR region (``qr_bounds``), or ``None``."""
     if crop.size == 0:
         return None
     for factor in (1.0, 2.0, 3.0):
