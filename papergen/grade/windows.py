@@ -16,12 +16,15 @@ of interpolation rounding and the background's quarter-size estimate.
 already been made (review crops, benches, tests), so both paths share every
 measuring step after it.
 
-All windows of one request have one size: they are stacked as one
-``(n·th, tw)`` image, and one summed-area table serves every box in it.
+All windows of one request have one size: they lie side by side in one
+``(th, n·tw)`` image, and one summed-area table serves every box in it. Where
+each window pixel falls on the canonical page depends on the sheet's
+geometry only, so it is computed once per box table, not per page.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import cv2
@@ -38,21 +41,24 @@ BACKGROUND_STEP = 4
 
 @dataclass(frozen=True)
 class Windows:
-    """Same-sized windows of the canonical page, stacked.
+    """Same-sized windows of the canonical page, side by side.
 
-    pixels : (n·th, tw) uint8
-        Window ``k`` is rows ``k·th … (k+1)·th``: canonical-page pixels from
-        ``origins[k]`` on (flat-fielded, 255 = paper).
+    pixels : (th, n·tw) uint8
+        Window ``k`` is columns ``k·tw … (k+1)·tw``: canonical-page pixels from
+        ``origins[k]`` on (flat-fielded, 255 = paper). Side by side, not
+        stacked: OpenCV's filters work row by row, and long rows are cheap.
     origins : (n, 2) int64
         Each window's top-left pixel (row, column) on the canonical page.
-    height : int
-        ``th``, the rows of one window.
+    width : int
+        ``tw``, the columns of one window.
+    page_shape : (H, W)
+        The canonical page's size.
     """
 
     pixels: np.ndarray
     origins: np.ndarray
-    height: int
-    page_shape: tuple[int, int]  # the canonical page's (H, W)
+    width: int
+    page_shape: tuple[int, int]
 
     def locate(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Canonical-page rows and columns (axis 0 = window) as rows and columns of ``pixels``.
@@ -62,9 +68,8 @@ class Windows:
         they stay within their own window.
         """
         n = len(self.origins)
-        shape = (n,) + (1,) * (np.ndim(rows) - 1)
-        row0 = (self.origins[:, 0] - np.arange(n) * self.height).reshape(shape)
-        return rows - row0, cols - self.origins[:, 1].reshape((n,) + (1,) * (np.ndim(cols) - 1))
+        col0 = (self.origins[:, 1] - np.arange(n) * self.width).reshape((n,) + (1,) * (np.ndim(cols) - 1))
+        return rows - self.origins[:, 0].reshape((n,) + (1,) * (np.ndim(rows) - 1)), cols - col0
 
     def summed(self) -> np.ndarray:
         """The summed-area table of ``pixels`` (int32)."""
@@ -86,6 +91,43 @@ def window_layout(rects_px: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
     th = int(np.ceil(h.max(initial=1.0))) + 2 * ROW_MARGIN + 2
     tw = int(np.ceil(w.max(initial=1.0))) + 2 * COL_MARGIN + 2
     return np.stack([rows, cols], axis=1), (th, tw)
+
+
+@functools.lru_cache(maxsize=16)
+def _window_points(rects_key: bytes) -> tuple[np.ndarray, np.ndarray, int]:
+    """The windows' origins, width, and every window pixel's canonical (column, row) as a (th, n·tw, 2) float32 image.
+
+    Depends on the sheet's geometry only: computed once per box table, not per page.
+    """
+    origins, (th, tw) = window_layout(np.frombuffer(rects_key, dtype=float).reshape(-1, 4))
+    points = np.empty((th, len(origins) * tw, 2), np.float32)
+    points[..., 0] = (origins[:, 1, None] + np.arange(tw)[None, :]).reshape(1, -1)
+    points[..., 1] = origins[:, 0].repeat(tw)[None, :] + np.arange(th)[:, None]
+    points.flags.writeable = False
+    return origins, points, tw
+
+
+@functools.lru_cache(maxsize=16)
+def _lighting_map(points_key: tuple, shape: tuple[int, int], background_shape: tuple[int, int], grid: bool) -> np.ndarray:
+    """Where canonical pixels fall on the quarter-size background, as ``cv2.resize`` (linear) scales it up.
+
+    ``points_key``: the rectangles' bytes (window pixels, ``_window_points``),
+    or ``grid`` for every fourth pixel of the page. Geometry only: cached.
+    """
+    height, width = shape
+    bh, bw = background_shape
+    if grid:
+        rows = np.arange(0, height, BACKGROUND_STEP, dtype=np.float32)[:, None]
+        cols = np.arange(0, width, BACKGROUND_STEP, dtype=np.float32)[None, :]
+        rows, cols = np.broadcast_arrays(rows, cols)
+    else:
+        points = _window_points(points_key[0])[1]
+        cols, rows = points[..., 0], points[..., 1]
+    lighting = np.empty(rows.shape + (2,), np.float32)
+    lighting[..., 0] = (cols + np.float32(0.5)) * np.float32(bw / width) - np.float32(0.5)
+    lighting[..., 1] = (rows + np.float32(0.5)) * np.float32(bh / height) - np.float32(0.5)
+    lighting.flags.writeable = False
+    return lighting
 
 
 @dataclass
@@ -133,46 +175,35 @@ class CanonicalSample:
         k = max(3, kernel // 4 | 1)
         background = cv2.dilate(small_page, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
         background = np.maximum(cv2.blur(background, (k, k)), 24)
-        sample = cls(shape, np.empty(0, np.uint8), _scan=gray, _to_scan=to_scan, _background=background)
         # every fourth pixel: point samples of the scan over the lighting there
         raw = cv2.warpPerspective(
             gray, to_scan @ scale, (small_shape[1], small_shape[0]),
             flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=255,
         )
-        rows = np.arange(small_shape[0], dtype=np.float32) * step
-        cols = np.arange(small_shape[1], dtype=np.float32) * step
-        sample.grid = cv2.divide(raw, sample._lighting(rows[:, None], cols[None, :]), scale=255)
-        return sample
-
-    def _lighting(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """The background at canonical pixels (broadcast ``rows``, ``cols``), as ``flat_field`` resizes it up."""
-        height, width = self.shape
-        bh, bw = self._background.shape
-        map_y = (rows + np.float32(0.5)) * np.float32(bh / height) - np.float32(0.5)
-        map_x = (cols + np.float32(0.5)) * np.float32(bw / width) - np.float32(0.5)
-        map_x, map_y = np.broadcast_arrays(map_x, map_y)
-        shape = map_x.shape
-        return cv2.remap(
-            self._background, np.ascontiguousarray(map_x, np.float32).reshape(-1, shape[-1]),
-            np.ascontiguousarray(map_y, np.float32).reshape(-1, shape[-1]),
-            cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE,
-        ).reshape(shape)
+        lighting = cv2.remap(background, _lighting_map((), shape, background.shape, True), None, cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_REPLICATE)
+        grid = cv2.divide(raw, lighting, scale=255)
+        return cls(shape, grid, _scan=gray, _to_scan=to_scan, _background=background)
 
     def windows(self, rects_px: np.ndarray) -> Windows:
         """Windows covering each of ``rects_px`` (``x, y, w, h`` canonical-page pixels), in their order."""
-        rects_px = np.asarray(rects_px, dtype=float).reshape(-1, 4)
-        key = rects_px.tobytes()
+        key = np.ascontiguousarray(rects_px, dtype=float).reshape(-1, 4).tobytes()
         if key not in self._cache:
-            origins, (th, tw) = window_layout(rects_px)
-            rows = origins[:, 0, None, None] + np.arange(th)[None, :, None]
-            cols = origins[:, 1, None, None] + np.arange(tw)[None, None, :]
+            origins, points, tw = _window_points(key)
             if self._page is not None:
                 height, width = self.shape
+                cols, rows = points[..., 0].astype(np.int64), points[..., 1].astype(np.int64)
                 inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
                 pixels = np.where(inside, self._page[np.clip(rows, 0, height - 1), np.clip(cols, 0, width - 1)], 255).astype(np.uint8)
             else:
-                pixels = self._sampled(rows.astype(np.float32), cols.astype(np.float32))
-            self._cache[key] = Windows(pixels.reshape(-1, tw), origins, th, self.shape)
+                raw = cv2.remap(
+                    self._scan, cv2.perspectiveTransform(points, self._to_scan), None, cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_CONSTANT, borderValue=255,
+                )
+                lighting = cv2.remap(self._background, _lighting_map((key,), self.shape, self._background.shape, False), None,
+                                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                pixels = cv2.divide(raw, lighting, scale=255)
+            self._cache[key] = Windows(pixels, origins, tw, self.shape)
         return self._cache[key]
 
     def region(self, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
@@ -182,21 +213,6 @@ class CanonicalSample:
             return self._page[r0:r1, c0:c1]
         if r1 <= r0 or c1 <= c0:
             return np.empty((0, 0), np.uint8)
-        rows = np.arange(r0, r1, dtype=np.float32)[None, :, None]
-        cols = np.arange(c0, c1, dtype=np.float32)[None, None, :]
-        return self._sampled(rows, cols)[0]
-
-    def _sampled(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """Flat-fielded canonical pixels at broadcast ``rows`` (n, th, 1) and ``cols`` (n, 1, tw)."""
-        m = self._to_scan.astype(np.float32)
-        # The homography per pixel, from per-window and per-offset parts: one full-size operation each.
-        den = (m[2, 0] * cols + m[2, 1] * rows) + m[2, 2]
-        map_x = ((m[0, 0] * cols + m[0, 1] * rows) + m[0, 2]) / den
-        map_y = ((m[1, 0] * cols + m[1, 1] * rows) + m[1, 2]) / den
-        n, th, tw = map_x.shape
-        raw = cv2.remap(
-            self._scan, map_x.reshape(n * th, tw), map_y.reshape(n * th, tw), cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT, borderValue=255,
-        )
-        lighting = self._lighting(rows, cols).reshape(n * th, tw)
-        return cv2.divide(raw, lighting, scale=255).reshape(n, th, tw)
+        # one window exactly the region's size
+        windows = self.windows(np.array([[c0 + COL_MARGIN, r0 + ROW_MARGIN, c1 - c0 - 2 * COL_MARGIN - 2, r1 - r0 - 2 * ROW_MARGIN - 2]], float))
+        return windows.pixels
