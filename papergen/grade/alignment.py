@@ -23,6 +23,7 @@ a row would find a number.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -148,6 +149,7 @@ def ink_shares(sample: CanonicalSample, zones_px: np.ndarray) -> np.ndarray:
     return (windows.pixels[rows, cols] < INK_BELOW).mean(axis=(1, 2))
 
 
+@functools.lru_cache(maxsize=16)
 def number_zones(geometry: SheetGeometry, page_number: int) -> tuple[np.ndarray, np.ndarray]:
     """Where question numbers are printed on a page, and where, one row away, none is.
 
@@ -157,6 +159,8 @@ def number_zones(geometry: SheetGeometry, page_number: int) -> tuple[np.ndarray,
     same zone one row above the first and below the last question of each
     block, where the paper stays clean. The clean zones catch a frame moved
     by a whole row, which puts most numbers on their neighbours' places.
+    The geometry alone decides them: computed once per sheet page (the
+    arrays returned are read-only).
     """
     firsts = np.array([q.boxes[0] for q in geometry.questions_on(page_number)], dtype=float).reshape(-1, 4)
     x, y, h = firsts[:, 0], firsts[:, 1], firsts[:, 3]
@@ -165,6 +169,7 @@ def number_zones(geometry: SheetGeometry, page_number: int) -> tuple[np.ndarray,
     same_column = np.abs(x[:, None] - x[None, :]) < 0.5
     gaps = np.abs(top[:, None] - top[None, :])[same_column]
     if not np.any(gaps > 0.5):
+        digits.flags.writeable = False
         return digits, np.empty((0, 4))
     row = float(np.min(gaps[gaps > 0.5]))
     moved = np.concatenate([digits + [0, -row, 0, 0], digits + [0, row, 0, 0]])
@@ -175,7 +180,9 @@ def number_zones(geometry: SheetGeometry, page_number: int) -> tuple[np.ndarray,
     texted = ((lines[None, :, 0] <= moved[:, None, 0] + moved[:, None, 2])
               & (lines[None, :, 1] - TEXT_HEIGHT_MM <= moved[:, None, 1] + moved[:, None, 3])
               & (moved[:, None, 1] <= lines[None, :, 1] + 1.0))
-    return digits, moved[~near.any(axis=1) & ~texted.any(axis=1)]
+    clean = moved[~near.any(axis=1) & ~texted.any(axis=1)]
+    digits.flags.writeable = clean.flags.writeable = False
+    return digits, clean
 
 
 def frame_alignment(
