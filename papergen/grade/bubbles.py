@@ -36,6 +36,15 @@ RESIDUE_MAX = 0.14
 #: or of the whole box (a half-fill leaves a patch of it).
 RESIDUE_COVER = 0.21
 RESIDUE_WHOLE = 0.11
+#: On a black-and-white page the film is gone; what residue leaves are a few
+#: specks (up to 0.07 / 0.13 / 0.07 on simulated scans), while a light half-fill
+#: leaves a scrap (0.115 / 0.16 / 0.086 and more).
+BINARY_RESIDUE_MAX = 0.095
+BINARY_RESIDUE_COVER = 0.15
+BINARY_RESIDUE_WHOLE = 0.078
+#: A box whose pencil-dark coverage is at most this share of its darkness is a
+#: grey film (a clean raster called black-and-white keeps residue grey).
+FILM_SHARE = 0.5
 #: Excess coverage (share of the box with pencil-dark pixels) above which a
 #: box with little mean darkness is still not empty: a faint or partial mark.
 COVERED = 0.08
@@ -248,6 +257,197 @@ def excess_coverage(coverage: np.ndarray, groups: np.ndarray | None = None) -> n
     return np.clip(coverage - base, 0.0, 1.0)
 
 
+#: A pixel is part of a pencil stroke when it is darker than its label's empty
+#: box (``box_patches``'s template) by this share of the paper–ink range.
+STROKE_LEVEL = 0.12
+#: Share of each side of the box left out of the stroke search (the printed brackets).
+STROKE_INSET = (0.1, 0.12)
+#: A stroke is thin: at most this many pixels thick on average (area over its
+#: width plus height, about its path length), so a broad film of erasure residue
+#: or a fill is not taken for one. A fine tick is 2–3 pixels wide at 6 px/mm.
+STROKE_THICK = 3.0
+#: A stroke spans at least this share of the window's width and of its height:
+#: a tick's legs do; a fold's crease, broken into runs by the letter and noise, is flat.
+STROKE_EXTENT = 0.4
+#: A box holding a stroke at least this long (share of the window's diagonal)
+#: is not empty. Empty boxes on simulated pages of every level stay under
+#: 0.3; a fine tick across a box spans 0.6 or more.
+STROKE_SPAN = 0.5
+
+
+def box_patches(page: np.ndarray, rects_px: np.ndarray, inset: tuple[float, float] = STROKE_INSET) -> np.ndarray:
+    """The same-sized window inside every box, for comparing boxes pixel by pixel.
+
+    Parameters
+    ----------
+    page : (H, W) uint8
+    rects_px : (N, 4) float
+        Boxes ``x, y, w, h``; the window is the median box size less ``inset``
+        (x share, y share) on each side, placed by each box's own position.
+
+    Returns
+    -------
+    (N, h, w) uint8
+    """
+    rects_px = np.asarray(rects_px, dtype=float)
+    size_w, size_h = np.median(rects_px[:, 2]), np.median(rects_px[:, 3])
+    w = max(2, int(round(size_w * (1 - 2 * inset[0]))))
+    h = max(2, int(round(size_h * (1 - 2 * inset[1]))))
+    x0 = np.clip(np.round(rects_px[:, 0] + (rects_px[:, 2] - w) / 2), 0, page.shape[1] - w).astype(int)
+    y0 = np.clip(np.round(rects_px[:, 1] + (rects_px[:, 3] - h) / 2), 0, page.shape[0] - h).astype(int)
+    rows = y0[:, None] + np.arange(h)
+    cols = x0[:, None] + np.arange(w)
+    return page[rows[:, :, None], cols[:, None, :]]
+
+
+def stroke_lengths(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> np.ndarray:
+    """How long a thin pencil stroke each box holds, as a share of the window's diagonal.
+
+    A tick drawn with a fine, light pencil moves a box's mean darkness and its
+    pencil coverage hardly at all, yet a person sees the line. Each box is
+    compared pixel by pixel with its label's empty box — the median window
+    of all boxes printed with the same label on this page (most are empty),
+    so the printed letter cancels out — and the pixels darker than that by
+    ``STROKE_LEVEL`` of the paper–ink range more than the box's own paper
+    (its median pixel: a film of erasure residue lifts it) are joined into
+    connected runs.
+    A run counts as a stroke when it is thin (``STROKE_THICK``), spreads
+    across and down the window (``STROKE_EXTENT``) and does not cross the
+    window as a straight line would (a fold's crease does: left to
+    right, or top to bottom and narrow; a tick spans the box's height but
+    not its width). Specks and JPEG ringing
+    are short.
+
+    Parameters
+    ----------
+    patches : (N, h, w) uint8
+        ``box_patches`` of the canonical page.
+    groups : (N,) int
+        Label group of each box (``-1``: too few to compare; its value is 0).
+    levels
+        The sheet's paper white and ink black.
+
+    Returns
+    -------
+    (N,) float64: the longest stroke's bounding-box diagonal over the window's
+    diagonal, 0 when there is none.
+    """
+    patches = np.asarray(patches)
+    groups = np.asarray(groups)
+    n, h, w = patches.shape
+    result = np.zeros(n)
+    excess = np.zeros((n, h, w), dtype=np.float32)
+    for label in np.unique(groups):
+        members = np.flatnonzero(groups == label)
+        if label < 0 or len(members) < MIN_GROUP:
+            continue
+        template = np.median(patches[members], axis=0).astype(np.float32)
+        excess[members] = (template - patches[members]) / (levels.white - levels.black)
+    # against the box's own paper: a film of erasure residue raises the whole window, a stroke stands above it
+    paper = np.maximum(np.median(excess.reshape(n, -1), axis=1), 0.0)
+    mask = (excess > paper[:, None, None] + STROKE_LEVEL).astype(np.uint8)
+    # one labelling pass for every box: the windows side by side, one blank pixel apart
+    canvas = np.zeros((n, h + 1, w + 1), dtype=np.uint8)
+    canvas[:, :h, :w] = mask
+    count, _, stats, _ = cv2.connectedComponentsWithStats(canvas.reshape(n * (h + 1), w + 1), connectivity=8)
+    left, top, width, height, area = stats[1:count].T
+    box = top // (h + 1)
+    top = top - box * (h + 1)
+    length = np.hypot(width, height)
+    # a line across the whole window (a crease, a printed rule), not a tick that runs top to bottom
+    crossing = ((left == 0) & (width >= w) & (height < h)) | ((top == 0) & (height >= h) & (width < w / 3))
+    # a tick spreads both ways; a crease's broken run is flat (or, down the page, narrow)
+    spread = (width >= STROKE_EXTENT * w) & (height >= STROKE_EXTENT * h)
+    # thickness as area over the run's width plus height: about its path length for a tick's two legs
+    stroke = (area <= STROKE_THICK * (width + height)) & ~crossing & spread
+    np.maximum.at(result, box[stroke], length[stroke] / float(np.hypot(w, h)))
+    return result
+
+
+#: The paper around a box: a ring this wide (mm) just outside it, read at this
+#: percentile (the printed brackets, a neighbour's spill or the box's own take
+#: less than a quarter of it).
+RING_MM = 0.8
+RING_PERCENTILE = 75
+
+
+def local_paper(page: np.ndarray, rects_px: np.ndarray, ppm: float) -> np.ndarray:
+    """How bright the paper right around each box is (grey 0–255).
+
+    A shadow band across a phone photo or a fold's shading darkens the paper
+    and every box in it alike, with edges sharper than the flat-field step
+    divides out: a box is then darker than the page's paper without any
+    pencil in it. The ring of paper just outside the box shows it.
+
+    Parameters
+    ----------
+    page : (H, W) uint8
+        The canonical page.
+    rects_px : (N, 4) float
+        Boxes ``x, y, w, h`` in page pixels (all about the same size).
+    ppm : float
+        Page pixels per mm.
+
+    Returns
+    -------
+    (N,) float64: the ``RING_PERCENTILE`` grey of each box's ring (``RING_MM`` wide).
+    """
+    rects_px = np.asarray(rects_px, dtype=float)
+    margin = max(1, int(round(RING_MM * ppm)))
+    w = int(round(np.median(rects_px[:, 2]))) + 2 * margin
+    h = int(round(np.median(rects_px[:, 3]))) + 2 * margin
+    x0 = np.clip(np.round(rects_px[:, 0]) - margin, 0, page.shape[1] - w).astype(int)
+    y0 = np.clip(np.round(rects_px[:, 1]) - margin, 0, page.shape[0] - h).astype(int)
+    rows = y0[:, None] + np.arange(h)
+    cols = x0[:, None] + np.arange(w)
+    windows = page[rows[:, :, None], cols[:, None, :]]
+    ring = np.ones((h, w), dtype=bool)
+    ring[margin:h - margin, margin:w - margin] = False
+    return np.percentile(windows[:, ring], RING_PERCENTILE, axis=1)
+
+
+def shade(paper: np.ndarray, levels: Levels) -> np.ndarray:
+    """How much darker each box's surrounding paper is than the page's usual, in darkness units (≥ 0).
+
+    Parameters
+    ----------
+    paper : (N,) float
+        ``local_paper`` of every box on the page.
+    """
+    paper = np.asarray(paper, dtype=float)
+    return np.clip((np.median(paper) - paper) / (levels.white - levels.black), 0.0, 1.0)
+
+
+#: A lighter or partial fill is still a mark, on a grey page, when it covers
+#: this much of the box interior with pencil-dark pixels and this much of the
+#: whole box (a faint half-fill — the deliberately doubtful kind — covers at
+#: most about 0.70 and 0.41 on simulated pages of every level; messy real
+#: marks 0.8 and 0.63 or more in 99 cases of 100)…
+PARTIAL_COVER = 0.78
+PARTIAL_WHOLE = 0.5
+#: …and is at least this share of the student's own clear marks' darkness on
+#: the page (``own_darkness``), and never lighter than ``PARTIAL_DARK``.
+PARTIAL_SHARE = 0.6
+PARTIAL_DARK = 0.25
+#: ``own_darkness`` needs at least this many clear marks on the page.
+MIN_OWN_MARKS = 5
+
+
+def own_darkness(values: Sequence[float], whole: Sequence[float]) -> float | None:
+    """How dark this student's clear marks are on this page: the median darkness of
+    the boxes that are marked by the fixed levels (``MARKED`` and ``SOLID``);
+    None with fewer than ``MIN_OWN_MARKS`` of them.
+
+    Parameters
+    ----------
+    values, whole : (N,) float
+        Darkness and excess whole-box coverage of the page's answer boxes.
+    """
+    v, w = np.asarray(values, dtype=float), np.asarray(whole, dtype=float)
+    clear = v[(v >= MARKED) & (w >= SOLID)]
+    return float(np.median(clear)) if len(clear) >= MIN_OWN_MARKS else None
+
+
 @dataclass(frozen=True)
 class Reading:
     """The outcome for one question (or one identity column)."""
@@ -267,6 +467,10 @@ def decide(
     labels: str = LETTERS,
     coverage: Sequence[float] | None = None,
     whole: Sequence[float] | None = None,
+    stroke: Sequence[float] | None = None,
+    binary: bool = False,
+    own: float | None = None,
+    shaded: Sequence[float] | None = None,
 ) -> Reading:
     """Decide one question from its boxes' darkness.
 
@@ -287,20 +491,55 @@ def decide(
     whole
         Excess pencil coverage of each whole box; a dark box must also cover
         ``SOLID`` of it to count as marked, else it is a partial mark.
+    stroke
+        The longest thin stroke in each box (``stroke_lengths``): a box with
+        one of at least ``STROKE_SPAN`` holds a line a person sees (a fine
+        tick), so it is never empty and never erasure residue.
+    binary
+        The page is black and white: erasure residue (a grey film) hardly
+        survives its threshold, so only the faintest specks beside a mark are
+        taken for residue (``BINARY_RESIDUE_*``) — a scrap there is what is
+        left of a light mark.
+    own
+        The student's own clear marks' darkness on this page (``own_darkness``).
+        On a grey page a lighter or partial fill that covers the box well
+        (``PARTIAL_*``) is a mark when it is at least ``PARTIAL_SHARE`` of it;
+        without it (or on a black-and-white page) only the fixed levels decide.
+    shaded
+        How much darker the paper around each box is than the page's usual
+        (``shade``): a box in a shadow band is that much less dark.
     """
     v = np.asarray(values, dtype=float)
+    if shaded is not None:  # measured against the paper around the box rather than the page's
+        v = np.clip(v - np.asarray(shaded, dtype=float), 0.0, 1.0)
     c = np.zeros_like(v) if coverage is None else np.asarray(coverage, dtype=float)
     # Without whole-box coverage, neither test can use it: no mark is called
     # partial and no residue is ruled out for it.
     full = np.ones_like(v) if whole is None else np.asarray(whole, dtype=float)
     film = np.zeros_like(v) if whole is None else full
-    marked = [i for i, d in enumerate(v) if d >= MARKED and full[i] >= SOLID]
-    middling = [i for i, d in enumerate(v) if i not in marked and (d > EMPTY or c[i] > COVERED)]
+    line = np.zeros_like(v) if stroke is None else np.asarray(stroke, dtype=float)
+    partial = (
+        max(PARTIAL_DARK, PARTIAL_SHARE * own) if own is not None and whole is not None and not binary else float("inf")
+    )
+    marked = [
+        i for i, d in enumerate(v)
+        if (d >= MARKED and full[i] >= SOLID) or (d >= partial and c[i] >= PARTIAL_COVER and full[i] >= PARTIAL_WHOLE)
+    ]
+    stroked = {i for i in range(len(v)) if line[i] >= STROKE_SPAN}
+    middling = [i for i, d in enumerate(v) if i not in marked and (d > EMPTY or c[i] > COVERED or i in stroked)]
     if marked:
         strongest = float(v[marked].min())
+        def limits(i: int) -> tuple[float, float, float]:
+            # black specks on a black-and-white page (its darkness made of pencil-dark pixels), not a grey film
+            specks = binary and c[i] > FILM_SHARE * v[i]
+            if specks:
+                return BINARY_RESIDUE_MAX, BINARY_RESIDUE_COVER, BINARY_RESIDUE_WHOLE
+            return RESIDUE_MAX, RESIDUE_COVER, RESIDUE_WHOLE
+
         residue = [
             i for i in middling
-            if v[i] <= min(RESIDUE_MAX, RESIDUE_SHARE * strongest) and c[i] <= RESIDUE_COVER and film[i] <= RESIDUE_WHOLE
+            if v[i] <= min(limits(i)[0], RESIDUE_SHARE * strongest) and c[i] <= limits(i)[1] and film[i] <= limits(i)[2]
+            and i not in stroked
         ]
         unclear = [i for i in middling if i not in residue]
     else:

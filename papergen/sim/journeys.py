@@ -724,7 +724,7 @@ def shadow_band(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     distance = ((xs - w / 2) * math.cos(theta) + (ys - h / 2) * math.sin(theta)) / diagonal - rng.uniform(-0.25, 0.25)
     half = rng.uniform(*SHADOW_WIDTH) / 2
     soft = rng.uniform(0.005, 0.03)
-    inside = 1.0 / (1.0 + np.exp((np.abs(distance) - half) / soft))
+    inside = 1.0 / (1.0 + np.exp(np.clip((np.abs(distance) - half) / soft, -60.0, 60.0)))
     gain = 1.0 - rng.uniform(*SHADOW_DEPTH) * inside
     gain = cv2.resize(gain.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
     return np.clip(rgb * gain[..., None], 0, 255).astype(np.uint8)
