@@ -110,10 +110,18 @@ def test_empty_baseline_falls_back_for_small_groups_and_is_capped() -> None:
     groups = np.array([-1, 3, 3] + [7] * 10)
     base = bubbles.empty_baseline(values, groups, fallback=0.01)
     assert base[:3] == pytest.approx([0.01, 0.01, 0.01])  # group -1 and a group of two: the page-wide value
-    # a group marked everywhere cannot lift its baseline to a mark's level
-    assert base[3:] == pytest.approx([0.01 + bubbles.LABEL_INK_MAX] * 10)
+    # a group marked everywhere cannot lift its baseline to a mark's level: it has no empty box to
+    # learn its letter from, so the page's empty box serves (its marks keep their full darkness)
+    assert base[3:] == pytest.approx([0.01] * 10)
     with pytest.raises(ValueError, match="shape"):
         bubbles.empty_baseline(values, groups[:-1], fallback=0.0)
+
+
+def test_a_mostly_marked_group_learns_its_letter_from_its_empty_boxes() -> None:
+    # a 准考证号 of many zeros: seven of ten "0" boxes marked, three empty with a letter of 0.05
+    values = np.array([0.85, 0.8, 0.9, 0.75, 0.8, 0.85, 0.7, 0.05, 0.05, 0.06])
+    base = bubbles.empty_baseline(values, np.full(10, 0), fallback=0.01)
+    assert base == pytest.approx([0.05] * 10)
 
 
 def test_darkness_with_groups_reads_a_surviving_letter_as_empty() -> None:

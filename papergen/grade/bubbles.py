@@ -72,6 +72,9 @@ GROUP_QUANTILE = 0.3
 #: a group whose boxes are nearly all marked (a student ID of many zeros)
 #: cannot raise its own baseline to the level of a mark.
 LABEL_INK_MAX = 0.15
+#: A group whose quantile lies above that is mostly marked; its baseline is then
+#: taken from its boxes below that level, when there are this many of them.
+MIN_EMPTIES = 3
 
 Rect = tuple[float, float, float, float]
 
@@ -236,12 +239,23 @@ def empty_baseline(values: np.ndarray, groups: np.ndarray, fallback: float) -> n
     for label, start, count in zip(labels, starts, counts):
         if label < 0 or count < MIN_GROUP:
             continue
-        position = GROUP_QUANTILE * (count - 1)
-        low = int(position)
-        high = min(low + 1, count - 1)
-        quantile = ranked[start + low] + (position - low) * (ranked[start + high] - ranked[start + low])
+        run = ranked[start : start + count]
+        quantile = _quantile_sorted(run, GROUP_QUANTILE)
+        if quantile > fallback + LABEL_INK_MAX:
+            # most boxes of this label are marked (a 准考证号 of many zeros): the quantile is a mark's
+            # value. The label's empty boxes say what its printed letter adds; too few of them, the page's.
+            empties = run[run <= fallback + LABEL_INK_MAX]
+            quantile = _quantile_sorted(empties, GROUP_QUANTILE) if len(empties) >= MIN_EMPTIES else fallback
         base[order[start : start + count]] = min(float(quantile), fallback + LABEL_INK_MAX)
     return base
+
+
+def _quantile_sorted(ranked: np.ndarray, q: float) -> float:
+    """The ``q`` quantile of sorted values, linearly interpolated as ``np.quantile`` does."""
+    position = q * (len(ranked) - 1)
+    low = int(position)
+    high = min(low + 1, len(ranked) - 1)
+    return float(ranked[low] + (position - low) * (ranked[high] - ranked[low]))
 
 
 def pencil_level(levels: Levels) -> float:
@@ -260,12 +274,15 @@ def excess_coverage(coverage: np.ndarray, groups: np.ndarray | None = None) -> n
 #: A pixel is part of a pencil stroke when it is darker than its label's empty
 #: box (``box_patches``'s template) by this share of the paper–ink range.
 STROKE_LEVEL = 0.12
+#: …and a run is traced down to this much darker, so a light stroke whose
+#: darkness dips along its length is followed as one line.
+STROKE_TRACE = 0.07
 #: Share of each side of the box left out of the stroke search (the printed brackets).
 STROKE_INSET = (0.1, 0.12)
 #: A stroke is thin: at most this many pixels thick on average (area over its
 #: width plus height, about its path length), so a broad film of erasure residue
 #: or a fill is not taken for one. A fine tick is 2–3 pixels wide at 6 px/mm.
-STROKE_THICK = 3.0
+STROKE_THICK = 3.5
 #: A stroke spans at least this share of the window's width and of its height:
 #: a tick's legs do; a fold's crease, broken into runs by the letter and noise, is flat.
 STROKE_EXTENT = 0.4
@@ -273,6 +290,9 @@ STROKE_EXTENT = 0.4
 #: is not empty. Empty boxes on simulated pages of every level stay under
 #: 0.3; a fine tick across a box spans 0.6 or more.
 STROKE_SPAN = 0.5
+#: On a black-and-white page erasure specks can line up into runs up to about
+#: 0.56; a tick that survives the threshold spans 0.8 or more.
+BINARY_STROKE_SPAN = 0.7
 
 
 def box_patches(page: np.ndarray, rects_px: np.ndarray, inset: tuple[float, float] = STROKE_INSET) -> np.ndarray:
@@ -308,9 +328,9 @@ def stroke_lengths(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> n
     compared pixel by pixel with its label's empty box — the median window
     of all boxes printed with the same label on this page (most are empty),
     so the printed letter cancels out — and the pixels darker than that by
-    ``STROKE_LEVEL`` of the paper–ink range more than the box's own paper
+    ``STROKE_TRACE`` of the paper–ink range more than the box's own paper
     (its median pixel: a film of erasure residue lifts it) are joined into
-    connected runs.
+    connected runs; a run must reach ``STROKE_LEVEL`` somewhere.
     A run counts as a stroke when it is thin (``STROKE_THICK``), spreads
     across and down the window (``STROKE_EXTENT``) and does not cross the
     window as a straight line would (a fold's crease does: left to
@@ -345,11 +365,15 @@ def stroke_lengths(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> n
         excess[members] = (template - patches[members]) / (levels.white - levels.black)
     # against the box's own paper: a film of erasure residue raises the whole window, a stroke stands above it
     paper = np.maximum(np.median(excess.reshape(n, -1), axis=1), 0.0)
-    mask = (excess > paper[:, None, None] + STROKE_LEVEL).astype(np.uint8)
-    # one labelling pass for every box: the windows side by side, one blank pixel apart
-    canvas = np.zeros((n, h + 1, w + 1), dtype=np.uint8)
-    canvas[:, :h, :w] = mask
-    count, _, stats, _ = cv2.connectedComponentsWithStats(canvas.reshape(n * (h + 1), w + 1), connectivity=8)
+    above = excess - paper[:, None, None]
+    # one labelling pass for every box: the windows side by side, one blank pixel apart. Runs are traced
+    # at ``STROKE_TRACE`` (a light stroke's darkness dips along it) and kept where they reach ``STROKE_LEVEL``.
+    canvas = np.zeros((n, h + 1, w + 1), dtype=np.float32)
+    canvas[:, :h, :w] = above
+    canvas = canvas.reshape(n * (h + 1), w + 1)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((canvas > STROKE_TRACE).astype(np.uint8), connectivity=8)
+    peak = np.zeros(count, dtype=np.float32)
+    np.maximum.at(peak, labels.ravel(), canvas.ravel())
     left, top, width, height, area = stats[1:count].T
     box = top // (h + 1)
     top = top - box * (h + 1)
@@ -359,7 +383,7 @@ def stroke_lengths(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> n
     # a tick spreads both ways; a crease's broken run is flat (or, down the page, narrow)
     spread = (width >= STROKE_EXTENT * w) & (height >= STROKE_EXTENT * h)
     # thickness as area over the run's width plus height: about its path length for a tick's two legs
-    stroke = (area <= STROKE_THICK * (width + height)) & ~crossing & spread
+    stroke = (area <= STROKE_THICK * (width + height)) & ~crossing & spread & (peak[1:count] > STROKE_LEVEL)
     np.maximum.at(result, box[stroke], length[stroke] / float(np.hypot(w, h)))
     return result
 
@@ -525,7 +549,8 @@ def decide(
         i for i, d in enumerate(v)
         if (d >= MARKED and full[i] >= SOLID) or (d >= partial and c[i] >= PARTIAL_COVER and full[i] >= PARTIAL_WHOLE)
     ]
-    stroked = {i for i in range(len(v)) if line[i] >= STROKE_SPAN}
+    span = BINARY_STROKE_SPAN if binary else STROKE_SPAN
+    stroked = {i for i in range(len(v)) if line[i] >= span}
     middling = [i for i, d in enumerate(v) if i not in marked and (d > EMPTY or c[i] > COVERED or i in stroked)]
     if marked:
         strongest = float(v[marked].min())
