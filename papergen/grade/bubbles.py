@@ -10,6 +10,15 @@ clearly dark, an empty box clearly light, and anything between — or two
 marks where one is allowed — is flagged for a person with its reason.
 ``decide_absent`` decides the invigilator's lone boxes (缺考, and 违纪 the
 same way) by the fixed levels alone.
+
+Beyond the fixed levels, ``decide`` weighs the page's own evidence: a thin
+stroke in a box against its label's empty box (``stroke_lengths``: a fine
+tick is a mark a person sees, never blank), the paper just around each box
+(``local_paper``, ``shade``: a shadow band darkens a box and its ring alike),
+the student's own clear marks (``own_darkness``: a lighter or partial fill
+that covers its box well is that student's mark), and whether the page was
+thresholded to black and white (a scrap beside a mark is then what is left
+of a light mark, not erasure residue).
 """
 
 from __future__ import annotations
@@ -320,14 +329,35 @@ def box_patches(page: np.ndarray, rects_px: np.ndarray, inset: tuple[float, floa
     return page[rows[:, :, None], cols[:, None, :]]
 
 
+def lit_evenly(patches: np.ndarray, paper: np.ndarray) -> np.ndarray:
+    """Box windows brought to the page's usual paper brightness, so boxes in a shadow band
+    and in full light compare pixel by pixel.
+
+    Parameters
+    ----------
+    patches : (N, h, w) uint8
+        ``box_patches``.
+    paper : (N,) float
+        ``local_paper`` of each box.
+
+    Returns
+    -------
+    (N, h, w) float32
+    """
+    paper = np.maximum(np.asarray(paper, dtype=np.float32), 1.0)
+    gain = np.float32(np.median(paper)) / paper
+    return np.asarray(patches, dtype=np.float32) * gain[:, None, None]
+
+
 def stroke_lengths(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> np.ndarray:
     """How long a thin pencil stroke each box holds, as a share of the window's diagonal.
 
     A tick drawn with a fine, light pencil moves a box's mean darkness and its
     pencil coverage hardly at all, yet a person sees the line. Each box is
     compared pixel by pixel with its label's empty box — the median window
-    of all boxes printed with the same label on this page (most are empty),
-    so the printed letter cancels out — and the pixels darker than that by
+    of the brighter half of the boxes printed with the same label on this
+    page (a popular letter may be marked in most rows), so the printed letter
+    cancels out — and the pixels darker than that by
     ``STROKE_TRACE`` of the paper–ink range more than the box's own paper
     (its median pixel: a film of erasure residue lifts it) are joined into
     connected runs; a run must reach ``STROKE_LEVEL`` somewhere.
@@ -340,8 +370,8 @@ def stroke_lengths(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> n
 
     Parameters
     ----------
-    patches : (N, h, w) uint8
-        ``box_patches`` of the canonical page.
+    patches : (N, h, w) uint8 or float
+        ``box_patches`` of the canonical page (``lit_evenly`` when the light is uneven).
     groups : (N,) int
         Label group of each box (``-1``: too few to compare; its value is 0).
     levels
@@ -361,7 +391,10 @@ def stroke_lengths(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> n
         members = np.flatnonzero(groups == label)
         if label < 0 or len(members) < MIN_GROUP:
             continue
-        template = np.median(patches[members], axis=0).astype(np.float32)
+        # the label's empty box from its brighter half: on a short exam most of one letter's boxes may be marked
+        brightness = patches[members].reshape(len(members), -1).mean(axis=1)
+        empty = members[brightness >= np.median(brightness)]
+        template = np.median(patches[empty], axis=0).astype(np.float32)
         excess[members] = (template - patches[members]) / (levels.white - levels.black)
     # against the box's own paper: a film of erasure residue raises the whole window, a stroke stands above it
     paper = np.maximum(np.median(excess.reshape(n, -1), axis=1), 0.0)

@@ -461,14 +461,15 @@ def measure(page: np.ndarray, table: BoxTable, geometry: SheetGeometry, ppm: flo
     # away first (a 1-pixel Gaussian at 6 px/mm keeps pencil strokes; 5×5
     # taps hold all but 1 % of its weight).
     smooth = cv2.GaussianBlur(page, (5, 5), 1.0)
+    paper = bubbles.local_paper(page, rects_px, ppm)
     pencil = bubbles.summed_area((smooth < bubbles.pencil_level(levels)).astype(np.uint8))
     return Measurements(
         darkness=bubbles.darkness(means, levels, groups),
         coverage=bubbles.excess_coverage(bubbles.box_means_from(pencil, rects_px), groups),
         whole=bubbles.excess_coverage(bubbles.box_means_from(pencil, rects_px, bubbles.WHOLE_INSET), groups),
         levels=levels,
-        stroke=bubbles.stroke_lengths(bubbles.box_patches(smooth, rects_px), groups, levels),
-        paper=bubbles.local_paper(page, rects_px, ppm),
+        stroke=bubbles.stroke_lengths(bubbles.lit_evenly(bubbles.box_patches(smooth, rects_px), paper), groups, levels),
+        paper=paper,
     )
 
 
