@@ -110,10 +110,18 @@ def test_empty_baseline_falls_back_for_small_groups_and_is_capped() -> None:
     groups = np.array([-1, 3, 3] + [7] * 10)
     base = bubbles.empty_baseline(values, groups, fallback=0.01)
     assert base[:3] == pytest.approx([0.01, 0.01, 0.01])  # group -1 and a group of two: the page-wide value
-    # a group marked everywhere cannot lift its baseline to a mark's level
-    assert base[3:] == pytest.approx([0.01 + bubbles.LABEL_INK_MAX] * 10)
+    # a group marked everywhere cannot lift its baseline to a mark's level: it has no empty box to
+    # learn its letter from, so the page's empty box serves (its marks keep their full darkness)
+    assert base[3:] == pytest.approx([0.01] * 10)
     with pytest.raises(ValueError, match="shape"):
         bubbles.empty_baseline(values, groups[:-1], fallback=0.0)
+
+
+def test_a_mostly_marked_group_learns_its_letter_from_its_empty_boxes() -> None:
+    # a 准考证号 of many zeros: seven of ten "0" boxes marked, three empty with a letter of 0.05
+    values = np.array([0.85, 0.8, 0.9, 0.75, 0.8, 0.85, 0.7, 0.05, 0.05, 0.06])
+    base = bubbles.empty_baseline(values, np.full(10, 0), fallback=0.01)
+    assert base == pytest.approx([0.05] * 10)
 
 
 def test_darkness_with_groups_reads_a_surviving_letter_as_empty() -> None:
@@ -150,3 +158,85 @@ def test_decide_absent_by_the_fixed_levels() -> None:
 def test_decide_absent_calls_a_dark_scrap_unclear_never_marked() -> None:
     # dark, but covering less than SOLID of the box: a half-fill, or a black-and-white scan's blot
     assert bubbles.decide_absent(0.95, bubbles.SOLID - 0.01) == "unclear"
+
+
+# -- thin strokes (a fine pencil tick reads as almost nothing on average) ----------
+
+
+def _boxes_with_letters(count: int = 10, size: tuple[int, int] = (20, 32)) -> tuple[np.ndarray, np.ndarray]:
+    """A page of ``count`` empty boxes in a row, each with the same printed letter (a grey bar), and their rects."""
+    h, w = size
+    page = np.full((h + 20, count * (w + 8) + 8), 240, np.uint8)
+    rects = []
+    for i in range(count):
+        x = 8 + i * (w + 8)
+        page[10 + 5:10 + h - 5, x + w // 2 - 1:x + w // 2 + 2] = 150  # the printed letter
+        rects.append((x, 10, w, h))
+    return page, np.array(rects, float)
+
+
+def _strokes(page: np.ndarray, rects: np.ndarray) -> np.ndarray:
+    groups = np.full(len(rects), 10)
+    return bubbles.stroke_lengths(bubbles.box_patches(page, rects), groups, Levels(240.0, 20.0, 0.0))
+
+
+def test_a_fine_tick_is_a_stroke_and_the_printed_letter_is_not() -> None:
+    import cv2
+
+    page, rects = _boxes_with_letters()
+    x, y, w, h = rects[3].astype(int)
+    # a light check mark two pixels wide: short leg down, long leg up to the top right
+    cv2.polylines(page, [np.array([(x + 7, y + 10), (x + 13, y + 16), (x + 29, y + 3)], np.int32)], False, 190, 2)
+    strokes = _strokes(page, rects)
+    assert strokes[3] >= bubbles.STROKE_SPAN
+    assert np.all(np.delete(strokes, 3) == 0)  # the letter is in every box: it cancels out
+
+
+def test_a_crease_across_the_box_and_a_broad_film_are_not_strokes() -> None:
+    page, rects = _boxes_with_letters()
+    x, y, w, h = rects[2].astype(int)
+    crease = page[y + 9:y + 11, x - 4:x + w + 4]
+    crease[...] = crease * 0.8  # a fold's crease darkens a line through the box (and its letter) and beyond
+    x, y, w, h = rects[5].astype(int)
+    page[y + 3:y + h - 3, x + 3:x + w - 3] -= 30  # erasure residue: a grey film over the box
+    page[y + 8:y + 12, x + 8:x + 12] -= 10  # with a blotch a little darker than the film
+    strokes = _strokes(page, rects)
+    assert strokes[2] == 0 and strokes[5] < bubbles.STROKE_SPAN
+
+
+def test_a_stroke_makes_a_box_not_empty_and_not_residue() -> None:
+    # the held-out case: darkness 0.06 and coverage 0.075, just under EMPTY and COVERED
+    faint_tick = decide([0.06, 0.0, 0.0, 0.0], single=True, coverage=[0.075, 0, 0, 0], stroke=[0.8, 0, 0, 0])
+    assert (faint_tick.outcome, faint_tick.reason) == ("flagged", "faint")
+    assert decide([0.06, 0.0, 0.0, 0.0], single=True, coverage=[0.075, 0, 0, 0]).outcome == "blank"
+    # beside a clear mark the same light box would pass for erasure residue; a stroke is not residue
+    beside = decide([0.9, 0.1, 0, 0], single=False, coverage=[1, 0.1, 0, 0], whole=[0.9, 0.05, 0, 0], stroke=[0, 0.8, 0, 0])
+    assert beside.outcome == "flagged"
+    assert decide([0.9, 0.1, 0, 0], single=False, coverage=[1, 0.1, 0, 0], whole=[0.9, 0.05, 0, 0]).letters == "A"
+
+
+def test_on_a_black_and_white_page_a_scrap_beside_a_mark_is_not_residue() -> None:
+    # what a light half-fill leaves after a fax's threshold: on a grey page this would be residue
+    scrap = dict(coverage=[1.0, 0.16, 0, 0], whole=[0.9, 0.09, 0, 0])
+    assert decide([0.95, 0.115, 0, 0], single=False, **scrap).letters == "A"
+    assert decide([0.95, 0.115, 0, 0], single=False, binary=True, **scrap).outcome == "flagged"
+    specks = dict(coverage=[1.0, 0.05, 0, 0], whole=[0.9, 0.03, 0, 0])  # residue's few surviving specks
+    assert decide([0.95, 0.07, 0, 0], single=False, binary=True, **specks).letters == "A"
+
+
+def test_a_light_partial_fill_is_read_against_the_students_own_marks() -> None:
+    box = dict(coverage=[0, 0.85, 0, 0], whole=[0, 0.55, 0, 0])  # well covered, but under MARKED and SOLID
+    assert decide([0, 0.34, 0, 0], single=True, **box).outcome == "flagged"  # fixed levels alone: doubtful
+    assert decide([0, 0.34, 0, 0], single=True, own=0.5, **box).letters == "B"  # this student presses lightly
+    assert decide([0, 0.34, 0, 0], single=True, own=0.9, **box).outcome == "flagged"  # too light for this student
+    assert decide([0, 0.34, 0, 0], single=True, own=0.5, binary=True, **box).outcome == "flagged"
+    # a faint half-fill (the deliberately doubtful kind) covers too little of the box, whoever made it
+    half = dict(coverage=[0, 0.7, 0, 0], whole=[0, 0.41, 0, 0])
+    assert decide([0, 0.34, 0, 0], single=True, own=0.4, **half).outcome == "flagged"
+
+
+def test_own_darkness_is_the_median_clear_mark_or_none() -> None:
+    values = [0.9, 0.7, 0.8, 0.6, 0.75, 0.2, 0.0]
+    whole = [0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.0]
+    assert bubbles.own_darkness(values, whole) == pytest.approx(0.75)
+    assert bubbles.own_darkness(values[:4], whole[:4]) is None

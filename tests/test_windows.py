@@ -68,6 +68,10 @@ def test_measuring_the_sample_gives_the_canonical_pages_numbers(manifest, scanne
     assert np.abs(on_page.darkness - on_sample.darkness).max() < 0.03
     assert np.abs(on_page.whole - on_sample.whole).max() < 0.06
     assert abs(on_page.levels.white - on_sample.levels.white) <= 2
+    # the stroke and local-paper measurements too (their windows come from the sample's own requests)
+    assert np.abs(on_page.paper - on_sample.paper).max() <= 4
+    assert np.abs(on_page.stroke - on_sample.stroke).max() < 0.15
+    assert np.count_nonzero(np.abs(on_page.stroke - on_sample.stroke) > 0.05) <= len(table) // 50
     whole, sampled = (frame_alignment(p, table.rects, geometry, reader.PX_PER_MM) for p in (page, sample))
     assert sampled.numbered == whole.numbered == 1.0 and abs(sampled.outlined - whole.outlined) < 0.02
     # and the QR region reads from either

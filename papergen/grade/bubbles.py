@@ -10,6 +10,15 @@ clearly dark, an empty box clearly light, and anything between — or two
 marks where one is allowed — is flagged for a person with its reason.
 ``decide_absent`` decides the invigilator's lone boxes (缺考, and 违纪 the
 same way) by the fixed levels alone.
+
+Beyond the fixed levels, ``decide`` weighs the page's own evidence: a thin
+stroke in a box against its label's empty box (``stroke_lengths``: a fine
+tick is a mark a person sees, never blank), the paper just around each box
+(``local_paper``, ``shade``: a shadow band darkens a box and its ring alike),
+the student's own clear marks (``own_darkness``: a lighter or partial fill
+that covers its box well is that student's mark), and whether the page was
+thresholded to black and white (a scrap beside a mark is then what is left
+of a light mark, not erasure residue).
 """
 
 from __future__ import annotations
@@ -37,6 +46,15 @@ RESIDUE_MAX = 0.14
 #: or of the whole box (a half-fill leaves a patch of it).
 RESIDUE_COVER = 0.21
 RESIDUE_WHOLE = 0.11
+#: On a black-and-white page the film is gone; what residue leaves are a few
+#: specks (up to 0.07 / 0.13 / 0.07 on simulated scans), while a light half-fill
+#: leaves a scrap (0.115 / 0.16 / 0.086 and more).
+BINARY_RESIDUE_MAX = 0.095
+BINARY_RESIDUE_COVER = 0.15
+BINARY_RESIDUE_WHOLE = 0.078
+#: A box whose pencil-dark coverage is at most this share of its darkness is a
+#: grey film (a clean raster called black-and-white keeps residue grey).
+FILM_SHARE = 0.5
 #: Excess coverage (share of the box with pencil-dark pixels) above which a
 #: box with little mean darkness is still not empty: a faint or partial mark.
 COVERED = 0.08
@@ -64,6 +82,9 @@ GROUP_QUANTILE = 0.3
 #: a group whose boxes are nearly all marked (a student ID of many zeros)
 #: cannot raise its own baseline to the level of a mark.
 LABEL_INK_MAX = 0.15
+#: A group whose quantile lies above that is mostly marked; its baseline is then
+#: taken from its boxes below that level, when there are this many of them.
+MIN_EMPTIES = 3
 
 Rect = tuple[float, float, float, float]
 
@@ -248,12 +269,23 @@ def empty_baseline(values: np.ndarray, groups: np.ndarray, fallback: float) -> n
     for label, start, count in zip(labels, starts, counts):
         if label < 0 or count < MIN_GROUP:
             continue
-        position = GROUP_QUANTILE * (count - 1)
-        low = int(position)
-        high = min(low + 1, count - 1)
-        quantile = ranked[start + low] + (position - low) * (ranked[start + high] - ranked[start + low])
+        run = ranked[start : start + count]
+        quantile = _quantile_sorted(run, GROUP_QUANTILE)
+        if quantile > fallback + LABEL_INK_MAX:
+            # most boxes of this label are marked (a 准考证号 of many zeros): the quantile is a mark's
+            # value. The label's empty boxes say what its printed letter adds; too few of them, the page's.
+            empties = run[run <= fallback + LABEL_INK_MAX]
+            quantile = _quantile_sorted(empties, GROUP_QUANTILE) if len(empties) >= MIN_EMPTIES else fallback
         base[order[start : start + count]] = min(float(quantile), fallback + LABEL_INK_MAX)
     return base
+
+
+def _quantile_sorted(ranked: np.ndarray, q: float) -> float:
+    """The ``q`` quantile of sorted values, linearly interpolated as ``np.quantile`` does."""
+    position = q * (len(ranked) - 1)
+    low = int(position)
+    high = min(low + 1, len(ranked) - 1)
+    return float(ranked[low] + (position - low) * (ranked[high] - ranked[low]))
 
 
 def pencil_level(levels: Levels) -> float:
@@ -267,6 +299,271 @@ def excess_coverage(coverage: np.ndarray, groups: np.ndarray | None = None) -> n
     overall = float(np.median(coverage))
     base = overall if groups is None else empty_baseline(coverage, groups, overall)
     return np.clip(coverage - base, 0.0, 1.0)
+
+
+#: A pixel is part of a pencil stroke when it is darker than its label's empty
+#: box (``box_patches``'s template) by this share of the paper–ink range.
+STROKE_LEVEL = 0.12
+#: …and a run is traced down to this much darker, so a light stroke whose
+#: darkness dips along its length is followed as one line.
+STROKE_TRACE = 0.07
+#: Share of each side of the box left out of the stroke search (the printed brackets).
+STROKE_INSET = (0.1, 0.12)
+#: A stroke is thin: at most this many pixels thick on average (area over its
+#: width plus height, about its path length), so a broad film of erasure residue
+#: or a fill is not taken for one. A fine tick is 2–3 pixels wide at 6 px/mm.
+STROKE_THICK = 3.5
+#: A stroke spans at least this share of the window's width and of its height:
+#: a tick's legs do; a fold's crease, broken into runs by the letter and noise, is flat.
+STROKE_EXTENT = 0.4
+#: A box holding a stroke at least this long (share of the window's diagonal)
+#: is not empty. Empty boxes on simulated pages of every level stay under
+#: 0.3; a fine tick across a box spans 0.6 or more.
+STROKE_SPAN = 0.5
+#: On a black-and-white page erasure specks can line up into runs up to about
+#: 0.56; a tick that survives the threshold spans 0.8 or more.
+BINARY_STROKE_SPAN = 0.7
+
+
+def gather_patches(
+    page: np.ndarray, x0: np.ndarray, y0: np.ndarray, size: tuple[int, int], windows: Windows | None = None
+) -> np.ndarray:
+    """Same-sized patches of the canonical page, one per box, stacked.
+
+    Parameters
+    ----------
+    page : (H, W) uint8
+        The canonical page, or ``windows.pixels`` (then patch ``k`` lies in window ``k``).
+    x0, y0 : (N,) int
+        Each patch's top-left canonical-page pixel.
+    size : (h, w)
+        The patches' size in pixels.
+    windows : optional
+        The windows ``page`` holds (``CanonicalSample.windows``).
+
+    Returns
+    -------
+    (N, h, w), ``page``'s dtype
+    """
+    h, w = size
+    rows = y0[:, None] + np.arange(h)
+    cols = x0[:, None] + np.arange(w)
+    if windows is not None:  # the same pixels, where their windows hold them
+        rows, cols = windows.locate(rows, cols)
+    return page[rows[:, :, None], cols[:, None, :]]
+
+
+def box_patches(
+    page: np.ndarray, rects_px: np.ndarray, inset: tuple[float, float] = STROKE_INSET, windows: Windows | None = None
+) -> np.ndarray:
+    """The same-sized window inside every box, for comparing boxes pixel by pixel.
+
+    Parameters
+    ----------
+    page : (H, W) uint8
+        The canonical page, or ``windows.pixels`` of windows around ``rects_px``.
+    rects_px : (N, 4) float
+        Boxes ``x, y, w, h``; the window is the median box size less ``inset``
+        (x share, y share) on each side, placed by each box's own position.
+    windows : optional
+        ``CanonicalSample.windows(rects_px)``, when ``page`` is its pixels.
+
+    Returns
+    -------
+    (N, h, w) uint8
+    """
+    rects_px = np.asarray(rects_px, dtype=float)
+    height, width = page.shape if windows is None else windows.page_shape
+    size_w, size_h = np.median(rects_px[:, 2]), np.median(rects_px[:, 3])
+    w = max(2, int(round(size_w * (1 - 2 * inset[0]))))
+    h = max(2, int(round(size_h * (1 - 2 * inset[1]))))
+    x0 = np.clip(np.round(rects_px[:, 0] + (rects_px[:, 2] - w) / 2), 0, width - w).astype(int)
+    y0 = np.clip(np.round(rects_px[:, 1] + (rects_px[:, 3] - h) / 2), 0, height - h).astype(int)
+    return gather_patches(page, x0, y0, (h, w), windows)
+
+
+def lit_evenly(patches: np.ndarray, paper: np.ndarray) -> np.ndarray:
+    """Box windows brought to the page's usual paper brightness, so boxes in a shadow band
+    and in full light compare pixel by pixel.
+
+    Parameters
+    ----------
+    patches : (N, h, w) uint8
+        ``box_patches``.
+    paper : (N,) float
+        ``local_paper`` of each box.
+
+    Returns
+    -------
+    (N, h, w) float32
+    """
+    paper = np.maximum(np.asarray(paper, dtype=np.float32), 1.0)
+    gain = np.float32(np.median(paper)) / paper
+    return np.asarray(patches, dtype=np.float32) * gain[:, None, None]
+
+
+def stroke_lengths(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> np.ndarray:
+    """How long a thin pencil stroke each box holds, as a share of the window's diagonal.
+
+    A tick drawn with a fine, light pencil moves a box's mean darkness and its
+    pencil coverage hardly at all, yet a person sees the line. Each box is
+    compared pixel by pixel with its label's empty box — the median window
+    of the brighter half of the boxes printed with the same label on this
+    page (a popular letter may be marked in most rows), so the printed letter
+    cancels out — and the pixels darker than that by
+    ``STROKE_TRACE`` of the paper–ink range more than the box's own paper
+    (its median pixel: a film of erasure residue lifts it) are joined into
+    connected runs; a run must reach ``STROKE_LEVEL`` somewhere.
+    A run counts as a stroke when it is thin (``STROKE_THICK``), spreads
+    across and down the window (``STROKE_EXTENT``) and does not cross the
+    window as a straight line would (a fold's crease does: left to
+    right, or top to bottom and narrow; a tick spans the box's height but
+    not its width). Specks and JPEG ringing
+    are short.
+
+    Parameters
+    ----------
+    patches : (N, h, w) uint8 or float
+        ``box_patches`` of the canonical page (``lit_evenly`` when the light is uneven).
+    groups : (N,) int
+        Label group of each box (``-1``: too few to compare; its value is 0).
+    levels
+        The sheet's paper white and ink black.
+
+    Returns
+    -------
+    (N,) float64: the longest stroke's bounding-box diagonal over the window's
+    diagonal, 0 when there is none.
+    """
+    patches = np.asarray(patches)
+    groups = np.asarray(groups)
+    n, h, w = patches.shape
+    result = np.zeros(n)
+    excess = np.zeros((n, h, w), dtype=np.float32)
+    for label in np.unique(groups):
+        members = np.flatnonzero(groups == label)
+        if label < 0 or len(members) < MIN_GROUP:
+            continue
+        # the label's empty box from its brighter half: on a short exam most of one letter's boxes may be marked
+        brightness = patches[members].reshape(len(members), -1).mean(axis=1)
+        empty = members[brightness >= np.median(brightness)]
+        template = np.median(patches[empty], axis=0).astype(np.float32)
+        excess[members] = (template - patches[members]) / (levels.white - levels.black)
+    # against the box's own paper: a film of erasure residue raises the whole window, a stroke stands above it
+    paper = np.maximum(np.median(excess.reshape(n, -1), axis=1), 0.0)
+    above = excess - paper[:, None, None]
+    # one labelling pass for every box: the windows side by side, one blank pixel apart. Runs are traced
+    # at ``STROKE_TRACE`` (a light stroke's darkness dips along it) and kept where they reach ``STROKE_LEVEL``.
+    canvas = np.zeros((n, h + 1, w + 1), dtype=np.float32)
+    canvas[:, :h, :w] = above
+    canvas = canvas.reshape(n * (h + 1), w + 1)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((canvas > STROKE_TRACE).astype(np.uint8), connectivity=8)
+    peak = np.zeros(count, dtype=np.float32)
+    np.maximum.at(peak, labels.ravel(), canvas.ravel())
+    left, top, width, height, area = stats[1:count].T
+    box = top // (h + 1)
+    top = top - box * (h + 1)
+    length = np.hypot(width, height)
+    # a line across the whole window (a crease, a printed rule), not a tick that runs top to bottom
+    crossing = ((left == 0) & (width >= w) & (height < h)) | ((top == 0) & (height >= h) & (width < w / 3))
+    # a tick spreads both ways; a crease's broken run is flat (or, down the page, narrow)
+    spread = (width >= STROKE_EXTENT * w) & (height >= STROKE_EXTENT * h)
+    # thickness as area over the run's width plus height: about its path length for a tick's two legs
+    stroke = (area <= STROKE_THICK * (width + height)) & ~crossing & spread & (peak[1:count] > STROKE_LEVEL)
+    np.maximum.at(result, box[stroke], length[stroke] / float(np.hypot(w, h)))
+    return result
+
+
+#: The paper around a box: a ring this wide (mm) just outside it, read at this
+#: percentile (the printed brackets, a neighbour's spill or the box's own take
+#: less than a quarter of it).
+RING_MM = 0.8
+RING_PERCENTILE = 75
+
+
+def ring_rects(rects_px: np.ndarray, ppm: float) -> np.ndarray:
+    """The rectangles ``local_paper`` reads: each box grown by its ring (``RING_MM``), as ``x, y, w, h`` page pixels."""
+    margin = max(1, int(round(RING_MM * ppm)))
+    rects_px = np.asarray(rects_px, dtype=float)
+    return rects_px + np.array([-margin, -margin, 2 * margin, 2 * margin], dtype=float)
+
+
+def local_paper(page: np.ndarray, rects_px: np.ndarray, ppm: float, windows: Windows | None = None) -> np.ndarray:
+    """How bright the paper right around each box is (grey 0–255).
+
+    A shadow band across a phone photo or a fold's shading darkens the paper
+    and every box in it alike, with edges sharper than the flat-field step
+    divides out: a box is then darker than the page's paper without any
+    pencil in it. The ring of paper just outside the box shows it.
+
+    Parameters
+    ----------
+    page : (H, W) uint8
+        The canonical page, or ``windows.pixels``.
+    rects_px : (N, 4) float
+        Boxes ``x, y, w, h`` in page pixels (all about the same size).
+    ppm : float
+        Page pixels per mm.
+    windows : optional
+        ``CanonicalSample.windows(ring_rects(rects_px, ppm))``, when ``page`` is its pixels.
+
+    Returns
+    -------
+    (N,) float64: the ``RING_PERCENTILE`` grey of each box's ring (``RING_MM`` wide).
+    """
+    rects_px = np.asarray(rects_px, dtype=float)
+    height, width = page.shape if windows is None else windows.page_shape
+    margin = max(1, int(round(RING_MM * ppm)))
+    w = int(round(np.median(rects_px[:, 2]))) + 2 * margin
+    h = int(round(np.median(rects_px[:, 3]))) + 2 * margin
+    x0 = np.clip(np.round(rects_px[:, 0]) - margin, 0, width - w).astype(int)
+    y0 = np.clip(np.round(rects_px[:, 1]) - margin, 0, height - h).astype(int)
+    patches = gather_patches(page, x0, y0, (h, w), windows)
+    ring = np.ones((h, w), dtype=bool)
+    ring[margin:h - margin, margin:w - margin] = False
+    return np.percentile(patches[:, ring], RING_PERCENTILE, axis=1)
+
+
+def shade(paper: np.ndarray, levels: Levels) -> np.ndarray:
+    """How much darker each box's surrounding paper is than the page's usual, in darkness units (≥ 0).
+
+    Parameters
+    ----------
+    paper : (N,) float
+        ``local_paper`` of every box on the page.
+    """
+    paper = np.asarray(paper, dtype=float)
+    return np.clip((np.median(paper) - paper) / (levels.white - levels.black), 0.0, 1.0)
+
+
+#: A lighter or partial fill is still a mark, on a grey page, when it covers
+#: this much of the box interior with pencil-dark pixels and this much of the
+#: whole box (a faint half-fill — the deliberately doubtful kind — covers at
+#: most about 0.70 and 0.41 on simulated pages of every level; messy real
+#: marks 0.8 and 0.63 or more in 99 cases of 100)…
+PARTIAL_COVER = 0.78
+PARTIAL_WHOLE = 0.5
+#: …and is at least this share of the student's own clear marks' darkness on
+#: the page (``own_darkness``), and never lighter than ``PARTIAL_DARK``.
+PARTIAL_SHARE = 0.6
+PARTIAL_DARK = 0.25
+#: ``own_darkness`` needs at least this many clear marks on the page.
+MIN_OWN_MARKS = 5
+
+
+def own_darkness(values: Sequence[float], whole: Sequence[float]) -> float | None:
+    """How dark this student's clear marks are on this page: the median darkness of
+    the boxes that are marked by the fixed levels (``MARKED`` and ``SOLID``);
+    None with fewer than ``MIN_OWN_MARKS`` of them.
+
+    Parameters
+    ----------
+    values, whole : (N,) float
+        Darkness and excess whole-box coverage of the page's answer boxes.
+    """
+    v, w = np.asarray(values, dtype=float), np.asarray(whole, dtype=float)
+    clear = v[(v >= MARKED) & (w >= SOLID)]
+    return float(np.median(clear)) if len(clear) >= MIN_OWN_MARKS else None
 
 
 @dataclass(frozen=True)
@@ -288,6 +585,10 @@ def decide(
     labels: str = LETTERS,
     coverage: Sequence[float] | None = None,
     whole: Sequence[float] | None = None,
+    stroke: Sequence[float] | None = None,
+    binary: bool = False,
+    own: float | None = None,
+    shaded: Sequence[float] | None = None,
 ) -> Reading:
     """Decide one question from its boxes' darkness.
 
@@ -308,20 +609,56 @@ def decide(
     whole
         Excess pencil coverage of each whole box; a dark box must also cover
         ``SOLID`` of it to count as marked, else it is a partial mark.
+    stroke
+        The longest thin stroke in each box (``stroke_lengths``): a box with
+        one of at least ``STROKE_SPAN`` holds a line a person sees (a fine
+        tick), so it is never empty and never erasure residue.
+    binary
+        The page is black and white: erasure residue (a grey film) hardly
+        survives its threshold, so only the faintest specks beside a mark are
+        taken for residue (``BINARY_RESIDUE_*``) — a scrap there is what is
+        left of a light mark.
+    own
+        The student's own clear marks' darkness on this page (``own_darkness``).
+        On a grey page a lighter or partial fill that covers the box well
+        (``PARTIAL_*``) is a mark when it is at least ``PARTIAL_SHARE`` of it;
+        without it (or on a black-and-white page) only the fixed levels decide.
+    shaded
+        How much darker the paper around each box is than the page's usual
+        (``shade``): a box in a shadow band is that much less dark.
     """
     v = np.asarray(values, dtype=float)
+    if shaded is not None:  # measured against the paper around the box rather than the page's
+        v = np.clip(v - np.asarray(shaded, dtype=float), 0.0, 1.0)
     c = np.zeros_like(v) if coverage is None else np.asarray(coverage, dtype=float)
     # Without whole-box coverage, neither test can use it: no mark is called
     # partial and no residue is ruled out for it.
     full = np.ones_like(v) if whole is None else np.asarray(whole, dtype=float)
     film = np.zeros_like(v) if whole is None else full
-    marked = [i for i, d in enumerate(v) if d >= MARKED and full[i] >= SOLID]
-    middling = [i for i, d in enumerate(v) if i not in marked and (d > EMPTY or c[i] > COVERED)]
+    line = np.zeros_like(v) if stroke is None else np.asarray(stroke, dtype=float)
+    partial = (
+        max(PARTIAL_DARK, PARTIAL_SHARE * own) if own is not None and whole is not None and not binary else float("inf")
+    )
+    marked = [
+        i for i, d in enumerate(v)
+        if (d >= MARKED and full[i] >= SOLID) or (d >= partial and c[i] >= PARTIAL_COVER and full[i] >= PARTIAL_WHOLE)
+    ]
+    span = BINARY_STROKE_SPAN if binary else STROKE_SPAN
+    stroked = {i for i in range(len(v)) if line[i] >= span}
+    middling = [i for i, d in enumerate(v) if i not in marked and (d > EMPTY or c[i] > COVERED or i in stroked)]
     if marked:
         strongest = float(v[marked].min())
+        def limits(i: int) -> tuple[float, float, float]:
+            # black specks on a black-and-white page (its darkness made of pencil-dark pixels), not a grey film
+            specks = binary and c[i] > FILM_SHARE * v[i]
+            if specks:
+                return BINARY_RESIDUE_MAX, BINARY_RESIDUE_COVER, BINARY_RESIDUE_WHOLE
+            return RESIDUE_MAX, RESIDUE_COVER, RESIDUE_WHOLE
+
         residue = [
             i for i in middling
-            if v[i] <= min(RESIDUE_MAX, RESIDUE_SHARE * strongest) and c[i] <= RESIDUE_COVER and film[i] <= RESIDUE_WHOLE
+            if v[i] <= min(limits(i)[0], RESIDUE_SHARE * strongest) and c[i] <= limits(i)[1] and film[i] <= limits(i)[2]
+            and i not in stroked
         ]
         unclear = [i for i in middling if i not in residue]
     else:

@@ -237,16 +237,27 @@ class Measurements:
         Excess pencil coverage of each whole box, just inside its brackets.
     levels
         The sheet's paper white, ink black and empty-box darkness.
+    stroke : (N,) float64, optional
+        The longest thin pencil stroke in each box, against its label's empty
+        box (``bubbles.stroke_lengths``); None when not measured.
+    paper : (N,) float64, optional
+        Grey of the paper just around each box (``bubbles.local_paper``): a
+        shadow's edge darkens a box and its surroundings alike.
     """
 
     darkness: np.ndarray
     coverage: np.ndarray
     whole: np.ndarray
     levels: bubbles.Levels
+    stroke: np.ndarray | None = None
+    paper: np.ndarray | None = None
 
     def decide(self, part: slice, **options) -> bubbles.Reading:
         """``bubbles.decide`` on the boxes of one part of the table (an ID column, the 试卷类型 row, a question)."""
-        return bubbles.decide(self.darkness[part], coverage=self.coverage[part], whole=self.whole[part], **options)
+        stroke = None if self.stroke is None else self.stroke[part]
+        shaded = None if self.paper is None else bubbles.shade(self.paper, self.levels)[part]
+        return bubbles.decide(self.darkness[part], coverage=self.coverage[part], whole=self.whole[part], stroke=stroke,
+                              shaded=shaded, **options)
 
 
 @dataclass(frozen=True)
@@ -324,7 +335,7 @@ def read_registered(
         violation = bubbles.decide_absent(float(measured.darkness[table.violation][0]), measured.whole[table.violation][0])
         reading.violation = violation == "marked"
         reading.flags += violation_flags(violation)
-    reading.questions = decide_questions(measured, table, manifest, reading.variant)
+    reading.questions = decide_questions(measured, table, manifest, reading.variant, binary=reading.binary)
     reading.flags += question_flags(reading.questions, absent=reading.absent)
     return reading
 
@@ -474,30 +485,45 @@ def measure(page: np.ndarray | CanonicalSample, table: BoxTable, geometry: Sheet
     # away first (a 1-pixel Gaussian at 6 px/mm keeps pencil strokes; 5×5
     # taps hold all but 1 % of its weight; each window keeps 2 pixels of page around its box for them).
     smooth = cv2.GaussianBlur(boxes.pixels, (5, 5), 1.0)
+    rings = sample.windows(bubbles.ring_rects(rects_px, ppm))
+    paper = bubbles.local_paper(rings.pixels, rects_px, ppm, windows=rings)
     pencil = bubbles.summed_area((smooth < bubbles.pencil_level(levels)).astype(np.uint8))
     return Measurements(
         darkness=bubbles.darkness(means, levels, groups),
         coverage=bubbles.excess_coverage(bubbles.box_means_from(pencil, rects_px, windows=boxes), groups),
         whole=bubbles.excess_coverage(bubbles.box_means_from(pencil, rects_px, bubbles.WHOLE_INSET, windows=boxes), groups),
         levels=levels,
+        stroke=bubbles.stroke_lengths(
+            bubbles.lit_evenly(bubbles.box_patches(smooth, rects_px, windows=boxes), paper), groups, levels
+        ),
+        paper=paper,
     )
 
 
 # -- deciding -----------------------------------------------------------------
 
 
-def decide_questions(measured: Measurements, table: BoxTable, manifest: Manifest, variant: str | None) -> list[QuestionReading]:
+def decide_questions(
+    measured: Measurements, table: BoxTable, manifest: Manifest, variant: str | None, *, binary: bool = False
+) -> list[QuestionReading]:
     """Each question on the page decided from its boxes.
 
     With a variant known, each question's type and number of real options
     are its item's; without one, its section's type, and every box counts.
+    ``binary``: the page was scanned black and white (``bubbles.decide``).
+    Every question is also weighed against the student's own clear marks on
+    the page (``bubbles.own_darkness``): a lighter or partial fill that
+    covers its box well reads as the mark it is.
     """
     items = manifest.variant(variant).items if variant else None
+    boxes = np.r_[tuple(table.questions)] if table.questions else np.zeros(0, dtype=int)
+    own = bubbles.own_darkness(measured.darkness[boxes], measured.whole[boxes])
     readings = []
     for number, section, part in zip(table.numbers, table.sections, table.questions):
         item = items[number - 1] if items else None
         qtype = manifest.questions[item.id].type if item else manifest.sections[section].type
-        decided = measured.decide(part, single=qtype == "single", valid=len(item.permutation) if item else None)
+        decided = measured.decide(part, single=qtype == "single", valid=len(item.permutation) if item else None,
+                                  binary=binary, own=own)
         readings.append(
             QuestionReading(
                 number, decided.outcome, decided.letters, decided.reason, decided.confidence,

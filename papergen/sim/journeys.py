@@ -7,7 +7,13 @@ noise, JPEG, sometimes black and white), a phone photo (perspective, page
 curl, lighting, colour), or a harsh fax-like copy (a covered corner, hard
 black and white, turned on its side), or a scan that lost corner squares
 (``degrade_cut``: fed crooked or shifted and cut at the bed's edge, a copy
-with a clipped margin, a covered corner, a staple). What happened to the
+with a clipped margin, a covered corner, a staple). Harder journeys, as
+bad as what graders meet: a photocopy with its contrast pushed and toner
+specks (``degrade_copier``), a scan of a sheet folded in three or in half
+(``degrade_fold``: crease lines with their shading), a fax (``degrade_fax``:
+1-bit, 150–204 dpi, often at half vertical resolution), a phone photo saved
+at low JPEG quality, and a harsh phone photo with a shadow band across the
+page (``degrade_shadow``). What happened to the
 corner squares is named in ``Delivered.journey`` ("cut:TL,TR",
 "covered:BR;staple:TL", …) for ``truth.csv``. Colour pages are
 ``(H, W, 3)`` uint8 in RGB order.
@@ -223,7 +229,10 @@ def rotate_clockwise(image: np.ndarray, degrees: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(image, k=-(degrees // 90) % 4))
 
 
-def degrade_photo(image: np.ndarray, rng: np.random.Generator) -> Delivered:
+def degrade_photo(
+    image: np.ndarray, rng: np.random.Generator, *, megapixels: tuple[float, float] = (8.0, 12.0),
+    quality: tuple[int, int] = (80, 94),
+) -> Delivered:
     """A phone photo of the page on a desk: 8–12 MP colour, perspective, page curl,
     a lighting gradient and a soft shadow, light defocus, sensor noise, JPEG.
 
@@ -236,7 +245,7 @@ def degrade_photo(image: np.ndarray, rng: np.random.Generator) -> Delivered:
     -------
     ``Delivered`` with an (h, w, 3) uint8 RGB image, portrait 3:4.
     """
-    megapixels = rng.uniform(8.0, 12.0)
+    megapixels = rng.uniform(*megapixels)
     out_h = int(round(math.sqrt(megapixels * 1e6 * 4 / 3)))
     out_w = int(round(out_h * 3 / 4))
     H0, W0 = image.shape
@@ -274,7 +283,7 @@ def degrade_photo(image: np.ndarray, rng: np.random.Generator) -> Delivered:
     rgb = cv2.GaussianBlur(rgb, (0, 0), rng.uniform(0.5, 1.2))
     rgb = add_noise(rgb, rng.uniform(2.0, 5.0), rng)
     dpi = round(max(out_w, out_h) / (297 / MM_PER_INCH))  # nominal: the frame is about an A4 page
-    return Delivered(rgb, dpi, quality=int(rng.integers(80, 94)))
+    return Delivered(rgb, dpi, quality=int(rng.integers(*quality)))
 
 
 def _photo_quad(rng: np.random.Generator, page: tuple[int, int], frame: tuple[int, int]) -> np.ndarray:
@@ -599,3 +608,131 @@ def staple(image: np.ndarray, corner: int, rng: np.random.Generator, *, px_per_m
     cv2.line(out, points[0], points[1], grey, width, cv2.LINE_AA)
     cv2.line(out, points[0], points[1], min(255, grey + 70), max(1, width // 3), cv2.LINE_AA)
     return out
+
+
+# -- harder journeys: copier, fold, fax, shadow -------------------------------------
+#: JPEG quality of the harder journeys' files: down to 45.
+LOW_QUALITY = (45, 81)
+#: A crease's dark line (share of black) and the shading beside it (share of white lost).
+CREASE_LINE = (0.12, 0.3)
+CREASE_LINE_MM = (0.1, 0.3)
+CREASE_SHADE = (0.04, 0.12)
+CREASE_SHADE_MM = (2.0, 8.0)
+#: A shadow band's darkening (share of the light lost) and its width (share of the photo's diagonal).
+SHADOW_DEPTH = (0.35, 0.6)
+SHADOW_WIDTH = (0.12, 0.3)
+
+
+def degrade_copier(
+    image: np.ndarray, rng: np.random.Generator, *, dpi_in: float, dpi_out: float | None, keep_px: np.ndarray
+) -> Delivered:
+    """A photocopy, scanned: contrast pushed (an S-shaped tone curve that drives light grey towards
+    white and dark towards black), toner specks, a faint streak along the feed, skew, JPEG 45–80."""
+    dpi = float(dpi_out or rng.integers(150, 301))
+    steep, middle = rng.uniform(5.0, 9.0), rng.uniform(0.45, 0.6)
+    ramp = np.arange(256) / 255.0
+    curve = 1.0 / (1.0 + np.exp(-steep * (ramp - middle)))
+    curve = (curve - curve[0]) / (curve[-1] - curve[0])
+    white, black = rng.uniform(238, 254), rng.uniform(0, 18)
+    page = cv2.LUT(image, np.clip(black + (white - black) * curve + 0.5, 0, 255).astype(np.uint8))
+    specks = rng.random(page.shape, dtype=np.float32) < rng.uniform(1e-4, 6e-4)
+    page[specks] = np.minimum(page[specks], int(rng.integers(40, 140)))
+    page = scanner_placement(page, rng, dpi_in=dpi_in, dpi_out=dpi, keep_px=keep_px, max_angle=2.0,
+                             background=int(rng.integers(225, 250)))
+    streak = np.ones(page.shape[1], dtype=np.float32)
+    at, width = int(rng.integers(page.shape[1])), int(rng.integers(2, 12))
+    streak[at:at + width] = rng.uniform(0.9, 0.97)
+    page = np.clip(page * streak[None, :], 0, 255).astype(np.uint8)
+    page = cv2.GaussianBlur(page, (0, 0), rng.uniform(0.4, 1.0))
+    page = add_noise(page, rng.uniform(2.0, 6.0), rng)
+    return Delivered(page, dpi, quality=int(rng.integers(*LOW_QUALITY)))
+
+
+def crease(image: np.ndarray, rng: np.random.Generator, *, px_per_mm: float, horizontal: bool, at: float) -> np.ndarray:
+    """A fold's crease across the page at share ``at`` of its height (or width): a thin dark line,
+    slightly tilted and wavy, with shading on one side; returns a new (H, W) uint8."""
+    H, W = image.shape
+    length, across = (W, H) if horizontal else (H, W)
+    t = np.arange(length, dtype=np.float32)
+    line = at * across + rng.uniform(-0.015, 0.015) * (t - length / 2)
+    line += _smooth_wave(length, rng, amplitude=0.4 * px_per_mm)
+    pos = np.arange(across, dtype=np.float32)[:, None] - line[None, :]  # (across, length): distance past the line
+    width = rng.uniform(*CREASE_LINE_MM) * px_per_mm
+    dark = rng.uniform(*CREASE_LINE) * np.exp(-0.5 * (pos / max(width, 0.5)) ** 2)
+    side = rng.choice([-1.0, 1.0])
+    reach = rng.uniform(*CREASE_SHADE_MM) * px_per_mm
+    shade = rng.uniform(*CREASE_SHADE) * np.exp(-np.clip(side * pos, 0, None) / reach) * (side * pos > 0)
+    loss = 1.0 - (1.0 - dark) * (1.0 - shade)
+    if not horizontal:
+        loss = loss.T
+    return np.clip(image * (1.0 - loss) + 0.5, 0, 255).astype(np.uint8)
+
+
+def _smooth_wave(length: int, rng: np.random.Generator, *, amplitude: float) -> np.ndarray:
+    """A gentle random wave along ``length`` samples, about ``amplitude`` pixels: (length,) float32."""
+    knots = rng.normal(0.0, amplitude, 6).astype(np.float32)
+    return cv2.resize(knots[None, :], (length, 1), interpolation=cv2.INTER_CUBIC)[0]
+
+
+def degrade_fold(
+    image: np.ndarray, rng: np.random.Generator, *, dpi_in: float, dpi_out: float | None, keep_px: np.ndarray
+) -> Delivered:
+    """A sheet folded in three (two creases across) or in half (one, sometimes a second one down the
+    middle), opened and scanned as ``degrade_scan`` with JPEG quality down to 45."""
+    ppm = dpi_in / MM_PER_INCH
+    page = image
+    if rng.random() < 0.6:
+        for at in (1 / 3, 2 / 3):
+            page = crease(page, rng, px_per_mm=ppm, horizontal=True, at=at + rng.uniform(-0.02, 0.02))
+    else:
+        page = crease(page, rng, px_per_mm=ppm, horizontal=True, at=0.5 + rng.uniform(-0.02, 0.02))
+        if rng.random() < 0.4:
+            page = crease(page, rng, px_per_mm=ppm, horizontal=False, at=0.5 + rng.uniform(-0.02, 0.02))
+    scanned = degrade_scan(page, rng, dpi_in=dpi_in, dpi_out=dpi_out, keep_px=keep_px)
+    return Delivered(scanned.image, scanned.dpi, binary=scanned.binary, quality=int(rng.integers(*LOW_QUALITY)))
+
+
+def degrade_fax(
+    image: np.ndarray, rng: np.random.Generator, *, dpi_in: float, dpi_out: float | None, keep_px: np.ndarray
+) -> Delivered:
+    """A fax: 150–204 dpi, skew, blur and noise, cut to 1-bit black and white, at "standard" resolution
+    (every other line, stretched back) on 40 % of the pages, line-noise specks, JPEG 45–80."""
+    dpi = float(dpi_out or rng.integers(150, 205))
+    white, black = rng.uniform(220, 250), rng.uniform(10, 45)
+    page = paper_levels(image, white=white, black=black, gamma=rng.uniform(0.95, 1.2))
+    page = scanner_placement(page, rng, dpi_in=dpi_in, dpi_out=dpi, keep_px=keep_px, max_angle=2.0,
+                             background=int(rng.integers(225, 250)))
+    page = cv2.GaussianBlur(page, (0, 0), rng.uniform(0.4, 1.0))
+    page = add_noise(page, rng.uniform(3.0, 8.0), rng)
+    if rng.random() < 0.4:  # standard resolution: half the lines, each sent twice
+        h = page.shape[0]
+        half = cv2.resize(page, (page.shape[1], h // 2), interpolation=cv2.INTER_AREA)
+        page = cv2.resize(half, (page.shape[1], h), interpolation=cv2.INTER_NEAREST)
+    _, page = cv2.threshold(page, black + (white - black) * rng.uniform(*BW_CUT), 255, cv2.THRESH_BINARY)
+    speckle = rng.random(page.shape, dtype=np.float32) < rng.uniform(1e-4, 8e-4)
+    page[speckle] = 255 - page[speckle]
+    return Delivered(page, dpi, binary=True, quality=int(rng.integers(*LOW_QUALITY)))
+
+
+def shadow_band(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A band of shadow (an arm, the phone itself) across a photo: ``SHADOW_DEPTH`` of the light
+    lost inside it, soft edges; (h, w, 3) uint8 → new (h, w, 3) uint8."""
+    h, w = rgb.shape[:2]
+    ys, xs = np.mgrid[0:h:8, 0:w:8].astype(np.float32)
+    theta = rng.uniform(0, math.pi)
+    diagonal = math.hypot(w, h)
+    distance = ((xs - w / 2) * math.cos(theta) + (ys - h / 2) * math.sin(theta)) / diagonal - rng.uniform(-0.25, 0.25)
+    half = rng.uniform(*SHADOW_WIDTH) / 2
+    soft = rng.uniform(0.005, 0.03)
+    inside = 1.0 / (1.0 + np.exp(np.clip((np.abs(distance) - half) / soft, -60.0, 60.0)))
+    gain = 1.0 - rng.uniform(*SHADOW_DEPTH) * inside
+    gain = cv2.resize(gain.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.clip(rgb * gain[..., None], 0, 255).astype(np.uint8)
+
+
+def degrade_shadow(image: np.ndarray, rng: np.random.Generator) -> Delivered:
+    """A harsh phone photo: 5–9 MP, a shadow band across the page on top of ``degrade_photo``'s
+    uneven light, more sensor noise, JPEG 45–70."""
+    photo = degrade_photo(image, rng, megapixels=(5.0, 9.0), quality=(45, 71))
+    rgb = add_noise(shadow_band(photo.image, rng), rng.uniform(2.0, 5.0), rng)
+    return Delivered(rgb, photo.dpi, quality=photo.quality)

@@ -5,6 +5,14 @@ decidable: a real mark (core darkness about 0.5–0.9 of solid black), erasure
 residue (about 0.05–0.12) and stray dots (never inside a box's core). The
 doubtful kinds — ``faint``, ``tick`` — sit in between on purpose.
 
+Two hands: ``neat`` (the levels none, scan, photo, harsh, cut) and
+``messy`` (the newer levels, as hard as held-out sheets graders meet):
+lighter and partial fills pressed unevenly (one side of the mark lighter
+than the other), pencil spilling further over the box edge more often,
+strong erasure residue, and ticks drawn with a fine, light stroke — just
+under the darkness and coverage a box is called empty at, yet plainly a
+stroke to a person (they stay deliberately doubtful: they must be flagged).
+
 Image steps are functions on numpy arrays: pages are ``(H, W)`` uint8,
 marks are darkness patches ``(h, w)`` float32 in [0, 1] multiplied into the
 page (``apply_graphite``), rectangles in pixels ``(x, y, w, h)`` with
@@ -41,6 +49,24 @@ SPILL_MM = (0.2, 0.6)  # beyond the box edge; the neighbour's core starts ≥ 1.
 TICK_WIDTH_MM = (0.35, 0.55)
 DOT_RADIUS_MM = (0.2, 0.4)
 
+# -- the messy hand (``hand="messy"``) ---------------------------------------------
+HANDS = ("neat", "messy")
+#: A messy fill's strength is the student's tone times this…
+MESSY_PRESSURE = (0.8, 1.0)
+#: …and falls to this share of it across the mark (uneven pressure, one side lighter).
+MESSY_FADE = (0.55, 0.9)
+#: Each side of a messy fill covers this share of the box: at least half of its area,
+#: well above a faint half-fill's 0.25–0.40.
+MESSY_FILL_SIDE = (0.72, 1.0)
+MESSY_SPILL_RATE = 0.5
+MESSY_SPILL_MM = (0.3, 0.9)  # the neighbour's core still starts ≥ 1.7 mm from the box edge
+#: Strong erasure residue: a rubbed fill still this dark (a neat hand's is 0.05–0.11).
+MESSY_RESIDUE_TONE = (0.09, 0.2)
+#: A fine, light tick: a stroke this wide and this share of the student's tone, so that the box's
+#: mean darkness and pencil coverage fall just under the levels an empty box is read at.
+THIN_TICK_WIDTH_MM = (0.13, 0.22)
+THIN_TICK_PRESSURE = (0.55, 0.85)
+
 
 def rect_to_px(rect: Rect, geometry: SheetGeometry, dpi: float) -> tuple[float, float, float, float]:
     """A frame rectangle (mm) as page pixels ``(x, y, w, h)`` at ``dpi``."""
@@ -68,27 +94,29 @@ def fill_page(
     responses: Sequence[Response],
     rng: np.random.Generator,
     dpi: float,
+    hand: str = "neat",
 ) -> np.ndarray:
     """A copy of ``blank`` (H, W) uint8 with this student's pencil on sheet page ``page``.
 
     Every page carries the header, so the 准考证号, 试卷类型 (and the
-    invigilator's 缺考 or 违纪 mark) go on each page.
+    invigilator's 缺考 or 违纪 mark) go on each page. ``hand`` is ``neat``
+    or ``messy`` (see the module docstring); the invigilator's marks are neat.
     """
     image = blank.copy()
     ppm = dpi / MM_PER_INCH
     header = geometry.header
 
-    def mark(rect: Rect, kind: str) -> None:
-        draw_mark(image, rect_to_px(rect, geometry, dpi), kind, rng, px_per_mm=ppm, tone=student.tone)
+    def mark(rect: Rect, kind: str, style: str = hand) -> None:
+        draw_mark(image, rect_to_px(rect, geometry, dpi), kind, rng, px_per_mm=ppm, tone=student.tone, hand=style)
 
     for column, digit in zip(header.id_grid, student.student_id):
         mark(column[int(digit)], "fill")
     if student.absent:
-        mark(header.absent, "fill")
+        mark(header.absent, "fill", "neat")
         return image
     mark(header.variant_row[geometry.variants.index(student.variant)], "fill")
     if student.violation and header.violation is not None:
-        mark(header.violation, "fill")
+        mark(header.violation, "fill", "neat")
     boxes = {q.number: q.boxes for q in geometry.questions_on(page)}
     for response in responses:
         for box, kind in response.marks:
@@ -109,6 +137,7 @@ def draw_mark(
     *,
     px_per_mm: float,
     tone: float = 0.85,
+    hand: str = "neat",
 ) -> np.ndarray:
     """Pencil one mark of ``kind`` into ``image`` at the box ``rect_px`` (in place).
 
@@ -126,21 +155,28 @@ def draw_mark(
         Page resolution, so strokes and spills have physical sizes.
     tone
         The writer's pencil darkness for real marks (0 … 1).
+    hand
+        ``neat`` or ``messy`` (see the module docstring).
 
     Returns
     -------
     The same ``image``.
     """
-    alpha, x0, y0 = mark_alpha(rect_px, kind, rng, px_per_mm=px_per_mm, tone=tone)
+    alpha, x0, y0 = mark_alpha(rect_px, kind, rng, px_per_mm=px_per_mm, tone=tone, hand=hand)
     return apply_graphite(image, alpha, x0, y0)
 
 
 def mark_alpha(
-    rect_px: Sequence[float], kind: str, rng: np.random.Generator, *, px_per_mm: float, tone: float = 0.85
+    rect_px: Sequence[float], kind: str, rng: np.random.Generator, *, px_per_mm: float, tone: float = 0.85,
+    hand: str = "neat",
 ) -> tuple[np.ndarray, int, int]:
     """The darkness patch of one mark: ``(h, w)`` float32 in [0, 1] and its top-left pixel."""
     if kind not in MARK_KINDS:
         raise ValueError(f"unknown mark kind {kind!r}")
+    if hand not in HANDS:
+        raise ValueError(f"unknown hand {hand!r}")
+    if hand == "messy":
+        return _messy_alpha(rect_px, kind, rng, px_per_mm=px_per_mm, tone=tone)
     x, y, w, h = rect_px
     pad = 1.2 * px_per_mm + 2
     x0, y0 = int(math.floor(x - pad)), int(math.floor(y - pad))
@@ -166,6 +202,44 @@ def mark_alpha(
     else:
         alpha = _dot(shape, box, rng, px_per_mm) * rng.uniform(0.5, 0.9)
     return alpha.astype(np.float32), x0, y0
+
+
+def _messy_alpha(
+    rect_px: Sequence[float], kind: str, rng: np.random.Generator, *, px_per_mm: float, tone: float
+) -> tuple[np.ndarray, int, int]:
+    """``mark_alpha`` for the messy hand: partial, unevenly pressed fills, wide spill, strong residue, thin ticks."""
+    x, y, w, h = rect_px
+    pad = 1.2 * px_per_mm + 2
+    x0, y0 = int(math.floor(x - pad)), int(math.floor(y - pad))
+    shape = (int(math.ceil(y + h + pad)) - y0, int(math.ceil(x + w + pad)) - x0)
+    box = (x - x0, y - y0, w, h)
+    if kind in ("fill", "light"):
+        strength = tone * rng.uniform(*MESSY_PRESSURE)
+        if kind == "light":
+            strength = min(strength, rng.uniform(*LIGHT_TONE))
+        cover = _fill_mask(shape, box, rng, px_per_mm, rng.uniform(*MESSY_FILL_SIDE), rng.uniform(*MESSY_FILL_SIDE),
+                           spill=rng.random() < MESSY_SPILL_RATE, spill_mm=MESSY_SPILL_MM)
+        alpha = cover * _graphite(shape, rng, px_per_mm) * _pressure(shape, rng) * min(strength, 0.97)
+    elif kind == "residue":
+        cover = _fill_mask(shape, box, rng, px_per_mm, rng.uniform(*MESSY_FILL_SIDE), rng.uniform(*MESSY_FILL_SIDE),
+                           spill=False)
+        alpha = cover * _smudge(shape, rng, px_per_mm) * rng.uniform(*MESSY_RESIDUE_TONE)
+    elif kind == "tick":
+        alpha = _tick(shape, box, rng, px_per_mm, width_mm=THIN_TICK_WIDTH_MM, fine=True) * tone * rng.uniform(*THIN_TICK_PRESSURE)
+    else:
+        return mark_alpha(rect_px, kind, rng, px_per_mm=px_per_mm, tone=tone)
+    return alpha.astype(np.float32), x0, y0
+
+
+def _pressure(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """Uneven pencil pressure over a mark: a ramp from a lighter side (``MESSY_FADE``) to full strength."""
+    rows, cols = shape
+    angle = rng.uniform(0, 2 * math.pi)
+    yy, xx = np.mgrid[0:rows, 0:cols].astype(np.float32)
+    along = (xx - cols / 2) * math.cos(angle) + (yy - rows / 2) * math.sin(angle)
+    along = (along - along.min()) / max(float(np.ptp(along)), 1.0)
+    low = rng.uniform(*MESSY_FADE)
+    return (low + (1.0 - low) * along).astype(np.float32)
 
 
 def apply_graphite(image: np.ndarray, alpha: np.ndarray, x0: int, y0: int) -> np.ndarray:
@@ -201,6 +275,7 @@ def _fill_mask(
     *,
     spill: bool,
     slack: float = 1.0,
+    spill_mm: tuple[float, float] = SPILL_MM,
 ) -> np.ndarray:
     """Coverage (0 … 1) of a scribbled fill: a ragged rectangle spanning shares
     ``fw`` × ``fh`` of the box, placed at random inside it (``slack`` < 1 keeps
@@ -210,7 +285,7 @@ def _fill_mask(
     top = by + (0.5 + slack * rng.uniform(-0.5, 0.5)) * (1 - fh) * bh
     right, bottom = left + fw * bw, top + fh * bh
     if spill:  # the pencil ran over one edge of the box
-        amount = rng.uniform(*SPILL_MM) * ppm
+        amount = rng.uniform(*spill_mm) * ppm
         edge = int(rng.integers(4))
         if edge == 0:
             left = bx - amount
@@ -273,8 +348,13 @@ def _smudge(shape: tuple[int, int], rng: np.random.Generator, ppm: float) -> np.
     return np.clip(1.0 + 0.35 * blotches, 0.2, 1.8)
 
 
-def _tick(shape: tuple[int, int], box: tuple[float, float, float, float], rng: np.random.Generator, ppm: float) -> np.ndarray:
-    """A check stroke ✓ across the box: short leg down, long leg up to the top right."""
+def _tick(
+    shape: tuple[int, int], box: tuple[float, float, float, float], rng: np.random.Generator, ppm: float,
+    width_mm: tuple[float, float] = TICK_WIDTH_MM,
+    fine: bool = False,
+) -> np.ndarray:
+    """A check stroke ✓ across the box: short leg down, long leg up to the top right, ``width_mm`` wide
+    (``fine``: a stroke narrower than a pixel darkens the pixels it crosses by its share of them)."""
     bx, by, bw, bh = box
     points = np.array([
         (bx + rng.uniform(0.12, 0.3) * bw, by + rng.uniform(0.4, 0.6) * bh),
@@ -282,9 +362,11 @@ def _tick(shape: tuple[int, int], box: tuple[float, float, float, float], rng: n
         (bx + rng.uniform(0.85, 1.05) * bw, by + rng.uniform(-0.1, 0.12) * bh),
     ])
     canvas = np.zeros(shape, dtype=np.uint8)
-    thickness = max(1, int(round(rng.uniform(*TICK_WIDTH_MM) * ppm)))
+    width = rng.uniform(*width_mm) * ppm
+    thickness = max(1, int(round(width)))
     cv2.polylines(canvas, [np.round(points * 16).astype(np.int32)], False, 255, thickness, cv2.LINE_AA, shift=4)
-    return canvas.astype(np.float32) / 255.0
+    stroke = canvas.astype(np.float32) / 255.0
+    return stroke * min(1.0, width) if fine else stroke
 
 
 def _dot(shape: tuple[int, int], box: tuple[float, float, float, float], rng: np.random.Generator, ppm: float) -> np.ndarray:

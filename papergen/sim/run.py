@@ -7,7 +7,11 @@ once, never re-drawn, so the QR code, boxes and fiducials are exactly what
 was printed (``marks``) — and each page is then degraded the way it reaches
 the grader: a clean raster, a flatbed or copier scan, a phone photo, or a
 harsh fax-like copy turned on its side, or a scan that lost corner squares
-(``journeys``). ``truth.csv`` records what a careful person reads on every
+(``journeys``). The levels after ``cut`` (``HARD_LEVELS``) are as hard as
+what graders meet: a messy hand (``marks``: light, partial, unevenly pressed
+fills, spill, strong erasure residue, fine light ticks) delivered by a
+scanner, a copier, as a folded sheet, a fax, a phone, or a phone photo with
+a shadow band across it. ``truth.csv`` records what a careful person reads on every
 page and what befell its corner squares (``output``).
 
 Sheets are independent jobs, made on worker threads by ``core.executor``
@@ -43,12 +47,17 @@ from papergen.sim.cohort import (
     random_stream,
 )
 from papergen.sim.journeys import (
+    LOW_QUALITY,
     Delivered,
+    degrade_copier,
     degrade_cut,
+    degrade_fax,
+    degrade_fold,
     degrade_harsh,
     degrade_none,
     degrade_photo,
     degrade_scan,
+    degrade_shadow,
 )
 from papergen.sim.marks import fiducial_corners_px, fill_page, rect_to_px
 from papergen.sim.output import (
@@ -63,7 +72,13 @@ from papergen.sim.output import (
     truth_row,
 )
 
-DEGRADE_LEVELS = ("none", "scan", "photo", "harsh", "cut")
+#: Levels pencilled by the messy hand, each with its device: ``scan-messy`` a
+#: flatbed or copier scan as ``scan``; ``copier`` a contrast-pushed photocopy;
+#: ``fold`` a sheet folded in three or in half; ``fax`` 1-bit at 150–204 dpi;
+#: ``phone-messy`` a phone photo as ``photo`` at JPEG quality down to 45;
+#: ``harsh-shadow`` a 5–9 MP phone photo with a shadow band across the page.
+HARD_LEVELS = ("scan-messy", "copier", "fold", "fax", "phone-messy", "harsh-shadow")
+DEGRADE_LEVELS = ("none", "scan", "photo", "harsh", "cut", *HARD_LEVELS)
 FORMATS = ("jpg", "png", "pdf")
 SHEET_PDF = "sheet.pdf"
 DEFAULT_DPI = 300
@@ -108,7 +123,8 @@ def simulate(
     exam_json
         The exam manifest; ``sheet.pdf`` must be beside it.
     degrade
-        ``none`` | ``scan`` | ``photo`` | ``harsh`` | ``cut`` (see the ``degrade_*`` functions in ``journeys``).
+        ``none`` | ``scan`` | ``photo`` | ``harsh`` | ``cut`` (see the ``degrade_*`` functions in ``journeys``),
+        or one of ``HARD_LEVELS`` (a messy hand, then a scanner, copier, fold, fax, phone or shadowed photo).
     fmt
         ``jpg`` / ``png``: ``sheet-0001.jpg`` … (``sheet-0001-2.jpg`` for page 2
         of a multi-page sheet); ``pdf``: one multi-page ``scans.pdf``.
@@ -216,7 +232,8 @@ class _Run:
             if self.stopped.is_set():
                 raise _Stopped()
             pen = random_stream(self.seed, STREAM_PEN, student.sheet, number)
-            marked = fill_page(blank, self.manifest.sheet, number, student, responses, pen, self.dpi_in)
+            hand = "messy" if self.degrade in HARD_LEVELS else "neat"
+            marked = fill_page(blank, self.manifest.sheet, number, student, responses, pen, self.dpi_in, hand)
             page = self.deliver(marked, random_stream(self.seed, STREAM_DEVICE, student.sheet, number))
             payload = pdf_image_data(page) if self.fmt == "pdf" else encode_image(page, self.fmt)
             h, w = page.image.shape[:2]
@@ -231,6 +248,18 @@ class _Run:
             return degrade_scan(image, rng, dpi_in=self.dpi_in, dpi_out=self.dpi_out, keep_px=self.keep_px)
         if self.degrade == "photo":
             return degrade_photo(image, rng)
+        if self.degrade == "scan-messy":
+            return degrade_scan(image, rng, dpi_in=self.dpi_in, dpi_out=self.dpi_out, keep_px=self.keep_px)
+        if self.degrade == "copier":
+            return degrade_copier(image, rng, dpi_in=self.dpi_in, dpi_out=self.dpi_out, keep_px=self.keep_px)
+        if self.degrade == "fold":
+            return degrade_fold(image, rng, dpi_in=self.dpi_in, dpi_out=self.dpi_out, keep_px=self.keep_px)
+        if self.degrade == "fax":
+            return degrade_fax(image, rng, dpi_in=self.dpi_in, dpi_out=self.dpi_out, keep_px=self.keep_px)
+        if self.degrade == "phone-messy":
+            return degrade_photo(image, rng, quality=LOW_QUALITY)
+        if self.degrade == "harsh-shadow":
+            return degrade_shadow(image, rng)
         if self.degrade == "cut":
             return degrade_cut(image, rng, dpi_in=self.dpi_in, dpi_out=self.dpi_out, keep_px=self.keep_px,
                                fiducials_px=self.fiducials_px, qr_px=self.qr_px)

@@ -1,0 +1,97 @@
+"""The harder simulator levels (a messy hand; copier, fold, fax, phone, shadow) and what the grader makes of them."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from papergen.exam.manifest import read_manifest
+from papergen.grade import bubbles, reader
+from papergen.grade.pipeline import grade
+from papergen.grade.registration import PX_PER_MM, register
+from papergen.sim import journeys, marks
+from papergen.sim import run as sim
+from papergen.sim.evaluation import evaluate
+
+
+@pytest.fixture(scope="module")
+def exam(sample_exam_json):
+    return sample_exam_json
+
+
+def test_hard_levels_are_levels_of_their_own(exam, tmp_path):
+    assert set(sim.HARD_LEVELS) <= set(sim.DEGRADE_LEVELS)
+    assert sim.DEGRADE_LEVELS[:5] == ("none", "scan", "photo", "harsh", "cut")  # the pinned levels stay first
+    for level in ("fax", "copier", "fold"):
+        result = sim.simulate(exam, 1, tmp_path / level, seed=4, degrade=level, fmt="png", dpi=100)
+        image = cv2.imread(str(result.files[0]), cv2.IMREAD_UNCHANGED)
+        assert image.ndim == 2
+        if level == "fax":
+            assert set(np.unique(image)) <= {0, 255}  # 1-bit
+
+
+def test_a_shadow_band_darkens_a_stripe_of_the_photo():
+    rng = np.random.default_rng(3)
+    flat = np.full((400, 300, 3), 200, np.uint8)
+    shaded = journeys.shadow_band(flat, rng)
+    levels = shaded[..., 0].astype(float)
+    assert levels.max() >= 199 and levels.min() <= 200 * (1 - journeys.SHADOW_DEPTH[0]) + 2
+
+
+def test_a_crease_is_a_thin_dark_line_with_shading():
+    page = np.full((300, 200), 250, np.uint8)
+    creased = journeys.crease(page, np.random.default_rng(1), px_per_mm=4.0, horizontal=True, at=0.5)
+    column = creased[:, 100].astype(float)
+    darkest = int(np.argmin(column))
+    assert 140 <= darkest <= 160 and column[darkest] <= 250 * (1 - journeys.CREASE_LINE[0]) + 2
+    assert column[:60].min() >= 245 and column[240:].min() >= 245  # far from the fold the paper is (nearly) untouched
+
+
+def _ticked_page(exam, hand: str, seed: int, tone: float = 0.85):
+    """One box in each of the first 20 questions ticked (labels in turn, so each label's empty boxes stay
+    the many), on a clean raster at 300 dpi; measured."""
+    manifest = read_manifest(exam)
+    geometry = manifest.sheet
+    page = sim.rasterize_sheet(exam.parent / sim.SHEET_PDF, 300)[0]
+    rng = np.random.default_rng(seed)
+    boxes = [q.boxes[n % 4] for n, q in enumerate(geometry.questions_on(1)[:20])]
+    for rect in boxes:
+        marks.draw_mark(page, marks.rect_to_px(rect, geometry, 300), "tick", rng, px_per_mm=300 / 25.4, tone=tone, hand=hand)
+    registration = register(page, geometry)
+    canonical = reader.canonical_page(page, registration, geometry, PX_PER_MM)
+    table = geometry.box_table(1)
+    measured = reader.measure(canonical, table, geometry, PX_PER_MM)
+    ticked = [i for i, rect in enumerate(table.rects) if rect in boxes]
+    return measured, ticked
+
+
+def test_thin_ticks_fall_under_the_old_limits_and_are_flagged_now(exam):
+    """Issue 12 §2: a fine, light tick averages to almost nothing, yet a person sees it."""
+    measured, ticked = _ticked_page(exam, "messy", seed=5, tone=0.66)  # the lightest hand in the cohort
+    under = [i for i in ticked if measured.darkness[i] <= bubbles.EMPTY and measured.coverage[i] <= bubbles.COVERED]
+    assert len(under) >= 3, "the messy hand draws ticks just under the empty-box limits"
+    for i in ticked:
+        alone = [measured.darkness[i], 0.0, 0.0, 0.0]
+        cover = [measured.coverage[i], 0.0, 0.0, 0.0]
+        if i in under:  # the old decision, without the stroke, read these as blank
+            assert bubbles.decide(alone, single=True, coverage=cover).outcome == "blank"
+        stroke = [measured.stroke[i], 0.0, 0.0, 0.0]
+        assert bubbles.decide(alone, single=True, coverage=cover, stroke=stroke).outcome == "flagged", i
+    others = np.setdiff1d(np.arange(len(measured.stroke)), ticked)
+    assert measured.stroke[others].max() < bubbles.STROKE_SPAN  # no stroke where nothing was drawn
+
+
+def test_neat_ticks_are_still_flagged_by_their_darkness(exam):
+    measured, ticked = _ticked_page(exam, "neat", seed=6)
+    assert all(measured.darkness[i] > bubbles.EMPTY or measured.coverage[i] > bubbles.COVERED for i in ticked)
+
+
+def test_messy_scans_have_no_silent_errors_and_every_tick_flagged(exam, tmp_path):
+    scans = tmp_path / "scans"
+    sim.simulate(exam, 6, scans, seed=12, degrade="scan-messy", dpi=200, doubtful_rate=0.15)
+    grade(exam, [scans], tmp_path / "results", workers=1)
+    report = evaluate(tmp_path / "results", scans / "truth.csv")
+    assert report.deliberate >= 15
+    assert report.silent_errors == 0, report.details
+    assert report.deliberate_flagged == report.deliberate
