@@ -449,9 +449,8 @@ def _results_csv(results_dir: Path) -> None:
         warn_if_unfinished(finished)
         spool.write("\n")  # as ``click.echo`` ends the text it prints
         spool.seek(0)
-        out = click.get_text_stream("stdout")
-        shutil.copyfileobj(spool, out, 1 << 20)
-        out.flush()
+        shutil.copyfileobj(spool, sys.stdout, 1 << 20)
+        sys.stdout.flush()
 
 
 @cli.command("rekey")

@@ -138,8 +138,10 @@ def student_results(
     return sorted(results.values(), key=lambda r: (r.student_id, r.pages))
 
 
-def iter_student_results(db: sqlite3.Connection, manifest: Manifest) -> Iterator[StudentResult]:
-    """``student_results(db, manifest, detail=False)``, one result at a time, in the same order.
+def iter_student_results(
+    db: sqlite3.Connection, manifest: Manifest, sheets: Iterable[SettledSheet] | None = None
+) -> Iterator[StudentResult]:
+    """``student_results(db, manifest, sheets, detail=False)``, one result at a time, in the same order.
 
     For 100,000 students and more (``results --format csv``): each sheet's
     part of a result is spilled, as it is settled, to a temporary SQLite
@@ -155,7 +157,7 @@ def iter_student_results(db: sqlite3.Connection, manifest: Manifest) -> Iterator
             spill.execute("PRAGMA journal_mode = OFF")
             spill.execute("PRAGMA synchronous = OFF")
             spill.execute("CREATE TABLE part (student_id TEXT, key TEXT, seq INTEGER, result BLOB)")
-            parts = _sheet_parts(iter_settled_sheets(db, manifest), manifest, detail=False)
+            parts = _sheet_parts(iter_settled_sheets(db, manifest) if sheets is None else sheets, manifest, detail=False)
             spill.executemany(
                 "INSERT INTO part VALUES (?, ?, ?, ?)",
                 ((part.student_id, key, seq, pickle.dumps(part)) for seq, (key, part) in enumerate(parts)),

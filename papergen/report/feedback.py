@@ -807,9 +807,12 @@ def _printed_paper(results: ExamResults, bank_questions: dict[str, Question], va
 
 def write_feedback(
     results: ExamResults, outdir: str | Path, *, workers: int | None = None, show_rank: bool = False,
-    sheets: Sequence[StudentSheets] = (),
+    sheets: Sequence[StudentSheets] = (), rows: Sequence[int] | None = None,
 ) -> FeedbackResult:
     """Write one feedback PDF per student who sat the exam into ``outdir``.
+
+    ``rows``: only these rows of ``results.students`` (default: every row);
+    they are still compared with the whole cohort.
 
     The PDFs show no rank unless ``show_rank`` (see the module docstring).
     ``sheets`` (``annotate.plan_annotations(...).students``): each student's
@@ -839,7 +842,8 @@ def write_feedback(
     jobs: list[tuple[int, str, str]] = []
     skipped: list[str] = []
     warnings: list[str] = []
-    for row, student in enumerate(results.students):
+    for row in range(len(results.students)) if rows is None else rows:
+        student = results.students[row]
         reason = skip_reason(results, row)
         if reason is not None:
             line = _skipped_line(student, reason)
