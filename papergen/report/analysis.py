@@ -607,16 +607,17 @@ class AnswerCoder:
         self._codes: dict[str | None, int] = {None: AnswerMatrix.UNREAD}
 
     def encode(self, answers: Iterable[str | None]) -> list[int]:
+        answers = list(answers)
         codes = self._codes
-        out = []
-        for answer in answers:
-            code = codes.get(answer)
-            if code is None:
-                if not isinstance(answer, str):
-                    raise ValueError(f"an answer must be option letters or None, got {answer!r}")
-                code = codes[answer] = len(codes) - 1
-            out.append(code)
-        return out
+        try:
+            return [codes[answer] for answer in answers]  # the usual case: every answer seen before
+        except KeyError:
+            for answer in answers:
+                if answer not in codes:
+                    if not isinstance(answer, str):
+                        raise ValueError(f"an answer must be option letters or None, got {answer!r}") from None
+                    codes[answer] = len(codes) - 1
+            return [codes[answer] for answer in answers]
 
     def matrix(self, codes: np.ndarray) -> AnswerMatrix:
         texts = [""] * (len(self._codes) - 1)

@@ -161,7 +161,7 @@ def load_exam_results(results_dir: str | Path, roster: str | Path | None = None)
         roster_rows = {s.student_id: s for s in read_roster(roster, id_digits=manifest.sheet.id_digits)}
     students: list[StudentRow] = []
     # Matrices filled as the sheets come, row by row: no per-student dict or list outlives its row.
-    column = {q.id: c for c, q in enumerate(questions)}
+    ids = [q.id for q in questions]
     scores = _GrowingMatrix(len(questions), np.float64, np.nan)
     codes = _GrowingMatrix(len(questions), np.int16, AnswerMatrix.UNREAD)
     coder = AnswerCoder()
@@ -176,12 +176,8 @@ def load_exam_results(results_dir: str | Path, roster: str | Path | None = None)
                 identified=sheet.identified, duplicate=sheet.duplicate, by_hand=sheet.by_hand,
             )
         )
-        score_row, code_row = scores.next_row(), codes.next_row()
-        for qid, points in sheet.scores.items():
-            if qid in column:
-                score_row[column[qid]] = points
-        answered = [(column[qid], answer) for qid, answer in sheet.choices.items() if qid in column]
-        code_row[[c for c, _ in answered]] = coder.encode(answer for _, answer in answered)
+        scores.next_row()[:] = [sheet.scores.get(qid, np.nan) for qid in ids]
+        codes.next_row()[:] = coder.encode([sheet.choices.get(qid) for qid in ids])
         sheet.scores, sheet.choices = {}, {}  # in the matrices now
     seen = {s.student_id for s in students}
     for sid, entry in roster_rows.items():
