@@ -70,7 +70,6 @@ figures = {{}}
 figures["seconds"] = time.perf_counter() - start
 figures["cpu"] = cpu() - start_cpu
 figures["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-figures["children_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 print(json.dumps(figures))
 """
 
@@ -193,7 +192,7 @@ def describe(name: str, f: dict) -> str:
     if "pdfs" in f:
         line += (
             f"\n  {f['pdfs']} PDFs: {1000 * f['write'] / max(f['pdfs'], 1):.0f} ms wall, "
-            f"{1000 * f['write_cpu'] / max(f['pdfs'], 1):.0f} ms CPU per PDF (workers' peak {f['children_rss_mb']:.0f} MB)"
+            f"{1000 * f['write_cpu'] / max(f['pdfs'], 1):.0f} ms CPU per PDF (workers' start included)"
             f"\n  pickled: a job {f['job_bytes'] / 1e3:.1f} kB, the workers' context {f['context_bytes'] / 1e6:.2f} MB "
             f"(once per worker), the whole results {f['results_bytes'] / 1e6:.0f} MB"
         )

@@ -17,6 +17,10 @@ total at all, not zero. A sheet the invigilator marked 违纪 keeps its total
 list, so a stray pencil mark never removes a student unnoticed. Every total is checked to lie between the exam's
 lowest and highest possible score: outside it, papergen stops with an
 internal error rather than print a wrong number.
+
+``iter_student_results`` yields the same results in the same order without
+holding them (``results --format csv`` at 100,000 students): each sheet's
+part is spilled to a temporary SQLite file that sorts them by 准考证号.
 """
 
 from __future__ import annotations

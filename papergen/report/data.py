@@ -4,7 +4,9 @@
 into ``ExamResults``: every student's row (name and class from the roster,
 status, totals), the score matrix in the canonical question order (section
 by section, as the manifest lists them), the bank letters each student
-chose, and the open review items. Unscored marks (flagged, or a sheet
+chose (an ``analysis.AnswerMatrix``: int16 codes, not ten million strings
+at 100,000 students), and the open review items. Both matrices are filled a
+row at a time as the store's sheets are settled. Unscored marks (flagged, or a sheet
 without a variant) are NaN, so statistics skip them instead of counting a
 guess. Absent students and duplicated 准考证号 are kept in the lists but
 left out of the statistics (``in_stats``).

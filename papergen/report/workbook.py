@@ -172,9 +172,11 @@ def write_report(results: ExamResults, path: str | Path, *, lang: str = "zh") ->
     成绩 has a row per student and a cell per question: ten million cells for
     100,000 students, which openpyxl's ordinary worksheets hold in memory
     (gigabytes) and write slowly. It is streamed instead — an openpyxl
-    write-only worksheet in an otherwise ordinary workbook — so the report's
-    memory does not grow with its cells. The other sheets have a row per
-    question, topic, class or review item and stay ordinary.
+    write-only worksheet in an otherwise ordinary workbook, its student rows
+    written as XML text (``_StreamedSheet``) — so the report's memory does
+    not grow with its cells. The other sheets have a row per question,
+    topic, class or review item and stay ordinary; their statistics are
+    numpy over the score matrix and the ``AnswerMatrix``.
     """
     t = TEXT[lang]
     workbook = Workbook()
