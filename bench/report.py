@@ -1,22 +1,29 @@
-"""Benchmark: reports from a store of 100,000 sheets × 100 questions (prints seconds and peak memory).
+"""Benchmark: reports from a store of 100,000 sheets × 100 questions (prints time, CPU and peak memory).
 
-    python bench/report.py [--students 100000] [--store DIR] [--feedback 2000]
+    python bench/report.py [--students 100000] [--store DIR] [--feedback 200] [--steps report,...]
 
 A synthetic results store is written through the store's own writer
 (``Store.write_page``, one transaction per sheet, as ``grade`` writes it):
 a 100-question exam planned from the sample bank, two variants, students
 answering with a per-student ability; the scores come from
 ``settle.score_marked`` (the grader's scoring step). No image is graded.
-``--store DIR`` keeps the store there and reuses it on the next run.
+``--store DIR`` keeps the store there and reuses it on the next run (it is
+only read: a shared store stays as it is).
 
-Each step then runs in a fresh process, and prints its wall time and that
-process's peak RSS (targets: report under 2 minutes and under 2 GB):
+Each step runs in a fresh process and prints its wall time, its CPU time
+(user + system, worker processes included) and its peak RSS (targets:
+report under 2 minutes and under 2 GB; ``results --format csv`` flat in
+memory from 10,000 to 100,000 students). On a shared machine the CPU time
+is the steadier figure.
 
 - ``report``: ``load_exam_results`` (``student_results`` + the review queue)
-  and ``write_report`` (report.xlsx), timed apart;
+  and ``write_report`` (report.xlsx), each timed apart (wall and CPU);
 - ``results --format csv`` (to /dev/null), the command itself;
-- ``feedback``: ``write_feedback`` for the first ``--feedback`` students
-  (every core, ``core.executor``), with the whole cohort loaded.
+- ``feedback``: the whole cohort loaded, then ``write_feedback`` for the
+  first ``--feedback`` students (every core, ``core.executor``): seconds
+  per PDF, and what goes to the workers pickled — each job (one student's
+  row and the cohort figures it shows), the context every worker gets once,
+  and, for scale, the whole results (what each worker was sent before).
 """
 
 from __future__ import annotations
@@ -51,13 +58,17 @@ sections:
   - {{title: 二、多项选择题, type: multiple, count: 30, points: 2}}
 """
 
-#: Run in a fresh process: ``STEP`` code, then its wall time and peak RSS as JSON on the last line.
+#: Run in a fresh process: ``STEP`` code, then its wall time, CPU time and peak RSS as JSON on the last line.
 CHILD = """
 import json, resource, sys, time
-start = time.perf_counter()
+def cpu():
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+start, start_cpu = time.perf_counter(), cpu()
 figures = {{}}
 {code}
 figures["seconds"] = time.perf_counter() - start
+figures["cpu"] = cpu() - start_cpu
 figures["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps(figures))
 """
@@ -66,12 +77,12 @@ STEPS = {
     "report": """
 from papergen.report.data import load_exam_results
 from papergen.report.workbook import write_report
-t = time.perf_counter()
+t, c = time.perf_counter(), cpu()
 results = load_exam_results(sys.argv[1])
-figures["load"] = time.perf_counter() - t
-t = time.perf_counter()
+figures["load"], figures["load_cpu"] = time.perf_counter() - t, cpu() - c
+t, c = time.perf_counter(), cpu()
 write_report(results, sys.argv[2] + "/report.xlsx")
-figures["write"] = time.perf_counter() - t
+figures["write"], figures["write_cpu"] = time.perf_counter() - t, cpu() - c
 """,
     "results --format csv": """
 import contextlib, os
@@ -83,18 +94,22 @@ with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
         assert not exc.code, exc.code
 """,
     "feedback": """
+import pickle
+from papergen.report import feedback
 from papergen.report.data import load_exam_results
-from papergen.report.feedback import write_feedback
-t = time.perf_counter()
+t, c = time.perf_counter(), cpu()
 results = load_exam_results(sys.argv[1])
-figures["load"] = time.perf_counter() - t
-count = int(sys.argv[3])
-results.students[count:] = []
-results.scores = results.scores[:count]
-results.choices[count:] = []
-t = time.perf_counter()
-written = write_feedback(results, sys.argv[2] + "/feedback")
-figures["write"] = time.perf_counter() - t
+figures["load"], figures["load_cpu"] = time.perf_counter() - t, cpu() - c
+count = min(int(sys.argv[3]), len(results.students))
+jobs = list(feedback._feedback_jobs(results, range(count), ()))
+figures["job_bytes"] = sum(len(pickle.dumps(job)) for job in jobs) / len(jobs)
+context = feedback._FeedbackContext(feedback._without_students(results), feedback.exam_questions(results.manifest), False)
+figures["context_bytes"] = len(pickle.dumps(context))
+figures["results_bytes"] = len(pickle.dumps(results))
+del jobs, context
+t, c = time.perf_counter(), cpu()
+written = feedback.write_feedback(results, sys.argv[2] + "/feedback", rows=range(count))
+figures["write"], figures["write_cpu"] = time.perf_counter() - t, cpu() - c
 figures["pdfs"] = len(written.files)
 """,
 }
@@ -154,7 +169,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--students", type=int, default=100_000)
     parser.add_argument("--store", type=Path, help="keep the synthetic store here (reused when it exists)")
-    parser.add_argument("--feedback", type=int, default=2000, help="feedback PDFs to write (the first N students)")
+    parser.add_argument("--feedback", type=int, default=200, help="feedback PDFs to write (the first N students)")
     parser.add_argument("--steps", default="report,results --format csv,feedback")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -165,10 +180,23 @@ def main() -> None:
             size = (store / "results.sqlite").stat().st_size / 1e6
             print(f"store: {args.students} sheets × 100 questions written in {time.perf_counter() - t:.0f} s ({size:.0f} MB)")
         for name in filter(None, args.steps.split(",")):
-            figures = run_step(name, store, Path(tmp), args.feedback)
-            parts = ", ".join(f"{key} {value:.1f} s" for key, value in figures.items() if key in ("load", "write"))
-            extra = f", {figures['pdfs']} PDFs" if "pdfs" in figures else ""
-            print(f"{name}: {figures['seconds']:.1f} s ({parts}{extra}), peak memory {figures['rss_mb']:.0f} MB")
+            print(describe(name, run_step(name, store, Path(tmp), args.feedback)), flush=True)
+
+
+def describe(name: str, f: dict) -> str:
+    """One line per step: wall and CPU seconds, peak memory, and the step's own figures."""
+    line = f"{name}: {f['seconds']:.1f} s wall, {f['cpu']:.1f} s CPU, peak memory {f['rss_mb']:.0f} MB"
+    parts = [f"{key} {f[key]:.1f} s ({f[key + '_cpu']:.1f} s CPU)" for key in ("load", "write") if key in f]
+    if parts:
+        line += " — " + ", ".join(parts)
+    if "pdfs" in f:
+        line += (
+            f"\n  {f['pdfs']} PDFs: {1000 * f['write'] / max(f['pdfs'], 1):.0f} ms wall, "
+            f"{1000 * f['write_cpu'] / max(f['pdfs'], 1):.0f} ms CPU per PDF (workers' start included)"
+            f"\n  pickled: a job {f['job_bytes'] / 1e3:.1f} kB, the workers' context {f['context_bytes'] / 1e6:.2f} MB "
+            f"(once per worker), the whole results {f['results_bytes'] / 1e6:.0f} MB"
+        )
+    return line
 
 
 if __name__ == "__main__":

@@ -408,6 +408,9 @@ def results_command(results_dir: Path, fmt: str) -> None:
     )
     from papergen.report.audit import by_hand_line
 
+    if fmt == "csv":
+        _results_csv(results_dir)
+        return
     with reading_store(results_dir) as db:
         manifest = Manifest.from_json(json_module.loads(manifest_from_store(db)))
         results = student_results(db, manifest)
@@ -418,6 +421,36 @@ def results_command(results_dir: Path, fmt: str) -> None:
     if fmt != "table":  # the table says it in its last line; CSV and JSON stay clean for scripts
         warn_if_unfinished(finished)
     click.echo(text)
+
+
+def _results_csv(results_dir: Path) -> None:
+    """``results --format csv`` in constant memory: rows streamed from the store into a spool file, then printed.
+
+    The spool (a temporary file) keeps "all or nothing": a total out of range
+    stops the command before any row reaches the output.
+    """
+    import json as json_module
+    import shutil
+    import tempfile
+
+    from papergen.exam.manifest import Manifest
+    from papergen.grade.results import iter_student_results, write_results_csv
+    from papergen.grade.store import (
+        grading_finished,
+        manifest_from_store,
+        reading_store,
+    )
+
+    with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as spool:
+        with reading_store(results_dir) as db:
+            manifest = Manifest.from_json(json_module.loads(manifest_from_store(db)))
+            write_results_csv(iter_student_results(db, manifest), manifest, spool)
+            finished = grading_finished(db)
+        warn_if_unfinished(finished)
+        spool.write("\n")  # as ``click.echo`` ends the text it prints
+        spool.seek(0)
+        shutil.copyfileobj(spool, sys.stdout, 1 << 20)
+        sys.stdout.flush()
 
 
 @cli.command("rekey")

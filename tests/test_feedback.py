@@ -294,6 +294,28 @@ def test_worker_processes_write_the_same_files(graded, results, written, monkeyp
     assert all(p.read_bytes() == q.read_bytes() for p, q in zip(parallel.files, written.files))
 
 
+def test_a_worker_job_carries_one_student_and_no_one_else(graded, results, written) -> None:
+    """What goes to a worker per PDF is that student's row and the cohort figures it shows, not the results."""
+    import pickle
+
+    from papergen.report import feedback
+
+    rows = [row for row, s in enumerate(results.students) if feedback.skip_reason(results, row) is None]
+    jobs = list(feedback._feedback_jobs(results, rows, ()))
+    for job, row in zip(jobs, rows):
+        data = pickle.dumps(job)
+        others = {s.student_id for k, s in enumerate(results.students) if k != row and s.student_id}
+        assert not any(other.encode() in data for other in others if other != job.student.student_id)
+        assert len(data) < 20_000
+    # a job's PDF is the one laid out from the whole results (``written``: a job each, in this process)
+    written_bytes = {p.name: p.read_bytes() for p in written.files}
+    context = feedback._FeedbackContext(feedback._without_students(results), feedback.exam_questions(results.manifest), False)
+    pdf, _ = feedback._feedback_job(jobs[0], context)
+    whole = feedback.feedback_pdf(results, rows[0], context.printed(results.students[rows[0]].variant))
+    assert pdf == whole
+    assert pdf in written_bytes.values()
+
+
 def test_cli_writes_the_folder(graded) -> None:
     result = CliRunner().invoke(
         cli, ["feedback", str(graded / "results"), "-o", str(graded / "cli"), "--roster", str(graded / "roster.csv")]

@@ -694,3 +694,26 @@ def test_topic_statistics_checks_its_input() -> None:
         topic_statistics(TOPIC_SCORES, TOPICS, [2, 1])
     with pytest.raises(ValueError, match="item_scores"):
         topic_statistics(TOPIC_SCORES[0], TOPICS, TOPIC_POINTS)
+
+
+# ---------------------------------------------------------------- AnswerMatrix
+
+
+def test_answer_matrix_holds_the_answers_and_tallies_them_like_option_counts() -> None:
+    from papergen.report.analysis import AnswerMatrix, tally_answers
+
+    rows = [["A", "AC", None], ["", "B", "D"], ["A", None, "D"], ["C", "AC", ""]]
+    answers = AnswerMatrix.from_rows(rows, 3)
+    assert len(answers) == 4 and answers.shape == (4, 3)
+    assert [answers[i] for i in range(4)] == rows
+    assert answers.is_blank().tolist() == [[False, False, False], [True, False, False], [False] * 3, [False, False, True]]
+    for item in range(3):
+        column = [row[item] for row in rows]
+        expected, counted = option_counts(column, 4), tally_answers(answers.counts(item), 4)
+        assert counted.counts.tolist() == expected.counts.tolist()
+        assert (counted.blank, counted.multiple, counted.flagged, counted.n) == (
+            expected.blank, expected.multiple, expected.flagged, expected.n)
+    assert answers.counts(0, np.array([0, 2])) == {"A": 2}
+    assert answers.take(np.array([False, True, False, True]))[1] == ["C", "AC", ""]
+    with pytest.raises(ValueError, match="choices"):
+        tally_answers({"E": 1}, 4)

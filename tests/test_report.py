@@ -273,3 +273,38 @@ def test_english_print_labels(graded, tmp_path: Path) -> None:
     assert book["Scores"]["B1"].value == "Class rank"
     assert book["Items"]["A1"].value == "No. on paper A"
     assert all(sheet.oddFooter.center.text == "Page &P of &N" for sheet in book.worksheets)
+
+
+def test_streamed_student_rows_read_back_as_the_cells_they_stand_for(graded, tmp_path: Path) -> None:
+    """成绩's student rows are XML text papergen writes itself: openpyxl reads each back as the value and style meant."""
+    results = load_exam_results(graded["results"], graded["roster"])
+    awkward = [" 前后有空格 ", "a & b <c> \"d\"", "换\r行", "王\x07五", "", "Ünïcode 𠀀"]
+    named = [student for student in results.students if student.on_roster and not student.duplicate]
+    assert len(named) >= len(awkward)
+    for student, name in zip(named, awkward):
+        student.name = name
+    out = tmp_path / "awkward.xlsx"
+    write_report(results, out)
+    sheet = load_workbook(out)["成绩"]
+    header = [cell.value for cell in sheet[1]]
+    name_column = header.index("姓名")
+    by_id = {row[header.index("准考证号")].value: row for row in sheet.iter_rows(min_row=2)}
+    for student, name in zip(named, awkward):
+        cell = by_id[student.student_id][name_column]
+        # a control character cannot be stored in xlsx and is dropped (as put_text does); "" reads back as empty
+        assert (cell.value or "") == name.replace("\x07", ""), name
+        assert cell.data_type == "s" or not name
+    total_column = header.index("总分")
+    first_question = header.index("得分率") + 1 + len(results.manifest.sections)
+    for student in results.students:
+        row = by_id[student.student_id]
+        if student.has_sheet and not student.absent and not student.duplicate:
+            assert row[total_column].value == pytest.approx(student.total)
+            assert row[total_column].number_format == "0.##"
+            marks = row[first_question:first_question + len(results.questions)]
+            assert all(cell.fill.fgColor.rgb.endswith(("C6EFCE", "FCE4D6", "FFC7CE", "EDEDED", "FFEB9C")) for cell in marks)
+            scored = [cell.value for cell in marks if cell.value is not None]
+            order = results.paper_order()
+            row_index = results.students.index(student)
+            expected = [results.scores[row_index, c] for c in order if not math.isnan(results.scores[row_index, c])]
+            assert scored == pytest.approx(expected)

@@ -17,6 +17,10 @@ total at all, not zero. A sheet the invigilator marked 违纪 keeps its total
 list, so a stray pencil mark never removes a student unnoticed. Every total is checked to lie between the exam's
 lowest and highest possible score: outside it, papergen stops with an
 internal error rather than print a wrong number.
+
+``iter_student_results`` yields the same results in the same order without
+holding them (``results --format csv`` at 100,000 students): each sheet's
+part is spilled to a temporary SQLite file that sorts them by 准考证号.
 """
 
 from __future__ import annotations
@@ -24,9 +28,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import pickle
 import sqlite3
-from collections.abc import Iterable, Sequence
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
 
 from papergen.core.errors import PapergenError
 from papergen.exam.manifest import Manifest
@@ -118,10 +126,70 @@ def student_results(
     result. Sheets are taken one at a time (``sheets``: the caller's own pass
     over the store, when it needs the sheets too); ``detail=False`` leaves out
     each student's per-question scores and choices, which ``results`` does not
-    print and which are most of the memory at 100,000 students.
+    print and which are most of the memory at 100,000 students. Sorted by
+    准考证号 (then pages); ``iter_student_results`` gives the same results in
+    the same order without holding them.
     """
     results: dict[str, StudentResult] = {}
-    for sheet in iter_settled_sheets(db, manifest) if sheets is None else sheets:
+    for key, part in _sheet_parts(iter_settled_sheets(db, manifest) if sheets is None else sheets, manifest, detail):
+        if key in results:
+            _merge(results[key], part)
+        else:
+            results[key] = part
+    low, high = exam_score_range(manifest)
+    for result in results.values():
+        _check_range(result, low, high)
+    return sorted(results.values(), key=lambda r: (r.student_id, r.pages))
+
+
+def iter_student_results(
+    db: sqlite3.Connection, manifest: Manifest, sheets: Iterable[SettledSheet] | None = None
+) -> Iterator[StudentResult]:
+    """``student_results(db, manifest, sheets, detail=False)``, one result at a time, in the same order.
+
+    For 100,000 students and more (``results --format csv``): each sheet's
+    part of a result is spilled, as it is settled, to a temporary SQLite
+    file, which sorts them by 准考证号 on disk; the parts of one result are
+    then merged and yielded. Memory does not grow with the results. A total
+    out of range raises when its result comes, after the ones before it were
+    yielded: a caller that must print all or nothing spools its output.
+    """
+    low, high = exam_score_range(manifest)
+    with tempfile.TemporaryDirectory(prefix="papergen-results-") as folder:
+        spill = sqlite3.connect(Path(folder) / "parts.sqlite")
+        try:
+            spill.execute("PRAGMA journal_mode = OFF")
+            spill.execute("PRAGMA synchronous = OFF")
+            spill.execute("CREATE TABLE part (student_id TEXT, key TEXT, seq INTEGER, result BLOB)")
+            parts = _sheet_parts(iter_settled_sheets(db, manifest) if sheets is None else sheets, manifest, detail=False)
+            spill.executemany(
+                "INSERT INTO part VALUES (?, ?, ?, ?)",
+                ((part.student_id, key, seq, pickle.dumps(part)) for seq, (key, part) in enumerate(parts)),
+            )
+            # (准考证号, key) orders as (准考证号, pages): a 准考证号 has one key, or (on two sheets)
+            # one key per page, "号@page"; SQLite compares text as Python does (UTF-8 bytes).
+            current_key, current = None, None
+            for key, blob in spill.execute("SELECT key, result FROM part ORDER BY student_id, key, seq"):
+                part = pickle.loads(blob)
+                if key == current_key:
+                    _merge(current, part)
+                    continue
+                if current is not None:
+                    _check_range(current, low, high)
+                    yield current
+                current_key, current = key, part
+            if current is not None:
+                _check_range(current, low, high)
+                yield current
+        finally:
+            spill.close()
+
+
+def _sheet_parts(
+    sheets: Iterable[SettledSheet], manifest: Manifest, detail: bool
+) -> Iterator[tuple[str, StudentResult]]:
+    """Each read sheet's own part of a result, with the key of the result it adds to (``_merge``)."""
+    for sheet in sheets:
         if not sheet.read or sheet.void:
             continue
         page, sid = sheet.page, sheet.student_id
@@ -130,52 +198,67 @@ def student_results(
         # adding them up would give one total (over full marks) to two sheets.
         duplicate = sheet.duplicate_message is not None
         key = f"{sid}@{page.where}" if (sid is None or duplicate) else sid
-        result = results.get(key)
-        if result is None:
-            result = results[key] = StudentResult(
-                sid or f"?{page.where}", sid is not None, sheet.variant, sheet.absent, 0.0,
-                [0.0] * len(manifest.sections), 0, 0, duplicate=duplicate,
-            )
-            if duplicate and not any(item.reason == "duplicate-id" for item in sheet.open_items):
-                result.flags.append(sheet.duplicate_message)
-        result.pages.append(page.where)
-        result.absent = result.absent or sheet.absent
-        # a 违纪 mark stays the student's status even once a person has looked at its flag
-        result.violation = result.violation or sheet.violation
-        result.variant = result.variant or sheet.variant
-        result.by_hand += sheet.by_hand
+        part = StudentResult(
+            sid or f"?{page.where}", sid is not None, sheet.variant, sheet.absent, 0.0,
+            [0.0] * len(manifest.sections), 0, 0, duplicate=duplicate, violation=sheet.violation, by_hand=sheet.by_hand,
+        )
+        if duplicate and not any(item.reason == "duplicate-id" for item in sheet.open_items):
+            part.flags.append(sheet.duplicate_message)
+        part.pages.append(page.where)
         for mark in sheet.marks:
             if detail and mark.question_id is not None:
-                result.choices[mark.question_id] = mark.bank_letters if mark.outcome != "flagged" else None
+                part.choices[mark.question_id] = mark.bank_letters if mark.outcome != "flagged" else None
             if mark.score is None:
                 if not sheet.absent and not mark.dropped:
-                    result.unscored += 1
+                    part.unscored += 1
                 continue
-            result.total += mark.score
-            result.sections[mark.section] += mark.score
-            result.answered += mark.outcome == "answer"
+            part.total += mark.score
+            part.sections[mark.section] += mark.score
+            part.answered += mark.outcome == "answer"
             if detail:
-                result.scores[mark.question_id] = mark.score
-        result.flags += [
+                part.scores[mark.question_id] = mark.score
+        part.flags += [
             (f"第 {item.number} 题：" if item.number and not item.message.startswith(f"第 {item.number} 题") else "")
             + item.message
             for item in sheet.open_items
         ]
-    low, high = exam_score_range(manifest)
-    for result in results.values():
-        if not low - 1e-9 <= result.total <= high + 1e-9:
-            raise ResultOutOfRange(
-                f"内部检查未通过：{printable(result.student_id, 40)} 的总分 {result.total:g} 超出本考试可能的范围 "
-                f"{low:g}–{high:g}（页：{'、'.join(result.pages)}）；没有输出任何成绩",
-                hint="这是 papergen 的错误，请把成绩文件夹报告给开发者",
-            )
-    return sorted(results.values(), key=lambda r: (r.student_id, r.pages))
+        yield key, part
+
+
+def _merge(result: StudentResult, part: StudentResult) -> None:
+    """Add another page of the same sheet (``part``, from ``_sheet_parts``) to ``result``."""
+    result.pages += part.pages
+    result.absent = result.absent or part.absent
+    # a 违纪 mark stays the student's status even once a person has looked at its flag
+    result.violation = result.violation or part.violation
+    result.variant = result.variant or part.variant
+    result.by_hand += part.by_hand
+    result.total += part.total
+    result.sections = [a + b for a, b in zip(result.sections, part.sections)]
+    result.answered += part.answered
+    result.unscored += part.unscored
+    result.scores.update(part.scores)
+    result.choices.update(part.choices)
+    result.flags += part.flags
+
+
+def _check_range(result: StudentResult, low: float, high: float) -> None:
+    if not low - 1e-9 <= result.total <= high + 1e-9:
+        raise ResultOutOfRange(
+            f"内部检查未通过：{printable(result.student_id, 40)} 的总分 {result.total:g} 超出本考试可能的范围 "
+            f"{low:g}–{high:g}（页：{'、'.join(result.pages)}）；没有输出任何成绩",
+            hint="这是 papergen 的错误，请把成绩文件夹报告给开发者",
+        )
 
 
 # -- output ---------------------------------------------------------------------------
 
 
 HEADERS = ["准考证号", "试卷类型", "状态", "总分"]
+
+
+def _headers(manifest: Manifest) -> list[str]:
+    return HEADERS + [s.title for s in manifest.sections] + ["待复核原因"]
 
 
 def _row(result: StudentResult) -> list[str]:
@@ -200,9 +283,7 @@ def format_results(
     Nothing read from a scan reaches the output raw: the table has no control
     characters, CSV fields never start a formula.
     """
-    from papergen.core.excel_text import csv_text
-
-    headers = HEADERS + [s.title for s in manifest.sections] + ["待复核原因"]
+    headers = _headers(manifest)
     if fmt == "json":
         def earlier(result: StudentResult) -> list[dict]:
             # readings of this student's pages that a newer scan under the same name replaced
@@ -224,14 +305,11 @@ def format_results(
             ],
             ensure_ascii=False, indent=1,
         )
-    rows = [_row(r) for r in results]
     if fmt == "csv":
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow([csv_text(h) for h in headers])
-        # Numbers stay numbers ("-0.5" is a score, not a formula); every text field is guarded.
-        writer.writerows([[csv_text(c) if not _is_number(c) else c for c in row] for row in rows])
+        write_results_csv(results, manifest, buffer)
         return buffer.getvalue()
+    rows = [_row(r) for r in results]
     from papergen.bank.stats import display_width
 
     rows = [[terminal_text(c) for c in row] for row in rows]
@@ -251,6 +329,17 @@ def format_results(
             for old in history
         ]
     return "\n".join(lines)
+
+
+def write_results_csv(results: Iterable[StudentResult], manifest: Manifest, out: TextIO) -> None:
+    """``format_results(…, "csv")`` written to ``out`` a row at a time (``results`` may be ``iter_student_results``)."""
+    from papergen.core.excel_text import csv_text
+
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([csv_text(h) for h in _headers(manifest)])
+    for result in results:
+        # Numbers stay numbers ("-0.5" is a score, not a formula); every text field is guarded.
+        writer.writerow([csv_text(c) if not _is_number(c) else c for c in _row(result)])
 
 
 def _is_number(text: str) -> bool:

@@ -28,7 +28,7 @@ Conventions shared by every function:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -501,30 +501,130 @@ def option_counts(choices: Iterable[str | None], n_options: int) -> OptionTally:
     -------
     OptionTally
     """
-    n_options = _count(n_options, "n_options", MIN_OPTIONS, MAX_OPTIONS)
     if isinstance(choices, str):
         raise ValueError("choices must be a sequence of answers, one per student, not a single string")
-    allowed = LETTERS[:n_options]
+    answers: dict[str | None, int] = {}
+    for position, choice in enumerate(choices):
+        if choice is not None and not isinstance(choice, str):
+            raise ValueError(f"choices[{position}] must be option letters or None, got {choice!r}")
+        answers[choice] = answers.get(choice, 0) + 1
+    return tally_answers(answers, n_options)
+
+
+def tally_answers(answers: Mapping[str | None, int], n_options: int) -> OptionTally:
+    """``option_counts`` from how many students gave each distinct answer (``AnswerMatrix.counts``).
+
+    Parameters
+    ----------
+    answers : mapping of str or None to int
+        Each distinct answer (as in ``option_counts``'s ``choices``) and how
+        many students gave it.
+    n_options : int
+        Options on the item, 2..8.
+    """
+    n_options = _count(n_options, "n_options", MIN_OPTIONS, MAX_OPTIONS)
+    allowed = set(LETTERS[:n_options])
     counts = np.zeros(n_options, dtype=np.int64)
     blank = multiple = flagged = n = 0
-    for position, choice in enumerate(choices):
-        n += 1
+    for choice, students in answers.items():
+        n += students
         if choice is None:
-            flagged += 1
+            flagged += students
             continue
-        if not isinstance(choice, str):
-            raise ValueError(f"choices[{position}] must be option letters or None, got {choice!r}")
         letters = set(choice)
-        if not letters <= set(allowed):
-            raise ValueError(f"choices[{position}] = {choice!r} has letters other than {allowed}")
+        if not letters <= allowed:
+            raise ValueError(f"choices: {choice!r} has letters other than {''.join(sorted(allowed))}")
         if not letters:
-            blank += 1
+            blank += students
         elif len(letters) > 1:
-            multiple += 1
+            multiple += students
         for letter in letters:
-            counts[LETTERS.index(letter)] += 1
+            counts[LETTERS.index(letter)] += students
     counts.setflags(write=False)
     return OptionTally(counts, blank, multiple, flagged, n)
+
+
+@dataclass(frozen=True, eq=False)
+class AnswerMatrix:
+    """Every student's answer to every item, stored as codes into the table of distinct answers.
+
+    ``codes[s, i]`` is student ``s``'s answer to item ``i`` as an index into
+    ``texts`` (bank letters, ``""`` blank), or -1 for an answer that could
+    not be read (``None``). An item has at most 2⁸ distinct answers, so
+    100,000 students × 100 items are 20 MB of ``int16`` rather than ten
+    million Python strings, and tallies are ``np.bincount`` over a column.
+    """
+
+    codes: np.ndarray  # (n_students, n_items) int16; -1 = not read
+    texts: tuple[str, ...]
+
+    UNREAD = -1
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[Sequence[str | None]], n_items: int) -> AnswerMatrix:
+        """From one list of answers per student (``str``, ``""`` blank, ``None`` unread)."""
+        coder = AnswerCoder()
+        codes = np.full((len(rows), n_items), cls.UNREAD, dtype=np.int16)
+        for s, row in enumerate(rows):
+            if len(row) != n_items:
+                raise ValueError(f"choices[{s}] has {len(row)} answers, expected {n_items}")
+            codes[s] = coder.encode(row)
+        return coder.matrix(codes)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.codes.shape
+
+    def __len__(self) -> int:
+        return self.codes.shape[0]
+
+    def __getitem__(self, row: int) -> list[str | None]:
+        """One student's answers, item by item."""
+        texts = self.texts
+        return [texts[code] if code >= 0 else None for code in self.codes[row].tolist()]
+
+    def take(self, rows: np.ndarray) -> AnswerMatrix:
+        """The students ``rows`` (indices or a boolean mask) only."""
+        return AnswerMatrix(self.codes[rows], self.texts)
+
+    def counts(self, item: int, rows: np.ndarray | None = None) -> dict[str | None, int]:
+        """How many of the students (``rows``; all by default) gave each distinct answer to ``item``."""
+        column = self.codes[:, item] if rows is None else self.codes[rows, item]
+        tally = np.bincount(column.astype(np.int64) + 1, minlength=len(self.texts) + 1)
+        return {(self.texts[code - 1] if code else None): int(tally[code]) for code in np.flatnonzero(tally)}
+
+    def is_blank(self) -> np.ndarray:
+        """Boolean (n_students, n_items): answered nothing (``""``)."""
+        if "" not in self.texts:
+            return np.zeros(self.codes.shape, dtype=bool)
+        return self.codes == self.texts.index("")
+
+
+class AnswerCoder:
+    """Builds an ``AnswerMatrix`` row by row: each distinct answer gets the next code."""
+
+    def __init__(self) -> None:
+        self._codes: dict[str | None, int] = {None: AnswerMatrix.UNREAD}
+
+    def encode(self, answers: Iterable[str | None]) -> list[int]:
+        answers = list(answers)
+        codes = self._codes
+        try:
+            return [codes[answer] for answer in answers]  # the usual case: every answer seen before
+        except KeyError:
+            for answer in answers:
+                if answer not in codes:
+                    if not isinstance(answer, str):
+                        raise ValueError(f"an answer must be option letters or None, got {answer!r}") from None
+                    codes[answer] = len(codes) - 1
+            return [codes[answer] for answer in answers]
+
+    def matrix(self, codes: np.ndarray) -> AnswerMatrix:
+        texts = [""] * (len(self._codes) - 1)
+        for answer, code in self._codes.items():
+            if answer is not None:
+                texts[code] = answer
+        return AnswerMatrix(codes, tuple(texts))
 
 
 # ---------------------------------------------------------------- totals
@@ -776,7 +876,7 @@ class SuspectedKeyError:
 
 def suspected_key_errors(
     item_scores: Any,
-    choices: Sequence[Sequence[str | None]],
+    choices: AnswerMatrix | Sequence[Sequence[str | None]],
     keys: Sequence[Sequence[str]],
     question_ids: Sequence[str],
     numbers: Sequence[dict[str, int]] | None = None,
@@ -804,7 +904,7 @@ def suspected_key_errors(
     ----------
     item_scores : array_like, shape (n_students, n_items)
         Points earned, NaN for not scored (as everywhere here).
-    choices : sequence of sequences, shape (n_students, n_items)
+    choices : AnswerMatrix, or sequence of sequences, shape (n_students, n_items)
         Each student's answer in bank letters, "" blank, None unread.
     keys : sequence, length n_items
         The answers that score on each item (one, or several after ``rekey
@@ -819,7 +919,11 @@ def suspected_key_errors(
     """
     scores = _score_matrix(item_scores)
     n_students, n_items = scores.shape
-    if len(choices) != n_students or any(len(row) != n_items for row in choices):
+    if not isinstance(choices, AnswerMatrix):
+        if len(choices) != n_students or any(len(row) != n_items for row in choices):
+            raise ValueError(f"choices must have shape ({n_students}, {n_items}) like item_scores")
+        choices = AnswerMatrix.from_rows(choices, n_items)
+    elif choices.shape != (n_students, n_items):
         raise ValueError(f"choices must have shape ({n_students}, {n_items}) like item_scores")
     if len(keys) != n_items or len(question_ids) != n_items or (numbers is not None and len(numbers) != n_items):
         raise ValueError(f"keys, question_ids and numbers must have one entry per item ({n_items})")
@@ -834,26 +938,25 @@ def suspected_key_errors(
         key = tuple(keys[item]) if not isinstance(keys[item], str) else (keys[item],)
         if not key:
             continue
-        answers = [choices[row][item] for row in upper if choices[row][item] is not None]
-        tally: dict[str, int] = {}
-        for answer in answers:
-            tally[answer] = tally.get(answer, 0) + 1
+        tally = choices.counts(item, upper)
+        tally.pop(None, None)  # not read: neither the key nor another answer
+        answered = sum(tally.values())
         on_key = sum(tally.get(k, 0) for k in key)
         others = sorted(((count, answer) for answer, count in tally.items() if answer and answer not in key), reverse=True)
         rival_count, rival = others[0] if others else (0, None)
-        by_choice = len(answers) >= min_group and rival_count > on_key
+        by_choice = answered >= min_group and rival_count > on_key
         scored = int((~np.isnan(scores[:, item])).sum())
         by_rpb = scored >= min_scored and not math.isnan(rpb[item]) and rpb[item] < rpb_below
         if not (by_choice or by_rpb):
             continue
-        share = (lambda count: count / len(answers)) if answers else (lambda count: math.nan)
+        share = (lambda count: count / answered) if answered else (lambda count: math.nan)
         key_text = " 或 ".join(key)
         where = numbers[item] if numbers is not None else {}
         label = "/".join(f"{v}{n}" for v, n in where.items())
         parts = []
         if by_choice:
             parts.append(
-                f"高分组（总分前 {fraction:.0%}）{len(answers)} 人中 {rival_count} 人选 {rival}，"
+                f"高分组（总分前 {fraction:.0%}）{answered} 人中 {rival_count} 人选 {rival}，"
                 f"只有 {on_key} 人选答案 {key_text}（题库字母）"
             )
         if by_rpb:
@@ -866,7 +969,7 @@ def suspected_key_errors(
         found.append(
             SuspectedKeyError(
                 question_id=question_ids[item], numbers=dict(where), key=key_text,
-                suspected=rival, upper_group=len(answers),
+                suspected=rival, upper_group=answered,
                 upper_key_share=share(on_key), upper_suspected_share=share(rival_count) if rival else math.nan,
                 point_biserial=float(rpb[item]), headline="；".join(parts), message="；".join(parts) + "。" + advice,
             )

@@ -4,7 +4,9 @@
 into ``ExamResults``: every student's row (name and class from the roster,
 status, totals), the score matrix in the canonical question order (section
 by section, as the manifest lists them), the bank letters each student
-chose, and the open review items. Unscored marks (flagged, or a sheet
+chose (an ``analysis.AnswerMatrix``: int16 codes, not ten million strings
+at 100,000 students), and the open review items. Both matrices are filled a
+row at a time as the store's sheets are settled. Unscored marks (flagged, or a sheet
 without a variant) are NaN, so statistics skip them instead of counting a
 guess. Absent students and duplicated 准考证号 are kept in the lists but
 left out of the statistics (``in_stats``).
@@ -35,6 +37,8 @@ from papergen.grade.store import (
     reading_store,
 )
 from papergen.report.analysis import (
+    AnswerCoder,
+    AnswerMatrix,
     SuspectedKeyError,
     TopicStats,
     suspected_key_errors,
@@ -74,12 +78,17 @@ class ExamResults:
     questions: list[ManifestQuestion]  # canonical order
     students: list[StudentRow]
     scores: np.ndarray  # (n_students, n_questions) points; NaN = not scored
-    choices: list[list[str | None]]  # bank letters chosen; "" blank; None flagged/unknown
+    # bank letters chosen ("" blank; None flagged/unknown): ``choices[i][c]``, stored as codes (lists are converted)
+    choices: AnswerMatrix
     review: list[ReviewItem]  # the open review items, as ``grade`` printed them (settle.review_queue)
     results_dir: Path
     finished: bool = True  # False: the last grade run was interrupted, so results are incomplete
     key_changes: list[KeyChange] = field(default_factory=list)  # every key correction (``rekey``), undone ones too
     audit: list[AuditRow] = field(default_factory=list)  # every decision by a person, for the 审计 sheet
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.choices, AnswerMatrix):
+            self.choices = AnswerMatrix.from_rows(self.choices, len(self.questions))
 
     @property
     def stats_rows(self) -> np.ndarray:
@@ -117,7 +126,7 @@ class ExamResults:
         rows = self.stats_rows
         numbers = self.paper_numbers()
         return suspected_key_errors(
-            self.scores[rows], [self.choices[i] for i in np.flatnonzero(rows)], self.scoring_keys(),
+            self.scores[rows], self.choices.take(rows), self.scoring_keys(),
             [q.id for q in self.questions], [numbers[q.id] for q in self.questions],
         )
 
@@ -153,8 +162,11 @@ def load_exam_results(results_dir: str | Path, roster: str | Path | None = None)
     if roster is not None:
         roster_rows = {s.student_id: s for s in read_roster(roster, id_digits=manifest.sheet.id_digits)}
     students: list[StudentRow] = []
-    score_rows: list[np.ndarray] = []
-    choice_rows: list[list[str | None]] = []
+    # Matrices filled as the sheets come, row by row: no per-student dict or list outlives its row.
+    ids = [q.id for q in questions]
+    scores = _GrowingMatrix(len(questions), np.float64, np.nan)
+    codes = _GrowingMatrix(len(questions), np.int16, AnswerMatrix.UNREAD)
+    coder = AnswerCoder()
     for sheet in sheets:
         entry = roster_rows.get(sheet.student_id) if sheet.identified else None
         students.append(
@@ -166,8 +178,9 @@ def load_exam_results(results_dir: str | Path, roster: str | Path | None = None)
                 identified=sheet.identified, duplicate=sheet.duplicate, by_hand=sheet.by_hand,
             )
         )
-        score_rows.append(np.array([sheet.scores.get(q.id, np.nan) for q in questions], dtype=float))
-        choice_rows.append([sheet.choices.get(q.id) for q in questions])
+        scores.next_row()[:] = [sheet.scores.get(qid, np.nan) for qid in ids]
+        codes.next_row()[:] = coder.encode([sheet.choices.get(qid) for qid in ids])
+        sheet.scores, sheet.choices = {}, {}  # in the matrices now
     seen = {s.student_id for s in students}
     for sid, entry in roster_rows.items():
         if sid not in seen:
@@ -175,7 +188,27 @@ def load_exam_results(results_dir: str | Path, roster: str | Path | None = None)
                 StudentRow(sid, entry.name, entry.klass, None, STATUS_NO_SHEET, 0.0, [0.0] * len(manifest.sections),
                            True, False, False, roster_row=entry.row)
             )
-            score_rows.append(np.full(len(questions), np.nan))
-            choice_rows.append([None] * len(questions))
-    scores = np.vstack(score_rows) if score_rows else np.zeros((0, len(questions)))
-    return ExamResults(manifest, questions, students, scores, choice_rows, review, results_dir, finished, changes, audit)
+            scores.next_row(), codes.next_row()
+    choices = coder.matrix(codes.array())
+    return ExamResults(manifest, questions, students, scores.array(), choices, review, results_dir, finished, changes, audit)
+
+
+class _GrowingMatrix:
+    """A (rows, width) array filled a row at a time, its capacity doubled as needed (no list of row arrays)."""
+
+    def __init__(self, width: int, dtype, fill) -> None:
+        self._fill = fill
+        self._data = np.full((1024, width), fill, dtype=dtype)
+        self._rows = 0
+
+    def next_row(self) -> np.ndarray:
+        """The next row (filled with the fill value), to be written in place."""
+        if self._rows == self._data.shape[0]:
+            grown = np.full((2 * self._rows, self._data.shape[1]), self._fill, dtype=self._data.dtype)
+            grown[: self._rows] = self._data
+            self._data = grown
+        self._rows += 1
+        return self._data[self._rows - 1]
+
+    def array(self) -> np.ndarray:
+        return self._data[: self._rows].copy()

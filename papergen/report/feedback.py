@@ -38,13 +38,14 @@ Usage from a script::
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import math
 import os
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -256,6 +257,51 @@ class Cohort:
             self._ranks = analysis.competition_ranks(totals)
         return self._ranks
 
+    # What a feedback PDF asks of its cohort (``_StudentCohort`` answers the same for one student).
+
+    def mean_total(self, key: str) -> float | None:
+        """The group's mean total, or ``None`` when nobody is in it."""
+        totals = self.totals(key)
+        return float(np.mean(totals)) if totals else None
+
+    def rank(self, row: int) -> int:
+        """``row``'s rank (ties share; 0: not ranked)."""
+        return int(self.ranks[row])
+
+    @property
+    def ranked(self) -> int:
+        """How many students are ranked (those in the statistics)."""
+        return int(self.stats_rows.sum())
+
+    def for_student(self, row: int) -> _StudentCohort:
+        """The figures ``row``'s feedback shows, for its job (a worker needs nothing else of the cohort)."""
+        key, label = self.group(row)
+        return _StudentCohort(key, label, self.mean_total(key), self.topic_rates(key), self.rank(row), self.ranked)
+
+
+@dataclass(frozen=True)
+class _StudentCohort:
+    """``Cohort`` as one student's feedback sees it: the row is always that student's (row 0 of its job)."""
+
+    key: str
+    label: str
+    group_mean: float | None
+    group_topic_rates: dict[str, float]  # shared by every student of the group (pickled once per chunk of jobs)
+    student_rank: int
+    ranked: int
+
+    def group(self, row: int) -> tuple[str, str]:
+        return self.key, self.label
+
+    def mean_total(self, key: str) -> float | None:
+        return self.group_mean
+
+    def topic_rates(self, key: str) -> dict[str, float]:
+        return self.group_topic_rates
+
+    def rank(self, row: int) -> int:
+        return self.student_rank
+
 
 def comparison_rows(results: ExamResults, row: int, cohort: Cohort | None = None) -> tuple[np.ndarray, str]:
     """The students ``row`` is compared with (mask) and what to call them.
@@ -325,11 +371,10 @@ def by_hand_text(count: int) -> str:
 def rank_text(results: ExamResults, row: int, cohort: Cohort | None = None) -> str:
     """"第 3 名 / 共 57 人" among the students in the statistics (ties share a rank)."""
     cohort = cohort or Cohort(results)
-    ranks = cohort.ranks
-    ranked = int(cohort.stats_rows.sum())
-    if ranks[row] <= 0:
+    rank, ranked = cohort.rank(row), cohort.ranked
+    if rank <= 0:
         return f"不参与排名（共 {ranked} 人计入统计）"
-    return f"第 {int(ranks[row])} 名 / 共 {ranked} 人"
+    return f"第 {rank} 名 / 共 {ranked} 人"
 
 
 def exam_questions(manifest: Manifest) -> dict[str, Question]:
@@ -489,7 +534,7 @@ def _score_block(results: ExamResults, row: int, st: Styles, show_rank: bool, co
     student = results.students[row]
     full = float(results.max_points.sum())
     group_key, group_label = cohort.group(row)
-    group_totals = cohort.totals(group_key)
+    group_mean = cohort.mean_total(group_key)
     provisional = _provisional(results, row)
     note = "（暂定）" if provisional else ""
     percent = student.total / full if full else math.nan
@@ -500,7 +545,7 @@ def _score_block(results: ExamResults, row: int, st: Styles, show_rank: bool, co
         [_Para(f"{escape(_pts(student.total))} <font size=11>/ {escape(_pts(full))} 分{note}</font>", st.big),
          _Para(standing, st.body),
          _Para(
-             f"{group_label} {escape(_pts(float(np.mean(group_totals))))} 分" if group_totals else f"{group_label} —",
+             f"{group_label} {escape(_pts(group_mean))} 分" if group_mean is not None else f"{group_label} —",
              st.body,
          )],
     ]
@@ -705,43 +750,52 @@ PARALLEL_FROM = 16
 
 @dataclass
 class _FeedbackContext:
-    """What every feedback PDF of one run shares; sent once to each worker process."""
+    """What every feedback PDF of one run shares, and nothing per student; sent once to each worker process.
 
-    results: ExamResults
+    Not the results: at 100,000 students they pickle to over 100 MB, sent to
+    every worker. The cohort's figures go with each job (``_FeedbackJob``).
+    """
+
+    template: ExamResults  # the exam (manifest, questions, key changes) without a student
     bank_questions: dict[str, Question]
     show_rank: bool
     papers: dict[str, dict[str, PaperQuestion]] = field(default_factory=dict)  # variant → printed questions
-    sheets: dict[str, StudentSheets] = field(default_factory=dict)  # 准考证号 → the annotated sheet to add
-    _cohort: Cohort | None = None  # made where the PDFs are laid out, on first use (not sent)
-
-    @property
-    def cohort(self) -> Cohort:
-        if self._cohort is None:
-            self._cohort = Cohort(self.results)
-        return self._cohort
-
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "_cohort": None}  # each worker makes its own: cheaper than sending it
 
     def printed(self, variant: str) -> dict[str, PaperQuestion]:
         if variant not in self.papers:
-            self.papers[variant] = _printed_paper(self.results, self.bank_questions, variant)
+            self.papers[variant] = _printed_paper(self.template, self.bank_questions, variant)
         return self.papers[variant]
 
 
-def _feedback_job(row_and_variant: tuple[int, str], context: _FeedbackContext) -> tuple[bytes, list[str]]:
-    """One student's PDF: ``(row, variant)`` → its bytes and the sheet pages that could not be drawn (the parent writes)."""
-    row, variant = row_and_variant
+@dataclass(frozen=True)
+class _FeedbackJob:
+    """One student's feedback PDF: their row of the results and what of the cohort it shows."""
+
+    student: StudentRow
+    scores: np.ndarray  # (n_questions,)
+    choices: list[str | None]
+    cohort: _StudentCohort
+    sheets: StudentSheets | None = None  # the annotated sheet to add (``--with-sheet``)
+
+    def results(self, template: ExamResults) -> ExamResults:
+        """The one-student results its PDF is laid out from (the student is row 0)."""
+        return dataclasses.replace(template, students=[self.student], scores=self.scores[None, :],
+                                   choices=[self.choices])
+
+
+def _feedback_job(job: _FeedbackJob, context: _FeedbackContext) -> tuple[bytes, list[str]]:
+    """One student's PDF: its bytes and the sheet pages that could not be drawn (the parent writes the file)."""
+    results = job.results(context.template)
     sheet = None
     missing: list[str] = []
-    student_sheets = context.sheets.get(context.results.students[row].student_id)
-    if student_sheets is not None:
-        drawn = draw_pictures(student_sheets, context.results.manifest)
-        sheet = (student_sheets, drawn)
-        missing = [f"{page.picture.where}（{student_sheets.student_id}）：{page.problem}" for page in drawn if page.jpeg is None]
-    return feedback_pdf(
-        context.results, row, context.printed(variant), show_rank=context.show_rank, sheet=sheet, cohort=context.cohort
-    ), missing
+    if job.sheets is not None:
+        drawn = draw_pictures(job.sheets, results.manifest)
+        sheet = (job.sheets, drawn)
+        missing = [f"{page.picture.where}（{job.sheets.student_id}）：{page.problem}" for page in drawn if page.jpeg is None]
+    pdf = feedback_pdf(
+        results, 0, context.printed(job.student.variant), show_rank=context.show_rank, sheet=sheet, cohort=job.cohort
+    )
+    return pdf, missing
 
 
 def _printed_paper(results: ExamResults, bank_questions: dict[str, Question], variant: str) -> dict[str, PaperQuestion]:
@@ -753,9 +807,12 @@ def _printed_paper(results: ExamResults, bank_questions: dict[str, Question], va
 
 def write_feedback(
     results: ExamResults, outdir: str | Path, *, workers: int | None = None, show_rank: bool = False,
-    sheets: Sequence[StudentSheets] = (),
+    sheets: Sequence[StudentSheets] = (), rows: Sequence[int] | None = None,
 ) -> FeedbackResult:
     """Write one feedback PDF per student who sat the exam into ``outdir``.
+
+    ``rows``: only these rows of ``results.students`` (default: every row);
+    they are still compared with the whole cohort.
 
     The PDFs show no rank unless ``show_rank`` (see the module docstring).
     ``sheets`` (``annotate.plan_annotations(...).students``): each student's
@@ -769,7 +826,10 @@ def write_feedback(
     The banks are checked before anything is written. With ``workers`` > 1
     (default: every core) and enough students, the PDFs are laid out in
     worker processes (``core.executor``); this process writes each file,
-    atomically, byte for byte what a serial run writes.
+    atomically, byte for byte what a serial run writes. A job carries one
+    student's row and the cohort figures their PDF shows (``Cohort`` is
+    worked out once, here): about 2 kB, where the whole results of 100,000
+    students pickle to over 100 MB.
 
     Raises
     ------
@@ -785,7 +845,8 @@ def write_feedback(
     jobs: list[tuple[int, str, str]] = []
     skipped: list[str] = []
     warnings: list[str] = []
-    for row, student in enumerate(results.students):
+    for row in range(len(results.students)) if rows is None else rows:
+        student = results.students[row]
         reason = skip_reason(results, row)
         if reason is not None:
             line = _skipped_line(student, reason)
@@ -800,15 +861,32 @@ def write_feedback(
         warnings += fonts.person_warnings(place, _printable(student.name), _printable(student.klass))
     workers = workers or os.cpu_count() or 1
     kind = "processes" if len(jobs) >= PARALLEL_FROM else "serial"
-    context = _FeedbackContext(results, bank_questions, show_rank, sheets={s.result_id: s for s in sheets})
+    context = _FeedbackContext(_without_students(results), bank_questions, show_rank)
     files = [Path(path) for _, _, path in jobs]
     unavailable: list[str] = []
-    with run_jobs(_feedback_job, [(row, variant) for row, variant, _ in jobs], kind=kind, workers=workers,
-                  context=context, chunksize=4) as pdfs:
+    with run_jobs(_feedback_job, _feedback_jobs(results, [row for row, _, _ in jobs], sheets), kind=kind,
+                  workers=workers, context=context, chunksize=4) as pdfs:
         for path, (pdf, missing) in zip(files, pdfs):
             atomic.write_bytes(path, pdf)
             unavailable += missing
     return FeedbackResult(files, skipped, warnings, unavailable)
+
+
+def _without_students(results: ExamResults) -> ExamResults:
+    """``results`` without a student: what every PDF shares (``_FeedbackContext.template``)."""
+    return dataclasses.replace(
+        results, students=[], scores=np.zeros((0, len(results.questions))), choices=[], review=[], audit=[]
+    )
+
+
+def _feedback_jobs(results: ExamResults, rows: Sequence[int], sheets: Sequence[StudentSheets]) -> Iterator[_FeedbackJob]:
+    """A job per row, made as the executor takes them; the cohort is worked out once, here."""
+    cohort = Cohort(results)
+    by_id = {s.result_id: s for s in sheets}
+    for row in rows:
+        student = results.students[row]
+        yield _FeedbackJob(student, results.scores[row].copy(), results.choices[row], cohort.for_student(row),
+                           by_id.get(student.student_id))
 
 
 __all__ = [

@@ -30,29 +30,28 @@ student had settled by hand.
 from __future__ import annotations
 
 import math
+import shutil
+import tempfile
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
-from typing import NamedTuple
-from zipfile import ZIP_DEFLATED, ZipFile
+from xml.sax.saxutils import escape
+from zipfile import ZIP64_LIMIT, ZIP_DEFLATED, ZipFile
 
 import numpy as np
 from openpyxl import Workbook
-from openpyxl.cell._writer import write_cell
 from openpyxl.cell.cell import Cell, WriteOnlyCell
 from openpyxl.chart import BarChart, Reference
 from openpyxl.comments import Comment
-from openpyxl.compat.strings import safe_string
 from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
-from openpyxl.worksheet._writer import WorksheetWriter
 from openpyxl.writer.excel import ExcelWriter
-from openpyxl.xml.functions import Element, SubElement
 
 from papergen.bank.model import LETTERS
 from papergen.core import atomic
-from papergen.core.excel_text import put_text
+from papergen.core.excel_text import clean, put_text
 from papergen.grade.reasons import reason_label
 from papergen.report import analysis, classes
 from papergen.report.audit import STATE_ACTIVE, STATE_REOPENED
@@ -173,9 +172,11 @@ def write_report(results: ExamResults, path: str | Path, *, lang: str = "zh") ->
     成绩 has a row per student and a cell per question: ten million cells for
     100,000 students, which openpyxl's ordinary worksheets hold in memory
     (gigabytes) and write slowly. It is streamed instead — an openpyxl
-    write-only worksheet in an otherwise ordinary workbook — so the report's
-    memory does not grow with its cells. The other sheets have a row per
-    question, topic, class or review item and stay ordinary.
+    write-only worksheet in an otherwise ordinary workbook, its student rows
+    written as XML text (``_StreamedSheet``) — so the report's memory does
+    not grow with its cells. The other sheets have a row per question,
+    topic, class or review item and stay ordinary; their statistics are
+    numpy over the score matrix and the ``AnswerMatrix``.
     """
     t = TEXT[lang]
     workbook = Workbook()
@@ -221,64 +222,115 @@ def class_ranks(results: ExamResults) -> np.ndarray:
 # -- 成绩 Scores ---------------------------------------------------------------
 
 
-class _Mark(NamedTuple):
-    """A question's cell in 成绩: a score (or none) and a style already in the workbook's style table."""
-
-    value: float | None
-    style_id: int
-
-
 class _StreamedSheet(WriteOnlyWorksheet):
-    """openpyxl's write-only worksheet, taking rows of values, ready-made cells and ``_Mark``s.
+    """openpyxl's write-only worksheet whose rows after the header are XML papergen writes itself.
 
-    A row's question cells (ten million for 100,000 students) are ``_Mark``s,
-    written as ``<c r="…" s="…"><v>…</v></c>`` without an openpyxl cell
-    each: making, styling and writing cells was most of the report's time.
-    openpyxl's own version also tries every item as a value first and takes
-    a cell from the ``ValueError`` (whose message formats the cell).
+    openpyxl writes the sheet's frame — columns, panes, filter, print set-up
+    and the header row (``append``). The rows after it (a row per student:
+    ten million cells for 100,000 students) come as ready ``<row>`` text
+    (``append_xml``, built by ``_RowXml``) into a file of their own, spliced
+    in before ``</sheetData>`` when the workbook is saved
+    (``_MixedWriter``): making, styling and serialising an openpyxl cell for
+    each was most of the report's time. The text is what openpyxl writes for
+    the same cells (``tests/test_report.py`` reads it back with openpyxl).
     """
 
-    def _values_to_row(self, values, row_idx):
-        for col_idx, value in enumerate(values, 1):
-            if value is None:
-                continue
-            if isinstance(value, _Mark):
-                yield col_idx, value
-                continue
-            cell = value if isinstance(value, Cell) else WriteOnlyCell(self, value)
-            cell.column, cell.row = col_idx, row_idx
-            yield cell
+    def __init__(self, parent, title) -> None:
+        super().__init__(parent, title)
+        self.body = tempfile.TemporaryFile()
+        self.body_rows = 0
 
-    def _get_writer(self) -> None:
-        if self._writer is None:
-            self._writer = _StreamedWriter(self)
-            self._writer.write_top()
-
-
-class _StreamedWriter(WorksheetWriter):
-    """Writes a ``_StreamedSheet``'s rows: its ``_Mark``s directly, every other cell as openpyxl does."""
-
-    def write_row(self, xf, row, row_idx: int) -> None:
-        attrs = {"r": f"{row_idx}"}
-        attrs.update(self.ws.row_dimensions.get(row_idx, {}))
-        with xf.element("row", attrs):
-            for item in row:
-                if isinstance(item, tuple):
-                    column, mark = item
-                    element = Element("c", {"r": f"{get_column_letter(column)}{row_idx}", "s": f"{mark.style_id}"})
-                    if mark.value is not None:
-                        SubElement(element, "v").text = safe_string(mark.value)
-                    xf.write(element)
-                elif item._value is not None or item.has_style:
-                    write_cell(xf, self.ws, item, item.has_style)
+    def append_xml(self, row_xml: str) -> None:
+        self.body.write(row_xml.encode("ascii"))  # non-ASCII text is already character references
+        self.body_rows += 1
 
 
 def _discard(sheet: _StreamedSheet) -> None:
-    """Close a streamed sheet that was never saved (the output could not be written) and delete its rows' file."""
+    """Close a streamed sheet (saved or not: the output may not have been written) and delete its rows' files."""
+    sheet.body.close()
     if sheet.closed:
-        return  # saved: the writer deleted the file
+        return  # saved: the writer deleted its file
     sheet.close()
     sheet._writer.cleanup()
+
+
+def _xml_text(text: str) -> str:
+    """Text as openpyxl (lxml) writes it in a cell: escaped, non-ASCII as character references."""
+    return escape(text).replace("\r", "&#13;").encode("ascii", "xmlcharrefreplace").decode("ascii")
+
+
+class _RowXml:
+    """The XML of one row's cells, as openpyxl writes them (``openpyxl.cell._writer``), without a cell object each."""
+
+    def __init__(self, row: int) -> None:
+        self.row = f"{row}"
+        self.cells: list[str] = []
+
+    def number(self, column: str, value: float | None, style: int | None = None) -> None:
+        """A number (``<v>`` as ``safe_string``: ``%.16g``), with a style from the workbook's table or none."""
+        s = f' s="{style}"' if style is not None else ""
+        v = "" if value is None else f"<v>{'%.16g' % value}</v>"
+        self.cells.append(f'<c r="{column}{self.row}"{s} t="n">{v}</c>')
+
+    def text(self, column: str, value: str) -> None:
+        """Text as ``put_text`` stores it: an inline string (an empty one has no ``<is>``)."""
+        value = clean(value)
+        if not value:
+            self.cells.append(f'<c r="{column}{self.row}" t="inlineStr"></c>')
+            return
+        space = ' xml:space="preserve"' if value != value.strip() else ""
+        self.cells.append(f'<c r="{column}{self.row}" t="inlineStr"><is><t{space}>{_xml_text(value)}</t></is></c>')
+
+    def raw(self, xml: str) -> None:
+        self.cells.append(xml)
+
+    def xml(self) -> str:
+        return f'<row r="{self.row}">{"".join(self.cells)}</row>'
+
+
+class _MarkCells:
+    """The question cells of 成绩 for every student: a score coloured by right/partial/wrong/blank/flagged.
+
+    Each cell is one of a few (look, score) pairs, so each column's text is
+    looked up, not formatted: a row's question cells are
+    ``P₀ + r + J₀ + r + J₁ …`` where ``r`` is the row number, ``P₀`` opens
+    the first cell and ``J`` is (end of this cell + start of the next).
+    """
+
+    def __init__(self, results: ExamResults, paper: list[int], first_column: int, styles: dict[str, int]) -> None:
+        scores = results.scores[:, paper]
+        points = results.max_points[paper]
+        unscored = np.isnan(scores)
+        blank = results.choices.is_blank()[:, paper]
+        kinds = ["flagged", "blank", "right", "partial", "wrong"]
+        kind = np.select(
+            [unscored, blank, scores >= points, scores > 0], [0, 1, 2, 3], default=4
+        ).astype(np.int32)
+        values, value_index = np.unique(np.where(unscored, 0.0, scores), return_inverse=True)
+        value_index = value_index.reshape(scores.shape).astype(np.int32)
+        # One code per (look, score); a flagged cell has no score.
+        per_kind = len(values)
+        self.codes = kind * per_kind + np.where(unscored, 0, value_index)
+        ends = []
+        for k, name in enumerate(kinds):
+            for value in values.tolist():
+                content = "/>" if name == "flagged" else f"><v>{'%.16g' % float(value)}</v></c>"
+                ends.append(f'" s="{styles[name]}"{content}')
+        letters = [get_column_letter(first_column + offset) for offset in range(len(paper))]
+        self.first = f'<c r="{letters[0]}' if letters else ""
+        # J[column * len(ends) + code]: this cell's end, then the next cell's start
+        table = []
+        for offset in range(len(paper)):
+            after = f'<c r="{letters[offset + 1]}' if offset + 1 < len(paper) else ""
+            table += [end + after for end in ends]
+        self._table = table
+        self._offsets = np.arange(len(paper), dtype=np.int64) * len(ends)
+
+    def xml(self, student: int, row: str) -> str:
+        if not len(self._offsets):
+            return ""
+        joints = itemgetter(*(self._offsets + self.codes[student]).tolist())(self._table)
+        return self.first + row + (row.join(joints) if isinstance(joints, tuple) else joints)
 
 
 class _MixedWriter(ExcelWriter):
@@ -302,7 +354,16 @@ class _MixedWriter(ExcelWriter):
             ws.close()
         writer = ws._writer
         ws._rels = writer._rels
-        self._archive.write(writer.out, ws.path[1:])
+        with open(writer.out, "rb") as frame:
+            head, end, tail = frame.read().partition(b"</sheetData>")
+        if not end:
+            raise ValueError("a streamed sheet without <sheetData> rows")  # openpyxl's output changed
+        size = len(head) + ws.body.tell() + len(end) + len(tail)
+        with self._archive.open(ws.path[1:], "w", force_zip64=size > ZIP64_LIMIT // 2) as part:
+            part.write(head)
+            ws.body.seek(0)
+            shutil.copyfileobj(ws.body, part, 1 << 20)
+            part.write(end + tail)
         self.manifest.append(ws)
         writer.cleanup()
 
@@ -349,62 +410,48 @@ def _scores_sheet(sheet: _StreamedSheet, results: ExamResults, t: dict, title: s
         header_cells.append(cell)
     sheet.append(header_cells)
 
-    # One prototype style per look: copying its style record is what openpyxl
-    # itself does when copying cells, and it avoids re-hashing a fill and a
-    # number format for each of up to ten million mark cells.
-    def style(fill=None, number_format: str = "General"):
+    # One prototype style per look: its entry in the workbook's style table is
+    # what each streamed cell names (``s="…"``), as openpyxl's ``style_id`` adds it.
+    def style(fill=None, number_format: str = "General") -> int:
         prototype = Cell(sheet)
         if fill is not None:
             prototype.fill = fill
         prototype.number_format = number_format
-        return prototype._style
+        return sheet.parent._cell_styles.add(prototype._style)
 
-    # the style table's entry of each colour, as a cell's ``style_id`` adds it
-    marks = {kind: sheet.parent._cell_styles.add(style(fill, "0.##")) for kind, fill in FILLS.items()}
+    marks = {kind: style(fill, "0.##") for kind, fill in FILLS.items()}
     points, percent = style(number_format="0.##"), style(number_format="0.0%")
+    letter = {key: get_column_letter(column) for key, column in col.items()}
+    section_letters = [get_column_letter(first_section + k) for k in range(len(manifest.sections))]
+    by_hand_letter = get_column_letter(len(headers))
+    mark_cells = _MarkCells(results, paper, first_q, marks)
 
-    def styled(value, look) -> WriteOnlyCell:
-        cell = WriteOnlyCell(sheet, value)
-        cell._style = look  # shared: a streamed cell is written once and never changed
-        return cell
-
-    for i in order:
+    for row_number, i in enumerate(order, start=2):
         s = results.students[i]
-        row: list = [None] * len(headers)
-        row[col["rank"] - 1] = int(ranks[i]) if ranks[i] > 0 else None
-        if by_class:
-            row[col["class_rank"] - 1] = int(in_class[i]) if in_class[i] > 0 else None
-        row[col["id"] - 1] = put_text(WriteOnlyCell(sheet), s.student_id)
-        row[col["name"] - 1] = put_text(WriteOnlyCell(sheet), s.name if s.on_roster else (s.name or t["not_on_roster"]))
-        row[col["class"] - 1] = put_text(WriteOnlyCell(sheet), s.klass)
-        row[col["variant"] - 1] = s.variant
-        row[col["status"] - 1] = put_text(WriteOnlyCell(sheet), s.status)
-        # after the questions, so the columns before them keep their places; blank when the machine read it all
-        row[len(headers) - 1] = s.by_hand or None
+        row = _RowXml(row_number)
+        if ranks[i] > 0:
+            row.number(letter["rank"], int(ranks[i]))
+        if by_class and in_class[i] > 0:
+            row.number(letter["class_rank"], int(in_class[i]))
+        row.text(letter["id"], s.student_id)
+        row.text(letter["name"], s.name if s.on_roster else (s.name or t["not_on_roster"]))
+        row.text(letter["class"], s.klass)
+        if s.variant is not None:
+            row.text(letter["variant"], s.variant)
+        row.text(letter["status"], s.status)
         if s.absent:
-            row[col["total"] - 1] = put_text(WriteOnlyCell(sheet), t["absent"])  # 缺考 is not a score of 0
+            row.text(letter["total"], t["absent"])  # 缺考 is not a score of 0
         elif s.status != STATUS_NO_SHEET:
-            row[col["total"] - 1] = styled(s.total, points)
-            row[col["percent"] - 1] = styled(s.total / full if full else None, percent)
-            for k, value in enumerate(s.sections):
-                row[first_section - 1 + k] = styled(value, points)
+            row.number(letter["total"], s.total, points)
+            row.number(letter["percent"], s.total / full if full else None, percent)
+            for column, value in zip(section_letters, s.sections):
+                row.number(column, value, points)
         if s.has_sheet and not s.absent:  # an absent candidate has no answers to colour
-            for offset, c in enumerate(paper):
-                question = results.questions[c]
-                score = results.scores[i, c]
-                choice = results.choices[i][c]
-                if math.isnan(score):
-                    kind, value = "flagged", None
-                elif choice == "":
-                    kind, value = "blank", float(score)
-                elif score >= question.points:
-                    kind, value = "right", float(score)
-                elif score > 0:
-                    kind, value = "partial", float(score)
-                else:
-                    kind, value = "wrong", float(score)
-                row[first_q - 1 + offset] = _Mark(value, marks[kind])
-        sheet.append(row)
+            row.raw(mark_cells.xml(i, row.row))
+        # after the questions, so the columns before them keep their places; blank when the machine read it all
+        if s.by_hand:
+            row.number(by_hand_letter, s.by_hand)
+        sheet.append_xml(row.xml())
 
 
 # -- 题目分析 Items ------------------------------------------------------------
@@ -427,13 +474,12 @@ def _items_sheet(sheet, results: ExamResults, t: dict, title: str, lang: str) ->
     keys = results.scoring_keys()
     suspected = {error.question_id: error for error in results.suspected_key_errors()}
     first = len(variants) + 1  # the bank id's column; the statistics follow
-    chosen = [results.choices[i] for i in np.flatnonzero(rows)]
     any_flags = False
     for row, c in enumerate(results.paper_order(), start=2):
         question = results.questions[c]
         for k, variant in enumerate(variants, start=1):
             sheet.cell(row=row, column=k, value=numbers[question.id].get(variant))
-        tally = analysis.option_counts([choice[c] for choice in chosen], question.options)
+        tally = analysis.tally_answers(results.choices.counts(c, rows), question.options)
         key = keys[c][0] if len(keys[c]) == 1 else question.answer  # item_flags takes one key; several: the printed
         flags = analysis.item_flags(p[c], rpb[c], tally, [LETTERS.index(k) for k in key])
         values = [question.id, results.manifest.sections[question.section].title, question.topic,
