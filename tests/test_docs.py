@@ -277,9 +277,7 @@ def architecture_entries() -> list[str]:
 
 #: Modules whose ARCHITECTURE.md paragraph is waiting for the lead (helpers do not edit ARCHITECTURE.md):
 #: module → where the paragraph is. Delete an entry once ARCHITECTURE.md has it (the test says so).
-ARCHITECTURE_GAPS: dict[str, str] = {
-    "papergen/grade/windows.py": "issue 12 §4 (speed helper): its paragraph is in the closing note; the lead adds it to ARCHITECTURE.md",
-}
+ARCHITECTURE_GAPS: dict[str, str] = {}
 
 
 def test_architecture_has_a_paragraph_for_every_module_and_names_only_real_files():
