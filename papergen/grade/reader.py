@@ -37,6 +37,7 @@ import numpy as np
 from papergen.exam.manifest import Manifest
 from papergen.grade import bubbles
 from papergen.grade.alignment import frame_alignment, is_aligned
+from papergen.grade.recovery import recover
 from papergen.grade.registration import (
     PX_PER_MM,
     Registration,
@@ -158,15 +159,50 @@ def _read_all(gray: np.ndarray, manifest: Manifest, ppm: float) -> list[PageRead
     try:
         registrations = register_all(gray, manifest.sheet)
     except RegistrationError as exc:
-        if exc.reason == "not-a-sheet":
-            unregistered = unregistered_sheet(gray, manifest)
-            if unregistered is not None:
-                return [unregistered]
-        return [PageReading(status=exc.reason, message=str(exc))]
-    return [
+        if exc.reason != "not-a-sheet":
+            return [PageReading(status=exc.reason, message=str(exc))]
+        recovered = read_recovered(gray, manifest, ppm)
+        if recovered is not None:
+            return [recovered]
+        unregistered = unregistered_sheet(gray, manifest)
+        return [unregistered if unregistered is not None else PageReading(status=exc.reason, message=str(exc))]
+    readings = [
         read_registered(gray, registration, manifest, ppm, another=index > 0)
         for index, registration in enumerate(registrations)
     ]
+    if readings[0].status == "rejected" and readings[0].reason in RECOVERABLE:
+        recovered = read_recovered(gray, manifest, ppm)
+        if recovered is not None:
+            # The other "sheets" were searched for beside a wrong frame: keep only those that read
+            # on their own (QR code and alignment), and not the recovered sheet a second time.
+            return [recovered] + [r for r in readings[1:] if r.status == "read" and r.qr_text != recovered.qr_text]
+    return readings
+
+
+#: Refusals a frame recovered from the squares left and the QR code may overturn: the
+#: frame registration built did not fit the page, or was built from three squares with no QR code.
+RECOVERABLE = ("frame-misaligned", "unconfirmed-frame")
+
+
+def read_recovered(gray: np.ndarray, manifest: Manifest, ppm: float) -> PageReading | None:
+    """The page read through a frame recovered from two corner squares and the QR code (``recovery``).
+
+    For a page registration could not read (corner squares cut off, clipped,
+    covered). Each candidate frame must read the QR code where it puts it
+    and pass ``read_registered``'s checks — the exam and build, and the
+    alignment of the printed numbers and boxes, never weaker than for any
+    other page. Returns the first reading, or None when no candidate frame
+    is read (the caller keeps its refusal).
+    """
+    for registration in recover(gray, manifest.sheet):
+        reading = read_registered(gray, registration, manifest, ppm)
+        if reading.status == "read":
+            lost = 4 - len(registration.corners or ())
+            reading.message = reading.message or (
+                f"有 {lost} 个定位块缺失（被裁掉或遮住），已由其余定位块和二维码定位，并与印刷的题号、框线核对无误"
+            )
+            return reading
+    return None
 
 
 #: Long side (pixels) of the page searched whole for a QR code when no frame is found.
@@ -299,7 +335,7 @@ def read_registered(
     if code is None:
         reading.flags.append(Flag(None, "qr-unreadable", "二维码无法识别，未能核对考试编号和组卷指纹；请确认这张答题卡是本次考试这一次组卷印的"))
 
-    measured = measure(page, table, geometry, ppm)
+    measured = measure(page, table, geometry, ppm, corners=registration.corners)
     reading.levels = (measured.levels.white, measured.levels.black, measured.levels.empty_box)
 
     identity = decide_identity([measured.decide(column, single=True, labels=DIGITS) for column in table.id_columns], code, geometry.id_digits)
@@ -425,7 +461,9 @@ def fiducial_interiors(geometry: SheetGeometry) -> list[Rect]:
     return [(cx - s / 4, cy - s / 4, s / 2, s / 2) for cx, cy in geometry.fiducial_centers()]
 
 
-def measure(page: np.ndarray, table: BoxTable, geometry: SheetGeometry, ppm: float = PX_PER_MM) -> Measurements:
+def measure(
+    page: np.ndarray, table: BoxTable, geometry: SheetGeometry, ppm: float = PX_PER_MM, corners: Sequence[int] | None = None
+) -> Measurements:
     """Measure every box of ``table`` on the canonical page.
 
     Parameters
@@ -435,6 +473,10 @@ def measure(page: np.ndarray, table: BoxTable, geometry: SheetGeometry, ppm: flo
         ``geometry.origin`` mm, ``ppm`` pixels per mm.
     table
         The boxes to measure (``SheetGeometry.box_table``).
+    corners
+        The corner squares on the page (frame order), whose ink is the sheet's
+        black; None: all four (one may be covered: ``estimate_levels`` drops
+        the lightest). A recovered frame names the two or three it was built from.
 
     Returns
     -------
@@ -444,7 +486,10 @@ def measure(page: np.ndarray, table: BoxTable, geometry: SheetGeometry, ppm: flo
     groups = label_groups(table)
     grey = bubbles.summed_area(page)
     means = bubbles.box_means_from(grey, rects_px)
-    black = bubbles.box_means_from(grey, rects_to_px(fiducial_interiors(geometry), geometry, ppm))
+    interiors = fiducial_interiors(geometry)
+    if corners is not None:
+        interiors = [interiors[c] for c in corners]
+    black = bubbles.box_means_from(grey, rects_to_px(interiors, geometry, ppm))
     levels = bubbles.estimate_levels(page, black, means)
     # Coverage counts pixels, so scanner noise and JPEG ringing are smoothed
     # away first (a 1-pixel Gaussian at 6 px/mm keeps pencil strokes; 5×5

@@ -54,6 +54,9 @@ class Registration:
     fiducials: int  # how many were found (3 or 4)
     rotation: int  # approximate page rotation in the image: 0, 90, 180, 270
     qr_text: str | None = None  # the QR code's text, when it could be read
+    #: The corners (frame order 0 TL, 1 TR, 2 BL, 3 BR) whose squares built the frame, when a
+    #: damaged page's frame was recovered from fewer than three (``recovery``); None: not known.
+    corners: tuple[int, ...] | None = None
 
 
 def flat_field(gray: np.ndarray, kernel: int) -> np.ndarray:
@@ -118,6 +121,41 @@ def find_square_blobs(gray: np.ndarray, width: int = DETECT_WIDTH) -> tuple[list
     return blobs[:10], scale
 
 
+#: The quiet zone: a printed fiducial stands alone on clean paper. The nearest other print
+#: (the title beside the top-left square) begins 0.86 square sides from a square's centre; the
+#: square's own corners reach 0.71. Samples on circles of these radii (in square sides) …
+QUIET_RADII = (0.78, 0.82)
+QUIET_SAMPLES = 48
+#: … count as ink below this share of the local paper (the paper: a high percentile of the
+#: samples), and at most this share of them may (a staple's wire crossing the ring: ~0.05).
+QUIET_INK_BELOW = 0.6
+QUIET_MAX_INK = 0.15
+
+
+def looks_like_fiducial(gray: np.ndarray, blob: _Blob, scale: float) -> bool:
+    """Whether a square blob stands in a clean quiet zone, as a printed fiducial does.
+
+    A filled answer box, two filled boxes run together or a filled 准考证号
+    digit can be as solid and square as a fiducial, but they sit among the
+    printed brackets, digits and their neighbours: a ring of paper around the
+    blob (``QUIET_RADII``) holds ink. ``QUIET_SAMPLES`` points per circle on
+    the full-resolution page, so a few microseconds a blob; points beyond
+    the image (a cut page's edge) are left out.
+    """
+    cx, cy = (blob.x + 0.5) / scale - 0.5, (blob.y + 0.5) / scale - 0.5
+    side = blob.side / scale
+    angles = np.linspace(0.0, 2 * np.pi, QUIET_SAMPLES, endpoint=False)
+    radii = np.asarray(QUIET_RADII)[:, None] * side
+    xs = np.round(cx + radii * np.cos(angles)).astype(int).ravel()
+    ys = np.round(cy + radii * np.sin(angles)).astype(int).ravel()
+    inside = (xs >= 0) & (ys >= 0) & (xs < gray.shape[1]) & (ys < gray.shape[0])
+    if inside.sum() < QUIET_SAMPLES // 2:
+        return True  # mostly off the image: nothing to judge by
+    ring = gray[ys[inside], xs[inside]].astype(np.float64)
+    paper = np.percentile(ring, 90)
+    return bool(np.mean(ring < QUIET_INK_BELOW * paper) <= QUIET_MAX_INK)
+
+
 def _quad_order(points: np.ndarray) -> np.ndarray:
     """Order 4 points clockwise (in image coordinates, y down) starting anywhere."""
     center = points.mean(axis=0)
@@ -139,6 +177,13 @@ def _complete_rectangle(points: np.ndarray) -> np.ndarray | None:
     if cos > 0.12:  # not a right angle: not three corners of our frame
         return None
     return np.array([corner, a, a + b - corner, b])
+
+
+#: How far (log of the ratio) the squares of a candidate frame may be from the fiducial's size
+#: relative to that frame: printed fiducials measure 0.91–1.13 of it (simulated scans, photos,
+#: harsh photos, black-and-white copies; committed scans), a filled answer box 0.55–0.65 (it
+#: passed the old 0.6 and built wrong frames from filled boxes).
+FIDUCIAL_SIZE_TOLERANCE = 0.3
 
 
 def _candidate_quads(blobs: list[_Blob], frame_aspect: float, fiducial_ratio: float):
@@ -165,7 +210,7 @@ def _candidate_quads(blobs: list[_Blob], frame_aspect: float, fiducial_ratio: fl
             ratio = used_sides.mean() / (short / 2)
             size_error = abs(np.log(ratio / fiducial_ratio))
             opposite = abs(np.log(edges[0] / edges[2])) + abs(np.log(edges[1] / edges[3]))
-            if aspect_error > 0.25 or size_error > 0.6 or opposite > 0.5:
+            if aspect_error > 0.25 or size_error > FIDUCIAL_SIZE_TOLERANCE or opposite > 0.5:
                 continue
             badness = aspect_error + 0.3 * size_error + 0.5 * opposite + (0.15 if size == 3 else 0.0)
             yield quad, size, badness
@@ -265,6 +310,8 @@ def register_all(gray: np.ndarray, geometry: SheetGeometry) -> list[Registration
 def _register_at(gray: np.ndarray, geometry: SheetGeometry, width: int) -> Registration:
     """``register`` with fiducials searched at working size ``width``."""
     blobs, scale = find_square_blobs(gray, width)
+    # Only squares standing in clean paper, as the printed ones do, may make a frame.
+    blobs = [blob for blob in blobs if looks_like_fiducial(gray, blob, scale)]
     fw, fh = geometry.frame_size
     frame_aspect = min(fw, fh) / max(fw, fh)
     fiducial_ratio = geometry.fiducial_size / min(fw, fh)
