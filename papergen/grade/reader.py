@@ -37,8 +37,9 @@ import numpy as np
 from papergen.exam.manifest import Manifest
 from papergen.grade import bubbles
 from papergen.grade.alignment import frame_alignment, is_aligned
-from papergen.grade.recovery import recover
+from papergen.grade.recovery import hypotheses, recover
 from papergen.grade.registration import (
+    DETECT_WIDTH,
     PX_PER_MM,
     Registration,
     RegistrationError,
@@ -164,7 +165,7 @@ def _read_all(gray: np.ndarray, manifest: Manifest, ppm: float) -> list[PageRead
         recovered = read_recovered(gray, manifest, ppm)
         if recovered is not None:
             return [recovered]
-        unregistered = unregistered_sheet(gray, manifest)
+        unregistered = unregistered_sheet(gray, manifest) or uncoded_sheet(gray, manifest, ppm)
         return [unregistered if unregistered is not None else PageReading(status=exc.reason, message=str(exc))]
     readings = [
         read_registered(gray, registration, manifest, ppm, another=index > 0)
@@ -239,6 +240,38 @@ def unregistered_sheet(gray: np.ndarray, manifest: Manifest) -> PageReading | No
     reading.reason = "unregistered-sheet"
     reading.message = "这是本次考试的答题卡（二维码已识别），但定位块不全，无法确定填涂框的位置；请重新扫描这一页"
     return reading
+
+
+#: How many of recovery's frame hypotheses, best-fitting first, are checked against the printed
+#: numbers and boxes when no QR code reads (each costs a page warp: about 10 ms).
+UNCODED_HYPOTHESES = 12
+
+
+def uncoded_sheet(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> PageReading | None:
+    """A page with no frame and no QR code, when two of its squares still pin this sheet's printed grid; else None.
+
+    Each recovery hypothesis (two square blobs taken for two corners) is
+    tried as a frame: when the printed question numbers and box outlines lie
+    where it puts them (``is_aligned``, for any page of the sheet), the page
+    is this layout's answer sheet — "rejected" for a person, not "not a
+    sheet". It is not read: with no QR code, nothing confirms the exam, the
+    build, or the frame beyond the grid (``accept_sheet`` refuses a frame of
+    fewer than four squares without one).
+    """
+    geometry = manifest.sheet
+    binary = is_black_and_white(gray)
+    for hypothesis in hypotheses(gray, geometry, DETECT_WIDTH)[:UNCODED_HYPOTHESES]:
+        registration = Registration(hypothesis.homography, len(hypothesis.corners), 0, corners=hypothesis.corners)
+        page = canonical_page(gray, registration, geometry, ppm)
+        for number in range(1, geometry.pages + 1):
+            table = geometry.box_table(number)
+            if is_aligned(frame_alignment(page, table.rects, geometry, ppm, number), binary=binary):
+                return PageReading(
+                    status="rejected", reason="unregistered-sheet", fiducials=len(hypothesis.corners),
+                    message="这一页是本考试版式的答题卡（印刷的题号和填涂框已对上），但定位块不全，二维码也无法识别，"
+                    "无法确认是本次考试的答题卡；请重新扫描这一页",
+                )
+    return None
 
 
 def read_page(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> PageReading:
