@@ -242,3 +242,34 @@ def test_two_corners_cut_and_the_qr_code_covered_is_refused_as_a_sheet(clean_she
     readings = read_sheets(without_left_squares(covered, geometry), manifest)
     assert [(r.status, r.reason) for r in readings] == [("rejected", "unregistered-sheet")], readings
     assert readings[0].questions == [] and "二维码也无法识别" in readings[0].message
+
+
+def test_a_stretched_page_with_two_corners_cut_is_read_after_refining_against_the_printed_boxes(clean_sheet, monkeypatch):
+    """A scanner that stretches one axis by 0.5 %: the two right squares' similarity leaves the left
+    column of boxes 0.9 mm off, which the alignment check refuses; corrected against the printed
+    box outlines (``recovery.refine``), the frame passes the same check and every answer reads."""
+    from papergen.grade import reader
+
+    image, truth, manifest = clean_sheet
+    stretched = cv2.resize(image, None, fx=1.005, fy=1.0, interpolation=cv2.INTER_LINEAR)
+    refined = []
+    real = reader.refine
+    monkeypatch.setattr(reader, "refine", lambda *a, **k: refined.append(1) or real(*a, **k))
+    readings = read_sheets(without_left_squares(stretched, manifest.sheet), manifest)
+    assert refined and [r.status for r in readings] == ["read"], [(r.status, r.reason) for r in readings]
+    assert answers(readings[0]) == {n: letters for n, letters in truth.answers.items() if letters}
+
+
+def test_refining_a_right_frame_keeps_it_within_a_fraction_of_a_millimetre(clean_sheet):
+    from papergen.grade import recovery
+    from papergen.grade.registration import register
+
+    image, _, manifest = clean_sheet
+    geometry = manifest.sheet
+    right = register(image, geometry)
+    refined = recovery.refine(image, right, geometry, 1)
+    assert refined is not right
+    corners = np.array([[x, y, 1.0] for x, y in geometry.fiducial_centers()]).T
+    a, b = right.homography @ corners, refined.homography @ corners
+    moved_px = np.linalg.norm(a[:2] / a[2] - b[:2] / b[2], axis=0)
+    assert moved_px.max() < 0.3 * 150 / 25.4

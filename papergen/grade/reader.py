@@ -37,7 +37,7 @@ import numpy as np
 from papergen.exam.manifest import Manifest
 from papergen.grade import bubbles
 from papergen.grade.alignment import frame_alignment, is_aligned
-from papergen.grade.recovery import hypotheses, recover
+from papergen.grade.recovery import hypotheses, recover, refine
 from papergen.grade.registration import (
     DETECT_WIDTH,
     PX_PER_MM,
@@ -192,11 +192,19 @@ def read_recovered(gray: np.ndarray, manifest: Manifest, ppm: float) -> PageRead
     covered). Each candidate frame must read the QR code where it puts it
     and pass ``read_registered``'s checks — the exam and build, and the
     alignment of the printed numbers and boxes, never weaker than for any
-    other page. Returns the first reading, or None when no candidate frame
+    other page; a frame that fails the alignment is corrected against the
+    printed box outlines (``recovery.refine``) and checked once more. Returns the first reading, or None when no candidate frame
     is read (the caller keeps its refusal).
     """
     for registration in recover(gray, manifest.sheet):
         reading = read_registered(gray, registration, manifest, ppm)
+        if reading.reason == "frame-misaligned" and reading.sheet_page is not None:
+            # Two squares fix a similarity; a stretched or bowed page can leave its far side off by
+            # more than the alignment's slack. Corrected against its own printed boxes, the frame
+            # gets the same check again (never a weaker one).
+            refined = refine(gray, registration, manifest.sheet, reading.sheet_page, ppm)
+            if refined is not registration:
+                reading = read_registered(gray, refined, manifest, ppm)
         if reading.status == "read":
             lost = 4 - len(registration.corners or ())
             reading.message = reading.message or (

@@ -27,11 +27,15 @@ import numpy as np
 from papergen.grade.registration import (
     DETECT_WIDTH,
     DETECT_WIDTH_FINE,
+    MIN_PAGE_SIDE,
+    PX_PER_MM,
     Registration,
     _decode_at,
     _rotation,
     find_square_blobs,
+    flat_field,
     looks_like_fiducial,
+    warp_to_page,
 )
 from papergen.sheet.layout import SheetGeometry
 
@@ -72,6 +76,8 @@ def hypotheses(gray: np.ndarray, geometry: SheetGeometry, width: int) -> list[Hy
     three); the similarity of a pair is otherwise kept as it is — a scan or a
     copy does not bend the page.
     """
+    if min(gray.shape) < MIN_PAGE_SIDE:
+        return []  # too small to hold a sheet (registration said so already)
     blobs, scale = find_square_blobs(gray, width)
     blobs = [b for b in blobs if looks_like_fiducial(gray, b, scale)]
     centres = [complex(b.x, b.y) for b in blobs]
@@ -142,3 +148,87 @@ def _same_frame(h1: np.ndarray, h2: np.ndarray, geometry: SheetGeometry) -> bool
     p1, p2 = p1[:2] / p1[2], p2[:2] / p2[2]
     px_per_mm = np.linalg.norm(p1[:, 1] - p1[:, 0]) / geometry.frame_size[0]
     return bool(np.all(np.linalg.norm(p1 - p2, axis=0) < px_per_mm))
+
+
+#: Refinement: how far (mm, either way) a printed box edge is looked for around where the frame
+#: puts it (under half the 2.55 mm gap between two boxes, so a neighbour's bracket is not taken for it) …
+REFINE_REACH_MM = 1.2
+#: … how much darker than the paper beside it a stroke must be to count (grey levels of the
+#: flat-fielded page, as ``alignment.EDGE_SHOWS_AT``), how many strokes each direction needs,
+#: and how far (mm) a stroke may lie from the fitted correction and still vote.
+REFINE_STROKE_AT = 24
+REFINE_MIN_STROKES = 24
+REFINE_OUTLIER_MM = 0.25
+
+
+def refine(gray: np.ndarray, registration: Registration, geometry: SheetGeometry, page_number: int,
+           ppm: float = PX_PER_MM) -> Registration:
+    """The frame corrected against the page's own printed box outlines (an affine correction in frame mm).
+
+    Two squares fix a similarity; a scanner that stretches one axis a
+    little, or a page not quite flat, leaves the far side of the sheet a
+    fraction of a millimetre off. Each empty box's printed bracket shows its
+    left and right strokes (x) and its short top and bottom ticks (y); where
+    each is found within ``REFINE_REACH_MM`` of where the frame puts it
+    gives an offset, and a least-squares affine fit of the offsets over the
+    page (one pass dropping strokes off by ``REFINE_OUTLIER_MM``) corrects
+    the frame. Filled boxes, and pages whose grey outlines a black-and-white
+    copy wiped out, give too few strokes: the frame is returned unchanged.
+    Whether the result is right is still ``alignment.is_aligned``'s to decide.
+    """
+    page = flat_field(warp_to_page(gray, registration, geometry, ppm), kernel=int(12 * ppm))
+    rects = np.asarray(geometry.box_table(page_number).rects, dtype=float).reshape(-1, 4)
+    origin = np.asarray(geometry.origin, dtype=float)
+    reach = int(round(REFINE_REACH_MM * ppm))
+    offsets = np.arange(-reach, reach + 1)
+    xs, ys = [], []  # (frame x mm, frame y mm, offset mm) per stroke found
+    height, width = page.shape
+    for x, y, w, h in rects:
+        left, top = (x + origin[0]) * ppm, (y + origin[1]) * ppm
+        right, bottom = left + w * ppm, top + h * ppm
+        if not (reach + 2 < left and right < width - reach - 2 and reach + 2 < top and bottom < height - reach - 2):
+            continue
+        inside = page[int(top + 0.3 * h * ppm):int(bottom - 0.3 * h * ppm), int(left + 0.3 * w * ppm):int(right - 0.3 * w * ppm)]
+        if inside.size == 0 or inside.mean() < 200:  # filled or smudged: its edges are pencil, not print
+            continue
+        rows = slice(int(top + 0.25 * h * ppm), int(bottom - 0.25 * h * ppm))
+        tick = slice(int(left) + 1, int(left + 0.18 * w * ppm))
+        for edge in (left, right):  # a vertical stroke: column means over the middle half of the box
+            means = page[rows, np.round(edge).astype(int) + offsets].mean(axis=0)
+            _vote(xs, means, offsets, x + (0 if edge == left else w), y + h / 2, ppm)
+        for edge in (top, bottom):  # a tick: row means over the bracket's tick
+            means = page[np.round(edge).astype(int) + offsets, tick].mean(axis=1)
+            _vote(ys, means, offsets, x + 0.1 * w, y + (0 if edge == top else h), ppm)
+    fit_x, fit_y = _affine_fit(xs), _affine_fit(ys)
+    if fit_x is None or fit_y is None:
+        return registration
+    correction = np.array([[1 + fit_x[1], fit_x[2], fit_x[0]], [fit_y[1], 1 + fit_y[2], fit_y[0]], [0.0, 0.0, 1.0]])
+    homography = registration.homography @ correction
+    return Registration(homography, registration.fiducials, _rotation(homography), registration.qr_text,
+                        corners=registration.corners)
+
+
+def _vote(votes: list, means: np.ndarray, offsets: np.ndarray, x_mm: float, y_mm: float, ppm: float) -> None:
+    """Add the stroke in a profile of means (darkest, sub-pixel) when it shows against the paper beside it."""
+    k = int(np.argmin(means))
+    if means.max() - means[k] < REFINE_STROKE_AT or k in (0, len(means) - 1):
+        return
+    # a parabola through the darkest sample and its neighbours places the stroke within a pixel
+    a, b, c = means[k - 1], means[k], means[k + 1]
+    shift = 0.5 * (a - c) / (a - 2 * b + c) if a - 2 * b + c > 0 else 0.0
+    votes.append((x_mm, y_mm, (offsets[k] + shift) / ppm))
+
+
+def _affine_fit(votes: list) -> np.ndarray | None:
+    """``(c, a_x, a_y)`` of offset ≈ c + a_x·x + a_y·y over the votes, refitted without outliers; None if too few."""
+    if len(votes) < REFINE_MIN_STROKES:
+        return None
+    data = np.asarray(votes)
+    design = np.column_stack([np.ones(len(data)), data[:, 0], data[:, 1]])
+    keep = np.ones(len(data), bool)
+    for _ in range(2):
+        coefficients, *_ = np.linalg.lstsq(design[keep], data[keep, 2], rcond=None)
+        keep = np.abs(design @ coefficients - data[:, 2]) <= REFINE_OUTLIER_MM
+        if keep.sum() < REFINE_MIN_STROKES:
+            return None
+    return coefficients
