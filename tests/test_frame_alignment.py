@@ -149,7 +149,9 @@ def test_a_page_with_two_corners_cut_is_read_exactly_or_refused_never_scored_wro
             assert reading.status in ("rejected", "not-a-sheet")
 
 
-def test_a_cropped_page_through_the_grader_leaves_no_marks(manifest, sheet, tmp_path: Path) -> None:
+def test_a_cropped_page_through_the_grader_is_scored_exactly_or_not_at_all(manifest, sheet, tmp_path: Path) -> None:
+    """Two corner squares cropped off: once refused (no marks); since frames are recovered from the two
+    squares left and the QR code (``grade/recovery.py``), read — every answer the key's, none wrong."""
     folder = tmp_path / "scans"
     folder.mkdir()
     for side in ("left", "top"):
@@ -157,10 +159,12 @@ def test_a_cropped_page_through_the_grader_leaves_no_marks(manifest, sheet, tmp_
     grade(EXAM / "exam.json", [folder], tmp_path / "results", workers=1)
     db = sqlite3.connect(tmp_path / "results" / "results.sqlite")
     statuses = db.execute("SELECT status FROM pages").fetchall()
-    marks = db.execute("SELECT COUNT(*) FROM marks").fetchone()[0]
+    marks = db.execute("SELECT file_hash, number, outcome, letters FROM marks").fetchall()
     db.close()
-    assert len(statuses) >= 2 and all(status != "read" for (status,) in statuses)
-    assert marks == 0
+    key = key_answers(manifest, "A")
+    assert statuses == [("read",), ("read",)]
+    assert len(marks) == 2 * len(manifest.questions)
+    assert all(outcome == "answer" and letters == key[number] for _, number, outcome, letters in marks)
 
 
 def test_a_frameless_page_whose_qr_code_is_this_exams_is_rejected_not_called_not_a_sheet(manifest, sheet) -> None:

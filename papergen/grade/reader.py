@@ -38,7 +38,9 @@ import numpy as np
 from papergen.exam.manifest import Manifest
 from papergen.grade import bubbles
 from papergen.grade.alignment import frame_alignment, is_aligned
+from papergen.grade.recovery import hypotheses, recover, refine
 from papergen.grade.registration import (
+    DETECT_WIDTH,
     PX_PER_MM,
     Registration,
     RegistrationError,
@@ -165,15 +167,58 @@ def _read_all(gray: np.ndarray, manifest: Manifest, ppm: float) -> list[PageRead
     try:
         registrations = register_all(gray, manifest.sheet)
     except RegistrationError as exc:
-        if exc.reason == "not-a-sheet":
-            unregistered = unregistered_sheet(gray, manifest)
-            if unregistered is not None:
-                return [unregistered]
-        return [PageReading(status=exc.reason, message=str(exc))]
-    return [
+        if exc.reason != "not-a-sheet":
+            return [PageReading(status=exc.reason, message=str(exc))]
+        recovered = read_recovered(gray, manifest, ppm)
+        if recovered is not None:
+            return [recovered]
+        unregistered = unregistered_sheet(gray, manifest) or uncoded_sheet(gray, manifest, ppm)
+        return [unregistered if unregistered is not None else PageReading(status=exc.reason, message=str(exc))]
+    readings = [
         read_registered(gray, registration, manifest, ppm, another=index > 0)
         for index, registration in enumerate(registrations)
     ]
+    if readings[0].status == "rejected" and readings[0].reason in RECOVERABLE:
+        recovered = read_recovered(gray, manifest, ppm)
+        if recovered is not None:
+            # The other "sheets" were searched for beside a wrong frame: keep only those that read
+            # on their own (QR code and alignment), and not the recovered sheet a second time.
+            return [recovered] + [r for r in readings[1:] if r.status == "read" and r.qr_text != recovered.qr_text]
+    return readings
+
+
+#: Refusals a frame recovered from the squares left and the QR code may overturn: the
+#: frame registration built did not fit the page, or was built from three squares with no QR code.
+RECOVERABLE = ("frame-misaligned", "unconfirmed-frame")
+
+
+def read_recovered(gray: np.ndarray, manifest: Manifest, ppm: float) -> PageReading | None:
+    """The page read through a frame recovered from two corner squares and the QR code (``recovery``).
+
+    For a page registration could not read (corner squares cut off, clipped,
+    covered). Each candidate frame must read the QR code where it puts it
+    and pass ``read_registered``'s checks — the exam and build, and the
+    alignment of the printed numbers and boxes, never weaker than for any
+    other page; a frame that fails the alignment is corrected against the
+    printed box outlines (``recovery.refine``) and checked once more. Returns the first reading, or None when no candidate frame
+    is read (the caller keeps its refusal).
+    """
+    for registration in recover(gray, manifest.sheet):
+        reading = read_registered(gray, registration, manifest, ppm)
+        if reading.reason == "frame-misaligned" and reading.sheet_page is not None:
+            # Two squares fix a similarity; a stretched or bowed page can leave its far side off by
+            # more than the alignment's slack. Corrected against its own printed boxes, the frame
+            # gets the same check again (never a weaker one).
+            refined = refine(gray, registration, manifest.sheet, reading.sheet_page, ppm)
+            if refined is not registration:
+                reading = read_registered(gray, refined, manifest, ppm)
+        if reading.status == "read":
+            lost = 4 - len(registration.corners or ())
+            reading.message = reading.message or (
+                f"有 {lost} 个定位块缺失（被裁掉或遮住），已由其余定位块和二维码定位，并与印刷的题号、框线核对无误"
+            )
+            return reading
+    return None
 
 
 #: Long side (pixels) of the page searched whole for a QR code when no frame is found.
@@ -210,6 +255,38 @@ def unregistered_sheet(gray: np.ndarray, manifest: Manifest) -> PageReading | No
     reading.reason = "unregistered-sheet"
     reading.message = "这是本次考试的答题卡（二维码已识别），但定位块不全，无法确定填涂框的位置；请重新扫描这一页"
     return reading
+
+
+#: How many of recovery's frame hypotheses, best-fitting first, are checked against the printed
+#: numbers and boxes when no QR code reads (each costs a page warp: about 10 ms).
+UNCODED_HYPOTHESES = 12
+
+
+def uncoded_sheet(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> PageReading | None:
+    """A page with no frame and no QR code, when two of its squares still pin this sheet's printed grid; else None.
+
+    Each recovery hypothesis (two square blobs taken for two corners) is
+    tried as a frame: when the printed question numbers and box outlines lie
+    where it puts them (``is_aligned``, for any page of the sheet), the page
+    is this layout's answer sheet — "rejected" for a person, not "not a
+    sheet". It is not read: with no QR code, nothing confirms the exam, the
+    build, or the frame beyond the grid (``accept_sheet`` refuses a frame of
+    fewer than four squares without one).
+    """
+    geometry = manifest.sheet
+    binary = is_black_and_white(gray)
+    for hypothesis in hypotheses(gray, geometry, DETECT_WIDTH)[:UNCODED_HYPOTHESES]:
+        registration = Registration(hypothesis.homography, len(hypothesis.corners), 0, corners=hypothesis.corners)
+        page = canonical_page(gray, registration, geometry, ppm)
+        for number in range(1, geometry.pages + 1):
+            table = geometry.box_table(number)
+            if is_aligned(frame_alignment(page, table.rects, geometry, ppm, number), binary=binary):
+                return PageReading(
+                    status="rejected", reason="unregistered-sheet", fiducials=len(hypothesis.corners),
+                    message="这一页是本考试版式的答题卡（印刷的题号和填涂框已对上），但定位块不全，二维码也无法识别，"
+                    "无法确认是本次考试的答题卡；请重新扫描这一页",
+                )
+    return None
 
 
 def read_page(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> PageReading:
@@ -318,7 +395,7 @@ def read_registered(
     if code is None:
         reading.flags.append(Flag(None, "qr-unreadable", "二维码无法识别，未能核对考试编号和组卷指纹；请确认这张答题卡是本次考试这一次组卷印的"))
 
-    measured = measure(page, table, geometry, ppm)
+    measured = measure(page, table, geometry, ppm, corners=registration.corners)
     reading.levels = (measured.levels.white, measured.levels.black, measured.levels.empty_box)
 
     identity = decide_identity([measured.decide(column, single=True, labels=DIGITS) for column in table.id_columns], code, geometry.id_digits)
@@ -455,7 +532,13 @@ def fiducial_interiors(geometry: SheetGeometry) -> list[Rect]:
     return [(cx - s / 4, cy - s / 4, s / 2, s / 2) for cx, cy in geometry.fiducial_centers()]
 
 
-def measure(page: np.ndarray | CanonicalSample, table: BoxTable, geometry: SheetGeometry, ppm: float = PX_PER_MM) -> Measurements:
+def measure(
+    page: np.ndarray | CanonicalSample,
+    table: BoxTable,
+    geometry: SheetGeometry,
+    ppm: float = PX_PER_MM,
+    corners: Sequence[int] | None = None,
+) -> Measurements:
     """Measure every box of ``table`` on the canonical page.
 
     Parameters
@@ -466,6 +549,10 @@ def measure(page: np.ndarray | CanonicalSample, table: BoxTable, geometry: Sheet
         sample of it (``sample_page``), which holds only the pixels measured.
     table
         The boxes to measure (``SheetGeometry.box_table``).
+    corners
+        The corner squares on the page (frame order), whose ink is the sheet's
+        black; None: all four (one may be covered: ``estimate_levels`` drops
+        the lightest). A recovered frame names the two or three it was built from.
 
     Returns
     -------
@@ -477,9 +564,12 @@ def measure(page: np.ndarray | CanonicalSample, table: BoxTable, geometry: Sheet
     boxes = sample.windows(rects_px)
     grey = boxes.summed()
     means = bubbles.box_means_from(grey, rects_px, windows=boxes)
-    fiducials_px = rects_to_px(fiducial_interiors(geometry), geometry, ppm)
-    corners = sample.windows(fiducials_px)
-    black = bubbles.box_means_from(corners.summed(), fiducials_px, windows=corners)
+    interiors = fiducial_interiors(geometry)
+    if corners is not None:
+        interiors = [interiors[c] for c in corners]
+    fiducials_px = rects_to_px(interiors, geometry, ppm)
+    squares = sample.windows(fiducials_px)
+    black = bubbles.box_means_from(squares.summed(), fiducials_px, windows=squares)
     levels = bubbles.estimate_levels(None, black, means, white=bubbles.paper_white(sample.grid))
     # Coverage counts pixels, so scanner noise and JPEG ringing are smoothed
     # away first (a 1-pixel Gaussian at 6 px/mm keeps pencil strokes; 5×5

@@ -1,0 +1,234 @@
+"""Recovery: a frame for a page that lost corner squares, from the two left and the QR code.
+
+Registration needs three of the four corner squares. A sheet fed crooked or
+shifted on a scanner, or copied with a clipped margin, can keep only two;
+a sticker or a thumb may hide a third. A flatbed scan or a copy does not
+bend the page, so two squares still fix the frame as a similarity (scale,
+turn, shift): every pair of square blobs is tried as every pair of corners
+whose distance and square size it fits, and the hypothesis is kept only
+when the QR code reads where that frame puts it (which also says which way
+up the page is, and that the sheet is this exam's). The reader then checks
+the frame against the page's own printed question numbers and box outlines
+(``alignment.is_aligned``, unchanged) before any box is read: a frame built
+from other dark squares is refused there.
+
+Only pages that registration could not read come here; the normal path
+pays nothing. Pure functions: arrays in, small dataclasses out.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from papergen.grade.registration import (
+    DETECT_WIDTH,
+    DETECT_WIDTH_FINE,
+    MIN_PAGE_SIDE,
+    PX_PER_MM,
+    Registration,
+    _decode_at,
+    _rotation,
+    find_square_blobs,
+    flat_field,
+    looks_like_fiducial,
+    warp_to_page,
+)
+from papergen.sheet.layout import SheetGeometry
+
+#: Two blobs are taken for a pair of corner squares only if each is this close (log of the
+#: ratio) to the fiducial's size at the scale their distance implies, and to each other.
+SIZE_TOLERANCE = 0.3
+PAIR_SIZE_TOLERANCE = 0.3
+#: A third blob this close (fiducial sides) to where a hypothesis puts a corner counts as that corner.
+THIRD_CORNER_WITHIN = 0.35
+#: How many hypotheses, best-fitting first, are checked against the QR code at each working size.
+MAX_HYPOTHESES = 24
+#: The corner pairs (frame order 0 TL, 1 TR, 2 BL, 3 BR) two surviving squares can be.
+CORNER_PAIRS = tuple(itertools.combinations(range(4), 2))
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """Two blobs taken for two corner squares: the similarity they imply and how well they fit."""
+
+    homography: np.ndarray  # (3, 3): frame mm → full-resolution image pixels
+    corners: tuple[int, ...]  # the frame corners seen as squares (frame order)
+    badness: float
+
+
+def _similarity(frame_a: complex, frame_b: complex, image_a: complex, image_b: complex) -> np.ndarray:
+    """The (3, 3) similarity taking frame points ``a``, ``b`` (mm, as complex x + iy) to the image points."""
+    alpha = (image_b - image_a) / (frame_b - frame_a)
+    beta = image_a - alpha * frame_a
+    return np.array([[alpha.real, -alpha.imag, beta.real], [alpha.imag, alpha.real, beta.imag], [0.0, 0.0, 1.0]])
+
+
+def hypotheses(gray: np.ndarray, geometry: SheetGeometry, width: int) -> list[Hypothesis]:
+    """Every pair of square blobs taken as every pair of corners it fits, best-fitting first.
+
+    A pair fits corners ``a``, ``b`` when both blobs are the fiducial's size at
+    the scale their distance implies (``SIZE_TOLERANCE``). A third blob where
+    the similarity puts another corner joins it (and the fit then uses all
+    three); the similarity of a pair is otherwise kept as it is — a scan or a
+    copy does not bend the page.
+    """
+    if min(gray.shape) < MIN_PAGE_SIDE:
+        return []  # too small to hold a sheet (registration said so already)
+    blobs, scale = find_square_blobs(gray, width)
+    blobs = [b for b in blobs if looks_like_fiducial(gray, b, scale)]
+    centres = [complex(b.x, b.y) for b in blobs]
+    frame = [complex(x, y) for x, y in geometry.fiducial_centers()]
+    side_mm = geometry.fiducial_size
+    # detection pixels → full-resolution pixels (pixel centres)
+    to_full = np.array([[1 / scale, 0.0, 0.5 / scale - 0.5], [0.0, 1 / scale, 0.5 / scale - 0.5], [0.0, 0.0, 1.0]])
+    found: list[Hypothesis] = []
+    for i, j in itertools.permutations(range(len(blobs)), 2):
+        if abs(np.log(blobs[i].side / blobs[j].side)) > PAIR_SIZE_TOLERANCE:
+            continue
+        distance = abs(centres[j] - centres[i])
+        for a, b in CORNER_PAIRS:
+            px_per_mm = distance / abs(frame[b] - frame[a])
+            size_error = max(abs(np.log(blobs[k].side / (side_mm * px_per_mm))) for k in (i, j))
+            if size_error > SIZE_TOLERANCE:
+                continue
+            similarity = _similarity(frame[a], frame[b], centres[i], centres[j])
+            corners = [a, b]
+            points = [centres[i], centres[j]]
+            for c in set(range(4)) - {a, b}:
+                where = similarity @ np.array([frame[c].real, frame[c].imag, 1.0])
+                near = [k for k, z in enumerate(centres)
+                        if k not in (i, j) and abs(z - complex(where[0], where[1])) < THIRD_CORNER_WITHIN * side_mm * px_per_mm]
+                if near:
+                    corners.append(c)
+                    points.append(centres[near[0]])
+            homography = _fit(similarity, [frame[c] for c in corners], points)
+            found.append(Hypothesis(to_full @ homography, tuple(sorted(corners)), size_error - 0.2 * (len(corners) - 2)))
+    found.sort(key=lambda h: h.badness)
+    return found
+
+
+def _fit(similarity: np.ndarray, frame_points: list[complex], image_points: list[complex]) -> np.ndarray:
+    """An affine fit through three or more corners; the pair's similarity when only two."""
+    if len(frame_points) < 3:
+        return similarity
+    src = np.array([[z.real, z.imag, 1.0] for z in frame_points])
+    dst = np.array([[z.real, z.imag] for z in image_points])
+    affine, *_ = np.linalg.lstsq(src, dst, rcond=None)
+    return np.vstack([affine.T, [0.0, 0.0, 1.0]])
+
+
+def recover(gray: np.ndarray, geometry: SheetGeometry) -> Iterator[Registration]:
+    """Frames confirmed by the QR code, built from the squares a damaged page kept; best-fitting first.
+
+    Each yielded ``Registration`` read the QR code where its frame puts it;
+    its ``fiducials`` counts the squares it was built from. Whether the frame
+    is right is the reader's alignment check to decide.
+    """
+    seen: list[np.ndarray] = []
+    for width in (DETECT_WIDTH, DETECT_WIDTH_FINE):
+        for hypothesis in hypotheses(gray, geometry, width)[:MAX_HYPOTHESES]:
+            if any(_same_frame(hypothesis.homography, other, geometry) for other in seen):
+                continue
+            text = _decode_at(gray, hypothesis.homography, geometry)
+            if text is None:
+                continue
+            seen.append(hypothesis.homography)
+            yield Registration(hypothesis.homography, len(hypothesis.corners), _rotation(hypothesis.homography), text,
+                               corners=hypothesis.corners)
+
+
+def _same_frame(h1: np.ndarray, h2: np.ndarray, geometry: SheetGeometry) -> bool:
+    """Whether two frames put every corner within a millimetre's worth of pixels of each other."""
+    corners = np.array([[x, y, 1.0] for x, y in geometry.fiducial_centers()]).T
+    p1, p2 = h1 @ corners, h2 @ corners
+    p1, p2 = p1[:2] / p1[2], p2[:2] / p2[2]
+    px_per_mm = np.linalg.norm(p1[:, 1] - p1[:, 0]) / geometry.frame_size[0]
+    return bool(np.all(np.linalg.norm(p1 - p2, axis=0) < px_per_mm))
+
+
+#: Refinement: how far (mm, either way) a printed box edge is looked for around where the frame
+#: puts it (under half the 2.55 mm gap between two boxes, so a neighbour's bracket is not taken for it) …
+REFINE_REACH_MM = 1.2
+#: … how much darker than the paper beside it a stroke must be to count (grey levels of the
+#: flat-fielded page, as ``alignment.EDGE_SHOWS_AT``), how many strokes each direction needs,
+#: and how far (mm) a stroke may lie from the fitted correction and still vote.
+REFINE_STROKE_AT = 24
+REFINE_MIN_STROKES = 24
+REFINE_OUTLIER_MM = 0.25
+
+
+def refine(gray: np.ndarray, registration: Registration, geometry: SheetGeometry, page_number: int,
+           ppm: float = PX_PER_MM) -> Registration:
+    """The frame corrected against the page's own printed box outlines (an affine correction in frame mm).
+
+    Two squares fix a similarity; a scanner that stretches one axis a
+    little, or a page not quite flat, leaves the far side of the sheet a
+    fraction of a millimetre off. Each empty box's printed bracket shows its
+    left and right strokes (x) and its short top and bottom ticks (y); where
+    each is found within ``REFINE_REACH_MM`` of where the frame puts it
+    gives an offset, and a least-squares affine fit of the offsets over the
+    page (one pass dropping strokes off by ``REFINE_OUTLIER_MM``) corrects
+    the frame. Filled boxes, and pages whose grey outlines a black-and-white
+    copy wiped out, give too few strokes: the frame is returned unchanged.
+    Whether the result is right is still ``alignment.is_aligned``'s to decide.
+    """
+    page = flat_field(warp_to_page(gray, registration, geometry, ppm), kernel=int(12 * ppm))
+    rects = np.asarray(geometry.box_table(page_number).rects, dtype=float).reshape(-1, 4)
+    origin = np.asarray(geometry.origin, dtype=float)
+    reach = int(round(REFINE_REACH_MM * ppm))
+    offsets = np.arange(-reach, reach + 1)
+    xs, ys = [], []  # (frame x mm, frame y mm, offset mm) per stroke found
+    height, width = page.shape
+    for x, y, w, h in rects:
+        left, top = (x + origin[0]) * ppm, (y + origin[1]) * ppm
+        right, bottom = left + w * ppm, top + h * ppm
+        if not (reach + 2 < left and right < width - reach - 2 and reach + 2 < top and bottom < height - reach - 2):
+            continue
+        inside = page[int(top + 0.3 * h * ppm):int(bottom - 0.3 * h * ppm), int(left + 0.3 * w * ppm):int(right - 0.3 * w * ppm)]
+        if inside.size == 0 or inside.mean() < 200:  # filled or smudged: its edges are pencil, not print
+            continue
+        rows = slice(int(top + 0.25 * h * ppm), int(bottom - 0.25 * h * ppm))
+        tick = slice(int(left) + 1, int(left + 0.18 * w * ppm))
+        for edge in (left, right):  # a vertical stroke: column means over the middle half of the box
+            means = page[rows, np.round(edge).astype(int) + offsets].mean(axis=0)
+            _vote(xs, means, offsets, x + (0 if edge == left else w), y + h / 2, ppm)
+        for edge in (top, bottom):  # a tick: row means over the bracket's tick
+            means = page[np.round(edge).astype(int) + offsets, tick].mean(axis=1)
+            _vote(ys, means, offsets, x + 0.1 * w, y + (0 if edge == top else h), ppm)
+    fit_x, fit_y = _affine_fit(xs), _affine_fit(ys)
+    if fit_x is None or fit_y is None:
+        return registration
+    correction = np.array([[1 + fit_x[1], fit_x[2], fit_x[0]], [fit_y[1], 1 + fit_y[2], fit_y[0]], [0.0, 0.0, 1.0]])
+    homography = registration.homography @ correction
+    return Registration(homography, registration.fiducials, _rotation(homography), registration.qr_text,
+                        corners=registration.corners)
+
+
+def _vote(votes: list, means: np.ndarray, offsets: np.ndarray, x_mm: float, y_mm: float, ppm: float) -> None:
+    """Add the stroke in a profile of means (darkest, sub-pixel) when it shows against the paper beside it."""
+    k = int(np.argmin(means))
+    if means.max() - means[k] < REFINE_STROKE_AT or k in (0, len(means) - 1):
+        return
+    # a parabola through the darkest sample and its neighbours places the stroke within a pixel
+    a, b, c = means[k - 1], means[k], means[k + 1]
+    shift = 0.5 * (a - c) / (a - 2 * b + c) if a - 2 * b + c > 0 else 0.0
+    votes.append((x_mm, y_mm, (offsets[k] + shift) / ppm))
+
+
+def _affine_fit(votes: list) -> np.ndarray | None:
+    """``(c, a_x, a_y)`` of offset ≈ c + a_x·x + a_y·y over the votes, refitted without outliers; None if too few."""
+    if len(votes) < REFINE_MIN_STROKES:
+        return None
+    data = np.asarray(votes)
+    design = np.column_stack([np.ones(len(data)), data[:, 0], data[:, 1]])
+    keep = np.ones(len(data), bool)
+    for _ in range(2):
+        coefficients, *_ = np.linalg.lstsq(design[keep], data[keep, 2], rcond=None)
+        keep = np.abs(design @ coefficients - data[:, 2]) <= REFINE_OUTLIER_MM
+        if keep.sum() < REFINE_MIN_STROKES:
+            return None
+    return coefficients
