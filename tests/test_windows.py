@@ -58,6 +58,21 @@ def test_windows_hold_the_canonical_pages_pixels(manifest, scanned) -> None:
     assert difference.mean() < 1.5 and np.percentile(difference, 99) <= 8
 
 
+def test_more_windows_than_one_remap_can_hold_are_sampled_in_slices(manifest, scanned) -> None:
+    """cv2.remap refuses maps 32,767 columns wide: a 100-question, 5-option sheet with the rings read around
+    each box needs more. Every window must still hold what a single window request holds."""
+    gray, registration = scanned
+    geometry = manifest.sheet
+    rects_px = reader.rects_to_px(geometry.box_table(1).rects, geometry, reader.PX_PER_MM)
+    many = np.tile(rects_px, (1 + 40_000 // len(rects_px) // 20, 1))
+    sample = reader.sample_page(gray, registration, geometry, reader.PX_PER_MM)
+    wide = sample.windows(many)
+    assert wide.pixels.shape[1] > 32_767
+    alone = reader.sample_page(gray, registration, geometry, reader.PX_PER_MM).windows(rects_px)
+    assert np.array_equal(wide.pixels[:, : alone.pixels.shape[1]], alone.pixels)
+    assert np.array_equal(wide.pixels[:, -alone.pixels.shape[1] :], alone.pixels)
+
+
 def test_measuring_the_sample_gives_the_canonical_pages_numbers(manifest, scanned) -> None:
     gray, registration = scanned
     geometry = manifest.sheet

@@ -130,6 +130,33 @@ def _lighting_map(points_key: tuple, shape: tuple[int, int], background_shape: t
     return lighting
 
 
+#: ``cv2.remap`` refuses maps of 32,767 columns or more (its coordinates are
+#: shorts): a sheet of many boxes, or windows grown for the paper around each
+#: box, is sampled in slices of whole windows under that width.
+REMAP_MAX_COLUMNS = 32_000
+
+
+def _remap_wide(image: np.ndarray, points: np.ndarray, border: int, window_width: int) -> np.ndarray:
+    """``cv2.remap(image, points)`` (bilinear) for a map of any width, in slices of whole windows.
+
+    Parameters
+    ----------
+    image : (H, W) uint8
+    points : (th, n·tw, 2) float32
+        Where each output pixel samples ``image`` (column, row).
+    border
+        ``cv2.BORDER_CONSTANT`` (white beyond the image) or ``cv2.BORDER_REPLICATE``.
+    window_width
+        ``tw``: slices end on window boundaries, so no window is split.
+    """
+    step = max(1, REMAP_MAX_COLUMNS // window_width) * window_width
+    slices = [
+        cv2.remap(image, points[:, start:start + step], None, cv2.INTER_LINEAR, borderMode=border, borderValue=255)
+        for start in range(0, points.shape[1], step)
+    ]
+    return slices[0] if len(slices) == 1 else np.hstack(slices)
+
+
 @dataclass
 class CanonicalSample:
     """The canonical page, sampled where it is measured.
@@ -196,12 +223,9 @@ class CanonicalSample:
                 inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
                 pixels = np.where(inside, self._page[np.clip(rows, 0, height - 1), np.clip(cols, 0, width - 1)], 255).astype(np.uint8)
             else:
-                raw = cv2.remap(
-                    self._scan, cv2.perspectiveTransform(points, self._to_scan), None, cv2.INTER_LINEAR,
-                    borderMode=cv2.BORDER_CONSTANT, borderValue=255,
-                )
-                lighting = cv2.remap(self._background, _lighting_map((key,), self.shape, self._background.shape, False), None,
-                                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                raw = _remap_wide(self._scan, cv2.perspectiveTransform(points, self._to_scan), cv2.BORDER_CONSTANT, tw)
+                lighting = _remap_wide(self._background, _lighting_map((key,), self.shape, self._background.shape, False),
+                                       cv2.BORDER_REPLICATE, tw)
                 pixels = cv2.divide(raw, lighting, scale=255)
             self._cache[key] = Windows(pixels, origins, tw, self.shape)
         return self._cache[key]
