@@ -821,6 +821,8 @@ def marks_by_sheet(db: sqlite3.Connection) -> Iterator[tuple[tuple[str, int, int
     A sheet's marks are written in one statement of one transaction, so they
     hold consecutive rowids and a plain table scan (no ORDER BY, no index
     walk) meets them together; only one sheet's marks are in memory at a time.
+    That they are together is checked per sheet by one index look-up (its
+    first mark is where the scan met it), not by remembering every sheet met.
     """
     key = None
     rows: list[MarkRow] = []
