@@ -342,3 +342,60 @@ def test_sheets_are_settled_one_at_a_time_with_the_marks_of_each(tmp_path: Path)
         sheets = settle.settled_sheets(db, MANIFEST)
     assert sorted(s.page.key for s in sheets) == sorted(p.key for p in pages)
     assert all(len(s.marks) == len(VARIANT.items) for s in sheets)
+
+
+def test_duplicates_found_through_the_spill_match_every_sheet_and_decision(tmp_path: Path) -> None:
+    """A 准考证号 on many sheets, one set aside, one moved onto another number: items, shared message, order.
+
+    ``iter_settled_sheets`` finds duplicates from a temporary file, not from every sheet held at once: the
+    groups must still list their sheets in the store's order, share one message, and pages with no marks
+    (not read, or read empty) still come last.
+    """
+    folder = tmp_path / "results"
+    copies = [sheet_record(f"{n:x}" * 64, str(tmp_path / f"copy-{n}.jpg"), q1=marks_row(1, "answer", key_letters(1)))
+              for n in range(1, 9)]  # eight sheets of SID: more than DUPLICATES_LISTED
+    other = sheet_record("a" * 64, str(tmp_path / "other.jpg"), student_id=OTHER, q1=marks_row(1, "answer", key_letters(1)))
+    moved = sheet_record("b" * 64, str(tmp_path / "moved.jpg"), student_id="2026030003", q1=marks_row(1, "answer", key_letters(1)))
+    refused = PageRecord("c" * 64, 1, str(tmp_path / "refused.jpg"), "not-a-sheet", "不是答题卡", {}, [],
+                         [(None, "not-a-sheet", "这一页不是本次考试的答题卡")])
+    empty = PageRecord("d" * 64, 1, str(tmp_path / "empty.jpg"), "read", "",
+                       {"sheet_page": 1, "student_id": "2026030004", "variant": "A", "absent": 0}, [], [])
+    write(folder, *copies, other, moved, refused, empty)
+    with deciding_store(folder) as db:
+        settle.decide(db, MANIFEST, "sheet:" + "2" * 64 + ":1:1", grader="李老师", field="void", new="是")
+        settle.decide(db, MANIFEST, "sheet:" + "b" * 64 + ":1:1", grader="李老师", field="student_id", new=OTHER)
+    with reading_store(folder) as db:
+        sheets = list(settle.iter_settled_sheets(db, MANIFEST))
+    # Sheets with marks in store order, then the pages with no marks (refused, read empty) in the order written.
+    assert "".join(s.page.file_hash[0] for s in sheets) == "12345678abcd"
+    by_hash = {s.page.file_hash[0]: s for s in sheets}
+    group = [by_hash[c] for c in "1345678"]
+    items = [s.open_items[0] for s in group]
+    assert all(i.reason == "duplicate-id" and i.student_id == SID for i in items)
+    assert all(i.message is items[0].message and i.pages is items[0].pages for i in items)  # one message, one list
+    assert items[0].pages == [i.id for i in items] and "出现在 7 张答题卡上" in items[0].message and "等 7 张" in items[0].message
+    assert "copy-1.jpg" in items[0].message and "copy-7.jpg" in items[0].message and "copy-8.jpg" not in items[0].message
+    assert all(s.duplicate_message == items[0].message for s in group)
+    assert by_hash["2"].void and not any(i.reason == "duplicate-id" for i in by_hash["2"].open_items)
+    pair = [by_hash["a"].open_items[0], by_hash["b"].open_items[0]]
+    assert [i.reason for i in pair] == ["duplicate-id"] * 2 and "出现在 2 张答题卡上" in pair[0].message
+    assert by_hash["b"].student_id == OTHER and by_hash["b"].duplicate_message == pair[0].message
+    assert by_hash["d"].read and by_hash["d"].marks == [] and not by_hash["d"].open_items
+    assert [i.reason for i in by_hash["c"].open_items] == ["not-a-sheet"]
+
+
+def test_marks_of_one_sheet_written_apart_are_refused(tmp_path: Path) -> None:
+    """``marks_by_sheet`` reads by table scan; a sheet whose marks are not together is an error, not two sheets."""
+    from papergen.core.errors import StoreMismatch
+    from papergen.grade.store import marks_by_sheet
+
+    folder = tmp_path / "results"
+    write(folder, sheet_record("a" * 64, str(tmp_path / "a.jpg")), sheet_record("b" * 64, str(tmp_path / "b.jpg"), student_id=OTHER))
+    db = sqlite3.connect(folder / "results.sqlite")
+    with db:  # move a's question 1 after b's marks
+        db.execute("CREATE TEMP TABLE moved AS SELECT * FROM marks WHERE file_hash = ? AND number = 1", ("a" * 64,))
+        db.execute("DELETE FROM marks WHERE file_hash = ? AND number = 1", ("a" * 64,))
+        db.execute("INSERT INTO marks SELECT * FROM moved")
+    db.close()
+    with reading_store(folder) as db, pytest.raises(StoreMismatch, match="不连续"):
+        list(marks_by_sheet(db))

@@ -41,12 +41,12 @@ from papergen.grade.store import (
     KeyChange,
     MarkRow,
     Override,
+    OwnedSheet,
     PageRow,
-    all_flags,
-    all_pages,
     file_error_rows,
     insert_key_change,
     insert_override,
+    iter_pages,
     key_changes,
     marks_by_sheet,
     overrides,
@@ -54,7 +54,9 @@ from papergen.grade.store import (
     page_label,
     page_marks,
     page_row,
+    pages_without_marks,
     sheet_overrides,
+    sheet_owners,
 )
 
 #: Fields a decision may set, and what each means on the review page.
@@ -423,33 +425,48 @@ def settled_sheets(db: sqlite3.Connection, manifest: Manifest) -> list[SettledSh
 
 
 def iter_settled_sheets(db: sqlite3.Connection, manifest: Manifest) -> Iterator[SettledSheet]:
-    """``settled_sheets`` one sheet at a time, in store order: only one sheet's marks are in memory at once.
+    """``settled_sheets`` one sheet at a time: memory does not grow with the number of sheets.
 
-    Who each sheet belongs to (and so which 准考证号 are on two sheets) is
-    settled first, from the pages, flags and decisions alone — no marks —
-    with the same ``settle_sheet``; then each sheet is settled with its marks
-    as the store yields them and gets its duplicate items.
+    Two passes over the store, neither holding every sheet (a results pass over 100,000 sheets must not
+    hold 100,000 page rows and flag lists before its first sheet):
+
+    1. Who each sheet belongs to (and so which 准考证号 are on two sheets) is settled first, page by page
+       with its flags and decisions — no marks — by the same ``settle_sheet``. Each read sheet that is not
+       set aside goes to a temporary SQLite file (``store.SheetOwners``); one GROUP BY finds the duplicated
+       (准考证号, sheet page) groups, and only their items and shared messages are kept.
+    2. Each sheet is settled with its marks as the store yields them (``marks_by_sheet``: a table scan),
+       its page and flags looked up by key, then the pages with no marks (not read, or read with nothing on
+       them), as before.
+
+    What stays in memory across sheets: the decisions and key changes (people's work: small), the
+    duplicate items, and the scoring memo (bounded by the answers' variety, not the sheets).
     """
     decisions_by_sheet: dict[tuple[str, int, int], list[Override]] = {}
     for decision in overrides(db):
         decisions_by_sheet.setdefault(decision.sheet, []).append(decision)
     book = keys_in_force(manifest, key_changes(db))
-    flags = all_flags(db)
-    pages = {page.key: page for page in all_pages(db)}
 
     def settle(page: PageRow, marks: Sequence[MarkRow], scored: dict | None = None) -> SettledSheet:
         decisions = decisions_by_sheet.get((page.source, page.page, page.part), [])
-        return settle_sheet(page, marks, flags.get(page.key, []), decisions, manifest, book, scored)
+        return settle_sheet(page, marks, page_flags(db, page.key, open_only=False), decisions, manifest, book, scored)
 
-    identities = [settle(page, []) for page in pages.values()]
-    _flag_duplicates(identities)
-    duplicate_items = {
-        sheet.page.key: [item for item in sheet.open_items if item.reason == "duplicate-id"] for sheet in identities
-    }
-    duplicated = {
-        sheet.student_id: items[0].message for sheet in identities if (items := duplicate_items[sheet.page.key])
-    }
-    del identities
+    duplicate_items: dict[tuple[str, int, int], list[ReviewItem]] = {}
+    duplicated: dict[str, str] = {}  # 准考证号 → the message of its duplicate item
+    with sheet_owners() as owners:
+        for page in iter_pages(db):
+            if page.status != "read":
+                continue  # a page not read belongs to no one
+            sheet = settle(page, [])
+            if not sheet.void and sheet.student_id is not None:
+                owners.add(OwnedSheet(
+                    sheet.student_id, page.sheet_page, sheet.variant, page.file_hash, page.page, page.part,
+                    page.parts, page.path, page.source,
+                ))
+        for group in owners.duplicated():
+            message, items = _duplicate_items(group)
+            for owned, item in zip(group, items):
+                duplicate_items.setdefault((owned.file_hash, owned.page, owned.part), []).insert(0, item)
+            duplicated[group[0].student_id] = message
     scored: dict = {}
 
     def finish(page: PageRow, marks: Sequence[MarkRow]) -> SettledSheet:
@@ -460,39 +477,35 @@ def iter_settled_sheets(db: sqlite3.Connection, manifest: Manifest) -> Iterator[
         return sheet
 
     for key, marks in marks_by_sheet(db):
-        page = pages.pop(key, None)
+        page = page_row(db, key)
         if page is not None:
             yield finish(page, marks)
-    for page in pages.values():  # pages with no marks: not read, or read with nothing on them
+    for page in pages_without_marks(db):
         yield finish(page, [])
 
 
-def _flag_duplicates(sheets: list[SettledSheet]) -> None:
-    """The same 准考证号 on two sheets (same sheet page, neither set aside): an identity item on each."""
-    groups: dict[tuple[str, int | None], list[SettledSheet]] = {}
-    for sheet in sheets:
-        if sheet.read and not sheet.void and sheet.student_id is not None:
-            groups.setdefault((sheet.student_id, sheet.page.sheet_page), []).append(sheet)
-    for (student_id, _), group in groups.items():
-        if len(group) < 2:
-            continue
-        # One list and one message for the whole group, shared by its items: a number on thousands of sheets
-        # (a copier run of one sheet) must not cost thousands of copies of a thousand-name list.
-        ids = [f"sheet:{_sheet_id(s.page)}:duplicate-id" for s in group]
-        shown = [page_label(s.page.path, s.page.page, s.page.part, s.page.parts) for s in group[:DUPLICATES_LISTED]]
-        places = "、".join(shown) + (f" 等 {len(group)} 张" if len(group) > DUPLICATES_LISTED else "")
-        message = (
-            f"准考证号 {student_id} 出现在 {len(group)} 张答题卡上（{places}）；"
-            f"{'两张' if len(group) == 2 else '这些答题卡'}都已保留，请核对：改正其中一张的准考证号，或作废重复的一张"
+def _duplicate_items(group: Sequence[OwnedSheet]) -> tuple[str, list[ReviewItem]]:
+    """The same 准考证号 on two sheets (same sheet page, neither set aside): the message and an identity item each."""
+    student_id = group[0].student_id
+    # One list and one message for the whole group, shared by its items: a number on thousands of sheets
+    # (a copier run of one sheet) must not cost thousands of copies of a thousand-name list.
+    ids = [f"sheet:{s.file_hash}:{s.page}:{s.part}:duplicate-id" for s in group]
+    shown = [page_label(s.path, s.page, s.part, s.parts) for s in group[:DUPLICATES_LISTED]]
+    places = "、".join(shown) + (f" 等 {len(group)} 张" if len(group) > DUPLICATES_LISTED else "")
+    message = (
+        f"准考证号 {student_id} 出现在 {len(group)} 张答题卡上（{places}）；"
+        f"{'两张' if len(group) == 2 else '这些答题卡'}都已保留，请核对：改正其中一张的准考证号，或作废重复的一张"
+    )
+    items = [
+        ReviewItem(
+            id=item_id, kind="identity", reason="duplicate-id", message=message,
+            where=page_label(s.path, s.page, s.part, s.parts), path=s.path, source=s.source, page=s.page,
+            part=s.part, file_hash=s.file_hash, student_id=student_id, variant=s.variant, pages=ids,
+            fields=("student_id", "void"),
         )
-        for sheet, item_id in zip(group, ids):
-            sheet.open_items.insert(0, ReviewItem(
-                id=item_id, kind="identity", reason="duplicate-id", message=message,
-                where=page_label(sheet.page.path, sheet.page.page, sheet.page.part, sheet.page.parts),
-                path=sheet.page.path, source=sheet.page.source, page=sheet.page.page, part=sheet.page.part,
-                file_hash=sheet.page.file_hash, student_id=student_id, variant=sheet.variant, pages=ids,
-                fields=("student_id", "void"),
-            ))
+        for s, item_id in zip(group, ids)
+    ]
+    return message, items
 
 
 def review_queue(

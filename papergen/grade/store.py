@@ -39,6 +39,7 @@ import fcntl
 import hashlib
 import json
 import sqlite3
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -621,7 +622,104 @@ def page_row(db: sqlite3.Connection, key: tuple[str, int, int]) -> PageRow | Non
 
 def all_pages(db: sqlite3.Connection) -> list[PageRow]:
     """Every current page reading whatever its status (read, refused, failed), first sheets first."""
-    return [_page_row(row) for row in db.execute(f"SELECT {_PAGE_COLUMNS} FROM pages ORDER BY part")]
+    return list(iter_pages(db))
+
+
+def iter_pages(db: sqlite3.Connection) -> Iterator[PageRow]:
+    """``all_pages`` one row at a time, in the same order (first sheets first, then as written)."""
+    for row in db.execute(f"SELECT {_PAGE_COLUMNS} FROM pages ORDER BY part, rowid"):
+        yield _page_row(row)
+
+
+def pages_without_marks(db: sqlite3.Connection) -> Iterator[PageRow]:
+    """The current pages that have no marks (not read, or read with nothing on them), in ``all_pages`` order."""
+    for row in db.execute(
+        f"SELECT {_PAGE_COLUMNS} FROM pages AS p WHERE NOT EXISTS "
+        "(SELECT 1 FROM marks AS m WHERE m.file_hash = p.file_hash AND m.page = p.page AND m.part = p.part) "
+        "ORDER BY part, rowid"
+    ):
+        yield _page_row(row)
+
+
+class OwnedSheet(NamedTuple):
+    """A read sheet as ``SheetOwners`` keeps it: who it belongs to once decided, and where it is."""
+
+    student_id: str
+    sheet_page: int | None
+    variant: str | None  # as settled
+    file_hash: str
+    page: int
+    part: int
+    parts: int
+    path: str
+    source: str
+
+
+class SheetOwners:
+    """Who each read sheet belongs to, spilled to a temporary SQLite file, to find a 准考证号 on two sheets.
+
+    One row per sheet goes to disk, so finding duplicates holds memory for
+    the duplicated sheets only, however many sheets the store has.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self._db = sqlite3.connect(folder / "owners.sqlite")
+        self._db.execute("PRAGMA journal_mode = OFF")
+        self._db.execute("PRAGMA synchronous = OFF")
+        self._db.execute(
+            "CREATE TABLE owner (seq INTEGER PRIMARY KEY, student_id TEXT NOT NULL, sheet_page INTEGER, variant TEXT, "
+            "file_hash TEXT, page INTEGER, part INTEGER, parts INTEGER, path TEXT, source TEXT)"
+        )
+        self._pending: list[tuple] = []
+
+    def add(self, sheet: OwnedSheet) -> None:
+        """Record one sheet; sheets come in the order their duplicate items list them."""
+        self._pending.append(tuple(sheet))
+        if len(self._pending) >= 1000:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._db.executemany(
+            "INSERT INTO owner (student_id, sheet_page, variant, file_hash, page, part, parts, path, source) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self._pending,
+        )
+        self._pending = []
+
+    def duplicated(self) -> Iterator[list[OwnedSheet]]:
+        """Each (准考证号, sheet page) on two sheets or more: its sheets in the order they were added.
+
+        Groups come in the order of their last sheet (what a later group of the same 准考证号 overrides).
+        """
+        self._flush()
+        group: list[OwnedSheet] = []
+        for row in self._db.execute(
+            "SELECT o.student_id, o.sheet_page, o.variant, o.file_hash, o.page, o.part, o.parts, o.path, o.source "
+            "FROM owner AS o JOIN (SELECT student_id, sheet_page, MAX(seq) AS last FROM owner "
+            "GROUP BY student_id, sheet_page HAVING COUNT(*) > 1) AS d "
+            "ON o.student_id = d.student_id AND o.sheet_page IS d.sheet_page ORDER BY d.last, o.seq"
+        ):
+            sheet = OwnedSheet._make(row)
+            if group and (group[0].student_id, group[0].sheet_page) != (sheet.student_id, sheet.sheet_page):
+                yield group
+                group = []
+            group.append(sheet)
+        if group:
+            yield group
+
+    def close(self) -> None:
+        self._db.close()
+
+
+@contextmanager
+def sheet_owners() -> Iterator[SheetOwners]:
+    """A ``SheetOwners`` in a temporary folder, removed on leaving."""
+    with tempfile.TemporaryDirectory(prefix="papergen-owners-") as folder:
+        owners = SheetOwners(Path(folder))
+        try:
+            yield owners
+        finally:
+            owners.close()
 
 
 def page_marks(db: sqlite3.Connection, key: tuple[str, int, int]) -> list[MarkRow]:
@@ -723,20 +821,25 @@ def marks_by_sheet(db: sqlite3.Connection) -> Iterator[tuple[tuple[str, int, int
     A sheet's marks are written in one statement of one transaction, so they
     hold consecutive rowids and a plain table scan (no ORDER BY, no index
     walk) meets them together; only one sheet's marks are in memory at a time.
+    That they are together is checked per sheet by one index look-up (its
+    first mark is where the scan met it), not by remembering every sheet met.
     """
     key = None
     rows: list[MarkRow] = []
-    finished: set[tuple[str, int, int]] = set()
-    for file_hash, page, part, *fields in db.execute(
-        "SELECT file_hash, page, part, number, question_id, section, outcome, letters, bank_letters, score, darkness, "
-        "confidence FROM marks"
+    for rowid, file_hash, page, part, *fields in db.execute(
+        "SELECT rowid, file_hash, page, part, number, question_id, section, outcome, letters, bank_letters, score, "
+        "darkness, confidence FROM marks"
     ):
         if key != (file_hash, page, part):
             if key is not None:
                 yield key, sorted(rows, key=lambda mark: mark.number)
-                finished.add(key)
             key, rows = (file_hash, page, part), []
-            if key in finished:  # cannot happen with marks written by ``write_page``
+            # A sheet met before would have a mark earlier in the scan: one index look-up per sheet checks it
+            # without remembering every sheet met (cannot happen with marks written by ``write_page``).
+            first = db.execute(
+                "SELECT MIN(rowid) FROM marks WHERE file_hash = ? AND page = ? AND part = ?", key
+            ).fetchone()[0]
+            if first != rowid:
                 raise StoreMismatch("成绩库中一张答题卡的各题记录不连续，无法逐张读取", hint="这是 papergen 的错误，请把成绩文件夹报告给开发者")
         rows.append(MarkRow._make(fields))
     if key is not None:
