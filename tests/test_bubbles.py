@@ -240,3 +240,18 @@ def test_own_darkness_is_the_median_clear_mark_or_none() -> None:
     whole = [0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.0]
     assert bubbles.own_darkness(values, whole) == pytest.approx(0.75)
     assert bubbles.own_darkness(values[:4], whole[:4]) is None
+
+
+def test_local_paper_reads_each_ring_at_its_75th_percentile_as_numpy_does() -> None:
+    """``local_paper`` partitions instead of sorting; the numbers must be ``np.percentile``'s."""
+    rng = np.random.default_rng(4)
+    page = rng.integers(120, 256, (200, 300)).astype(np.uint8)
+    rects = np.array([[20.0, 30.0, 24.0, 18.0], [100.0, 60.0, 24.0, 18.0], [250.0, 150.0, 24.0, 18.0]])
+    margin = int(round(bubbles.RING_MM * 6.0))
+    expected = []
+    for x, y, w, h in rects.astype(int):
+        window = page[y - margin : y + h + margin, x - margin : x + w + margin].astype(float)
+        ring = np.ones(window.shape, bool)
+        ring[margin:-margin, margin:-margin] = False
+        expected.append(np.percentile(window[ring], bubbles.RING_PERCENTILE))
+    assert np.allclose(bubbles.local_paper(page, rects, 6.0), expected)

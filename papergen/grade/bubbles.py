@@ -521,7 +521,18 @@ def local_paper(page: np.ndarray, rects_px: np.ndarray, ppm: float, windows: Win
     patches = gather_patches(page, x0, y0, (h, w), windows)
     ring = np.ones((h, w), dtype=bool)
     ring[margin:h - margin, margin:w - margin] = False
-    return np.percentile(patches[:, ring], RING_PERCENTILE, axis=1)
+    return _percentile_rows(patches[:, ring], RING_PERCENTILE)
+
+
+def _percentile_rows(values: np.ndarray, q: float) -> np.ndarray:
+    """``np.percentile(values, q, axis=1)`` (linear interpolation) by partitioning at the two ranks it needs, not sorting."""
+    count = values.shape[1]
+    position = q / 100 * (count - 1)
+    low = int(np.floor(position))
+    high = min(low + 1, count - 1)
+    ranked = np.partition(values, (low, high), axis=1)
+    below, above = ranked[:, low].astype(float), ranked[:, high].astype(float)
+    return below + (position - low) * (above - below)
 
 
 def shade(paper: np.ndarray, levels: Levels) -> np.ndarray:

@@ -320,6 +320,8 @@ class Measurements:
     paper : (N,) float64, optional
         Grey of the paper just around each box (``bubbles.local_paper``): a
         shadow's edge darkens a box and its surroundings alike.
+    shaded : (N,) float64, derived
+        ``bubbles.shade`` of ``paper``, computed once per page.
     """
 
     darkness: np.ndarray
@@ -328,11 +330,17 @@ class Measurements:
     levels: bubbles.Levels
     stroke: np.ndarray | None = None
     paper: np.ndarray | None = None
+    shaded: np.ndarray | None = field(init=False, default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        # once per page: shade compares every box's paper with the page's median, and decide runs per question
+        if self.paper is not None:
+            object.__setattr__(self, "shaded", bubbles.shade(self.paper, self.levels))
 
     def decide(self, part: slice, **options) -> bubbles.Reading:
         """``bubbles.decide`` on the boxes of one part of the table (an ID column, the 试卷类型 row, a question)."""
         stroke = None if self.stroke is None else self.stroke[part]
-        shaded = None if self.paper is None else bubbles.shade(self.paper, self.levels)[part]
+        shaded = None if self.shaded is None else self.shaded[part]
         return bubbles.decide(self.darkness[part], coverage=self.coverage[part], whole=self.whole[part], stroke=stroke,
                               shaded=shaded, **options)
 
