@@ -143,8 +143,9 @@ def _compare_page(db: sqlite3.Connection, row: dict, page: PageRow, report: Accu
             report.deliberate += 1
             if mark.outcome == "flagged":
                 report.deliberate_flagged += 1
-            elif number in erased:
-                # nothing a person could see is left of the doubtful mark: not the grader's error, and not hidden
+            elif number in erased and set(mark.letters) <= set(expected):
+                # nothing a person could see is left of the doubtful mark, and the reading is what is left of the
+                # question: not the grader's error, and not hidden either
                 report.erased_by_device += 1
                 report.details.append(f"{where} 第 {number} 题：故意模糊（{ambiguous[number]}）的笔迹被设备抹去，读成 {mark.letters or '空白'}")
             else:
