@@ -391,11 +391,12 @@ LETTER_PLACE = ((0.36, 0.68), (0.12, 0.88))
 #: Share of each side of the box left out of that count (the printed brackets).
 LETTER_PLACE_INSET = 0.08
 #: A box on a black-and-white page with at least this much black away from its
-#: printed letter (mm²; 4 pixels at 6 px/mm) holds what is left of a stroke a
-#: person sees — a fine tick the threshold broke into fragments. Empty boxes
-#: and erased ones beside a mark leave at most 3 such pixels on simulated
-#: fax pages; ticks that survive leave 4–48.
-OFF_LETTER_MARK = 0.11
+#: printed letter (mm²; 3 pixels at 6 px/mm, each with a black neighbour: lone
+#: pixels are line noise) holds what is left of a stroke a person sees — a fine
+#: tick the threshold broke into fragments. On simulated fax pages empty boxes
+#: and erased ones beside a mark leave at most 3 black pixels there, mostly lone;
+#: ticks that survive leave 4–48.
+OFF_LETTER_MARK = 0.08
 
 
 def off_letter_ink(patches: np.ndarray, levels: Levels, px_per_mm: float) -> np.ndarray:
@@ -430,7 +431,13 @@ def off_letter_ink(patches: np.ndarray, levels: Levels, px_per_mm: float) -> np.
     (left, right), (top, bottom) = LETTER_PLACE
     letter = ((down >= top) & (down <= bottom))[:, None] & ((across >= left) & (across <= right))[None, :]
     black = patches < (levels.white + levels.black) / 2.0
-    return (black & ~letter).sum(axis=(1, 2)) / float(px_per_mm * px_per_mm)
+    # a lone black pixel is the device's line noise; a fragment of a stroke has a black neighbour
+    padded = np.pad(black, ((0, 0), (1, 1), (1, 1)))
+    neighbours = sum(
+        padded[:, 1 + dy:1 + dy + h, 1 + dx:1 + dx + w].astype(np.uint8)
+        for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx
+    )
+    return (black & (neighbours > 0) & ~letter).sum(axis=(1, 2)) / float(px_per_mm * px_per_mm)
 
 
 def lit_evenly(patches: np.ndarray, paper: np.ndarray) -> np.ndarray:
