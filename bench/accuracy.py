@@ -12,7 +12,9 @@ are built from the same bank, 70 % single choice) and seed it simulates sheets w
 them, and compares with truth.csv. Prints per
 level: sheets, exact sheets, sheets flagged beyond the deliberate doubtful
 marks, and silent errors (wrong readings nobody was warned about), plus how
-many deliberately doubtful marks were flagged.
+many deliberately doubtful marks were flagged, and how many doubtful marks a black-and-white device
+erased (``erased``: truth.csv says nothing a person could see was left of
+them; neither a silent error nor hidden).
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         levels = [name for level in args.levels.split(",") for name in (HARD_LEVELS if level == "hard" else (level,))]
-        print(f"{'level':<13}{'q':>4}{'sheets':>8}{'exact':>8}{'flagged+':>10}{'silent':>8}{'(b/w lost)':>11}{'doubtful':>10}{'flagged':>9}{'s/level':>9}")
+        print(f"{'level':<13}{'q':>4}{'sheets':>8}{'exact':>8}{'flagged+':>10}{'silent':>8}{'(b/w lost)':>11}{'doubtful':>10}{'flagged':>9}{'erased':>8}{'s/level':>9}")
         for questions in map(int, args.questions.split(",")):
             build_exam(exam_blueprint(questions, tmp), tmp / f"exam-{questions}")
             for level in levels:
@@ -86,13 +88,14 @@ def run_level(tmp: Path, exam_json: Path, level: str, questions: int, args: argp
         grade(exam_json, [scans], results, workers=args.workers)
         report = evaluate(results, scans / "truth.csv")
         for name in ("sheets", "exact", "flagged_beyond", "silent_errors", "lost_black_and_white", "deliberate",
-                     "deliberate_flagged"):
+                     "deliberate_flagged", "erased_by_device"):
             setattr(total, name, getattr(total, name) + getattr(report, name))
         total.details += report.details
     seconds = time.perf_counter() - start
     print(
         f"{level:<13}{questions:>4}{total.sheets:>8}{total.exact:>8}{total.flagged_beyond:>10}{total.silent_errors:>8}"
-        f"{total.lost_black_and_white:>11}{total.deliberate:>10}{total.deliberate_flagged:>9}{seconds:>9.0f}",
+        f"{total.lost_black_and_white:>11}{total.deliberate:>10}{total.deliberate_flagged:>9}{total.erased_by_device:>8}"
+        f"{seconds:>9.0f}",
         flush=True,
     )
     if args.details:

@@ -255,3 +255,47 @@ def test_local_paper_reads_each_ring_at_its_75th_percentile_as_numpy_does() -> N
         ring[margin:-margin, margin:-margin] = False
         expected.append(np.percentile(window[ring], bubbles.RING_PERCENTILE))
     assert np.allclose(bubbles.local_paper(page, rects, 6.0), expected)
+
+
+def _black_and_white_row() -> tuple[np.ndarray, np.ndarray]:
+    """A 1-bit row of four boxes at 6 px/mm (32 × 21 px, brackets printed black): A filled, B a
+    fine tick the threshold broke into fragments, C its printed letter surviving, D two specks."""
+    import cv2
+
+    w, h = 32, 21
+    page = np.full((h + 20, 4 * (w + 10) + 10), 255, np.uint8)
+    rects = []
+    for i in range(4):
+        x, y = 10 + i * (w + 10), 10
+        page[y:y + h, x:x + 2] = 0  # the brackets
+        page[y:y + h, x + w - 2:x + w] = 0
+        rects.append((x, y, w, h))
+    x, y = 10, 10
+    page[y + 1:y + h - 1, x + 2:x + w - 2] = 0  # A: a clear fill
+    x = 10 + (w + 10)
+    tick = np.full_like(page, 255)
+    cv2.polylines(tick, [np.array([(x + 7, y + 11), (x + 13, y + 17), (x + 29, y + 3)], np.int32)], False, 0, 1)
+    fragments = np.zeros_like(page, dtype=bool)
+    fragments[:, (np.arange(page.shape[1]) // 2) % 2 == 0] = True  # the threshold keeps the light line in short pieces
+    page[(tick == 0) & fragments] = 0
+    x = 10 + 2 * (w + 10)
+    page[y + 5:y + 16, x + 13:x + 15] = 0  # C: the letter's stem, in the middle of its box
+    page[y + 5, x + 13:x + 20] = 0
+    x = 10 + 3 * (w + 10)
+    page[y + 4, x + 5] = page[y + 15, x + 25] = page[y + 9, x + 27] = 0  # D: lone line-noise specks
+    return page, np.array(rects, float)
+
+
+def test_on_a_black_and_white_page_a_broken_tick_beside_a_fill_is_flagged() -> None:
+    page, rects = _black_and_white_row()
+    patches = bubbles.box_patches(page, rects, (bubbles.LETTER_PLACE_INSET,) * 2)
+    ink = bubbles.off_letter_ink(patches, Levels(255.0, 0.0, 0.0), 6.0)
+    assert ink[1] >= bubbles.OFF_LETTER_MARK  # the fragments lie along the legs, across the box
+    assert ink[2] == 0 and ink[3] == 0  # the letter and lone specks are not a mark
+    # what the tick leaves is no darker than residue's specks: without the new evidence it passes for residue
+    measured = dict(coverage=[1.0, 0.05, 0.03, 0.0], whole=[0.95, 0.035, 0.02, 0.0])
+    assert decide([0.98, 0.055, 0.04, 0.005], single=False, binary=True, **measured).letters == "A"
+    flagged = decide([0.98, 0.055, 0.04, 0.005], single=False, binary=True, off_letter=ink, **measured)
+    assert (flagged.outcome, flagged.note) == ("flagged", "uncertain:B")
+    # on a grey page the same figures are not weighed (a letter there is cancelled by its label's empty boxes)
+    assert decide([0.98, 0.055, 0.04, 0.005], single=False, off_letter=ink, **measured).letters == "A"

@@ -95,3 +95,50 @@ def test_messy_scans_have_no_silent_errors_and_every_tick_flagged(exam, tmp_path
     assert report.deliberate >= 15
     assert report.silent_errors == 0, report.details
     assert report.deliberate_flagged == report.deliberate
+
+
+# -- marks a black-and-white device erased ---------------------------------------------
+
+
+class _ThresholdDevice(sim._Run):
+    """A 1-bit device with no randomness: every pixel darker than mid-grey turns black."""
+
+    def __init__(self) -> None:  # only what erased_by_device uses
+        self.seed = 0
+
+    def deliver(self, image, rng):
+        return journeys.Delivered(np.where(image < 128, 0, 255).astype(np.uint8), 25.4 * 6, binary=True)
+
+
+def test_a_mark_the_device_left_no_trace_of_is_recorded_as_erased():
+    blank = np.full((60, 120), 250, np.uint8)
+    marked = blank.copy()
+    traces = []
+    for number, tone, x0 in ((3, 0.3, 10), (4, 0.9, 60)):  # a light tick and a dark one
+        alpha = np.zeros((20, 30), np.float32)
+        cv2.line(alpha, (3, 10), (10, 17), tone, 1)
+        cv2.line(alpha, (10, 17), (27, 2), tone, 1)
+        marks.apply_graphite(marked, alpha, x0, 20)
+        traces.append(marks.DoubtfulTrace(number, alpha, x0, 20))
+    device = _ThresholdDevice()
+    page = device.deliver(marked, None)
+    assert not (page.image[:, :50] == 0).any() and (page.image[:, 50:] == 0).sum() > 20
+    assert device.erased_by_device(blank, marked, page, traces, sheet=1, number=1) == (3,)
+    # a tick whose fragments survive only in part is still there for a person to see
+    faint = [marks.DoubtfulTrace(4, traces[1].alpha * (np.arange(30) % 2 == 0), 60, 20)]
+    marked_faint = blank.copy()
+    marks.apply_graphite(marked_faint, faint[0].alpha, 60, 20)
+    assert device.erased_by_device(blank, marked_faint, device.deliver(marked_faint, None), faint, 1, 1) == ()
+
+
+def test_fax_truth_names_erased_doubtful_marks(exam, tmp_path):
+    # every question doubtful, so some fine ticks meet the fax's threshold
+    result = sim.simulate(exam, 4, tmp_path / "fax", seed=11, degrade="fax", doubtful_rate=1.0)
+    erased = [row.erased for row in result.rows]
+    ticks = {row.file: {int(p.split(":")[0]) for p in row.ambiguous.split(";") if p.endswith(":tick")} for row in result.rows}
+    for row in result.rows:  # only doubtful ticks or faint marks are ever erased
+        named = {int(n) for n in filter(None, row.erased.split(";"))}
+        doubtful = {int(p.split(":")[0]) for p in row.ambiguous.split(";") if p.split(":")[1] in ("tick", "faint")}
+        assert named <= doubtful
+    assert any(erased) and not all(erased)  # at seed 11 two of the four pages lost some of their ticks
+    assert any(ticks.values())

@@ -67,8 +67,9 @@ def test_files_and_truth_rows(clean_run, manifest):
     assert all(p.is_file() for p in result.files)
     assert len(rows) == 5 == result.pages
     numbers = [str(q.number) for q in manifest.sheet.questions]
-    assert list(rows[0]) == FIXED_COLUMNS + numbers + ["journey"]  # journey last: positions stay
+    assert list(rows[0]) == FIXED_COLUMNS + numbers + ["journey", "erased"]  # new columns last: positions stay
     assert {r["journey"] for r in rows} == {""}  # a clean raster loses no corner square
+    assert {r["erased"] for r in rows} == {""}  # only a black-and-white device erases a mark
     assert [r["file"] for r in rows] == [p.name for p in result.files]
     assert {r["page"] for r in rows} == {"1"} and {r["sheet_page"] for r in rows} == {"1"}
 

@@ -382,6 +382,64 @@ def box_patches(
     return gather_patches(page, x0, y0, (h, w), windows)
 
 
+#: Where the printed letter sits in its box, as shares of the box's width and
+#: height: on a black-and-white page the letter survives the threshold on some
+#: boxes and not others (so no page-wide template can cancel it), but always
+#: inside this middle part. On simulated 1-bit pages (fax, fold, copier) the
+#: black pixels of empty boxes and of eraser residue outside it are specks.
+LETTER_PLACE = ((0.36, 0.68), (0.12, 0.88))
+#: Share of each side of the box left out of that count (the printed brackets).
+LETTER_PLACE_INSET = 0.08
+#: A box on a black-and-white page with at least this much black away from its
+#: printed letter (mm²; 3 pixels at 6 px/mm, each with a black neighbour: lone
+#: pixels are line noise) holds what is left of a stroke a person sees — a fine
+#: tick the threshold broke into fragments. On simulated fax pages empty boxes
+#: and erased ones beside a mark leave at most 3 black pixels there, mostly lone;
+#: ticks that survive leave 4–48.
+OFF_LETTER_MARK = 0.08
+
+
+def off_letter_ink(patches: np.ndarray, levels: Levels, px_per_mm: float) -> np.ndarray:
+    """How much black each box holds away from its printed letter, in mm².
+
+    Meant for black-and-white pages, where a light tick that the threshold
+    broke into fragments keeps neither its darkness nor a stroke long enough
+    to follow (``stroke_lengths``), and eraser residue leaves a few specks:
+    the fragments lie along the tick's legs, across the box, while the
+    printed letter — which survives on some boxes of a page and not on
+    others — stays in the middle of its box (``LETTER_PLACE``).
+
+    Parameters
+    ----------
+    patches : (N, h, w) uint8
+        ``box_patches`` with ``LETTER_PLACE_INSET`` on both sides (the raw
+        page, not smoothed: on a 1-bit page a fragment is a pixel or two).
+    levels
+        The sheet's paper white and ink black; black is darker than their middle.
+    px_per_mm
+        The canonical page's resolution.
+
+    Returns
+    -------
+    (N,) float64
+    """
+    patches = np.asarray(patches)
+    n, h, w = patches.shape
+    inner = 1.0 - 2.0 * LETTER_PLACE_INSET
+    across = LETTER_PLACE_INSET + (np.arange(w) + 0.5) / w * inner
+    down = LETTER_PLACE_INSET + (np.arange(h) + 0.5) / h * inner
+    (left, right), (top, bottom) = LETTER_PLACE
+    letter = ((down >= top) & (down <= bottom))[:, None] & ((across >= left) & (across <= right))[None, :]
+    black = patches < (levels.white + levels.black) / 2.0
+    # a lone black pixel is the device's line noise; a fragment of a stroke has a black neighbour
+    padded = np.pad(black, ((0, 0), (1, 1), (1, 1)))
+    neighbours = sum(
+        padded[:, 1 + dy:1 + dy + h, 1 + dx:1 + dx + w].astype(np.uint8)
+        for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx
+    )
+    return (black & (neighbours > 0) & ~letter).sum(axis=(1, 2)) / float(px_per_mm * px_per_mm)
+
+
 def lit_evenly(patches: np.ndarray, paper: np.ndarray) -> np.ndarray:
     """Box windows brought to the page's usual paper brightness, so boxes in a shadow band
     and in full light compare pixel by pixel.
@@ -600,6 +658,7 @@ def decide(
     binary: bool = False,
     own: float | None = None,
     shaded: Sequence[float] | None = None,
+    off_letter: Sequence[float] | None = None,
 ) -> Reading:
     """Decide one question from its boxes' darkness.
 
@@ -637,6 +696,11 @@ def decide(
     shaded
         How much darker the paper around each box is than the page's usual
         (``shade``): a box in a shadow band is that much less dark.
+    off_letter
+        Black away from each box's printed letter, mm² (``off_letter_ink``):
+        on a black-and-white page a box with ``OFF_LETTER_MARK`` of it holds
+        the fragments of a stroke, so, like a stroke, it is never empty and
+        never erasure residue — it is flagged.
     """
     v = np.asarray(values, dtype=float)
     if shaded is not None:  # measured against the paper around the box rather than the page's
@@ -656,6 +720,8 @@ def decide(
     ]
     span = BINARY_STROKE_SPAN if binary else STROKE_SPAN
     stroked = {i for i in range(len(v)) if line[i] >= span}
+    if binary and off_letter is not None:
+        stroked |= {i for i, area in enumerate(off_letter) if area >= OFF_LETTER_MARK}
     middling = [i for i, d in enumerate(v) if i not in marked and (d > EMPTY or c[i] > COVERED or i in stroked)]
     if marked:
         strongest = float(v[marked].min())

@@ -320,6 +320,9 @@ class Measurements:
     paper : (N,) float64, optional
         Grey of the paper just around each box (``bubbles.local_paper``): a
         shadow's edge darkens a box and its surroundings alike.
+    off_letter : (N,) float64, optional
+        Black away from each box's printed letter, mm² (``bubbles.off_letter_ink``),
+        weighed on black-and-white pages only.
     shaded : (N,) float64, derived
         ``bubbles.shade`` of ``paper``, computed once per page.
     """
@@ -330,6 +333,7 @@ class Measurements:
     levels: bubbles.Levels
     stroke: np.ndarray | None = None
     paper: np.ndarray | None = None
+    off_letter: np.ndarray | None = None
     shaded: np.ndarray | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -340,9 +344,10 @@ class Measurements:
     def decide(self, part: slice, **options) -> bubbles.Reading:
         """``bubbles.decide`` on the boxes of one part of the table (an ID column, the 试卷类型 row, a question)."""
         stroke = None if self.stroke is None else self.stroke[part]
+        off_letter = None if self.off_letter is None else self.off_letter[part]
         shaded = None if self.shaded is None else self.shaded[part]
         return bubbles.decide(self.darkness[part], coverage=self.coverage[part], whole=self.whole[part], stroke=stroke,
-                              shaded=shaded, **options)
+                              shaded=shaded, off_letter=off_letter, **options)
 
 
 @dataclass(frozen=True)
@@ -595,6 +600,9 @@ def measure(
             bubbles.lit_evenly(bubbles.box_patches(smooth, rects_px, windows=boxes), paper), groups, levels
         ),
         paper=paper,
+        off_letter=bubbles.off_letter_ink(
+            bubbles.box_patches(boxes.pixels, rects_px, (bubbles.LETTER_PLACE_INSET,) * 2, windows=boxes), levels, ppm
+        ),
     )
 
 

@@ -6,6 +6,9 @@ right, no flag beyond the deliberately doubtful marks), flagged beyond the
 deliberate cases, and *silent errors* — a reading that differs from the
 truth with no flag to warn anyone, or a deliberately doubtful mark that was
 decided instead of flagged. Silent errors are the number that must be zero.
+A doubtful mark that ``truth.csv`` records as erased by the device (a
+black-and-white page kept nothing a person could see of it) is counted
+apart, ``erased_by_device``, and listed, rather than as a silent error.
 ``Accuracy.pages`` keeps each page's outcome, to break the counts down (by
 ``truth.csv``'s ``journey``, say).
 """
@@ -52,6 +55,7 @@ class Accuracy:
     deliberate_flagged: int = 0
     missing_pages: int = 0  # truth rows with no graded page
     lost_black_and_white: int = 0  # silent errors where the mark left no trace on a black-and-white scan
+    erased_by_device: int = 0  # doubtful marks truth.csv says the device left no trace of, read as what is left
     details: list[str] = field(default_factory=list)
     pages: list[PageOutcome] = field(default_factory=list)
 
@@ -95,6 +99,8 @@ def _compare_page(db: sqlite3.Connection, row: dict, page: PageRow, report: Accu
     for part in filter(None, row["ambiguous"].split(";")):
         number, reason = part.split(":")
         ambiguous[int(number)] = reason
+    # doubtful marks a black-and-white device left no trace of (older truth.csv files have no such column)
+    erased = {int(number) for number in filter(None, (row.get("erased") or "").split(";"))}
     silent = False
     beyond = False
     if bool(int(row["absent"])) != page.absent:
@@ -137,6 +143,11 @@ def _compare_page(db: sqlite3.Connection, row: dict, page: PageRow, report: Accu
             report.deliberate += 1
             if mark.outcome == "flagged":
                 report.deliberate_flagged += 1
+            elif number in erased and set(mark.letters) <= set(expected):
+                # nothing a person could see is left of the doubtful mark, and the reading is what is left of the
+                # question: not the grader's error, and not hidden either
+                report.erased_by_device += 1
+                report.details.append(f"{where} 第 {number} 题：故意模糊（{ambiguous[number]}）的笔迹被设备抹去，读成 {mark.letters or '空白'}")
             else:
                 silent = True
                 # Did the doubtful mark leave any trace at all? On a thresholded

@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -86,6 +87,20 @@ def fiducial_corners_px(geometry: SheetGeometry, dpi: float) -> np.ndarray:
     return np.array(points, dtype=np.float64)
 
 
+#: The mark kinds a deliberately doubtful question is doubtful for: light enough that a device may erase them.
+DOUBTFUL_KINDS = ("tick", "faint")
+
+
+@dataclass(frozen=True)
+class DoubtfulTrace:
+    """The graphite of one deliberately doubtful mark: its question, darkness patch and top-left page pixel."""
+
+    number: int
+    alpha: np.ndarray  # (h, w) float32 in [0, 1] (``mark_alpha``)
+    x0: int
+    y0: int
+
+
 def fill_page(
     blank: np.ndarray,
     geometry: SheetGeometry,
@@ -95,19 +110,27 @@ def fill_page(
     rng: np.random.Generator,
     dpi: float,
     hand: str = "neat",
+    doubtful: list[DoubtfulTrace] | None = None,
 ) -> np.ndarray:
     """A copy of ``blank`` (H, W) uint8 with this student's pencil on sheet page ``page``.
 
     Every page carries the header, so the 准考证号, 试卷类型 (and the
     invigilator's 缺考 or 违纪 mark) go on each page. ``hand`` is ``neat``
     or ``messy`` (see the module docstring); the invigilator's marks are neat.
+    ``doubtful``, when given, collects the graphite of every deliberately
+    doubtful tick or faint mark (``DOUBTFUL_KINDS``), so the simulator can
+    tell whether the device left any trace of it; the drawing is the same.
     """
     image = blank.copy()
     ppm = dpi / MM_PER_INCH
     header = geometry.header
 
-    def mark(rect: Rect, kind: str, style: str = hand) -> None:
-        draw_mark(image, rect_to_px(rect, geometry, dpi), kind, rng, px_per_mm=ppm, tone=student.tone, hand=style)
+    def mark(rect: Rect, kind: str, style: str = hand, number: int = 0, doubt: str = "") -> None:
+        alpha, x0, y0 = mark_alpha(rect_to_px(rect, geometry, dpi), kind, rng, px_per_mm=ppm, tone=student.tone,
+                                   hand=style)
+        apply_graphite(image, alpha, x0, y0)
+        if doubtful is not None and doubt and kind in DOUBTFUL_KINDS:
+            doubtful.append(DoubtfulTrace(number, alpha, x0, y0))
 
     for column, digit in zip(header.id_grid, student.student_id):
         mark(column[int(digit)], "fill")
@@ -121,7 +144,7 @@ def fill_page(
     for response in responses:
         for box, kind in response.marks:
             if response.number in boxes:
-                mark(boxes[response.number][box], kind)
+                mark(boxes[response.number][box], kind, number=response.number, doubt=response.doubt)
     for _ in range(int(rng.poisson(STRAY_DOTS_PER_PAGE))):
         if boxes:
             row = boxes[int(rng.choice(list(boxes)))]

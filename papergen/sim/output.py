@@ -137,6 +137,7 @@ class StoredPage:
     colour: bool
     binary: bool
     journey: str = ""  # Delivered.journey
+    erased: tuple[int, ...] = ()  # questions whose doubtful mark the device left no trace of (run.erased_by_device)
 
 
 @dataclass(frozen=True)
@@ -152,29 +153,30 @@ class TruthRow:
     answers: dict[int, str]  # question number → letters, for questions on this sheet page
     violation: bool = False  # the invigilator marked 违纪 on this sheet
     journey: str = ""  # what befell the corner squares on the way ("cut:TL,TR;covered:BR"), journeys.journey_label
+    erased: str = ""  # "8;29": doubtful marks a black-and-white device left no trace of (nothing a person sees)
 
 
 def truth_csv(rows: Sequence[TruthRow], geometry: SheetGeometry) -> str:
     """The truth table as CSV text (header row; one row per delivered page).
 
-    ``journey`` is the last column, after the questions, so that readers
-    which take the columns by position still find them where they were.
+    ``journey`` and ``erased`` are the last columns, after the questions, so
+    that readers which take the columns by position still find them where they were.
     """
     numbers = [q.number for q in geometry.questions]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["file", "page", "sheet_page", "student_id", "variant", "absent", "violation", "rotation",
-                     "ambiguous", *map(str, numbers), "journey"])
+                     "ambiguous", *map(str, numbers), "journey", "erased"])
     for row in rows:
         writer.writerow([row.file, row.page, row.sheet_page, row.student_id, row.variant, int(row.absent),
                          int(row.violation), row.rotation, row.ambiguous, *(row.answers.get(k, "") for k in numbers),
-                         row.journey])
+                         row.journey, row.erased])
     return buffer.getvalue()
 
 
 def truth_row(
     name: str, index: int, page: int, student: Student, responses: Sequence[Response], geometry: SheetGeometry,
-    rotation: int, journey: str = "",
+    rotation: int, journey: str = "", erased: Sequence[int] = (),
 ) -> TruthRow:
     on_page = {q.number for q in geometry.questions_on(page)}
     mine = [r for r in responses if r.number in on_page]
@@ -183,6 +185,7 @@ def truth_row(
         variant="" if student.absent else student.variant, absent=student.absent, rotation=rotation,
         ambiguous=";".join(f"{r.number}:{r.doubt}" for r in mine if r.doubt),
         answers={r.number: r.letters for r in mine}, violation=student.violation, journey=journey,
+        erased=";".join(str(n) for n in erased if n in on_page),
     )
 
 

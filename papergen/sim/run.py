@@ -59,7 +59,13 @@ from papergen.sim.journeys import (
     degrade_scan,
     degrade_shadow,
 )
-from papergen.sim.marks import fiducial_corners_px, fill_page, rect_to_px
+from papergen.sim.marks import (
+    MM_PER_INCH,
+    DoubtfulTrace,
+    fiducial_corners_px,
+    fill_page,
+    rect_to_px,
+)
 from papergen.sim.output import (
     TRUTH_NAME,
     PageSink,
@@ -80,6 +86,12 @@ from papergen.sim.output import (
 HARD_LEVELS = ("scan-messy", "copier", "fold", "fax", "phone-messy", "harsh-shadow")
 DEGRADE_LEVELS = ("none", "scan", "photo", "harsh", "cut", *HARD_LEVELS)
 FORMATS = ("jpg", "png", "pdf")
+#: A doubtful mark that leaves less black than this (mm²) on a black-and-white
+#: page was erased by the device: a few specks, like its own line noise, that
+#: no person could read as a mark (``_Run.erased_by_device``). On simulated fax
+#: pages, ticks left 0–0.1 mm² (nothing to see), 0.28 (a speck and a short dash),
+#: then 0.43 (three specks in a row) and 0.6 mm² and more (a broken but readable tick).
+ERASED_MM2 = 0.3
 SHEET_PDF = "sheet.pdf"
 DEFAULT_DPI = 300
 #: Sheets made at once on worker threads (the image steps release the GIL).
@@ -188,7 +200,7 @@ def simulate(
             for page in pages:
                 name, index = sink.add(page, student.sheet, geometry.pages)
                 rows.append(truth_row(name, index, page.sheet_page, student, responses, geometry, page.rotation,
-                                      page.journey))
+                                      page.journey, page.erased))
             if student.sheet % 50 == 0:
                 say(f"已生成 {student.sheet}/{n} 张答题卡")
         sink.finish()
@@ -233,13 +245,43 @@ class _Run:
                 raise _Stopped()
             pen = random_stream(self.seed, STREAM_PEN, student.sheet, number)
             hand = "messy" if self.degrade in HARD_LEVELS else "neat"
-            marked = fill_page(blank, self.manifest.sheet, number, student, responses, pen, self.dpi_in, hand)
+            doubtful: list[DoubtfulTrace] = []
+            marked = fill_page(blank, self.manifest.sheet, number, student, responses, pen, self.dpi_in, hand,
+                               doubtful=doubtful)
             page = self.deliver(marked, random_stream(self.seed, STREAM_DEVICE, student.sheet, number))
+            erased = self.erased_by_device(blank, marked, page, doubtful, student.sheet, number) if page.binary else ()
             payload = pdf_image_data(page) if self.fmt == "pdf" else encode_image(page, self.fmt)
             h, w = page.image.shape[:2]
             pages.append(StoredPage(number, page.rotation, payload, w, h, page.dpi, page.image.ndim == 3, page.binary,
-                                     page.journey))
+                                     page.journey, erased))
         return responses, pages
+
+    def erased_by_device(self, blank: np.ndarray, marked: np.ndarray, page: Delivered,
+                         doubtful: list[DoubtfulTrace], sheet: int, number: int) -> tuple[int, ...]:
+        """The questions whose doubtful marks the device left no trace of (black-and-white pages only).
+
+        Each doubtful question's marks are lifted off the pencilled page
+        (the printed page put back wherever their graphite lay) and the page
+        delivered again by the same device with the same random draws; the
+        black pixels the two deliveries differ by are all the mark left.
+        Under ``ERASED_MM2`` of them (a speck or two, as the device's own
+        line noise makes) is nothing a person could see: truth.csv records
+        the question as erased by the device rather than a mark missed.
+        """
+        erased = []
+        for question in sorted({trace.number for trace in doubtful}):
+            without = marked.copy()
+            for trace in (t for t in doubtful if t.number == question):
+                h, w = trace.alpha.shape
+                y0, x0 = max(trace.y0, 0), max(trace.x0, 0)
+                y1, x1 = min(trace.y0 + h, marked.shape[0]), min(trace.x0 + w, marked.shape[1])
+                inked = trace.alpha[y0 - trace.y0:y1 - trace.y0, x0 - trace.x0:x1 - trace.x0] > 0
+                without[y0:y1, x0:x1][inked] = blank[y0:y1, x0:x1][inked]
+            again = self.deliver(without, random_stream(self.seed, STREAM_DEVICE, sheet, number))
+            left = int(np.count_nonzero((page.image < 128) & (again.image >= 128)))
+            if left / (page.dpi / MM_PER_INCH) ** 2 < ERASED_MM2:
+                erased.append(question)
+        return tuple(erased)
 
     def deliver(self, image: np.ndarray, rng: np.random.Generator) -> Delivered:
         if self.degrade == "none":
