@@ -408,7 +408,7 @@ def read_registered(
     if code is None:
         reading.flags.append(Flag(None, "qr-unreadable", "二维码无法识别，未能核对考试编号和组卷指纹；请确认这张答题卡是本次考试这一次组卷印的"))
 
-    measured = measure(page, table, geometry, ppm, corners=registration.corners)
+    measured = measure(page, table, geometry, ppm, corners=registration.corners, binary=reading.binary)
     reading.levels = (measured.levels.white, measured.levels.black, measured.levels.empty_box)
 
     identity = decide_identity([measured.decide(column, single=True, labels=DIGITS) for column in table.id_columns], code, geometry.id_digits)
@@ -551,6 +551,7 @@ def measure(
     geometry: SheetGeometry,
     ppm: float = PX_PER_MM,
     corners: Sequence[int] | None = None,
+    binary: bool | None = None,
 ) -> Measurements:
     """Measure every box of ``table`` on the canonical page.
 
@@ -566,6 +567,10 @@ def measure(
         The corner squares on the page (frame order), whose ink is the sheet's
         black; None: all four (one may be covered: ``estimate_levels`` drops
         the lightest). A recovered frame names the two or three it was built from.
+    binary
+        Whether the page is black and white (``is_black_and_white``): black away
+        from the printed letter (``Measurements.off_letter``) is measured unless
+        it is known to be grey (False), as only black-and-white pages weigh it.
 
     Returns
     -------
@@ -600,7 +605,8 @@ def measure(
             bubbles.lit_evenly(bubbles.box_patches(smooth, rects_px, windows=boxes), paper), groups, levels
         ),
         paper=paper,
-        off_letter=bubbles.off_letter_ink(
+        # weighed on black-and-white pages only: not measured on a page known to be grey
+        off_letter=None if binary is False else bubbles.off_letter_ink(
             bubbles.box_patches(boxes.pixels, rects_px, (bubbles.LETTER_PLACE_INSET,) * 2, windows=boxes), levels, ppm
         ),
     )
