@@ -539,13 +539,6 @@ RING_MM = 0.8
 RING_PERCENTILE = 75
 
 
-def ring_rects(rects_px: np.ndarray, ppm: float) -> np.ndarray:
-    """The rectangles ``local_paper`` reads: each box grown by its ring (``RING_MM``), as ``x, y, w, h`` page pixels."""
-    margin = max(1, int(round(RING_MM * ppm)))
-    rects_px = np.asarray(rects_px, dtype=float)
-    return rects_px + np.array([-margin, -margin, 2 * margin, 2 * margin], dtype=float)
-
-
 def local_paper(page: np.ndarray, rects_px: np.ndarray, ppm: float, windows: Windows | None = None) -> np.ndarray:
     """How bright the paper right around each box is (grey 0–255).
 
@@ -563,7 +556,7 @@ def local_paper(page: np.ndarray, rects_px: np.ndarray, ppm: float, windows: Win
     ppm : float
         Page pixels per mm.
     windows : optional
-        ``CanonicalSample.windows(ring_rects(rects_px, ppm))``, when ``page`` is its pixels.
+        Windows around ``rects_px`` that hold the ring (``windows.ROW_MARGIN``), when ``page`` is their pixels.
 
     Returns
     -------

@@ -593,8 +593,7 @@ def measure(
     # away first (a 1-pixel Gaussian at 6 px/mm keeps pencil strokes; 5×5
     # taps hold all but 1 % of its weight; each window keeps 2 pixels of page around its box for them).
     smooth = cv2.GaussianBlur(boxes.pixels, (5, 5), 1.0)
-    rings = sample.windows(bubbles.ring_rects(rects_px, ppm))
-    paper = bubbles.local_paper(rings.pixels, rects_px, ppm, windows=rings)
+    paper = bubbles.local_paper(boxes.pixels, rects_px, ppm, windows=boxes)  # the windows hold each box's ring
     pencil = bubbles.summed_area((smooth < bubbles.pencil_level(levels)).astype(np.uint8))
     return Measurements(
         darkness=bubbles.darkness(means, levels, groups),

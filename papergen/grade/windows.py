@@ -31,9 +31,12 @@ import cv2
 import numpy as np
 
 #: Rows and columns kept around each rectangle: room for a 5×5 blur's taps
-#: (2 pixels) and, left and right, for the alignment check's look beside each
-#: box edge (``alignment.EDGE_SLACK_PX`` + gap + width = 7 pixels).
-ROW_MARGIN = 2
+#: (2 pixels), for the ring of paper read around each box (``bubbles.local_paper``:
+#: 0.8 mm, 5 pixels at 6 px/mm — one window request serves boxes and rings, which
+#: costs less than sampling the rings apart) and, left and right, for the
+#: alignment check's look beside each box edge (``alignment.EDGE_SLACK_PX`` + gap
+#: + width = 7 pixels).
+ROW_MARGIN = 5
 COL_MARGIN = 7
 #: The canonical page's lighting is estimated at a quarter of its size (as ``registration.flat_field`` does).
 BACKGROUND_STEP = 4
