@@ -229,17 +229,23 @@ class ReviewDesk:
         """Claim one item by id (← / →, a click in the list); 409 when another grader holds it, 410 when settled."""
         grader = check_grader(grader)
         with self._db() as db:
-            item = settle.queue_item(db, self.manifest, item_id)
-            if item is None:
-                raise DeskError("这一项已经处理过了", 410)
-            if not self._take(db, item, grader, session):
-                raise DeskError("另一位阅卷人正在处理这一项", 409)
+            self._claim(db, item_id, grader, session, gone=("这一项已经处理过了", 410))
             items = self._open_items(db)  # after the claim: nobody can settle it meanwhile
             item = next((i for i in items if i.id == item_id), None)
             if item is None:
                 self._let_go(db, session)
                 raise DeskError("这一项已经处理过了", 410)
             return {"item": self._item_json(db, item), "queue": self._queue_json(db, items, session)}
+
+    def _claim(self, db, item_id: str, grader: str, session: str, *, gone: tuple[str, int]) -> settle.ReviewItem:
+        """The open item ``item_id``, claimed for ``grader``'s tab: ``gone`` (message, status) when it is settled, 409 when
+        another grader holds it."""
+        item = settle.queue_item(db, self.manifest, item_id)
+        if item is None:
+            raise DeskError(*gone)
+        if not self._take(db, item, grader, session):
+            raise DeskError("另一位阅卷人正在处理这一项", 409)
+        return item
 
     def renew(self, item_id: str, session: str, grader: str) -> bool:
         """Keep the claim of the item a tab still shows (and of its sibling sheets)."""
@@ -264,11 +270,7 @@ class ReviewDesk:
         """
         grader = check_grader(grader)
         with self._db() as db:
-            item = settle.queue_item(db, self.manifest, item_id)
-            if item is None:
-                raise DeskError("这一项已经由别人处理过了", 409)
-            if not self._take(db, item, grader, session):
-                raise DeskError("另一位阅卷人正在处理这一项", 409)
+            self._claim(db, item_id, grader, session, gone=("这一项已经由别人处理过了", 409))
             item = settle.queue_item(db, self.manifest, item_id)  # after the claim: nobody settles it meanwhile
             if item is None:
                 self._let_go(db, session)
