@@ -293,6 +293,29 @@ def pencil_level(levels: Levels) -> float:
     return levels.white - PENCIL * (levels.white - levels.black)
 
 
+def pencil_levels(paper: np.ndarray, levels: Levels) -> np.ndarray:
+    """``pencil_level`` of each box against the paper around it (``local_paper``).
+
+    A box in a shadow band is darker all over; counted against the page's
+    paper, its printed letter and the shadow itself would pass for pencil.
+    Where the paper around a box is darker than the page's usual, the level
+    falls with it (the same gain ``lit_evenly`` undoes); boxes in full light
+    keep the page's level.
+
+    Parameters
+    ----------
+    paper : (N,) float
+        ``local_paper`` of every box on the page.
+
+    Returns
+    -------
+    (N,) float64
+    """
+    paper = np.maximum(np.asarray(paper, dtype=float), 1.0)
+    usual = float(np.median(paper)) if len(paper) else 1.0
+    return pencil_level(levels) * np.minimum(paper / usual, 1.0)
+
+
 def excess_coverage(coverage: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
     """Coverage above the printed empty box's (per label group when ``groups`` is given)."""
     coverage = np.asarray(coverage, dtype=float)
@@ -532,6 +555,40 @@ def stroke_lengths(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> n
     return result
 
 
+def film_darkness(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> np.ndarray:
+    """How dark each box is at its middle pixel: the darkness its whole window shares.
+
+    Erasure residue is a film rubbed over most of a box, so half its pixels
+    or more carry it and the window's median pixel is about as dark as its
+    mean. A faint half-fill, a tick or the printed letter covers less than
+    half of the window: its median pixel is paper. Compared with a box's
+    mean darkness, this tells an even film from pencil gathered in one part.
+
+    Parameters
+    ----------
+    patches : (N, h, w) uint8 or float
+        ``box_patches`` of the canonical page (``lit_evenly`` when the light is uneven).
+    groups : (N,) int
+        Label group of each box, for the empty box's own value (``empty_baseline``).
+    levels
+        The sheet's paper white and ink black.
+
+    Returns
+    -------
+    (N,) float64: median-pixel darkness above the label's empty box, 0 … 1.
+    """
+    patches = np.asarray(patches)
+    n = patches.shape[0]
+    if n == 0:
+        return np.zeros(0)
+    flat = patches.reshape(n, -1)
+    middle = flat.shape[1] // 2
+    median = np.partition(flat, middle, axis=1)[:, middle].astype(float)
+    raw = (levels.white - median) / (levels.white - levels.black)
+    base = empty_baseline(raw, groups, float(np.median(raw)))
+    return np.clip(raw - base, 0.0, 1.0)
+
+
 #: The paper around a box: a ring this wide (mm) just outside it, read at this
 #: percentile (the printed brackets, a neighbour's spill or the box's own take
 #: less than a quarter of it).
@@ -611,6 +668,23 @@ PARTIAL_SHARE = 0.6
 PARTIAL_DARK = 0.25
 #: ``own_darkness`` needs at least this many clear marks on the page.
 MIN_OWN_MARKS = 5
+#: A lighter fill is also a mark, on a grey page, when its pencil is spread over
+#: the box like the student's own fills: it covers at least half of the whole box
+#: (a faint half-fill covers at most 0.47 on simulated pages), its median pixel is
+#: at least ``FILL_FILM_SHARE`` of the student's clear-mark darkness (a half-fill's
+#: is at most 0.54 of it: half its window is paper) and its mean ``FILL_SHARE``.
+FILL_WHOLE = 0.5
+FILL_FILM_SHARE = 0.55
+FILL_SHARE = 0.5
+#: Erasure residue beside a clear mark may be darker than ``RESIDUE_MAX`` on a
+#: grey page when it is an even film — its median pixel at least ``EVEN_FILM``
+#: of its mean darkness (rubbed pencil is spread over the box; a light half-fill
+#: or a copier's remains of one gather in part of it: at most 0.79 on simulated
+#: pages) — up to ``EVEN_RESIDUE_MAX`` dark, with little pencil-dark coverage.
+EVEN_FILM = 0.85
+EVEN_RESIDUE_MAX = 0.22
+EVEN_RESIDUE_COVER = 0.35
+EVEN_RESIDUE_WHOLE = 0.25
 
 
 def own_darkness(values: Sequence[float], whole: Sequence[float]) -> float | None:
@@ -652,6 +726,7 @@ def decide(
     own: float | None = None,
     shaded: Sequence[float] | None = None,
     off_letter: Sequence[float] | None = None,
+    film: Sequence[float] | None = None,
 ) -> Reading:
     """Decide one question from its boxes' darkness.
 
@@ -694,6 +769,11 @@ def decide(
         on a black-and-white page a box with ``OFF_LETTER_MARK`` of it holds
         the fragments of a stroke, so, like a stroke, it is never empty and
         never erasure residue — it is flagged.
+    film
+        Darkness of each box's median pixel (``film_darkness``). On a grey page
+        it tells a lighter fill spread over its box (a mark, with ``own``:
+        ``FILL_*``) from a half-fill, and an even film of erasure residue beside
+        a mark (``EVEN_*``) from pencil gathered in part of the box.
     """
     v = np.asarray(values, dtype=float)
     if shaded is not None:  # measured against the paper around the box rather than the page's
@@ -702,14 +782,20 @@ def decide(
     # Without whole-box coverage, neither test can use it: no mark is called
     # partial and no residue is ruled out for it.
     full = np.ones_like(v) if whole is None else np.asarray(whole, dtype=float)
-    film = np.zeros_like(v) if whole is None else full
+    residue_whole = np.zeros_like(v) if whole is None else full
     line = np.zeros_like(v) if stroke is None else np.asarray(stroke, dtype=float)
     partial = (
         max(PARTIAL_DARK, PARTIAL_SHARE * own) if own is not None and whole is not None and not binary else float("inf")
     )
+    # the median pixel is weighed on grey pages only: a black-and-white page has no film, only black and white
+    median = None if film is None or binary else np.asarray(film, dtype=float)
+    fill_dark = (
+        max(PARTIAL_DARK, FILL_SHARE * own) if own is not None and whole is not None and median is not None else float("inf")
+    )
     marked = [
         i for i, d in enumerate(v)
         if (d >= MARKED and full[i] >= SOLID) or (d >= partial and c[i] >= PARTIAL_COVER and full[i] >= PARTIAL_WHOLE)
+        or (d >= fill_dark and full[i] >= FILL_WHOLE and median[i] >= FILL_FILM_SHARE * own)
     ]
     span = BINARY_STROKE_SPAN if binary else STROKE_SPAN
     stroked = {i for i in range(len(v)) if line[i] >= span}
@@ -725,10 +811,15 @@ def decide(
                 return BINARY_RESIDUE_MAX, BINARY_RESIDUE_COVER, BINARY_RESIDUE_WHOLE
             return RESIDUE_MAX, RESIDUE_COVER, RESIDUE_WHOLE
 
+        def even(i: int) -> bool:
+            # an even film of rubbed pencil, darker than RESIDUE_MAX allows
+            return (median is not None and whole is not None and v[i] <= EVEN_RESIDUE_MAX and median[i] >= EVEN_FILM * v[i]
+                    and c[i] <= EVEN_RESIDUE_COVER and full[i] <= EVEN_RESIDUE_WHOLE)
+
         residue = [
             i for i in middling
-            if v[i] <= min(limits(i)[0], RESIDUE_SHARE * strongest) and c[i] <= limits(i)[1] and film[i] <= limits(i)[2]
-            and i not in stroked
+            if v[i] <= RESIDUE_SHARE * strongest and i not in stroked
+            and ((v[i] <= limits(i)[0] and c[i] <= limits(i)[1] and residue_whole[i] <= limits(i)[2]) or even(i))
         ]
         unclear = [i for i in middling if i not in residue]
     else:

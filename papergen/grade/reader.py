@@ -323,6 +323,9 @@ class Measurements:
     off_letter : (N,) float64, optional
         Black away from each box's printed letter, mm² (``bubbles.off_letter_ink``),
         weighed on black-and-white pages only.
+    film : (N,) float64, optional
+        Darkness of each box's median pixel (``bubbles.film_darkness``): as dark
+        as the box's mean for an even film, lighter for pencil gathered in one part.
     shaded : (N,) float64, derived
         ``bubbles.shade`` of ``paper``, computed once per page.
     """
@@ -334,6 +337,7 @@ class Measurements:
     stroke: np.ndarray | None = None
     paper: np.ndarray | None = None
     off_letter: np.ndarray | None = None
+    film: np.ndarray | None = None
     shaded: np.ndarray | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -341,13 +345,21 @@ class Measurements:
         if self.paper is not None:
             object.__setattr__(self, "shaded", bubbles.shade(self.paper, self.levels))
 
+    def decide_lone(self, part: slice) -> str:
+        """``bubbles.decide_absent`` on one lone box (缺考, 违纪), measured against the paper around it."""
+        value = float(self.darkness[part][0])
+        if self.shaded is not None:  # a shadow band darkens the box and its surroundings alike
+            value = max(value - float(self.shaded[part][0]), 0.0)
+        return bubbles.decide_absent(value, float(self.whole[part][0]))
+
     def decide(self, part: slice, **options) -> bubbles.Reading:
         """``bubbles.decide`` on the boxes of one part of the table (an ID column, the 试卷类型 row, a question)."""
         stroke = None if self.stroke is None else self.stroke[part]
         off_letter = None if self.off_letter is None else self.off_letter[part]
         shaded = None if self.shaded is None else self.shaded[part]
+        film = None if self.film is None else self.film[part]
         return bubbles.decide(self.darkness[part], coverage=self.coverage[part], whole=self.whole[part], stroke=stroke,
-                              shaded=shaded, off_letter=off_letter, **options)
+                              shaded=shaded, off_letter=off_letter, film=film, **options)
 
 
 @dataclass(frozen=True)
@@ -411,9 +423,14 @@ def read_registered(
     measured = measure(page, table, geometry, ppm, corners=registration.corners, binary=reading.binary)
     reading.levels = (measured.levels.white, measured.levels.black, measured.levels.empty_box)
 
-    identity = decide_identity([measured.decide(column, single=True, labels=DIGITS) for column in table.id_columns], code, geometry.id_digits)
-    variant = decide_variant(measured.decide(table.variant, single=True, labels="".join(geometry.variants)), code, manifest)
-    absent = bubbles.decide_absent(float(measured.darkness[table.absent][0]), measured.whole[table.absent][0])
+    # every part of the page is weighed against this student's own clear marks, and as the page was scanned
+    own = own_marks(measured, table)
+    weigh = {"binary": reading.binary, "own": own}
+    identity = decide_identity([measured.decide(column, single=True, labels=DIGITS, **weigh) for column in table.id_columns],
+                               code, geometry.id_digits)
+    variant = decide_variant(measured.decide(table.variant, single=True, labels="".join(geometry.variants), **weigh),
+                             code, manifest)
+    absent = measured.decide_lone(table.absent)
     reading.student_id, reading.id_source, reading.variant = identity.student_id, identity.source, variant.name
     reading.absent = absent == "marked"
     reading.flags += identity.flags
@@ -422,10 +439,10 @@ def read_registered(
     if absent == "unclear":
         reading.flags.append(Flag(None, "absent-unclear", "缺考标记处有浅色痕迹，无法确定是否缺考"))
     if table.violation is not None:
-        violation = bubbles.decide_absent(float(measured.darkness[table.violation][0]), measured.whole[table.violation][0])
+        violation = measured.decide_lone(table.violation)
         reading.violation = violation == "marked"
         reading.flags += violation_flags(violation)
-    reading.questions = decide_questions(measured, table, manifest, reading.variant, binary=reading.binary)
+    reading.questions = decide_questions(measured, table, manifest, reading.variant, binary=reading.binary, own=own)
     reading.flags += question_flags(reading.questions, absent=reading.absent)
     return reading
 
@@ -594,15 +611,17 @@ def measure(
     # taps hold all but 1 % of its weight; each window keeps 2 pixels of page around its box for them).
     smooth = cv2.GaussianBlur(boxes.pixels, (5, 5), 1.0)
     paper = bubbles.local_paper(boxes.pixels, rects_px, ppm, windows=boxes)  # the windows hold each box's ring
-    pencil = bubbles.summed_area((smooth < bubbles.pencil_level(levels)).astype(np.uint8))
+    # a box in a shadow band is pencil where it is that much darker than its own paper, not than the page's
+    pencil_levels = np.repeat(bubbles.pencil_levels(paper, levels), boxes.width)
+    pencil = bubbles.summed_area((smooth < pencil_levels[None, :]).astype(np.uint8))
+    lit = bubbles.lit_evenly(bubbles.box_patches(smooth, rects_px, windows=boxes), paper)
     return Measurements(
         darkness=bubbles.darkness(means, levels, groups),
         coverage=bubbles.excess_coverage(bubbles.box_means_from(pencil, rects_px, windows=boxes), groups),
         whole=bubbles.excess_coverage(bubbles.box_means_from(pencil, rects_px, bubbles.WHOLE_INSET, windows=boxes), groups),
         levels=levels,
-        stroke=bubbles.stroke_lengths(
-            bubbles.lit_evenly(bubbles.box_patches(smooth, rects_px, windows=boxes), paper), groups, levels
-        ),
+        stroke=bubbles.stroke_lengths(lit, groups, levels),
+        film=bubbles.film_darkness(lit, groups, levels),
         paper=paper,
         # weighed on black-and-white pages only: not measured on a page known to be grey
         off_letter=None if binary is False else bubbles.off_letter_ink(
@@ -614,8 +633,15 @@ def measure(
 # -- deciding -----------------------------------------------------------------
 
 
+def own_marks(measured: Measurements, table: BoxTable) -> float | None:
+    """How dark this student's clear marks on the page's answer boxes are (``bubbles.own_darkness``)."""
+    boxes = np.r_[tuple(table.questions)] if table.questions else np.zeros(0, dtype=int)
+    return bubbles.own_darkness(measured.darkness[boxes], measured.whole[boxes])
+
+
 def decide_questions(
-    measured: Measurements, table: BoxTable, manifest: Manifest, variant: str | None, *, binary: bool = False
+    measured: Measurements, table: BoxTable, manifest: Manifest, variant: str | None, *, binary: bool = False,
+    own: float | None = None,
 ) -> list[QuestionReading]:
     """Each question on the page decided from its boxes.
 
@@ -623,12 +649,11 @@ def decide_questions(
     are its item's; without one, its section's type, and every box counts.
     ``binary``: the page was scanned black and white (``bubbles.decide``).
     Every question is also weighed against the student's own clear marks on
-    the page (``bubbles.own_darkness``): a lighter or partial fill that
-    covers its box well reads as the mark it is.
+    the page (``own``, ``own_marks`` when not given): a lighter or partial
+    fill that covers its box well reads as the mark it is.
     """
     items = manifest.variant(variant).items if variant else None
-    boxes = np.r_[tuple(table.questions)] if table.questions else np.zeros(0, dtype=int)
-    own = bubbles.own_darkness(measured.darkness[boxes], measured.whole[boxes])
+    own = own_marks(measured, table) if own is None else own
     readings = []
     for number, section, part in zip(table.numbers, table.sections, table.questions):
         item = items[number - 1] if items else None

@@ -119,12 +119,14 @@ def _compare_page(db: sqlite3.Connection, row: dict, page: PageRow, report: Accu
     if row["student_id"] != (page.student_id or ""):
         if sheet_reasons & IDENTITY_FLAGS:
             beyond = True
+            report.details.append(f"{where}: 准考证号待复核 {sorted(sheet_reasons & IDENTITY_FLAGS)}")
         else:
             silent = True
             report.details.append(f"{where}: 准考证号读成 {page.student_id}，应为 {row['student_id']}")
     if not int(row["absent"]) and row["variant"] != (page.variant or ""):
         if sheet_reasons & VARIANT_FLAGS:
             beyond = True
+            report.details.append(f"{where}: 试卷类型待复核 {sorted(sheet_reasons & VARIANT_FLAGS)}")
         else:
             silent = True
             report.details.append(f"{where}: 试卷类型读成 {page.variant}，应为 {row['variant']}")
