@@ -676,6 +676,13 @@ MIN_OWN_MARKS = 5
 FILL_WHOLE = 0.5
 FILL_FILM_SHARE = 0.55
 FILL_SHARE = 0.5
+#: A fill a copier's contrast or a light hand left patchy (less of the whole box
+#: pencil-dark) is still the student's mark when its median pixel is at least
+#: ``LEAN_FILM_SHARE`` of their clear marks — further from a half-fill's 0.54 —
+#: and it covers ``LEAN_WHOLE`` of the box and ``LEAN_COVER`` of the interior.
+LEAN_FILM_SHARE = 0.6
+LEAN_WHOLE = 0.3
+LEAN_COVER = 0.4
 #: Erasure residue beside a clear mark may be darker than ``RESIDUE_MAX`` on a
 #: grey page when it is an even film — its median pixel at least ``EVEN_FILM``
 #: of its mean darkness (rubbed pencil is spread over the box; a light half-fill
@@ -685,6 +692,11 @@ EVEN_FILM = 0.85
 EVEN_RESIDUE_MAX = 0.22
 EVEN_RESIDUE_COVER = 0.35
 EVEN_RESIDUE_WHOLE = 0.25
+#: A film of residue this dark (median pixel) is blotchy enough on a grey page to hold
+#: runs that pass for a short stroke (up to 0.73 of the diagonal); a tick stands on
+#: clean paper (median pixel at most 0.1 on simulated pages). Over such a film only
+#: a stroke of ``BINARY_STROKE_SPAN`` rules residue out.
+STROKE_ON_FILM = 0.13
 
 
 def own_darkness(values: Sequence[float], whole: Sequence[float]) -> float | None:
@@ -792,13 +804,23 @@ def decide(
     fill_dark = (
         max(PARTIAL_DARK, FILL_SHARE * own) if own is not None and whole is not None and median is not None else float("inf")
     )
+
+    def spread_fill(i: int) -> bool:
+        # lighter than MARKED, spread over the box like this student's own fills
+        return v[i] >= fill_dark and (
+            (full[i] >= FILL_WHOLE and median[i] >= FILL_FILM_SHARE * own)
+            or (full[i] >= LEAN_WHOLE and c[i] >= LEAN_COVER and median[i] >= LEAN_FILM_SHARE * own)
+        )
+
     marked = [
         i for i, d in enumerate(v)
         if (d >= MARKED and full[i] >= SOLID) or (d >= partial and c[i] >= PARTIAL_COVER and full[i] >= PARTIAL_WHOLE)
-        or (d >= fill_dark and full[i] >= FILL_WHOLE and median[i] >= FILL_FILM_SHARE * own)
+        or spread_fill(i)
     ]
     span = BINARY_STROKE_SPAN if binary else STROKE_SPAN
     stroked = {i for i in range(len(v)) if line[i] >= span}
+    # a short run over a dark film is the film's blotches; it still keeps the box from reading empty
+    on_film = {i for i in stroked if median is not None and median[i] >= STROKE_ON_FILM and line[i] < BINARY_STROKE_SPAN}
     if binary and off_letter is not None:
         stroked |= {i for i, area in enumerate(off_letter) if area >= OFF_LETTER_MARK}
     middling = [i for i, d in enumerate(v) if i not in marked and (d > EMPTY or c[i] > COVERED or i in stroked)]
@@ -818,7 +840,7 @@ def decide(
 
         residue = [
             i for i in middling
-            if v[i] <= RESIDUE_SHARE * strongest and i not in stroked
+            if v[i] <= RESIDUE_SHARE * strongest and (i not in stroked or i in on_film)
             and ((v[i] <= limits(i)[0] and c[i] <= limits(i)[1] and residue_whole[i] <= limits(i)[2]) or even(i))
         ]
         unclear = [i for i in middling if i not in residue]
