@@ -299,3 +299,70 @@ def test_on_a_black_and_white_page_a_broken_tick_beside_a_fill_is_flagged() -> N
     assert (flagged.outcome, flagged.note) == ("flagged", "uncertain:B")
     # on a grey page the same figures are not weighed (a letter there is cancelled by its label's empty boxes)
     assert decide([0.98, 0.055, 0.04, 0.005], single=False, off_letter=ink, **measured).letters == "A"
+
+
+# -- the median pixel (film_darkness) and what it decides ---------------------------------------
+
+
+def _patch(darkness: np.ndarray, white: float = 250.0) -> np.ndarray:
+    """A box window of the given darkness (0 paper … 1 ink) as grey pixels."""
+    return np.clip(white * (1.0 - darkness), 0, 255).astype(np.uint8)
+
+
+def test_film_darkness_tells_an_even_film_from_pencil_gathered_in_part_of_the_box() -> None:
+    levels = bubbles.Levels(250.0, 0.0, 0.0)
+    empty = np.zeros((20, 24))
+    film = np.full((20, 24), 0.2)  # rubbed pencil over the whole window
+    half = np.zeros((20, 24))
+    half[5:15, 2:14] = 0.8  # a half-fill: the same mean darkness (0.2), gathered in a quarter of the window
+    patches = np.stack([_patch(empty)] * 8 + [_patch(film), _patch(half)])
+    groups = np.zeros(10, dtype=int)
+    measured = bubbles.film_darkness(patches, groups, levels)
+    assert measured[:8] == pytest.approx(0.0, abs=0.01)
+    assert measured[8] == pytest.approx(0.2, abs=0.01)
+    assert measured[9] == pytest.approx(0.0, abs=0.01)  # its median pixel is paper
+
+
+def test_an_even_film_beside_a_mark_is_residue_and_a_gathered_one_is_flagged() -> None:
+    # darker than RESIDUE_MAX, too little pencil-dark coverage for a mark
+    common = dict(single=True, coverage=[1.0, 0.25, 0.0], whole=[0.9, 0.15, 0.0], stroke=[0.0] * 3)
+    even = bubbles.decide([0.8, 0.2, 0.0], film=[0.8, 0.19, 0.0], **common)
+    assert (even.outcome, even.letters, even.note) == ("answer", "A", "erasure")
+    gathered = bubbles.decide([0.8, 0.2, 0.0], film=[0.8, 0.12, 0.0], **common)
+    assert (gathered.outcome, gathered.note) == ("flagged", "uncertain:B")
+    # …never on a black-and-white page, which keeps no film
+    assert bubbles.decide([0.8, 0.2, 0.0], film=[0.8, 0.19, 0.0], binary=True, **common).outcome == "flagged"
+    # …and never as dark as half the mark beside it
+    assert bubbles.decide([0.35, 0.2, 0.0], film=[0.35, 0.2, 0.0], **common).outcome == "flagged"
+
+
+def test_a_lighter_fill_spread_like_the_students_own_is_their_mark_and_a_half_fill_is_not() -> None:
+    own = 0.5
+    spread = bubbles.decide([0.3, 0.0], single=True, coverage=[0.7, 0.0], whole=[0.55, 0.0], film=[0.3, 0.0], own=own)
+    assert (spread.outcome, spread.letters) == ("answer", "A")
+    lean = bubbles.decide([0.33, 0.0], single=True, coverage=[0.6, 0.0], whole=[0.4, 0.0], film=[0.31, 0.0], own=own)
+    assert (lean.outcome, lean.letters) == ("answer", "A")
+    # a half-fill: its median pixel at most about half the student's marks
+    half = bubbles.decide([0.3, 0.0], single=True, coverage=[0.7, 0.0], whole=[0.45, 0.0], film=[0.26, 0.0], own=own)
+    assert half.outcome == "flagged"
+    # without the student's own marks (too few on the page) only the fixed levels decide
+    assert bubbles.decide([0.3, 0.0], single=True, coverage=[0.7, 0.0], whole=[0.55, 0.0], film=[0.3, 0.0]).outcome == "flagged"
+
+
+def test_a_short_run_over_a_dark_film_does_not_rule_residue_out_but_a_tick_on_paper_does() -> None:
+    common = dict(single=True, coverage=[1.0, 0.1, 0.0], whole=[0.9, 0.05, 0.0])
+    on_film = bubbles.decide([0.8, 0.14, 0.0], stroke=[0.0, 0.55, 0.0], film=[0.8, 0.15, 0.0], **common)
+    assert (on_film.outcome, on_film.note) == ("answer", "erasure")
+    on_paper = bubbles.decide([0.8, 0.1, 0.0], stroke=[0.0, 0.55, 0.0], film=[0.8, 0.05, 0.0], **common)
+    assert on_paper.outcome == "flagged"
+    long_stroke = bubbles.decide([0.8, 0.14, 0.0], stroke=[0.0, 0.9, 0.0], film=[0.8, 0.15, 0.0], **common)
+    assert long_stroke.outcome == "flagged"
+
+
+def test_pencil_levels_fall_with_the_paper_in_a_shadow_and_never_rise() -> None:
+    levels = bubbles.Levels(250.0, 10.0, 0.0)
+    paper = np.array([240.0, 240.0, 240.0, 120.0, 250.0])
+    got = bubbles.pencil_levels(paper, levels)
+    assert got[:3] == pytest.approx([bubbles.pencil_level(levels)] * 3)
+    assert got[3] == pytest.approx(bubbles.pencil_level(levels) * 0.5)
+    assert got[4] == pytest.approx(bubbles.pencil_level(levels))  # brighter than usual: the page's level

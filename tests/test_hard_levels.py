@@ -142,3 +142,35 @@ def test_fax_truth_names_erased_doubtful_marks(exam, tmp_path):
         assert named <= doubtful
     assert any(erased) and not all(erased)  # at seed 11 two of the four pages lost some of their ticks
     assert any(ticks.values())
+
+
+def _banded_page(exam, absent_mark: bool):
+    """The clean sheet at 300 dpi with a sharp-edged shadow band (60 % light) over the 缺考 box and the
+    first rows of questions, the 缺考 box pencilled or not; measured. Returns the measurements, table and
+    the boxes under the band."""
+    manifest = read_manifest(exam)
+    geometry = manifest.sheet
+    page = sim.rasterize_sheet(exam.parent / sim.SHEET_PDF, 300)[0]
+    table = geometry.box_table(1)
+    x, y, w, h = marks.rect_to_px(table.rects[table.absent][0], geometry, 300)
+    if absent_mark:
+        marks.draw_mark(page, (x, y, w, h), "fill", np.random.default_rng(2), px_per_mm=300 / 25.4)
+    top, bottom = int(y - 60), int(y + 700)
+    page[top:bottom] = (page[top:bottom] * 0.6).astype(np.uint8)
+    registration = register(page, geometry)
+    measured = reader.measure(reader.canonical_page(page, registration, geometry, PX_PER_MM), table, geometry, PX_PER_MM)
+    under = [i for i, rect in enumerate(table.rects) if top < marks.rect_to_px(rect, geometry, 300)[1] < bottom - 40]
+    return measured, table, under
+
+
+def test_boxes_in_a_shadow_band_are_measured_against_the_paper_around_them(exam):
+    measured, table, under = _banded_page(exam, absent_mark=False)
+    assert len(under) >= 50
+    # the band darkens the boxes and their surroundings alike: the page's paper says "unclear", the ring says empty
+    assert measured.darkness[table.absent][0] > bubbles.EMPTY
+    assert bubbles.decide_absent(float(measured.darkness[table.absent][0]), 0.0) == "unclear"
+    assert measured.decide_lone(table.absent) == "empty"
+    assert (measured.darkness - measured.shaded)[under].max() <= bubbles.EMPTY
+    assert measured.coverage[under].max() <= bubbles.COVERED
+    marked, table, _ = _banded_page(exam, absent_mark=True)
+    assert marked.decide_lone(table.absent) == "marked"  # a real mark in the band is still read

@@ -18,6 +18,7 @@ from papergen.grade.reader import (
     decide_variant,
     label_groups,
     measure,
+    own_marks,
     question_flags,
     rects_to_px,
     sheet_code,
@@ -224,3 +225,14 @@ def test_accept_sheet_gives_the_page_or_the_reason_for_refusing() -> None:
 def test_sheet_code_is_none_for_no_text_or_text_that_is_not_a_sheet_code() -> None:
     assert sheet_code(None) is None and sheet_code("") is None and sheet_code("https://example.com") is None
     assert sheet_code("PG1;E=x;P=1/2;L=a4-standard") == SheetCode(exam="x", page=1, pages=2, layout="a4-standard")
+
+
+def test_own_marks_come_from_the_answer_boxes_only() -> None:
+    table = read_manifest(COMMITTED).sheet.box_table(1)
+    dark = np.zeros(len(table))
+    dark[[part.start for part in table.questions[:6]]] = [0.5, 0.6, 0.7, 0.8, 0.9, 0.9]
+    dark[[column.start for column in table.id_columns]] = 1.0  # the 准考证号 fills are not the student's pencil on answers
+    assert own_marks(_measurements(list(dark)), table) == pytest.approx(0.75)
+    dark[table.questions[5].start] = 0.0
+    dark[table.questions[4].start] = 0.0
+    assert own_marks(_measurements(list(dark)), table) is None  # too few clear marks to learn the student's hand from
