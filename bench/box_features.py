@@ -36,7 +36,7 @@ from papergen.render.build import build_exam  # noqa: E402
 from papergen.sim.cohort import answer_sheet, make_cohort  # noqa: E402
 from papergen.sim.run import HARD_LEVELS, simulate  # noqa: E402
 
-COLUMNS = ("level", "questions", "file", "part", "box", "kind", "doubt", "darkness", "shaded", "coverage", "whole",
+COLUMNS = ("level", "questions", "seed", "file", "part", "box", "kind", "doubt", "darkness", "shaded", "coverage", "whole",
            "stroke", "film", "off_letter", "own", "binary", "outcome", "letters", "reason", "note", "tone")
 
 
@@ -101,7 +101,7 @@ def rows_for_level(exam_json: Path, scans: Path, level: str, questions: int, see
                         doubt, outcome, letters, reason, note = "", "", "", "", ""
                     for k, i in enumerate(idx):
                         yield {
-                            "level": level, "questions": questions, "file": path.name, "part": name, "box": k,
+                            "level": level, "questions": questions, "seed": seed - 1000, "file": path.name, "part": name, "box": k,
                             "kind": kinds.get(k, ""), "doubt": doubt,
                             "darkness": round(float(measured.darkness[i]), 4),
                             "shaded": "" if measured.shaded is None else round(float(measured.shaded[i]), 4),
@@ -124,6 +124,7 @@ def main() -> None:
     parser.add_argument("--levels", default="hard")
     parser.add_argument("--questions", default="30")
     parser.add_argument("--sheets", type=int, default=100)
+    parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     levels = [name for level in args.levels.split(",") for name in (HARD_LEVELS if level == "hard" else (level,))]
@@ -135,10 +136,11 @@ def main() -> None:
             build_exam(exam_blueprint(questions, tmp), tmp / f"exam-{questions}")
             exam_json = tmp / f"exam-{questions}" / "exam.json"
             for level in levels:
-                scans = Path(args.keep) / f"{level}-{questions}-{args.sheets}-0"
-                if not (scans / "truth.csv").is_file():
-                    simulate(exam_json, args.sheets, scans, seed=1000, degrade=level)
-                writer.writerows(rows_for_level(exam_json, scans, level, questions, 1000))
+                for seed in range(args.seeds):  # the folders and seeds bench/accuracy.py uses
+                    scans = Path(args.keep) / f"{level}-{questions}-{args.sheets}-{seed}"
+                    if not (scans / "truth.csv").is_file():
+                        simulate(exam_json, args.sheets, scans, seed=1000 + seed, degrade=level)
+                    writer.writerows(rows_for_level(exam_json, scans, level, questions, 1000 + seed))
                 print(f"{level} {questions}: done", flush=True)
 
 

@@ -366,3 +366,23 @@ def test_pencil_levels_fall_with_the_paper_in_a_shadow_and_never_rise() -> None:
     assert got[:3] == pytest.approx([bubbles.pencil_level(levels)] * 3)
     assert got[3] == pytest.approx(bubbles.pencil_level(levels) * 0.5)
     assert got[4] == pytest.approx(bubbles.pencil_level(levels))  # brighter than usual: the page's level
+
+
+def test_on_a_grey_page_black_off_the_letter_is_pressed_pencil_never_residue() -> None:
+    # a fine tick the stroke tracer lost in a blurred photo, beside two fills: its darkest pixels reach mid-grey
+    common = dict(single=False, coverage=[1.0, 0.1, 0.0], whole=[0.9, 0.08, 0.0], stroke=[0.0] * 3)
+    tick = bubbles.decide([0.6, 0.09, 0.0], off_letter=[5.0, bubbles.OFF_LETTER_MARK, 0.0], **common)
+    assert (tick.outcome, tick.note) == ("flagged", "uncertain:B")
+    residue = bubbles.decide([0.6, 0.09, 0.0], off_letter=[5.0, 0.0, 0.0], **common)
+    assert (residue.outcome, residue.note) == ("answer", "erasure")
+    # …and alone it does not make an empty box a mark or a doubt: a neighbour's spill reaches past the letter too
+    assert bubbles.decide([0.0, 0.0], single=True, off_letter=[0.3, 0.0]).outcome == "blank"
+
+
+def test_on_a_black_and_white_page_specks_above_the_devices_noise_are_not_empty() -> None:
+    assert bubbles.decide([0.04, 0.0], single=True, binary=True).outcome == "flagged"
+    assert bubbles.decide([0.04, 0.0], single=True).outcome == "blank"  # a grey page's empty box may be that dark
+    # a run half across the box and fragments off the letter together are a tick's remains
+    half = dict(single=False, coverage=[1.0, 0.03, 0.0], whole=[0.9, 0.02, 0.0], stroke=[0.0, 0.57, 0.0], binary=True)
+    assert bubbles.decide([0.9, 0.05, 0.0], off_letter=[5.0, 0.05, 0.0], **half).outcome == "flagged"
+    assert bubbles.decide([0.9, 0.05, 0.0], off_letter=[5.0, 0.0, 0.0], **half).note == "erasure"

@@ -788,7 +788,8 @@ def decide(
         Black away from each box's printed letter, mm² (``off_letter_ink``):
         on a black-and-white page a box with ``OFF_LETTER_MARK`` of it holds
         the fragments of a stroke, so, like a stroke, it is never empty and
-        never erasure residue — it is flagged.
+        never erasure residue — it is flagged. On a grey page that much black
+        is pencil pressed hard (residue stays far lighter): never residue.
     film
         Darkness of each box's median pixel (``film_darkness``). On a grey page
         it tells a lighter fill spread over its box (a mark, with ``own``:
@@ -832,6 +833,9 @@ def decide(
     if binary and off_letter is not None:
         stroked |= {i for i, area in enumerate(off_letter) if area >= OFF_LETTER_MARK}
         stroked |= {i for i, area in enumerate(off_letter) if area >= OFF_LETTER_TRACE and line[i] >= STROKE_SPAN}
+    # On a grey page erasure residue never reaches mid-grey (darkness ≤ 0.36 on simulated pages): black away from
+    # the letter is pencil pressed, a tick's line, even where the stroke tracer lost it in a blurred photo.
+    pressed = set() if binary or off_letter is None else {i for i, area in enumerate(off_letter) if area >= OFF_LETTER_MARK}
     empty = BINARY_EMPTY if binary else EMPTY
     middling = [i for i, d in enumerate(v) if i not in marked and (d > empty or c[i] > COVERED or i in stroked)]
     if marked:
@@ -850,7 +854,7 @@ def decide(
 
         residue = [
             i for i in middling
-            if v[i] <= RESIDUE_SHARE * strongest and (i not in stroked or i in on_film)
+            if v[i] <= RESIDUE_SHARE * strongest and (i not in stroked or i in on_film) and i not in pressed
             and ((v[i] <= limits(i)[0] and c[i] <= limits(i)[1] and residue_whole[i] <= limits(i)[2]) or even(i))
         ]
         unclear = [i for i in middling if i not in residue]

@@ -321,8 +321,8 @@ class Measurements:
         Grey of the paper just around each box (``bubbles.local_paper``): a
         shadow's edge darkens a box and its surroundings alike.
     off_letter : (N,) float64, optional
-        Black away from each box's printed letter, mm² (``bubbles.off_letter_ink``),
-        weighed on black-and-white pages only.
+        Black away from each box's printed letter, mm² (``bubbles.off_letter_ink``):
+        a tick's fragments on a black-and-white page, pencil pressed hard on a grey one.
     film : (N,) float64, optional
         Darkness of each box's median pixel (``bubbles.film_darkness``): as dark
         as the box's mean for an even film, lighter for pencil gathered in one part.
@@ -420,7 +420,7 @@ def read_registered(
     if code is None:
         reading.flags.append(Flag(None, "qr-unreadable", "二维码无法识别，未能核对考试编号和组卷指纹；请确认这张答题卡是本次考试这一次组卷印的"))
 
-    measured = measure(page, table, geometry, ppm, corners=registration.corners, binary=reading.binary)
+    measured = measure(page, table, geometry, ppm, corners=registration.corners)
     reading.levels = (measured.levels.white, measured.levels.black, measured.levels.empty_box)
 
     # every part of the page is weighed against this student's own clear marks, and as the page was scanned
@@ -568,7 +568,6 @@ def measure(
     geometry: SheetGeometry,
     ppm: float = PX_PER_MM,
     corners: Sequence[int] | None = None,
-    binary: bool | None = None,
 ) -> Measurements:
     """Measure every box of ``table`` on the canonical page.
 
@@ -584,10 +583,6 @@ def measure(
         The corner squares on the page (frame order), whose ink is the sheet's
         black; None: all four (one may be covered: ``estimate_levels`` drops
         the lightest). A recovered frame names the two or three it was built from.
-    binary
-        Whether the page is black and white (``is_black_and_white``): black away
-        from the printed letter (``Measurements.off_letter``) is measured unless
-        it is known to be grey (False), as only black-and-white pages weigh it.
 
     Returns
     -------
@@ -623,8 +618,7 @@ def measure(
         stroke=bubbles.stroke_lengths(lit, groups, levels),
         film=bubbles.film_darkness(lit, groups, levels),
         paper=paper,
-        # weighed on black-and-white pages only: not measured on a page known to be grey
-        off_letter=None if binary is False else bubbles.off_letter_ink(
+        off_letter=bubbles.off_letter_ink(
             bubbles.box_patches(boxes.pixels, rects_px, (bubbles.LETTER_PLACE_INSET,) * 2, windows=boxes), levels, ppm
         ),
     )
