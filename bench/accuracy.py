@@ -11,7 +11,9 @@ exam size (``--questions``: 45 is the sample exam, 2026-mock-03; 30 and 100
 are built from the same bank, 70 % single choice) and seed it simulates sheets with `papergen simulate`, grades
 them, and compares with truth.csv. Prints per
 level: sheets, exact sheets, sheets flagged beyond the deliberate doubtful
-marks, and silent errors (wrong readings nobody was warned about), plus how
+marks, and silent errors (wrong readings nobody was warned about), the read pages
+that were grey and black-and-white (1-bit) scans with how many of each were
+flagged beyond the deliberate marks, plus how
 many deliberately doubtful marks were flagged, and how many doubtful marks a black-and-white device
 erased (``erased``: truth.csv says nothing a person could see was left of
 them; neither a silent error nor hidden).
@@ -68,7 +70,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         levels = [name for level in args.levels.split(",") for name in (HARD_LEVELS if level == "hard" else (level,))]
-        print(f"{'level':<13}{'q':>4}{'sheets':>8}{'exact':>8}{'flagged+':>10}{'silent':>8}{'(b/w lost)':>11}{'doubtful':>10}{'flagged':>9}{'erased':>8}{'s/level':>9}")
+        print(f"{'level':<13}{'q':>4}{'sheets':>8}{'exact':>8}{'flagged+':>10}{'silent':>8}{'(b/w lost)':>11}{'doubtful':>10}{'flagged':>9}{'erased':>8}{'s/level':>9}"
+              f"{'grey: pages':>13}{'flagged+':>10}{'1-bit: pages':>14}{'flagged+':>10}")
         for questions in map(int, args.questions.split(",")):
             build_exam(exam_blueprint(questions, tmp), tmp / f"exam-{questions}")
             for level in levels:
@@ -91,16 +94,25 @@ def run_level(tmp: Path, exam_json: Path, level: str, questions: int, args: argp
                      "deliberate_flagged", "erased_by_device"):
             setattr(total, name, getattr(total, name) + getattr(report, name))
         total.details += report.details
+        total.pages += report.pages
     seconds = time.perf_counter() - start
     print(
         f"{level:<13}{questions:>4}{total.sheets:>8}{total.exact:>8}{total.flagged_beyond:>10}{total.silent_errors:>8}"
         f"{total.lost_black_and_white:>11}{total.deliberate:>10}{total.deliberate_flagged:>9}{total.erased_by_device:>8}"
-        f"{seconds:>9.0f}",
+        f"{seconds:>9.0f}{_share(total.pages, False)}{_share(total.pages, True)}",
         flush=True,
     )
     if args.details:
         for line in total.details[:args.details]:
             print("   ", line)
+
+
+def _share(pages: list, black_and_white: bool) -> str:
+    """Read pages of one kind (grey or 1-bit scans) and how many were flagged beyond the deliberate marks."""
+    kind = [p for p in pages if p.black_and_white == black_and_white and p.outcome != "refused"]
+    flagged = sum(p.outcome == "flagged" for p in kind)
+    width = 14 if black_and_white else 13
+    return f"{len(kind):>{width}}{flagged:>10}"
 
 
 if __name__ == "__main__":

@@ -98,7 +98,11 @@ def rows_for_level(exam_json: Path, scans: Path, level: str, questions: int, see
                             kinds = {manifest.sheet.variants.index(student.variant): "fill"} if not student.absent else {}
                         else:
                             kinds = {int(student.student_id[int(name[2:])]): "fill"}
-                        doubt, outcome, letters, reason, note = "", "", "", "", ""
+                        labels = "".join(manifest.sheet.variants) if name == "variant" else reader.DIGITS
+                        decided_part = measured.decide(part, single=True, labels=labels, binary=reading.binary, own=own)
+                        doubt = ""
+                        outcome, letters, reason, note = (decided_part.outcome, decided_part.letters, decided_part.reason,
+                                                          decided_part.note)
                     for k, i in enumerate(idx):
                         yield {
                             "level": level, "questions": questions, "seed": seed - 1000, "file": path.name, "part": name, "box": k,

@@ -41,6 +41,7 @@ class PageOutcome:
     outcome: str  # exact | flagged (read, with flags beyond the deliberate ones) | refused (not read) | silent
     wrong: int = 0  # answers read wrong without a flag (deliberately doubtful marks decided included)
     status: str = "read"  # the page's status in the store (rejected | not-a-sheet | … when refused)
+    black_and_white: bool = False  # read from a black-and-white (1-bit) scan
 
 
 @dataclass
@@ -178,4 +179,4 @@ def _compare_page(db: sqlite3.Connection, row: dict, page: PageRow, report: Accu
     report.flagged_beyond += beyond and not silent
     report.exact += not silent and not beyond
     outcome = "silent" if silent else "flagged" if beyond else "exact"
-    report.pages.append(PageOutcome(row["file"], int(row["page"]), outcome, wrong))
+    report.pages.append(PageOutcome(row["file"], int(row["page"]), outcome, wrong, black_and_white=page.black_and_white))
