@@ -442,9 +442,10 @@ def off_letter_ink(patches: np.ndarray, levels: Levels, px_per_mm: float) -> np.
 
     Parameters
     ----------
-    patches : (N, h, w) uint8
+    patches : (N, h, w) uint8 or float
         ``box_patches`` with ``LETTER_PLACE_INSET`` on both sides (the raw
-        page, not smoothed: on a 1-bit page a fragment is a pixel or two).
+        page, not smoothed: on a 1-bit page a fragment is a pixel or two),
+        ``lit_evenly`` where a shadow darkens the paper.
     levels
         The sheet's paper white and ink black; black is darker than their middle.
     px_per_mm
@@ -684,6 +685,8 @@ MIN_OWN_MARKS = 5
 FILL_WHOLE = 0.5
 FILL_FILM_SHARE = 0.55
 FILL_SHARE = 0.5
+#: …and never lighter than this (the spread and the median pixel, not the mean, tell it from a half-fill).
+FILL_DARK = 0.2
 #: A fill a copier's contrast or a light hand left patchy (less of the whole box
 #: pencil-dark) is still the student's mark when its median pixel is at least
 #: ``LEAN_FILM_SHARE`` of their clear marks — further from a half-fill's 0.54 —
@@ -811,7 +814,7 @@ def decide(
     # the median pixel is weighed on grey pages only: a black-and-white page has no film, only black and white
     median = None if film is None or binary else np.asarray(film, dtype=float)
     fill_dark = (
-        max(PARTIAL_DARK, FILL_SHARE * own) if own is not None and whole is not None and median is not None else float("inf")
+        max(FILL_DARK, FILL_SHARE * own) if own is not None and whole is not None and median is not None else float("inf")
     )
 
     def spread_fill(i: int) -> bool:

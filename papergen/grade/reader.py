@@ -618,9 +618,10 @@ def measure(
         stroke=bubbles.stroke_lengths(lit, groups, levels),
         film=bubbles.film_darkness(lit, groups, levels),
         paper=paper,
-        off_letter=bubbles.off_letter_ink(
-            bubbles.box_patches(boxes.pixels, rects_px, (bubbles.LETTER_PLACE_INSET,) * 2, windows=boxes), levels, ppm
-        ),
+        # lit evenly: in a phone photo's shadow band the paper itself is darker than mid-grey
+        off_letter=bubbles.off_letter_ink(bubbles.lit_evenly(
+            bubbles.box_patches(boxes.pixels, rects_px, (bubbles.LETTER_PLACE_INSET,) * 2, windows=boxes), paper
+        ), levels, ppm),
     )
 
 
