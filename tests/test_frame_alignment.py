@@ -207,3 +207,20 @@ def test_right_frames_pass_at_every_degrade_level(manifest, level, tmp_path: Pat
         assert alignment.numbered == 1.0, path.name
         assert is_aligned(alignment, binary=reader.is_black_and_white(gray)), (path.name, alignment.outlined)
         assert all(r.reason != "frame-misaligned" for r in reader.read_sheets(gray, manifest)), path.name
+
+
+def test_two_frames_agree_on_the_qr_code_only_within_a_few_millimetres():
+    from papergen.grade.registration import QR_AGREE_MM, _same_qr_place
+
+    geometry = read_manifest(ROOT / "scans" / "2026-mock-03" / "exam.json").sheet
+    scale = np.diag([4.7, 4.7, 1.0])  # frame mm → image pixels, a half-size decode of a 300 dpi scan
+
+    def shifted(mm: float) -> np.ndarray:
+        return np.array([[1.0, 0, mm * 4.7], [0, 1.0, 0], [0, 0, 1.0]]) @ scale
+
+    assert _same_qr_place(scale, shifted(1.5), geometry)
+    assert not _same_qr_place(scale, shifted(QR_AGREE_MM + 1.0), geometry)
+    # a frame turned half a degree about the page's corner moves the code (≈ 150 mm away) by about a millimetre
+    turn = np.deg2rad(0.5)
+    rotated = np.array([[np.cos(turn), -np.sin(turn), 0], [np.sin(turn), np.cos(turn), 0], [0, 0, 1.0]])
+    assert _same_qr_place(scale, scale @ rotated, geometry)

@@ -432,12 +432,33 @@ def _register_at(gray: np.ndarray, geometry: SheetGeometry, width: int) -> Regis
     for used, homography in readings:
         text = _decode_at(gray, homography, geometry)
         if text is not None:
+            if used == 3:
+                # A phone photo's code may read only through a frame a little off (three squares, the fourth
+                # completed as if the page were flat): a frame of all four squares that puts the code in the
+                # same place is the page's frame, confirmed by that code.
+                four = next((h for u, h in readings if u == 4 and _same_qr_place(h, homography, geometry)), None)
+                if four is not None:
+                    return Registration(four, 4, _rotation(four), text)
             return Registration(homography, used, _rotation(homography), text)
     # No quick read: take the best-fitting frame, orient it by where the
     # QR-like ink is, and try harder to read the code there.
     options = readings[:2] if len(readings) > 1 and readings[1][0] == readings[0][0] else readings[:1]
     used, homography = max(options, key=lambda item: _qr_likeness(gray, item[1], geometry))
     return Registration(homography, used, _rotation(homography), _decode_at(gray, homography, geometry, thorough=True))
+
+
+#: Two frames put the QR code in the same place when its corners lie this close (mm of the sheet).
+QR_AGREE_MM = 2.5
+
+
+def _same_qr_place(first: np.ndarray, second: np.ndarray, geometry: SheetGeometry) -> bool:
+    """Whether two frames (homographies, frame mm → image pixels) put the QR code's corners within ``QR_AGREE_MM``."""
+    x, y, w, h = geometry.header.qr
+    corners = np.array([[x, y, 1.0], [x + w, y, 1.0], [x + w, y + h, 1.0], [x, y + h, 1.0]])
+    a, b = corners @ first.T, corners @ second.T
+    a, b = a[:, :2] / a[:, 2:], b[:, :2] / b[:, 2:]
+    mm = np.linalg.norm(a[1] - a[0]) / w  # image pixels per mm along the code's top edge
+    return bool(np.linalg.norm(a - b, axis=1).max() <= QR_AGREE_MM * mm)
 
 
 def _rotation(homography: np.ndarray) -> int:
