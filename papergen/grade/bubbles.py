@@ -799,20 +799,23 @@ def decide(
         ``FILL_*``) from a half-fill, and an even film of erasure residue beside
         a mark (``EVEN_*``) from pencil gathered in part of the box.
     """
-    v = np.asarray(values, dtype=float)
+    # Plain floats: a question has a handful of boxes, and a page calls this a hundred times or more.
+    v = _floats(values)
+    n = len(v)
     if shaded is not None:  # measured against the paper around the box rather than the page's
-        v = np.clip(v - np.asarray(shaded, dtype=float), 0.0, 1.0)
-    c = np.zeros_like(v) if coverage is None else np.asarray(coverage, dtype=float)
+        v = [min(max(d - s, 0.0), 1.0) for d, s in zip(v, _floats(shaded))]
+    c = [0.0] * n if coverage is None else _floats(coverage)
     # Without whole-box coverage, neither test can use it: no mark is called
     # partial and no residue is ruled out for it.
-    full = np.ones_like(v) if whole is None else np.asarray(whole, dtype=float)
-    residue_whole = np.zeros_like(v) if whole is None else full
-    line = np.zeros_like(v) if stroke is None else np.asarray(stroke, dtype=float)
+    full = [1.0] * n if whole is None else _floats(whole)
+    residue_whole = [0.0] * n if whole is None else full
+    line = [0.0] * n if stroke is None else _floats(stroke)
+    off = None if off_letter is None else _floats(off_letter)
     partial = (
         max(PARTIAL_DARK, PARTIAL_SHARE * own) if own is not None and whole is not None and not binary else float("inf")
     )
     # the median pixel is weighed on grey pages only: a black-and-white page has no film, only black and white
-    median = None if film is None or binary else np.asarray(film, dtype=float)
+    median = None if film is None or binary else _floats(film)
     fill_dark = (
         max(FILL_DARK, FILL_SHARE * own) if own is not None and whole is not None and median is not None else float("inf")
     )
@@ -830,19 +833,19 @@ def decide(
         or spread_fill(i)
     ]
     span = BINARY_STROKE_SPAN if binary else STROKE_SPAN
-    stroked = {i for i in range(len(v)) if line[i] >= span}
+    stroked = {i for i in range(n) if line[i] >= span}
     # a short run over a dark film is the film's blotches; it still keeps the box from reading empty
     on_film = {i for i in stroked if median is not None and median[i] >= STROKE_ON_FILM and line[i] < BINARY_STROKE_SPAN}
-    if binary and off_letter is not None:
-        stroked |= {i for i, area in enumerate(off_letter) if area >= OFF_LETTER_MARK}
-        stroked |= {i for i, area in enumerate(off_letter) if area >= OFF_LETTER_TRACE and line[i] >= STROKE_SPAN}
+    if binary and off is not None:
+        stroked |= {i for i, area in enumerate(off) if area >= OFF_LETTER_MARK}
+        stroked |= {i for i, area in enumerate(off) if area >= OFF_LETTER_TRACE and line[i] >= STROKE_SPAN}
     # On a grey page erasure residue never reaches mid-grey (darkness ≤ 0.36 on simulated pages): black away from
     # the letter is pencil pressed, a tick's line, even where the stroke tracer lost it in a blurred photo.
-    pressed = set() if binary or off_letter is None else {i for i, area in enumerate(off_letter) if area >= OFF_LETTER_MARK}
+    pressed = set() if binary or off is None else {i for i, area in enumerate(off) if area >= OFF_LETTER_MARK}
     empty = BINARY_EMPTY if binary else EMPTY
     middling = [i for i, d in enumerate(v) if i not in marked and (d > empty or c[i] > COVERED or i in stroked)]
     if marked:
-        strongest = float(v[marked].min())
+        strongest = min(v[i] for i in marked)
         def limits(i: int) -> tuple[float, float, float]:
             # black specks on a black-and-white page (its darkness made of pencil-dark pixels), not a grey film
             specks = binary and c[i] > FILM_SHARE * v[i]
@@ -863,9 +866,9 @@ def decide(
         unclear = [i for i in middling if i not in residue]
     else:
         residue, unclear = [], middling
-    gap_low = float(min((abs(d - EMPTY) for d in v), default=1.0))
-    gap_high = float(min((abs(d - MARKED) for d in v), default=1.0))
-    confidence = float(np.clip(min(gap_low, gap_high) / (MARKED - EMPTY) * 2, 0, 1))
+    gap_low = min((abs(d - EMPTY) for d in v), default=1.0)
+    gap_high = min((abs(d - MARKED) for d in v), default=1.0)
+    confidence = min(max(min(gap_low, gap_high) / (MARKED - EMPTY) * 2, 0.0), 1.0)
     if unclear:
         which = "".join(labels[i] for i in unclear)
         return Reading("flagged", "", "faint", confidence, note=f"uncertain:{which}")
@@ -876,6 +879,13 @@ def decide(
     if not marked:
         return Reading("blank", "", "", confidence)
     return Reading("answer", "".join(labels[i] for i in marked), "", confidence, note="erasure" if residue else "")
+
+
+def _floats(values: Sequence[float] | np.ndarray) -> list[float]:
+    """Python floats of a question's few measurements (``tolist`` for an array)."""
+    if isinstance(values, list):  # already plain (``reader.Measurements.decide``); never changed here
+        return values
+    return values.astype(float).tolist() if isinstance(values, np.ndarray) else [float(x) for x in values]
 
 
 def decide_absent(value: float, whole: float) -> str:

@@ -339,11 +339,16 @@ class Measurements:
     off_letter: np.ndarray | None = None
     film: np.ndarray | None = None
     shaded: np.ndarray | None = field(init=False, default=None, repr=False)
+    _lists: dict = field(init=False, default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # once per page: shade compares every box's paper with the page's median, and decide runs per question
         if self.paper is not None:
             object.__setattr__(self, "shaded", bubbles.shade(self.paper, self.levels))
+        # …and each decision reads a few boxes: plain lists slice far cheaper than arrays convert
+        for name in ("darkness", "coverage", "whole", "stroke", "off_letter", "shaded", "film"):
+            values = getattr(self, name)
+            self._lists[name] = None if values is None else np.asarray(values, dtype=float).tolist()
 
     def decide_lone(self, part: slice) -> str:
         """``bubbles.decide_absent`` on one lone box (缺考, 违纪), measured against the paper around it."""
@@ -354,12 +359,8 @@ class Measurements:
 
     def decide(self, part: slice, **options) -> bubbles.Reading:
         """``bubbles.decide`` on the boxes of one part of the table (an ID column, the 试卷类型 row, a question)."""
-        stroke = None if self.stroke is None else self.stroke[part]
-        off_letter = None if self.off_letter is None else self.off_letter[part]
-        shaded = None if self.shaded is None else self.shaded[part]
-        film = None if self.film is None else self.film[part]
-        return bubbles.decide(self.darkness[part], coverage=self.coverage[part], whole=self.whole[part], stroke=stroke,
-                              shaded=shaded, off_letter=off_letter, film=film, **options)
+        lists = {name: None if values is None else values[part] for name, values in self._lists.items()}
+        return bubbles.decide(lists.pop("darkness"), **lists, **options)
 
 
 @dataclass(frozen=True)
