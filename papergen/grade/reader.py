@@ -277,7 +277,7 @@ def uncoded_sheet(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) 
     binary = is_black_and_white(gray)
     for hypothesis in hypotheses(gray, geometry, DETECT_WIDTH)[:UNCODED_HYPOTHESES]:
         registration = Registration(hypothesis.homography, len(hypothesis.corners), 0, corners=hypothesis.corners)
-        page = canonical_page(gray, registration, geometry, ppm)
+        page = sample_page(gray, registration, geometry, ppm)  # only the windows the alignment check looks at
         for number in range(1, geometry.pages + 1):
             table = geometry.box_table(number)
             if is_aligned(frame_alignment(page, table.rects, geometry, ppm, number), binary=binary):
