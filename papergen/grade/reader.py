@@ -457,7 +457,12 @@ def sample_page(gray: np.ndarray, registration: Registration, geometry: SheetGeo
     gray : (H, W) uint8
         The scanned page.
     """
-    return CanonicalSample.of_scan(gray, page_to_image(registration, geometry, ppm), page_shape(geometry, ppm), kernel=int(12 * ppm))
+    # the fiducial search's quarter-size scan, when it is of this very image (two halvings of ``gray``)
+    quarter = registration.quarter
+    if quarter is not None and quarter.shape != ((gray.shape[0] + 3) // 4, (gray.shape[1] + 3) // 4):
+        quarter = None
+    return CanonicalSample.of_scan(gray, page_to_image(registration, geometry, ppm), page_shape(geometry, ppm),
+                                   kernel=int(12 * ppm), quarter=quarter)
 
 
 # -- QR acceptance ----------------------------------------------------------
