@@ -512,12 +512,13 @@ def stroke_lengths(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> n
     # One sort by label serves every group (as in ``empty_baseline``).
     order = np.argsort(groups, kind="stable")
     labels, starts, counts = np.unique(groups[order], return_index=True, return_counts=True)
+    every_brightness = patches.reshape(n, -1).mean(axis=1)
     for label, start, size in zip(labels, starts, counts):
         if label < 0 or size < MIN_GROUP:
             continue
         members = order[start : start + size]
         # the label's empty box from its brighter half: on a short exam most of one letter's boxes may be marked
-        brightness = patches[members].reshape(size, -1).mean(axis=1)
+        brightness = every_brightness[members]
         empty = members[brightness >= _median(brightness)]
         template = _median_first_axis(patches[empty]).astype(np.float32)
         excess[members] = (template - patches[members]) / (levels.white - levels.black)
