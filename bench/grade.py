@@ -117,6 +117,8 @@ STAGES = [
     ("  page windows sampled from the scan (sample_page)", "reader.py", "sample_page"),
     ("  alignment check (frame_alignment)", "alignment.py", "frame_alignment"),
     ("  measuring (measure)", "reader.py", "measure"),
+    ("    of which paper rings (local_paper)", "bubbles.py", "local_paper"),
+    ("    of which stroke tracing (stroke_lengths)", "bubbles.py", "stroke_lengths"),
     ("  deciding (decide_questions)", "reader.py", "decide_questions"),
     ("reading the page (read_sheets: registration + the above)", "reader.py", "read_sheets"),
     ("store write in the parent (write_page)", "store.py", "write_page"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -386,3 +387,73 @@ def test_on_a_black_and_white_page_specks_above_the_devices_noise_are_not_empty(
     half = dict(single=False, coverage=[1.0, 0.03, 0.0], whole=[0.9, 0.02, 0.0], stroke=[0.0, 0.57, 0.0], binary=True)
     assert bubbles.decide([0.9, 0.05, 0.0], off_letter=[5.0, 0.05, 0.0], **half).outcome == "flagged"
     assert bubbles.decide([0.9, 0.05, 0.0], off_letter=[5.0, 0.0, 0.0], **half).note == "erasure"
+
+
+@pytest.mark.parametrize("count", [1, 2, 9, 10, 45, 660, 661])
+def test_the_stroke_tracers_medians_are_numpys(count) -> None:
+    """``stroke_lengths`` takes its medians by sorting or one partition: the very numbers (and dtype) of ``np.median``."""
+    rng = np.random.default_rng(count)
+    for dtype in (np.float32, np.float64):
+        values = (rng.random(count) * 255).astype(dtype)
+        assert bubbles._median(values) == np.median(values) and np.asarray(bubbles._median(values)).dtype == dtype
+        stack = (rng.random((count, 6, 5)) * 255).astype(dtype)
+        assert np.array_equal(bubbles._median_first_axis(stack), np.median(stack, axis=0))
+        assert bubbles._median_first_axis(stack).dtype == np.median(stack, axis=0).dtype
+        rows = (rng.random((7, count)) * 2 - 1).astype(dtype)
+        assert np.array_equal(bubbles._median_rows(rows), np.median(rows, axis=1))
+        assert bubbles._median_rows(rows).dtype == np.median(rows, axis=1).dtype
+
+
+def test_percentile_rows_of_grey_pixels_is_numpys() -> None:
+    rng = np.random.default_rng(5)
+    for count in (1, 2, 7, 610):
+        values = rng.integers(0, 256, (40, count)).astype(np.uint8)
+        assert np.allclose(bubbles._percentile_rows(values, 75), np.percentile(values, 75, axis=1), rtol=0, atol=1e-12)
+
+
+def _strokes_traced_on_every_box(patches, groups, levels):
+    """``stroke_lengths`` as first written: every box traced, np.median, each run's peak by np.maximum.at."""
+    n, h, w = patches.shape
+    result, excess = np.zeros(n), np.zeros((n, h, w), np.float32)
+    for label in np.unique(groups):
+        members = np.flatnonzero(groups == label)
+        if label < 0 or len(members) < bubbles.MIN_GROUP:
+            continue
+        brightness = patches[members].reshape(len(members), -1).mean(axis=1)
+        template = np.median(patches[members[brightness >= np.median(brightness)]], axis=0).astype(np.float32)
+        excess[members] = (template - patches[members]) / (levels.white - levels.black)
+    above = excess - np.maximum(np.median(excess.reshape(n, -1), axis=1), 0.0)[:, None, None]
+    canvas = np.zeros((n, h + 1, w + 1), np.float32)
+    canvas[:, :h, :w] = above
+    canvas = canvas.reshape(n * (h + 1), w + 1)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((canvas > bubbles.STROKE_TRACE).astype(np.uint8), connectivity=8)
+    peak = np.zeros(count, np.float32)
+    np.maximum.at(peak, labels.ravel(), canvas.ravel())
+    left, top, width, height, area = stats[1:count].T
+    box, top = top // (h + 1), top % (h + 1)
+    crossing = ((left == 0) & (width >= w) & (height < h)) | ((top == 0) & (height >= h) & (width < w / 3))
+    spread = (width >= bubbles.STROKE_EXTENT * w) & (height >= bubbles.STROKE_EXTENT * h)
+    stroke = (area <= bubbles.STROKE_THICK * (width + height)) & ~crossing & spread & (peak[1:count] > bubbles.STROKE_LEVEL)
+    np.maximum.at(result, box[stroke], np.hypot(width, height)[stroke] / float(np.hypot(w, h)))
+    return result
+
+
+def test_stroke_lengths_traces_only_boxes_that_can_hold_a_stroke_and_loses_none() -> None:
+    """Boxes with no pixel reaching ``STROKE_LEVEL`` are not traced: every length is the one tracing every box gives."""
+    rng = np.random.default_rng(8)
+    n, h, w = 120, 18, 24
+    patches = rng.normal(235, 6, (n, h, w)).clip(0, 255).astype(np.float32)
+    patches[:, 8:10, 6:18] -= 60  # the printed letter
+    for k in range(0, n - 2, 7):  # a tick in some boxes, a faint one in others, a fill, a crease
+        rr = np.arange(3, 16)
+        patches[k, rr, 4 + rr] -= 90 if k % 2 else 25
+        patches[k + 1, 3:15, 4:20] -= 120 * (k % 3 == 0)
+        patches[k + 2, 9, :] -= 50
+    groups = np.repeat(np.arange(10, 14), n // 4)
+    groups[:6] = -1
+    levels = Levels(240.0, 20.0, 0.0)
+    expected = _strokes_traced_on_every_box(patches, groups, levels)
+    assert np.count_nonzero(expected) >= 5
+    assert np.array_equal(bubbles.stroke_lengths(patches, groups, levels), expected)
+    blank = np.full((n, h, w), 235, np.float32)
+    assert np.array_equal(bubbles.stroke_lengths(blank, groups, levels), np.zeros(n))

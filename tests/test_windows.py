@@ -4,6 +4,7 @@ measured on the whole canonical page."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import cv2
@@ -105,7 +106,8 @@ def test_black_and_white_test_is_unchanged_by_counting_a_histogram() -> None:
     rng = np.random.default_rng(4)
     grey = rng.normal(200, 40, (400, 300)).clip(0, 255).astype(np.uint8)
     bw = np.where(rng.random((400, 300)) < 0.1, 0, 255).astype(np.uint8)
-    assert not is_black_and_white(grey) and is_black_and_white(bw)
+    # a Python bool: `measure` skips the black-and-white-only measure when `binary is False`
+    assert is_black_and_white(grey) is False and is_black_and_white(bw) is True
 
 
 def test_fiducial_centres_are_found_at_full_resolution() -> None:
@@ -134,3 +136,39 @@ def test_jpeg_size_is_read_from_the_frame_header() -> None:
         assert _jpeg_frame_size(data.getvalue()) == size
     assert _jpeg_frame_size(b"\xff\xd8\xff\xda\x00\x08") is None
     assert _jpeg_frame_size(b"\xff\xd8not a marker") is None
+
+
+def test_registrations_quarter_size_scan_gives_the_same_sample(manifest, scanned) -> None:
+    """The fiducial search's two pyramid halvings of the scan serve the reader's lighting estimate:
+    the very image ``of_scan`` would make itself, so every window and the grid are unchanged."""
+    gray, registration = scanned
+    assert registration.quarter is not None and registration.quarter.shape == ((gray.shape[0] + 3) // 4, (gray.shape[1] + 3) // 4)
+    geometry = manifest.sheet
+    rects_px = reader.rects_to_px(geometry.box_table(1).rects, geometry, reader.PX_PER_MM)
+    shared = reader.sample_page(gray, registration, geometry, reader.PX_PER_MM)
+    own = reader.sample_page(gray, dataclasses.replace(registration, quarter=None), geometry, reader.PX_PER_MM)
+    assert np.array_equal(shared.grid, own.grid)
+    assert np.array_equal(shared.windows(rects_px).pixels, own.windows(rects_px).pixels)
+    # a quarter of another image (a copier's 2-up page painted out) is never taken for this one's
+    other = dataclasses.replace(registration, quarter=registration.quarter[:-1])
+    assert np.array_equal(reader.sample_page(gray, other, geometry, reader.PX_PER_MM).grid, own.grid)
+
+
+def test_patches_gathered_from_windows_are_the_pages_pixels(manifest, scanned) -> None:
+    """``gather_patches`` takes each patch as a view of its window (no per-pixel indices): the same pixels
+    as indexing the canonical page, and as indexing the window strip pixel by pixel."""
+    gray, registration = scanned
+    geometry = manifest.sheet
+    rects_px = reader.rects_to_px(geometry.box_table(1).rects, geometry, reader.PX_PER_MM)
+    page = reader.canonical_page(gray, registration, geometry, reader.PX_PER_MM)
+    windows = CanonicalSample.of_page(page).windows(rects_px)
+    x0 = np.round(rects_px[:, 0]).astype(int) - 3
+    y0 = np.round(rects_px[:, 1]).astype(int) - 2
+    size = (int(rects_px[:, 3].min()) + 4, int(rects_px[:, 2].min()) + 6)
+    expected = np.stack([page[y : y + size[0], x : x + size[1]] for x, y in zip(x0, y0)])
+    assert np.array_equal(bubbles.gather_patches(windows.pixels, x0, y0, size, windows=windows), expected)
+    assert np.array_equal(bubbles.gather_patches(page, x0, y0, size), expected)
+    # a patch reaching past its window's edge: the pixel-by-pixel path, the same pixels as before
+    rows, cols = windows.locate(y0[:, None] + np.arange(size[0]), x0[:, None] - 10 + np.arange(size[1]))
+    beyond = windows.pixels[rows[:, :, None], cols[:, None, :]]
+    assert np.array_equal(bubbles.gather_patches(windows.pixels, x0 - 10, y0, size, windows=windows), beyond)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from papergen.grade.bubbles import gather_patches
 from papergen.grade.windows import CanonicalSample, Windows
 from papergen.sheet.layout import Rect, SheetGeometry
 
@@ -143,10 +144,8 @@ def ink_shares(sample: CanonicalSample, zones_px: np.ndarray) -> np.ndarray:
         return np.empty(0)
     windows = sample.windows(zones_px)
     w, h = max(1, int(round(zones_px[0, 2]))), max(1, int(round(zones_px[0, 3])))
-    rows = np.round(zones_px[:, 1]).astype(int)[:, None, None] + np.arange(h)[None, :, None]
-    cols = np.round(zones_px[:, 0]).astype(int)[:, None, None] + np.arange(w)[None, None, :]
-    rows, cols = windows.locate(rows, cols)
-    return (windows.pixels[rows, cols] < INK_BELOW).mean(axis=(1, 2))
+    zones = gather_patches(windows.pixels, np.round(zones_px[:, 0]).astype(int), np.round(zones_px[:, 1]).astype(int), (h, w), windows)
+    return (zones < INK_BELOW).mean(axis=(1, 2))
 
 
 @functools.lru_cache(maxsize=16)

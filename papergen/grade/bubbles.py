@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from papergen.bank.model import LETTERS
 from papergen.grade.windows import Windows
@@ -369,10 +370,20 @@ def gather_patches(
     (N, h, w), ``page``'s dtype
     """
     h, w = size
-    rows = y0[:, None] + np.arange(h)
-    cols = x0[:, None] + np.arange(w)
-    if windows is not None:  # the same pixels, where their windows hold them
-        rows, cols = windows.locate(rows, cols)
+    y0, x0 = np.asarray(y0), np.asarray(x0)
+    if windows is None:
+        # each patch is one element of the page's view as every (h, w) window: one copy, no per-pixel indices
+        return sliding_window_view(page, (h, w))[y0, x0]
+    # the same pixels, where their windows hold them: window k's pixels are page[:, k·tw:(k+1)·tw]
+    rows, cols = windows.locate(y0, x0)
+    n, tw = len(windows.origins), windows.width
+    offsets = cols - np.arange(n) * tw
+    th = page.shape[0]
+    if n == len(y0) and np.all((rows >= 0) & (rows <= th - h) & (offsets >= 0) & (offsets <= tw - w)):
+        stacked = page.reshape(th, n, tw)  # a view: (row, window, column)
+        return sliding_window_view(stacked, (h, w), axis=(0, 2))[rows, np.arange(n), offsets]
+    # a patch reaching beyond its own window (not one the reader asks for): pixel by pixel
+    rows, cols = rows[:, None] + np.arange(h), cols[:, None] + np.arange(w)
     return page[rows[:, :, None], cols[:, None, :]]
 
 
@@ -530,36 +541,45 @@ def stroke_lengths(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> n
     n, h, w = patches.shape
     result = np.zeros(n)
     excess = np.zeros((n, h, w), dtype=np.float32)
-    for label in np.unique(groups):
-        members = np.flatnonzero(groups == label)
-        if label < 0 or len(members) < MIN_GROUP:
+    # One sort by label serves every group (as in ``empty_baseline``).
+    order = np.argsort(groups, kind="stable")
+    labels, starts, counts = np.unique(groups[order], return_index=True, return_counts=True)
+    every_brightness = patches.reshape(n, -1).mean(axis=1)
+    for label, start, size in zip(labels, starts, counts):
+        if label < 0 or size < MIN_GROUP:
             continue
+        members = order[start : start + size]
         # the label's empty box from its brighter half: on a short exam most of one letter's boxes may be marked
-        brightness = patches[members].reshape(len(members), -1).mean(axis=1)
-        empty = members[brightness >= np.median(brightness)]
-        template = np.median(patches[empty], axis=0).astype(np.float32)
+        brightness = every_brightness[members]
+        empty = members[brightness >= _median(brightness)]
+        template = _median_first_axis(patches[empty]).astype(np.float32)
         excess[members] = (template - patches[members]) / (levels.white - levels.black)
     # against the box's own paper: a film of erasure residue raises the whole window, a stroke stands above it
-    paper = np.maximum(np.median(excess.reshape(n, -1), axis=1), 0.0)
+    paper = np.maximum(_median_rows(excess.reshape(n, -1)), 0.0)
     above = excess - paper[:, None, None]
-    # one labelling pass for every box: the windows side by side, one blank pixel apart. Runs are traced
+    # Only a box with a pixel reaching ``STROKE_LEVEL`` can hold a stroke: the others keep 0 and are not traced.
+    reaching = np.flatnonzero(above.reshape(n, -1).max(axis=1, initial=0.0) > STROKE_LEVEL)
+    if not len(reaching):
+        return result
+    # one labelling pass for every such box: the windows side by side, one blank pixel apart. Runs are traced
     # at ``STROKE_TRACE`` (a light stroke's darkness dips along it) and kept where they reach ``STROKE_LEVEL``.
-    canvas = np.zeros((n, h + 1, w + 1), dtype=np.float32)
-    canvas[:, :h, :w] = above
-    canvas = canvas.reshape(n * (h + 1), w + 1)
+    canvas = np.zeros((len(reaching), h + 1, w + 1), dtype=np.float32)
+    canvas[:, :h, :w] = above[reaching]
+    canvas = canvas.reshape(len(reaching) * (h + 1), w + 1)
     count, labels, stats, _ = cv2.connectedComponentsWithStats((canvas > STROKE_TRACE).astype(np.uint8), connectivity=8)
-    peak = np.zeros(count, dtype=np.float32)
-    np.maximum.at(peak, labels.ravel(), canvas.ravel())
+    # the runs holding a pixel above ``STROKE_LEVEL`` (background pixels never exceed ``STROKE_TRACE``)
+    peaked = np.zeros(count, dtype=bool)
+    peaked[labels[canvas > STROKE_LEVEL]] = True
     left, top, width, height, area = stats[1:count].T
-    box = top // (h + 1)
-    top = top - box * (h + 1)
+    box = reaching[top // (h + 1)]
+    top = top % (h + 1)
     length = np.hypot(width, height)
     # a line across the whole window (a crease, a printed rule), not a tick that runs top to bottom
     crossing = ((left == 0) & (width >= w) & (height < h)) | ((top == 0) & (height >= h) & (width < w / 3))
     # a tick spreads both ways; a crease's broken run is flat (or, down the page, narrow)
     spread = (width >= STROKE_EXTENT * w) & (height >= STROKE_EXTENT * h)
     # thickness as area over the run's width plus height: about its path length for a tick's two legs
-    stroke = (area <= STROKE_THICK * (width + height)) & ~crossing & spread & (peak[1:count] > STROKE_LEVEL)
+    stroke = (area <= STROKE_THICK * (width + height)) & ~crossing & spread & peaked[1:count]
     np.maximum.at(result, box[stroke], length[stroke] / float(np.hypot(w, h)))
     return result
 
@@ -596,6 +616,37 @@ def film_darkness(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> np
     raw = (levels.white - median) / (levels.white - levels.black)
     base = empty_baseline(raw, groups, float(np.median(raw)))
     return np.clip(raw - base, 0.0, 1.0)
+
+
+def _median(values: np.ndarray) -> float:
+    """``np.median`` of a short 1-D array, by sorting: the same number without its per-call overhead."""
+    ranked = np.sort(values)
+    middle = len(ranked) // 2
+    return ranked[middle] if len(ranked) % 2 else (ranked[middle - 1] + ranked[middle]) / 2.0
+
+
+def _median_first_axis(stack: np.ndarray) -> np.ndarray:
+    """``np.median(stack, axis=0)`` for a few dozen images: sorted along the stack, its middle (same numbers and dtype)."""
+    ranked = np.sort(stack, axis=0)
+    middle = len(ranked) // 2
+    if len(ranked) % 2:
+        return ranked[middle]
+    return (ranked[middle - 1] + ranked[middle]) / ranked.dtype.type(2)
+
+
+def _median_rows(values: np.ndarray) -> np.ndarray:
+    """``np.median(values, axis=1)`` with one partition: the upper middle, and the largest value below it.
+
+    The same numbers and dtype (an even row's two middle values averaged in
+    the array's own precision, as ``np.median`` does) for a third of its cost.
+    """
+    count = values.shape[1]
+    middle = count // 2
+    ranked = np.partition(values, middle, axis=1)
+    upper = ranked[:, middle]
+    if count % 2:
+        return upper
+    return (ranked[:, :middle].max(axis=1) + upper) / values.dtype.type(2)
 
 
 #: The paper around a box: a ring this wide (mm) just outside it, read at this
@@ -642,12 +693,13 @@ def local_paper(page: np.ndarray, rects_px: np.ndarray, ppm: float, windows: Win
 
 
 def _percentile_rows(values: np.ndarray, q: float) -> np.ndarray:
-    """``np.percentile(values, q, axis=1)`` (linear interpolation) by partitioning at the two ranks it needs, not sorting."""
+    """``np.percentile(values, q, axis=1)`` (linear interpolation) from the two ranks it needs: partitioned, or radix-sorted (uint8)."""
     count = values.shape[1]
     position = q / 100 * (count - 1)
     low = int(np.floor(position))
     high = min(low + 1, count - 1)
-    ranked = np.partition(values, (low, high), axis=1)
+    # 8-bit grey: a radix sort of each row costs a quarter of partitioning it
+    ranked = np.sort(values, axis=1, kind="stable") if values.dtype == np.uint8 else np.partition(values, (low, high), axis=1)
     below, above = ranked[:, low].astype(float), ranked[:, high].astype(float)
     return below + (position - low) * (above - below)
 

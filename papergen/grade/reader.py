@@ -125,7 +125,8 @@ def is_black_and_white(gray: np.ndarray) -> bool:
     counts = cv2.calcHist([np.ascontiguousarray(sample)], [0], None, [256], [0, 256]).ravel()
     mid = counts[61:195].sum() / sample.size
     extreme = (counts[: BW_EXTREME + 1].sum() + counts[255 - BW_EXTREME :].sum()) / sample.size
-    return mid < 0.01 or (extreme >= 0.95 and mid < 0.05)
+    # a Python bool: ``measure`` skips what only black-and-white pages weigh when it ``is False``
+    return bool(mid < 0.01 or (extreme >= 0.95 and mid < 0.05))
 
 
 def read_sheets(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> list[PageReading]:
@@ -474,7 +475,12 @@ def sample_page(gray: np.ndarray, registration: Registration, geometry: SheetGeo
     gray : (H, W) uint8
         The scanned page.
     """
-    return CanonicalSample.of_scan(gray, page_to_image(registration, geometry, ppm), page_shape(geometry, ppm), kernel=int(12 * ppm))
+    # the fiducial search's quarter-size scan, when it is of this very image (two halvings of ``gray``)
+    quarter = registration.quarter
+    if quarter is not None and quarter.shape != ((gray.shape[0] + 3) // 4, (gray.shape[1] + 3) // 4):
+        quarter = None
+    return CanonicalSample.of_scan(gray, page_to_image(registration, geometry, ppm), page_shape(geometry, ppm),
+                                   kernel=int(12 * ppm), quarter=quarter)
 
 
 # -- QR acceptance ----------------------------------------------------------

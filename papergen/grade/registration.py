@@ -15,7 +15,7 @@ All functions are pure: arrays in, arrays or small dataclasses out.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -56,6 +56,9 @@ class Registration:
     #: The corners (frame order 0 TL, 1 TR, 2 BL, 3 BR) whose squares built the frame, when a
     #: damaged page's frame was recovered from fewer than three (``recovery``); None: not known.
     corners: tuple[int, ...] | None = None
+    #: The very image registered, halved twice by the Gaussian pyramid (``cv2.pyrDown``), when the
+    #: fiducial search made it: the reader's lighting estimate starts from the same image.
+    quarter: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 def flat_field(gray: np.ndarray, kernel: int) -> np.ndarray:
@@ -104,9 +107,20 @@ def find_square_blobs(gray: np.ndarray, width: int = DETECT_WIDTH) -> tuple[list
     # Pyramid halvings: a tenth of the cost of an INTER_AREA shrink by a whole
     # factor, and each output pixel a Gaussian average centred on input
     # pixel 2·i, so the squares' centroids stay sub-pixel exact.
+    small, factor = _shrunk(gray, width)
+    return _square_blobs(gray, small, factor)
+
+
+def _shrunk(gray: np.ndarray, width: int) -> tuple[np.ndarray, int]:
+    """``gray`` halved (``cv2.pyrDown``) while its long side exceeds ``width``, and how many times smaller it is."""
     small, factor = gray, 1
     while max(small.shape) > width:
         small, factor = cv2.pyrDown(small), factor * 2
+    return small, factor
+
+
+def _square_blobs(gray: np.ndarray, small: np.ndarray, factor: int) -> tuple[list[_Blob], float]:
+    """``find_square_blobs`` on ``small``, ``gray`` shrunk ``factor`` times (``_shrunk``)."""
     scale = 1.0 / factor
     flat = flat_field(small, kernel=max(31, int(max(small.shape) * 0.06)))
     dark = (flat < 140).astype(np.uint8)  # darker than 55 % of the local paper
@@ -275,10 +289,12 @@ def _candidate_quads(blobs: list[_Blob], frame_aspect: float, fiducial_ratio: fl
     sides = np.array([b.side for b in blobs])
     for size in (4, 3):
         for combo in itertools.combinations(range(len(blobs)), size):
+            # most combinations mix sizes (a fiducial and filled boxes): refused on plain floats, before any array
+            chosen_sides = [blobs[i].side for i in combo]
+            if max(chosen_sides) > 1.6 * min(chosen_sides):
+                continue
             chosen = pts[list(combo)]
             used_sides = sides[list(combo)]
-            if used_sides.max() > 1.6 * used_sides.min():
-                continue
             quad = chosen if size == 4 else _complete_rectangle(chosen)
             if quad is None:
                 continue
@@ -382,7 +398,8 @@ def register_all(gray: np.ndarray, geometry: SheetGeometry) -> list[Registration
         cv2.fillPoly(rest, [np.round(page_outline(found[-1], geometry, grow_mm=3.0)).astype(np.int32)], 255)
         try:
             # One look at the coarse scale: a sheet beside the first is printed at the same size.
-            found.append(_register_at(rest, geometry, DETECT_WIDTH))
+            # (its quarter-size image is of the painted copy, not of the page: dropped)
+            found.append(replace(_register_at(rest, geometry, DETECT_WIDTH), quarter=None))
         except RegistrationError:
             break
     centres = [page_outline(r, geometry).mean(axis=0) for r in found]
@@ -392,7 +409,9 @@ def register_all(gray: np.ndarray, geometry: SheetGeometry) -> list[Registration
 
 def _register_at(gray: np.ndarray, geometry: SheetGeometry, width: int) -> Registration:
     """``register`` with fiducials searched at working size ``width``."""
-    blobs, scale = find_square_blobs(gray, width)
+    small, factor = _shrunk(gray, width)
+    blobs, scale = _square_blobs(gray, small, factor)
+    quarter = small if factor == 4 else None
     fw, fh = geometry.frame_size
     frame_aspect = min(fw, fh) / max(fw, fh)
     fiducial_ratio = geometry.fiducial_size / min(fw, fh)
@@ -417,13 +436,15 @@ def _register_at(gray: np.ndarray, geometry: SheetGeometry, width: int) -> Regis
     corners_mm = np.array([[0, 0], [fw, 0], [fw, fh], [0, fh]], dtype=np.float32)
     readings = []  # (quad, used, homography) for every plausible frame and orientation
     for quad, used, _, _ in quads:
-        quad = (quad + 0.5) / scale - 0.5  # back to full-resolution pixel centres
+        quad = ((quad + 0.5) / scale - 0.5).astype(np.float32)  # back to full-resolution pixel centres
+        edges = np.linalg.norm(quad - np.roll(quad, -1, axis=0), axis=1)
+        across, along = edges[0] + edges[2], edges[1] + edges[3]
         for shift in range(4):
-            image_pts = np.roll(quad, -shift, axis=0).astype(np.float32)
-            edges = np.linalg.norm(image_pts - np.roll(image_pts, -1, axis=0), axis=1)
             # frame TL→TR is the short side: the matching image edge must be short too
-            if (edges[0] + edges[2]) > (edges[1] + edges[3]):
+            # (starting at corner ``shift`` turns the edges round: odd shifts swap the two sums)
+            if (across > along) if shift % 2 == 0 else (along > across):
                 continue
+            image_pts = quad[(np.arange(4) + shift) % 4]
             readings.append((used, cv2.getPerspectiveTransform(corners_mm, image_pts)))
     if not readings:
         raise RegistrationError("not-a-sheet", "定位块的排列与答题卡不符，这一页可能不是答题卡")
@@ -438,13 +459,14 @@ def _register_at(gray: np.ndarray, geometry: SheetGeometry, width: int) -> Regis
                 # same place is the page's frame, confirmed by that code.
                 four = next((h for u, h in readings if u == 4 and _same_qr_place(h, homography, geometry)), None)
                 if four is not None:
-                    return Registration(four, 4, _rotation(four), text)
-            return Registration(homography, used, _rotation(homography), text)
+                    return Registration(four, 4, _rotation(four), text, quarter=quarter)
+            return Registration(homography, used, _rotation(homography), text, quarter=quarter)
     # No quick read: take the best-fitting frame, orient it by where the
     # QR-like ink is, and try harder to read the code there.
     options = readings[:2] if len(readings) > 1 and readings[1][0] == readings[0][0] else readings[:1]
     used, homography = max(options, key=lambda item: _qr_likeness(gray, item[1], geometry))
-    return Registration(homography, used, _rotation(homography), _decode_at(gray, homography, geometry, thorough=True))
+    return Registration(homography, used, _rotation(homography), _decode_at(gray, homography, geometry, thorough=True),
+                        quarter=quarter)
 
 
 #: Two frames put the QR code in the same place when its corners lie this close (mm of the sheet).

@@ -185,17 +185,21 @@ class CanonicalSample:
         return cls(page.shape, page[::BACKGROUND_STEP, ::BACKGROUND_STEP], _page=page)
 
     @classmethod
-    def of_scan(cls, gray: np.ndarray, to_scan: np.ndarray, shape: tuple[int, int], kernel: int) -> CanonicalSample:
+    def of_scan(
+        cls, gray: np.ndarray, to_scan: np.ndarray, shape: tuple[int, int], kernel: int, quarter: np.ndarray | None = None,
+    ) -> CanonicalSample:
         """Windows sampled from the scan ``gray`` through ``to_scan`` (canonical page pixel → scan pixel).
 
         ``shape`` is the canonical page's (H, W); ``kernel`` the lighting
-        filter's size in canonical pixels (``registration.flat_field``'s).
+        filter's size in canonical pixels (``registration.flat_field``'s);
+        ``quarter`` the scan halved twice by ``cv2.pyrDown`` when it is at
+        hand (``Registration.quarter``), made here otherwise.
         """
         height, width = shape
         step = BACKGROUND_STEP
         # The quarter-size canonical page, warped from the quarter-size scan: the
         # same Gaussian pyramid average ``flat_field`` takes of the warped page.
-        small_scan = cv2.pyrDown(cv2.pyrDown(gray))
+        small_scan = cv2.pyrDown(cv2.pyrDown(gray)) if quarter is None else quarter
         scale = np.diag([step, step, 1.0])
         small_shape = (-(-height // step), -(-width // step))  # two pyrDowns: ceil(ceil(n / 2) / 2)
         small_page = cv2.warpPerspective(
