@@ -236,3 +236,14 @@ def test_own_marks_come_from_the_answer_boxes_only() -> None:
     dark[table.questions[5].start] = 0.0
     dark[table.questions[4].start] = 0.0
     assert own_marks(_measurements(list(dark)), table) is None  # too few clear marks to learn the student's hand from
+
+
+def test_a_decision_may_leave_a_measurement_out() -> None:
+    # a 准考证号 digit on a black-and-white page: a printed 4 or 7 reaches past a letter's place by itself
+    dark = np.array([0.95, 0.0, 0.0, 0.0, 0.0, 0.0])
+    measured = Measurements(dark, np.array([1.0, 0, 0, 0, 0, 0]), np.array([0.9, 0, 0, 0, 0, 0]), Levels(250.0, 0.0, 0.0),
+                            off_letter=np.array([7.0, 0.2, 0, 0, 0, 0]))
+    column = _tiny_table().id_columns[0]
+    assert measured.decide(column, single=True, labels="01", binary=True).outcome == "flagged"
+    digit = measured.decide(column, single=True, labels="01", binary=True, off_letter=None)
+    assert (digit.outcome, digit.letters) == ("answer", "0")

@@ -361,7 +361,8 @@ class Measurements:
     def decide(self, part: slice, **options) -> bubbles.Reading:
         """``bubbles.decide`` on the boxes of one part of the table (an ID column, the 试卷类型 row, a question)."""
         lists = {name: None if values is None else values[part] for name, values in self._lists.items()}
-        return bubbles.decide(lists.pop("darkness"), **lists, **options)
+        lists.update(options)  # a caller may leave a measurement out (``off_letter=None``)
+        return bubbles.decide(lists.pop("darkness"), **lists)
 
 
 @dataclass(frozen=True)
@@ -428,8 +429,11 @@ def read_registered(
     # every part of the page is weighed against this student's own clear marks, and as the page was scanned
     own = own_marks(measured, table)
     weigh = {"binary": reading.binary, "own": own}
-    identity = decide_identity([measured.decide(column, single=True, labels=DIGITS, **weigh) for column in table.id_columns],
-                               code, geometry.id_digits)
+    # black off the letter's place means a stroke in a box printed with a letter; a digit such as 4 or 7 reaches there itself
+    identity = decide_identity(
+        [measured.decide(column, single=True, labels=DIGITS, off_letter=None, **weigh) for column in table.id_columns],
+        code, geometry.id_digits,
+    )
     variant = decide_variant(measured.decide(table.variant, single=True, labels="".join(geometry.variants), **weigh),
                              code, manifest)
     absent = measured.decide_lone(table.absent)
