@@ -125,7 +125,7 @@ def is_black_and_white(gray: np.ndarray) -> bool:
     counts = cv2.calcHist([np.ascontiguousarray(sample)], [0], None, [256], [0, 256]).ravel()
     mid = counts[61:195].sum() / sample.size
     extreme = (counts[: BW_EXTREME + 1].sum() + counts[255 - BW_EXTREME :].sum()) / sample.size
-    # a Python bool: ``measure`` skips what only black-and-white pages weigh when it ``is False``
+    # a Python bool: numpy's np.False_ is not False, and a reading carries this verdict everywhere
     return bool(mid < 0.01 or (extreme >= 0.95 and mid < 0.05))
 
 
