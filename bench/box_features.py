@@ -22,7 +22,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.accuracy import exam_blueprint  # noqa: E402
 from papergen.exam.manifest import read_manifest  # noqa: E402
-from papergen.grade import bubbles, reader  # noqa: E402
+from papergen.grade import reader  # noqa: E402
 from papergen.grade.ingest import collect_pages, load_page  # noqa: E402
 from papergen.render.build import build_exam  # noqa: E402
 from papergen.sim.cohort import answer_sheet, make_cohort  # noqa: E402
@@ -47,16 +46,9 @@ class _Capture:
         self.original = reader.measure
         self.last = None
 
-    def __call__(self, page, table, geometry, ppm=reader.PX_PER_MM, *args, **kwargs):
-        measured = self.original(page, table, geometry, ppm, *args, **kwargs)
-        film = getattr(measured, "film", None)
-        if film is None:  # measured here the same way, until the reader measures it itself
-            rects_px = reader.rects_to_px(table.rects, geometry, ppm)
-            boxes = page.windows(rects_px)
-            smooth = cv2.GaussianBlur(boxes.pixels, (5, 5), 1.0)
-            lit = bubbles.lit_evenly(bubbles.box_patches(smooth, rects_px, windows=boxes), measured.paper)
-            film = bubbles.film_darkness(lit, reader.label_groups(table), measured.levels)
-        self.last = (measured, table, film)
+    def __call__(self, page, table, *args, **kwargs):
+        measured = self.original(page, table, *args, **kwargs)
+        self.last = (measured, table)
         return measured
 
 
@@ -78,9 +70,8 @@ def rows_for_level(exam_json: Path, scans: Path, level: str, questions: int, see
                 if capture.last is None or len(readings) != 1:
                     continue
                 reading = readings[0]
-                measured, table, film = capture.last
-                boxes = np.r_[tuple(table.questions)] if table.questions else np.zeros(0, dtype=int)
-                own = bubbles.own_darkness(measured.darkness[boxes], measured.whole[boxes])
+                measured, table = capture.last
+                own = reader.own_marks(measured, table)
                 decided = {q.number: q for q in reading.questions}
                 parts = [(f"q{n}", part, n) for n, part in zip(table.numbers, table.questions)]
                 parts += [(f"id{i}", part, None) for i, part in enumerate(table.id_columns)]
@@ -112,7 +103,7 @@ def rows_for_level(exam_json: Path, scans: Path, level: str, questions: int, see
                             "coverage": round(float(measured.coverage[i]), 4),
                             "whole": round(float(measured.whole[i]), 4),
                             "stroke": "" if measured.stroke is None else round(float(measured.stroke[i]), 4),
-                            "film": round(float(film[i]), 4),
+                            "film": round(float(measured.film[i]), 4),
                             "off_letter": "" if measured.off_letter is None else round(float(measured.off_letter[i]), 4),
                             "own": "" if own is None else round(own, 4), "binary": int(reading.binary),
                             "outcome": outcome, "letters": letters, "reason": reason, "note": note,
