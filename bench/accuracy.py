@@ -1,6 +1,6 @@
 """Benchmark: grading accuracy per degradation level, on simulated sheets.
 
-    python bench/accuracy.py [--sheets 300] [--seeds 3] [--workers 2] [--questions 30,100]
+    python bench/accuracy.py [--sheets 300] [--seeds 3] [--first-seed 0] [--workers 2] [--questions 30,100]
 
 For each level (none, scan, photo, harsh by default; the ``cut`` level,
 pages that lost corner squares, only when named: ``--levels cut`` or
@@ -59,6 +59,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sheets", type=int, default=300, help="sheets per level and seed")
     parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="seeds run from this one (a set of scans no rule was tuned on: pick one not used before)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--levels", default="none,scan,photo,harsh", help="comma-separated; 'hard' = every harder level")
     parser.add_argument("--questions", default="45", help="exam sizes, comma-separated (45 = the sample exam)")
@@ -83,7 +85,7 @@ def run_level(tmp: Path, exam_json: Path, level: str, questions: int, args: argp
     total = Accuracy()
     start = time.perf_counter()
     scans_root = Path(args.keep) if args.keep else tmp
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         scans = scans_root / f"{level}-{questions}-{args.sheets}-{seed}"
         if not (scans / "truth.csv").is_file():
             simulate(exam_json, args.sheets, scans, seed=1000 + seed, degrade=level)

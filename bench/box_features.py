@@ -5,8 +5,8 @@
 Reads scans kept by ``bench/accuracy.py --keep`` (simulating them first when
 missing), and writes one CSV row per answer box, 准考证号 box and 试卷类型
 box: the measurements ``bubbles.decide`` weighs (darkness, shade, interior
-and whole-box coverage, stroke, black off the letter, the student's own
-darkness), the question's decision, and the kind of pencil the simulator put
+and whole-box coverage, stroke, median pixel and floor, black off the
+letter, the student's own darkness), the question's decision, and the kind of pencil the simulator put
 in the box (``fill``, ``light``, ``residue``, ``faint``, ``tick``, ``dot`` or
 empty) with the question's deliberate doubt. Tuning a decision rule starts
 here: which measurements separate the kinds a person reads alike from the
@@ -36,7 +36,7 @@ from papergen.sim.cohort import answer_sheet, make_cohort  # noqa: E402
 from papergen.sim.run import HARD_LEVELS, simulate  # noqa: E402
 
 COLUMNS = ("level", "questions", "seed", "file", "part", "box", "kind", "doubt", "darkness", "shaded", "coverage", "whole",
-           "stroke", "film", "off_letter", "own", "binary", "outcome", "letters", "reason", "note", "tone")
+           "stroke", "film", "floor", "off_letter", "own", "binary", "outcome", "letters", "reason", "note", "tone")
 
 
 class _Capture:
@@ -104,6 +104,7 @@ def rows_for_level(exam_json: Path, scans: Path, level: str, questions: int, see
                             "whole": round(float(measured.whole[i]), 4),
                             "stroke": "" if measured.stroke is None else round(float(measured.stroke[i]), 4),
                             "film": round(float(measured.film[i]), 4),
+                            "floor": round(float(measured.floor[i]), 4),
                             "off_letter": "" if measured.off_letter is None else round(float(measured.off_letter[i]), 4),
                             "own": "" if own is None else round(own, 4), "binary": int(reading.binary),
                             "outcome": outcome, "letters": letters, "reason": reason, "note": note,
@@ -120,6 +121,7 @@ def main() -> None:
     parser.add_argument("--questions", default="30")
     parser.add_argument("--sheets", type=int, default=100)
     parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--first-seed", type=int, default=0, help="as bench/accuracy.py --first-seed")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     levels = [name for level in args.levels.split(",") for name in (HARD_LEVELS if level == "hard" else (level,))]
@@ -131,7 +133,7 @@ def main() -> None:
             build_exam(exam_blueprint(questions, tmp), tmp / f"exam-{questions}")
             exam_json = tmp / f"exam-{questions}" / "exam.json"
             for level in levels:
-                for seed in range(args.seeds):  # the folders and seeds bench/accuracy.py uses
+                for seed in range(args.first_seed, args.first_seed + args.seeds):  # the folders and seeds bench/accuracy.py uses
                     scans = Path(args.keep) / f"{level}-{questions}-{args.sheets}-{seed}"
                     if not (scans / "truth.csv").is_file():
                         simulate(exam_json, args.sheets, scans, seed=1000 + seed, degrade=level)

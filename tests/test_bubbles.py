@@ -360,6 +360,66 @@ def test_a_short_run_over_a_dark_film_does_not_rule_residue_out_but_a_tick_on_pa
     assert long_stroke.outcome == "flagged"
 
 
+# -- the floor (the darkness nearly the whole window shares) and what it decides ----------------
+
+
+def test_shared_darkness_gives_the_median_pixel_and_the_floor_in_one_pass() -> None:
+    levels = bubbles.Levels(250.0, 0.0, 0.0)
+    rng = np.random.default_rng(7)
+    empty = np.zeros((20, 24))
+    blotchy = np.clip(0.22 + rng.normal(0.0, 0.04, (20, 24)), 0, 1)  # rubbed pencil, uneven, over the whole window
+    half = np.zeros((20, 24))
+    half[2:18, 2:15] = 0.55  # a half-fill over 43 % of the window: its median pixel is pencil, its floor paper
+    tick = np.zeros((20, 24))
+    for x in range(4, 22):
+        tick[min(19, 22 - x), x] = tick[min(19, 23 - x), x] = 0.7  # a thin diagonal line
+    patches = np.stack([_patch(empty)] * 8 + [_patch(blotchy), _patch(half), _patch(tick)])
+    groups = np.zeros(11, dtype=int)
+    film, floor = bubbles.shared_darkness(patches, groups, levels, (0.5, bubbles.FLOOR_SHARE))
+    assert film == pytest.approx(bubbles.film_darkness(patches, groups, levels))
+    assert floor[8] == pytest.approx(0.22 - 0.84 * 0.04, abs=0.02)  # the film's 20th percentile
+    assert floor[8] >= bubbles.FLOOR_RESIDUE_SHARE * 0.22
+    assert floor[9] == pytest.approx(0.0, abs=0.01) and floor[10] == pytest.approx(0.0, abs=0.01)
+    assert bubbles.shared_darkness(patches[:0], groups[:0], levels, (0.5, 0.8)).shape == (2, 0)
+
+
+def test_a_film_whose_floor_holds_beside_a_mark_is_residue_and_a_half_fill_is_flagged() -> None:
+    # strong residue: darker than EVEN_RESIDUE_MAX, blotches pencil-dark over 45 % of the interior
+    common = dict(single=True, coverage=[1.0, 0.45, 0.0], whole=[0.9, 0.3, 0.0], stroke=[0.0] * 3)
+    rubbed = bubbles.decide([0.7, 0.24, 0.0], film=[0.7, 0.22, 0.0], floor=[0.6, 0.17, 0.0], **common)
+    assert (rubbed.outcome, rubbed.letters, rubbed.note) == ("answer", "A", "erasure")
+    # the same mean darkness gathered in part of the box leaves the floor paper: a person looks
+    gathered = bubbles.decide([0.7, 0.24, 0.0], film=[0.7, 0.22, 0.0], floor=[0.6, 0.03, 0.0], **common)
+    assert (gathered.outcome, gathered.note) == ("flagged", "uncertain:B")
+    # a black-and-white page keeps no film; and darker than FLOOR_RESIDUE_MAX is never taken for one
+    assert bubbles.decide([0.7, 0.24, 0.0], film=[0.7, 0.22, 0.0], floor=[0.6, 0.17, 0.0], binary=True,
+                          **common).outcome == "flagged"
+    assert bubbles.decide([0.7, 0.28, 0.0], film=[0.7, 0.26, 0.0], floor=[0.6, 0.2, 0.0], **common).outcome == "flagged"
+
+
+def test_a_lighter_fill_whose_floor_holds_is_the_students_mark() -> None:
+    # a copier's washed-out fill: 0.65 of the student's marks, its median pixel too light for FILL_/LEAN_
+    own = 0.5
+    measured = dict(single=True, coverage=[0.6, 0.0], whole=[0.42, 0.0], film=[0.28, 0.0], own=own)
+    assert bubbles.decide([0.33, 0.0], **measured).outcome == "flagged"
+    spread = bubbles.decide([0.33, 0.0], floor=[0.2, 0.0], **measured)
+    assert (spread.outcome, spread.letters) == ("answer", "A")
+    # a half-fill as dark: its floor is the paper beside it
+    assert bubbles.decide([0.33, 0.0], floor=[0.06, 0.0], **measured).outcome == "flagged"
+    # as light as erasure residue beside the student's marks (under FLOOR_FILL_SHARE of them): still a person's call
+    assert bubbles.decide([0.27, 0.0], floor=[0.2, 0.0], **measured).outcome == "flagged"
+
+
+def test_a_short_run_over_a_film_whose_floor_holds_is_the_films_blotches() -> None:
+    common = dict(single=True, coverage=[1.0, 0.1, 0.0], whole=[0.9, 0.05, 0.0], stroke=[0.0, 0.55, 0.0])
+    # the median pixel under STROKE_ON_FILM, the floor above STROKE_ON_FLOOR: a film
+    on_film = bubbles.decide([0.8, 0.12, 0.0], film=[0.8, 0.1, 0.0], floor=[0.7, 0.08, 0.0], **common)
+    assert (on_film.outcome, on_film.note) == ("answer", "erasure")
+    # a tick's floor is the paper beside it
+    on_paper = bubbles.decide([0.8, 0.12, 0.0], film=[0.8, 0.1, 0.0], floor=[0.7, 0.01, 0.0], **common)
+    assert on_paper.outcome == "flagged"
+
+
 def test_pencil_levels_fall_with_the_paper_in_a_shadow_and_never_rise() -> None:
     levels = bubbles.Levels(250.0, 10.0, 0.0)
     paper = np.array([240.0, 240.0, 240.0, 120.0, 250.0])

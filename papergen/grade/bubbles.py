@@ -583,14 +583,15 @@ def stroke_lengths(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> n
     return result
 
 
-def film_darkness(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> np.ndarray:
-    """How dark each box is at its middle pixel: the darkness its whole window shares.
+def shared_darkness(patches: np.ndarray, groups: np.ndarray, levels: Levels, shares: Sequence[float]) -> np.ndarray:
+    """How dark each box is at the pixel that a given share of its window is at least as dark as.
 
-    Erasure residue is a film rubbed over most of a box, so half its pixels
-    or more carry it and the window's median pixel is about as dark as its
-    mean. A faint half-fill, a tick or the printed letter covers less than
-    half of the window: its median pixel is paper. Compared with a box's
-    mean darkness, this tells an even film from pencil gathered in one part.
+    At ``0.5`` this is the median pixel (``film_darkness``); at ``FLOOR_SHARE``
+    it is the box's floor, the darkness nearly the whole window shares.
+    Erasure residue is a film rubbed over the box, so most of its pixels carry
+    it; a faint half-fill, a tick or the printed letter leaves much of the
+    window paper. Compared with a box's mean darkness, this tells an even film
+    from pencil gathered in one part.
 
     Parameters
     ----------
@@ -600,21 +601,45 @@ def film_darkness(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> np
         Label group of each box, for the empty box's own value (``empty_baseline``).
     levels
         The sheet's paper white and ink black.
+    shares : (S,) float
+        Shares (0 … 1) of the window's pixels.
 
     Returns
     -------
-    (N,) float64: median-pixel darkness above the label's empty box, 0 … 1.
+    (S, N) float64: that pixel's darkness above the label's empty box, 0 … 1.
     """
     patches = np.asarray(patches)
     n = patches.shape[0]
     if n == 0:
-        return np.zeros(0)
+        return np.zeros((len(shares), 0))
     flat = patches.reshape(n, -1)
-    middle = flat.shape[1] // 2
-    median = np.partition(flat, middle, axis=1)[:, middle].astype(float)
-    raw = (levels.white - median) / (levels.white - levels.black)
-    base = empty_baseline(raw, groups, float(np.median(raw)))
-    return np.clip(raw - base, 0.0, 1.0)
+    # the pixel at rank k (brightness ascending: darkest first) has k + 1 pixels at least as dark
+    ranks = [min(int(share * flat.shape[1]), flat.shape[1] - 1) for share in shares]
+    ranked = np.partition(flat, sorted(set(ranks)), axis=1)
+    result = np.empty((len(shares), n))
+    for row, rank in enumerate(ranks):
+        raw = (levels.white - ranked[:, rank].astype(float)) / (levels.white - levels.black)
+        base = empty_baseline(raw, groups, float(np.median(raw)))
+        result[row] = np.clip(raw - base, 0.0, 1.0)
+    return result
+
+
+#: The floor of a box: the darkness this share of its window's pixels reach.
+#: A film of erasure residue keeps most of its darkness there (on simulated grey
+#: pages at least 0.4 of the box's mean darkness in 19 boxes of 20); a faint
+#: half-fill keeps at most about a third of it, a tick a fifth: the paper
+#: beside them is what the floor reads.
+FLOOR_SHARE = 0.8
+
+
+def film_darkness(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> np.ndarray:
+    """How dark each box is at its middle pixel: the darkness half its window shares (``shared_darkness``).
+
+    Returns
+    -------
+    (N,) float64, 0 … 1.
+    """
+    return shared_darkness(patches, groups, levels, (0.5,))[0]
 
 
 def _median(values: np.ndarray) -> float:
@@ -745,6 +770,18 @@ FILL_DARK = 0.2
 LEAN_FILM_SHARE = 0.6
 LEAN_WHOLE = 0.3
 LEAN_COVER = 0.4
+#: A lighter fill is also a mark, on a grey page, when its floor (``FLOOR_SHARE``)
+#: keeps ``FLOOR_FILL_SPREAD`` of its mean darkness — pencil over nearly the whole
+#: window; a faint half-fill's floor keeps at most 0.36 — and it is at least
+#: ``FLOOR_FILL_SHARE`` of the student's clear marks (erasure residue: at most
+#: 0.51 on simulated pages), covering ``FLOOR_FILL_COVER`` of the interior and
+#: ``FLOOR_FILL_WHOLE`` of the box. A copier's contrast leaves such fills.
+FLOOR_FILL_SPREAD = 0.45
+FLOOR_FILL_SHARE = 0.6
+FLOOR_FILL_COVER = 0.35
+FLOOR_FILL_WHOLE = 0.25
+#: …and never lighter than this.
+FLOOR_FILL_DARK = 0.25
 #: Erasure residue beside a clear mark may be darker than ``RESIDUE_MAX`` on a
 #: grey page when it is an even film — its median pixel at least ``EVEN_FILM``
 #: of its mean darkness (rubbed pencil is spread over the box; a light half-fill
@@ -759,6 +796,19 @@ EVEN_RESIDUE_WHOLE = 0.25
 #: clean paper (median pixel at most 0.1 on simulated pages). Over such a film only
 #: a stroke of ``BINARY_STROKE_SPAN`` rules residue out.
 STROKE_ON_FILM = 0.13
+#: A floor this dark (``FLOOR_SHARE``) is a film too, whatever the median pixel says:
+#: a tick's floor is the paper beside it (at most 0.055 on simulated grey pages).
+STROKE_ON_FLOOR = 0.07
+#: Erasure residue beside a clear mark may also be a film whose floor keeps
+#: ``FLOOR_RESIDUE_SHARE`` of its mean darkness (a faint half-fill's keeps at most
+#: 0.37, a tick's 0.55, a lighter fill's floor comes with more coverage or more
+#: darkness than these limits) — rubbed hard enough to leave pencil-dark blotches
+#: over much of the box: up to ``FLOOR_RESIDUE_MAX`` dark, covering up to
+#: ``FLOOR_RESIDUE_COVER`` of the interior and ``FLOOR_RESIDUE_WHOLE`` of the box.
+FLOOR_RESIDUE_SHARE = 0.6
+FLOOR_RESIDUE_MAX = 0.26
+FLOOR_RESIDUE_COVER = 0.55
+FLOOR_RESIDUE_WHOLE = 0.35
 
 
 def own_darkness(values: Sequence[float], whole: Sequence[float]) -> float | None:
@@ -801,6 +851,7 @@ def decide(
     shaded: Sequence[float] | None = None,
     off_letter: Sequence[float] | None = None,
     film: Sequence[float] | None = None,
+    floor: Sequence[float] | None = None,
 ) -> Reading:
     """Decide one question from its boxes' darkness.
 
@@ -849,6 +900,10 @@ def decide(
         it tells a lighter fill spread over its box (a mark, with ``own``:
         ``FILL_*``) from a half-fill, and an even film of erasure residue beside
         a mark (``EVEN_*``) from pencil gathered in part of the box.
+    floor
+        Darkness that ``FLOOR_SHARE`` of each box's window reaches (``shared_darkness``),
+        weighed on grey pages: a film of residue lifts it, a half-fill or a tick
+        leaves it paper (``FLOOR_RESIDUE_*``, ``STROKE_ON_FLOOR``).
     """
     # Plain floats: a question has a handful of boxes, and a page calls this a hundred times or more.
     v = _floats(values)
@@ -867,16 +922,25 @@ def decide(
     )
     # the median pixel is weighed on grey pages only: a black-and-white page has no film, only black and white
     median = None if film is None or binary else _floats(film)
+    lowest = None if floor is None or binary else _floats(floor)
     fill_dark = (
         max(FILL_DARK, FILL_SHARE * own) if own is not None and whole is not None and median is not None else float("inf")
     )
 
+    floor_fill_dark = (
+        max(FLOOR_FILL_DARK, FLOOR_FILL_SHARE * own) if own is not None and whole is not None and lowest is not None
+        else float("inf")
+    )
+
     def spread_fill(i: int) -> bool:
         # lighter than MARKED, spread over the box like this student's own fills
-        return v[i] >= fill_dark and (
+        by_median = v[i] >= fill_dark and (
             (full[i] >= FILL_WHOLE and median[i] >= FILL_FILM_SHARE * own)
             or (full[i] >= LEAN_WHOLE and c[i] >= LEAN_COVER and median[i] >= LEAN_FILM_SHARE * own)
         )
+        by_floor = (v[i] >= floor_fill_dark and lowest[i] >= FLOOR_FILL_SPREAD * v[i]
+                    and c[i] >= FLOOR_FILL_COVER and full[i] >= FLOOR_FILL_WHOLE)
+        return by_median or by_floor
 
     marked = [
         i for i, d in enumerate(v)
@@ -886,7 +950,10 @@ def decide(
     span = BINARY_STROKE_SPAN if binary else STROKE_SPAN
     stroked = {i for i in range(n) if line[i] >= span}
     # a short run over a dark film is the film's blotches; it still keeps the box from reading empty
-    on_film = {i for i in stroked if median is not None and median[i] >= STROKE_ON_FILM and line[i] < BINARY_STROKE_SPAN}
+    on_film = {
+        i for i in stroked if line[i] < BINARY_STROKE_SPAN
+        and ((median is not None and median[i] >= STROKE_ON_FILM) or (lowest is not None and lowest[i] >= STROKE_ON_FLOOR))
+    }
     if binary and off is not None:
         stroked |= {i for i, area in enumerate(off) if area >= OFF_LETTER_MARK}
         stroked |= {i for i, area in enumerate(off) if area >= OFF_LETTER_TRACE and line[i] >= STROKE_SPAN}
@@ -905,9 +972,14 @@ def decide(
             return RESIDUE_MAX, RESIDUE_COVER, RESIDUE_WHOLE
 
         def even(i: int) -> bool:
-            # an even film of rubbed pencil, darker than RESIDUE_MAX allows
-            return (median is not None and whole is not None and v[i] <= EVEN_RESIDUE_MAX and median[i] >= EVEN_FILM * v[i]
-                    and c[i] <= EVEN_RESIDUE_COVER and full[i] <= EVEN_RESIDUE_WHOLE)
+            # an even film of rubbed pencil, darker than RESIDUE_MAX allows: its median pixel or its floor says so
+            if whole is None:
+                return False
+            by_median = (median is not None and v[i] <= EVEN_RESIDUE_MAX and median[i] >= EVEN_FILM * v[i]
+                         and c[i] <= EVEN_RESIDUE_COVER and full[i] <= EVEN_RESIDUE_WHOLE)
+            by_floor = (lowest is not None and v[i] <= FLOOR_RESIDUE_MAX and lowest[i] >= FLOOR_RESIDUE_SHARE * v[i]
+                        and c[i] <= FLOOR_RESIDUE_COVER and full[i] <= FLOOR_RESIDUE_WHOLE)
+            return by_median or by_floor
 
         residue = [
             i for i in middling

@@ -325,8 +325,11 @@ class Measurements:
         Black away from each box's printed letter, mm² (``bubbles.off_letter_ink``):
         a tick's fragments on a black-and-white page, pencil pressed hard on a grey one.
     film : (N,) float64, optional
-        Darkness of each box's median pixel (``bubbles.film_darkness``): as dark
+        Darkness of each box's median pixel (``bubbles.shared_darkness``): as dark
         as the box's mean for an even film, lighter for pencil gathered in one part.
+    floor : (N,) float64, optional
+        Darkness that ``bubbles.FLOOR_SHARE`` of each box's window reaches: a film
+        of residue lifts it, a half-fill or a tick leaves it paper.
     shaded : (N,) float64, derived
         ``bubbles.shade`` of ``paper``, computed once per page.
     """
@@ -339,6 +342,7 @@ class Measurements:
     paper: np.ndarray | None = None
     off_letter: np.ndarray | None = None
     film: np.ndarray | None = None
+    floor: np.ndarray | None = None
     shaded: np.ndarray | None = field(init=False, default=None, repr=False)
     _lists: dict = field(init=False, default_factory=dict, repr=False, compare=False)
 
@@ -347,7 +351,7 @@ class Measurements:
         if self.paper is not None:
             object.__setattr__(self, "shaded", bubbles.shade(self.paper, self.levels))
         # …and each decision reads a few boxes: plain lists slice far cheaper than arrays convert
-        for name in ("darkness", "coverage", "whole", "stroke", "off_letter", "shaded", "film"):
+        for name in ("darkness", "coverage", "whole", "stroke", "off_letter", "shaded", "film", "floor"):
             values = getattr(self, name)
             self._lists[name] = None if values is None else np.asarray(values, dtype=float).tolist()
 
@@ -621,13 +625,15 @@ def measure(
     pencil_levels = np.repeat(bubbles.pencil_levels(paper, levels), boxes.width)
     pencil = bubbles.summed_area((smooth < pencil_levels[None, :]).astype(np.uint8))
     lit = bubbles.lit_evenly(bubbles.box_patches(smooth, rects_px, windows=boxes), paper)
+    film, floor = bubbles.shared_darkness(lit, groups, levels, (0.5, bubbles.FLOOR_SHARE))
     return Measurements(
         darkness=bubbles.darkness(means, levels, groups),
         coverage=bubbles.excess_coverage(bubbles.box_means_from(pencil, rects_px, windows=boxes), groups),
         whole=bubbles.excess_coverage(bubbles.box_means_from(pencil, rects_px, bubbles.WHOLE_INSET, windows=boxes), groups),
         levels=levels,
         stroke=bubbles.stroke_lengths(lit, groups, levels),
-        film=bubbles.film_darkness(lit, groups, levels),
+        film=film,
+        floor=floor,
         paper=paper,
         # lit evenly: in a phone photo's shadow band the paper itself is darker than mid-grey
         off_letter=bubbles.off_letter_ink(bubbles.lit_evenly(
