@@ -203,6 +203,20 @@ def test_a_crease_across_the_box_and_a_broad_film_are_not_strokes() -> None:
     page[y + 8:y + 12, x + 8:x + 12] -= 10  # with a blotch a little darker than the film
     strokes = _strokes(page, rects)
     assert strokes[2] == 0 and strokes[5] < bubbles.STROKE_SPAN
+    # the crease is told apart as a line crossing the window; the film and the plain boxes are not
+    _, crossed = bubbles.trace_strokes(bubbles.box_patches(page, rects), np.full(len(rects), 10), Levels(240.0, 20.0, 0.0))
+    assert crossed.tolist() == [i == 2 for i in range(len(rects))]
+
+
+def test_a_fine_tick_is_not_a_crossing_line() -> None:
+    import cv2
+
+    page, rects = _boxes_with_letters()
+    x, y, w, h = rects[3].astype(int)
+    cv2.polylines(page, [np.array([(x + 7, y + 10), (x + 13, y + 16), (x + 29, y + 3)], np.int32)], False, 190, 2)
+    length, crossed = bubbles.trace_strokes(bubbles.box_patches(page, rects), np.full(len(rects), 10),
+                                            Levels(240.0, 20.0, 0.0))
+    assert length[3] >= bubbles.STROKE_SPAN and not crossed.any()
 
 
 def test_a_stroke_makes_a_box_not_empty_and_not_residue() -> None:
@@ -410,6 +424,24 @@ def test_a_lighter_fill_whose_floor_holds_is_the_students_mark() -> None:
     assert bubbles.decide([0.27, 0.0], floor=[0.2, 0.0], **measured).outcome == "flagged"
 
 
+def test_a_faint_half_fill_a_copier_washed_to_residues_darkness_is_still_flagged() -> None:
+    # as light as residue beside a mark, some pixels pencil-dark, but gathered in part of the box: its floor is paper
+    common = dict(single=False, whole=[0.9, 0.04, 0.0], stroke=[0.0] * 3)
+    washed = bubbles.decide([0.65, 0.1, 0.0], coverage=[1.0, 0.08, 0.0], film=[0.63, 0.07, 0.0], floor=[0.5, 0.015, 0.0],
+                            **common)
+    assert (washed.outcome, washed.note) == ("flagged", "uncertain:B")
+    # the same darkness as a film over the box is residue
+    rubbed = bubbles.decide([0.65, 0.1, 0.0], coverage=[1.0, 0.08, 0.0], film=[0.63, 0.1, 0.0], floor=[0.5, 0.07, 0.0],
+                            **common)
+    assert (rubbed.outcome, rubbed.letters, rubbed.note) == ("answer", "A", "erasure")
+    # no pencil-dark pixel at all (a box a shadow's edge left a little darker): not the student's pencil
+    shadowed = bubbles.decide([0.65, 0.08, 0.0], coverage=[1.0, 0.0, 0.0], film=[0.63, 0.08, 0.0], floor=[0.5, 0.01, 0.0],
+                              **common)
+    assert (shadowed.outcome, shadowed.note) == ("answer", "erasure")
+    # a black-and-white page has no floor: the fixed residue limits decide
+    assert bubbles.decide([0.65, 0.09, 0.0], coverage=[1.0, 0.08, 0.0], binary=True, **common).note == "erasure"
+
+
 def test_a_short_run_over_a_film_whose_floor_holds_is_the_films_blotches() -> None:
     common = dict(single=True, coverage=[1.0, 0.1, 0.0], whole=[0.9, 0.05, 0.0], stroke=[0.0, 0.55, 0.0])
     # the median pixel under STROKE_ON_FILM, the floor above STROKE_ON_FLOOR: a film
@@ -462,6 +494,11 @@ def test_the_stroke_tracers_medians_are_numpys(count) -> None:
         rows = (rng.random((7, count)) * 2 - 1).astype(dtype)
         assert np.array_equal(bubbles._median_rows(rows), np.median(rows, axis=1))
         assert bubbles._median_rows(rows).dtype == np.median(rows, axis=1).dtype
+    # 8-bit windows (the tracer's documented input): two middle values of 240 must not wrap past 255
+    stack = np.full((count, 6, 5), 240, np.uint8)
+    stack[0] = 17
+    assert np.array_equal(bubbles._median_first_axis(stack), np.median(stack, axis=0))
+    assert bubbles._median_first_axis(stack).dtype == np.median(stack, axis=0).dtype
 
 
 def test_percentile_rows_of_grey_pixels_is_numpys() -> None:

@@ -502,7 +502,7 @@ def lit_evenly(patches: np.ndarray, paper: np.ndarray) -> np.ndarray:
     return np.asarray(patches, dtype=np.float32) * gain[:, None, None]
 
 
-def stroke_lengths(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> np.ndarray:
+def trace_strokes(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> tuple[np.ndarray, np.ndarray]:
     """How long a thin pencil stroke each box holds, as a share of the window's diagonal.
 
     A tick drawn with a fine, light pencil moves a box's mean darkness and its
@@ -532,13 +532,18 @@ def stroke_lengths(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> n
 
     Returns
     -------
-    (N,) float64: the longest stroke's bounding-box diagonal over the window's
-    diagonal, 0 when there is none.
+    length : (N,) float64
+        The longest stroke's bounding-box diagonal over the window's diagonal,
+        0 when there is none.
+    crossed : (N,) bool
+        A line runs across the whole window (a fold's crease, a printed rule):
+        whatever pencil-dark pixels the box holds may be that line's.
     """
     patches = np.asarray(patches)
     groups = np.asarray(groups)
     n, h, w = patches.shape
     result = np.zeros(n)
+    crossed = np.zeros(n, dtype=bool)
     excess = np.zeros((n, h, w), dtype=np.float32)
     # One sort by label serves every group (as in ``empty_baseline``).
     order = np.argsort(groups, kind="stable")
@@ -559,7 +564,7 @@ def stroke_lengths(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> n
     # Only a box with a pixel reaching ``STROKE_LEVEL`` can hold a stroke: the others keep 0 and are not traced.
     reaching = np.flatnonzero(above.reshape(n, -1).max(axis=1, initial=0.0) > STROKE_LEVEL)
     if not len(reaching):
-        return result
+        return result, crossed
     # one labelling pass for every such box: the windows side by side, one blank pixel apart. Runs are traced
     # at ``STROKE_TRACE`` (a light stroke's darkness dips along it) and kept where they reach ``STROKE_LEVEL``.
     canvas = np.zeros((len(reaching), h + 1, w + 1), dtype=np.float32)
@@ -580,7 +585,13 @@ def stroke_lengths(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> n
     # thickness as area over the run's width plus height: about its path length for a tick's two legs
     stroke = (area <= STROKE_THICK * (width + height)) & ~crossing & spread & peaked[1:count]
     np.maximum.at(result, box[stroke], length[stroke] / float(np.hypot(w, h)))
-    return result
+    crossed[box[crossing]] = True
+    return result, crossed
+
+
+def stroke_lengths(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> np.ndarray:
+    """The ``length`` of ``trace_strokes``: (N,) float64."""
+    return trace_strokes(patches, groups, levels)[0]
 
 
 def shared_darkness(patches: np.ndarray, groups: np.ndarray, levels: Levels, shares: Sequence[float]) -> np.ndarray:
@@ -652,6 +663,9 @@ def _median(values: np.ndarray) -> float:
 def _median_first_axis(stack: np.ndarray) -> np.ndarray:
     """``np.median(stack, axis=0)`` for a few dozen images: sorted along the stack, its middle (same numbers and dtype)."""
     ranked = np.sort(stack, axis=0)
+    if not np.issubdtype(ranked.dtype, np.floating):
+        # as np.median does: integers (8-bit windows) in float64, so two middle values are never summed past 255
+        ranked = ranked.astype(np.float64)
     middle = len(ranked) // 2
     if len(ranked) % 2:
         return ranked[middle]
@@ -806,6 +820,15 @@ STROKE_ON_FLOOR = 0.07
 #: over much of the box: up to ``FLOOR_RESIDUE_MAX`` dark, covering up to
 #: ``FLOOR_RESIDUE_COVER`` of the interior and ``FLOOR_RESIDUE_WHOLE`` of the box.
 FLOOR_RESIDUE_SHARE = 0.6
+#: Nothing on a grey page is taken for residue when it holds pencil-dark pixels
+#: (``GATHERED_COVER`` of the interior) while its floor keeps less than
+#: ``GATHERED_FLOOR_SHARE`` of its mean darkness: pencil gathered in part of the
+#: box — a faint half-fill a copier washed out to residue's darkness (its floor
+#: keeps at most 0.23 of it), a tick the tracer missed, a stray dot — is a person's
+#: call. 99 % of residue keeps more. A crease across the window (``trace_strokes``'s
+#: ``crossed``) holds such pixels too, and is not pencil.
+GATHERED_COVER = 0.05
+GATHERED_FLOOR_SHARE = 0.25
 FLOOR_RESIDUE_MAX = 0.26
 FLOOR_RESIDUE_COVER = 0.55
 FLOOR_RESIDUE_WHOLE = 0.35
@@ -852,6 +875,7 @@ def decide(
     off_letter: Sequence[float] | None = None,
     film: Sequence[float] | None = None,
     floor: Sequence[float] | None = None,
+    crossed: Sequence[bool] | None = None,
 ) -> Reading:
     """Decide one question from its boxes' darkness.
 
@@ -903,7 +927,11 @@ def decide(
     floor
         Darkness that ``FLOOR_SHARE`` of each box's window reaches (``shared_darkness``),
         weighed on grey pages: a film of residue lifts it, a half-fill or a tick
-        leaves it paper (``FLOOR_RESIDUE_*``, ``STROKE_ON_FLOOR``).
+        leaves it paper (``FLOOR_RESIDUE_*``, ``STROKE_ON_FLOOR``, ``GATHERED_*``).
+    crossed
+        A line crosses each box's whole window (``trace_strokes``): its pencil-dark
+        pixels may be a fold's crease, so they do not count as pencil gathered in
+        part of the box (``GATHERED_*``).
     """
     # Plain floats: a question has a handful of boxes, and a page calls this a hundred times or more.
     v = _floats(values)
@@ -984,6 +1012,8 @@ def decide(
         residue = [
             i for i in middling
             if v[i] <= RESIDUE_SHARE * strongest and (i not in stroked or i in on_film) and i not in pressed
+            and not (lowest is not None and c[i] >= GATHERED_COVER and lowest[i] < GATHERED_FLOOR_SHARE * v[i]
+                     and not (crossed is not None and crossed[i]))
             and ((v[i] <= limits(i)[0] and c[i] <= limits(i)[1] and residue_whole[i] <= limits(i)[2]) or even(i))
         ]
         unclear = [i for i in middling if i not in residue]

@@ -317,7 +317,9 @@ class Measurements:
         The sheet's paper white, ink black and empty-box darkness.
     stroke : (N,) float64, optional
         The longest thin pencil stroke in each box, against its label's empty
-        box (``bubbles.stroke_lengths``); None when not measured.
+        box (``bubbles.trace_strokes``); None when not measured.
+    crossed : (N,) bool, optional
+        A line crosses the box's whole window (a fold's crease; ``bubbles.trace_strokes``).
     paper : (N,) float64, optional
         Grey of the paper just around each box (``bubbles.local_paper``): a
         shadow's edge darkens a box and its surroundings alike.
@@ -343,6 +345,7 @@ class Measurements:
     off_letter: np.ndarray | None = None
     film: np.ndarray | None = None
     floor: np.ndarray | None = None
+    crossed: np.ndarray | None = None
     shaded: np.ndarray | None = field(init=False, default=None, repr=False)
     _lists: dict = field(init=False, default_factory=dict, repr=False, compare=False)
 
@@ -351,7 +354,7 @@ class Measurements:
         if self.paper is not None:
             object.__setattr__(self, "shaded", bubbles.shade(self.paper, self.levels))
         # …and each decision reads a few boxes: plain lists slice far cheaper than arrays convert
-        for name in ("darkness", "coverage", "whole", "stroke", "off_letter", "shaded", "film", "floor"):
+        for name in ("darkness", "coverage", "whole", "stroke", "off_letter", "shaded", "film", "floor", "crossed"):
             values = getattr(self, name)
             self._lists[name] = None if values is None else np.asarray(values, dtype=float).tolist()
 
@@ -626,12 +629,14 @@ def measure(
     pencil = bubbles.summed_area((smooth < pencil_levels[None, :]).astype(np.uint8))
     lit = bubbles.lit_evenly(bubbles.box_patches(smooth, rects_px, windows=boxes), paper)
     film, floor = bubbles.shared_darkness(lit, groups, levels, (0.5, bubbles.FLOOR_SHARE))
+    stroke, crossed = bubbles.trace_strokes(lit, groups, levels)
     return Measurements(
         darkness=bubbles.darkness(means, levels, groups),
         coverage=bubbles.excess_coverage(bubbles.box_means_from(pencil, rects_px, windows=boxes), groups),
         whole=bubbles.excess_coverage(bubbles.box_means_from(pencil, rects_px, bubbles.WHOLE_INSET, windows=boxes), groups),
         levels=levels,
-        stroke=bubbles.stroke_lengths(lit, groups, levels),
+        stroke=stroke,
+        crossed=crossed,
         film=film,
         floor=floor,
         paper=paper,
