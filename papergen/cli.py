@@ -333,7 +333,8 @@ def grade_command(
     if summary.black_and_white:
         click.echo(
             f"注意：{summary.black_and_white} 页是黑白（二值）扫描，很浅的填涂可能在扫描时已经丢失、无法看出；"
-            "建议扫描仪设为灰度模式（200 dpi 以上）重新扫描这些页。"
+            "建议扫描仪设为灰度模式（200 dpi 以上）重新扫描这些页："
+            + _listed(summary.black_and_white_pages, BLACK_AND_WHITE_LISTED)
         )
     if summary.ignored:
         click.echo(f"文件夹中不是扫描件的文件已略过：{'、'.join(Path(p).name for p in summary.ignored)}")
@@ -348,6 +349,16 @@ def grade_command(
         if len(summary.review) > 200:
             click.echo(f"  ……另有 {len(summary.review) - 200} 项，见 papergen results")
     sys.exit(int(summary.exit_code))
+
+
+#: Black-and-white pages named in ``grade``'s summary; more are counted (a batch of faxes must not flood the terminal).
+BLACK_AND_WHITE_LISTED = 10
+
+
+def _listed(labels: list[str], most: int) -> str:
+    """``labels`` joined for a summary line: the first ``most`` named, the rest counted."""
+    named = "、".join(terminal_line(label) for label in labels[:most])
+    return named + (f" 等（另有 {len(labels) - most} 页）" if len(labels) > most else "")
 
 
 def _watch_folders(exam_json: Path, folders: tuple[Path, ...], results_dir: Path, *, idle, settle, **grading) -> None:

@@ -243,6 +243,31 @@ def test_black_and_white_scan_is_recognised_even_as_jpeg(exam, manifest, ringing
 
 
 
+def test_the_summary_names_the_black_and_white_pages_to_rescan(exam, manifest, tmp_path) -> None:
+    sheet = filled_sheet(exam, manifest, student_id="2026030009", variant="A", answers=key_answers(manifest, "A"))
+    grey = np.clip(sheet.astype(float) * (220 / 255) + 20, 0, 255).astype(np.uint8)
+    _, one_bit = cv2.threshold(grey, 130, 255, cv2.THRESH_BINARY)
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    cv2.imwrite(str(pile / "grey.png"), grey)
+    cv2.imwrite(str(pile / "fax.png"), one_bit)
+    result = run("grade", exam / "exam.json", pile, "-o", tmp_path / "res")
+    assert "读出 2 页" in result.output
+    line = next(text for text in result.output.splitlines() if "黑白（二值）扫描" in text)
+    assert line.startswith("注意：1 页") and line.endswith("fax.png 第 1 页") and "grey.png" not in line
+    summary = grade(exam / "exam.json", [pile], tmp_path / "res")  # a re-run reads the store: the same page
+    assert summary.black_and_white == 1 and summary.black_and_white_pages == [f"{pile / 'fax.png'} 第 1 页"]
+
+
+def test_a_long_list_of_black_and_white_pages_is_named_in_part_and_counted() -> None:
+    from papergen.cli import BLACK_AND_WHITE_LISTED, _listed
+
+    labels = [f"fax-{i:02d}.tif 第 1 页" for i in range(BLACK_AND_WHITE_LISTED + 3)]
+    text = _listed(labels, BLACK_AND_WHITE_LISTED)
+    assert text.count("fax-") == BLACK_AND_WHITE_LISTED and text.endswith("等（另有 3 页）")
+    assert _listed(labels[:2], BLACK_AND_WHITE_LISTED) == "fax-00.tif 第 1 页、fax-01.tif 第 1 页"
+
+
 # -- pages the fuzzer found (bench/fuzz.py): each once stopped the whole batch ---------------------
 
 

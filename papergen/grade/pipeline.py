@@ -26,7 +26,12 @@ from papergen.exam.manifest import Manifest, manifest_text, read_manifest
 from papergen.grade.ingest import PageJob, PageLoadError, collect_pages, load_page
 from papergen.grade.reader import PageReading, read_sheets
 from papergen.grade.settle import iter_settled_sheets, review_queue, score_marked
-from papergen.grade.store import PageRecord, open_store, store_counts
+from papergen.grade.store import (
+    PageRecord,
+    black_and_white_pages,
+    open_store,
+    store_counts,
+)
 
 
 def _tune_process() -> None:
@@ -159,6 +164,7 @@ class GradeSummary:
     review: list[str] = field(default_factory=list)  # what needs a person, one line each
     ignored: list[str] = field(default_factory=list)  # files in scanned folders that are not scans
     black_and_white: int = 0  # pages scanned in black and white
+    black_and_white_pages: list[str] = field(default_factory=list)  # which: "scan.pdf 第 3 页", by file and page
     replaced: int = 0  # earlier readings replaced by a newer scan under the same file name (kept in history)
     no_pages: bool = False  # the input held no page to grade at all
 
@@ -236,6 +242,7 @@ def grade(
         db.refresh_sheet_flags()
         db.mark_grading(finished=True)
         counts = store_counts(db.db)
+        summary.black_and_white_pages = black_and_white_pages(db.db)
         # People's decisions settle items: the summary lists only what is still open.
         open_items, flagged_pages = [], 0
         for sheet in iter_settled_sheets(db.db, manifest):  # one sheet's marks in memory at a time

@@ -782,6 +782,16 @@ def store_counts(db: sqlite3.Connection) -> StoreCounts:
     )
 
 
+def black_and_white_pages(db: sqlite3.Connection) -> list[str]:
+    """The read pages that were black-and-white scans (``page_label``s, by file and page): the ones to rescan in grey."""
+    return [
+        page_label(path, page, part, parts)
+        for path, page, part, parts in db.execute(
+            "SELECT path, page, part, parts FROM pages WHERE status = 'read' AND binary = 1 ORDER BY path, page, part"
+        )
+    ]
+
+
 def replaced_readings(db: sqlite3.Connection) -> list[ReplacedReading]:
     """Readings that a newer scan under the same file name replaced, oldest first."""
     return [
