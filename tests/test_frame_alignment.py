@@ -149,6 +149,34 @@ def test_a_page_with_two_corners_cut_is_read_exactly_or_refused_never_scored_wro
             assert reading.status in ("rejected", "not-a-sheet")
 
 
+def test_a_corner_square_with_ink_in_its_quiet_zone_on_a_photo_is_still_a_corner_when_the_qr_code_reads(
+    manifest, sheet
+) -> None:
+    """A stroke beside the top-right square (a scribble, a staple's shadow; on harsh phone photos the QR code
+    itself, foreshortened) keeps it from looking printed; three squares completed as if the page were flat miss
+    the code on a photo in perspective. Registration takes the four-square frame when the code reads there."""
+    from papergen.grade import registration
+
+    px = DPI / 25.4
+    cx, cy = manifest.sheet.origin[0] + manifest.sheet.frame_size[0], manifest.sheet.origin[1]
+    page = sheet.copy()
+    ring = registration.QUIET_RADII[0] * manifest.sheet.fiducial_size + 0.1  # mm from the square's centre
+    cv2.line(page, (int((cx - 5) * px), int((cy + ring) * px)), (int((cx + 5) * px), int((cy + ring) * px)), 30, 3)
+    h, w = page.shape
+    perspective = cv2.getPerspectiveTransform(
+        np.float32([[0, 0], [w, 0], [w, h], [0, h]]),
+        np.float32([[60, 60], [60 + 0.9 * w, 60 + 0.05 * h], [70 + 0.9 * w, 60 + 0.95 * h], [60, 60 + h]]),
+    )
+    photo = cv2.warpPerspective(page, perspective, (w + 120, h + 120), borderValue=235, flags=cv2.INTER_AREA)
+    blobs, scale = registration.find_square_blobs(photo)
+    assert sorted(registration.looks_like_fiducial(photo, blob, scale) for blob in blobs) == [False, True, True, True]
+    found = register(photo, manifest.sheet)
+    assert found.fiducials == 4 and found.qr_text is not None
+    (reading,) = reader.read_sheets(photo, manifest)
+    assert reading.status == "read" and reading.student_id == "2026030017" and reading.variant == "A"
+    assert {q.number: q.letters for q in reading.questions if q.outcome == "answer"} == key_answers(manifest, "A")
+
+
 def test_a_cropped_page_through_the_grader_is_scored_exactly_or_not_at_all(manifest, sheet, tmp_path: Path) -> None:
     """Two corner squares cropped off: once refused (no marks); since frames are recovered from the two
     squares left and the QR code (``grade/recovery.py``), read — every answer the key's, none wrong."""

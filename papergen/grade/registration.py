@@ -15,6 +15,7 @@ All functions are pure: arrays in, arrays or small dataclasses out.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import cv2
@@ -415,37 +416,22 @@ def _register_at(gray: np.ndarray, geometry: SheetGeometry, width: int) -> Regis
     fw, fh = geometry.frame_size
     frame_aspect = min(fw, fh) / max(fw, fh)
     fiducial_ratio = geometry.fiducial_size / min(fw, fh)
-    quads = sorted(_candidate_quads(blobs, frame_aspect, fiducial_ratio), key=lambda q: q[2])
+    candidates = sorted(_candidate_quads(blobs, frame_aspect, fiducial_ratio), key=lambda q: q[2])
     # Only squares that stand square in clean paper, as the printed ones do, may make a frame.
     # Looked at lazily, best-fitting frames first: a normal page's first frame costs four looks.
     looks: dict[int, bool] = {}
 
-    def printed(combo: tuple[int, ...]) -> bool:
-        for i in combo:
-            if i not in looks:
-                looks[i] = looks_like_fiducial(gray, blobs[i], scale)
-            if not looks[i]:
-                return False
-        return True
+    def look(i: int) -> bool:
+        if i not in looks:
+            looks[i] = looks_like_fiducial(gray, blobs[i], scale)
+        return looks[i]
 
-    quads = list(itertools.islice((q for q in quads if printed(q[3])), MAX_FRAME_CANDIDATES))
+    quads = list(itertools.islice((q for q in candidates if all(look(i) for i in q[3])), MAX_FRAME_CANDIDATES))
     if not quads:
         raise RegistrationError(
             "not-a-sheet", f"找不到答题卡四角的定位块（发现 {len(blobs)} 个候选），这一页可能不是答题卡"
         )
-    corners_mm = np.array([[0, 0], [fw, 0], [fw, fh], [0, fh]], dtype=np.float32)
-    readings = []  # (quad, used, homography) for every plausible frame and orientation
-    for quad, used, _, _ in quads:
-        quad = ((quad + 0.5) / scale - 0.5).astype(np.float32)  # back to full-resolution pixel centres
-        edges = np.linalg.norm(quad - np.roll(quad, -1, axis=0), axis=1)
-        across, along = edges[0] + edges[2], edges[1] + edges[3]
-        for shift in range(4):
-            # frame TL→TR is the short side: the matching image edge must be short too
-            # (starting at corner ``shift`` turns the edges round: odd shifts swap the two sums)
-            if (across > along) if shift % 2 == 0 else (along > across):
-                continue
-            image_pts = quad[(np.arange(4) + shift) % 4]
-            readings.append((used, cv2.getPerspectiveTransform(corners_mm, image_pts)))
+    readings = _frame_readings(quads, scale, geometry)  # (used, homography) for every plausible frame and orientation
     if not readings:
         raise RegistrationError("not-a-sheet", "定位块的排列与答题卡不符，这一页可能不是答题卡")
     # A QR code that reads where the frame puts it confirms both the frame and
@@ -461,12 +447,53 @@ def _register_at(gray: np.ndarray, geometry: SheetGeometry, width: int) -> Regis
                 if four is not None:
                     return Registration(four, 4, _rotation(four), text, quarter=quarter)
             return Registration(homography, used, _rotation(homography), text, quarter=quarter)
+    # A phone photo may put the paper's edge, or the table beyond it, in a corner square's quiet zone: that
+    # square does not look printed, and three squares completed as if the page were flat miss the code. A
+    # frame of four squares of which only that one failed the look is the page's frame when the code reads
+    # where it puts it (the reader still checks the printed boxes and numbers before reading any).
+    for used, homography in _frame_readings(_one_look_failed(candidates, look), scale, geometry):
+        text = _decode_at(gray, homography, geometry)
+        if text is not None:
+            return Registration(homography, used, _rotation(homography), text, quarter=quarter)
     # No quick read: take the best-fitting frame, orient it by where the
     # QR-like ink is, and try harder to read the code there.
     options = readings[:2] if len(readings) > 1 and readings[1][0] == readings[0][0] else readings[:1]
     used, homography = max(options, key=lambda item: _qr_likeness(gray, item[1], geometry))
     return Registration(homography, used, _rotation(homography), _decode_at(gray, homography, geometry, thorough=True),
                         quarter=quarter)
+
+
+def _frame_readings(quads: list, scale: float, geometry: SheetGeometry) -> list[tuple[int, np.ndarray]]:
+    """Every orientation of every candidate frame: (squares used, homography frame mm → image pixels)."""
+    fw, fh = geometry.frame_size
+    corners_mm = np.array([[0, 0], [fw, 0], [fw, fh], [0, fh]], dtype=np.float32)
+    readings = []
+    for quad, used, _, _ in quads:
+        quad = ((quad + 0.5) / scale - 0.5).astype(np.float32)  # back to full-resolution pixel centres
+        edges = np.linalg.norm(quad - np.roll(quad, -1, axis=0), axis=1)
+        across, along = edges[0] + edges[2], edges[1] + edges[3]
+        for shift in range(4):
+            # frame TL→TR is the short side: the matching image edge must be short too
+            # (starting at corner ``shift`` turns the edges round: odd shifts swap the two sums)
+            if (across > along) if shift % 2 == 0 else (along > across):
+                continue
+            image_pts = quad[(np.arange(4) + shift) % 4]
+            readings.append((used, cv2.getPerspectiveTransform(corners_mm, image_pts)))
+    return readings
+
+
+def _one_look_failed(quads: list, look: Callable[[int], bool]) -> list:
+    """The four-square frames (best-fitting first, at most ``MAX_FRAME_CANDIDATES``) of which exactly one square
+    fails ``look`` (``looks_like_fiducial``, each square looked at once)."""
+    chosen = []
+    for quad in quads:
+        if quad[1] != 4:
+            continue
+        if sum(not look(i) for i in quad[3]) == 1:
+            chosen.append(quad)
+            if len(chosen) == MAX_FRAME_CANDIDATES:
+                break
+    return chosen
 
 
 #: Two frames put the QR code in the same place when its corners lie this close (mm of the sheet).
