@@ -31,6 +31,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from papergen.bank.model import LETTERS
+from papergen.grade.components import foreground_components
 from papergen.grade.windows import Windows
 
 #: Darkness (0 = paper, 1 = ink) at or above which a box is marked.
@@ -565,11 +566,12 @@ def stroke_lengths(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> n
     canvas = np.zeros((len(reaching), h + 1, w + 1), dtype=np.float32)
     canvas[:, :h, :w] = above[reaching]
     canvas = canvas.reshape(len(reaching) * (h + 1), w + 1)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats((canvas > STROKE_TRACE).astype(np.uint8), connectivity=8)
+    labels, stats, _ = foreground_components((canvas > STROKE_TRACE).view(np.uint8))
+    count = len(stats) + 1
     # the runs holding a pixel above ``STROKE_LEVEL`` (background pixels never exceed ``STROKE_TRACE``)
     peaked = np.zeros(count, dtype=bool)
     peaked[labels[canvas > STROKE_LEVEL]] = True
-    left, top, width, height, area = stats[1:count].T
+    left, top, width, height, area = stats.T
     box = reaching[top // (h + 1)]
     top = top % (h + 1)
     length = np.hypot(width, height)
@@ -692,13 +694,17 @@ def local_paper(page: np.ndarray, rects_px: np.ndarray, ppm: float, windows: Win
 
 
 def _percentile_rows(values: np.ndarray, q: float) -> np.ndarray:
-    """``np.percentile(values, q, axis=1)`` (linear interpolation) from the two ranks it needs: partitioned, or radix-sorted (uint8)."""
+    """``np.percentile(values, q, axis=1)`` (linear interpolation) from the two ranks it needs: partitioned, or sorted (uint8)."""
     count = values.shape[1]
     position = q / 100 * (count - 1)
     low = int(np.floor(position))
     high = min(low + 1, count - 1)
-    # 8-bit grey: a radix sort of each row costs a quarter of partitioning it
-    ranked = np.sort(values, axis=1, kind="stable") if values.dtype == np.uint8 else np.partition(values, (low, high), axis=1)
+    if values.dtype == np.uint8:
+        # 8-bit grey: OpenCV sorts each row in half the time of numpy's radix sort (partitioning costs
+        # from half to four times that, as the rows are mostly one grey or not); the same ranks
+        ranked = cv2.sort(np.ascontiguousarray(values), cv2.SORT_EVERY_ROW | cv2.SORT_ASCENDING) if values.size else values
+    else:
+        ranked = np.partition(values, (low, high), axis=1)
     below, above = ranked[:, low].astype(float), ranked[:, high].astype(float)
     return below + (position - low) * (above - below)
 

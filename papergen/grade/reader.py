@@ -573,6 +573,19 @@ def fiducial_interiors(geometry: SheetGeometry) -> list[Rect]:
     return [(cx - s / 4, cy - s / 4, s / 2, s / 2) for cx, cy in geometry.fiducial_centers()]
 
 
+def below(image: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """``image < levels[None, :]`` for a uint8 image and a float level per column, compared as 8-bit integers.
+
+    A grey level ``p`` is below ``L`` exactly when it is below ``ceil(L)``: the
+    same mask as comparing in float64, without converting every pixel.
+    """
+    whole = np.nan_to_num(np.ceil(levels), nan=0.0)  # NaN: nothing is below it
+    mask = image < np.clip(whole, 0, 255).astype(np.uint8)[None, :]
+    if np.any(whole > 255):  # every grey level is below such a level
+        mask[:, whole > 255] = True
+    return mask
+
+
 def measure(
     page: np.ndarray | CanonicalSample,
     table: BoxTable,
@@ -619,7 +632,7 @@ def measure(
     paper = bubbles.local_paper(boxes.pixels, rects_px, ppm, windows=boxes)  # the windows hold each box's ring
     # a box in a shadow band is pencil where it is that much darker than its own paper, not than the page's
     pencil_levels = np.repeat(bubbles.pencil_levels(paper, levels), boxes.width)
-    pencil = bubbles.summed_area((smooth < pencil_levels[None, :]).astype(np.uint8))
+    pencil = bubbles.summed_area(below(smooth, pencil_levels).view(np.uint8))
     lit = bubbles.lit_evenly(bubbles.box_patches(smooth, rects_px, windows=boxes), paper)
     return Measurements(
         darkness=bubbles.darkness(means, levels, groups),

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
+from papergen.grade.components import foreground_components
 from papergen.sheet.layout import SheetGeometry
 
 #: Largest working size for finding fiducials (pixels; the page is halved
@@ -124,9 +125,9 @@ def _square_blobs(gray: np.ndarray, small: np.ndarray, factor: int) -> tuple[lis
     scale = 1.0 / factor
     flat = flat_field(small, kernel=max(31, int(max(small.shape) * 0.06)))
     dark = (flat < 140).astype(np.uint8)  # darker than 55 % of the local paper
-    count, _, stats, centroids = cv2.connectedComponentsWithStats(dark, connectivity=8)
+    _, stats, centroids = foreground_components(dark)
     min_side = max(small.shape) * 0.012  # a 7 mm square on a 297 mm page is ~0.024
-    w, h, area = (stats[1:, k].astype(float) for k in (cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT, cv2.CC_STAT_AREA))
+    w, h, area = (stats[:, k].astype(float) for k in (cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT, cv2.CC_STAT_AREA))
     # Every component at once (a page has hundreds: letters, boxes, the QR code's modules).
     with np.errstate(divide="ignore", invalid="ignore"):
         aspect, fill = w / h, area / (w * h)
@@ -134,7 +135,7 @@ def _square_blobs(gray: np.ndarray, small: np.ndarray, factor: int) -> tuple[lis
     sides = np.sqrt(area[keep])
     order = keep[np.argsort(-sides, kind="stable")][:10]
     blobs = []
-    for (cx, cy), i in zip(centroids[1:][order], order):
+    for (cx, cy), i in zip(centroids[order], order):
         side = float(np.sqrt(area[i]))
         # small pixel i is image pixel factor·i: found there, centred at full resolution
         x, y = _refined_centre(gray, cx * factor, cy * factor, side * factor) if factor > 1 else (cx, cy)
@@ -156,9 +157,13 @@ def _refined_centre(gray: np.ndarray, cx: float, cy: float, side: float) -> tupl
     larger than the square, so the printing beside a fiducial stays out.
     """
     half = side / 2 + 3
+    bounds = None
     for _ in range(REFINE_PASSES):
         x0, y0 = max(0, int(round(cx - half))), max(0, int(round(cy - half)))
         x1, y1 = min(gray.shape[1], int(round(cx + half)) + 1), min(gray.shape[0], int(round(cy + half)) + 1)
+        if (x0, y0, x1, y1) == bounds:
+            break  # the same window as the last pass: it would give the same centroid again
+        bounds = (x0, y0, x1, y1)
         window = gray[y0:y1, x0:x1]
         if window.size == 0:
             break

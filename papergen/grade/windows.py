@@ -75,8 +75,12 @@ class Windows:
         return rows - self.origins[:, 0].reshape((n,) + (1,) * (np.ndim(rows) - 1)), cols - col0
 
     def summed(self) -> np.ndarray:
-        """The summed-area table of ``pixels`` (int32)."""
-        return cv2.integral(self.pixels, sdepth=cv2.CV_32S)
+        """The summed-area table of ``pixels`` (int32), made once: the alignment check and ``measure`` both sum the box windows."""
+        if "_summed" not in self.__dict__:
+            table = cv2.integral(self.pixels, sdepth=cv2.CV_32S)
+            table.flags.writeable = False
+            object.__setattr__(self, "_summed", table)
+        return self.__dict__["_summed"]
 
 
 def window_layout(rects_px: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
