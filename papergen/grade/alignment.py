@@ -110,20 +110,19 @@ def edge_contrast(windows: Windows, rects_px: np.ndarray, slack: int = EDGE_SLAC
     # Column offsets from each edge, outward positive: the slack window, then the outside band.
     window = np.arange(-slack, slack + 1)
     outside = np.arange(slack + OUTSIDE_GAP_PX, slack + OUTSIDE_GAP_PX + OUTSIDE_WIDTH_PX)
-    contrasts = []
-    for edge, outward in ((x, -1), (x + w, 1)):
-        centre = np.round(edge).astype(int)[:, None]
-        cols = centre + outward * np.concatenate([window, outside])[None, :]
-        # column means over rows r0:r1 straight from the summed-area table: (N, K)
-        top, left = windows.locate(r0[:, None], cols)
-        bottom, _ = windows.locate(r1[:, None], cols)
-        sums = (table[bottom, left + 1].astype(np.int64) - table[top, left + 1]
-                - table[bottom, left] + table[top, left])
-        means = sums / (r1 - r0)[:, None]
-        stroke = means[:, : window.size].min(axis=1)
-        paper = means[:, window.size :].mean(axis=1)
-        contrasts.append(paper - stroke)
-    return np.stack(contrasts, axis=1)
+    offsets = np.concatenate([window, outside])
+    # both edges at once: (N, 2, K) columns, left edge looking left, right edge looking right
+    centres = np.round(np.stack([x, x + w], axis=1)).astype(int)[:, :, None]
+    cols = centres + np.array([-1, 1])[None, :, None] * offsets[None, None, :]
+    # column means over rows r0:r1 straight from the summed-area table: (N, 2, K)
+    top, left = windows.locate(r0[:, None, None], cols)
+    bottom, _ = windows.locate(r1[:, None, None], cols)
+    sums = (table[bottom, left + 1].astype(np.int64) - table[top, left + 1]
+            - table[bottom, left] + table[top, left])
+    means = sums / (r1 - r0)[:, None, None]
+    stroke = means[:, :, : window.size].min(axis=2)
+    paper = means[:, :, window.size :].mean(axis=2)
+    return paper - stroke
 
 
 def ink_shares(sample: CanonicalSample, zones_px: np.ndarray) -> np.ndarray:
@@ -220,9 +219,9 @@ def frame_alignment(
     else:
         contrast = np.empty(0)
     digits, clean = number_zones(geometry, page_number)
-    shown = np.concatenate([
-        ink_shares(sample, to_px(digits)) >= DIGIT_INK, ink_shares(sample, to_px(clean)) <= CLEAN_INK,
-    ]) if len(digits) else np.empty(0, bool)
+    # the clean zones are the digit zones moved by a row, of the very same size: one window request serves both
+    shares = ink_shares(sample, to_px(np.concatenate([digits, clean]))) if len(digits) else np.empty(0)
+    shown = np.concatenate([shares[: len(digits)] >= DIGIT_INK, shares[len(digits) :] <= CLEAN_INK])
     return Alignment(
         boxes=len(mm),
         outlined=float(np.mean(contrast >= EDGE_SHOWS_AT)) if len(mm) else 0.0,

@@ -214,7 +214,7 @@ def estimate_levels(page: np.ndarray | None, fiducial_means: np.ndarray, all_box
     black = float(np.mean(fiducials[: max(1, len(fiducials) - 1)]))
     if white - black < 40:
         black = white - 40  # an almost flat page: keep the scale sane; reading will flag
-    empty_box = float(np.clip((white - np.median(all_box_means)) / (white - black), 0.0, 0.3))
+    empty_box = float(np.clip((white - _median(np.asarray(all_box_means))) / (white - black), 0.0, 0.3))
     return Levels(white, black, empty_box)
 
 
@@ -314,14 +314,14 @@ def pencil_levels(paper: np.ndarray, levels: Levels) -> np.ndarray:
     (N,) float64
     """
     paper = np.maximum(np.asarray(paper, dtype=float), 1.0)
-    usual = float(np.median(paper)) if len(paper) else 1.0
+    usual = float(_median(paper)) if len(paper) else 1.0
     return pencil_level(levels) * np.minimum(paper / usual, 1.0)
 
 
 def excess_coverage(coverage: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
     """Coverage above the printed empty box's (per label group when ``groups`` is given)."""
     coverage = np.asarray(coverage, dtype=float)
-    overall = float(np.median(coverage))
+    overall = float(_median(coverage))
     base = overall if groups is None else empty_baseline(coverage, groups, overall)
     return np.clip(coverage - base, 0.0, 1.0)
 
@@ -409,7 +409,7 @@ def box_patches(
     """
     rects_px = np.asarray(rects_px, dtype=float)
     height, width = page.shape if windows is None else windows.page_shape
-    size_w, size_h = np.median(rects_px[:, 2]), np.median(rects_px[:, 3])
+    size_w, size_h = _median(rects_px[:, 2]), _median(rects_px[:, 3])
     w = max(2, int(round(size_w * (1 - 2 * inset[0]))))
     h = max(2, int(round(size_h * (1 - 2 * inset[1]))))
     x0 = np.clip(np.round(rects_px[:, 0] + (rects_px[:, 2] - w) / 2), 0, width - w).astype(int)
@@ -499,7 +499,7 @@ def lit_evenly(patches: np.ndarray, paper: np.ndarray) -> np.ndarray:
     (N, h, w) float32
     """
     paper = np.maximum(np.asarray(paper, dtype=np.float32), 1.0)
-    gain = np.float32(np.median(paper)) / paper
+    gain = np.float32(_median(paper)) / paper
     return np.asarray(patches, dtype=np.float32) * gain[:, None, None]
 
 
@@ -615,13 +615,15 @@ def film_darkness(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> np
     middle = flat.shape[1] // 2
     median = np.partition(flat, middle, axis=1)[:, middle].astype(float)
     raw = (levels.white - median) / (levels.white - levels.black)
-    base = empty_baseline(raw, groups, float(np.median(raw)))
+    base = empty_baseline(raw, groups, float(_median(raw)))
     return np.clip(raw - base, 0.0, 1.0)
 
 
 def _median(values: np.ndarray) -> float:
-    """``np.median`` of a short 1-D array, by sorting: the same number without its per-call overhead."""
-    ranked = np.sort(values)
+    """``np.median`` of a short array, by sorting: the same number (and dtype) without its per-call overhead."""
+    ranked = np.sort(values, axis=None)
+    if not len(ranked) or np.isnan(ranked[-1]):  # nothing, or a NaN (sorted last): numpy's own answer
+        return np.median(values)
     middle = len(ranked) // 2
     return ranked[middle] if len(ranked) % 2 else (ranked[middle - 1] + ranked[middle]) / 2.0
 
@@ -683,8 +685,8 @@ def local_paper(page: np.ndarray, rects_px: np.ndarray, ppm: float, windows: Win
     rects_px = np.asarray(rects_px, dtype=float)
     height, width = page.shape if windows is None else windows.page_shape
     margin = max(1, int(round(RING_MM * ppm)))
-    w = int(round(np.median(rects_px[:, 2]))) + 2 * margin
-    h = int(round(np.median(rects_px[:, 3]))) + 2 * margin
+    w = int(round(_median(rects_px[:, 2]))) + 2 * margin
+    h = int(round(_median(rects_px[:, 3]))) + 2 * margin
     x0 = np.clip(np.round(rects_px[:, 0]) - margin, 0, width - w).astype(int)
     y0 = np.clip(np.round(rects_px[:, 1]) - margin, 0, height - h).astype(int)
     patches = gather_patches(page, x0, y0, (h, w), windows)
@@ -718,7 +720,7 @@ def shade(paper: np.ndarray, levels: Levels) -> np.ndarray:
         ``local_paper`` of every box on the page.
     """
     paper = np.asarray(paper, dtype=float)
-    return np.clip((np.median(paper) - paper) / (levels.white - levels.black), 0.0, 1.0)
+    return np.clip((_median(paper) - paper) / (levels.white - levels.black), 0.0, 1.0)
 
 
 #: A lighter or partial fill is still a mark, on a grey page, when it covers

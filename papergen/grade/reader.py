@@ -673,6 +673,7 @@ def decide_questions(
     """
     items = manifest.variant(variant).items if variant else None
     own = own_marks(measured, table) if own is None else own
+    darkness = np.asarray(measured.darkness, dtype=float).tolist()  # plain floats: rounded per box below
     readings = []
     for number, section, part in zip(table.numbers, table.sections, table.questions):
         item = items[number - 1] if items else None
@@ -682,7 +683,7 @@ def decide_questions(
         readings.append(
             QuestionReading(
                 number, decided.outcome, decided.letters, decided.reason, decided.confidence,
-                tuple(round(float(v), 3) for v in measured.darkness[part]), decided.note,
+                tuple(round(v, 3) for v in darkness[part]), decided.note,
             )
         )
     return readings
