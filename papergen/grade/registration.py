@@ -57,8 +57,9 @@ class Registration:
     #: The corners (frame order 0 TL, 1 TR, 2 BL, 3 BR) whose squares built the frame, when a
     #: damaged page's frame was recovered from fewer than three (``recovery``); None: not known.
     corners: tuple[int, ...] | None = None
-    #: The very image registered, halved twice by the Gaussian pyramid (``cv2.pyrDown``), when the
-    #: fiducial search made it: the reader's lighting estimate starts from the same image.
+    #: The very image registered, halved twice by the Gaussian pyramid (``cv2.pyrDown``), from the
+    #: fiducial search's own halvings: the reader's lighting estimate starts from the same image.
+    #: None when the frame was found on another image (a copy with a sheet painted out, a recovery).
     quarter: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
@@ -114,10 +115,32 @@ def find_square_blobs(gray: np.ndarray, width: int = DETECT_WIDTH) -> tuple[list
 
 def _shrunk(gray: np.ndarray, width: int) -> tuple[np.ndarray, int]:
     """``gray`` halved (``cv2.pyrDown``) while its long side exceeds ``width``, and how many times smaller it is."""
-    small, factor = gray, 1
-    while max(small.shape) > width:
-        small, factor = cv2.pyrDown(small), factor * 2
-    return small, factor
+    return _Pyramid(gray).shrunk(width)
+
+
+class _Pyramid:
+    """A page and its Gaussian-pyramid halvings (``cv2.pyrDown``), each made once, when first asked for.
+
+    ``register`` looks at two working sizes when the first look is not
+    confirmed, and the reader's lighting estimate starts from the quarter-size
+    level: all from the same halvings, never made twice.
+    """
+
+    def __init__(self, gray: np.ndarray) -> None:
+        self.levels = [gray]
+
+    def level(self, k: int) -> np.ndarray:
+        """The page halved ``k`` times."""
+        while len(self.levels) <= k:
+            self.levels.append(cv2.pyrDown(self.levels[-1]))
+        return self.levels[k]
+
+    def shrunk(self, width: int) -> tuple[np.ndarray, int]:
+        """``_shrunk``: the first level whose long side is at most ``width``, and its factor."""
+        k = 0
+        while max(self.level(k).shape) > width:
+            k += 1
+        return self.level(k), 2**k
 
 
 def _square_blobs(gray: np.ndarray, small: np.ndarray, factor: int) -> tuple[list[_Blob], float]:
@@ -268,11 +291,13 @@ def _quad_order(points: np.ndarray) -> np.ndarray:
 def _complete_rectangle(points: np.ndarray) -> np.ndarray | None:
     """Given 3 corners of a rectangle, return all 4 (the missing one completed)."""
     best = None
+    # each side's length once: a side is as long seen from either end (its vector only changes sign)
+    lengths = [np.linalg.norm(points[(k + 1) % 3] - points[k]) for k in range(3)]  # sides 0–1, 1–2, 2–0
     for k in range(3):
         corner = points[k]
         a, b = points[(k + 1) % 3], points[(k + 2) % 3]
         u, v = a - corner, b - corner
-        cos = abs(np.dot(u, v)) / (np.linalg.norm(u) * np.linalg.norm(v) + 1e-9)
+        cos = abs(np.dot(u, v)) / (lengths[k] * lengths[(k + 2) % 3] + 1e-9)
         if best is None or cos < best[0]:
             best = (cos, corner, a, b)
     cos, corner, a, b = best
@@ -286,6 +311,10 @@ def _complete_rectangle(points: np.ndarray) -> np.ndarray | None:
 #: harsh photos, black-and-white copies; committed scans), a filled answer box 0.55–0.65 (it
 #: passed the old 0.6 and built wrong frames from filled boxes).
 FIDUCIAL_SIZE_TOLERANCE = 0.3
+
+
+#: Each corner's successor round a quad (``np.roll(quad, -1, axis=0)``'s rows).
+_NEXT_CORNER = [1, 2, 3, 0]
 
 
 def _candidate_quads(blobs: list[_Blob], frame_aspect: float, fiducial_ratio: float):
@@ -304,7 +333,7 @@ def _candidate_quads(blobs: list[_Blob], frame_aspect: float, fiducial_ratio: fl
             if quad is None:
                 continue
             quad = _quad_order(quad)
-            edges = np.linalg.norm(quad - np.roll(quad, -1, axis=0), axis=1)
+            edges = np.linalg.norm(quad - quad[_NEXT_CORNER], axis=1)
             if edges.min() <= 0:
                 continue
             short, long_ = sorted((edges[0] + edges[2], edges[1] + edges[3]))
@@ -343,8 +372,9 @@ def register(gray: np.ndarray, geometry: SheetGeometry) -> Registration:
         )
     if float(gray[::8, ::8].std()) < 4.0:
         raise RegistrationError("blank-page", "空白页：页面上没有任何内容")
+    pyramid = _Pyramid(gray)
     try:
-        coarse = _register_at(gray, geometry, DETECT_WIDTH)
+        coarse = _register_at(gray, geometry, DETECT_WIDTH, pyramid)
     except RegistrationError:
         coarse = None
     if coarse is not None and coarse.fiducials == 4 and coarse.qr_text is not None:
@@ -353,7 +383,7 @@ def register(gray: np.ndarray, geometry: SheetGeometry) -> Registration:
     # no QR code confirming the frame: look again at the finer scale, and
     # keep whichever reading is better confirmed.
     try:
-        fine = _register_at(gray, geometry, DETECT_WIDTH_FINE)
+        fine = _register_at(gray, geometry, DETECT_WIDTH_FINE, pyramid)
     except RegistrationError:
         if coarse is None:
             raise
@@ -412,11 +442,14 @@ def register_all(gray: np.ndarray, geometry: SheetGeometry) -> list[Registration
     return [found[i] for i in order]
 
 
-def _register_at(gray: np.ndarray, geometry: SheetGeometry, width: int) -> Registration:
-    """``register`` with fiducials searched at working size ``width``."""
-    small, factor = _shrunk(gray, width)
+def _register_at(gray: np.ndarray, geometry: SheetGeometry, width: int, pyramid: _Pyramid | None = None) -> Registration:
+    """``register`` with fiducials searched at working size ``width`` (on ``pyramid``'s levels of ``gray``, when given)."""
+    pyramid = _Pyramid(gray) if pyramid is None else pyramid
+    small, factor = pyramid.shrunk(width)
     blobs, scale = _square_blobs(gray, small, factor)
-    quarter = small if factor == 4 else None
+    # the reader's lighting estimate starts from the quarter-size level: one level on from a half-size
+    # search (a quarter of a halving's cost), on the way to an eighth-size one
+    quarter = pyramid.level(2)
     fw, fh = geometry.frame_size
     frame_aspect = min(fw, fh) / max(fw, fh)
     fiducial_ratio = geometry.fiducial_size / min(fw, fh)
