@@ -16,6 +16,7 @@ from PIL import Image
 from papergen.exam.manifest import read_manifest
 from papergen.grade import alignment, bubbles, reader
 from papergen.grade import registration as registration_module
+from papergen.grade import windows as windows_module
 from papergen.grade.alignment import frame_alignment
 from papergen.grade.components import foreground_components
 from papergen.grade.ingest import _jpeg_frame_size
@@ -278,3 +279,38 @@ def test_a_fiducials_centre_skips_only_a_pass_over_the_same_window(scanned) -> N
         cx, cy, side = (blob.x + 0.5) / scale - 0.5, (blob.y + 0.5) / scale - 0.5, blob.side / scale
         for dx, dy in ((0, 0), (0.4, -0.3), (1.7, 2.2), (-2.5, 0.6)):  # rough centres as the quarter-size search leaves them
             assert registration_module._refined_centre(gray, cx + dx, cy + dy, side) == _refined_every_pass(gray, cx + dx, cy + dy, side)
+
+
+def test_the_lighting_estimate_starts_from_the_fiducial_searchs_own_halvings(manifest, scanned) -> None:
+    """A scan registered at an eighth of its size (or by the finer look, at a half) still hands the reader its
+    quarter-size level: the very image ``of_scan`` would make with two more halvings of the page."""
+    gray, _ = scanned
+    big = cv2.resize(gray, None, fx=2.3, fy=2.3, interpolation=cv2.INTER_LINEAR)  # an eighth-size search
+    for image in (gray, big):
+        registration = register(image, manifest.sheet)
+        assert np.array_equal(registration.quarter, cv2.pyrDown(cv2.pyrDown(image)))
+    pyramid = registration_module._Pyramid(big)
+    small, factor = pyramid.shrunk(registration_module.DETECT_WIDTH)
+    assert factor == 8 and np.array_equal(small, cv2.pyrDown(cv2.pyrDown(cv2.pyrDown(big))))
+    fine, fine_factor = pyramid.shrunk(registration_module.DETECT_WIDTH_FINE)  # the finer look: no halving made twice
+    assert fine is pyramid.levels[fine_factor.bit_length() - 1] and len(pyramid.levels) == 4
+
+
+def test_indices_worked_out_once_per_layout_serve_every_page(manifest, scanned) -> None:
+    """Where each box's pixels lie in the window strip is the same on every page of a sheet: worked out on the
+    first page, looked up after — and a page measured after another gives the numbers it gives alone."""
+    gray, registration = scanned
+    geometry = manifest.sheet
+    table = geometry.box_table(1)
+    rects_px = reader.rects_to_px(table.rects, geometry, reader.PX_PER_MM)
+    other = np.ascontiguousarray(gray[:, ::-1])  # another page (its frame found mirrored): other pixels, one layout
+    windows_module._window_points.cache_clear()
+    alone = reader.measure(reader.sample_page(gray, registration, geometry, reader.PX_PER_MM), table, geometry)
+    later = reader.sample_page(other, register(other, geometry), geometry, reader.PX_PER_MM)
+    reader.measure(later, table, geometry)
+    again = reader.sample_page(gray, registration, geometry, reader.PX_PER_MM)
+    assert again.windows(rects_px).derived is later.windows(rects_px).derived and again.windows(rects_px).derived
+    measured = reader.measure(again, table, geometry)
+    for name in ("darkness", "coverage", "whole", "stroke", "paper", "off_letter", "film"):
+        assert np.array_equal(getattr(measured, name), getattr(alone, name)), name
+    assert alignment.edge_contrast(again.windows(rects_px), rects_px).tolist() == _edge_contrast_per_edge(again.windows(rects_px), rects_px).tolist()
