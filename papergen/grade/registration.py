@@ -15,6 +15,7 @@ All functions are pure: arrays in, arrays or small dataclasses out.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field, replace
 
 import cv2
@@ -190,12 +191,15 @@ def _refined_centre(gray: np.ndarray, cx: float, cy: float, side: float) -> tupl
         window = gray[y0:y1, x0:x1]
         if window.size == 0:
             break
-        lo, hi = float(window.min()), float(window.max())
+        lo, hi, _, _ = cv2.minMaxLoc(window)
         if hi - lo < 16:
             break
         # ink below a quarter of the range counts fully, paper above three quarters not at all, edges in between
-        ramp = (hi - lo) / 2
-        weights = np.clip((lo + 0.75 * (hi - lo) - window.astype(np.float32)) / np.float32(ramp), 0, 1)
+        # (float32 throughout, in place: (lo + ¾·range − pixel) / (range / 2), clipped to 0 … 1)
+        weights = window.astype(np.float32)
+        np.subtract(np.float32(lo + 0.75 * (hi - lo)), weights, out=weights)
+        np.divide(weights, np.float32((hi - lo) / 2), out=weights)
+        np.minimum(np.maximum(weights, 0, out=weights), 1, out=weights)
         moments = cv2.moments(weights)
         if moments["m00"] <= 0:
             break
@@ -252,8 +256,9 @@ def fiducial_look(gray: np.ndarray, blob: _Blob, scale: float) -> FiducialLook:
     if inside.sum() < QUIET_SAMPLES // 2:
         return FiducialLook(0.0, 1.0)  # mostly off the image: nothing to judge by
     ring = gray[ys[inside], xs[inside]]
-    ink = QUIET_INK_BELOW * float(np.sort(ring)[int(0.9 * (ring.size - 1))])  # below this share of the paper
-    ring_ink = float(np.mean(ring < ink))
+    rank = int(0.9 * (ring.size - 1))
+    ink = QUIET_INK_BELOW * float(np.partition(ring, rank)[rank])  # below this share of the paper
+    ring_ink = np.count_nonzero(ring < ink) / ring.size
     # the ink inside the ring, sampled about 20 pixels to a side whatever the resolution
     step = max(1, int(side) // 20)
     reach = int(np.ceil(QUIET_RADII[0] * side))
@@ -264,9 +269,9 @@ def fiducial_look(gray: np.ndarray, blob: _Blob, scale: float) -> FiducialLook:
     cols = (x0 + step * np.arange(patch.shape[1]) - cx)[None, :]
     moments = cv2.moments(((patch < ink) & (rows**2 + cols**2 <= reach**2)).astype(np.uint8), binaryImage=True)
     a, b, c = moments["mu20"], moments["mu11"], moments["mu02"]
-    spread = np.sqrt(((a - c) / 2) ** 2 + b**2)
+    spread = math.sqrt(((a - c) / 2) ** 2 + b**2)  # plain floats: the square root is correctly rounded either way
     minor = (a + c) / 2 - spread
-    elongation = float(np.sqrt(((a + c) / 2 + spread) / minor)) if minor > 0 else np.inf
+    elongation = math.sqrt(((a + c) / 2 + spread) / minor) if minor > 0 else np.inf
     return FiducialLook(ring_ink, elongation)
 
 
