@@ -452,9 +452,6 @@ def _register_at(gray: np.ndarray, geometry: SheetGeometry, width: int, pyramid:
     pyramid = _Pyramid(gray) if pyramid is None else pyramid
     small, factor = pyramid.shrunk(width)
     blobs, scale = _square_blobs(gray, small, factor)
-    # the reader's lighting estimate starts from the quarter-size level: one level on from a half-size
-    # search (a quarter of a halving's cost), on the way to an eighth-size one
-    quarter = pyramid.level(2)
     fw, fh = geometry.frame_size
     frame_aspect = min(fw, fh) / max(fw, fh)
     fiducial_ratio = geometry.fiducial_size / min(fw, fh)
@@ -491,6 +488,9 @@ def _register_at(gray: np.ndarray, geometry: SheetGeometry, width: int, pyramid:
             readings.append((used, cv2.getPerspectiveTransform(corners_mm, image_pts)))
     if not readings:
         raise RegistrationError("not-a-sheet", "定位块的排列与答题卡不符，这一页可能不是答题卡")
+    # a frame is found: the reader's lighting estimate starts from the quarter-size level (one level on from a
+    # half-size search, a quarter of a halving's cost; on the way to an eighth-size one)
+    quarter = pyramid.level(2)
     # A QR code that reads where the frame puts it confirms both the frame and
     # its orientation: try the candidates, best-fitting first.
     for used, homography in readings:
