@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import warnings
 
 import cv2
 import numpy as np
@@ -13,8 +14,11 @@ import pytest
 from PIL import Image
 
 from papergen.exam.manifest import read_manifest
-from papergen.grade import bubbles, reader
+from papergen.grade import alignment, bubbles, reader
+from papergen.grade import registration as registration_module
+from papergen.grade import windows as windows_module
 from papergen.grade.alignment import frame_alignment
+from papergen.grade.components import foreground_components
 from papergen.grade.ingest import _jpeg_frame_size
 from papergen.grade.reader import is_black_and_white
 from papergen.grade.registration import find_square_blobs, register
@@ -172,3 +176,141 @@ def test_patches_gathered_from_windows_are_the_pages_pixels(manifest, scanned) -
     rows, cols = windows.locate(y0[:, None] + np.arange(size[0]), x0[:, None] - 10 + np.arange(size[1]))
     beyond = windows.pixels[rows[:, :, None], cols[:, None, :]]
     assert np.array_equal(bubbles.gather_patches(windows.pixels, x0 - 10, y0, size, windows=windows), beyond)
+
+
+# -- the second speed round: each fast path gives the very numbers of the plain one -------------------
+
+
+def test_component_statistics_from_the_foreground_are_opencvs() -> None:
+    """Labels, boxes, areas and centroids gathered from the foreground pixels only: OpenCV's own, to the bit."""
+    rng = np.random.default_rng(12)
+    images = [np.zeros((40, 30), np.uint8), np.ones((17, 23), np.uint8), (rng.random((300, 200)) < 0.03).astype(np.uint8)]
+    blobs = np.zeros((439, 311), np.uint8)
+    for _ in range(60):  # squares, bars and specks, some touching
+        x, y, w, h = rng.integers(0, 300), rng.integers(0, 430), rng.integers(1, 40), rng.integers(1, 25)
+        blobs[y : y + h, x : x + w] = 1
+    images += [blobs, (rng.random((50, 60)) < 0.6).astype(np.uint8)]
+    for image in images:
+        count, labels, stats, centroids = cv2.connectedComponentsWithStats(image, connectivity=8)
+        ours, own_stats, own_centroids = foreground_components(image)
+        assert np.array_equal(ours, labels) and own_stats.dtype == stats.dtype
+        assert np.array_equal(own_stats, stats[1:]) and np.array_equal(own_centroids, centroids[1:])
+
+
+def test_pencil_mask_compared_as_integers_is_the_float_comparison() -> None:
+    rng = np.random.default_rng(13)
+    image = rng.integers(0, 256, (9, 40)).astype(np.uint8)
+    levels = np.concatenate([rng.uniform(-20, 280, 30), [0.0, 1.0, 37.0, 254.5, 255.0, 256.0, np.nan, np.inf, -np.inf, 255.0000001]])
+    assert np.array_equal(reader.below(image, levels), image < levels[None, :])
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 7, 301])
+def test_medians_by_sorting_are_numpys(count) -> None:
+    rng = np.random.default_rng(count)
+    for dtype in (np.float32, np.float64):
+        values = (rng.random(count) * 255).astype(dtype)
+        for sample in (values, np.where(np.arange(count) == count // 2, np.nan, values).astype(dtype)):
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # numpy's own warning for an empty array
+                expected, ours = np.median(sample), bubbles._median(sample)
+            assert np.array_equal(ours, expected, equal_nan=True) and np.asarray(ours).dtype == np.asarray(expected).dtype
+
+
+def _edge_contrast_per_edge(windows, rects_px, slack=alignment.EDGE_SLACK_PX):
+    """``alignment.edge_contrast`` as first written: one edge after the other."""
+    table = cv2.integral(windows.pixels, sdepth=cv2.CV_32S)
+    x, y, w, h = (rects_px[:, k] for k in range(4))
+    r0 = np.round(y + 0.25 * h).astype(int)
+    r1 = np.maximum(np.round(y + 0.75 * h).astype(int), r0 + 1)
+    window = np.arange(-slack, slack + 1)
+    outside = np.arange(slack + alignment.OUTSIDE_GAP_PX, slack + alignment.OUTSIDE_GAP_PX + alignment.OUTSIDE_WIDTH_PX)
+    contrasts = []
+    for edge, outward in ((x, -1), (x + w, 1)):
+        cols = np.round(edge).astype(int)[:, None] + outward * np.concatenate([window, outside])[None, :]
+        top, left = windows.locate(r0[:, None], cols)
+        bottom, _ = windows.locate(r1[:, None], cols)
+        sums = table[bottom, left + 1].astype(np.int64) - table[top, left + 1] - table[bottom, left] + table[top, left]
+        means = sums / (r1 - r0)[:, None]
+        contrasts.append(means[:, window.size :].mean(axis=1) - means[:, : window.size].min(axis=1))
+    return np.stack(contrasts, axis=1)
+
+
+def test_both_edges_in_one_pass_and_the_number_zones_in_one_request(manifest, scanned) -> None:
+    gray, registration = scanned
+    geometry = manifest.sheet
+    rects_px = reader.rects_to_px(geometry.box_table(1).rects, geometry, reader.PX_PER_MM)
+    sample = reader.sample_page(gray, registration, geometry, reader.PX_PER_MM)
+    windows = sample.windows(rects_px)
+    assert np.array_equal(alignment.edge_contrast(windows, rects_px), _edge_contrast_per_edge(windows, rects_px))
+    # the summed-area table is made once and is the windows' own
+    assert windows.summed() is windows.summed()
+    assert np.array_equal(windows.summed(), cv2.integral(windows.pixels, sdepth=cv2.CV_32S))
+    # the clean zones sampled with the digit zones: each zone's share as when sampled alone
+    digits, clean = (reader.rects_to_px(zones, geometry, reader.PX_PER_MM) for zones in alignment.number_zones(geometry, 1))
+    alone = [alignment.ink_shares(reader.sample_page(gray, registration, geometry, reader.PX_PER_MM), zones) for zones in (digits, clean)]
+    together = alignment.ink_shares(sample, np.concatenate([digits, clean]))
+    assert np.array_equal(together, np.concatenate(alone))
+
+
+def _refined_every_pass(gray, cx, cy, side):
+    """``registration._refined_centre`` as first written: every pass made, even over the same window."""
+    half = side / 2 + 3
+    for _ in range(registration_module.REFINE_PASSES):
+        x0, y0 = max(0, int(round(cx - half))), max(0, int(round(cy - half)))
+        x1, y1 = min(gray.shape[1], int(round(cx + half)) + 1), min(gray.shape[0], int(round(cy + half)) + 1)
+        window = gray[y0:y1, x0:x1]
+        if window.size == 0:
+            break
+        lo, hi = float(window.min()), float(window.max())
+        if hi - lo < 16:
+            break
+        weights = np.clip((lo + 0.75 * (hi - lo) - window.astype(np.float32)) / np.float32((hi - lo) / 2), 0, 1)
+        moments = cv2.moments(weights)
+        if moments["m00"] <= 0:
+            break
+        cx, cy = x0 + moments["m10"] / moments["m00"], y0 + moments["m01"] / moments["m00"]
+    return cx, cy
+
+
+def test_a_fiducials_centre_skips_only_a_pass_over_the_same_window(scanned) -> None:
+    gray, _ = scanned
+    blobs, scale = find_square_blobs(gray)
+    for blob in blobs:
+        cx, cy, side = (blob.x + 0.5) / scale - 0.5, (blob.y + 0.5) / scale - 0.5, blob.side / scale
+        for dx, dy in ((0, 0), (0.4, -0.3), (1.7, 2.2), (-2.5, 0.6)):  # rough centres as the quarter-size search leaves them
+            assert registration_module._refined_centre(gray, cx + dx, cy + dy, side) == _refined_every_pass(gray, cx + dx, cy + dy, side)
+
+
+def test_the_lighting_estimate_starts_from_the_fiducial_searchs_own_halvings(manifest, scanned) -> None:
+    """A scan registered at an eighth of its size (or by the finer look, at a half) still hands the reader its
+    quarter-size level: the very image ``of_scan`` would make with two more halvings of the page."""
+    gray, _ = scanned
+    big = cv2.resize(gray, None, fx=2.3, fy=2.3, interpolation=cv2.INTER_LINEAR)  # an eighth-size search
+    for image in (gray, big):
+        registration = register(image, manifest.sheet)
+        assert np.array_equal(registration.quarter, cv2.pyrDown(cv2.pyrDown(image)))
+    pyramid = registration_module._Pyramid(big)
+    small, factor = pyramid.shrunk(registration_module.DETECT_WIDTH)
+    assert factor == 8 and np.array_equal(small, cv2.pyrDown(cv2.pyrDown(cv2.pyrDown(big))))
+    fine, fine_factor = pyramid.shrunk(registration_module.DETECT_WIDTH_FINE)  # the finer look: no halving made twice
+    assert fine is pyramid.levels[fine_factor.bit_length() - 1] and len(pyramid.levels) == 4
+
+
+def test_indices_worked_out_once_per_layout_serve_every_page(manifest, scanned) -> None:
+    """Where each box's pixels lie in the window strip is the same on every page of a sheet: worked out on the
+    first page, looked up after — and a page measured after another gives the numbers it gives alone."""
+    gray, registration = scanned
+    geometry = manifest.sheet
+    table = geometry.box_table(1)
+    rects_px = reader.rects_to_px(table.rects, geometry, reader.PX_PER_MM)
+    other = np.ascontiguousarray(gray[:, ::-1])  # another page (its frame found mirrored): other pixels, one layout
+    windows_module._window_points.cache_clear()
+    alone = reader.measure(reader.sample_page(gray, registration, geometry, reader.PX_PER_MM), table, geometry)
+    later = reader.sample_page(other, register(other, geometry), geometry, reader.PX_PER_MM)
+    reader.measure(later, table, geometry)
+    again = reader.sample_page(gray, registration, geometry, reader.PX_PER_MM)
+    assert again.windows(rects_px).derived is later.windows(rects_px).derived and again.windows(rects_px).derived
+    measured = reader.measure(again, table, geometry)
+    for name in ("darkness", "coverage", "whole", "stroke", "paper", "off_letter", "film"):
+        assert np.array_equal(getattr(measured, name), getattr(alone, name)), name
+    assert alignment.edge_contrast(again.windows(rects_px), rects_px).tolist() == _edge_contrast_per_edge(again.windows(rects_px), rects_px).tolist()

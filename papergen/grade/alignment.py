@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from papergen.grade.bubbles import gather_patches
+from papergen.grade.bubbles import array_key, gather_patches
 from papergen.grade.windows import CanonicalSample, Windows
 from papergen.sheet.layout import Rect, SheetGeometry
 
@@ -104,26 +104,36 @@ def edge_contrast(windows: Windows, rects_px: np.ndarray, slack: int = EDGE_SLAC
     horizontal ticks and the letter stay out of it).
     """
     table = windows.summed()
+    top, bottom, left, rows, inner = windows.indices(("edges", slack, array_key(rects_px)),
+                                                     lambda: _edge_columns(windows, rects_px, slack))
+    # column means over rows r0:r1 straight from the summed-area table: (N, 2, K)
+    sums = (table[bottom, left + 1].astype(np.int64) - table[top, left + 1]
+            - table[bottom, left] + table[top, left])
+    means = sums / rows
+    stroke = means[:, :, :inner].min(axis=2)
+    paper = means[:, :, inner:].mean(axis=2)
+    return paper - stroke
+
+
+def _edge_columns(windows: Windows, rects_px: np.ndarray, slack: int) -> tuple:
+    """Where ``edge_contrast`` reads, worked out once per layout: the rows above and below the middle half of each
+    box and the columns at and beside both its edges, in ``windows.pixels`` ((N, 2, K) columns, left edge looking
+    left, right edge looking right); each column's row count; how many of the K columns are the slack window."""
     x, y, w, h = (rects_px[:, k] for k in range(4))
     r0 = np.round(y + 0.25 * h).astype(int)
     r1 = np.maximum(np.round(y + 0.75 * h).astype(int), r0 + 1)
     # Column offsets from each edge, outward positive: the slack window, then the outside band.
     window = np.arange(-slack, slack + 1)
     outside = np.arange(slack + OUTSIDE_GAP_PX, slack + OUTSIDE_GAP_PX + OUTSIDE_WIDTH_PX)
-    contrasts = []
-    for edge, outward in ((x, -1), (x + w, 1)):
-        centre = np.round(edge).astype(int)[:, None]
-        cols = centre + outward * np.concatenate([window, outside])[None, :]
-        # column means over rows r0:r1 straight from the summed-area table: (N, K)
-        top, left = windows.locate(r0[:, None], cols)
-        bottom, _ = windows.locate(r1[:, None], cols)
-        sums = (table[bottom, left + 1].astype(np.int64) - table[top, left + 1]
-                - table[bottom, left] + table[top, left])
-        means = sums / (r1 - r0)[:, None]
-        stroke = means[:, : window.size].min(axis=1)
-        paper = means[:, window.size :].mean(axis=1)
-        contrasts.append(paper - stroke)
-    return np.stack(contrasts, axis=1)
+    offsets = np.concatenate([window, outside])
+    centres = np.round(np.stack([x, x + w], axis=1)).astype(int)[:, :, None]
+    cols = centres + np.array([-1, 1])[None, :, None] * offsets[None, None, :]
+    top, left = windows.locate(r0[:, None, None], cols)
+    bottom, _ = windows.locate(r1[:, None, None], cols)
+    rows = (r1 - r0)[:, None, None]
+    for array in (top, bottom, left, rows):
+        array.flags.writeable = False
+    return top, bottom, left, rows, window.size
 
 
 def ink_shares(sample: CanonicalSample, zones_px: np.ndarray) -> np.ndarray:
@@ -220,9 +230,9 @@ def frame_alignment(
     else:
         contrast = np.empty(0)
     digits, clean = number_zones(geometry, page_number)
-    shown = np.concatenate([
-        ink_shares(sample, to_px(digits)) >= DIGIT_INK, ink_shares(sample, to_px(clean)) <= CLEAN_INK,
-    ]) if len(digits) else np.empty(0, bool)
+    # the clean zones are the digit zones moved by a row, of the very same size: one window request serves both
+    shares = ink_shares(sample, to_px(np.concatenate([digits, clean]))) if len(digits) else np.empty(0)
+    shown = np.concatenate([shares[: len(digits)] >= DIGIT_INK, shares[len(digits) :] <= CLEAN_INK])
     return Alignment(
         boxes=len(mm),
         outlined=float(np.mean(contrast >= EDGE_SHOWS_AT)) if len(mm) else 0.0,

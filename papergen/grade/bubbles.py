@@ -31,6 +31,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from papergen.bank.model import LETTERS
+from papergen.grade.components import foreground_components
 from papergen.grade.windows import Windows
 
 #: Darkness (0 = paper, 1 = ink) at or above which a box is marked.
@@ -141,13 +142,35 @@ def box_means_from(table: np.ndarray, rects_px: np.ndarray, inset: float = INSET
     windows : optional
         The windows ``table`` sums (``CanonicalSample.windows(rects_px)``).
     """
-    shape = (table.shape[0] - 1, table.shape[1] - 1) if windows is None else windows.page_shape
-    r0, r1, c0, c1 = _interior_bounds(shape, rects_px, inset)
-    if windows is not None:  # the same pixels, where their windows hold them
-        rows, cols = windows.locate(np.stack([r0, r1], axis=1), np.stack([c0, c1], axis=1))
-        (r0, r1), (c0, c1) = rows.T, cols.T
+    if windows is None:
+        r0, r1, c0, c1 = _interior_bounds((table.shape[0] - 1, table.shape[1] - 1), rects_px, inset)
+        area = (r1 - r0) * (c1 - c0)
+    else:  # the same pixels, where their windows hold them: worked out once per layout
+        r0, r1, c0, c1, area = windows.indices(("box_means", inset, array_key(rects_px)),
+                                               lambda: _bounds_in_windows(windows, rects_px, inset))
     total = table[r1, c1].astype(np.int64) - table[r0, c1] - table[r1, c0] + table[r0, c0]
-    return total / ((r1 - r0) * (c1 - c0))
+    return total / area
+
+
+def array_key(values: np.ndarray) -> tuple:
+    """An array as a dictionary key: its dtype, shape and bytes."""
+    values = np.ascontiguousarray(values)
+    return values.dtype.str, values.shape, values.tobytes()
+
+
+def _bounds_in_windows(windows: Windows, rects_px: np.ndarray, inset: float) -> tuple[np.ndarray, ...]:
+    """``box_means_from``'s interior bounds as rows and columns of ``windows.pixels``, and each interior's area."""
+    r0, r1, c0, c1 = _interior_bounds(windows.page_shape, rects_px, inset)
+    rows, cols = windows.locate(np.stack([r0, r1], axis=1), np.stack([c0, c1], axis=1))
+    (r0, r1), (c0, c1) = rows.T, cols.T
+    return _frozen(r0, r1, c0, c1, (r1 - r0) * (c1 - c0))
+
+
+def _frozen(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The arrays, read-only: kept for every later page of the layout (``Windows.indices``)."""
+    for array in arrays:
+        array.flags.writeable = False
+    return arrays
 
 
 def box_means(page: np.ndarray, rects_px: np.ndarray) -> np.ndarray:
@@ -213,7 +236,7 @@ def estimate_levels(page: np.ndarray | None, fiducial_means: np.ndarray, all_box
     black = float(np.mean(fiducials[: max(1, len(fiducials) - 1)]))
     if white - black < 40:
         black = white - 40  # an almost flat page: keep the scale sane; reading will flag
-    empty_box = float(np.clip((white - np.median(all_box_means)) / (white - black), 0.0, 0.3))
+    empty_box = float(np.clip((white - _median(np.asarray(all_box_means))) / (white - black), 0.0, 0.3))
     return Levels(white, black, empty_box)
 
 
@@ -313,14 +336,14 @@ def pencil_levels(paper: np.ndarray, levels: Levels) -> np.ndarray:
     (N,) float64
     """
     paper = np.maximum(np.asarray(paper, dtype=float), 1.0)
-    usual = float(np.median(paper)) if len(paper) else 1.0
+    usual = float(_median(paper)) if len(paper) else 1.0
     return pencil_level(levels) * np.minimum(paper / usual, 1.0)
 
 
 def excess_coverage(coverage: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
     """Coverage above the printed empty box's (per label group when ``groups`` is given)."""
     coverage = np.asarray(coverage, dtype=float)
-    overall = float(np.median(coverage))
+    overall = float(_median(coverage))
     base = overall if groups is None else empty_baseline(coverage, groups, overall)
     return np.clip(coverage - base, 0.0, 1.0)
 
@@ -375,16 +398,28 @@ def gather_patches(
         # each patch is one element of the page's view as every (h, w) window: one copy, no per-pixel indices
         return sliding_window_view(page, (h, w))[y0, x0]
     # the same pixels, where their windows hold them: window k's pixels are page[:, k·tw:(k+1)·tw]
-    rows, cols = windows.locate(y0, x0)
     n, tw = len(windows.origins), windows.width
-    offsets = cols - np.arange(n) * tw
     th = page.shape[0]
-    if n == len(y0) and np.all((rows >= 0) & (rows <= th - h) & (offsets >= 0) & (offsets <= tw - w)):
+    rows, cols, offsets, fits = windows.indices(
+        ("patches", array_key(x0), array_key(y0), size, page.shape), lambda: _patch_places(windows, x0, y0, size, th)
+    )
+    if fits:
         stacked = page.reshape(th, n, tw)  # a view: (row, window, column)
         return sliding_window_view(stacked, (h, w), axis=(0, 2))[rows, np.arange(n), offsets]
     # a patch reaching beyond its own window (not one the reader asks for): pixel by pixel
     rows, cols = rows[:, None] + np.arange(h), cols[:, None] + np.arange(w)
     return page[rows[:, :, None], cols[:, None, :]]
+
+
+def _patch_places(windows: Windows, x0: np.ndarray, y0: np.ndarray, size: tuple[int, int], th: int) -> tuple:
+    """``gather_patches``'s top-left pixels in the strip, as rows, columns and columns within each window, and
+    whether every patch lies within its own window."""
+    h, w = size
+    rows, cols = windows.locate(y0, x0)
+    n, tw = len(windows.origins), windows.width
+    offsets = cols - np.arange(n) * tw
+    fits = n == len(y0) and bool(np.all((rows >= 0) & (rows <= th - h) & (offsets >= 0) & (offsets <= tw - w)))
+    return (*_frozen(rows, cols, offsets), fits)
 
 
 def box_patches(
@@ -407,13 +442,23 @@ def box_patches(
     (N, h, w) uint8
     """
     rects_px = np.asarray(rects_px, dtype=float)
-    height, width = page.shape if windows is None else windows.page_shape
-    size_w, size_h = np.median(rects_px[:, 2]), np.median(rects_px[:, 3])
+    if windows is None:
+        x0, y0, size = _patch_corners(rects_px, inset, page.shape)
+    else:  # the boxes' places on the page: worked out once per layout
+        x0, y0, size = windows.indices(("box_patches", inset, array_key(rects_px)),
+                                       lambda: _patch_corners(rects_px, inset, windows.page_shape))
+    return gather_patches(page, x0, y0, size, windows)
+
+
+def _patch_corners(rects_px: np.ndarray, inset: tuple[float, float], page_shape: tuple[int, int]) -> tuple:
+    """``box_patches``'s top-left pixels (x0, y0) on the page and the patches' (h, w)."""
+    height, width = page_shape
+    size_w, size_h = _median(rects_px[:, 2]), _median(rects_px[:, 3])
     w = max(2, int(round(size_w * (1 - 2 * inset[0]))))
     h = max(2, int(round(size_h * (1 - 2 * inset[1]))))
     x0 = np.clip(np.round(rects_px[:, 0] + (rects_px[:, 2] - w) / 2), 0, width - w).astype(int)
     y0 = np.clip(np.round(rects_px[:, 1] + (rects_px[:, 3] - h) / 2), 0, height - h).astype(int)
-    return gather_patches(page, x0, y0, (h, w), windows)
+    return (*_frozen(x0, y0), (h, w))
 
 
 #: Where the printed letter sits in its box, as shares of the box's width and
@@ -498,7 +543,7 @@ def lit_evenly(patches: np.ndarray, paper: np.ndarray) -> np.ndarray:
     (N, h, w) float32
     """
     paper = np.maximum(np.asarray(paper, dtype=np.float32), 1.0)
-    gain = np.float32(np.median(paper)) / paper
+    gain = np.float32(_median(paper)) / paper
     return np.asarray(patches, dtype=np.float32) * gain[:, None, None]
 
 
@@ -570,11 +615,12 @@ def trace_strokes(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> tu
     canvas = np.zeros((len(reaching), h + 1, w + 1), dtype=np.float32)
     canvas[:, :h, :w] = above[reaching]
     canvas = canvas.reshape(len(reaching) * (h + 1), w + 1)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats((canvas > STROKE_TRACE).astype(np.uint8), connectivity=8)
+    labels, stats, _ = foreground_components((canvas > STROKE_TRACE).view(np.uint8))
+    count = len(stats) + 1
     # the runs holding a pixel above ``STROKE_LEVEL`` (background pixels never exceed ``STROKE_TRACE``)
     peaked = np.zeros(count, dtype=bool)
     peaked[labels[canvas > STROKE_LEVEL]] = True
-    left, top, width, height, area = stats[1:count].T
+    left, top, width, height, area = stats.T
     box = reaching[top // (h + 1)]
     top = top % (h + 1)
     length = np.hypot(width, height)
@@ -630,7 +676,7 @@ def shared_darkness(patches: np.ndarray, groups: np.ndarray, levels: Levels, sha
     result = np.empty((len(shares), n))
     for row, rank in enumerate(ranks):
         raw = (levels.white - ranked[:, rank].astype(float)) / (levels.white - levels.black)
-        base = empty_baseline(raw, groups, float(np.median(raw)))
+        base = empty_baseline(raw, groups, float(_median(raw)))
         result[row] = np.clip(raw - base, 0.0, 1.0)
     return result
 
@@ -654,8 +700,10 @@ def film_darkness(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> np
 
 
 def _median(values: np.ndarray) -> float:
-    """``np.median`` of a short 1-D array, by sorting: the same number without its per-call overhead."""
-    ranked = np.sort(values)
+    """``np.median`` of a short array, by sorting: the same number (and dtype) without its per-call overhead."""
+    ranked = np.sort(values, axis=None)
+    if not len(ranked) or np.isnan(ranked[-1]):  # nothing, or a NaN (sorted last): numpy's own answer
+        return np.median(values)
     middle = len(ranked) // 2
     return ranked[middle] if len(ranked) % 2 else (ranked[middle - 1] + ranked[middle]) / 2.0
 
@@ -718,26 +766,39 @@ def local_paper(page: np.ndarray, rects_px: np.ndarray, ppm: float, windows: Win
     (N,) float64: the ``RING_PERCENTILE`` grey of each box's ring (``RING_MM`` wide).
     """
     rects_px = np.asarray(rects_px, dtype=float)
-    height, width = page.shape if windows is None else windows.page_shape
-    margin = max(1, int(round(RING_MM * ppm)))
-    w = int(round(np.median(rects_px[:, 2]))) + 2 * margin
-    h = int(round(np.median(rects_px[:, 3]))) + 2 * margin
-    x0 = np.clip(np.round(rects_px[:, 0]) - margin, 0, width - w).astype(int)
-    y0 = np.clip(np.round(rects_px[:, 1]) - margin, 0, height - h).astype(int)
-    patches = gather_patches(page, x0, y0, (h, w), windows)
-    ring = np.ones((h, w), dtype=bool)
-    ring[margin:h - margin, margin:w - margin] = False
+    if windows is None:
+        x0, y0, ring = _ring_places(rects_px, ppm, page.shape)
+    else:  # the rings' places on the page: worked out once per layout
+        x0, y0, ring = windows.indices(("rings", ppm, array_key(rects_px)), lambda: _ring_places(rects_px, ppm, windows.page_shape))
+    patches = gather_patches(page, x0, y0, ring.shape, windows)
     return _percentile_rows(patches[:, ring], RING_PERCENTILE)
 
 
+def _ring_places(rects_px: np.ndarray, ppm: float, page_shape: tuple[int, int]) -> tuple[np.ndarray, ...]:
+    """``local_paper``'s patches: top-left pixels (x0, y0) on the page, and which pixels of a patch are its ring."""
+    height, width = page_shape
+    margin = max(1, int(round(RING_MM * ppm)))
+    w = int(round(_median(rects_px[:, 2]))) + 2 * margin
+    h = int(round(_median(rects_px[:, 3]))) + 2 * margin
+    x0 = np.clip(np.round(rects_px[:, 0]) - margin, 0, width - w).astype(int)
+    y0 = np.clip(np.round(rects_px[:, 1]) - margin, 0, height - h).astype(int)
+    ring = np.ones((h, w), dtype=bool)
+    ring[margin:h - margin, margin:w - margin] = False
+    return _frozen(x0, y0, ring)
+
+
 def _percentile_rows(values: np.ndarray, q: float) -> np.ndarray:
-    """``np.percentile(values, q, axis=1)`` (linear interpolation) from the two ranks it needs: partitioned, or radix-sorted (uint8)."""
+    """``np.percentile(values, q, axis=1)`` (linear interpolation) from the two ranks it needs: partitioned, or sorted (uint8)."""
     count = values.shape[1]
     position = q / 100 * (count - 1)
     low = int(np.floor(position))
     high = min(low + 1, count - 1)
-    # 8-bit grey: a radix sort of each row costs a quarter of partitioning it
-    ranked = np.sort(values, axis=1, kind="stable") if values.dtype == np.uint8 else np.partition(values, (low, high), axis=1)
+    if values.dtype == np.uint8:
+        # 8-bit grey: OpenCV sorts each row in half the time of numpy's radix sort (partitioning costs
+        # from half to four times that, as the rows are mostly one grey or not); the same ranks
+        ranked = cv2.sort(np.ascontiguousarray(values), cv2.SORT_EVERY_ROW | cv2.SORT_ASCENDING) if values.size else values
+    else:
+        ranked = np.partition(values, (low, high), axis=1)
     below, above = ranked[:, low].astype(float), ranked[:, high].astype(float)
     return below + (position - low) * (above - below)
 
@@ -751,7 +812,7 @@ def shade(paper: np.ndarray, levels: Levels) -> np.ndarray:
         ``local_paper`` of every box on the page.
     """
     paper = np.asarray(paper, dtype=float)
-    return np.clip((np.median(paper) - paper) / (levels.white - levels.black), 0.0, 1.0)
+    return np.clip((_median(paper) - paper) / (levels.white - levels.black), 0.0, 1.0)
 
 
 #: A lighter or partial fill is still a mark, on a grey page, when it covers

@@ -580,6 +580,19 @@ def fiducial_interiors(geometry: SheetGeometry) -> list[Rect]:
     return [(cx - s / 4, cy - s / 4, s / 2, s / 2) for cx, cy in geometry.fiducial_centers()]
 
 
+def below(image: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """``image < levels[None, :]`` for a uint8 image and a float level per column, compared as 8-bit integers.
+
+    A grey level ``p`` is below ``L`` exactly when it is below ``ceil(L)``: the
+    same mask as comparing in float64, without converting every pixel.
+    """
+    whole = np.nan_to_num(np.ceil(levels), nan=0.0)  # NaN: nothing is below it
+    mask = image < np.clip(whole, 0, 255).astype(np.uint8)[None, :]
+    if np.any(whole > 255):  # every grey level is below such a level
+        mask[:, whole > 255] = True
+    return mask
+
+
 def measure(
     page: np.ndarray | CanonicalSample,
     table: BoxTable,
@@ -626,7 +639,7 @@ def measure(
     paper = bubbles.local_paper(boxes.pixels, rects_px, ppm, windows=boxes)  # the windows hold each box's ring
     # a box in a shadow band is pencil where it is that much darker than its own paper, not than the page's
     pencil_levels = np.repeat(bubbles.pencil_levels(paper, levels), boxes.width)
-    pencil = bubbles.summed_area((smooth < pencil_levels[None, :]).astype(np.uint8))
+    pencil = bubbles.summed_area(below(smooth, pencil_levels).view(np.uint8))
     lit = bubbles.lit_evenly(bubbles.box_patches(smooth, rects_px, windows=boxes), paper)
     film, floor = bubbles.shared_darkness(lit, groups, levels, (0.5, bubbles.FLOOR_SHARE))
     stroke, crossed = bubbles.trace_strokes(lit, groups, levels)
@@ -671,6 +684,7 @@ def decide_questions(
     """
     items = manifest.variant(variant).items if variant else None
     own = own_marks(measured, table) if own is None else own
+    darkness = np.asarray(measured.darkness, dtype=float).tolist()  # plain floats: rounded per box below
     readings = []
     for number, section, part in zip(table.numbers, table.sections, table.questions):
         item = items[number - 1] if items else None
@@ -680,7 +694,7 @@ def decide_questions(
         readings.append(
             QuestionReading(
                 number, decided.outcome, decided.letters, decided.reason, decided.confidence,
-                tuple(round(float(v), 3) for v in measured.darkness[part]), decided.note,
+                tuple(round(v, 3) for v in darkness[part]), decided.note,
             )
         )
     return readings

@@ -15,12 +15,14 @@ All functions are pure: arrays in, arrays or small dataclasses out.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
 
+from papergen.grade.components import foreground_components
 from papergen.sheet.layout import SheetGeometry
 
 #: Largest working size for finding fiducials (pixels; the page is halved
@@ -57,8 +59,9 @@ class Registration:
     #: The corners (frame order 0 TL, 1 TR, 2 BL, 3 BR) whose squares built the frame, when a
     #: damaged page's frame was recovered from fewer than three (``recovery``); None: not known.
     corners: tuple[int, ...] | None = None
-    #: The very image registered, halved twice by the Gaussian pyramid (``cv2.pyrDown``), when the
-    #: fiducial search made it: the reader's lighting estimate starts from the same image.
+    #: The very image registered, halved twice by the Gaussian pyramid (``cv2.pyrDown``), from the
+    #: fiducial search's own halvings: the reader's lighting estimate starts from the same image.
+    #: None when the frame was found on another image (a copy with a sheet painted out, a recovery).
     quarter: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
@@ -114,10 +117,32 @@ def find_square_blobs(gray: np.ndarray, width: int = DETECT_WIDTH) -> tuple[list
 
 def _shrunk(gray: np.ndarray, width: int) -> tuple[np.ndarray, int]:
     """``gray`` halved (``cv2.pyrDown``) while its long side exceeds ``width``, and how many times smaller it is."""
-    small, factor = gray, 1
-    while max(small.shape) > width:
-        small, factor = cv2.pyrDown(small), factor * 2
-    return small, factor
+    return _Pyramid(gray).shrunk(width)
+
+
+class _Pyramid:
+    """A page and its Gaussian-pyramid halvings (``cv2.pyrDown``), each made once, when first asked for.
+
+    ``register`` looks at two working sizes when the first look is not
+    confirmed, and the reader's lighting estimate starts from the quarter-size
+    level: all from the same halvings, never made twice.
+    """
+
+    def __init__(self, gray: np.ndarray) -> None:
+        self.levels = [gray]
+
+    def level(self, k: int) -> np.ndarray:
+        """The page halved ``k`` times."""
+        while len(self.levels) <= k:
+            self.levels.append(cv2.pyrDown(self.levels[-1]))
+        return self.levels[k]
+
+    def shrunk(self, width: int) -> tuple[np.ndarray, int]:
+        """``_shrunk``: the first level whose long side is at most ``width``, and its factor."""
+        k = 0
+        while max(self.level(k).shape) > width:
+            k += 1
+        return self.level(k), 2**k
 
 
 def _square_blobs(gray: np.ndarray, small: np.ndarray, factor: int) -> tuple[list[_Blob], float]:
@@ -125,9 +150,9 @@ def _square_blobs(gray: np.ndarray, small: np.ndarray, factor: int) -> tuple[lis
     scale = 1.0 / factor
     flat = flat_field(small, kernel=max(31, int(max(small.shape) * 0.06)))
     dark = (flat < 140).astype(np.uint8)  # darker than 55 % of the local paper
-    count, _, stats, centroids = cv2.connectedComponentsWithStats(dark, connectivity=8)
+    _, stats, centroids = foreground_components(dark)
     min_side = max(small.shape) * 0.012  # a 7 mm square on a 297 mm page is ~0.024
-    w, h, area = (stats[1:, k].astype(float) for k in (cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT, cv2.CC_STAT_AREA))
+    w, h, area = (stats[:, k].astype(float) for k in (cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT, cv2.CC_STAT_AREA))
     # Every component at once (a page has hundreds: letters, boxes, the QR code's modules).
     with np.errstate(divide="ignore", invalid="ignore"):
         aspect, fill = w / h, area / (w * h)
@@ -135,7 +160,7 @@ def _square_blobs(gray: np.ndarray, small: np.ndarray, factor: int) -> tuple[lis
     sides = np.sqrt(area[keep])
     order = keep[np.argsort(-sides, kind="stable")][:10]
     blobs = []
-    for (cx, cy), i in zip(centroids[1:][order], order):
+    for (cx, cy), i in zip(centroids[order], order):
         side = float(np.sqrt(area[i]))
         # small pixel i is image pixel factor·i: found there, centred at full resolution
         x, y = _refined_centre(gray, cx * factor, cy * factor, side * factor) if factor > 1 else (cx, cy)
@@ -157,18 +182,25 @@ def _refined_centre(gray: np.ndarray, cx: float, cy: float, side: float) -> tupl
     larger than the square, so the printing beside a fiducial stays out.
     """
     half = side / 2 + 3
+    bounds = None
     for _ in range(REFINE_PASSES):
         x0, y0 = max(0, int(round(cx - half))), max(0, int(round(cy - half)))
         x1, y1 = min(gray.shape[1], int(round(cx + half)) + 1), min(gray.shape[0], int(round(cy + half)) + 1)
+        if (x0, y0, x1, y1) == bounds:
+            break  # the same window as the last pass: it would give the same centroid again
+        bounds = (x0, y0, x1, y1)
         window = gray[y0:y1, x0:x1]
         if window.size == 0:
             break
-        lo, hi = float(window.min()), float(window.max())
+        lo, hi, _, _ = cv2.minMaxLoc(window)
         if hi - lo < 16:
             break
         # ink below a quarter of the range counts fully, paper above three quarters not at all, edges in between
-        ramp = (hi - lo) / 2
-        weights = np.clip((lo + 0.75 * (hi - lo) - window.astype(np.float32)) / np.float32(ramp), 0, 1)
+        # (float32 throughout, in place: (lo + ¾·range − pixel) / (range / 2), clipped to 0 … 1)
+        weights = window.astype(np.float32)
+        np.subtract(np.float32(lo + 0.75 * (hi - lo)), weights, out=weights)
+        np.divide(weights, np.float32((hi - lo) / 2), out=weights)
+        np.minimum(np.maximum(weights, 0, out=weights), 1, out=weights)
         moments = cv2.moments(weights)
         if moments["m00"] <= 0:
             break
@@ -225,8 +257,9 @@ def fiducial_look(gray: np.ndarray, blob: _Blob, scale: float) -> FiducialLook:
     if inside.sum() < QUIET_SAMPLES // 2:
         return FiducialLook(0.0, 1.0)  # mostly off the image: nothing to judge by
     ring = gray[ys[inside], xs[inside]]
-    ink = QUIET_INK_BELOW * float(np.sort(ring)[int(0.9 * (ring.size - 1))])  # below this share of the paper
-    ring_ink = float(np.mean(ring < ink))
+    rank = int(0.9 * (ring.size - 1))
+    ink = QUIET_INK_BELOW * float(np.partition(ring, rank)[rank])  # below this share of the paper
+    ring_ink = np.count_nonzero(ring < ink) / ring.size
     # the ink inside the ring, sampled about 20 pixels to a side whatever the resolution
     step = max(1, int(side) // 20)
     reach = int(np.ceil(QUIET_RADII[0] * side))
@@ -237,9 +270,9 @@ def fiducial_look(gray: np.ndarray, blob: _Blob, scale: float) -> FiducialLook:
     cols = (x0 + step * np.arange(patch.shape[1]) - cx)[None, :]
     moments = cv2.moments(((patch < ink) & (rows**2 + cols**2 <= reach**2)).astype(np.uint8), binaryImage=True)
     a, b, c = moments["mu20"], moments["mu11"], moments["mu02"]
-    spread = np.sqrt(((a - c) / 2) ** 2 + b**2)
+    spread = math.sqrt(((a - c) / 2) ** 2 + b**2)  # plain floats: the square root is correctly rounded either way
     minor = (a + c) / 2 - spread
-    elongation = float(np.sqrt(((a + c) / 2 + spread) / minor)) if minor > 0 else np.inf
+    elongation = math.sqrt(((a + c) / 2 + spread) / minor) if minor > 0 else np.inf
     return FiducialLook(ring_ink, elongation)
 
 
@@ -264,11 +297,13 @@ def _quad_order(points: np.ndarray) -> np.ndarray:
 def _complete_rectangle(points: np.ndarray) -> np.ndarray | None:
     """Given 3 corners of a rectangle, return all 4 (the missing one completed)."""
     best = None
+    # each side's length once: a side is as long seen from either end (its vector only changes sign)
+    lengths = [np.linalg.norm(points[(k + 1) % 3] - points[k]) for k in range(3)]  # sides 0–1, 1–2, 2–0
     for k in range(3):
         corner = points[k]
         a, b = points[(k + 1) % 3], points[(k + 2) % 3]
         u, v = a - corner, b - corner
-        cos = abs(np.dot(u, v)) / (np.linalg.norm(u) * np.linalg.norm(v) + 1e-9)
+        cos = abs(np.dot(u, v)) / (lengths[k] * lengths[(k + 2) % 3] + 1e-9)
         if best is None or cos < best[0]:
             best = (cos, corner, a, b)
     cos, corner, a, b = best
@@ -282,6 +317,10 @@ def _complete_rectangle(points: np.ndarray) -> np.ndarray | None:
 #: harsh photos, black-and-white copies; committed scans), a filled answer box 0.55–0.65 (it
 #: passed the old 0.6 and built wrong frames from filled boxes).
 FIDUCIAL_SIZE_TOLERANCE = 0.3
+
+
+#: Each corner's successor round a quad (``np.roll(quad, -1, axis=0)``'s rows).
+_NEXT_CORNER = [1, 2, 3, 0]
 
 
 def _candidate_quads(blobs: list[_Blob], frame_aspect: float, fiducial_ratio: float):
@@ -300,7 +339,7 @@ def _candidate_quads(blobs: list[_Blob], frame_aspect: float, fiducial_ratio: fl
             if quad is None:
                 continue
             quad = _quad_order(quad)
-            edges = np.linalg.norm(quad - np.roll(quad, -1, axis=0), axis=1)
+            edges = np.linalg.norm(quad - quad[_NEXT_CORNER], axis=1)
             if edges.min() <= 0:
                 continue
             short, long_ = sorted((edges[0] + edges[2], edges[1] + edges[3]))
@@ -339,8 +378,9 @@ def register(gray: np.ndarray, geometry: SheetGeometry) -> Registration:
         )
     if float(gray[::8, ::8].std()) < 4.0:
         raise RegistrationError("blank-page", "空白页：页面上没有任何内容")
+    pyramid = _Pyramid(gray)
     try:
-        coarse = _register_at(gray, geometry, DETECT_WIDTH)
+        coarse = _register_at(gray, geometry, DETECT_WIDTH, pyramid)
     except RegistrationError:
         coarse = None
     if coarse is not None and coarse.fiducials == 4 and coarse.qr_text is not None:
@@ -349,7 +389,7 @@ def register(gray: np.ndarray, geometry: SheetGeometry) -> Registration:
     # no QR code confirming the frame: look again at the finer scale, and
     # keep whichever reading is better confirmed.
     try:
-        fine = _register_at(gray, geometry, DETECT_WIDTH_FINE)
+        fine = _register_at(gray, geometry, DETECT_WIDTH_FINE, pyramid)
     except RegistrationError:
         if coarse is None:
             raise
@@ -408,11 +448,11 @@ def register_all(gray: np.ndarray, geometry: SheetGeometry) -> list[Registration
     return [found[i] for i in order]
 
 
-def _register_at(gray: np.ndarray, geometry: SheetGeometry, width: int) -> Registration:
-    """``register`` with fiducials searched at working size ``width``."""
-    small, factor = _shrunk(gray, width)
+def _register_at(gray: np.ndarray, geometry: SheetGeometry, width: int, pyramid: _Pyramid | None = None) -> Registration:
+    """``register`` with fiducials searched at working size ``width`` (on ``pyramid``'s levels of ``gray``, when given)."""
+    pyramid = _Pyramid(gray) if pyramid is None else pyramid
+    small, factor = pyramid.shrunk(width)
     blobs, scale = _square_blobs(gray, small, factor)
-    quarter = small if factor == 4 else None
     fw, fh = geometry.frame_size
     frame_aspect = min(fw, fh) / max(fw, fh)
     fiducial_ratio = geometry.fiducial_size / min(fw, fh)
@@ -434,6 +474,9 @@ def _register_at(gray: np.ndarray, geometry: SheetGeometry, width: int) -> Regis
     readings = _frame_readings(quads, scale, geometry)  # (used, homography) for every plausible frame and orientation
     if not readings:
         raise RegistrationError("not-a-sheet", "定位块的排列与答题卡不符，这一页可能不是答题卡")
+    # a frame is found: the reader's lighting estimate starts from the quarter-size level (one level on from a
+    # half-size search, a quarter of a halving's cost; on the way to an eighth-size one)
+    quarter = pyramid.level(2)
     # A QR code that reads where the frame puts it confirms both the frame and
     # its orientation: try the candidates, best-fitting first.
     for used, homography in readings:

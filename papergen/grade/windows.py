@@ -25,7 +25,9 @@ geometry only, so it is computed once per box table, not per page.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
@@ -56,12 +58,30 @@ class Windows:
         ``tw``, the columns of one window.
     page_shape : (H, W)
         The canonical page's size.
+    derived : dict
+        What was worked out from the windows' places alone (``indices``):
+        shared by every page's windows of one layout.
     """
 
     pixels: np.ndarray
     origins: np.ndarray
     width: int
     page_shape: tuple[int, int]
+    derived: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def indices(self, key: tuple, make: Callable[[], Any]) -> Any:
+        """``make()``, worked out once per layout: indices that depend on where the windows lie, never on their pixels.
+
+        ``key`` names what ``make`` computes and everything it reads besides
+        the windows' places (the rectangles, an inset…). Where each box's
+        pixels lie in the strip is the same on every page of a sheet: the
+        reader works it out on the first page and looks it up after.
+        """
+        key = (self.page_shape, *key)
+        found = self.derived.get(key)
+        if found is None:
+            found = self.derived[key] = make()
+        return found
 
     def locate(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Canonical-page rows and columns (axis 0 = window) as rows and columns of ``pixels``.
@@ -75,8 +95,12 @@ class Windows:
         return rows - self.origins[:, 0].reshape((n,) + (1,) * (np.ndim(rows) - 1)), cols - col0
 
     def summed(self) -> np.ndarray:
-        """The summed-area table of ``pixels`` (int32)."""
-        return cv2.integral(self.pixels, sdepth=cv2.CV_32S)
+        """The summed-area table of ``pixels`` (int32), made once: the alignment check and ``measure`` both sum the box windows."""
+        if "_summed" not in self.__dict__:
+            table = cv2.integral(self.pixels, sdepth=cv2.CV_32S)
+            table.flags.writeable = False
+            object.__setattr__(self, "_summed", table)
+        return self.__dict__["_summed"]
 
 
 def window_layout(rects_px: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
@@ -97,8 +121,9 @@ def window_layout(rects_px: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
 
 
 @functools.lru_cache(maxsize=16)
-def _window_points(rects_key: bytes) -> tuple[np.ndarray, np.ndarray, int]:
-    """The windows' origins, width, and every window pixel's canonical (column, row) as a (th, n·tw, 2) float32 image.
+def _window_points(rects_key: bytes) -> tuple[np.ndarray, np.ndarray, int, dict]:
+    """The windows' origins, width, every window pixel's canonical (column, row) as a (th, n·tw, 2) float32 image,
+    and the layout's ``Windows.derived`` (empty at first).
 
     Depends on the sheet's geometry only: computed once per box table, not per page.
     """
@@ -107,7 +132,7 @@ def _window_points(rects_key: bytes) -> tuple[np.ndarray, np.ndarray, int]:
     points[..., 0] = (origins[:, 1, None] + np.arange(tw)[None, :]).reshape(1, -1)
     points[..., 1] = origins[:, 0].repeat(tw)[None, :] + np.arange(th)[:, None]
     points.flags.writeable = False
-    return origins, points, tw
+    return origins, points, tw, {}
 
 
 @functools.lru_cache(maxsize=16)
@@ -223,7 +248,7 @@ class CanonicalSample:
         """Windows covering each of ``rects_px`` (``x, y, w, h`` canonical-page pixels), in their order."""
         key = np.ascontiguousarray(rects_px, dtype=float).reshape(-1, 4).tobytes()
         if key not in self._cache:
-            origins, points, tw = _window_points(key)
+            origins, points, tw, derived = _window_points(key)
             if self._page is not None:
                 height, width = self.shape
                 cols, rows = points[..., 0].astype(np.int64), points[..., 1].astype(np.int64)
@@ -234,7 +259,7 @@ class CanonicalSample:
                 lighting = _remap_wide(self._background, _lighting_map((key,), self.shape, self._background.shape, False),
                                        cv2.BORDER_REPLICATE, tw)
                 pixels = cv2.divide(raw, lighting, scale=255)
-            self._cache[key] = Windows(pixels, origins, tw, self.shape)
+            self._cache[key] = Windows(pixels, origins, tw, self.shape, derived)
         return self._cache[key]
 
     def region(self, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
