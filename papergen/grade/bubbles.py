@@ -881,6 +881,9 @@ STROKE_ON_FLOOR = 0.07
 #: over much of the box: up to ``FLOOR_RESIDUE_MAX`` dark, covering up to
 #: ``FLOOR_RESIDUE_COVER`` of the interior and ``FLOOR_RESIDUE_WHOLE`` of the box.
 FLOOR_RESIDUE_SHARE = 0.6
+FLOOR_RESIDUE_MAX = 0.26
+FLOOR_RESIDUE_COVER = 0.55
+FLOOR_RESIDUE_WHOLE = 0.35
 #: Nothing on a grey page is taken for residue when it holds pencil-dark pixels
 #: (``GATHERED_COVER`` of the interior) while its floor keeps less than
 #: ``GATHERED_FLOOR_SHARE`` of its mean darkness: pencil gathered in part of the
@@ -890,9 +893,6 @@ FLOOR_RESIDUE_SHARE = 0.6
 #: ``crossed``) holds such pixels too, and is not pencil.
 GATHERED_COVER = 0.05
 GATHERED_FLOOR_SHARE = 0.25
-FLOOR_RESIDUE_MAX = 0.26
-FLOOR_RESIDUE_COVER = 0.55
-FLOOR_RESIDUE_WHOLE = 0.35
 
 
 def own_darkness(values: Sequence[float], whole: Sequence[float]) -> float | None:
