@@ -12,7 +12,7 @@ marks where one is allowed — is flagged for a person with its reason.
 same way) by the fixed levels alone.
 
 Beyond the fixed levels, ``decide`` weighs the page's own evidence: a thin
-stroke in a box against its label's empty box (``stroke_lengths``: a fine
+stroke in a box against its label's empty box (``trace_strokes``: a fine
 tick is a mark a person sees, never blank), the paper just around each box
 (``local_paper``, ``shade``: a shadow band darkens a box and its ring alike),
 the student's own clear marks (``own_darkness``: a lighter or partial fill
@@ -491,7 +491,7 @@ def off_letter_ink(patches: np.ndarray, levels: Levels, px_per_mm: float) -> np.
 
     Meant for black-and-white pages, where a light tick that the threshold
     broke into fragments keeps neither its darkness nor a stroke long enough
-    to follow (``stroke_lengths``), and eraser residue leaves a few specks:
+    to follow (``trace_strokes``), and eraser residue leaves a few specks:
     the fragments lie along the tick's legs, across the box, while the
     printed letter — which survives on some boxes of a page and not on
     others — stays in the middle of its box (``LETTER_PLACE``).
@@ -958,7 +958,7 @@ def decide(
         Excess pencil coverage of each whole box; a dark box must also cover
         ``SOLID`` of it to count as marked, else it is a partial mark.
     stroke
-        The longest thin stroke in each box (``stroke_lengths``): a box with
+        The longest thin stroke in each box (``trace_strokes``): a box with
         one of at least ``STROKE_SPAN`` holds a line a person sees (a fine
         tick), so it is never empty and never erasure residue.
     binary
