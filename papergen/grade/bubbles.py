@@ -582,7 +582,9 @@ def trace_strokes(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> tu
         0 when there is none.
     crossed : (N,) bool
         A line runs across the whole window (a fold's crease, a printed rule):
-        whatever pencil-dark pixels the box holds may be that line's.
+        whatever pencil-dark pixels the box holds may be that line's. Told
+        only in boxes the tracer looks at (a pixel reaching ``STROKE_LEVEL``);
+        a fainter crease leaves the box False.
     """
     patches = np.asarray(patches)
     groups = np.asarray(groups)
