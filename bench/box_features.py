@@ -35,7 +35,7 @@ from papergen.render.build import build_exam  # noqa: E402
 from papergen.sim.cohort import answer_sheet, make_cohort  # noqa: E402
 from papergen.sim.run import HARD_LEVELS, simulate  # noqa: E402
 
-COLUMNS = ("level", "questions", "seed", "file", "part", "box", "kind", "doubt", "darkness", "shaded", "coverage", "whole",
+COLUMNS = ("level", "questions", "seed", "file", "part", "box", "kind", "doubt", "darkness", "shaded", "band", "coverage", "whole",
            "stroke", "film", "floor", "off_letter", "own", "binary", "outcome", "letters", "reason", "note", "tone")
 
 
@@ -100,6 +100,7 @@ def rows_for_level(exam_json: Path, scans: Path, level: str, questions: int, see
                             "kind": kinds.get(k, ""), "doubt": doubt,
                             "darkness": round(float(measured.darkness[i]), 4),
                             "shaded": "" if measured.shaded is None else round(float(measured.shaded[i]), 4),
+                            "band": "" if measured.band is None else round(float(measured.band[i]), 4),
                             "coverage": round(float(measured.coverage[i]), 4),
                             "whole": round(float(measured.whole[i]), 4),
                             "stroke": "" if measured.stroke is None else round(float(measured.stroke[i]), 4),

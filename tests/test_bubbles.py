@@ -554,3 +554,48 @@ def test_stroke_lengths_traces_only_boxes_that_can_hold_a_stroke_and_loses_none(
     assert np.array_equal(bubbles.stroke_lengths(patches, groups, levels), expected)
     blank = np.full((n, h, w), 235, np.float32)
     assert np.array_equal(bubbles.stroke_lengths(blank, groups, levels), np.zeros(n))
+
+
+def _ringed(side_grey: tuple[float, float], rows: slice = slice(None)) -> np.ndarray:
+    """One box's ``ring_patches`` (box 12×8 px, ring 3 px) on white paper, its left and right strips
+    ``side_grey`` on ``rows`` of the box."""
+    patch = np.full((14, 18), 250.0)
+    box_rows = patch[3:11]
+    box_rows[rows, :3] = side_grey[0]
+    box_rows[rows, 15:] = side_grey[1]
+    return patch
+
+
+def test_side_paper_reads_each_row_of_the_left_and_the_right_strip() -> None:
+    rings = np.stack([_ringed((200.0, 220.0), slice(0, 4)), _ringed((250.0, 250.0))])
+    side = bubbles.side_paper(rings, 3)
+    assert side.shape == (2, 2, 8)
+    assert np.allclose(side[0, 0, :4], 200.0) and np.allclose(side[0, 1, :4], 220.0)
+    assert np.allclose(side[0, :, 4:], 250.0) and np.allclose(side[1], 250.0)
+
+
+def test_a_band_darkens_both_sides_of_a_row_and_a_spill_only_one() -> None:
+    levels = bubbles.Levels(white=250.0, black=20.0, empty_box=0.0)
+    rings = np.stack([
+        _ringed((227.0, 227.0)),           # a band across the page: both sides, every row (0.1 dark)
+        _ringed((227.0, 250.0)),           # a neighbour's spill: one side
+        _ringed((227.0, 227.0), slice(0, 4)),  # a band over half the box's rows
+        _ringed((100.0, 100.0)),           # darker than any fold's shading: only the cap is taken
+    ] + [_ringed((250.0, 250.0))] * 4)
+    band = bubbles.band_shade(bubbles.side_paper(rings, 3), levels)
+    assert band[0] == pytest.approx(0.1)
+    assert band[1] == 0.0
+    assert band[2] == pytest.approx(0.05)
+    assert band[3] == bubbles.BAND_SHADE_MAX
+    assert not band[4:].any()
+
+
+def test_side_paper_is_the_rings_75th_percentile_row_by_row_at_six_pixels_a_mm() -> None:
+    """At the reader's 6 px/mm each side strip is 5 pixels wide: its second-brightest pixel is ``np.percentile``'s 75th."""
+    margin = bubbles.ring_margin(6.0)
+    assert margin == 5
+    rings = np.random.default_rng(3).integers(0, 256, (40, 19 + 2 * margin, 31 + 2 * margin)).astype(np.uint8)
+    inner = rings[:, margin:-margin].astype(float)
+    expected = np.stack([np.percentile(inner[:, :, :margin], bubbles.RING_PERCENTILE, axis=2),
+                         np.percentile(inner[:, :, -margin:], bubbles.RING_PERCENTILE, axis=2)], axis=1)
+    assert np.array_equal(bubbles.side_paper(rings, margin), expected)

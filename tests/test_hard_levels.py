@@ -174,3 +174,69 @@ def test_boxes_in_a_shadow_band_are_measured_against_the_paper_around_them(exam)
     assert measured.coverage[under].max() <= bubbles.COVERED
     marked, table, _ = _banded_page(exam, absent_mark=True)
     assert marked.decide_lone(table.absent) == "marked"  # a real mark in the band is still read
+
+
+def _folded_rows(exam, numbers: tuple[int, ...], fills: dict[int, str]):
+    """The clean sheet at 300 dpi with each question of ``numbers`` in a band of fold shading exactly its
+    boxes' height, right across the page (the paper above and below the row is untouched, so the ring
+    round each box, read at a bright percentile, does not see it), and ``fills`` pencilled (question →
+    letters); read. Returns the page's question readings by number."""
+    manifest = read_manifest(exam)
+    geometry = manifest.sheet
+    page = sim.rasterize_sheet(exam.parent / sim.SHEET_PDF, 300)[0]
+    table = geometry.box_table(1)
+    rng = np.random.default_rng(5)
+    for number, letters in fills.items():
+        part = table.questions[table.numbers.index(number)]
+        for letter in letters:
+            rect = table.rects[part][ord(letter) - ord("A")]
+            marks.draw_mark(page, marks.rect_to_px(rect, geometry, 300), "fill", rng, px_per_mm=300 / 25.4)
+    for number in numbers:
+        x, y, w, h = marks.rect_to_px(table.rects[table.questions[table.numbers.index(number)]][0], geometry, 300)
+        page[int(y):int(y + h)] = (page[int(y):int(y + h)] * 0.87).astype(np.uint8)
+    [reading] = reader.read_sheets(page, manifest)
+    return reading, {q.number: q for q in reading.questions}
+
+
+def test_a_fold_band_across_a_row_of_empty_boxes_is_paper_not_pencil(exam):
+    table = read_manifest(exam).sheet.box_table(1)
+    first = table.numbers[0]
+    reading, questions = _folded_rows(exam, (first,), {})
+    assert reading.status == "read"
+    # without the paper beside each box the band reads as a light mark in every box of the row (0.13 dark)
+    lifted = np.asarray(questions[first].darkness)
+    assert lifted.min() > bubbles.EMPTY
+    assert (questions[first].outcome, questions[first].letters) == ("blank", "")
+
+
+def test_a_mark_in_a_fold_band_is_still_read(exam):
+    table = read_manifest(exam).sheet.box_table(1)
+    first = table.numbers[0]
+    reading, questions = _folded_rows(exam, (first,), {first: "B"})
+    assert (questions[first].outcome, questions[first].letters) == ("answer", "B")
+
+
+def test_a_neighbours_spill_beside_a_light_mark_is_not_a_band_across_the_page(exam):
+    """Pencil spilt from the fills on both sides of a light half-fill darkens the paper beside it as a
+    band would; the half-fill is still flagged for a person (its other boxes have clean paper beside
+    them, so nothing is taken from its darkness, and its pencil-dark coverage is its own)."""
+    manifest = read_manifest(exam)
+    geometry = manifest.sheet
+    table = geometry.box_table(1)
+    page = sim.rasterize_sheet(exam.parent / sim.SHEET_PDF, 300)[0]
+    k = next(k for k, section in enumerate(table.sections) if manifest.sections[section].type == "multiple")
+    number = table.numbers[k]
+    rects = [marks.rect_to_px(rect, geometry, 300) for rect in table.rects[table.questions[k]]]
+    rng = np.random.default_rng(8)
+    for k in (0, 2):
+        marks.draw_mark(page, rects[k], "fill", rng, px_per_mm=300 / 25.4)
+    (ax, ay, aw, ah), (bx, by, bw, bh), (cx, _, _, _) = rects[:3]
+    # the spill: graphite over the paper between A and B and between B and C, the height of the boxes
+    for x0, x1 in ((ax + aw, bx), (bx + bw, cx)):
+        page[int(by):int(by + bh), int(x0):int(x1) + 1] = (page[int(by):int(by + bh), int(x0):int(x1) + 1] * 0.82).astype(np.uint8)
+    alpha = np.zeros((int(bh), int(bw)), np.float32)
+    alpha[: int(bh * 0.6), : int(bw * 0.6)] = 0.33  # a light half-fill: the kind a person must look at
+    marks.apply_graphite(page, alpha, int(bx), int(by))
+    [reading] = reader.read_sheets(page, manifest)
+    question = {q.number: q for q in reading.questions}[number]
+    assert question.outcome == "flagged" and "B" in question.note

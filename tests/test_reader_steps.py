@@ -247,3 +247,26 @@ def test_a_decision_may_leave_a_measurement_out() -> None:
     assert measured.decide(column, single=True, labels="01", binary=True).outcome == "flagged"
     digit = measured.decide(column, single=True, labels="01", binary=True, off_letter=None)
     assert (digit.outcome, digit.letters) == ("answer", "0")
+
+
+def test_a_question_is_measured_against_the_least_band_of_its_boxes() -> None:
+    """A band across the page lifts every box of a question; pencil spilt beside some of them does not
+    lift the others, so nothing is taken from any box (``Measurements.decide``)."""
+    from papergen.grade import bubbles
+    from papergen.grade.reader import Measurements
+
+    levels = bubbles.Levels(white=250.0, black=20.0, empty_box=0.0)
+    clean = np.full((2, 8), 250.0)
+    banded = np.full((2, 8), 227.0)  # both sides, 0.1 dark
+    n = 8
+    darkness = np.full(n, 0.11)
+
+    def measured(sides):
+        return Measurements(darkness=darkness, coverage=np.zeros(n), whole=np.zeros(n), levels=levels,
+                            paper=np.full(n, 250.0), side=np.stack(sides))
+
+    across = measured([banded] * 4 + [clean] * 4)
+    assert across.decide(slice(0, 4), single=True).outcome == "blank"  # the band, not pencil
+    spill = measured([banded, banded, clean, banded] + [clean] * 4)
+    assert spill.decide(slice(0, 4), single=True).outcome == "flagged"  # 0.11 dark, nothing taken away
+    assert across.decide(slice(4, 8), single=True).outcome == "flagged"  # no band there

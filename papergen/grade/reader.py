@@ -332,8 +332,15 @@ class Measurements:
     floor : (N,) float64, optional
         Darkness that ``bubbles.FLOOR_SHARE`` of each box's window reaches: a film
         of residue lifts it, a half-fill or a tick leaves it paper.
+    side : (N, 2, h) float64, optional
+        Grey of the paper beside each box, left and right, row by row (``bubbles.side_paper``):
+        a fold's shading darkens a band of boxes and the paper between them alike.
     shaded : (N,) float64, derived
         ``bubbles.shade`` of ``paper``, computed once per page.
+    band : (N,) float64, derived
+        ``bubbles.band_shade`` of ``side``. ``decide`` measures a part's boxes against the
+        least of its boxes' bands (or ``shaded``, where that is more): a band across the
+        page lifts every box of a question, a neighbour's spill only some.
     """
 
     darkness: np.ndarray
@@ -346,15 +353,19 @@ class Measurements:
     film: np.ndarray | None = None
     floor: np.ndarray | None = None
     crossed: np.ndarray | None = None
+    side: np.ndarray | None = None
     shaded: np.ndarray | None = field(init=False, default=None, repr=False)
+    band: np.ndarray | None = field(init=False, default=None, repr=False)
     _lists: dict = field(init=False, default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # once per page: shade compares every box's paper with the page's median, and decide runs per question
         if self.paper is not None:
             object.__setattr__(self, "shaded", bubbles.shade(self.paper, self.levels))
+        if self.side is not None:
+            object.__setattr__(self, "band", bubbles.band_shade(self.side, self.levels))
         # …and each decision reads a few boxes: plain lists slice far cheaper than arrays convert
-        for name in ("darkness", "coverage", "whole", "stroke", "off_letter", "shaded", "film", "floor", "crossed"):
+        for name in ("darkness", "coverage", "whole", "stroke", "off_letter", "shaded", "band", "film", "floor", "crossed"):
             values = getattr(self, name)
             self._lists[name] = None if values is None else np.asarray(values, dtype=float).tolist()
 
@@ -369,6 +380,10 @@ class Measurements:
         """``bubbles.decide`` on the boxes of one part of the table (an ID column, the 试卷类型 row, a question)."""
         lists = {name: None if values is None else values[part] for name, values in self._lists.items()}
         lists.update(options)  # a caller may leave a measurement out (``off_letter=None``)
+        band = lists.pop("band", None)
+        if band and lists.get("shaded") is not None:
+            least = min(band)  # what a band across the page takes from every box of the part
+            lists["shaded"] = [max(x, least) for x in lists["shaded"]]
         return bubbles.decide(lists.pop("darkness"), **lists)
 
 
@@ -636,7 +651,8 @@ def measure(
     # away first (a 1-pixel Gaussian at 6 px/mm keeps pencil strokes; 5×5
     # taps hold all but 1 % of its weight; each window keeps 2 pixels of page around its box for them).
     smooth = cv2.GaussianBlur(boxes.pixels, (5, 5), 1.0)
-    paper = bubbles.local_paper(boxes.pixels, rects_px, ppm, windows=boxes)  # the windows hold each box's ring
+    rings = bubbles.ring_patches(boxes.pixels, rects_px, ppm, windows=boxes)  # the windows hold each box's ring
+    paper = bubbles.ring_paper(rings, bubbles.ring_margin(ppm))
     # a box in a shadow band is pencil where it is that much darker than its own paper, not than the page's
     pencil_levels = np.repeat(bubbles.pencil_levels(paper, levels), boxes.width)
     pencil = bubbles.summed_area(below(smooth, pencil_levels).view(np.uint8))
@@ -653,6 +669,7 @@ def measure(
         film=film,
         floor=floor,
         paper=paper,
+        side=bubbles.side_paper(rings, bubbles.ring_margin(ppm)),
         # lit evenly: in a phone photo's shadow band the paper itself is darker than mid-grey
         off_letter=bubbles.off_letter_ink(bubbles.lit_evenly(
             bubbles.box_patches(boxes.pixels, rects_px, (bubbles.LETTER_PLACE_INSET,) * 2, windows=boxes), paper
