@@ -204,8 +204,9 @@ def test_a_crease_across_the_box_and_a_broad_film_are_not_strokes() -> None:
     strokes = _strokes(page, rects)
     assert strokes[2] == 0 and strokes[5] < bubbles.STROKE_SPAN
     # the crease is told apart as a line crossing the window; the film and the plain boxes are not
-    _, crossed = bubbles.trace_strokes(bubbles.box_patches(page, rects), np.full(len(rects), 10), Levels(240.0, 20.0, 0.0))
+    _, crossed, rise = bubbles.trace_strokes(bubbles.box_patches(page, rects), np.full(len(rects), 10), Levels(240.0, 20.0, 0.0))
     assert crossed.tolist() == [i == 2 for i in range(len(rects))]
+    assert not rise.any()  # no stroke, no rise
 
 
 def test_a_fine_tick_is_not_a_crossing_line() -> None:
@@ -214,9 +215,10 @@ def test_a_fine_tick_is_not_a_crossing_line() -> None:
     page, rects = _boxes_with_letters()
     x, y, w, h = rects[3].astype(int)
     cv2.polylines(page, [np.array([(x + 7, y + 10), (x + 13, y + 16), (x + 29, y + 3)], np.int32)], False, 190, 2)
-    length, crossed = bubbles.trace_strokes(bubbles.box_patches(page, rects), np.full(len(rects), 10),
-                                            Levels(240.0, 20.0, 0.0))
+    length, crossed, rise = bubbles.trace_strokes(bubbles.box_patches(page, rects), np.full(len(rects), 10),
+                                                  Levels(240.0, 20.0, 0.0))
     assert length[3] >= bubbles.STROKE_SPAN and not crossed.any()
+    assert rise[3] >= bubbles.CREASE_RISE  # the tick's legs span the box's height
 
 
 def test_a_stroke_makes_a_box_not_empty_and_not_residue() -> None:
@@ -599,3 +601,16 @@ def test_side_paper_is_the_rings_75th_percentile_row_by_row_at_six_pixels_a_mm()
     expected = np.stack([np.percentile(inner[:, :, :margin], bubbles.RING_PERCENTILE, axis=2),
                          np.percentile(inner[:, :, -margin:], bubbles.RING_PERCENTILE, axis=2)], axis=1)
     assert np.array_equal(bubbles.side_paper(rings, margin), expected)
+
+
+def test_a_flat_run_in_a_question_a_fold_band_crosses_is_the_crease_not_a_stroke() -> None:
+    # a crease's run merged with a piece of the letter: 0.55 long, rising 0.4 of the window, the band 0.05 beside every box
+    crease = dict(single=True, coverage=[0.02, 0, 0, 0], stroke=[0.55, 0, 0, 0], rise=[0.4, 0, 0, 0])
+    assert decide([0.05, 0.0, 0.0, 0.0], band=0.05, **crease).outcome == "blank"
+    # without the band beside every box, on a black-and-white page, or rising like a tick's legs: a stroke, flagged
+    assert decide([0.05, 0.0, 0.0, 0.0], band=0.01, **crease).outcome == "flagged"
+    assert decide([0.05, 0.0, 0.0, 0.0], band=0.05, binary=True, **crease).outcome == "flagged"
+    tick = dict(crease, rise=[0.75, 0, 0, 0])
+    assert decide([0.05, 0.0, 0.0, 0.0], band=0.05, **tick).outcome == "flagged"
+    long_run = dict(crease, stroke=[0.75, 0, 0, 0])
+    assert decide([0.05, 0.0, 0.0, 0.0], band=0.05, **long_run).outcome == "flagged"

@@ -176,11 +176,12 @@ def test_boxes_in_a_shadow_band_are_measured_against_the_paper_around_them(exam)
     assert marked.decide_lone(table.absent) == "marked"  # a real mark in the band is still read
 
 
-def _folded_rows(exam, numbers: tuple[int, ...], fills: dict[int, str]):
+def _folded_rows(exam, numbers: tuple[int, ...], fills: dict[int, str], crease: int = 0, ticks: dict[int, str] | None = None):
     """The clean sheet at 300 dpi with each question of ``numbers`` in a band of fold shading exactly its
     boxes' height, right across the page (the paper above and below the row is untouched, so the ring
-    round each box, read at a bright percentile, does not see it), and ``fills`` pencilled (question →
-    letters); read. Returns the page's question readings by number."""
+    round each box, read at a bright percentile, does not see it) — or, with ``crease`` (a seed), the
+    simulator's fold through the row instead (``journeys.crease``: its line and its shading) — ``fills`` pencilled (question → letters) and fine ``ticks`` drawn (question → letter); read.
+    Returns the page's reading and its question readings by number."""
     manifest = read_manifest(exam)
     geometry = manifest.sheet
     page = sim.rasterize_sheet(exam.parent / sim.SHEET_PDF, 300)[0]
@@ -193,7 +194,15 @@ def _folded_rows(exam, numbers: tuple[int, ...], fills: dict[int, str]):
             marks.draw_mark(page, marks.rect_to_px(rect, geometry, 300), "fill", rng, px_per_mm=300 / 25.4)
     for number in numbers:
         x, y, w, h = marks.rect_to_px(table.rects[table.questions[table.numbers.index(number)]][0], geometry, 300)
-        page[int(y):int(y + h)] = (page[int(y):int(y + h)] * 0.87).astype(np.uint8)
+        if crease:  # the simulator's fold: its line a little below the middle of the row, its shading to one side
+            page = journeys.crease(page, np.random.default_rng(crease), px_per_mm=300 / 25.4, horizontal=True,
+                                   at=(y + 0.6 * h) / page.shape[0])
+        else:
+            page[int(y):int(y + h)] = (page[int(y):int(y + h)] * 0.87).astype(np.uint8)
+    for number, letter in (ticks or {}).items():
+        bx, by, bw, bh = marks.rect_to_px(table.rects[table.questions[table.numbers.index(number)]][ord(letter) - ord("A")], geometry, 300)
+        points = np.array([(bx + 0.2 * bw, by + 0.5 * bh), (bx + 0.45 * bw, by + 0.9 * bh), (bx + 0.95 * bw, by + 0.05 * bh)])
+        cv2.polylines(page, [np.round(points).astype(np.int32)], False, 150, 3, cv2.LINE_AA)
     [reading] = reader.read_sheets(page, manifest)
     return reading, {q.number: q for q in reading.questions}
 
@@ -207,6 +216,15 @@ def test_a_fold_band_across_a_row_of_empty_boxes_is_paper_not_pencil(exam):
     lifted = np.asarray(questions[first].darkness)
     assert lifted.min() > bubbles.EMPTY
     assert (questions[first].outcome, questions[first].letters) == ("blank", "")
+
+
+def test_a_crease_through_a_fold_band_is_not_a_stroke_but_a_tick_beside_it_is(exam):
+    table = read_manifest(exam).sheet.box_table(1)
+    first, second = table.numbers[0], table.numbers[1]
+    reading, questions = _folded_rows(exam, (first, second), {}, crease=2, ticks={second: "C"})
+    assert reading.status == "read" and not reading.binary  # a grey page: its shading is there to see
+    assert (questions[first].outcome, questions[first].letters) == ("blank", "")
+    assert questions[second].outcome == "flagged" and "C" in questions[second].note
 
 
 def test_a_mark_in_a_fold_band_is_still_read(exam):

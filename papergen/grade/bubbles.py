@@ -547,7 +547,7 @@ def lit_evenly(patches: np.ndarray, paper: np.ndarray) -> np.ndarray:
     return np.asarray(patches, dtype=np.float32) * gain[:, None, None]
 
 
-def trace_strokes(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> tuple[np.ndarray, np.ndarray]:
+def trace_strokes(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """How long a thin pencil stroke each box holds, as a share of the window's diagonal.
 
     A tick drawn with a fine, light pencil moves a box's mean darkness and its
@@ -585,12 +585,17 @@ def trace_strokes(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> tu
         whatever pencil-dark pixels the box holds may be that line's. Told
         only in boxes the tracer looks at (a pixel reaching ``STROKE_LEVEL``);
         a fainter crease leaves the box False.
+    rise : (N,) float64
+        How much of the window's height the longest stroke spans (0 when there is
+        none): a tick's legs span most of it, a crease's run merged with a piece of
+        the printed letter barely ``STROKE_EXTENT`` (``CREASE_RISE``).
     """
     patches = np.asarray(patches)
     groups = np.asarray(groups)
     n, h, w = patches.shape
     result = np.zeros(n)
     crossed = np.zeros(n, dtype=bool)
+    rise = np.zeros(n)
     excess = np.zeros((n, h, w), dtype=np.float32)
     # One sort by label serves every group (as in ``empty_baseline``).
     order = np.argsort(groups, kind="stable")
@@ -611,7 +616,7 @@ def trace_strokes(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> tu
     # Only a box with a pixel reaching ``STROKE_LEVEL`` can hold a stroke: the others keep 0 and are not traced.
     reaching = np.flatnonzero(above.reshape(n, -1).max(axis=1, initial=0.0) > STROKE_LEVEL)
     if not len(reaching):
-        return result, crossed
+        return result, crossed, rise
     # one labelling pass for every such box: the windows side by side, one blank pixel apart. Runs are traced
     # at ``STROKE_TRACE`` (a light stroke's darkness dips along it) and kept where they reach ``STROKE_LEVEL``.
     canvas = np.zeros((len(reaching), h + 1, w + 1), dtype=np.float32)
@@ -634,7 +639,11 @@ def trace_strokes(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> tu
     stroke = (area <= STROKE_THICK * (width + height)) & ~crossing & spread & peaked[1:count]
     np.maximum.at(result, box[stroke], length[stroke] / float(np.hypot(w, h)))
     crossed[box[crossing]] = True
-    return result, crossed
+    # each box's longest stroke's height (of equally long ones, the tallest): the first of its runs by length, descending
+    runs = np.flatnonzero(stroke)[np.lexsort((-height[stroke], -length[stroke]))]
+    boxes, first = np.unique(box[runs], return_index=True)
+    rise[boxes] = height[runs[first]] / float(h)
+    return result, crossed, rise
 
 
 def stroke_lengths(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> np.ndarray:
@@ -1005,6 +1014,17 @@ class Reading:
     note: str = ""  # e.g. "erasure" when a lighter box next to a mark was ignored
 
 
+#: A fold's crease through a row of boxes is traced, merged with a piece of the
+#: printed letter, as a run spanning barely ``STROKE_EXTENT`` of the window's height
+#: (0.40–0.47 on simulated folded pages); a tick's legs span at least 0.73 of it on
+#: grey pages (0.6 on black-and-white ones). A run under this share…
+CREASE_RISE = 0.6
+#: …shorter than ``BINARY_STROKE_SPAN``, in a question whose boxes all have paper this much
+#: darker beside them on both sides (``band_shade``; 0.026–0.084 beside the simulated
+#: creases' boxes, at most 0.008 on black-and-white pages, where shading is cut away) is the crease.
+CREASE_BAND = 0.02
+
+
 def decide(
     values: Sequence[float],
     *,
@@ -1021,6 +1041,8 @@ def decide(
     film: Sequence[float] | None = None,
     floor: Sequence[float] | None = None,
     crossed: Sequence[bool] | None = None,
+    rise: Sequence[float] | None = None,
+    band: float | None = None,
 ) -> Reading:
     """Decide one question from its boxes' darkness.
 
@@ -1077,6 +1099,13 @@ def decide(
         A line crosses each box's whole window (``trace_strokes``): its pencil-dark
         pixels may be a fold's crease, so they do not count as pencil gathered in
         part of the box (``GATHERED_*``).
+    rise
+        How much of its window's height each box's longest stroke spans (``trace_strokes``).
+    band
+        How much darker a band across the page makes the paper beside every box of
+        the question (``band_shade``, the least of the boxes'; already in ``shaded``).
+        On a grey page a short run that rises less than ``CREASE_RISE`` in a question
+        such a band crosses (``CREASE_BAND``) is the fold's crease, not a stroke.
     """
     # Plain floats: a question has a handful of boxes, and a page calls this a hundred times or more.
     v = _floats(values)
@@ -1122,6 +1151,10 @@ def decide(
     ]
     span = BINARY_STROKE_SPAN if binary else STROKE_SPAN
     stroked = {i for i in range(n) if line[i] >= span}
+    if not binary and rise is not None and band is not None and band >= CREASE_BAND:
+        # a fold's crease through a row of boxes: the shading beside every box says so, and its run lies flat
+        rises = _floats(rise)
+        stroked -= {i for i in stroked if line[i] < BINARY_STROKE_SPAN and rises[i] < CREASE_RISE}
     # a short run over a dark film is the film's blotches; it still keeps the box from reading empty
     on_film = {
         i for i in stroked if line[i] < BINARY_STROKE_SPAN

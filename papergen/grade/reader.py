@@ -320,6 +320,8 @@ class Measurements:
         box (``bubbles.trace_strokes``); None when not measured.
     crossed : (N,) bool, optional
         A line crosses the box's whole window (a fold's crease; ``bubbles.trace_strokes``).
+    rise : (N,) float64, optional
+        How much of the window's height the box's longest stroke spans (``bubbles.trace_strokes``).
     paper : (N,) float64, optional
         Grey of the paper just around each box (``bubbles.local_paper``): a
         shadow's edge darkens a box and its surroundings alike.
@@ -353,6 +355,7 @@ class Measurements:
     film: np.ndarray | None = None
     floor: np.ndarray | None = None
     crossed: np.ndarray | None = None
+    rise: np.ndarray | None = None
     side: np.ndarray | None = None
     shaded: np.ndarray | None = field(init=False, default=None, repr=False)
     band: np.ndarray | None = field(init=False, default=None, repr=False)
@@ -365,7 +368,7 @@ class Measurements:
         if self.side is not None:
             object.__setattr__(self, "band", bubbles.band_shade(self.side, self.levels))
         # …and each decision reads a few boxes: plain lists slice far cheaper than arrays convert
-        for name in ("darkness", "coverage", "whole", "stroke", "off_letter", "shaded", "band", "film", "floor", "crossed"):
+        for name in ("darkness", "coverage", "whole", "stroke", "off_letter", "shaded", "band", "film", "floor", "crossed", "rise"):
             values = getattr(self, name)
             self._lists[name] = None if values is None else np.asarray(values, dtype=float).tolist()
 
@@ -384,6 +387,7 @@ class Measurements:
         if band and lists.get("shaded") is not None:
             least = min(band)  # what a band across the page takes from every box of the part
             lists["shaded"] = [max(x, least) for x in lists["shaded"]]
+            lists.setdefault("band", least)
         return bubbles.decide(lists.pop("darkness"), **lists)
 
 
@@ -658,7 +662,7 @@ def measure(
     pencil = bubbles.summed_area(below(smooth, pencil_levels).view(np.uint8))
     lit = bubbles.lit_evenly(bubbles.box_patches(smooth, rects_px, windows=boxes), paper)
     film, floor = bubbles.shared_darkness(lit, groups, levels, (0.5, bubbles.FLOOR_SHARE))
-    stroke, crossed = bubbles.trace_strokes(lit, groups, levels)
+    stroke, crossed, rise = bubbles.trace_strokes(lit, groups, levels)
     return Measurements(
         darkness=bubbles.darkness(means, levels, groups),
         coverage=bubbles.excess_coverage(bubbles.box_means_from(pencil, rects_px, windows=boxes), groups),
@@ -666,6 +670,7 @@ def measure(
         levels=levels,
         stroke=stroke,
         crossed=crossed,
+        rise=rise,
         film=film,
         floor=floor,
         paper=paper,
