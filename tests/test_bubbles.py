@@ -614,3 +614,16 @@ def test_a_flat_run_in_a_question_a_fold_band_crosses_is_the_crease_not_a_stroke
     assert decide([0.05, 0.0, 0.0, 0.0], band=0.05, **tick).outcome == "flagged"
     long_run = dict(crease, stroke=[0.75, 0, 0, 0])
     assert decide([0.05, 0.0, 0.0, 0.0], band=0.05, **long_run).outcome == "flagged"
+
+
+def test_a_short_run_over_a_floor_keeping_much_of_the_boxs_darkness_is_a_residues_blotches() -> None:
+    # a copier's light residue beside the answer: a short run (0.55) over a floor of 0.045, 0.45 of its darkness
+    common = dict(single=True, coverage=[1.0, 0.12], whole=[0.9, 0.06], film=[0.8, 0.07], stroke=[0.0, 0.55])
+    blotches = decide([0.8, 0.1], floor=[0.75, 0.045], **common)
+    assert (blotches.outcome, blotches.letters, blotches.note) == ("answer", "A", "erasure")
+    # a tick's run stands on paper: its floor is a sliver of its darkness, or too light to be a film at all
+    assert decide([0.8, 0.1], floor=[0.75, 0.01], **common).outcome == "flagged"
+    assert decide([0.8, 0.1], floor=[0.75, 0.03], **common).outcome == "flagged"  # 0.3 of its darkness
+    assert decide([0.8, 0.04], floor=[0.75, 0.018], **common).outcome == "flagged"  # under STROKE_ON_FLOOR_LEAST
+    # a long run is a line a person sees, whatever it stands on
+    assert decide([0.8, 0.1], floor=[0.75, 0.045], **dict(common, stroke=[0.0, 0.75])).outcome == "flagged"

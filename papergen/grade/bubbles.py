@@ -967,6 +967,13 @@ STROKE_ON_FILM = 0.13
 #: A floor this dark (``FLOOR_SHARE``) is a film too, whatever the median pixel says:
 #: a tick's floor is the paper beside it (at most 0.055 on simulated grey pages).
 STROKE_ON_FLOOR = 0.07
+#: A lighter floor is the film's too when it keeps this share of the box's darkness and
+#: reaches ``STROKE_ON_FLOOR_LEAST``: a copier's contrast turns a light residue's blotches
+#: into short runs over a floor of 0.021–0.072, at 0.23–0.65 of the box's darkness (median
+#: 0.49), while a tick traced as a run this short stands on a floor of at most 0.013, at
+#: most 0.33 of its darkness (simulated grey pages of every level; a faint half-fill's 0.2).
+STROKE_ON_FLOOR_SHARE = 0.4
+STROKE_ON_FLOOR_LEAST = 0.02
 #: Erasure residue beside a clear mark may also be a film whose floor keeps
 #: ``FLOOR_RESIDUE_SHARE`` of its mean darkness (a faint half-fill's keeps at most
 #: 0.37, a tick's 0.55, a lighter fill's floor comes with more coverage or more
@@ -1158,7 +1165,8 @@ def decide(
     # a short run over a dark film is the film's blotches; it still keeps the box from reading empty
     on_film = {
         i for i in stroked if line[i] < BINARY_STROKE_SPAN
-        and ((median is not None and median[i] >= STROKE_ON_FILM) or (lowest is not None and lowest[i] >= STROKE_ON_FLOOR))
+        and ((median is not None and median[i] >= STROKE_ON_FILM) or (lowest is not None and (
+            lowest[i] >= STROKE_ON_FLOOR or (lowest[i] >= STROKE_ON_FLOOR_LEAST and lowest[i] >= STROKE_ON_FLOOR_SHARE * v[i]))))
     }
     if binary and off is not None:
         stroked |= {i for i, area in enumerate(off) if area >= OFF_LETTER_MARK}
