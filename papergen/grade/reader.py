@@ -334,7 +334,7 @@ class Measurements:
     floor : (N,) float64, optional
         Darkness that ``bubbles.FLOOR_SHARE`` of each box's window reaches: a film
         of residue lifts it, a half-fill or a tick leaves it paper.
-    side : (N, 2, h) float64, optional
+    side : (N, 2, h), optional
         Grey of the paper beside each box, left and right, row by row (``bubbles.side_paper``):
         a fold's shading darkens a band of boxes and the paper between them alike.
     shaded : (N,) float64, derived
@@ -387,7 +387,7 @@ class Measurements:
         if band and lists.get("shaded") is not None:
             least = min(band)  # what a band across the page takes from every box of the part
             lists["shaded"] = [max(x, least) for x in lists["shaded"]]
-            lists.setdefault("band", least)
+            lists["band"] = least  # bubbles.decide weighs it once more, for a crease's run
         return bubbles.decide(lists.pop("darkness"), **lists)
 
 
