@@ -1,6 +1,7 @@
 """Benchmark: grading accuracy per degradation level, on simulated sheets.
 
     python bench/accuracy.py [--sheets 300] [--seeds 3] [--first-seed 0] [--workers 2] [--questions 30,100]
+    python bench/accuracy.py --levels hard --questions 100 --sheets 40 --doubtful-rate 1.0   # a doubtful mark on every question
 
 For each level (none, scan, photo, harsh by default; the ``cut`` level,
 pages that lost corner squares, only when named: ``--levels cut`` or
@@ -66,6 +67,10 @@ def main() -> None:
     parser.add_argument("--questions", default="45", help="exam sizes, comma-separated (45 = the sample exam)")
     parser.add_argument("--details", type=int, nargs="?", const=60, default=0,
                         help="list up to this many errors and extra flags per level (60 when given alone)")
+    parser.add_argument("--doubtful-rate", type=float, default=None,
+                        help="share of questions made deliberately doubtful (a tick, a faint half-fill, two marks), as "
+                             "papergen simulate --doubtful-rate; 1.0 stresses the decisions with a doubtful mark on "
+                             "every question (default: the simulator's)")
     parser.add_argument("--keep", help="keep the simulated scans in this folder and reuse them on the next run "
                                        "(the exam build is deterministic, so the same sheets are graded again)")
     args = parser.parse_args()
@@ -86,9 +91,11 @@ def run_level(tmp: Path, exam_json: Path, level: str, questions: int, args: argp
     start = time.perf_counter()
     scans_root = Path(args.keep) if args.keep else tmp
     for seed in range(args.first_seed, args.first_seed + args.seeds):
-        scans = scans_root / f"{level}-{questions}-{args.sheets}-{seed}"
+        rate = "" if args.doubtful_rate is None else f"-d{args.doubtful_rate:g}"  # kept scans of another rate are other scans
+        scans = scans_root / f"{level}-{questions}-{args.sheets}-{seed}{rate}"
         if not (scans / "truth.csv").is_file():
-            simulate(exam_json, args.sheets, scans, seed=1000 + seed, degrade=level)
+            extra = {} if args.doubtful_rate is None else {"doubtful_rate": args.doubtful_rate}
+            simulate(exam_json, args.sheets, scans, seed=1000 + seed, degrade=level, **extra)
         results = tmp / f"res-{level}-{questions}-{seed}"
         grade(exam_json, [scans], results, workers=args.workers)
         report = evaluate(results, scans / "truth.csv")

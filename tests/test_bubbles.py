@@ -221,6 +221,23 @@ def test_a_fine_tick_is_not_a_crossing_line() -> None:
     assert rise[3] >= bubbles.CREASE_RISE  # the tick's legs span the box's height
 
 
+def test_a_tick_from_the_windows_left_edge_out_past_its_right_is_a_stroke_not_a_crossing_line() -> None:
+    """Its short leg starts at the window's edge and its long one leaves it on the right, as a crease's line
+    would, but its legs rise over most of the window's height: a stroke, never a crease to look past."""
+    import cv2
+
+    page, rects = _boxes_with_letters()
+    x, y, w, h = rects[3].astype(int)
+    cv2.polylines(page, [np.array([(x - 2, y + 9), (x + 12, y + 17), (x + w + 3, y + 1)], np.int32)], False, 190, 2)
+    x, y, w, h = rects[6].astype(int)
+    crease = page[y + 9:y + 11, x - 4:x + w + 4]
+    crease[...] = crease * 0.8  # a crease through another box, for comparison
+    length, crossed, rise = bubbles.trace_strokes(bubbles.box_patches(page, rects), np.full(len(rects), 10),
+                                                  Levels(240.0, 20.0, 0.0))
+    assert crossed.tolist() == [i == 6 for i in range(len(rects))]
+    assert length[3] >= bubbles.STROKE_SPAN and rise[3] >= bubbles.CROSSING_RISE
+
+
 def test_a_stroke_makes_a_box_not_empty_and_not_residue() -> None:
     # the held-out case: darkness 0.06 and coverage 0.075, just under EMPTY and COVERED
     faint_tick = decide([0.06, 0.0, 0.0, 0.0], single=True, coverage=[0.075, 0, 0, 0], stroke=[0.8, 0, 0, 0])

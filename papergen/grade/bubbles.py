@@ -363,6 +363,11 @@ STROKE_THICK = 3.5
 #: A stroke spans at least this share of the window's width and of its height:
 #: a tick's legs do; a fold's crease, broken into runs by the letter and noise, is flat.
 STROKE_EXTENT = 0.4
+#: A run from the window's left edge past its right one is a line crossing the box (a
+#: crease, a printed rule) only while it stays this low: a crease, even merged with a piece
+#: of the printed letter, rises under 0.5 of the window; a tick whose short leg starts at the
+#: window's edge and whose long one leaves it on the right rises 0.6 and more (its legs).
+CROSSING_RISE = 0.6
 #: A box holding a stroke at least this long (share of the window's diagonal)
 #: is not empty. Empty boxes on simulated pages of every level stay under
 #: 0.3; a fine tick across a box spans 0.6 or more.
@@ -632,7 +637,7 @@ def trace_strokes(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> tu
     top = top % (h + 1)
     length = np.hypot(width, height)
     # a line across the whole window (a crease, a printed rule), not a tick that runs top to bottom
-    crossing = ((left == 0) & (width >= w) & (height < h)) | ((top == 0) & (height >= h) & (width < w / 3))
+    crossing = ((left == 0) & (width >= w) & (height < CROSSING_RISE * h)) | ((top == 0) & (height >= h) & (width < w / 3))
     # a tick spreads both ways; a crease's broken run is flat (or, down the page, narrow)
     spread = (width >= STROKE_EXTENT * w) & (height >= STROKE_EXTENT * h)
     # thickness as area over the run's width plus height: about its path length for a tick's two legs
