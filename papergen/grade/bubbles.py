@@ -941,7 +941,7 @@ FILL_DARK = 0.2
 #: pencil-dark median too. With a doubtful mark on every question (``bench/accuracy.py
 #: --doubtful-rate 1.0``) a rule for it read 37 of the 12,000 doubtful marks on phone, harsh-photo
 #: and copier pages — all half-fills — as marks, silently; without it 12 patchy fills on the
-#: 2,900 ordinary grey sheets of the kept sets are flagged instead.)
+#: about 4,500 ordinary grey pages of the five kept sets are flagged instead.)
 #: A lighter fill is also a mark, on a grey page, when its floor (``FLOOR_SHARE``)
 #: keeps ``FLOOR_FILL_SPREAD`` of its mean darkness — pencil over nearly the whole
 #: window; a faint half-fill's floor keeps at most 0.36 — and it is at least
