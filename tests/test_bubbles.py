@@ -235,7 +235,7 @@ def test_a_tick_from_the_windows_left_edge_out_past_its_right_is_a_stroke_not_a_
     length, crossed, rise = bubbles.trace_strokes(bubbles.box_patches(page, rects), np.full(len(rects), 10),
                                                   Levels(240.0, 20.0, 0.0))
     assert crossed.tolist() == [i == 6 for i in range(len(rects))]
-    assert length[3] >= bubbles.STROKE_SPAN and rise[3] >= bubbles.CROSSING_RISE
+    assert length[3] >= bubbles.STROKE_SPAN and rise[3] >= bubbles.CREASE_RISE
 
 
 def test_a_stroke_makes_a_box_not_empty_and_not_residue() -> None:

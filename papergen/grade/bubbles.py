@@ -363,11 +363,13 @@ STROKE_THICK = 3.5
 #: A stroke spans at least this share of the window's width and of its height:
 #: a tick's legs do; a fold's crease, broken into runs by the letter and noise, is flat.
 STROKE_EXTENT = 0.4
-#: A run from the window's left edge past its right one is a line crossing the box (a
-#: crease, a printed rule) only while it stays this low: a crease, even merged with a piece
-#: of the printed letter, rises under 0.5 of the window; a tick whose short leg starts at the
-#: window's edge and whose long one leaves it on the right rises 0.6 and more (its legs).
-CROSSING_RISE = 0.6
+#: A fold's crease is traced, merged with a piece of the printed letter, as a run rising
+#: barely ``STROKE_EXTENT`` of the window's height (0.40–0.47 on simulated folded pages); a
+#: tick's legs rise at least 0.73 of it on grey pages (0.6 on black-and-white ones), even one
+#: that starts at the window's left edge and leaves it on the right. A run under this share
+#: may be a crease: it crosses the box when it runs from edge to edge (``trace_strokes``), and
+#: a short one in a question a fold's band crosses is the crease (``CREASE_BAND``, ``decide``).
+CREASE_RISE = 0.6
 #: A box holding a stroke at least this long (share of the window's diagonal)
 #: is not empty. Empty boxes on simulated pages of every level stay under
 #: 0.3; a fine tick across a box spans 0.6 or more.
@@ -637,7 +639,7 @@ def trace_strokes(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> tu
     top = top % (h + 1)
     length = np.hypot(width, height)
     # a line across the whole window (a crease, a printed rule), not a tick that runs top to bottom
-    crossing = ((left == 0) & (width >= w) & (height < CROSSING_RISE * h)) | ((top == 0) & (height >= h) & (width < w / 3))
+    crossing = ((left == 0) & (width >= w) & (height < CREASE_RISE * h)) | ((top == 0) & (height >= h) & (width < w / 3))
     # a tick spreads both ways; a crease's broken run is flat (or, down the page, narrow)
     spread = (width >= STROKE_EXTENT * w) & (height >= STROKE_EXTENT * h)
     # thickness as area over the run's width plus height: about its path length for a tick's two legs
@@ -1025,11 +1027,7 @@ class Reading:
     note: str = ""  # e.g. "erasure" when a lighter box next to a mark was ignored
 
 
-#: A fold's crease through a row of boxes is traced, merged with a piece of the
-#: printed letter, as a run spanning barely ``STROKE_EXTENT`` of the window's height
-#: (0.40–0.47 on simulated folded pages); a tick's legs span at least 0.73 of it on
-#: grey pages (0.6 on black-and-white ones). A run under this share…
-CREASE_RISE = 0.6
+#: A short run rising under ``CREASE_RISE``…
 #: …shorter than ``BINARY_STROKE_SPAN``, in a question whose boxes all have paper this much
 #: darker beside them on both sides (``band_shade``; 0.026–0.084 beside the simulated
 #: creases' boxes, at most 0.008 on black-and-white pages, where shading is cut away) is the crease.
