@@ -179,8 +179,34 @@ def dask_setup(worker) -> None:
     them too; each would print a ``KeyboardInterrupt`` traceback. papergen
     stops them itself when it is interrupted. Runs in the worker's main thread
     as it starts (a worker restarted after a crash included).
+
+    At the end of a run the cluster closes its scheduler while a worker's
+    heartbeat may still be on its way; that worker then logs "Failed to
+    communicate with scheduler during heartbeat" with a traceback, at ERROR,
+    on papergen's stderr — after every page was graded and stored. The
+    scheduler lives in papergen's own process, so a closed connection to it
+    only ever means papergen is stopping: that one record is dropped
+    (``ClosedSchedulerHeartbeat``); a heartbeat failing any other way still
+    shows.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from distributed.comm.core import CommClosedError
+
+    logging.getLogger("distributed.worker").addFilter(ClosedSchedulerHeartbeat(CommClosedError))
+
+
+class ClosedSchedulerHeartbeat(logging.Filter):
+    """Drops a worker's heartbeat failure whose cause is the scheduler's connection being closed (``closed``)."""
+
+    MESSAGE = "Failed to communicate with scheduler during heartbeat"
+
+    def __init__(self, closed: type[BaseException]) -> None:
+        super().__init__()
+        self.closed = closed
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        cause = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(cause, self.closed) and record.getMessage().startswith(self.MESSAGE))
 
 
 def _the_context(context: Any) -> Any:
