@@ -52,7 +52,7 @@ class _Capture:
         return measured
 
 
-def rows_for_level(exam_json: Path, scans: Path, level: str, questions: int, seed: int):
+def rows_for_level(exam_json: Path, scans: Path, level: str, questions: int, seed: int, doubtful_rate: float = 0.01):
     manifest = read_manifest(exam_json)
     n = sum(1 for _ in scans.glob("sheet-*"))
     students = {s.sheet: s for s in make_cohort(manifest, n, seed)}
@@ -62,7 +62,7 @@ def rows_for_level(exam_json: Path, scans: Path, level: str, questions: int, see
         for path in sorted(scans.glob("sheet-*")):
             sheet = int(path.stem.split("-")[1])
             student = students[sheet]
-            responses = {r.number: r for r in answer_sheet(manifest, student, seed, 0.01)}
+            responses = {r.number: r for r in answer_sheet(manifest, student, seed, doubtful_rate)}
             jobs, _ = collect_pages([path])
             for job in jobs:
                 capture.last = None
@@ -124,6 +124,7 @@ def main() -> None:
     parser.add_argument("--sheets", type=int, default=100)
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--first-seed", type=int, default=0, help="as bench/accuracy.py --first-seed")
+    parser.add_argument("--doubtful-rate", type=float, default=None, help="as bench/accuracy.py --doubtful-rate")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     levels = [name for level in args.levels.split(",") for name in (HARD_LEVELS if level == "hard" else (level,))]
@@ -136,10 +137,12 @@ def main() -> None:
             exam_json = tmp / f"exam-{questions}" / "exam.json"
             for level in levels:
                 for seed in range(args.first_seed, args.first_seed + args.seeds):  # the folders and seeds bench/accuracy.py uses
-                    scans = Path(args.keep) / f"{level}-{questions}-{args.sheets}-{seed}"
+                    rate = "" if args.doubtful_rate is None else f"-d{args.doubtful_rate:g}"
+                    scans = Path(args.keep) / f"{level}-{questions}-{args.sheets}-{seed}{rate}"
+                    extra = {} if args.doubtful_rate is None else {"doubtful_rate": args.doubtful_rate}
                     if not (scans / "truth.csv").is_file():
-                        simulate(exam_json, args.sheets, scans, seed=1000 + seed, degrade=level)
-                    writer.writerows(rows_for_level(exam_json, scans, level, questions, 1000 + seed))
+                        simulate(exam_json, args.sheets, scans, seed=1000 + seed, degrade=level, **extra)
+                    writer.writerows(rows_for_level(exam_json, scans, level, questions, 1000 + seed, **extra))
                 print(f"{level} {questions}: done", flush=True)
 
 

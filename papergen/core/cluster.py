@@ -190,9 +190,8 @@ def dask_setup(worker) -> None:
     shows.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from distributed.comm.core import CommClosedError
-
-    logging.getLogger("distributed.worker").addFilter(ClosedSchedulerHeartbeat(CommClosedError))
+    _, distributed = _dask()
+    logging.getLogger("distributed.worker").addFilter(ClosedSchedulerHeartbeat(distributed.comm.CommClosedError))
 
 
 class ClosedSchedulerHeartbeat(logging.Filter):
