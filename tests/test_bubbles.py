@@ -646,3 +646,38 @@ def test_a_short_run_over_a_floor_keeping_much_of_the_boxs_darkness_is_a_residue
     assert decide([0.8, 0.04], floor=[0.75, 0.018], **common).outcome == "flagged"  # under STROKE_ON_FLOOR_LEAST
     # a long run is a line a person sees, whatever it stands on
     assert decide([0.8, 0.1], floor=[0.75, 0.045], **dict(common, stroke=[0.0, 0.75])).outcome == "flagged"
+
+
+# -- one speck off the letter on a clean black-and-white page (speck_threshold) ----------------------
+
+
+def test_a_clean_black_and_white_pages_speck_off_the_letter_counts_a_speckled_pages_does_not() -> None:
+    one_pixel = 1 / 36  # mm² at 6 px/mm
+    clean = np.zeros(400)
+    clean[:8] = one_pixel  # 2 % of the boxes hold a speck: a few light ticks' remains
+    assert bubbles.speck_threshold(clean) == bubbles.OFF_LETTER_SPECK
+    speckled = np.zeros(400)
+    speckled[:40] = one_pixel  # 10 %: the device's own specks
+    speckled[40:45] = 0.5  # real strokes are not specks
+    assert bubbles.speck_threshold(speckled) == bubbles.OFF_LETTER_MARK
+    assert bubbles.speck_threshold(np.zeros(0)) == bubbles.OFF_LETTER_MARK
+
+
+def test_on_a_clean_black_and_white_page_one_pixel_of_a_tick_off_the_letter_beside_fills_is_flagged() -> None:
+    # A, C filled; B holds a light tick whose black lies mostly where the letter is printed: as dark as
+    # residue's specks over the letter, with one pixel (and its neighbour) away from it.
+    measured = dict(coverage=[1.0, 0.05, 0.98, 0.0], whole=[0.95, 0.03, 0.93, 0.0], off_letter=[6.5, 1 / 36, 6.8, 0.0])
+    darkness = [0.97, 0.05, 0.96, 0.004]
+    assert decide(darkness, single=False, binary=True, **measured).letters == "AC"  # the 3-pixel rule alone: residue
+    flagged = decide(darkness, single=False, binary=True, speck=bubbles.OFF_LETTER_SPECK, **measured)
+    assert (flagged.outcome, flagged.note) == ("flagged", "uncertain:B")
+    # a speckled page's speck is no evidence; nor is a grey page's (there a letter is cancelled by its label's empties)
+    assert decide(darkness, single=False, binary=True, speck=bubbles.OFF_LETTER_MARK, **measured).letters == "AC"
+    assert decide(darkness, single=False, speck=bubbles.OFF_LETTER_SPECK, **measured).letters == "AC"
+    # alone in its question, such a tick is not read as blank
+    alone = dict(coverage=[0.0, 0.02, 0.0, 0.0], whole=[0.0, 0.01, 0.0, 0.0], off_letter=[0.0, 1 / 36, 0.0, 0.0])
+    assert decide([0.0, 0.025, 0.0, 0.0], single=True, binary=True, **alone).outcome == "blank"
+    lone = decide([0.0, 0.025, 0.0, 0.0], single=True, binary=True, speck=bubbles.OFF_LETTER_SPECK, **alone)
+    assert (lone.outcome, lone.note) == ("flagged", "uncertain:B")
+    # a speck in a box no darker than an empty one is the device's or a stray dot, not a tick
+    assert decide([0.0, 0.008, 0.0, 0.0], single=True, binary=True, speck=bubbles.OFF_LETTER_SPECK, **alone).outcome == "blank"

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from papergen.exam.manifest import read_manifest
+from papergen.grade import bubbles
 from papergen.grade.bubbles import Levels, Reading
 from papergen.grade.reader import (
     Flag,
@@ -247,6 +248,23 @@ def test_a_decision_may_leave_a_measurement_out() -> None:
     assert measured.decide(column, single=True, labels="01", binary=True).outcome == "flagged"
     digit = measured.decide(column, single=True, labels="01", binary=True, off_letter=None)
     assert (digit.outcome, digit.letters) == ("answer", "0")
+
+
+def test_a_pages_speck_threshold_comes_from_all_its_boxes() -> None:
+    # box 1 of the first 准考证号 column holds one pixel (and its neighbour) of black away from its digit
+    dark, cover, whole = np.array([0.95, 0.03, 0, 0, 0, 0]), np.array([1.0, 0.03, 0, 0, 0, 0]), np.array([0.9, 0.02, 0, 0, 0, 0])
+    off = np.array([7.0, 1 / 36, 0, 0, 0, 0])
+    column = _tiny_table().id_columns[0]
+    levels = Levels(250.0, 0.0, 0.0)
+    # six boxes, one with a speck: 17 % of the page is speckled, so a speck is no evidence
+    small = Measurements(dark, cover, whole, levels, off_letter=off)
+    assert small.speck == bubbles.OFF_LETTER_MARK
+    assert small.decide(column, single=True, labels="01", binary=True).letters == "0"
+    # the same box among 60: a clean page, where one speck is a stroke's remains
+    blank = np.zeros(54)
+    clean = Measurements(np.r_[dark, blank], np.r_[cover, blank], np.r_[whole, blank], levels, off_letter=np.r_[off, blank])
+    assert clean.speck == bubbles.OFF_LETTER_SPECK
+    assert clean.decide(column, single=True, labels="01", binary=True).note == "uncertain:1"
 
 
 def test_a_question_is_measured_against_the_least_band_of_its_boxes() -> None:

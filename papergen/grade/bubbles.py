@@ -487,6 +487,24 @@ OFF_LETTER_MARK = 0.08
 #: ``BINARY_STROKE_SPAN``) and at least this much black off the letter. Erasure residue on
 #: simulated 1-bit pages showed both once in 584 boxes; ticks, 54 times in 77.
 OFF_LETTER_TRACE = 0.04
+#: On a clean black-and-white page even one black pixel with a black neighbour away from the
+#: letter (mm²: 1/36 at 6 px/mm) is pencil. Erasure residue is lighter than the threshold on
+#: plain paper and turns black only over the printed letter, which it darkens; so on simulated
+#: 1-bit pages 1 residue box in 469 beside a mark and no empty box left black there, while a third
+#: of the light ticks read without a flag left exactly one or two such pixels (the rest of
+#: their black lies where the letter is printed). Used only on a page with few such specks
+#: (``speck_threshold``): where the device speckles the paper, one pixel is no evidence; and only
+#: in a box darker than ``SPECK_DARK``.
+OFF_LETTER_SPECK = 0.02
+#: …for a tick's remains also blacken part of the letter's place, so its box is darker than an empty
+#: one (≤ 0.014 for 99 % of empty boxes on simulated 1-bit pages; the light ticks with a speck off the
+#: letter: 0.017–0.092). A speck in a box no darker than that is the device's or a stray dot: on
+#: the kept simulated sets, 24 of 31 such boxes beside a mark were, and they stay unflagged.
+SPECK_DARK = 0.015
+#: A page where more than this share of boxes hold a speck off their letter (some black, less
+#: than ``OFF_LETTER_MARK``) is speckled by its device. Simulated 1-bit pages: at most 3.1 %
+#: with ordinary marks and 3.3 % with a doubtful mark — mostly a tick — on every question.
+SPECKLED_PAGE = 0.05
 #: On a black-and-white page an empty box is black only where its printed letter survives
 #: (darkness ≤ 0.014 for 99 % of empty boxes on simulated 1-bit pages, specks up to 0.03): a box
 #: darker than this holds more than the device's specks — what is left of a light mark.
@@ -532,6 +550,27 @@ def off_letter_ink(patches: np.ndarray, levels: Levels, px_per_mm: float) -> np.
     around = cv2.boxFilter(padded, cv2.CV_16U, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT)
     neighbours = around.reshape(n, h + 2, w + 2)[:, 1:h + 1, 1:w + 1] > black
     return (black & neighbours & ~letter).sum(axis=(1, 2)) / float(px_per_mm * px_per_mm)
+
+
+def speck_threshold(off_letter: np.ndarray) -> float:
+    """The least black off a box's printed letter (mm²) that is what is left of a stroke, on one
+    black-and-white page: ``OFF_LETTER_SPECK`` where specks are rare on the page, ``OFF_LETTER_MARK``
+    where its device speckles the paper (more than ``SPECKLED_PAGE`` of its boxes hold some).
+
+    Parameters
+    ----------
+    off_letter : (N,) float
+        ``off_letter_ink`` of every box of the page.
+
+    Returns
+    -------
+    float
+    """
+    off = np.asarray(off_letter, dtype=float)
+    if off.size == 0:
+        return OFF_LETTER_MARK
+    specks = float(np.mean((off > 0.0) & (off < OFF_LETTER_MARK)))
+    return OFF_LETTER_SPECK if specks <= SPECKLED_PAGE else OFF_LETTER_MARK
 
 
 def lit_evenly(patches: np.ndarray, paper: np.ndarray) -> np.ndarray:
@@ -1052,6 +1091,7 @@ def decide(
     crossed: Sequence[bool] | None = None,
     rise: Sequence[float] | None = None,
     band: float | None = None,
+    speck: float | None = None,
 ) -> Reading:
     """Decide one question from its boxes' darkness.
 
@@ -1115,6 +1155,9 @@ def decide(
         the question (``band_shade``, the least of the boxes'; already in ``shaded``).
         On a grey page a short run that rises less than ``CREASE_RISE`` in a question
         such a band crosses (``CREASE_BAND``) is the fold's crease, not a stroke.
+    speck
+        On a black-and-white page, the least ``off_letter`` black that is a stroke's remains
+        (``speck_threshold`` of the page's boxes; ``OFF_LETTER_MARK`` when not given).
     """
     # Plain floats: a question has a handful of boxes, and a page calls this a hundred times or more.
     v = _floats(values)
@@ -1168,7 +1211,8 @@ def decide(
             lowest[i] >= STROKE_ON_FLOOR or (lowest[i] >= STROKE_ON_FLOOR_LEAST and lowest[i] >= STROKE_ON_FLOOR_SHARE * v[i]))))
     }
     if binary and off is not None:
-        stroked |= {i for i, area in enumerate(off) if area >= OFF_LETTER_MARK}
+        least = OFF_LETTER_MARK if speck is None else min(speck, OFF_LETTER_MARK)
+        stroked |= {i for i, area in enumerate(off) if area >= OFF_LETTER_MARK or (area >= least and v[i] >= SPECK_DARK)}
         stroked |= {i for i, area in enumerate(off) if area >= OFF_LETTER_TRACE and line[i] >= STROKE_SPAN}
     # On a grey page erasure residue never reaches mid-grey (darkness ≤ 0.36 on simulated pages): black away from
     # the letter is pencil pressed, a tick's line, even where the stroke tracer lost it in a blurred photo.

@@ -339,6 +339,9 @@ class Measurements:
         a fold's shading darkens a band of boxes and the paper between them alike.
     shaded : (N,) float64, derived
         ``bubbles.shade`` of ``paper``, computed once per page.
+    speck : float, derived
+        ``bubbles.speck_threshold`` of ``off_letter``: on a black-and-white page, how much
+        black off a box's letter is a stroke's remains, from how speckled the whole page is.
     band : (N,) float64, derived
         ``bubbles.band_shade`` of ``side``. ``decide`` measures a part's boxes against the
         least of its boxes' bands (or ``shaded``, where that is more): a band across the
@@ -359,6 +362,7 @@ class Measurements:
     side: np.ndarray | None = None
     shaded: np.ndarray | None = field(init=False, default=None, repr=False)
     band: np.ndarray | None = field(init=False, default=None, repr=False)
+    speck: float | None = field(init=False, default=None, repr=False)
     _lists: dict = field(init=False, default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -367,6 +371,8 @@ class Measurements:
             object.__setattr__(self, "shaded", bubbles.shade(self.paper, self.levels))
         if self.side is not None:
             object.__setattr__(self, "band", bubbles.band_shade(self.side, self.levels))
+        if self.off_letter is not None:
+            object.__setattr__(self, "speck", bubbles.speck_threshold(self.off_letter))
         # …and each decision reads a few boxes: plain lists slice far cheaper than arrays convert
         for name in ("darkness", "coverage", "whole", "stroke", "off_letter", "shaded", "band", "film", "floor", "crossed", "rise"):
             values = getattr(self, name)
@@ -382,6 +388,7 @@ class Measurements:
     def decide(self, part: slice, **options) -> bubbles.Reading:
         """``bubbles.decide`` on the boxes of one part of the table (an ID column, the 试卷类型 row, a question)."""
         lists = {name: None if values is None else values[part] for name, values in self._lists.items()}
+        lists["speck"] = self.speck
         lists.update(options)  # a caller may leave a measurement out (``off_letter=None``)
         band = lists.pop("band", None)
         if band and lists.get("shaded") is not None:
