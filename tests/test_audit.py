@@ -84,7 +84,8 @@ def test_the_audit_sheet_lists_every_decision_with_its_state(decided, tmp_path):
     # 成绩: one answer settled by hand (the undone one and the re-opened one do not count)
     scores = book["成绩"]
     score_header = [c.value for c in scores[1]]
-    hand = {r[score_header.index("准考证号")]: r[-1] for r in scores.iter_rows(min_row=2, values_only=True)}
+    by_hand = score_header.index("人工判定")
+    hand = {r[score_header.index("准考证号")]: r[by_hand] for r in scores.iter_rows(min_row=2, values_only=True)}
     assert hand[sheets[0].student_id] == 1 and hand[sheets[1].student_id] is None and hand[sheets[2].student_id] is None
 
 

@@ -187,8 +187,8 @@ def test_score_columns_are_headed_by_paper_numbers(workbook) -> None:
     numbers = results.paper_numbers()
     variants = [v.name for v in results.manifest.variants]
     order = results.paper_order()
-    assert header[-1] == "人工判定"  # answers settled by hand, after the questions
-    header = header[:-1]
+    assert header[-2:] == ["人工判定", "黑白扫描"]  # settled by hand, read from a 1-bit scan: after the questions
+    header = header[:-2]
     assert len(header) - first == len(order)
     for label, c in zip(header[first:], order):
         qid = results.questions[c].id
@@ -308,3 +308,26 @@ def test_streamed_student_rows_read_back_as_the_cells_they_stand_for(graded, tmp
             row_index = results.students.index(student)
             expected = [results.scores[row_index, c] for c in order if not math.isnan(results.scores[row_index, c])]
             assert scored == pytest.approx(expected)
+
+
+def test_a_result_read_from_a_black_and_white_scan_is_marked_in_the_scores_sheet(tmp_path: Path) -> None:
+    import cv2
+
+    build_exam(ROOT / "blueprints" / "2026-mock-03.yaml", tmp_path / "exam")
+    simulate(tmp_path / "exam" / "exam.json", 3, tmp_path / "scans", seed=5, degrade="none", dpi=150)
+    grey = tmp_path / "scans" / "sheet-0002.jpg"
+    page = cv2.imread(str(grey), cv2.IMREAD_GRAYSCALE)
+    cv2.imwrite(str(grey.with_suffix(".png")), np.where(page < 128, 0, 255).astype(np.uint8))  # a scanner's 1-bit mode
+    grey.unlink()
+    grade(tmp_path / "exam" / "exam.json", [tmp_path / "scans"], tmp_path / "results", workers=1)
+    results = load_exam_results(tmp_path / "results")
+    write_report(results, tmp_path / "report.xlsx")
+    sheet = load_workbook(tmp_path / "report.xlsx")["成绩"]
+    header = [c.value for c in sheet[1]]
+    column = header.index("黑白扫描")
+    rows = {r[header.index("准考证号")].value: r[column] for r in sheet.iter_rows(min_row=2)}
+    marked = {sid for sid, cell in rows.items() if cell.value}
+    assert len(rows) == 3 and len(marked) == 1
+    [sid] = marked
+    assert rows[sid].value == "是" and rows[sid].fill.fgColor.rgb.endswith("F8CBAD")
+    assert [s.black_and_white for s in results.students if s.student_id == sid] == [True]

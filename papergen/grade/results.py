@@ -78,6 +78,9 @@ class StudentResult:
     choices: dict[str, str | None] = field(default_factory=dict)  # bank letters; "" blank; None flagged
     violation: bool = False  # 违纪 marked by the invigilator on one of its pages
     by_hand: int = 0  # answers and identity settled by a person (review page, --apply)
+    # Pages read from a black-and-white scan: there a light tick and erasure residue both come out
+    # as a few black pixels, so a misread may carry no flag — the result says so wherever it is shown.
+    black_and_white: list[str] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -205,6 +208,8 @@ def _sheet_parts(
         if duplicate and not any(item.reason == "duplicate-id" for item in sheet.open_items):
             part.flags.append(sheet.duplicate_message)
         part.pages.append(page.where)
+        if page.black_and_white and not sheet.absent:  # 缺考 has no answers a device could have lost
+            part.black_and_white.append(page.where)
         for mark in sheet.marks:
             if detail and mark.question_id is not None:
                 part.choices[mark.question_id] = mark.bank_letters if mark.outcome != "flagged" else None
@@ -228,6 +233,7 @@ def _sheet_parts(
 def _merge(result: StudentResult, part: StudentResult) -> None:
     """Add another page of the same sheet (``part``, from ``_sheet_parts``) to ``result``."""
     result.pages += part.pages
+    result.black_and_white += part.black_and_white
     result.absent = result.absent or part.absent
     # a 违纪 mark stays the student's status even once a person has looked at its flag
     result.violation = result.violation or part.violation
@@ -255,10 +261,20 @@ def _check_range(result: StudentResult, low: float, high: float) -> None:
 
 
 HEADERS = ["准考证号", "试卷类型", "状态", "总分"]
+#: The column that marks a result read (in part) from a black-and-white scan, and its mark.
+BLACK_AND_WHITE = "黑白扫描"
+BLACK_AND_WHITE_YES = "是"
+
+
+#: Below the table when some results came from black-and-white scans.
+BLACK_AND_WHITE_NOTE = (
+    "{n} 份的“黑白扫描”为“是”：其答题卡（至少一页）是黑白（二值）扫描，很浅的填涂或细勾与擦痕都只剩几个黑点，"
+    "可能读错而不提示；请用灰度模式重扫这些页、以原文件名保存后再评（papergen grade 用同名文件的新扫描替换旧读取）"
+)
 
 
 def _headers(manifest: Manifest) -> list[str]:
-    return HEADERS + [s.title for s in manifest.sections] + ["待复核原因"]
+    return HEADERS + [s.title for s in manifest.sections] + [BLACK_AND_WHITE, "待复核原因"]
 
 
 def _row(result: StudentResult) -> list[str]:
@@ -267,7 +283,8 @@ def _row(result: StudentResult) -> list[str]:
     else:
         total = f"{result.total:g}" + ("*" if result.provisional else "")
         sections = [f"{s:g}" for s in result.sections]
-    return [result.student_id, result.variant or "", result.status, total, *sections, "；".join(result.flags)]
+    scan = BLACK_AND_WHITE_YES if result.black_and_white else ""
+    return [result.student_id, result.variant or "", result.status, total, *sections, scan, "；".join(result.flags)]
 
 
 def terminal_text(text: str) -> str:
@@ -299,7 +316,8 @@ def format_results(
                     "student_id": r.student_id, "variant": r.variant, "status": r.status, "absent": r.absent,
                     "violation": r.violation,
                     "total": r.shown_total, "sections": None if r.absent else r.sections, "answered": r.answered,
-                    "unscored": r.unscored, "flags": r.flags, "pages": r.pages, "replaced": earlier(r),
+                    "unscored": r.unscored, "flags": r.flags, "pages": r.pages, "black_and_white": r.black_and_white,
+                    "replaced": earlier(r),
                 }
                 for r in results
             ],
@@ -322,6 +340,9 @@ def format_results(
     lines.append(
         f"共 {len(results)} 份；带 * 的总分为暂定（有待复核的题）；缺考不计分、不计入平均；违纪照常计分，但不计入平均和排名"
     )
+    scanned = sum(1 for r in results if r.black_and_white)
+    if scanned:
+        lines.append(BLACK_AND_WHITE_NOTE.format(n=scanned))
     if history:
         lines.append(f"重新扫描（同名文件）替换了 {len(history)} 页较早的读取：")
         lines += [

@@ -70,6 +70,7 @@ class StudentRow:
     identified: bool = True  # the sheet's 准考证号 was read (a roster row without a sheet: from the roster)
     duplicate: bool = False  # another sheet carries the same 准考证号
     by_hand: int = 0  # answers and identity settled by a person (``StudentResult.by_hand``)
+    black_and_white: bool = False  # read (in part) from a black-and-white scan (``StudentResult.black_and_white``)
 
 
 @dataclass
@@ -176,6 +177,7 @@ def load_exam_results(results_dir: str | Path, roster: str | Path | None = None)
                 on_roster=entry is not None or not roster_rows, has_sheet=True, in_stats=sheet.in_stats,
                 flags=list(sheet.flags), absent=sheet.absent, roster_row=entry.row if entry else None,
                 identified=sheet.identified, duplicate=sheet.duplicate, by_hand=sheet.by_hand,
+                black_and_white=bool(sheet.black_and_white),
             )
         )
         scores.next_row()[:] = [sheet.scores.get(qid, np.nan) for qid in ids]

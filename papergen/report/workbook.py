@@ -74,6 +74,8 @@ FILLS = {
     "flagged": PatternFill("solid", fgColor="FFEB9C"),
 }
 HEADER_FONT = Font(bold=True)
+#: 成绩's "黑白扫描" cell: a result that may hold a misread without a flag (``StudentResult.black_and_white``).
+BLACK_AND_WHITE_FILL = PatternFill("solid", fgColor="F8CBAD")
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 WRAP = Alignment(wrap_text=True, vertical="top")
 TOP = Alignment(vertical="top")  # beside a wrapped cell, so a row reads along its first line
@@ -94,7 +96,7 @@ TEXT = {
         "not_on_roster": "（名单中没有）", "chart_topics": "各知识点错误率", "chart_hist": "分数分布",
         "class_summary": "各班情况", "full": "满分", "absent": "缺考", "class_rank": "班级名次",
         "paper_number": "{variant}卷题号",
-        "suspect": "疑似答案错误", "by_hand": "人工判定", "audit": "审计", "at": "时间（UTC）", "grader": "阅卷人",
+        "suspect": "疑似答案错误", "by_hand": "人工判定", "bw": "黑白扫描", "bw_yes": "是", "audit": "审计", "at": "时间（UTC）", "grader": "阅卷人",
         "numbers": "题号", "what": "判定内容", "old": "原值", "new": "新值", "state": "状态",
         "audit_note": "审计：阅卷老师的每一个人工判定和每一次答案更正（含已撤销的），按时间排列；机器读卡的原始结果保留在成绩库中。",
         "classes": "班级对比", "bands": "分数段", "item_rates": "小题得分率", "group": "班级",
@@ -120,7 +122,7 @@ TEXT = {
         "not_on_roster": "(not on roster)", "chart_topics": "Error rate by topic", "chart_hist": "Score distribution",
         "class_summary": "By class", "full": "Full marks", "absent": "Absent", "class_rank": "Class rank",
         "paper_number": "No. on paper {variant}",
-        "suspect": "Suspected key error", "by_hand": "Settled by hand", "audit": "Audit", "at": "Time (UTC)",
+        "suspect": "Suspected key error", "by_hand": "Settled by hand", "bw": "Black-and-white scan", "bw_yes": "yes", "audit": "Audit", "at": "Time (UTC)",
         "grader": "Grader", "numbers": "Question", "what": "Decision", "old": "Old", "new": "New", "state": "State",
         "audit_note": "Audit: every decision by a person and every key correction (undone ones too), oldest first; "
                       "the machine's readings stay in the store.",
@@ -272,14 +274,15 @@ class _RowXml:
         v = "" if value is None else f"<v>{'%.16g' % value}</v>"
         self.cells.append(f'<c r="{column}{self.row}"{s} t="n">{v}</c>')
 
-    def text(self, column: str, value: str) -> None:
-        """Text as ``put_text`` stores it: an inline string (an empty one has no ``<is>``)."""
+    def text(self, column: str, value: str, style: int | None = None) -> None:
+        """Text as ``put_text`` stores it: an inline string (an empty one has no ``<is>``), with a style or none."""
         value = clean(value)
+        s = f' s="{style}"' if style is not None else ""
         if not value:
-            self.cells.append(f'<c r="{column}{self.row}" t="inlineStr"></c>')
+            self.cells.append(f'<c r="{column}{self.row}"{s} t="inlineStr"></c>')
             return
         space = ' xml:space="preserve"' if value != value.strip() else ""
-        self.cells.append(f'<c r="{column}{self.row}" t="inlineStr"><is><t{space}>{_xml_text(value)}</t></is></c>')
+        self.cells.append(f'<c r="{column}{self.row}"{s} t="inlineStr"><is><t{space}>{_xml_text(value)}</t></is></c>')
 
     def raw(self, xml: str) -> None:
         self.cells.append(xml)
@@ -384,7 +387,7 @@ def _scores_sheet(sheet: _StreamedSheet, results: ExamResults, t: dict, title: s
     headers = key_headers + [t["variant"], t["status"], t["total"], t["percent"]] + [s.title for s in manifest.sections]
     first_q = len(headers) + 1
     labels = [question_label(numbers[results.questions[c].id], variants) for c in paper]
-    headers += [f"{label}\n{results.questions[c].id}" for label, c in zip(labels, paper)] + [t["by_hand"]]
+    headers += [f"{label}\n{results.questions[c].id}" for label, c in zip(labels, paper)] + [t["by_hand"], t["bw"]]
     # Column of each fixed field: the class rank shifts the rest by one.
     col = {key: k for k, key in enumerate(
         ["rank"] + (["class_rank"] if by_class else []) + ["id", "name", "class", "variant", "status", "total", "percent"],
@@ -392,7 +395,7 @@ def _scores_sheet(sheet: _StreamedSheet, results: ExamResults, t: dict, title: s
     first_section = col["percent"] + 1
 
     key_widths = [6] + ([9] if by_class else []) + [12, 9, 9]
-    widths = key_widths + [5, 9, 7, 7] + [9] * len(manifest.sections) + [QUESTION_WIDTH] * len(results.questions) + [6]
+    widths = key_widths + [5, 9, 7, 7] + [9] * len(manifest.sections) + [QUESTION_WIDTH] * len(results.questions) + [6, 8]
     for column, width in enumerate(widths, 1):
         sheet.column_dimensions[get_column_letter(column)].width = width
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(widths))}{len(order) + 1}"
@@ -404,7 +407,7 @@ def _scores_sheet(sheet: _StreamedSheet, results: ExamResults, t: dict, title: s
     header_cells = []
     for column, label in enumerate(headers, 1):
         cell = put_text(WriteOnlyCell(sheet), label)  # class names from the roster are user text
-        cell.font = QUESTION_HEADER_FONT if first_q <= column < len(headers) else HEADER_FONT
+        cell.font = QUESTION_HEADER_FONT if first_q <= column < len(headers) - 1 else HEADER_FONT
         cell.fill = HEADER_FILL
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
         header_cells.append(cell)
@@ -423,7 +426,8 @@ def _scores_sheet(sheet: _StreamedSheet, results: ExamResults, t: dict, title: s
     points, percent = style(number_format="0.##"), style(number_format="0.0%")
     letter = {key: get_column_letter(column) for key, column in col.items()}
     section_letters = [get_column_letter(first_section + k) for k in range(len(manifest.sections))]
-    by_hand_letter = get_column_letter(len(headers))
+    by_hand_letter, bw_letter = get_column_letter(len(headers) - 1), get_column_letter(len(headers))
+    warn = style(BLACK_AND_WHITE_FILL)
     mark_cells = _MarkCells(results, paper, first_q, marks)
 
     for row_number, i in enumerate(order, start=2):
@@ -451,6 +455,9 @@ def _scores_sheet(sheet: _StreamedSheet, results: ExamResults, t: dict, title: s
         # after the questions, so the columns before them keep their places; blank when the machine read it all
         if s.by_hand:
             row.number(by_hand_letter, s.by_hand)
+        # a light tick and erasure residue both come out as a few black pixels there: a misread may carry no flag
+        if s.black_and_white:
+            row.text(bw_letter, t["bw_yes"], warn)
         sheet.append_xml(row.xml())
 
 
