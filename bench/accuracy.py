@@ -14,7 +14,7 @@ them, and compares with truth.csv. Prints per
 level: sheets, exact sheets, sheets flagged beyond the deliberate doubtful
 marks, and silent errors (wrong readings nobody was warned about), the read pages
 that were grey and black-and-white (1-bit) scans with how many of each were
-flagged beyond the deliberate marks, plus how
+flagged beyond the deliberate marks and how many held a silent error, plus how
 many deliberately doubtful marks were flagged, and how many doubtful marks a black-and-white device
 erased (``erased``: truth.csv says nothing a person could see was left of
 them; neither a silent error nor hidden).
@@ -78,7 +78,7 @@ def main() -> None:
         tmp = Path(tmp)
         levels = [name for level in args.levels.split(",") for name in (HARD_LEVELS if level == "hard" else (level,))]
         print(f"{'level':<13}{'q':>4}{'sheets':>8}{'exact':>8}{'flagged+':>10}{'silent':>8}{'(b/w lost)':>11}{'doubtful':>10}{'flagged':>9}{'erased':>8}{'s/level':>9}"
-              f"{'grey: pages':>13}{'flagged+':>10}{'1-bit: pages':>14}{'flagged+':>10}")
+              f"{'grey: pages':>13}{'flagged+':>10}{'silent':>8}{'1-bit: pages':>14}{'flagged+':>10}{'silent':>8}")
         for questions in map(int, args.questions.split(",")):
             build_exam(exam_blueprint(questions, tmp), tmp / f"exam-{questions}")
             for level in levels:
@@ -117,11 +117,13 @@ def run_level(tmp: Path, exam_json: Path, level: str, questions: int, args: argp
 
 
 def _share(pages: list, black_and_white: bool) -> str:
-    """Read pages of one kind (grey or 1-bit scans) and how many were flagged beyond the deliberate marks."""
+    """Read pages of one kind (grey or 1-bit scans), how many were flagged beyond the deliberate marks,
+    and how many held a silent error (the device-erased marks counted in, as in the level's column)."""
     kind = [p for p in pages if p.black_and_white == black_and_white and p.outcome != "refused"]
     flagged = sum(p.outcome == "flagged" for p in kind)
+    silent = sum(p.outcome == "silent" for p in kind)
     width = 14 if black_and_white else 13
-    return f"{len(kind):>{width}}{flagged:>10}"
+    return f"{len(kind):>{width}}{flagged:>10}{silent:>8}"
 
 
 if __name__ == "__main__":
