@@ -426,6 +426,11 @@ def test_a_film_whose_floor_holds_beside_a_mark_is_residue_and_a_half_fill_is_fl
     # the same mean darkness gathered in part of the box leaves the floor paper: a person looks
     gathered = bubbles.decide([0.7, 0.24, 0.0], film=[0.7, 0.22, 0.0], floor=[0.6, 0.03, 0.0], **common)
     assert (gathered.outcome, gathered.note) == ("flagged", "uncertain:B")
+    # a copier's blotchier film: its floor keeps 0.42 of its mean, still residue; a faint half-fill's keeps 0.3 at most
+    blotchy = bubbles.decide([0.7, 0.24, 0.0], film=[0.7, 0.2, 0.0], floor=[0.6, 0.1, 0.0], **common)
+    assert (blotchy.outcome, blotchy.letters, blotchy.note) == ("answer", "A", "erasure")
+    half = bubbles.decide([0.7, 0.24, 0.0], film=[0.7, 0.15, 0.0], floor=[0.6, 0.075, 0.0], **common)
+    assert (half.outcome, half.note) == ("flagged", "uncertain:B")
     # a black-and-white page keeps no film; and darker than FLOOR_RESIDUE_MAX is never taken for one
     assert bubbles.decide([0.7, 0.24, 0.0], film=[0.7, 0.22, 0.0], floor=[0.6, 0.17, 0.0], binary=True,
                           **common).outcome == "flagged"
@@ -640,10 +645,13 @@ def test_a_short_run_over_a_floor_keeping_much_of_the_boxs_darkness_is_a_residue
     common = dict(single=True, coverage=[1.0, 0.12], whole=[0.9, 0.06], film=[0.8, 0.07], stroke=[0.0, 0.55])
     blotches = decide([0.8, 0.1], floor=[0.75, 0.045], **common)
     assert (blotches.outcome, blotches.letters, blotches.note) == ("answer", "A", "erasure")
+    # …and so is a lighter one, 0.3 of its darkness (a copier's film is blotchier than a scanner's)
+    light = decide([0.8, 0.1], floor=[0.75, 0.03], **common)
+    assert (light.outcome, light.note) == ("answer", "erasure")
     # a tick's run stands on paper: its floor is a sliver of its darkness, or too light to be a film at all
     assert decide([0.8, 0.1], floor=[0.75, 0.01], **common).outcome == "flagged"
-    assert decide([0.8, 0.1], floor=[0.75, 0.03], **common).outcome == "flagged"  # 0.3 of its darkness
-    assert decide([0.8, 0.04], floor=[0.75, 0.018], **common).outcome == "flagged"  # under STROKE_ON_FLOOR_LEAST
+    assert decide([0.8, 0.12], floor=[0.75, 0.028], **common).outcome == "flagged"  # 0.23 of its darkness
+    assert decide([0.8, 0.06], floor=[0.75, 0.022], **common).outcome == "flagged"  # under STROKE_ON_FLOOR_LEAST
     # a long run is a line a person sees, whatever it stands on
     assert decide([0.8, 0.1], floor=[0.75, 0.045], **dict(common, stroke=[0.0, 0.75])).outcome == "flagged"
 
