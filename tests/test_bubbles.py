@@ -204,9 +204,28 @@ def test_a_crease_across_the_box_and_a_broad_film_are_not_strokes() -> None:
     strokes = _strokes(page, rects)
     assert strokes[2] == 0 and strokes[5] < bubbles.STROKE_SPAN
     # the crease is told apart as a line crossing the window; the film and the plain boxes are not
-    _, crossed, rise = bubbles.trace_strokes(bubbles.box_patches(page, rects), np.full(len(rects), 10), Levels(240.0, 20.0, 0.0))
+    _, crossed, rise, _ = bubbles.trace_strokes(bubbles.box_patches(page, rects), np.full(len(rects), 10), Levels(240.0, 20.0, 0.0))
     assert crossed.tolist() == [i == 2 for i in range(len(rects))]
     assert not rise.any()  # no stroke, no rise
+
+
+def test_a_crease_alone_across_a_box_is_measured_as_the_darkness_it_adds() -> None:
+    page, rects = _boxes_with_letters()
+    plain = page.copy()
+    for k in (2, 6):
+        x, y, w, h = rects[k].astype(int)
+        crease = page[y + 9:y + 11, x - 4:x + w + 4]
+        crease[...] = crease * 0.8
+    x, y, w, h = rects[6].astype(int)
+    page[y + 3:y + 6, x + 5:x + 9] = 170  # a dot of pencil beside the crease: a run of its own
+    _, crossed, _, crease = bubbles.trace_strokes(bubbles.box_patches(page, rects), np.full(len(rects), 10),
+                                                  Levels(240.0, 20.0, 0.0))
+    assert crossed.tolist() == [i in (2, 6) for i in range(len(rects))]
+    # the known answer: what the line adds to the interior's mean darkness (paper 240, ink 20)
+    added = (bubbles.box_means(plain, rects[2:3]) - bubbles.box_means(page, rects[2:3]))[0] / 220.0
+    assert crease[2] == pytest.approx(added, rel=0.25)
+    # beside anything else the box holds, the crease is not measured apart: that box is decided as it is
+    assert crease[6] == 0.0 and np.all(np.delete(crease, 2) == 0.0)
 
 
 def test_a_fine_tick_is_not_a_crossing_line() -> None:
@@ -215,7 +234,7 @@ def test_a_fine_tick_is_not_a_crossing_line() -> None:
     page, rects = _boxes_with_letters()
     x, y, w, h = rects[3].astype(int)
     cv2.polylines(page, [np.array([(x + 7, y + 10), (x + 13, y + 16), (x + 29, y + 3)], np.int32)], False, 190, 2)
-    length, crossed, rise = bubbles.trace_strokes(bubbles.box_patches(page, rects), np.full(len(rects), 10),
+    length, crossed, rise, _ = bubbles.trace_strokes(bubbles.box_patches(page, rects), np.full(len(rects), 10),
                                                   Levels(240.0, 20.0, 0.0))
     assert length[3] >= bubbles.STROKE_SPAN and not crossed.any()
     assert rise[3] >= bubbles.CREASE_RISE  # the tick's legs span the box's height
@@ -232,10 +251,27 @@ def test_a_tick_from_the_windows_left_edge_out_past_its_right_is_a_stroke_not_a_
     x, y, w, h = rects[6].astype(int)
     crease = page[y + 9:y + 11, x - 4:x + w + 4]
     crease[...] = crease * 0.8  # a crease through another box, for comparison
-    length, crossed, rise = bubbles.trace_strokes(bubbles.box_patches(page, rects), np.full(len(rects), 10),
+    length, crossed, rise, _ = bubbles.trace_strokes(bubbles.box_patches(page, rects), np.full(len(rects), 10),
                                                   Levels(240.0, 20.0, 0.0))
     assert crossed.tolist() == [i == 6 for i in range(len(rects))]
     assert length[3] >= bubbles.STROKE_SPAN and rise[3] >= bubbles.CREASE_RISE
+
+
+def test_a_box_a_crease_alone_crosses_is_as_empty_as_it_is_without_the_line() -> None:
+    # an unanswered question: the crease darkens one box to 0.09, its line's pixels cover 0.12 of it
+    common = dict(single=True, coverage=[0.12, 0.0, 0.0, 0.0], whole=[0.06, 0.0, 0.0, 0.0], stroke=[0.0] * 4)
+    assert decide([0.09, 0.0, 0.0, 0.0], **common).outcome == "flagged"
+    assert decide([0.09, 0.0, 0.0, 0.0], crease=[0.05, 0, 0, 0], **common).outcome == "blank"
+    # darker than an empty box even without the line, or covered beyond what a line covers: a person looks
+    assert decide([0.09, 0.0, 0.0, 0.0], crease=[0.02, 0, 0, 0], **common).outcome == "flagged"
+    assert decide([0.09, 0.0, 0.0, 0.0], crease=[0.05, 0, 0, 0],
+                  **dict(common, coverage=[bubbles.CREASE_COVER + 0.05, 0, 0, 0])).outcome == "flagged"
+    # a black-and-white page keeps no such line apart
+    assert decide([0.09, 0.0, 0.0, 0.0], crease=[0.05, 0, 0, 0], binary=True, **common).outcome == "flagged"
+    # an answer crossed by the crease stays the answer
+    crossed = decide([0.09, 0.7, 0.0, 0.0], crease=[0.05, 0.03, 0, 0],
+                     **dict(common, coverage=[0.12, 1.0, 0, 0], whole=[0.06, 0.9, 0, 0]))
+    assert (crossed.outcome, crossed.letters, crossed.note) == ("answer", "B", "")
 
 
 def test_a_stroke_makes_a_box_not_empty_and_not_residue() -> None:

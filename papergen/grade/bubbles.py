@@ -593,7 +593,9 @@ def lit_evenly(patches: np.ndarray, paper: np.ndarray) -> np.ndarray:
     return np.asarray(patches, dtype=np.float32) * gain[:, None, None]
 
 
-def trace_strokes(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def trace_strokes(
+    patches: np.ndarray, groups: np.ndarray, levels: Levels
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """How long a thin pencil stroke each box holds, as a share of the window's diagonal.
 
     A tick drawn with a fine, light pencil moves a box's mean darkness and its
@@ -635,6 +637,11 @@ def trace_strokes(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> tu
         How much of the window's height the longest stroke spans (0 when there is
         none): a tick's legs span most of it, a crease's run merged with a piece of
         the printed letter barely ``STROKE_EXTENT`` (``CREASE_RISE``).
+    crease : (N,) float64
+        In a box where the crossing line is the only run reaching ``STROKE_LEVEL``:
+        how much darkness it adds to the box interior (``INSET``) above the box's
+        own paper, in darkness units; 0 elsewhere. A mark beside the crease is a run
+        of its own (and one across it merges with it: the box is not crossed).
     """
     patches = np.asarray(patches)
     groups = np.asarray(groups)
@@ -642,6 +649,7 @@ def trace_strokes(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> tu
     result = np.zeros(n)
     crossed = np.zeros(n, dtype=bool)
     rise = np.zeros(n)
+    crease = np.zeros(n)
     excess = np.zeros((n, h, w), dtype=np.float32)
     # One sort by label serves every group (as in ``empty_baseline``).
     order = np.argsort(groups, kind="stable")
@@ -662,7 +670,7 @@ def trace_strokes(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> tu
     # Only a box with a pixel reaching ``STROKE_LEVEL`` can hold a stroke: the others keep 0 and are not traced.
     reaching = np.flatnonzero(above.reshape(n, -1).max(axis=1, initial=0.0) > STROKE_LEVEL)
     if not len(reaching):
-        return result, crossed, rise
+        return result, crossed, rise, crease
     # one labelling pass for every such box: the windows side by side, one blank pixel apart. Runs are traced
     # at ``STROKE_TRACE`` (a light stroke's darkness dips along it) and kept where they reach ``STROKE_LEVEL``.
     canvas = np.zeros((len(reaching), h + 1, w + 1), dtype=np.float32)
@@ -689,7 +697,38 @@ def trace_strokes(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> tu
     runs = np.flatnonzero(stroke)[np.lexsort((-height[stroke], -length[stroke]))]
     boxes, first = np.unique(box[runs], return_index=True)
     rise[boxes] = height[runs[first]] / float(h)
-    return result, crossed, rise
+    crease = _crease_darkness(canvas, labels, crossing, peaked[1:count], box, reaching, (n, h, w))
+    return result, crossed, rise, crease
+
+
+def _crease_darkness(
+    canvas: np.ndarray, labels: np.ndarray, crossing: np.ndarray, peaked: np.ndarray, box: np.ndarray,
+    reaching: np.ndarray, shape: tuple[int, int, int],
+) -> np.ndarray:
+    """``trace_strokes``' ``crease``: the darkness a crossing line alone adds to each box's interior, (N,) float64.
+
+    ``canvas`` holds the traced boxes' darkness above their own paper side by side
+    (``reaching``'s windows, one blank row apart), ``labels`` its runs; ``crossing``
+    and ``peaked`` say which runs cross their window and which reach ``STROKE_LEVEL``,
+    ``box`` each run's box; ``shape`` is (N, h, w). The interior is the window less
+    what ``INSET`` leaves out beyond ``STROKE_INSET``: where ``darkness`` measures.
+    """
+    n, h, w = shape
+    crease = np.zeros(n)
+    others = np.zeros(n, dtype=bool)
+    others[box[peaked & ~crossing]] = True
+    alone = np.unique(box[crossing])
+    alone = alone[~others[alone]]
+    rows = int(round((INSET - STROKE_INSET[1]) / (1 - 2 * STROKE_INSET[1]) * h))
+    cols = int(round((INSET - STROKE_INSET[0]) / (1 - 2 * STROKE_INSET[0]) * w))
+    line_labels = np.flatnonzero(crossing) + 1
+    slot = {int(b): k for k, b in enumerate(reaching)}
+    for b in alone:
+        top = slot[int(b)] * (h + 1)
+        window = (slice(top + rows, top + h - rows), slice(cols, w - cols))
+        on_line = np.isin(labels[window], line_labels)
+        crease[b] = float(canvas[window][on_line].sum()) / on_line.size
+    return crease
 
 
 def stroke_lengths(patches: np.ndarray, groups: np.ndarray, levels: Levels) -> np.ndarray:
@@ -1075,6 +1114,10 @@ class Reading:
     note: str = ""  # e.g. "erasure" when a lighter box next to a mark was ignored
 
 
+#: A box a fold's crease alone crosses (``trace_strokes``' ``crease``) holds the line's
+#: pencil-dark pixels: up to 0.19 of the interior on simulated folded pages (0.14 at the
+#: 99th percentile of 1,777 such empty boxes). Its darkness less the line's decides it.
+CREASE_COVER = 0.25
 #: A short run rising under ``CREASE_RISE``…
 #: …shorter than ``BINARY_STROKE_SPAN``, in a question whose boxes all have paper this much
 #: darker beside them on both sides (``band_shade``; 0.026–0.084 beside the simulated
@@ -1101,6 +1144,7 @@ def decide(
     rise: Sequence[float] | None = None,
     band: float | None = None,
     speck: float | None = None,
+    crease: Sequence[float] | None = None,
 ) -> Reading:
     """Decide one question from its boxes' darkness.
 
@@ -1167,6 +1211,10 @@ def decide(
     speck
         On a black-and-white page, the least ``off_letter`` black that is a stroke's remains
         (``speck_threshold`` of the page's boxes; ``OFF_LETTER_MARK`` when not given).
+    crease
+        Darkness a fold's crease alone adds to each box (``trace_strokes``). On a grey page
+        a box no darker than an empty one without it, and whose pencil-dark coverage a
+        crease's line could make (``CREASE_COVER``), is empty: the line is not pencil.
     """
     # Plain floats: a question has a handful of boxes, and a page calls this a hundred times or more.
     v = _floats(values)
@@ -1180,6 +1228,13 @@ def decide(
     residue_whole = [0.0] * n if whole is None else full
     line = [0.0] * n if stroke is None else _floats(stroke)
     off = None if off_letter is None else _floats(off_letter)
+    if crease is not None and not binary:
+        lines = _floats(crease)
+        creased = [i for i, k in enumerate(lines) if k > 0 and v[i] - k <= EMPTY and c[i] <= CREASE_COVER]
+        if creased:
+            v, c = list(v), list(c)  # the caller's lists are shared by every question of the page
+            for i in creased:
+                v[i], c[i] = max(v[i] - lines[i], 0.0), 0.0
     partial = (
         max(PARTIAL_DARK, PARTIAL_SHARE * own) if own is not None and whole is not None and not binary else float("inf")
     )

@@ -322,6 +322,8 @@ class Measurements:
         A line crosses the box's whole window (a fold's crease; ``bubbles.trace_strokes``).
     rise : (N,) float64, optional
         How much of the window's height the box's longest stroke spans (``bubbles.trace_strokes``).
+    crease : (N,) float64, optional
+        Darkness a fold's crease alone adds to the box, where it is the only line there (``bubbles.trace_strokes``).
     paper : (N,) float64, optional
         Grey of the paper just around each box (``bubbles.local_paper``): a
         shadow's edge darkens a box and its surroundings alike.
@@ -359,6 +361,7 @@ class Measurements:
     floor: np.ndarray | None = None
     crossed: np.ndarray | None = None
     rise: np.ndarray | None = None
+    crease: np.ndarray | None = None
     side: np.ndarray | None = None
     shaded: np.ndarray | None = field(init=False, default=None, repr=False)
     band: np.ndarray | None = field(init=False, default=None, repr=False)
@@ -374,7 +377,8 @@ class Measurements:
         if self.off_letter is not None:
             object.__setattr__(self, "speck", bubbles.speck_threshold(self.off_letter))
         # …and each decision reads a few boxes: plain lists slice far cheaper than arrays convert
-        for name in ("darkness", "coverage", "whole", "stroke", "off_letter", "shaded", "band", "film", "floor", "crossed", "rise"):
+        for name in ("darkness", "coverage", "whole", "stroke", "off_letter", "shaded", "band", "film", "floor", "crossed",
+                     "rise", "crease"):
             values = getattr(self, name)
             self._lists[name] = None if values is None else np.asarray(values, dtype=float).tolist()
 
@@ -669,7 +673,7 @@ def measure(
     pencil = bubbles.summed_area(below(smooth, pencil_levels).view(np.uint8))
     lit = bubbles.lit_evenly(bubbles.box_patches(smooth, rects_px, windows=boxes), paper)
     film, floor = bubbles.shared_darkness(lit, groups, levels, (0.5, bubbles.FLOOR_SHARE))
-    stroke, crossed, rise = bubbles.trace_strokes(lit, groups, levels)
+    stroke, crossed, rise, crease = bubbles.trace_strokes(lit, groups, levels)
     return Measurements(
         darkness=bubbles.darkness(means, levels, groups),
         coverage=bubbles.excess_coverage(bubbles.box_means_from(pencil, rects_px, windows=boxes), groups),
@@ -677,6 +681,7 @@ def measure(
         levels=levels,
         stroke=stroke,
         crossed=crossed,
+        crease=crease,
         rise=rise,
         film=film,
         floor=floor,
