@@ -402,7 +402,10 @@ def test_an_even_film_beside_a_mark_is_residue_and_a_gathered_one_is_flagged() -
     assert (gathered.outcome, gathered.note) == ("flagged", "uncertain:B")
     # …never on a black-and-white page, which keeps no film
     assert bubbles.decide([0.8, 0.2, 0.0], film=[0.8, 0.19, 0.0], binary=True, **common).outcome == "flagged"
-    # …and never as dark as half the mark beside it
+    # …up to RESIDUE_SHARE of a light-handed student's mark beside it (0.21 of 0.4), never darker than that
+    light_hand = bubbles.decide([0.4, 0.21, 0.0], film=[0.4, 0.2, 0.0], **common)
+    assert (light_hand.outcome, light_hand.letters, light_hand.note) == ("answer", "A", "erasure")
+    assert bubbles.decide([0.38, 0.21, 0.0], film=[0.38, 0.2, 0.0], **common).outcome == "flagged"  # 0.553 of it
     assert bubbles.decide([0.35, 0.2, 0.0], film=[0.35, 0.2, 0.0], **common).outcome == "flagged"
 
 
