@@ -653,7 +653,6 @@ def trace_strokes(
     result = np.zeros(n)
     crossed = np.zeros(n, dtype=bool)
     rise = np.zeros(n)
-    crease = np.zeros(n)
     excess = np.zeros((n, h, w), dtype=np.float32)
     # One sort by label serves every group (as in ``empty_baseline``).
     order = np.argsort(groups, kind="stable")
@@ -674,7 +673,7 @@ def trace_strokes(
     # Only a box with a pixel reaching ``STROKE_LEVEL`` can hold a stroke: the others keep 0 and are not traced.
     reaching = np.flatnonzero(above.reshape(n, -1).max(axis=1, initial=0.0) > STROKE_LEVEL)
     if not len(reaching):
-        return result, crossed, rise, crease
+        return result, crossed, rise, np.zeros(n)
     # one labelling pass for every such box: the windows side by side, one blank pixel apart. Runs are traced
     # at ``STROKE_TRACE`` (a light stroke's darkness dips along it) and kept where they reach ``STROKE_LEVEL``.
     canvas = np.zeros((len(reaching), h + 1, w + 1), dtype=np.float32)
@@ -723,6 +722,8 @@ def _crease_darkness(
     others[box[peaked & ~crossing]] = True
     alone = np.unique(box[crossing])
     alone = alone[~others[alone]]
+    if not len(alone):  # the usual page: no crease, or none alone in its box
+        return crease
     rows = int(round((INSET - STROKE_INSET[1]) / (1 - 2 * STROKE_INSET[1]) * h))
     cols = int(round((INSET - STROKE_INSET[0]) / (1 - 2 * STROKE_INSET[0]) * w))
     line_labels = np.flatnonzero(crossing) + 1
