@@ -96,7 +96,8 @@ TEXT = {
         "not_on_roster": "（名单中没有）", "chart_topics": "各知识点错误率", "chart_hist": "分数分布",
         "class_summary": "各班情况", "full": "满分", "absent": "缺考", "class_rank": "班级名次",
         "paper_number": "{variant}卷题号",
-        "suspect": "疑似答案错误", "by_hand": "人工判定", "bw": "黑白扫描", "bw_yes": "是", "audit": "审计", "at": "时间（UTC）", "grader": "阅卷人",
+        "suspect": "疑似答案错误", "by_hand": "人工判定", "bw": "黑白扫描", "bw_yes": "是", "audit": "审计",
+        "at": "时间（UTC）", "grader": "阅卷人",
         "numbers": "题号", "what": "判定内容", "old": "原值", "new": "新值", "state": "状态",
         "audit_note": "审计：阅卷老师的每一个人工判定和每一次答案更正（含已撤销的），按时间排列；机器读卡的原始结果保留在成绩库中。",
         "classes": "班级对比", "bands": "分数段", "item_rates": "小题得分率", "group": "班级",
@@ -122,7 +123,8 @@ TEXT = {
         "not_on_roster": "(not on roster)", "chart_topics": "Error rate by topic", "chart_hist": "Score distribution",
         "class_summary": "By class", "full": "Full marks", "absent": "Absent", "class_rank": "Class rank",
         "paper_number": "No. on paper {variant}",
-        "suspect": "Suspected key error", "by_hand": "Settled by hand", "bw": "Black-and-white scan", "bw_yes": "yes", "audit": "Audit", "at": "Time (UTC)",
+        "suspect": "Suspected key error", "by_hand": "Settled by hand", "bw": "Black-and-white scan", "bw_yes": "yes",
+        "audit": "Audit", "at": "Time (UTC)",
         "grader": "Grader", "numbers": "Question", "what": "Decision", "old": "Old", "new": "New", "state": "State",
         "audit_note": "Audit: every decision by a person and every key correction (undone ones too), oldest first; "
                       "the machine's readings stay in the store.",
@@ -395,7 +397,7 @@ def _scores_sheet(sheet: _StreamedSheet, results: ExamResults, t: dict, title: s
     first_section = col["percent"] + 1
 
     key_widths = [6] + ([9] if by_class else []) + [12, 9, 9]
-    widths = key_widths + [5, 9, 7, 7] + [9] * len(manifest.sections) + [QUESTION_WIDTH] * len(results.questions) + [6, 8]
+    widths = key_widths + [5, 9, 7, 7] + [9] * len(manifest.sections) + [QUESTION_WIDTH] * len(results.questions) + [8, 8]
     for column, width in enumerate(widths, 1):
         sheet.column_dimensions[get_column_letter(column)].width = width
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(widths))}{len(order) + 1}"
