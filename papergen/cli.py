@@ -24,7 +24,7 @@ from papergen.core.errors import (
     LintFindings,
     PapergenError,
 )
-from papergen.core.interrupts import stop_on_signals
+from papergen.core.interrupts import stop_if_lost, stop_on_signals
 
 
 class PapergenClickError(click.ClickException):
@@ -779,7 +779,10 @@ def main() -> None:
     """
     stop_on_signals()
     try:
-        cli.main(prog_name="papergen")  # standalone mode: exits by itself unless interrupted
+        try:
+            cli.main(prog_name="papergen")  # standalone mode: exits by itself unless interrupted
+        finally:
+            stop_if_lost()  # a Ctrl-C the interpreter swallowed and no step raised again: still 130
         return
     except Interrupted as exc:
         atomic.remove_own_temps()

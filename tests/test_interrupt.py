@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -278,3 +279,61 @@ def test_grade_on_a_local_dask_cluster_interrupted_by_ctrl_c_stops_its_workers(b
     finished = run_subprocess(argv)
     assert finished.returncode == big_pile.exit_code, finished.stderr
     assert store_dump(results) == big_pile.expected
+
+
+# -- a stop the interpreter swallowed ---------------------------------------------------------------------
+
+#: A command whose Ctrl-C lands in a ``__del__`` (as it can in importlib's module-lock callback, where CI
+#: once saw a build run to its end and exit 0): the handler's raise is "ignored" by the interpreter.
+SWALLOWED = """
+import os, signal
+from pathlib import Path
+import click
+from papergen import cli
+from papergen.core import executor
+
+class Swallows:
+    def __del__(self):
+        signal.raise_signal(signal.{signal})  # the handler runs here; its raise cannot leave a __del__
+
+def step(number):
+    Path(os.environ["STEPS"], f"step-{{number}}").touch()
+    return number
+
+@click.command()
+def job():
+    Swallows()
+    {then}
+    click.echo("做完了")
+
+cli.cli = job
+cli.main()
+"""
+
+THEN = {
+    "nothing": "pass",
+    "jobs": "with executor.run_jobs(step, range(5), kind='serial', workers=1) as results: list(results)",
+    "threads": "with executor.run_jobs(step, range(5), kind='threads', workers=2) as results: list(results)",
+}
+
+
+@pytest.mark.parametrize(("then", "sent"), [("nothing", "SIGINT"), ("jobs", "SIGINT"), ("threads", "SIGTERM")])
+def test_a_stop_swallowed_in_a_destructor_still_stops(then: str, sent: str, tmp_path: Path) -> None:
+    """The next step (a job) raises it again; with no step left, the command still ends interrupted."""
+    script = SWALLOWED.format(signal=sent, then=THEN[then])
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "STEPS": str(tmp_path)})
+    expected = X.terminated if sent == "SIGTERM" else X.interrupted
+    assert result.returncode == expected, result.stderr
+    assert result.stderr.rstrip().endswith("已中断（收到 SIGTERM）。" if sent == "SIGTERM" else "已中断。"), result.stderr
+    assert "Exception ignored" not in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert not list(tmp_path.glob("step-*")), "no job may start after the stop"
+    assert ("做完了" in result.stdout) == (then == "nothing")
+
+
+def test_other_unraisable_exceptions_are_still_reported(tmp_path: Path) -> None:
+    script = SWALLOWED.replace("signal.raise_signal(signal.{signal})", "raise ValueError('坏了')").format(then="pass")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "STEPS": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert "Exception ignored" in result.stderr and "坏了" in result.stderr

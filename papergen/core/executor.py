@@ -79,7 +79,7 @@ from concurrent.futures import (
 from typing import Any, Literal
 
 from papergen.core.errors import ExitCode, PapergenError
-from papergen.core.interrupts import STOP_SIGNALS
+from papergen.core.interrupts import STOP_SIGNALS, stop_if_lost
 
 Kind = Literal["processes", "threads", "serial", "dask"]
 KINDS: tuple[Kind, ...] = ("processes", "threads", "serial", "dask")
@@ -165,7 +165,7 @@ def run_jobs(
     if kind == "serial":
         if initializer is not None:
             initializer()
-        yield (call(job) for job in jobs)
+        yield _serial_results(call, jobs)
         return
     if kind == "dask":
         # needs papergen[dask]: loaded only when a run asks for the cluster
@@ -176,7 +176,7 @@ def run_jobs(
             context=None if context is _NO_CONTEXT else context, has_context=context is not _NO_CONTEXT,
             initializer=initializer, window=window, chunksize=chunksize, ordered=ordered, on_lost=on_lost,
         ) as results:
-            yield results
+            yield _stopping_if_lost(results)
         return
     if kind == "threads":
         chunksize = 1
@@ -214,12 +214,25 @@ def _chunks(jobs: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
+def _serial_results(call: Callable, jobs: Iterable) -> Iterator:
+    for job in jobs:
+        stop_if_lost()
+        yield call(job)
+
+
+def _stopping_if_lost(results: Iterator) -> Iterator:
+    for result in results:
+        stop_if_lost()
+        yield result
+
+
 def _results(
     pool: _Pool, fn: Callable, chunks: Iterator[list], in_flight: int, ordered: bool, taken_all: list[bool]
 ) -> Iterator:
     """Keep ``in_flight`` chunks submitted; yield their results (job order, or as they finish)."""
     pending: collections.deque[Future] | set[Future] = collections.deque() if ordered else set()
     for chunk in chunks:
+        stop_if_lost()  # a Ctrl-C swallowed in a __del__ (interrupts) stops the run here
         future = pool.submit(fn, chunk)
         if ordered:
             pending.append(future)
@@ -233,9 +246,11 @@ def _results(
                     yield from finished.result()
     if ordered:
         while pending:
+            stop_if_lost()
             yield from pending.popleft().result()
     else:
         while pending:
+            stop_if_lost()
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for finished in done:
                 yield from finished.result()

@@ -11,16 +11,42 @@ a ``KeyboardInterrupt`` traceback and the pool would go on feeding them
 queued work; there the workers ignore SIGINT from the moment they start, and
 the parent, when anything interrupts it, cancels what is queued and
 terminates them instead of waiting for the queue to drain.
+
+A raise from a signal handler can be lost. When the signal arrives while the
+interpreter runs a ``__del__``, a weakref callback (importlib's module locks
+use one, so any import can be the place) or a garbage-collection callback,
+the interpreter prints "Exception ignored in …" and goes on; the first signal
+has already set the rest to SIG_IGN, so the command would run to its end and
+exit 0 as if nobody had pressed Ctrl-C. ``stop_on_signals`` therefore also
+installs an ``sys.unraisablehook`` that takes such an ``Interrupted`` back
+silently, and ``stop_if_lost`` raises it again where the work reaches its
+next step (between fonts, jobs, pages). The entry point ends with the
+interrupted exit code even if no step comes before the command finishes.
 """
 
 from __future__ import annotations
 
 import signal
+import sys
 
 from papergen.core.errors import Interrupted
 
 #: The signals that stop a command (Ctrl-C; kill, a service manager, a job's time limit).
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+#: The signal whose ``Interrupted`` the interpreter swallowed, until it is raised again
+#: (filled only by the hook ``stop_on_signals`` installs; empty in every other process).
+_lost: list[int] = []
+
+
+def stop_if_lost() -> None:
+    """Raise again the ``Interrupted`` a ``__del__`` or callback swallowed, if any.
+
+    Called between the steps of long work (the executor between jobs, font
+    preparation between fonts); costs a list test when nothing was lost.
+    """
+    if _lost:
+        raise Interrupted(_lost.pop())
 
 
 def stop_on_signals() -> None:
@@ -46,3 +72,13 @@ def stop_on_signals() -> None:
         # background job) stays ignored, as the Python interpreter itself does.
         if signal.getsignal(number) is not signal.SIG_IGN:
             signal.signal(number, handler)
+
+    report_unraisable = sys.unraisablehook
+
+    def take_back_swallowed_stop(unraisable) -> None:
+        if isinstance(unraisable.exc_value, Interrupted):
+            _lost.append(unraisable.exc_value.signum)  # no "Exception ignored" traceback: the stop goes on
+            return
+        report_unraisable(unraisable)
+
+    sys.unraisablehook = take_back_swallowed_stop

@@ -49,6 +49,7 @@ from pathlib import Path
 
 from papergen.core import atomic
 from papergen.core.errors import PapergenError
+from papergen.core.interrupts import stop_if_lost
 
 FONT_PACKAGE = "justmytype_intl_cjk"
 FONT_RESOURCE = "fonts/ofl/notosanssc/NotoSansSC[wght].ttf"
@@ -233,6 +234,7 @@ def ensure_shells(faces: Iterable[Face], progress: Progress | None = _stderr, wh
     start = time.perf_counter()
     say(f"首次使用：正在准备{what}（只需一次）…")
     for step, (face, path) in enumerate(missing, start=1):
+        stop_if_lost()  # fontTools imports as it goes: a Ctrl-C can land in an import lock's callback
         build_shell(face, path)
         say(f"  {step}/{len(missing)} {face.family} {face.style}")
     say(f"{what}准备好了（用时 {time.perf_counter() - start:.1f} 秒），以后直接使用。")
