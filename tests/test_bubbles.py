@@ -285,13 +285,21 @@ def test_a_stroke_makes_a_box_not_empty_and_not_residue() -> None:
     assert decide([0.9, 0.1, 0, 0], single=False, coverage=[1, 0.1, 0, 0], whole=[0.9, 0.05, 0, 0]).letters == "A"
 
 
-def test_on_a_black_and_white_page_a_scrap_beside_a_mark_is_not_residue() -> None:
+def test_on_a_black_and_white_page_nothing_beside_a_mark_is_residue() -> None:
     # what a light half-fill leaves after a fax's threshold: on a grey page this would be residue
     scrap = dict(coverage=[1.0, 0.16, 0, 0], whole=[0.9, 0.09, 0, 0])
     assert decide([0.95, 0.115, 0, 0], single=False, **scrap).letters == "A"
     assert decide([0.95, 0.115, 0, 0], single=False, binary=True, **scrap).outcome == "flagged"
-    specks = dict(coverage=[1.0, 0.05, 0, 0], whole=[0.9, 0.03, 0, 0])  # residue's few surviving specks
-    assert decide([0.95, 0.07, 0, 0], single=False, binary=True, **specks).letters == "A"
+    # residue's few surviving specks, or a light tick's: the threshold leaves the same, so a person decides
+    specks = dict(coverage=[1.0, 0.05, 0, 0], whole=[0.9, 0.03, 0, 0])
+    assert decide([0.95, 0.07, 0, 0], single=False, **specks).letters == "A"
+    on_black_and_white = decide([0.95, 0.07, 0, 0], single=False, binary=True, **specks)
+    assert (on_black_and_white.outcome, on_black_and_white.note) == ("flagged", "uncertain:B")
+    # …even as a "film" (little of its darkness pencil-dark), which on a grey page is an eraser's
+    film = dict(coverage=[1.0, 0.01, 0, 0], whole=[0.9, 0.005, 0, 0])
+    assert decide([0.95, 0.04, 0, 0], single=False, binary=True, **film).outcome == "flagged"
+    # no darker than the device's specks in an empty box: empty, as before
+    assert decide([0.95, 0.025, 0, 0], single=False, binary=True, **film).letters == "A"
 
 
 def test_a_light_partial_fill_is_read_against_the_students_own_marks() -> None:
@@ -362,13 +370,13 @@ def test_on_a_black_and_white_page_a_broken_tick_beside_a_fill_is_flagged() -> N
     ink = bubbles.off_letter_ink(patches, Levels(255.0, 0.0, 0.0), 6.0)
     assert ink[1] >= bubbles.OFF_LETTER_MARK  # the fragments lie along the legs, across the box
     assert ink[2] == 0 and ink[3] == 0  # the letter and lone specks are not a mark
-    # what the tick leaves is no darker than residue's specks: without the new evidence it passes for residue
-    measured = dict(coverage=[1.0, 0.05, 0.03, 0.0], whole=[0.95, 0.035, 0.02, 0.0])
-    assert decide([0.98, 0.055, 0.04, 0.005], single=False, binary=True, **measured).letters == "A"
-    flagged = decide([0.98, 0.055, 0.04, 0.005], single=False, binary=True, off_letter=ink, **measured)
+    # what the tick leaves may be no darker than an empty box's specks: without the new evidence it reads empty
+    measured = dict(coverage=[1.0, 0.02, 0.01, 0.0], whole=[0.95, 0.015, 0.01, 0.0])
+    assert decide([0.98, 0.028, 0.02, 0.005], single=False, binary=True, **measured).letters == "A"
+    flagged = decide([0.98, 0.028, 0.02, 0.005], single=False, binary=True, off_letter=ink, **measured)
     assert (flagged.outcome, flagged.note) == ("flagged", "uncertain:B")
     # on a grey page the same figures are not weighed (a letter there is cancelled by its label's empty boxes)
-    assert decide([0.98, 0.055, 0.04, 0.005], single=False, off_letter=ink, **measured).letters == "A"
+    assert decide([0.98, 0.028, 0.02, 0.005], single=False, off_letter=ink, **measured).letters == "A"
 
 
 # -- the median pixel (film_darkness) and what it decides ---------------------------------------
@@ -503,8 +511,8 @@ def test_a_faint_half_fill_a_copier_washed_to_residues_darkness_is_still_flagged
     shadowed = bubbles.decide([0.65, 0.08, 0.0], coverage=[1.0, 0.0, 0.0], film=[0.63, 0.08, 0.0], floor=[0.5, 0.01, 0.0],
                               **common)
     assert (shadowed.outcome, shadowed.note) == ("answer", "erasure")
-    # a black-and-white page has no floor: the fixed residue limits decide
-    assert bubbles.decide([0.65, 0.09, 0.0], coverage=[1.0, 0.08, 0.0], binary=True, **common).note == "erasure"
+    # a black-and-white page keeps no film to tell residue by: a person decides
+    assert bubbles.decide([0.65, 0.09, 0.0], coverage=[1.0, 0.08, 0.0], binary=True, **common).outcome == "flagged"
 
 
 def test_a_short_run_over_a_film_whose_floor_holds_is_the_films_blotches() -> None:
@@ -540,10 +548,11 @@ def test_on_a_grey_page_black_off_the_letter_is_pressed_pencil_never_residue() -
 def test_on_a_black_and_white_page_specks_above_the_devices_noise_are_not_empty() -> None:
     assert bubbles.decide([0.04, 0.0], single=True, binary=True).outcome == "flagged"
     assert bubbles.decide([0.04, 0.0], single=True).outcome == "blank"  # a grey page's empty box may be that dark
-    # a run half across the box and fragments off the letter together are a tick's remains
-    half = dict(single=False, coverage=[1.0, 0.03, 0.0], whole=[0.9, 0.02, 0.0], stroke=[0.0, 0.57, 0.0], binary=True)
-    assert bubbles.decide([0.9, 0.05, 0.0], off_letter=[5.0, 0.05, 0.0], **half).outcome == "flagged"
-    assert bubbles.decide([0.9, 0.05, 0.0], off_letter=[5.0, 0.0, 0.0], **half).note == "erasure"
+    # a run half across the box and fragments off the letter together are a tick's remains, even in a box no
+    # darker than an empty one's specks
+    half = dict(single=False, coverage=[1.0, 0.01, 0.0], whole=[0.9, 0.01, 0.0], stroke=[0.0, 0.57, 0.0], binary=True)
+    assert bubbles.decide([0.9, 0.025, 0.0], off_letter=[5.0, 0.05, 0.0], **half).outcome == "flagged"
+    assert bubbles.decide([0.9, 0.025, 0.0], off_letter=[5.0, 0.0, 0.0], **half).letters == "A"
 
 
 @pytest.mark.parametrize("count", [1, 2, 9, 10, 45, 660, 661])
@@ -712,10 +721,10 @@ def test_a_clean_black_and_white_pages_speck_off_the_letter_counts_a_speckled_pa
 
 def test_on_a_clean_black_and_white_page_one_pixel_of_a_tick_off_the_letter_beside_fills_is_flagged() -> None:
     # A, C filled; B holds a light tick whose black lies mostly where the letter is printed: as dark as
-    # residue's specks over the letter, with one pixel (and its neighbour) away from it.
-    measured = dict(coverage=[1.0, 0.05, 0.98, 0.0], whole=[0.95, 0.03, 0.93, 0.0], off_letter=[6.5, 1 / 36, 6.8, 0.0])
-    darkness = [0.97, 0.05, 0.96, 0.004]
-    assert decide(darkness, single=False, binary=True, **measured).letters == "AC"  # the 3-pixel rule alone: residue
+    # an empty box's specks, with one pixel (and its neighbour) away from the letter.
+    measured = dict(coverage=[1.0, 0.02, 0.98, 0.0], whole=[0.95, 0.015, 0.93, 0.0], off_letter=[6.5, 1 / 36, 6.8, 0.0])
+    darkness = [0.97, 0.025, 0.96, 0.004]  # B no darker than an empty box's specks
+    assert decide(darkness, single=False, binary=True, **measured).letters == "AC"  # the 3-pixel rule alone: empty
     flagged = decide(darkness, single=False, binary=True, speck=bubbles.OFF_LETTER_SPECK, **measured)
     assert (flagged.outcome, flagged.note) == ("flagged", "uncertain:B")
     # a speckled page's speck is no evidence; nor is a grey page's (there a letter is cancelled by its label's empties)
