@@ -314,15 +314,19 @@ THEN = {
     "nothing": "pass",
     "jobs": "with executor.run_jobs(step, range(5), kind='serial', workers=1) as results: list(results)",
     "threads": "with executor.run_jobs(step, range(5), kind='threads', workers=2) as results: list(results)",
+    # an empty folder: no page to grade, so only the poll loop can notice
+    "watch": "from papergen.grade.watch import watch; watch(os.environ['EXAM'], [os.environ['STEPS']], os.environ['RESULTS'])",
 }
 
 
-@pytest.mark.parametrize(("then", "sent"), [("nothing", "SIGINT"), ("jobs", "SIGINT"), ("threads", "SIGTERM")])
-def test_a_stop_swallowed_in_a_destructor_still_stops(then: str, sent: str, tmp_path: Path) -> None:
-    """The next step (a job) raises it again; with no step left, the command still ends interrupted."""
+@pytest.mark.parametrize(("then", "sent"), [("nothing", "SIGINT"), ("jobs", "SIGINT"), ("threads", "SIGTERM"),
+                                           ("watch", "SIGINT")])
+def test_a_stop_swallowed_in_a_destructor_still_stops(then: str, sent: str, small_exam, tmp_path: Path) -> None:
+    """The next step (a job, a poll) raises it again; with no step left, the command still ends interrupted."""
     script = SWALLOWED.format(signal=sent, then=THEN[then])
+    folders = {"STEPS": str(tmp_path), "EXAM": str(small_exam / "exam.json"), "RESULTS": str(tmp_path.parent / f"{tmp_path.name}-results")}
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
-                            env={**os.environ, "STEPS": str(tmp_path)})
+                            env={**os.environ, **folders})
     expected = X.terminated if sent == "SIGTERM" else X.interrupted
     assert result.returncode == expected, result.stderr
     assert result.stderr.rstrip().endswith("已中断（收到 SIGTERM）。" if sent == "SIGTERM" else "已中断。"), result.stderr

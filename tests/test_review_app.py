@@ -8,8 +8,11 @@ two graders off one item, undo, the per-question batch, and the pictures.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -393,3 +396,33 @@ def test_a_suspected_key_error_is_offered_and_rekeyed_in_one_step(app, results, 
         (change,) = store.key_changes(db)
     assert (change.question_id, change.action, change.answers, change.grader) == (question_id, "key", (other,), "王老师")
     assert post(client, "/api/rekey", question_id=question_id, answer="Z", grader="王老师").status_code == 400
+
+
+SWALLOWED_BEFORE_SERVING = """
+import os, signal
+import click
+from papergen import cli
+from papergen.review.serve import serve
+
+class Swallows:
+    def __del__(self):
+        signal.raise_signal(signal.SIGINT)  # the handler runs here; its raise cannot leave a __del__
+
+@click.command()
+def job():
+    Swallows()
+    serve(os.environ["RESULTS"], open_browser=False, say=click.echo)
+
+cli.cli = job
+cli.main()
+"""
+
+
+def test_a_ctrl_c_swallowed_in_a_destructor_still_closes_the_review_page(results):
+    """Every Ctrl-C after the first is ignored, so the one the interpreter swallowed must still stop the server
+    (``interrupts``): between two polls, as a Ctrl-C while serving does."""
+    run = subprocess.run([sys.executable, "-c", SWALLOWED_BEFORE_SERVING], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "RESULTS": str(results)})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.rstrip().endswith("复核页面已关闭；所有决定都已保存"), run.stdout
+    assert "Exception ignored" not in run.stderr and "Traceback" not in run.stderr, run.stderr

@@ -20,7 +20,7 @@ has already set the rest to SIG_IGN, so the command would run to its end and
 exit 0 as if nobody had pressed Ctrl-C. ``stop_on_signals`` therefore also
 installs an ``sys.unraisablehook`` that takes such an ``Interrupted`` back
 silently, and ``stop_if_lost`` raises it again where the work reaches its
-next step (between fonts, jobs, pages). The entry point ends with the
+next step (between fonts, jobs, pages, ``watch``'s and the review server's polls). The entry point ends with the
 interrupted exit code even if no step comes before the command finishes.
 """
 

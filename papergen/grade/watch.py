@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from papergen.core.errors import ExitCode
+from papergen.core.interrupts import stop_if_lost
 from papergen.grade.ingest import sniff_scan
 from papergen.grade.pipeline import GradeSummary, grade
 
@@ -162,6 +163,7 @@ def watch(
     hot = FolderWatch([Path(folder) for folder in folders], settle)
     summary = WatchSummary()
     while True:
+        stop_if_lost()  # a Ctrl-C swallowed in a __del__ (interrupts) ends the watch between polls too
         ready = hot.settled()
         if ready:
             round_summary = grade(exam_json, ready, results_dir, progress=progress, found_in_folder=True, **grading)

@@ -23,6 +23,7 @@ from pathlib import Path
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from papergen.core.errors import Interrupted, OutputError
+from papergen.core.interrupts import stop_if_lost
 from papergen.review.app import create_app
 from papergen.review.desk import ReviewDesk
 
@@ -116,6 +117,9 @@ def serve(
     if open_browser and has_display():
         threading.Timer(0.3, webbrowser.open, [running.url]).start()
     say("按 Ctrl-C 结束；每个决定在做出时已经保存")
+    # serve_forever calls service_actions between polls: a Ctrl-C the interpreter swallowed in a __del__
+    # (``interrupts``) stops serving there, since every later Ctrl-C is ignored.
+    running.server.service_actions = stop_if_lost
     try:
         running.server.serve_forever()
     except (KeyboardInterrupt, Interrupted):
