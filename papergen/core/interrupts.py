@@ -43,7 +43,9 @@ def stop_if_lost() -> None:
     """Raise again the ``Interrupted`` a ``__del__`` or callback swallowed, if any.
 
     Called between the steps of long work (the executor between jobs, font
-    preparation between fonts); costs a list test when nothing was lost.
+    preparation between fonts, ``watch`` and the review server between
+    polls) and by ``cli.main`` when the command returns; costs a list test
+    when nothing was lost.
     """
     if _lost:
         raise Interrupted(_lost.pop())
