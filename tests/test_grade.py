@@ -175,7 +175,7 @@ def test_flags_are_raised_not_guessed(exam, manifest, tmp_path) -> None:
     save_jpeg(image, folder / "doubtful.jpg")
     result = run("grade", exam / "exam.json", folder, "-o", tmp_path / "res")
     assert result.exit_code == ExitCode.graded_with_review
-    assert "第 3 题填涂了多个选项" in result.output and "第 5 题填涂过浅" in result.output
+    assert "第 3 题填涂了多个选项" in result.output and "第 5 题 B 选项填涂过浅" in result.output
     (student,) = scores(tmp_path / "res").values()
     assert student[2] == "待复核" and len(student[3]) == 2
 

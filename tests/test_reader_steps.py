@@ -9,6 +9,7 @@ from papergen.exam.manifest import read_manifest
 from papergen.grade import bubbles
 from papergen.grade.bubbles import Levels, Reading
 from papergen.grade.reader import (
+    BINARY_FAINT_HINT,
     Flag,
     Measurements,
     QuestionReading,
@@ -155,8 +156,8 @@ def test_decide_questions_takes_type_and_options_from_the_variant() -> None:
     assert all(r.outcome == "blank" for r in readings[1:-1])
 
 
-def _q(number: int, outcome: str, reason: str = "") -> QuestionReading:
-    return QuestionReading(number, outcome, "A" if outcome == "answer" else "", reason, 1.0, (0.0,))
+def _q(number: int, outcome: str, reason: str = "", note: str = "") -> QuestionReading:
+    return QuestionReading(number, outcome, "A" if outcome == "answer" else "", reason, 1.0, (0.0,), note)
 
 
 def test_question_flags() -> None:
@@ -166,6 +167,15 @@ def test_question_flags() -> None:
     assert [f.reason for f in question_flags(answered, absent=True)] == ["absent-with-answers"]
     assert question_flags([_q(1, "blank"), _q(2, "flagged", "faint")], absent=True) == []
     assert question_flags([], absent=False) == []
+
+
+def test_a_faint_marks_flag_names_its_options_and_on_a_black_and_white_page_why() -> None:
+    doubtful = [_q(4, "flagged", "faint", "uncertain:BD"), _q(5, "flagged", "multiple-marks", "AC")]
+    grey = question_flags(doubtful, absent=False)
+    assert [f.message for f in grey] == ["第 4 题 B、D 选项填涂过浅或不完整，无法判断", "第 5 题填涂了多个选项（单选题）"]
+    black_and_white = question_flags(doubtful, absent=False, binary=True)
+    assert black_and_white[0].message == "第 4 题 B、D 选项填涂过浅或不完整，无法判断" + BINARY_FAINT_HINT
+    assert "黑白扫描" in BINARY_FAINT_HINT and black_and_white[1] == grey[1]  # only a faint mark's reason is the threshold's
 
 
 def _digits(text: str) -> list[Reading]:
