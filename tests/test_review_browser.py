@@ -31,6 +31,8 @@ from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
+from papergen.grade.reader import BINARY_FAINT_HINT  # noqa: E402
+
 GRADER = "王老师"
 
 
@@ -144,6 +146,7 @@ def test_a_grader_settles_every_item_of_the_demo_with_the_keyboard(browser, revi
     name.send_keys(GRADER + "\n")  # the name is asked for before anything can be decided
     shown = _wait_for_change(browser, None)
     seen_kinds: set[str] = set()
+    hinted = 0  # faint marks on the demo's black-and-white pages
     for _ in range(3 * len(before)):
         if shown is None:
             break
@@ -155,6 +158,9 @@ def test_a_grader_settles_every_item_of_the_demo_with_the_keyboard(browser, revi
             seen_kinds.add("mark")
             # what the student meant: the simulation's truth ("" = left blank), else the key
             number = int(item_id.rsplit(":", 1)[1])
+            message = card.find_element(By.CSS_SELECTOR, ".message").text  # which options are in doubt, and why
+            assert message.startswith(f"第 {number} 题") and "选项" in message, message
+            hinted += BINARY_FAINT_HINT in message
             where = card.find_element(By.CSS_SELECTOR, ".meta").text
             row = next((r for f, r in truth.items() if f in where), None)
             letters = row[str(number)] if row else card.find_element(By.CSS_SELECTOR, ".fact .v.key").text.strip()[:1]
@@ -181,6 +187,7 @@ def test_a_grader_settles_every_item_of_the_demo_with_the_keyboard(browser, revi
             _keys(browser, "\n")
         shown = _wait_for_change(browser, item_id)
     assert shown is None, "the queue never emptied"
+    assert hinted, "no faint mark on a black-and-white page said why it could not be decided"
     done = browser.find_element(By.ID, "done-view").text
     assert "全部处理完毕" in done and "总分已确定" in done
     _shot(browser, "done")

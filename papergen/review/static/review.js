@@ -255,7 +255,8 @@ function renderItem(item) {
     h("span", { class: `badge ${item.kind}` }, item.reason_label));
   const meta = h("p", { class: "meta" }, who(item), item.where ? ` · ${item.where}` : "");
   const parts = [head, meta];
-  if (item.kind !== "mark" && item.message) parts.push(h("p", { class: "message" }, item.message));
+  // a mark's message names the options in doubt, and on a black-and-white page why the reader could not tell
+  if (item.message) parts.push(h("p", { class: "message" }, item.message));
   parts.push(previousNote(item));
   let body;
   if (item.kind === "mark") body = renderMark(item);
