@@ -19,6 +19,10 @@ a copier's 2-up page) and reads each one in named steps (``read_registered``):
    the QR code (``decide_identity``, ``decide_variant``) and what a person
    must check (``question_flags``).
 
+Before step 1, a black-and-white page is looked at whole for straight lines a
+device drew through it (a dirty scan head's column, a fax's lost row:
+``scanlines``), and is read with them painted paper white.
+
 It returns one ``PageReading`` per sheet with every number it measured, so
 the store keeps the evidence next to the decision; it never raises for a bad
 page — a page that is not a sheet, or of another exam or build, is a reading
@@ -53,6 +57,7 @@ from papergen.grade.registration import (
     register_all,
     warp_to_page,
 )
+from papergen.grade.scanlines import dark_shares, find_lines, without_lines
 from papergen.grade.windows import CanonicalSample
 from papergen.sheet.code import SheetCode, printable
 from papergen.sheet.layout import BoxTable, Rect, SheetGeometry
@@ -144,7 +149,17 @@ def read_sheets(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) ->
     One reading per sheet found (top to bottom, left to right); a page with
     no sheet gives one reading with the reason as its status.
     """
+    # A line a device drew through a black-and-white page is as black as pencil there: read the page without it.
+    lines = find_lines(*dark_shares(gray)) if is_black_and_white(gray) else None
+    if lines:
+        gray = without_lines(gray, lines)
     readings = _read_all(gray, manifest, ppm)
+    if lines:
+        for reading in readings:
+            if reading.status == "read":
+                reading.message = reading.message or (
+                    f"黑白扫描上有 {len(lines)} 条贯穿整页的直线（扫描头或传真线路的污迹），读填涂框时已略去"
+                )
     if readings[0].qr_text is None and readings[0].status in ("read", "rejected"):
         # A frame no QR code confirmed may be a mirror image (a phone's front
         # camera, a scan saved flipped): the frame fits, the boxes do not. If

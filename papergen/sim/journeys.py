@@ -11,7 +11,8 @@ with a clipped margin, a covered corner, a staple). Harder journeys, as
 bad as what graders meet: a photocopy with its contrast pushed and toner
 specks (``degrade_copier``), a scan of a sheet folded in three or in half
 (``degrade_fold``: crease lines with their shading), a fax (``degrade_fax``:
-1-bit, 150–204 dpi, often at half vertical resolution), a phone photo saved
+1-bit, 150–204 dpi, often at half vertical resolution, some pages with a dirty scan head's line
+down the page or a lost line across it), a phone photo saved
 at low JPEG quality, and a harsh phone photo with a shadow band across the
 page (``degrade_shadow``). What happened to the
 corner squares is named in ``Delivered.journey`` ("cut:TL,TR",
@@ -711,7 +712,29 @@ def degrade_fax(
     _, page = cv2.threshold(page, black + (white - black) * rng.uniform(*BW_CUT), 255, cv2.THRESH_BINARY)
     speckle = rng.random(page.shape, dtype=np.float32) < rng.uniform(1e-4, 8e-4)
     page[speckle] = 255 - page[speckle]
-    return Delivered(page, dpi, binary=True, quality=int(rng.integers(*LOW_QUALITY)))
+    quality = int(rng.integers(*LOW_QUALITY))
+    # drawn last, so that a page without a line is the very page it was before lines were simulated
+    device_lines(page, rng)
+    return Delivered(page, dpi, binary=True, quality=quality)
+
+
+#: Share of fax pages with a dust line down the page (a speck on the scan head: one to three
+#: pixels wide, the whole height), and with a line lost across it (a scan line sent black).
+DUST_LINE_SHARE = 0.3
+LOST_LINE_SHARE = 0.1
+
+
+def device_lines(page: np.ndarray, rng: np.random.Generator) -> None:
+    """Draw, in place, the straight black lines a sheet-fed device adds to a 1-bit page: on ``DUST_LINE_SHARE``
+    of pages one or two columns of dust down the whole page, on ``LOST_LINE_SHARE`` a row lost across it."""
+    h, w = page.shape
+    if rng.random() < DUST_LINE_SHARE:
+        for _ in range(int(rng.integers(1, 3))):
+            at, width = int(rng.integers(w)), int(rng.integers(1, 4))
+            page[:, at:at + width] = 0
+    if rng.random() < LOST_LINE_SHARE:
+        at, height = int(rng.integers(h)), int(rng.integers(1, 3))
+        page[at:at + height, :] = 0
 
 
 def shadow_band(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
