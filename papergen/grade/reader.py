@@ -351,6 +351,9 @@ class Measurements:
     floor : (N,) float64, optional
         Darkness that ``bubbles.FLOOR_SHARE`` of each box's window reaches: a film
         of residue lifts it, a half-fill or a tick leaves it paper.
+    unprinted : (N,) float64, optional
+        How much of its printed letter each box has lost against its label's empty boxes
+        (``bubbles.missing_print``): a sticker or correction tape over the box.
     side : (N, 2, h), optional
         Grey of the paper beside each box, left and right, row by row (``bubbles.side_paper``):
         a fold's shading darkens a band of boxes and the paper between them alike.
@@ -378,6 +381,7 @@ class Measurements:
     rise: np.ndarray | None = None
     crease: np.ndarray | None = None
     side: np.ndarray | None = None
+    unprinted: np.ndarray | None = None
     shaded: np.ndarray | None = field(init=False, default=None, repr=False)
     band: np.ndarray | None = field(init=False, default=None, repr=False)
     speck: float | None = field(init=False, default=None, repr=False)
@@ -393,7 +397,7 @@ class Measurements:
             object.__setattr__(self, "speck", bubbles.speck_threshold(self.off_letter))
         # …and each decision reads a few boxes: plain lists slice far cheaper than arrays convert
         for name in ("darkness", "coverage", "whole", "stroke", "off_letter", "shaded", "band", "film", "floor", "crossed",
-                     "rise", "crease"):
+                     "rise", "crease", "unprinted"):
             values = getattr(self, name)
             self._lists[name] = None if values is None else np.asarray(values, dtype=float).tolist()
 
@@ -688,7 +692,8 @@ def measure(
     pencil = bubbles.summed_area(below(smooth, pencil_levels).view(np.uint8))
     lit = bubbles.lit_evenly(bubbles.box_patches(smooth, rects_px, windows=boxes), paper)
     film, floor = bubbles.shared_darkness(lit, groups, levels, (0.5, bubbles.FLOOR_SHARE))
-    stroke, crossed, rise, crease = bubbles.trace_strokes(lit, groups, levels)
+    templates = bubbles.label_templates(lit, groups)
+    stroke, crossed, rise, crease = bubbles.trace_strokes(lit, groups, levels, templates)
     return Measurements(
         darkness=bubbles.darkness(means, levels, groups),
         coverage=bubbles.excess_coverage(bubbles.box_means_from(pencil, rects_px, windows=boxes), groups),
@@ -702,6 +707,7 @@ def measure(
         floor=floor,
         paper=paper,
         side=bubbles.side_paper(rings, bubbles.ring_margin(ppm)),
+        unprinted=bubbles.missing_print(lit, templates, levels),
         # lit evenly: in a phone photo's shadow band the paper itself is darker than mid-grey
         off_letter=bubbles.off_letter_ink(bubbles.lit_evenly(
             bubbles.box_patches(boxes.pixels, rects_px, (bubbles.LETTER_PLACE_INSET,) * 2, windows=boxes), paper
@@ -789,7 +795,7 @@ BINARY_FAINT_HINT = "（黑白扫描：擦痕与浅痕分不清，请看原图�
 def _question_message(question: QuestionReading, binary: bool) -> str:
     """``第 12 题 B、D 选项填涂过浅或不完整，无法判断``: the question, the options in doubt, the reason."""
     options = ""
-    if question.reason == "faint" and question.note.startswith("uncertain:"):
+    if question.reason in ("faint", "covered") and question.note.startswith(("uncertain:", "covered:")):
         options = f" {'、'.join(question.note.split(':', 1)[1])} 选项"
     hint = BINARY_FAINT_HINT if binary and question.reason == "faint" else ""
     return f"第 {question.number} 题{options}{_reason_zh(question.reason)}{hint}"
@@ -798,6 +804,7 @@ def _question_message(question: QuestionReading, binary: bool) -> str:
 def _reason_zh(reason: str) -> str:
     return {
         "faint": "填涂过浅或不完整，无法判断",
+        "covered": "的填涂框被遮住或涂改过（看不到印刷的字母），无法判断；请看答题卡原件",
         "multiple-marks": "填涂了多个选项（单选题）",
         "nonexistent-option": "填涂了本题没有的选项",
     }.get(reason, reason)

@@ -14,6 +14,7 @@ from __future__ import annotations
 REASON_LABELS: dict[str, str] = {
     # one question's marks
     "faint": "填涂过浅/不完整",
+    "covered": "填涂框被遮挡/涂改",
     "multiple-marks": "单选题多涂",
     "nonexistent-option": "涂了不存在的选项",
     # the whole sheet's answers
