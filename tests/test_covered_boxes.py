@@ -27,26 +27,42 @@ def _letters(count: int) -> np.ndarray:
 
 
 def test_a_covered_box_has_lost_its_letter_and_nothing_else_has():
-    patches = _letters(12)
+    patches = _letters(16)
     patches[3] = 238  # a sticker: clean paper, no letter
     patches[5] = np.minimum(patches[5], 60)  # a fill over the letter
     patches[7] = np.roll(patches[7], 1, axis=1)  # the letter a pixel off
     patches[8, 2:13, 3:22] = np.minimum(patches[8, 2:13, 3:22], 200)  # residue: a film over it
-    groups = np.zeros(12, int)
+    groups = np.zeros(16, int)
     lost = bubbles.missing_print(patches, bubbles.label_templates(patches, groups), LEVELS)
     assert lost[3] == 1.0
     assert lost[5] == 0.0 and lost[8] == 0.0
     assert lost[7] < bubbles.COVERED_PRINT
-    assert lost[[0, 1, 2, 4, 6, 9, 10, 11]].max() == 0.0
+    assert lost[[0, 1, 2, 4, 6, 9, 10, 11, 12, 13, 14, 15]].max() == 0.0
+
+
+def test_a_note_over_many_boxes_of_one_label_is_still_told():
+    # 16 boxes of one label: 5 under a note, 7 empty, 4 marked. The note's boxes are most of the brighter half,
+    # whose median is then clean paper; the next quarter by brightness still shows the letter.
+    patches = _letters(16)
+    patches[:5] = 238
+    patches[12:] = np.minimum(patches[12:], 60)
+    lost = bubbles.missing_print(patches, bubbles.label_templates(patches, np.zeros(16, int)), LEVELS)
+    assert (lost[:5] == 1.0).all() and lost[5:].max() == 0.0
+
+
+def test_a_label_printed_on_few_boxes_tells_nothing():
+    patches = _letters(bubbles.MIN_PRINT_GROUP - 1)  # the "E" of a short exam's few multiple-choice questions
+    patches[3] = 238
+    assert bubbles.missing_print(patches, bubbles.label_templates(patches, np.zeros(len(patches), int)), LEVELS).max() == 0.0
 
 
 def test_a_label_mostly_marked_or_washed_out_tells_nothing():
-    marked = _letters(12)
-    marked[:9] = 50  # a 准考证号 of many zeros: most "0" boxes marked, the brighter half holds marks too
-    assert bubbles.missing_print(marked, bubbles.label_templates(marked, np.zeros(12, int)), LEVELS).max() == 0.0
-    washed = np.full((12, 15, 25), 240, np.uint8)  # a copy that lost the light grey letters altogether
+    marked = _letters(16)
+    marked[:12] = 50  # a 准考证号 of many zeros: most "0" boxes marked, the brighter half holds marks too
+    assert bubbles.missing_print(marked, bubbles.label_templates(marked, np.zeros(16, int)), LEVELS).max() == 0.0
+    washed = np.full((16, 15, 25), 240, np.uint8)  # a copy that lost the light grey letters altogether
     washed[4] = 235
-    assert bubbles.missing_print(washed, bubbles.label_templates(washed, np.zeros(12, int)), LEVELS).max() == 0.0
+    assert bubbles.missing_print(washed, bubbles.label_templates(washed, np.zeros(16, int)), LEVELS).max() == 0.0
 
 
 def test_a_covered_box_flags_its_question_on_a_grey_page_only():

@@ -631,6 +631,10 @@ PRINT_INK = 0.06
 PRINT_KEPT = 0.4
 #: Fewer print pixels than this in a label's empty box (a copy that washed the letters out): nothing to compare.
 MIN_PRINT_PIXELS = 8
+#: A label printed on fewer boxes than this is not compared: half of them may be marked (the "E" of a 30-question
+#: exam's nine multiple-choice questions), and the rest are too few to say what its letter looks like. (Each digit
+#: of the 准考证号 grid is printed on ten.)
+MIN_PRINT_GROUP = 10
 
 
 def missing_print(patches: np.ndarray, templates: list[tuple[np.ndarray, np.ndarray]], levels: Levels) -> np.ndarray:
@@ -640,6 +644,9 @@ def missing_print(patches: np.ndarray, templates: list[tuple[np.ndarray, np.ndar
     the pencil under it and the printed letter alike: the box reads as clean
     paper, an empty box. Pencil, a shadow or a fold's crease only add
     darkness, so the letter stays. A box whose letter is gone is covered.
+    Where a note hides more of a label's boxes than a quarter, the brighter
+    half's median is clean paper; the median of the next quarter by
+    brightness (the empty boxes) is taken instead.
 
     Parameters
     ----------
@@ -654,14 +661,27 @@ def missing_print(patches: np.ndarray, templates: list[tuple[np.ndarray, np.ndar
     -------
     (N,) float64: the share (0 … 1) of the template's print pixels (``PRINT_INK``) at which
     the box keeps less than ``PRINT_KEPT`` of the template's darkness; 0 for a box without a
-    template or whose template holds fewer than ``MIN_PRINT_PIXELS`` print pixels.
+    template or printed on fewer than ``MIN_PRINT_GROUP`` boxes, whose template holds fewer than
+    ``MIN_PRINT_PIXELS`` print pixels (letters washed out), or is darker on average than a printed
+    label (``LABEL_INK_MAX``: a label mostly marked).
     """
     patches = np.asarray(patches)
     lost = np.zeros(patches.shape[0])
     span = levels.white - levels.black
+    every_brightness = None
     for members, template in templates:
+        if len(members) < MIN_PRINT_GROUP:
+            continue
         ink = (levels.white - template) / span
         printed = ink >= PRINT_INK
+        if np.count_nonzero(printed) < MIN_PRINT_PIXELS:
+            # No letter in the brighter half: washed out — or covered, when a note hides more of the label's
+            # boxes than its empty ones: then the next quarter by brightness, the empty ones, holds it.
+            if every_brightness is None:
+                every_brightness = patches.reshape(patches.shape[0], -1).mean(axis=1)
+            ranked = members[np.argsort(-every_brightness[members], kind="stable")]
+            ink = (levels.white - _median_first_axis(patches[ranked[len(ranked) // 4:len(ranked) // 2]])) / span
+            printed = ink >= PRINT_INK
         # a template darker than a printed label is a mark's (a 准考证号 of many zeros: most "0" boxes marked)
         if np.count_nonzero(printed) < MIN_PRINT_PIXELS or float(ink.mean()) > LABEL_INK_MAX:
             continue
@@ -1188,8 +1208,8 @@ class Reading:
 #: 99th percentile of 1,777 such empty boxes). Its darkness less the line's decides it.
 CREASE_COVER = 0.25
 #: A box that lost this share of its printed letter (``missing_print``) is covered. Uncovered boxes on the grey pages
-#: of the kept sets lose at most 0.45 (236,830 boxes on 615 pages of every grey level; 0.21 at the 99.99th percentile:
-#: a fold's shading, a letter a pixel off); a sticker or correction tape over a box hides all of it (1.0).
+#: of the kept sets lose at most 0.45 (581,127 boxes on 1,543 pages of every grey level; 0.21 at the 99.99th
+#: percentile: a fold's shading, a letter a pixel off); a sticker or correction tape over a box hides all of it (1.0).
 COVERED_PRINT = 0.7
 #: A short run rising under ``CREASE_RISE``…
 #: …shorter than ``BINARY_STROKE_SPAN``, in a question whose boxes all have paper this much
