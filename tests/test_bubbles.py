@@ -465,6 +465,18 @@ def test_shared_darkness_gives_the_median_pixel_and_the_floor_in_one_pass() -> N
     assert bubbles.shared_darkness(patches[:0], groups[:0], levels, (0.5, 0.8)).shape == (2, 0)
 
 
+def test_shared_darkness_of_8_bit_windows_with_their_gain_is_that_of_the_windows_lit_evenly() -> None:
+    # the reader hands over the 8-bit windows and lit_evenly's factor: the very numbers of the float windows
+    rng = np.random.default_rng(11)
+    patches = rng.integers(0, 256, (40, 15, 25)).astype(np.uint8)
+    paper = rng.uniform(150.0, 250.0, 40)  # a shadow band: every box lit differently
+    groups = np.repeat(np.arange(4), 10)
+    levels = bubbles.Levels(252.0, 8.0, 0.0)
+    shares = (0.5, bubbles.FLOOR_SHARE)
+    lit = bubbles.shared_darkness(bubbles.lit_evenly(patches, paper), groups, levels, shares)
+    assert np.array_equal(bubbles.shared_darkness(patches, groups, levels, shares, gain=bubbles.even_gain(paper)), lit)
+
+
 def test_a_film_whose_floor_holds_beside_a_mark_is_residue_and_a_half_fill_is_flagged() -> None:
     # strong residue: darker than EVEN_RESIDUE_MAX, blotches pencil-dark over 45 % of the interior
     common = dict(single=True, coverage=[1.0, 0.45, 0.0], whole=[0.9, 0.3, 0.0], stroke=[0.0] * 3)

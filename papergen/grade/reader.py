@@ -690,8 +690,9 @@ def measure(
     # a box in a shadow band is pencil where it is that much darker than its own paper, not than the page's
     pencil_levels = np.repeat(bubbles.pencil_levels(paper, levels), boxes.width)
     pencil = bubbles.summed_area(below(smooth, pencil_levels).view(np.uint8))
-    lit = bubbles.lit_evenly(bubbles.box_patches(smooth, rects_px, windows=boxes), paper)
-    film, floor = bubbles.shared_darkness(lit, groups, levels, (0.5, bubbles.FLOOR_SHARE))
+    box = bubbles.box_patches(smooth, rects_px, windows=boxes)
+    lit = bubbles.lit_evenly(box, paper)
+    film, floor = bubbles.shared_darkness(box, groups, levels, (0.5, bubbles.FLOOR_SHARE), gain=bubbles.even_gain(paper))
     templates = bubbles.label_templates(lit, groups)
     stroke, crossed, rise, crease = bubbles.trace_strokes(lit, groups, levels, templates)
     return Measurements(
