@@ -228,6 +228,28 @@ def test_a_crease_alone_across_a_box_is_measured_as_the_darkness_it_adds() -> No
     assert crease[6] == 0.0 and np.all(np.delete(crease, 2) == 0.0)
 
 
+def test_a_dash_across_the_box_is_a_stroke_unless_a_crease_runs_there() -> None:
+    """A line a student drew across the box is flat, and the printed letter breaks it into two runs:
+    still a mark a person sees. A crease's line runs on past the box, with its shading beside it."""
+    page, rects = _boxes_with_letters()
+    for k in (3, 6):
+        x, y, w, h = rects[k].astype(int)
+        page[y + 10:y + 12, x + 6:x + w - 6] = 90  # pencil pressed hard, across the letter, clear of the brackets
+    x, y, w, h = rects[2].astype(int)
+    crease = page[y + 9:y + 11, x - 4:x + w + 4]
+    crease[...] = crease * 0.8  # a crease: from edge to edge and on
+    patches = bubbles.box_patches(page, rects)
+    groups = np.full(len(rects), 10)
+    band = np.zeros(len(rects))
+    band[6] = bubbles.CREASE_BAND  # the paper beside box 6 is shaded on both sides: a fold runs there
+    length, crossed, rise, _ = bubbles.trace_strokes(patches, groups, Levels(240.0, 20.0, 0.0), band=band)
+    assert length[3] >= bubbles.STROKE_SPAN and rise[3] < bubbles.STROKE_EXTENT
+    assert length[6] == 0.0 and length[2] == 0.0 and crossed[2]
+    assert np.all(np.delete(length, 3) == 0)
+    # decided: flagged, where it read blank before
+    assert bubbles.decide([0.03, 0.0, 0.0, 0.0], single=True, stroke=[length[3], 0, 0, 0]).outcome == "flagged"
+
+
 def test_a_fine_tick_is_not_a_crossing_line() -> None:
     import cv2
 

@@ -17,6 +17,7 @@ from papergen.cli import cli
 from papergen.core.errors import ExitCode
 from papergen.exam.manifest import read_manifest
 from papergen.grade.pipeline import grade
+from papergen.grade.reader import read_page
 from papergen.grade.registration import RegistrationError, register
 from papergen.render.build import build_exam
 from tests.conftest import ROOT
@@ -350,3 +351,20 @@ def test_decoder_warnings_about_a_damaged_jpeg_stay_off_the_terminal(exam, manif
     print("after", file=sys.stderr)  # the terminal works again afterwards
     err = capfd.readouterr().err
     assert "Corrupt JPEG" not in err and "after" in err
+
+
+def test_a_dash_across_an_empty_box_is_flagged_not_read_blank(exam, manifest) -> None:
+    """Some students mark a box with a short line across it: a mark a person sees, though flat and split by the letter."""
+    answers = key_answers(manifest, "A")
+    answers[7] = ""
+    sheet = filled_sheet(exam, manifest, student_id="2026030009", variant="A", answers=answers)
+    x, y, w, h = manifest.sheet.questions_on(1)[6].boxes[1]
+    ox, oy = manifest.sheet.origin
+    k = 150 / 25.4
+    row = int(round((oy + y + h / 2) * k))
+    sheet[row, int(round((ox + x + 0.15 * w) * k)):int(round((ox + x + 0.85 * w) * k))] = 90  # one pixel: 0.17 mm
+    grey = np.clip(sheet.astype(float) * (220 / 255) + 20, 0, 255).astype(np.uint8)
+    reading = read_page(grey, manifest)
+    seventh = next(q for q in reading.questions if q.number == 7)
+    assert seventh.outcome == "flagged" and seventh.note == "uncertain:B", seventh
+    assert [q.number for q in reading.questions if q.outcome == "flagged"] == [7]

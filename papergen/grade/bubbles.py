@@ -358,6 +358,12 @@ STROKE_THICK = 3.5
 #: A stroke spans at least this share of the window's width and of its height:
 #: a tick's legs do; a fold's crease, broken into runs by the letter and noise, is flat.
 STROKE_EXTENT = 0.4
+#: A dash across the box is a stroke too, though flat: pixels above ``STROKE_LEVEL`` spanning at least
+#: ``DASH_SPAN`` of the window's width in a band flatter than ``STROKE_EXTENT`` of its height, thin, one of them
+#: reaching ``DASH_PEAK``, not from edge to edge, and not where a band crosses the page beside the box
+#: (``band_shade`` at least ``CREASE_BAND``): a fold's crease runs on past the box, its shading beside it.
+DASH_SPAN = 0.6
+DASH_PEAK = 0.18
 #: A fold's crease is traced, merged with a piece of the printed letter, as a run rising
 #: barely ``STROKE_EXTENT`` of the window's height (0.40–0.47 on simulated folded pages); a
 #: tick's legs rise at least 0.73 of it on grey pages (0.6 on black-and-white ones), even one
@@ -696,6 +702,7 @@ def missing_print(patches: np.ndarray, templates: list[tuple[np.ndarray, np.ndar
 
 def trace_strokes(
     patches: np.ndarray, groups: np.ndarray, levels: Levels, templates: list[tuple[np.ndarray, np.ndarray]] | None = None,
+    band: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """How long a thin pencil stroke each box holds, as a share of the window's diagonal.
 
@@ -725,6 +732,10 @@ def trace_strokes(
         The sheet's paper white and ink black.
     templates
         ``label_templates(patches, groups)``, when already made.
+    band : (N,) float, optional
+        ``band_shade`` of each box, to tell dashes (``DASH_SPAN``) on a grey page: none where a band
+        crosses the page beside the box. None on a black-and-white page, whose threshold keeps some
+        printed strokes and wipes others: no dash is told there.
 
     Returns
     -------
@@ -788,8 +799,44 @@ def trace_strokes(
     runs = np.flatnonzero(stroke)[np.lexsort((-height[stroke], -length[stroke]))]
     boxes, first = np.unique(box[runs], return_index=True)
     rise[boxes] = height[runs[first]] / float(h)
+    if band is not None:  # on clean paper only: within a fill or a film, a darker streak is the fill's own
+        window = (levels.white - patches[reaching].reshape(len(reaching), -1).mean(axis=1)) / (levels.white - levels.black)
+        _add_dashes(above[reaching], reaching, result, rise,
+                    (np.asarray(band)[reaching] >= CREASE_BAND) | (paper[reaching] >= STROKE_TRACE) | (window > LABEL_INK_MAX))
     crease = _crease_darkness(canvas, labels, crossing, peaked[1:count], box, reaching, (n, h, w))
     return result, crossed, rise, crease
+
+
+def _add_dashes(above: np.ndarray, boxes: np.ndarray, length: np.ndarray, rise: np.ndarray, banded: np.ndarray) -> None:
+    """Count a dash across a box as its stroke where it is longer than the box's traced one (``trace_strokes``).
+
+    The printed letter breaks a line across the box into runs (the letter's own grey is in the template it
+    is compared with), so a dash is told from where its pixels above ``STROKE_LEVEL`` lie, not from one run
+    (``DASH_SPAN``, ``DASH_PEAK``).
+
+    Parameters
+    ----------
+    above : (R, h, w) float32
+        Traced boxes' darkness above their own paper.
+    boxes : (R,) int
+        Their indices into ``length`` and ``rise`` (both (N,) float64, updated in place).
+    banded : (R,) bool
+        Boxes to pass over: a band crosses the page beside them (a fold's crease and its shading), or
+        they are not clean paper (a fill, a film of residue: a darker streak in it is its own).
+    """
+    _, h, w = above.shape
+    dark = above > STROKE_LEVEL
+    columns, rows = dark.any(axis=1), dark.any(axis=2)
+    present = columns.any(axis=1)
+    left, right = np.argmax(columns, axis=1), w - 1 - np.argmax(columns[:, ::-1], axis=1)
+    wide = np.where(present, right - left + 1, 0)
+    tall = np.where(present, h - np.argmax(rows[:, ::-1], axis=1) - np.argmax(rows, axis=1), 0)
+    dash = (present & ~banded & (wide >= DASH_SPAN * w) & ((left > 0) | (right < w - 1)) & (tall < STROKE_EXTENT * h)
+            & (dark.sum(axis=(1, 2)) <= STROKE_THICK * (wide + tall)) & (above.max(axis=(1, 2)) >= DASH_PEAK))
+    span = np.hypot(wide, tall) / float(np.hypot(w, h))
+    longer = dash & (span > length[boxes])
+    length[boxes[longer]] = span[longer]
+    rise[boxes[longer]] = tall[longer] / float(h)
 
 
 def _crease_darkness(

@@ -479,7 +479,7 @@ def read_registered(
     if code is None:
         reading.flags.append(Flag(None, "qr-unreadable", "二维码无法识别，未能核对考试编号和组卷指纹；请确认这张答题卡是本次考试这一次组卷印的"))
 
-    measured = measure(page, table, geometry, ppm, corners=registration.corners)
+    measured = measure(page, table, geometry, ppm, corners=registration.corners, binary=reading.binary)
     reading.levels = (measured.levels.white, measured.levels.black, measured.levels.empty_box)
 
     # every part of the page is weighed against this student's own clear marks, and as the page was scanned
@@ -648,6 +648,7 @@ def measure(
     geometry: SheetGeometry,
     ppm: float = PX_PER_MM,
     corners: Sequence[int] | None = None,
+    binary: bool = False,
 ) -> Measurements:
     """Measure every box of ``table`` on the canonical page.
 
@@ -663,6 +664,8 @@ def measure(
         The corner squares on the page (frame order), whose ink is the sheet's
         black; None: all four (one may be covered: ``estimate_levels`` drops
         the lightest). A recovered frame names the two or three it was built from.
+    binary
+        The page is black and white (``is_black_and_white``): no dash is told (``bubbles.trace_strokes``).
 
     Returns
     -------
@@ -694,7 +697,9 @@ def measure(
     lit = bubbles.lit_evenly(box, paper)
     film, floor = bubbles.shared_darkness(box, groups, levels, (0.5, bubbles.FLOOR_SHARE), gain=bubbles.even_gain(paper))
     templates = bubbles.label_templates(lit, groups)
-    stroke, crossed, rise, crease = bubbles.trace_strokes(lit, groups, levels, templates)
+    side = bubbles.side_paper(rings, bubbles.ring_margin(ppm))
+    stroke, crossed, rise, crease = bubbles.trace_strokes(lit, groups, levels, templates,
+                                                          band=None if binary else bubbles.band_shade(side, levels))
     return Measurements(
         darkness=bubbles.darkness(means, levels, groups),
         coverage=bubbles.excess_coverage(bubbles.box_means_from(pencil, rects_px, windows=boxes), groups),
@@ -707,7 +712,7 @@ def measure(
         film=film,
         floor=floor,
         paper=paper,
-        side=bubbles.side_paper(rings, bubbles.ring_margin(ppm)),
+        side=side,
         unprinted=bubbles.missing_print(lit, templates, levels),
         # lit evenly: in a phone photo's shadow band the paper itself is darker than mid-grey
         off_letter=bubbles.off_letter_ink(bubbles.lit_evenly(
