@@ -362,7 +362,7 @@ class Measurements:
     speck : float, derived
         ``bubbles.speck_threshold`` of ``off_letter``: on a black-and-white page, how much
         black off a box's letter is a stroke's remains, from how speckled the whole page is.
-    band : (N,) float64, derived
+    band : (N,) float64, derived when not given
         ``bubbles.band_shade`` of ``side``. ``decide`` measures a part's boxes against the
         least of its boxes' bands (or ``shaded``, where that is more): a band across the
         page lifts every box of a question, a neighbour's spill only some.
@@ -383,7 +383,7 @@ class Measurements:
     side: np.ndarray | None = None
     unprinted: np.ndarray | None = None
     shaded: np.ndarray | None = field(init=False, default=None, repr=False)
-    band: np.ndarray | None = field(init=False, default=None, repr=False)
+    band: np.ndarray | None = field(default=None, repr=False)
     speck: float | None = field(init=False, default=None, repr=False)
     _lists: dict = field(init=False, default_factory=dict, repr=False, compare=False)
 
@@ -391,7 +391,7 @@ class Measurements:
         # once per page: shade compares every box's paper with the page's median, and decide runs per question
         if self.paper is not None:
             object.__setattr__(self, "shaded", bubbles.shade(self.paper, self.levels))
-        if self.side is not None:
+        if self.side is not None and self.band is None:  # ``measure`` hands it over: the tracer needed it first
             object.__setattr__(self, "band", bubbles.band_shade(self.side, self.levels))
         if self.off_letter is not None:
             object.__setattr__(self, "speck", bubbles.speck_threshold(self.off_letter))
@@ -698,8 +698,8 @@ def measure(
     film, floor = bubbles.shared_darkness(box, groups, levels, (0.5, bubbles.FLOOR_SHARE), gain=bubbles.even_gain(paper))
     templates = bubbles.label_templates(lit, groups)
     side = bubbles.side_paper(rings, bubbles.ring_margin(ppm))
-    stroke, crossed, rise, crease = bubbles.trace_strokes(lit, groups, levels, templates,
-                                                          band=None if binary else bubbles.band_shade(side, levels))
+    band = bubbles.band_shade(side, levels)
+    stroke, crossed, rise, crease = bubbles.trace_strokes(lit, groups, levels, templates, band=None if binary else band)
     return Measurements(
         darkness=bubbles.darkness(means, levels, groups),
         coverage=bubbles.excess_coverage(bubbles.box_means_from(pencil, rects_px, windows=boxes), groups),
@@ -713,6 +713,7 @@ def measure(
         floor=floor,
         paper=paper,
         side=side,
+        band=band,
         unprinted=bubbles.missing_print(lit, templates, levels),
         # lit evenly: in a phone photo's shadow band the paper itself is darker than mid-grey
         off_letter=bubbles.off_letter_ink(bubbles.lit_evenly(
