@@ -472,7 +472,7 @@ def read_registered(
     if not is_aligned(alignment, binary=reading.binary):
         reading.status, reading.reason = "rejected", "frame-misaligned"
         reading.message = (
-            "定位块推算出的填涂框位置与印刷的填涂框、题号对不上（可能有定位块被裁掉或遮住），这一页没有评分；"
+            "定位块推算出的填涂框位置与印刷的填涂框、题号对不上（可能有定位块被裁掉或遮住，或图像太模糊、题号看不清），这一页没有评分；"
             f"请重新扫描或人工评阅（题号吻合 {alignment.numbered:.0%}，框线吻合 {alignment.outlined:.0%}）"
         )
         return reading
