@@ -807,7 +807,7 @@ def trace_strokes(
     return result, crossed, rise, crease
 
 
-def _add_dashes(above: np.ndarray, boxes: np.ndarray, length: np.ndarray, rise: np.ndarray, banded: np.ndarray) -> None:
+def _add_dashes(above: np.ndarray, boxes: np.ndarray, length: np.ndarray, rise: np.ndarray, passed_over: np.ndarray) -> None:
     """Count a dash across a box as its stroke where it is longer than the box's traced one (``trace_strokes``).
 
     The printed letter breaks a line across the box into runs (the letter's own grey is in the template it
@@ -820,7 +820,7 @@ def _add_dashes(above: np.ndarray, boxes: np.ndarray, length: np.ndarray, rise: 
         Traced boxes' darkness above their own paper.
     boxes : (R,) int
         Their indices into ``length`` and ``rise`` (both (N,) float64, updated in place).
-    banded : (R,) bool
+    passed_over : (R,) bool
         Boxes to pass over: a band crosses the page beside them (a fold's crease and its shading), or
         they are not clean paper (a fill, a film of residue: a darker streak in it is its own).
     """
@@ -831,7 +831,7 @@ def _add_dashes(above: np.ndarray, boxes: np.ndarray, length: np.ndarray, rise: 
     left, right = np.argmax(columns, axis=1), w - 1 - np.argmax(columns[:, ::-1], axis=1)
     wide = np.where(present, right - left + 1, 0)
     tall = np.where(present, h - np.argmax(rows[:, ::-1], axis=1) - np.argmax(rows, axis=1), 0)
-    dash = (present & ~banded & (wide >= DASH_SPAN * w) & ((left > 0) | (right < w - 1)) & (tall < STROKE_EXTENT * h)
+    dash = (present & ~passed_over & (wide >= DASH_SPAN * w) & ((left > 0) | (right < w - 1)) & (tall < STROKE_EXTENT * h)
             & (dark.sum(axis=(1, 2)) <= STROKE_THICK * (wide + tall)) & (above.max(axis=(1, 2)) >= DASH_PEAK))
     span = np.hypot(wide, tall) / float(np.hypot(w, h))
     longer = dash & (span > length[boxes])

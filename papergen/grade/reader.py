@@ -150,10 +150,11 @@ def read_sheets(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) ->
     no sheet gives one reading with the reason as its status.
     """
     # A line a device drew through a black-and-white page is as black as pencil there: read the page without it.
-    lines = find_lines(*dark_shares(gray)) if is_black_and_white(gray) else None
+    binary = is_black_and_white(gray)  # once per page: a mirror image or a page without its lines is as black and white
+    lines = find_lines(*dark_shares(gray)) if binary else None
     if lines:
         gray = without_lines(gray, lines)
-    readings = _read_all(gray, manifest, ppm)
+    readings = _read_all(gray, manifest, ppm, binary)
     if lines:
         for reading in readings:
             if reading.status == "read":
@@ -169,7 +170,7 @@ def read_sheets(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) ->
             confirmed = register(mirror, manifest.sheet).qr_text is not None
         except RegistrationError:
             confirmed = False
-        flipped = _read_all(mirror, manifest, ppm) if confirmed else []
+        flipped = _read_all(mirror, manifest, ppm, binary) if confirmed else []
         if flipped and flipped[0].qr_text is not None and flipped[0].status != "not-a-sheet":
             for reading in flipped:
                 reading.message = reading.message or "图像是镜像（左右翻转）的，已翻转后评阅"
@@ -179,7 +180,7 @@ def read_sheets(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) ->
     return readings
 
 
-def _read_all(gray: np.ndarray, manifest: Manifest, ppm: float) -> list[PageReading]:
+def _read_all(gray: np.ndarray, manifest: Manifest, ppm: float, binary: bool) -> list[PageReading]:
     try:
         registrations = register_all(gray, manifest.sheet)
     except RegistrationError as exc:
@@ -191,7 +192,7 @@ def _read_all(gray: np.ndarray, manifest: Manifest, ppm: float) -> list[PageRead
         unregistered = unregistered_sheet(gray, manifest) or uncoded_sheet(gray, manifest, ppm)
         return [unregistered if unregistered is not None else PageReading(status=exc.reason, message=str(exc))]
     readings = [
-        read_registered(gray, registration, manifest, ppm, another=index > 0)
+        read_registered(gray, registration, manifest, ppm, another=index > 0, binary=binary)
         for index, registration in enumerate(registrations)
     ]
     if readings[0].status == "rejected" and readings[0].reason in RECOVERABLE:
@@ -439,12 +440,14 @@ class VariantChoice:
 
 
 def read_registered(
-    gray: np.ndarray, registration: Registration, manifest: Manifest, ppm: float = PX_PER_MM, another: bool = False
+    gray: np.ndarray, registration: Registration, manifest: Manifest, ppm: float = PX_PER_MM, another: bool = False,
+    binary: bool | None = None,
 ) -> PageReading:
     """Read the sheet whose frame ``registration`` found in ``gray``.
 
     ``another``: a second (third…) sheet on the same page, which is read
-    only when its own QR code confirms it.
+    only when its own QR code confirms it. ``binary``: the page's
+    ``is_black_and_white`` verdict, when ``read_sheets`` already has it.
     """
     geometry = manifest.sheet
     # Only the pixels measured, sampled straight from the scan: the whole canonical page is never made.
@@ -454,7 +457,7 @@ def read_registered(
         "homography": [round(float(v), 6) for v in registration.homography.ravel()],
         "size": [int(gray.shape[1]), int(gray.shape[0])], "mirrored": False,
     }
-    reading.binary = is_black_and_white(gray)
+    reading.binary = is_black_and_white(gray) if binary is None else binary
     reading.qr_text = registration.qr_text or decode_qr_crop(page.region(*qr_bounds(geometry, ppm)))
     code = sheet_code(reading.qr_text)
     accepted = accept_sheet(code, manifest, fiducials=registration.fiducials, another=another)
