@@ -30,6 +30,7 @@ from papergen.grade.store import (
     PageRecord,
     black_and_white_pages,
     open_store,
+    page_notes,
     store_counts,
 )
 
@@ -165,6 +166,7 @@ class GradeSummary:
     ignored: list[str] = field(default_factory=list)  # files in scanned folders that are not scans
     black_and_white: int = 0  # pages scanned in black and white
     black_and_white_pages: list[str] = field(default_factory=list)  # which: "scan.pdf 第 3 页", by file and page
+    notes: list[str] = field(default_factory=list)  # read pages the reader says something about: "scan.pdf 第 3 页：…"
     replaced: int = 0  # earlier readings replaced by a newer scan under the same file name (kept in history)
     no_pages: bool = False  # the input held no page to grade at all
 
@@ -243,6 +245,7 @@ def grade(
         db.mark_grading(finished=True)
         counts = store_counts(db.db)
         summary.black_and_white_pages = black_and_white_pages(db.db)
+        summary.notes = [f"{label}：{message}" for label, message in page_notes(db.db)]
         # People's decisions settle items: the summary lists only what is still open.
         open_items, flagged_pages = [], 0
         for sheet in iter_settled_sheets(db.db, manifest):  # one sheet's marks in memory at a time

@@ -58,7 +58,7 @@ from papergen.grade.registration import (
     warp_to_page,
 )
 from papergen.grade.scanlines import dark_shares, find_lines, without_lines
-from papergen.grade.windows import CanonicalSample
+from papergen.grade.windows import CanonicalSample, Windows
 from papergen.sheet.code import SheetCode, printable
 from papergen.sheet.layout import BoxTable, Rect, SheetGeometry
 
@@ -355,6 +355,9 @@ class Measurements:
     unprinted : (N,) float64, optional
         How much of its printed letter each box has lost against its label's empty boxes
         (``bubbles.missing_print``): a sticker or correction tape over the box.
+    contrast : float
+        How much darker than an unaltered scan the page's marks read (``bubbles.contrast_gain``):
+        above 1, the boxes were measured with their darkness divided by it (``bubbles.ease_contrast``).
     side : (N, 2, h), optional
         Grey of the paper beside each box, left and right, row by row (``bubbles.side_paper``):
         a fold's shading darkens a band of boxes and the paper between them alike.
@@ -383,6 +386,7 @@ class Measurements:
     crease: np.ndarray | None = None
     side: np.ndarray | None = None
     unprinted: np.ndarray | None = None
+    contrast: float = 1.0
     shaded: np.ndarray | None = field(init=False, default=None, repr=False)
     band: np.ndarray | None = field(default=None, repr=False)
     speck: float | None = field(init=False, default=None, repr=False)
@@ -413,6 +417,7 @@ class Measurements:
         """``bubbles.decide`` on the boxes of one part of the table (an ID column, the 试卷类型 row, a question)."""
         lists = {name: None if values is None else values[part] for name, values in self._lists.items()}
         lists["speck"] = self.speck
+        lists["pushed"] = self.contrast > 1.0
         lists.update(options)  # a caller may leave a measurement out (``off_letter=None``)
         band = lists.pop("band", None)
         if band and lists.get("shaded") is not None:
@@ -484,6 +489,11 @@ def read_registered(
 
     measured = measure(page, table, geometry, ppm, corners=registration.corners, binary=reading.binary)
     reading.levels = (measured.levels.white, measured.levels.black, measured.levels.empty_box)
+    if measured.contrast > 1.0:
+        reading.message = (
+            f"页面的对比度被加深过（扫描 App 的“增强”或深色复印：印刷的字母比未处理的扫描件深约 {measured.contrast - 1:.0%}），"
+            "读填涂框时已按字母的深浅减淡；擦痕和浅涂可能被加深，待复核会多些，最好用原图（不“增强”）评阅"
+        )
 
     # every part of the page is weighed against this student's own clear marks, and as the page was scanned
     own = own_marks(measured, table)
@@ -678,15 +688,35 @@ def measure(
     rects_px = rects_to_px(table.rects, geometry, ppm)
     groups = label_groups(table)
     boxes = sample.windows(rects_px)
-    grey = boxes.summed()
-    means = bubbles.box_means_from(grey, rects_px, windows=boxes)
     interiors = fiducial_interiors(geometry)
     if corners is not None:
         interiors = [interiors[c] for c in corners]
     fiducials_px = rects_to_px(interiors, geometry, ppm)
     squares = sample.windows(fiducials_px)
     black = bubbles.box_means_from(squares.summed(), fiducials_px, windows=squares)
-    levels = bubbles.estimate_levels(None, black, means, white=bubbles.paper_white(sample.grid))
+    white = bubbles.paper_white(sample.grid)
+    measured, templates = _measure_windows(boxes, rects_px, groups, black, white, ppm, binary)
+    # Letters printed darker than any unaltered scan shows them: the page's contrast was pushed after the light
+    # fell on it, and its marks with them; read the boxes eased back (the fiducials' black stays the black).
+    gain = 1.0 if binary else bubbles.contrast_gain(bubbles.print_peak(templates, measured.levels))
+    if gain > 1.0:
+        eased = boxes.with_pixels(bubbles.ease_contrast(boxes.pixels, measured.levels.white, gain))
+        measured, _ = _measure_windows(eased, rects_px, groups, black, white, ppm, binary, contrast=gain)
+    return measured
+
+
+def _measure_windows(
+    boxes: Windows, rects_px: np.ndarray, groups: np.ndarray, black: np.ndarray, white: float, ppm: float, binary: bool,
+    contrast: float = 1.0,
+) -> tuple[Measurements, list]:
+    """``measure``'s work on the box windows: the Measurements, and the label templates they were traced against.
+
+    ``black``: the fiducial interiors' mean greys; ``white``: the page's paper white (``bubbles.paper_white``);
+    ``contrast``: the gain ``boxes`` were eased by (``Measurements.contrast``).
+    """
+    grey = boxes.summed()
+    means = bubbles.box_means_from(grey, rects_px, windows=boxes)
+    levels = bubbles.estimate_levels(None, black, means, white=white)
     # Coverage counts pixels, so scanner noise and JPEG ringing are smoothed
     # away first (a 1-pixel Gaussian at 6 px/mm keeps pencil strokes; 5×5
     # taps hold all but 1 % of its weight; each window keeps 2 pixels of page around its box for them).
@@ -703,7 +733,7 @@ def measure(
     side = bubbles.side_paper(rings, bubbles.ring_margin(ppm))
     band = bubbles.band_shade(side, levels)
     stroke, crossed, rise, crease = bubbles.trace_strokes(lit, groups, levels, templates, band=None if binary else band)
-    return Measurements(
+    measured = Measurements(
         darkness=bubbles.darkness(means, levels, groups),
         coverage=bubbles.excess_coverage(bubbles.box_means_from(pencil, rects_px, windows=boxes), groups),
         whole=bubbles.excess_coverage(bubbles.box_means_from(pencil, rects_px, bubbles.WHOLE_INSET, windows=boxes), groups),
@@ -722,7 +752,9 @@ def measure(
         off_letter=bubbles.off_letter_ink(bubbles.lit_evenly(
             bubbles.box_patches(boxes.pixels, rects_px, (bubbles.LETTER_PLACE_INSET,) * 2, windows=boxes), paper
         ), levels, ppm),
+        contrast=contrast,
     )
+    return measured, templates
 
 
 # -- deciding -----------------------------------------------------------------

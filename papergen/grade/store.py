@@ -792,6 +792,18 @@ def black_and_white_pages(db: sqlite3.Connection) -> list[str]:
     ]
 
 
+def page_notes(db: sqlite3.Connection) -> list[tuple[str, str]]:
+    """What the reader said about read pages it did not read as plain scans — a mirror image turned back, a device's
+    lines left out, a pushed contrast eased: ``(page_label, message)``, by file and page."""
+    return [
+        (page_label(path, page, part, parts), message)
+        for path, page, part, parts, message in db.execute(
+            "SELECT path, page, part, parts, message FROM pages WHERE status = 'read' AND message != '' "
+            "ORDER BY path, page, part"
+        )
+    ]
+
+
 def replaced_readings(db: sqlite3.Connection) -> list[ReplacedReading]:
     """Readings that a newer scan under the same file name replaced, oldest first."""
     return [

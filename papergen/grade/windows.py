@@ -94,6 +94,10 @@ class Windows:
         col0 = (self.origins[:, 1] - np.arange(n) * self.width).reshape((n,) + (1,) * (np.ndim(cols) - 1))
         return rows - self.origins[:, 0].reshape((n,) + (1,) * (np.ndim(rows) - 1)), cols - col0
 
+    def with_pixels(self, pixels: np.ndarray) -> Windows:
+        """The same windows holding other pixels (``pixels`` of ``self.pixels``' shape): the layout's indices are shared."""
+        return Windows(pixels, self.origins, self.width, self.page_shape, self.derived)
+
     def summed(self) -> np.ndarray:
         """The summed-area table of ``pixels`` (int32), made once: the alignment check and ``measure`` both sum the box windows."""
         if "_summed" not in self.__dict__:

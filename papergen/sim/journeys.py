@@ -13,8 +13,9 @@ specks (``degrade_copier``), a scan of a sheet folded in three or in half
 (``degrade_fold``: crease lines with their shading), a fax (``degrade_fax``:
 1-bit, 150–204 dpi, often at half vertical resolution, some pages with a dirty scan head's line
 down the page or a lost line across it), a phone photo saved
-at low JPEG quality, and a harsh phone photo with a shadow band across the
-page (``degrade_shadow``). What happened to the
+at low JPEG quality, a harsh phone photo with a shadow band across the
+page (``degrade_shadow``), and a phone photo a scanner app cut out, whitened
+and "enhanced", its black point raised (``degrade_app``). What happened to the
 corner squares is named in ``Delivered.journey`` ("cut:TL,TR",
 "covered:BR;staple:TL", …) for ``truth.csv``. Colour pages are
 ``(H, W, 3)`` uint8 in RGB order.
@@ -759,3 +760,59 @@ def degrade_shadow(image: np.ndarray, rng: np.random.Generator) -> Delivered:
     photo = degrade_photo(image, rng, megapixels=(5.0, 9.0), quality=(45, 71))
     rgb = add_noise(shadow_band(photo.image, rng), rng.uniform(2.0, 5.0), rng)
     return Delivered(rgb, photo.dpi, quality=photo.quality)
+
+
+#: A scanner app's "enhance" (扫描全能王, WeChat's document scan): the black point it raises, as a share of
+#: the paper white below which everything goes black. At 0.5 a mid-grey is black and an erased film darkens
+#: to a light fill's grey.
+APP_BLACK_POINT = (0.15, 0.5)
+#: How wide the app's own paper estimate looks (mm): wider than an answer box, so a fill is not taken for shade.
+APP_PAPER_MM = 8.0
+#: The app's white point: its paper estimate is the brightest grain nearby; this much past it, the grain clips white.
+APP_WHITE_GAIN = 1.06
+
+
+def degrade_app(image: np.ndarray, rng: np.random.Generator, *, dpi_in: float, keep_px: np.ndarray) -> Delivered:
+    """A phone photo handed over by a scanner app's document mode.
+
+    The app found the page, cut it out and flattened it (within a degree and
+    a millimetre or two), then "enhanced" it: the shading of the room's
+    light divided out so the paper is white, the black point raised so that
+    greys go darker and pencil black, and the result sharpened. Once the
+    light is divided out (all but a shadow's sharp edge, which the app's
+    smooth paper estimate lags behind), the raised black point multiplies
+    every darkness on the page alike, up to where ink clips at black: the
+    printed letters darken exactly as much as the pencil.
+
+    Parameters
+    ----------
+    image : (H, W) uint8
+        The marked page at ``dpi_in``.
+    keep_px : (N, 2) float
+        As in ``scanner_placement``.
+
+    Returns
+    -------
+    ``Delivered``: (h, w) uint8 grey, 1600–2500 px wide (about 190–300 dpi), JPEG 60–90.
+    """
+    width_px = int(rng.integers(1600, 2501))
+    dpi = width_px / (210 / MM_PER_INCH)
+    page = scanner_placement(image, rng, dpi_in=dpi_in, dpi_out=dpi, keep_px=keep_px, max_angle=1.0,
+                             max_shift_mm=1.5, margin_mm=(0.5, 2.0), background=int(rng.integers(150, 220)))
+    h, w = page.shape
+    light = _lighting(rng, w, h)
+    shot = page.astype(np.float32) * light
+    if rng.random() < 0.4:  # the phone's or an arm's shadow across the page
+        shot = shadow_band(np.repeat(np.clip(shot, 0, 255).astype(np.uint8)[..., None], 3, axis=2), rng)[..., 0]
+    shot = cv2.GaussianBlur(np.clip(shot, 0, 255).astype(np.uint8), (0, 0), rng.uniform(0.5, 1.0))
+    shot = add_noise(shot, rng.uniform(2.0, 4.0), rng)
+    # the app's paper: the brightest nearby, smoothed; divided out (a few per cent past it, so that the paper's
+    # grain clips), the paper is white wherever the light was
+    px_per_mm = dpi / MM_PER_INCH
+    reach = max(3, int(round(APP_PAPER_MM * px_per_mm)) | 1)
+    paper = cv2.GaussianBlur(cv2.dilate(shot, np.ones((reach, reach), np.uint8)), (0, 0), reach / 2)
+    flat = shot.astype(np.float32) * (APP_WHITE_GAIN * 255.0 / np.maximum(paper.astype(np.float32), 1.0))
+    black_point = rng.uniform(*APP_BLACK_POINT) * 255.0
+    enhanced = (flat - black_point) * (255.0 / (255.0 - black_point))
+    sharp = enhanced + rng.uniform(0.3, 0.8) * (enhanced - cv2.GaussianBlur(enhanced, (0, 0), 1.0))
+    return Delivered(np.clip(sharp + 0.5, 0, 255).astype(np.uint8), dpi, quality=int(rng.integers(60, 91)))

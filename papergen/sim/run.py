@@ -49,6 +49,7 @@ from papergen.sim.cohort import (
 from papergen.sim.journeys import (
     LOW_QUALITY,
     Delivered,
+    degrade_app,
     degrade_copier,
     degrade_cut,
     degrade_fax,
@@ -82,8 +83,9 @@ from papergen.sim.output import (
 #: flatbed or copier scan as ``scan``; ``copier`` a contrast-pushed photocopy;
 #: ``fold`` a sheet folded in three or in half; ``fax`` 1-bit at 150–204 dpi;
 #: ``phone-messy`` a phone photo as ``photo`` at JPEG quality down to 45;
-#: ``harsh-shadow`` a 5–9 MP phone photo with a shadow band across the page.
-HARD_LEVELS = ("scan-messy", "copier", "fold", "fax", "phone-messy", "harsh-shadow")
+#: ``harsh-shadow`` a 5–9 MP phone photo with a shadow band across the page; ``app`` a phone photo a
+#: scanner app cut out, whitened and "enhanced" (its black point raised).
+HARD_LEVELS = ("scan-messy", "copier", "fold", "fax", "phone-messy", "harsh-shadow", "app")
 DEGRADE_LEVELS = ("none", "scan", "photo", "harsh", "cut", *HARD_LEVELS)
 FORMATS = ("jpg", "png", "pdf")
 #: A doubtful mark that leaves less black than this (mm²) on a black-and-white
@@ -302,6 +304,8 @@ class _Run:
             return degrade_photo(image, rng, quality=LOW_QUALITY)
         if self.degrade == "harsh-shadow":
             return degrade_shadow(image, rng)
+        if self.degrade == "app":
+            return degrade_app(image, rng, dpi_in=self.dpi_in, keep_px=self.keep_px)
         if self.degrade == "cut":
             return degrade_cut(image, rng, dpi_in=self.dpi_in, dpi_out=self.dpi_out, keep_px=self.keep_px,
                                fiducials_px=self.fiducials_px, qr_px=self.qr_px)

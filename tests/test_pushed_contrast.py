@@ -1,0 +1,152 @@
+"""A page whose contrast was pushed after the light fell on it (a scanner app's "enhance", a dark copy).
+
+Raising the black point multiplies every darkness on the page: erasure
+residue darkens into a light fill's grey and past ``MARKED``. The printed
+letters darken with it, and they are printed in one grey on every sheet, so
+the page says by how much.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from papergen.exam.manifest import read_manifest
+from papergen.grade import bubbles, reader
+from papergen.grade.bubbles import Levels
+from papergen.grade.pipeline import grade
+from papergen.sim import run as sim
+from papergen.sim.evaluation import evaluate
+from tests.sheetfill import filled_sheet, key_answers, paint
+
+LEVELS = Levels(240.0, 20.0, 0.0)
+
+
+def _boxes(count: int, letter_grey: int) -> np.ndarray:
+    """``count`` empty boxes' windows (15×25): paper 240, a printed letter (a ring) of ``letter_grey``."""
+    patches = np.full((count, 15, 25), 240, np.uint8)
+    for patch in patches:
+        cv2.rectangle(patch, (9, 4), (15, 10), letter_grey, 1)
+    return patches
+
+
+def test_print_peak_is_how_dark_the_letters_read_and_only_darker_than_usual_is_a_gain():
+    groups = np.repeat([0, 1], 12)
+    usual = _boxes(24, 200)  # (240 - 200) / 220: 0.18 dark, as the letters read on unaltered scans
+    peak = bubbles.print_peak(bubbles.label_templates(usual, groups), LEVELS)
+    assert peak == pytest.approx(40 / 220)
+    assert bubbles.contrast_gain(peak) == 1.0
+    pushed = _boxes(24, 152)  # 0.4 dark: a raised black point darkened them
+    peak = bubbles.print_peak(bubbles.label_templates(pushed, groups), LEVELS)
+    assert peak == pytest.approx(88 / 220)
+    assert bubbles.contrast_gain(peak) == pytest.approx(peak / bubbles.PRINT_PEAK_MAX)
+    # labels on too few boxes to know their letter say nothing
+    assert bubbles.print_peak(bubbles.label_templates(pushed[:8], np.zeros(8, int)), LEVELS) is None
+    assert bubbles.contrast_gain(None) == 1.0
+
+
+def test_easing_divides_darkness_below_the_paper_and_keeps_the_paper():
+    pixels = np.array([[255, 250, 240, 140, 40, 0]], np.uint8)
+    eased = bubbles.ease_contrast(pixels, 240.0, 2.0)
+    assert eased.tolist() == [[255, 250, 240, 190, 140, 120]]
+
+
+def test_on_a_pushed_page_no_lighter_fill_is_read_against_the_students_clipped_marks():
+    # a faint half-fill beside two fills that clipped at black, eased back: as dark as a light hand's spread fill
+    values, whole = [0.75, 0.0, 0.43, 0.74, 0.0], [1.0, 0.0, 0.51, 0.85, 0.0]
+    options = dict(single=False, whole=whole, coverage=[1.0, 0.0, 0.76, 1.0, 0.0], film=[0.76, 0.0, 0.42, 0.74, 0.0],
+                   floor=[0.76, 0.0, 0.03, 0.57, 0.0], own=0.72)
+    assert bubbles.decide(values, **options).letters == "ACD"  # a light hand's fill, on an unaltered page
+    pushed = bubbles.decide(values, pushed=True, **options)
+    assert (pushed.outcome, pushed.note) == ("flagged", "uncertain:C")
+
+
+# -- a whole sheet -------------------------------------------------------------
+
+DPI = 150
+
+
+@pytest.fixture(scope="module")
+def exam(sample_exam_json) -> Path:
+    return sample_exam_json.parent
+
+
+def _scan(image: np.ndarray, black_point: float = 0.0) -> np.ndarray:
+    """A grey scan (paper 240, ink 20, a little blur and noise), its black point raised to ``black_point`` of white."""
+    rng = np.random.default_rng(4)
+    grey = cv2.GaussianBlur(image.astype(float) * (220 / 255) + 20, (0, 0), 0.7)
+    grey = np.clip(grey + rng.normal(0, 2, grey.shape), 0, 255)
+    grey = (grey - black_point * 240) / (1 - black_point)  # the app: paper stays 240, every darkness grows
+    return cv2.imdecode(cv2.imencode(".jpg", np.clip(grey, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 85])[1],
+                        cv2.IMREAD_GRAYSCALE)
+
+
+def _sheet_with_residue(exam: Path):
+    """The key's answers filled, and beside question 3's fill a film of erasure residue over another box."""
+    manifest = read_manifest(exam / "exam.json")
+    answers = key_answers(manifest, "A")
+    sheet = filled_sheet(exam, manifest, student_id="2026030009", variant="A", answers=answers, dpi=DPI)
+    question = manifest.sheet.questions_on(1)[2]
+    other = next(i for i, letter in enumerate("ABCD") if letter not in answers[3])
+    paint(sheet, manifest, question.boxes[other], DPI, value=212)  # 0.17 dark: an eraser's film, rubbed hard
+    return manifest, answers, sheet
+
+
+def test_an_unaltered_scan_is_read_as_it_is(exam):
+    manifest, answers, sheet = _sheet_with_residue(exam)
+    reading = reader.read_sheets(_scan(sheet), manifest)[0]
+    assert reading.status == "read" and reading.message == ""
+    assert {q.number: q.letters for q in reading.questions} == answers
+
+
+def test_a_page_whose_contrast_was_pushed_is_eased_back_and_says_so(exam, monkeypatch):
+    manifest, answers, sheet = _sheet_with_residue(exam)
+    page = _scan(sheet, black_point=0.45)  # the residue darkens past every residue rule's limit
+    reading = reader.read_sheets(page, manifest)[0]
+    assert reading.status == "read" and not reading.binary
+    assert reading.message.startswith("页面的对比度被加深过")
+    assert not reading.flags
+    assert {q.number: q.letters for q in reading.questions} == answers
+    # read as it came, the residue is a mark a person must look at
+    monkeypatch.setattr(bubbles, "contrast_gain", lambda peak: 1.0)
+    unaided = reader.read_sheets(page, manifest)[0]
+    assert unaided.message == ""
+    assert [(f.number, f.reason) for f in unaided.flags] == [(3, "faint")]
+
+
+def test_the_app_journey_hands_over_a_whitened_grey_page(tmp_path, sample_exam_json):
+    result = sim.simulate(sample_exam_json, 1, tmp_path / "app", seed=3, degrade="app")
+    image = cv2.imread(str(result.files[0]), cv2.IMREAD_UNCHANGED)
+    assert image.ndim == 2 and 1600 <= image.shape[1] <= 2600
+    assert np.percentile(image, 60) >= 245  # the app divided the room's light out: the paper is white
+
+
+def test_app_pages_are_read_with_no_silent_error_and_every_doubtful_mark_flagged(tmp_path, sample_exam_json):
+    scans = tmp_path / "scans"
+    sim.simulate(sample_exam_json, 6, scans, seed=12, degrade="app", doubtful_rate=0.15)
+    grade(sample_exam_json, [scans], tmp_path / "results", workers=1)
+    report = evaluate(tmp_path / "results", scans / "truth.csv")
+    assert report.deliberate >= 15
+    assert report.silent_errors == 0, report.details
+    assert report.deliberate_flagged == report.deliberate
+
+
+def test_grade_names_the_pages_read_eased_in_its_summary(exam, tmp_path):
+    from click.testing import CliRunner
+
+    from papergen.cli import cli
+
+    manifest, _, sheet = _sheet_with_residue(exam)
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    cv2.imwrite(str(pile / "plain.png"), _scan(sheet))
+    cv2.imwrite(str(pile / "app.png"), _scan(sheet, black_point=0.45))
+    result = CliRunner().invoke(cli, ["grade", str(exam / "exam.json"), str(pile), "-o", str(tmp_path / "res")])
+    assert "读出 2 页" in result.output
+    lines = result.output.splitlines()
+    at = lines.index("页面说明（1 页）：")
+    assert lines[at + 1].startswith(f"  {pile / 'app.png'} 第 1 页：页面的对比度被加深过")
+    assert sum("页面的对比度被加深过" in line for line in lines) == 1  # the plain scan was read as it came
