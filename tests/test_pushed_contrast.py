@@ -150,3 +150,17 @@ def test_grade_names_the_pages_read_eased_in_its_summary(exam, tmp_path):
     at = lines.index("页面说明（1 页）：")
     assert lines[at + 1].startswith(f"  {pile / 'app.png'} 第 1 页：页面的对比度被加深过")
     assert sum("页面的对比度被加深过" in line for line in lines) == 1  # the plain scan was read as it came
+
+
+def test_a_scanner_apps_black_and_white_mode_is_refused_with_what_to_do(exam):
+    # a local threshold over a neighbourhood smaller than a corner square leaves it (and each fill) a hollow outline
+    manifest = read_manifest(exam / "exam.json")
+    sheet = filled_sheet(exam, manifest, student_id="2026030009", variant="A", answers=key_answers(manifest, "A"), dpi=DPI)
+    hollowed = cv2.adaptiveThreshold(_scan(sheet), 255, cv2.ADAPTIVE_THRESH_GAUSSIAN_C, cv2.THRESH_BINARY, 15, 10)
+    reading = reader.read_sheets(hollowed, manifest)[0]
+    assert reading.status in ("rejected", "not-a-sheet")  # its QR code hollowed too, the page is not known for a sheet
+    assert reading.message.endswith(reader.HOLLOWED_HINT)
+    # a grey page that is no sheet is not told about black-and-white modes
+    blank = np.full_like(hollowed, 235)
+    refused = reader.read_sheets(blank, manifest)[0]
+    assert refused.status in ("not-a-sheet", "blank-page") and reader.HOLLOWED_HINT not in refused.message

@@ -189,8 +189,10 @@ def _read_all(gray: np.ndarray, manifest: Manifest, ppm: float, binary: bool) ->
         recovered = read_recovered(gray, manifest, ppm)
         if recovered is not None:
             return [recovered]
-        unregistered = unregistered_sheet(gray, manifest) or uncoded_sheet(gray, manifest, ppm)
-        return [unregistered if unregistered is not None else PageReading(status=exc.reason, message=str(exc))]
+        unregistered = unregistered_sheet(gray, manifest, binary) or uncoded_sheet(gray, manifest, ppm, binary)
+        if unregistered is not None:
+            return [unregistered]
+        return [PageReading(status=exc.reason, message=str(exc) + (HOLLOWED_HINT if binary else ""))]
     readings = [
         read_registered(gray, registration, manifest, ppm, another=index > 0, binary=binary)
         for index, registration in enumerate(registrations)
@@ -238,18 +240,23 @@ def read_recovered(gray: np.ndarray, manifest: Manifest, ppm: float) -> PageRead
     return None
 
 
+#: Said of a black-and-white page no frame was found on: a scanner app's black-and-white mode thresholds each
+#: pixel against its neighbourhood, and a neighbourhood smaller than a corner square leaves it a hollow outline.
+HOLLOWED_HINT = "（这是黑白扫描：扫描 App 的“黑白”模式会把定位块和涂黑的框掏空成空心框；若是这样，请改用灰度或原图）"
+
 #: Long side (pixels) of the page searched whole for a QR code when no frame is found.
 WHOLE_PAGE_QR_WIDTH = 1600
 
 
-def unregistered_sheet(gray: np.ndarray, manifest: Manifest) -> PageReading | None:
+def unregistered_sheet(gray: np.ndarray, manifest: Manifest, binary: bool | None = None) -> PageReading | None:
     """A page no frame was found on, when its QR code says it is an answer sheet; else None.
 
     "这一页可能不是答题卡" would let an operator skip a sheet whose corner
     squares were cut off or covered: when a papergen QR code reads anywhere
     on the page, the page is refused as an answer sheet that could not be
     registered (or as another exam's or build's). Only pages that failed
-    registration pay for this search.
+    registration pay for this search. ``binary``: the page's ``is_black_and_white``
+    verdict, when known (a black-and-white page's refusal says what its mode may have done).
     """
     factor = max(1, -(-max(gray.shape) // WHOLE_PAGE_QR_WIDTH))
     small = gray if factor == 1 else cv2.resize(gray, None, fx=1 / factor, fy=1 / factor, interpolation=cv2.INTER_AREA)
@@ -270,7 +277,9 @@ def unregistered_sheet(gray: np.ndarray, manifest: Manifest) -> PageReading | No
         reading.reason, reading.message = accepted.reason, accepted.message
         return reading
     reading.reason = "unregistered-sheet"
-    reading.message = "这是本次考试的答题卡（二维码已识别），但定位块不全，无法确定填涂框的位置；请重新扫描这一页"
+    reading.message = "这是本次考试的答题卡（二维码已识别），但定位块不全，无法确定填涂框的位置；请重新扫描这一页" + (
+        HOLLOWED_HINT if (is_black_and_white(gray) if binary is None else binary) else ""
+    )
     return reading
 
 
@@ -279,7 +288,9 @@ def unregistered_sheet(gray: np.ndarray, manifest: Manifest) -> PageReading | No
 UNCODED_HYPOTHESES = 12
 
 
-def uncoded_sheet(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> PageReading | None:
+def uncoded_sheet(
+    gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM, binary: bool | None = None,
+) -> PageReading | None:
     """A page with no frame and no QR code, when two of its squares still pin this sheet's printed grid; else None.
 
     Each recovery hypothesis (two square blobs taken for two corners) is
@@ -291,7 +302,7 @@ def uncoded_sheet(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) 
     fewer than four squares without one).
     """
     geometry = manifest.sheet
-    binary = is_black_and_white(gray)
+    binary = is_black_and_white(gray) if binary is None else binary
     for hypothesis in hypotheses(gray, geometry, DETECT_WIDTH)[:UNCODED_HYPOTHESES]:
         registration = Registration(hypothesis.homography, len(hypothesis.corners), 0, corners=hypothesis.corners)
         page = sample_page(gray, registration, geometry, ppm)  # only the windows the alignment check looks at
@@ -301,7 +312,7 @@ def uncoded_sheet(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) 
                 return PageReading(
                     status="rejected", reason="unregistered-sheet", fiducials=len(hypothesis.corners),
                     message="这一页是本考试版式的答题卡（印刷的题号和填涂框已对上），但定位块不全，二维码也无法识别，"
-                    "无法确认是本次考试的答题卡；请重新扫描这一页",
+                    "无法确认是本次考试的答题卡；请重新扫描这一页" + (HOLLOWED_HINT if binary else ""),
                 )
     return None
 
