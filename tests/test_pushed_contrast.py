@@ -110,6 +110,11 @@ def test_a_page_whose_contrast_was_pushed_is_eased_back_and_says_so(exam, monkey
     assert reading.message.startswith("页面的对比度被加深过")
     assert not reading.flags
     assert {q.number: q.letters for q in reading.questions} == answers
+    # saved mirrored too (a phone's front camera): the page says both
+    mirrored = reader.read_sheets(np.ascontiguousarray(page[:, ::-1]), manifest)[0]
+    assert mirrored.message.startswith("页面的对比度被加深过")
+    assert mirrored.message.endswith("；图像是镜像（左右翻转）的，已翻转后评阅")
+    assert {q.number: q.letters for q in mirrored.questions} == answers
     # read as it came, the residue is a mark a person must look at
     monkeypatch.setattr(bubbles, "contrast_gain", lambda peak: 1.0)
     unaided = reader.read_sheets(page, manifest)[0]

@@ -111,6 +111,10 @@ class PageReading:
     # very boxes that were measured (review crops, annotated sheets).
     frame: dict | None = None
 
+    def add_note(self, text: str) -> None:
+        """Say one more thing about how the page was read: a read page's ``message`` keeps every such note."""
+        self.message = f"{self.message}；{text}" if self.message else text
+
 
 def is_black_and_white(gray: np.ndarray) -> bool:
     """True for a thresholded (black-and-white) scan, even after JPEG compression.
@@ -158,9 +162,7 @@ def read_sheets(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) ->
     if lines:
         for reading in readings:
             if reading.status == "read":
-                reading.message = reading.message or (
-                    f"黑白扫描上有 {len(lines)} 条贯穿整页的直线（扫描头或传真线路的污迹），读填涂框时已略去"
-                )
+                reading.add_note(f"黑白扫描上有 {len(lines)} 条贯穿整页的直线（扫描头或传真线路的污迹），读填涂框时已略去")
     if readings[0].qr_text is None and readings[0].status in ("read", "rejected"):
         # A frame no QR code confirmed may be a mirror image (a phone's front
         # camera, a scan saved flipped): the frame fits, the boxes do not. If
@@ -173,7 +175,7 @@ def read_sheets(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) ->
         flipped = _read_all(mirror, manifest, ppm, binary) if confirmed else []
         if flipped and flipped[0].qr_text is not None and flipped[0].status != "not-a-sheet":
             for reading in flipped:
-                reading.message = reading.message or "图像是镜像（左右翻转）的，已翻转后评阅"
+                reading.add_note("图像是镜像（左右翻转）的，已翻转后评阅")
                 if reading.frame is not None:
                     reading.frame["mirrored"] = True
             return flipped
@@ -233,9 +235,7 @@ def read_recovered(gray: np.ndarray, manifest: Manifest, ppm: float) -> PageRead
                 reading = read_registered(gray, refined, manifest, ppm)
         if reading.status == "read":
             lost = 4 - len(registration.corners or ())
-            reading.message = reading.message or (
-                f"有 {lost} 个定位块缺失（被裁掉或遮住），已由其余定位块和二维码定位，并与印刷的题号、框线核对无误"
-            )
+            reading.add_note(f"有 {lost} 个定位块缺失（被裁掉或遮住），已由其余定位块和二维码定位，并与印刷的题号、框线核对无误")
             return reading
     return None
 
@@ -501,9 +501,9 @@ def read_registered(
     measured = measure(page, table, geometry, ppm, corners=registration.corners, binary=reading.binary)
     reading.levels = (measured.levels.white, measured.levels.black, measured.levels.empty_box)
     if measured.contrast > 1.0:
-        reading.message = (
+        reading.add_note(
             f"页面的对比度被加深过（扫描 App 的“增强”或深色复印：印刷的字母比未处理的扫描件深约 {measured.contrast - 1:.0%}），"
-            "读填涂框时已按字母的深浅减淡；擦痕和浅涂可能被加深，待复核会多些，最好用原图（不“增强”）评阅"
+            "读填涂框时已按字母的深浅减淡，擦痕和浅涂可能被加深、待复核会多些，最好用原图（不“增强”）评阅"
         )
 
     # every part of the page is weighed against this student's own clear marks, and as the page was scanned
