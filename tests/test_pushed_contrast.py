@@ -115,6 +115,12 @@ def test_a_page_whose_contrast_was_pushed_is_eased_back_and_says_so(exam, monkey
     assert mirrored.message.startswith("页面的对比度被加深过")
     assert mirrored.message.endswith("；图像是镜像（左右翻转）的，已翻转后评阅")
     assert {q.number: q.letters for q in mirrored.questions} == answers
+    # a half-fill on such a page is flagged, and its message says what the page went through
+    half = sheet.copy()
+    paint(half, manifest, manifest.sheet.questions_on(1)[9].boxes[3 if "D" not in answers[10] else 0], DPI, value=150, cover=0.5)
+    flagged = reader.read_sheets(_scan(half, black_point=0.45), manifest)[0]
+    assert [(f.number, f.reason) for f in flagged.flags] == [(10, "faint")]
+    assert flagged.flags[0].message.endswith(reader.PUSHED_FAINT_HINT)
     # read as it came, the residue is a mark a person must look at
     monkeypatch.setattr(bubbles, "contrast_gain", lambda peak: 1.0)
     unaided = reader.read_sheets(page, manifest)[0]

@@ -10,6 +10,7 @@ from papergen.grade import bubbles
 from papergen.grade.bubbles import Levels, Reading
 from papergen.grade.reader import (
     BINARY_FAINT_HINT,
+    PUSHED_FAINT_HINT,
     Flag,
     Measurements,
     QuestionReading,
@@ -176,6 +177,8 @@ def test_a_faint_marks_flag_names_its_options_and_on_a_black_and_white_page_why(
     black_and_white = question_flags(doubtful, absent=False, binary=True)
     assert black_and_white[0].message == "第 4 题 B、D 选项填涂过浅或不完整，无法判断" + BINARY_FAINT_HINT
     assert "黑白扫描" in BINARY_FAINT_HINT and black_and_white[1] == grey[1]  # only a faint mark's reason is the threshold's
+    pushed = question_flags(doubtful, absent=False, pushed=True)
+    assert pushed[0].message == "第 4 题 B、D 选项填涂过浅或不完整，无法判断" + PUSHED_FAINT_HINT and pushed[1] == grey[1]
 
 
 def _digits(text: str) -> list[Reading]:

@@ -529,7 +529,8 @@ def read_registered(
         reading.violation = violation == "marked"
         reading.flags += violation_flags(violation)
     reading.questions = decide_questions(measured, table, manifest, reading.variant, binary=reading.binary, own=own)
-    reading.flags += question_flags(reading.questions, absent=reading.absent, binary=reading.binary)
+    reading.flags += question_flags(reading.questions, absent=reading.absent, binary=reading.binary,
+                                    pushed=measured.contrast > 1.0)
     return reading
 
 
@@ -821,19 +822,22 @@ def violation_flags(decided: str) -> list[Flag]:
     return []
 
 
-def question_flags(questions: list[QuestionReading], *, absent: bool, binary: bool = False) -> list[Flag]:
+def question_flags(
+    questions: list[QuestionReading], *, absent: bool, binary: bool = False, pushed: bool = False,
+) -> list[Flag]:
     """What a person must check about the answers: each flagged question, a blank sheet, answers beside 缺考.
 
     A faint mark's message names the options in doubt; on a black-and-white
-    page (``binary``) it also says why the reader could not decide there, so
-    the reviewer looks at those boxes knowing what to look for.
+    page (``binary``), or one whose contrast was pushed (``pushed``), it also
+    says why the reader could not decide there, so the reviewer looks at
+    those boxes knowing what to look for.
     """
     if absent:
         # an absent candidate's flagged marks are not reviewed; any answer at all is
         if any(q.outcome == "answer" for q in questions):
             return [Flag(None, "absent-with-answers", "标记了缺考，但答题区有填涂；请核对")]
         return []
-    flags = [Flag(q.number, q.reason, _question_message(q, binary)) for q in questions if q.outcome == "flagged"]
+    flags = [Flag(q.number, q.reason, _question_message(q, binary, pushed)) for q in questions if q.outcome == "flagged"]
     if questions and all(q.outcome == "blank" for q in questions):
         # Nobody answers nothing: a sheet never filled in, a 缺考 the invigilator
         # did not mark, or a page scanned blank. Scored 0 only after a person looks.
@@ -843,14 +847,16 @@ def question_flags(questions: list[QuestionReading], *, absent: bool, binary: bo
 
 #: Added to a faint mark's message on a black-and-white page (``question_flags``).
 BINARY_FAINT_HINT = "（黑白扫描：擦痕与浅痕分不清，请看原图）"
+#: …and on a page whose contrast was pushed (``Measurements.contrast``).
+PUSHED_FAINT_HINT = "（这一页的对比度被加深过：擦痕和浅涂都显得更深，请看答题卡原件）"
 
 
-def _question_message(question: QuestionReading, binary: bool) -> str:
+def _question_message(question: QuestionReading, binary: bool, pushed: bool = False) -> str:
     """``第 12 题 B、D 选项填涂过浅或不完整，无法判断``: the question, the options in doubt, the reason."""
     options = ""
     if question.reason in ("faint", "covered") and question.note.startswith(("uncertain:", "covered:")):
         options = f" {'、'.join(question.note.split(':', 1)[1])} 选项"
-    hint = BINARY_FAINT_HINT if binary and question.reason == "faint" else ""
+    hint = "" if question.reason != "faint" else BINARY_FAINT_HINT if binary else PUSHED_FAINT_HINT if pushed else ""
     return f"第 {question.number} 题{options}{_reason_zh(question.reason)}{hint}"
 
 
