@@ -248,7 +248,7 @@ HOLLOWED_HINT = "（这是黑白扫描：扫描 App 的“黑白”模式会把�
 WHOLE_PAGE_QR_WIDTH = 1600
 
 
-def unregistered_sheet(gray: np.ndarray, manifest: Manifest, binary: bool | None = None) -> PageReading | None:
+def unregistered_sheet(gray: np.ndarray, manifest: Manifest, binary: bool) -> PageReading | None:
     """A page no frame was found on, when its QR code says it is an answer sheet; else None.
 
     "这一页可能不是答题卡" would let an operator skip a sheet whose corner
@@ -256,7 +256,7 @@ def unregistered_sheet(gray: np.ndarray, manifest: Manifest, binary: bool | None
     on the page, the page is refused as an answer sheet that could not be
     registered (or as another exam's or build's). Only pages that failed
     registration pay for this search. ``binary``: the page's ``is_black_and_white``
-    verdict, when known (a black-and-white page's refusal says what its mode may have done).
+    verdict (a black-and-white page's refusal says what its mode may have done).
     """
     factor = max(1, -(-max(gray.shape) // WHOLE_PAGE_QR_WIDTH))
     small = gray if factor == 1 else cv2.resize(gray, None, fx=1 / factor, fy=1 / factor, interpolation=cv2.INTER_AREA)
@@ -278,7 +278,7 @@ def unregistered_sheet(gray: np.ndarray, manifest: Manifest, binary: bool | None
         return reading
     reading.reason = "unregistered-sheet"
     reading.message = "这是本次考试的答题卡（二维码已识别），但定位块不全，无法确定填涂框的位置；请重新扫描这一页" + (
-        HOLLOWED_HINT if (is_black_and_white(gray) if binary is None else binary) else ""
+        HOLLOWED_HINT if binary else ""
     )
     return reading
 
@@ -289,7 +289,7 @@ UNCODED_HYPOTHESES = 12
 
 
 def uncoded_sheet(
-    gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM, binary: bool | None = None,
+    gray: np.ndarray, manifest: Manifest, ppm: float, binary: bool,
 ) -> PageReading | None:
     """A page with no frame and no QR code, when two of its squares still pin this sheet's printed grid; else None.
 
@@ -299,10 +299,10 @@ def uncoded_sheet(
     is this layout's answer sheet — "rejected" for a person, not "not a
     sheet". It is not read: with no QR code, nothing confirms the exam, the
     build, or the frame beyond the grid (``accept_sheet`` refuses a frame of
-    fewer than four squares without one).
+    fewer than four squares without one). ``binary``: the page's ``is_black_and_white``
+    verdict (its outlines are lost, the numbers alone decide; its refusal names the app's black-and-white mode).
     """
     geometry = manifest.sheet
-    binary = is_black_and_white(gray) if binary is None else binary
     for hypothesis in hypotheses(gray, geometry, DETECT_WIDTH)[:UNCODED_HYPOTHESES]:
         registration = Registration(hypothesis.homography, len(hypothesis.corners), 0, corners=hypothesis.corners)
         page = sample_page(gray, registration, geometry, ppm)  # only the windows the alignment check looks at
@@ -500,7 +500,8 @@ def read_registered(
 
     measured = measure(page, table, geometry, ppm, corners=registration.corners, binary=reading.binary)
     reading.levels = (measured.levels.white, measured.levels.black, measured.levels.empty_box)
-    if measured.contrast > 1.0:
+    pushed = measured.contrast > 1.0  # the boxes were read eased back (``measure``)
+    if pushed:
         reading.add_note(
             f"页面的对比度被加深过（扫描 App 的“增强”或深色复印：印刷的字母比未处理的扫描件深约 {measured.contrast - 1:.0%}），"
             "读填涂框时已按字母的深浅减淡，擦痕和浅涂可能被加深、待复核会多些，最好用原图（不“增强”）评阅"
@@ -529,8 +530,7 @@ def read_registered(
         reading.violation = violation == "marked"
         reading.flags += violation_flags(violation)
     reading.questions = decide_questions(measured, table, manifest, reading.variant, binary=reading.binary, own=own)
-    reading.flags += question_flags(reading.questions, absent=reading.absent, binary=reading.binary,
-                                    pushed=measured.contrast > 1.0)
+    reading.flags += question_flags(reading.questions, absent=reading.absent, binary=reading.binary, pushed=pushed)
     return reading
 
 
