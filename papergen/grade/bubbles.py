@@ -1166,6 +1166,55 @@ def band_shade(side: np.ndarray, levels: Levels) -> np.ndarray:
     return np.minimum(lift, BAND_SHADE_MAX)
 
 
+#: A line through a box (a teacher's pen X across a row, a ruler's stroke, a row struck out) darkens the
+#: paper on both sides of the box at least this much, in darkness units below each strip's own paper.
+#: Sides of boxes nobody drew across on simulated pages reach at most 0.12 (phone photos, shadow edges), a
+#: fold's crease on both sides up to 0.31; a pen line of grey 150 on white 0.35–0.4, of grey 120 0.4–0.55.
+#: A pen darker than about grey 130 read, without this, as a light hand's fill where its strokes cross a box.
+LINE_THROUGH = 0.35
+#: Under such a line a box is a mark only when this share of its window is nearly as dark as its mean
+#: (``FLOOR_SHARE``'s darkness over its darkness): a clear fill's floor keeps most of it, a pen X's two
+#: strokes leave paper between them.
+LINED_FLOOR = 0.6
+
+
+def line_through(side: np.ndarray, levels: Levels) -> np.ndarray:
+    """How dark a line crossing each box is where it leaves the box on both sides, in darkness units.
+
+    Pencil stays in its box or spills over one edge; a pen line drawn
+    across a row passes through the paper on *both* sides of every box it
+    crosses. Each side strip's rows (``side_paper``: a row is dark only when
+    the line covers the strip's width, not a bracket's edge) are compared
+    with that strip's brightest row, so a shadow over the whole strip adds
+    nothing, and the weaker side decides. Between answer boxes (1.7 mm and
+    more) a neighbour's spill rarely reaches a strip (once on 2,520 kept
+    pages: a fax's threshold thickened a spill toward a box that spilled the
+    other way itself); in the 准考证号 grid (1.2 mm) two neighbours' fills
+    spilling toward a box often do, so ``reader`` weighs lines on the answer
+    rows only. A pen's X can be as tall as a spill where its strokes meet:
+    their shape in the strip does not tell the two apart.
+
+    Parameters
+    ----------
+    side : (N, 2, h) uint8 or float
+        ``side_paper`` of every box.
+    levels
+        The sheet's paper white and ink black.
+
+    Returns
+    -------
+    (N,) float64: on each side, the darkness of the second-darkest row below that side's
+    brightest (two rows: a third of a millimetre at 6 px/mm, not a speck); the lesser of the two sides.
+    """
+    side = np.asarray(side, dtype=np.float32)
+    n, _, h = side.shape
+    if n == 0 or h < 2:
+        return np.zeros(n)
+    below = side.max(axis=2, keepdims=True) - side
+    second = np.partition(below, h - 2, axis=2)[:, :, h - 2]
+    return np.clip(second.min(axis=1).astype(float) / (levels.white - levels.black), 0.0, 1.0)
+
+
 def _ring_places(rects_px: np.ndarray, ppm: float, page_shape: tuple[int, int]) -> tuple:
     """``ring_patches``' top-left pixels (x0, y0) on the page and the patches' (h, w)."""
     height, width = page_shape
@@ -1363,6 +1412,7 @@ def decide(
     pushed: bool = False,
     crease: Sequence[float] | None = None,
     unprinted: Sequence[float] | None = None,
+    lined: Sequence[float] | None = None,
 ) -> Reading:
     """Decide one question from its boxes' darkness.
 
@@ -1441,6 +1491,11 @@ def decide(
         box that lost ``COVERED_PRINT`` of it is covered — a sticker, correction tape or fluid
         hides whatever pencil is under it — and the question is flagged ``covered``: read as
         clean paper, it would be a blank nobody was warned about.
+    lined
+        How dark a line crossing each box is on both its sides (``line_through``). A box with one
+        of ``LINE_THROUGH`` holds that line's ink: it is a mark only when a fill covers it evenly
+        under the line (``LINED_FLOOR``), never erasure residue, and otherwise the question is
+        flagged ``lined`` — where a pen's two strokes cross a box they read as a light hand's fill.
     """
     # Plain floats: a question has a handful of boxes, and a page calls this a hundred times or more.
     v = _floats(values)
@@ -1483,6 +1538,13 @@ def decide(
         if (d >= MARKED and full[i] >= SOLID) or (d >= partial and c[i] >= PARTIAL_COVER and full[i] >= PARTIAL_WHOLE)
         or spread_fill(i)
     ]
+    through = set() if lined is None else {i for i, k in enumerate(_floats(lined)) if k >= LINE_THROUGH}
+    if through:
+        # a pen line's ink is not the student's: under it, only a fill as even as a clear mark's counts (on a
+        # black-and-white page too: there the floor is whether nearly all of the box is black)
+        under = None if floor is None else _floats(floor)
+        marked = [i for i in marked if i not in through or (
+            v[i] >= MARKED and full[i] >= SOLID and (under is None or under[i] >= LINED_FLOOR * v[i]))]
     span = BINARY_STROKE_SPAN if binary else STROKE_SPAN
     stroked = {i for i in range(n) if line[i] >= span}
     if not binary and rise is not None and band is not None and band >= CREASE_BAND:
@@ -1523,6 +1585,7 @@ def decide(
         residue = [] if binary else [
             i for i in middling
             if v[i] <= RESIDUE_SHARE * strongest and (i not in stroked or i in on_film) and i not in pressed
+            and i not in through
             and not (lowest is not None and c[i] >= GATHERED_COVER and lowest[i] < GATHERED_FLOOR_SHARE * v[i]
                      and not (crossed is not None and crossed[i]))
             and ((v[i] <= RESIDUE_MAX and c[i] <= RESIDUE_COVER and residue_whole[i] <= RESIDUE_WHOLE) or even(i))
@@ -1539,6 +1602,8 @@ def decide(
         return Reading("flagged", "", "covered", confidence, note="covered:" + "".join(labels[i] for i in covered))
     if unclear:
         which = "".join(labels[i] for i in unclear)
+        if through.intersection(unclear):
+            return Reading("flagged", "", "lined", confidence, note=f"lined:{which}")
         return Reading("flagged", "", "faint", confidence, note=f"uncertain:{which}")
     if valid is not None and any(i >= valid for i in marked):
         return Reading("flagged", "", "nonexistent-option", confidence)

@@ -381,6 +381,9 @@ class Measurements:
         ``bubbles.band_shade`` of ``side``. ``decide`` measures a part's boxes against the
         least of its boxes' bands (or ``shaded``, where that is more): a band across the
         page lifts every box of a question, a neighbour's spill only some.
+    lined : (N,) float64, derived from ``side``
+        ``bubbles.line_through``: how dark a line crossing each box is on both its sides
+        (a pen's X across a row); None without ``side``.
     """
 
     darkness: np.ndarray
@@ -400,6 +403,7 @@ class Measurements:
     contrast: float = 1.0
     shaded: np.ndarray | None = field(init=False, default=None, repr=False)
     band: np.ndarray | None = field(default=None, repr=False)
+    lined: np.ndarray | None = field(init=False, default=None, repr=False)
     speck: float | None = field(init=False, default=None, repr=False)
     _lists: dict = field(init=False, default_factory=dict, repr=False, compare=False)
 
@@ -409,11 +413,13 @@ class Measurements:
             object.__setattr__(self, "shaded", bubbles.shade(self.paper, self.levels))
         if self.side is not None and self.band is None:  # ``measure`` hands it over: the tracer needed it first
             object.__setattr__(self, "band", bubbles.band_shade(self.side, self.levels))
+        if self.side is not None:
+            object.__setattr__(self, "lined", bubbles.line_through(self.side, self.levels))
         if self.off_letter is not None:
             object.__setattr__(self, "speck", bubbles.speck_threshold(self.off_letter))
         # …and each decision reads a few boxes: plain lists slice far cheaper than arrays convert
         for name in ("darkness", "coverage", "whole", "stroke", "off_letter", "shaded", "band", "film", "floor", "crossed",
-                     "rise", "crease", "unprinted"):
+                     "rise", "crease", "unprinted", "lined"):
             values = getattr(self, name)
             self._lists[name] = None if values is None else np.asarray(values, dtype=float).tolist()
 
@@ -431,6 +437,9 @@ class Measurements:
         lists["pushed"] = self.contrast > 1.0
         lists.update(options)  # a caller may leave a measurement out (``off_letter=None``)
         band = lists.pop("band", None)
+        lined = lists.get("lined")
+        if band and lined and max(lined) >= bubbles.LINE_THROUGH:
+            band = None  # a pen line across the row darkens both sides of its boxes: that is no band of shading
         if band and lists.get("shaded") is not None:
             least = min(band)  # what a band across the page takes from every box of the part
             lists["shaded"] = [max(x, least) for x in lists["shaded"]]
@@ -510,9 +519,12 @@ def read_registered(
     # every part of the page is weighed against this student's own clear marks, and as the page was scanned
     own = own_marks(measured, table)
     weigh = {"binary": reading.binary, "own": own}
-    # black off the letter's place means a stroke in a box printed with a letter; a digit such as 4 or 7 reaches there itself
+    # black off the letter's place means a stroke in a box printed with a letter; a digit such as 4 or 7 reaches there
+    # itself. The grid's columns stand 1.2 mm apart: two neighbours' fills spilling toward a box darken both its sides
+    # as a pen's line does (``bubbles.line_through``), so lines are weighed on the answer rows only.
     identity = decide_identity(
-        [measured.decide(column, single=True, labels=DIGITS, off_letter=None, **weigh) for column in table.id_columns],
+        [measured.decide(column, single=True, labels=DIGITS, off_letter=None, lined=None, **weigh)
+         for column in table.id_columns],
         code, geometry.id_digits,
     )
     variant = decide_variant(measured.decide(table.variant, single=True, labels="".join(geometry.variants), **weigh),
@@ -854,7 +866,7 @@ PUSHED_FAINT_HINT = "（这一页的对比度被加深过：擦痕和浅涂都�
 def _question_message(question: QuestionReading, binary: bool, pushed: bool = False) -> str:
     """``第 12 题 B、D 选项填涂过浅或不完整，无法判断``: the question, the options in doubt, the reason."""
     options = ""
-    if question.reason in ("faint", "covered") and question.note.startswith(("uncertain:", "covered:")):
+    if question.reason in ("faint", "covered", "lined") and question.note.startswith(("uncertain:", "covered:", "lined:")):
         options = f" {'、'.join(question.note.split(':', 1)[1])} 选项"
     hint = "" if question.reason != "faint" else BINARY_FAINT_HINT if binary else PUSHED_FAINT_HINT if pushed else ""
     return f"第 {question.number} 题{options}{_reason_zh(question.reason)}{hint}"
@@ -864,6 +876,7 @@ def _reason_zh(reason: str) -> str:
     return {
         "faint": "填涂过浅或不完整，无法判断",
         "covered": "的填涂框被遮住或涂改过（看不到印刷的字母），无法判断；请看答题卡原件",
+        "lined": "上有笔画穿过（如批改的叉、划线），无法判断是否填涂；请看答题卡原件",
         "multiple-marks": "填涂了多个选项（单选题）",
         "nonexistent-option": "填涂了本题没有的选项",
     }.get(reason, reason)

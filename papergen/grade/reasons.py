@@ -15,6 +15,7 @@ REASON_LABELS: dict[str, str] = {
     # one question's marks
     "faint": "填涂过浅/不完整",
     "covered": "填涂框被遮挡/涂改",
+    "lined": "有笔画穿过填涂框",
     "multiple-marks": "单选题多涂",
     "nonexistent-option": "涂了不存在的选项",
     # the whole sheet's answers

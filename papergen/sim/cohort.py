@@ -51,7 +51,7 @@ DOUBT_SINGLE = ("two-marks", "faint", "tick")
 DOUBT_MULTIPLE = ("faint", "tick")
 
 #: Random streams, one per purpose (with the sheet and page as further keys).
-STREAM_COHORT, STREAM_ANSWERS, STREAM_PEN, STREAM_DEVICE, STREAM_VIOLATIONS = range(5)
+STREAM_COHORT, STREAM_ANSWERS, STREAM_PEN, STREAM_DEVICE, STREAM_VIOLATIONS, STREAM_MARKUP = range(6)
 
 
 class SimulateOptionError(PapergenError):

@@ -409,3 +409,72 @@ def _dot(shape: tuple[int, int], box: tuple[float, float, float, float], rng: np
     canvas = np.zeros(shape, dtype=np.uint8)
     cv2.circle(canvas, (int(round(cx * 16)), int(round(cy * 16))), max(16, int(round(r * 16))), 255, -1, cv2.LINE_AA, shift=4)
     return canvas.astype(np.float32) / 255.0
+
+
+# -- a pen over the answer area ------------------------------------------------
+#: Share of pages a pen goes over (a teacher marking answers wrong before the sheets are
+#: graded, a student striking out a row), and how many rows it crosses there.
+PEN_PAGE_RATE = 0.6
+PEN_ROWS = (1, 5)
+#: Pen ink in a grey scan: red (about 70–90), blue (40–60) and black ballpoint, pressed unevenly.
+PEN_GREY = (40, 150)
+PEN_WIDTH_MM = (0.3, 0.8)
+#: A teacher's X runs from before the first box to past the last, corner to corner of the row
+#: and beyond; a struck-out row is one line through the boxes' middles.
+PEN_CROSS_SHARE = 0.7
+PEN_START_MM = (1.0, 7.0)
+PEN_END_MM = (0.0, 3.0)
+PEN_OVERSHOOT_MM = (0.0, 1.5)
+PEN_STRIKE_TILT_MM = 0.8
+
+
+@dataclass(frozen=True)
+class PenLine:
+    """One pen stroke on a page: its question and its end points (page pixels)."""
+
+    number: int
+    start: tuple[float, float]
+    end: tuple[float, float]
+
+
+def pen_over_rows(
+    image: np.ndarray, geometry: SheetGeometry, page: int, rng: np.random.Generator, dpi: float,
+) -> tuple[np.ndarray, tuple[PenLine, ...]]:
+    """A copy of the pencilled page (H, W) uint8 with a pen's lines drawn across some question rows.
+
+    On ``PEN_PAGE_RATE`` of pages, ``PEN_ROWS`` rows get either a big X from before
+    their first box to past their last (``PEN_CROSS_SHARE``) or one line struck through
+    their boxes. The student's answers stay what they were: the truth is unchanged, and
+    the grader must read such a row exactly or flag it. Ink is darker than pencil
+    (``PEN_GREY``): where strokes cross a box it reads as a light fill if nothing tells.
+    """
+    image = image.copy()
+    rows = geometry.questions_on(page)
+    if not rows or rng.random() >= PEN_PAGE_RATE:
+        return image, ()
+    ppm = dpi / MM_PER_INCH
+    count = min(len(rows), int(rng.integers(PEN_ROWS[0], PEN_ROWS[1] + 1)))
+    lines = []
+    for k in rng.choice(len(rows), count, replace=False):
+        row = rows[int(k)]
+        first, last = row.boxes[0], row.boxes[-1]
+        top, bottom = first[1], first[1] + first[3]
+        left = first[0] - rng.uniform(*PEN_START_MM)
+        right = last[0] + last[2] + rng.uniform(*PEN_END_MM)
+        if rng.random() < PEN_CROSS_SHARE:
+            up, down = top - rng.uniform(*PEN_OVERSHOOT_MM), bottom + rng.uniform(*PEN_OVERSHOOT_MM)
+            ends = [((left, up), (right, down)), ((left, down), (right, up))]
+        else:
+            middle = (top + bottom) / 2
+            ends = [((left, middle + rng.uniform(-1, 1) * PEN_STRIKE_TILT_MM),
+                     (right, middle + rng.uniform(-1, 1) * PEN_STRIKE_TILT_MM))]
+        grey = int(rng.integers(PEN_GREY[0], PEN_GREY[1] + 1))
+        width = max(1, int(round(rng.uniform(*PEN_WIDTH_MM) * ppm)))
+        ink = np.full_like(image, 255)
+        for a, b in ends:
+            start, end = (rect_to_px((*a, 0, 0), geometry, dpi)[:2], rect_to_px((*b, 0, 0), geometry, dpi)[:2])
+            cv2.line(ink, tuple(int(round(v * 16)) for v in start), tuple(int(round(v * 16)) for v in end), grey,
+                     width, cv2.LINE_AA, shift=4)
+            lines.append(PenLine(row.number, start, end))
+        np.minimum(image, ink, out=image)  # ink over paper and pencil: whichever is darker shows
+    return image, tuple(lines)

@@ -26,7 +26,7 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +38,7 @@ from papergen.core.executor import run_jobs
 from papergen.exam.manifest import Manifest, read_manifest
 from papergen.sim.cohort import (
     STREAM_DEVICE,
+    STREAM_MARKUP,
     STREAM_PEN,
     Response,
     SimulateOptionError,
@@ -63,8 +64,10 @@ from papergen.sim.journeys import (
 from papergen.sim.marks import (
     MM_PER_INCH,
     DoubtfulTrace,
+    PenLine,
     fiducial_corners_px,
     fill_page,
+    pen_over_rows,
     rect_to_px,
 )
 from papergen.sim.output import (
@@ -84,8 +87,9 @@ from papergen.sim.output import (
 #: ``fold`` a sheet folded in three or in half; ``fax`` 1-bit at 150–204 dpi;
 #: ``phone-messy`` a phone photo as ``photo`` at JPEG quality down to 45;
 #: ``harsh-shadow`` a 5–9 MP phone photo with a shadow band across the page; ``app`` a phone photo a
-#: scanner app cut out, whitened and "enhanced" (its black point raised).
-HARD_LEVELS = ("scan-messy", "copier", "fold", "fax", "phone-messy", "harsh-shadow", "app")
+#: scanner app cut out, whitened and "enhanced" (its black point raised); ``pen`` a scan as ``scan`` of
+#: sheets a pen went over before grading (a teacher's X across a row, a row struck out: ``marks.pen_over_rows``).
+HARD_LEVELS = ("scan-messy", "copier", "fold", "fax", "phone-messy", "harsh-shadow", "app", "pen")
 DEGRADE_LEVELS = ("none", "scan", "photo", "harsh", "cut", *HARD_LEVELS)
 FORMATS = ("jpg", "png", "pdf")
 #: A doubtful mark that leaves less black than this (mm²) on a black-and-white
@@ -250,12 +254,17 @@ class _Run:
             doubtful: list[DoubtfulTrace] = []
             marked = fill_page(blank, self.manifest.sheet, number, student, responses, pen, self.dpi_in, hand,
                                doubtful=doubtful)
+            lined = ()
+            if self.degrade == "pen":
+                marked, lined = pen_over_rows(marked, self.manifest.sheet, number,
+                                              random_stream(self.seed, STREAM_MARKUP, student.sheet, number), self.dpi_in)
             page = self.deliver(marked, random_stream(self.seed, STREAM_DEVICE, student.sheet, number))
             erased = self.erased_by_device(blank, marked, page, doubtful, student.sheet, number) if page.binary else ()
             payload = pdf_image_data(page) if self.fmt == "pdf" else encode_image(page, self.fmt)
             h, w = page.image.shape[:2]
+            journey = ";".join(filter(None, (page.journey, pen_journey(lined))))
             pages.append(StoredPage(number, page.rotation, payload, w, h, page.dpi, page.image.ndim == 3, page.binary,
-                                     page.journey, erased))
+                                     journey, erased))
         return responses, pages
 
     def erased_by_device(self, blank: np.ndarray, marked: np.ndarray, page: Delivered,
@@ -292,7 +301,7 @@ class _Run:
             return degrade_scan(image, rng, dpi_in=self.dpi_in, dpi_out=self.dpi_out, keep_px=self.keep_px)
         if self.degrade == "photo":
             return degrade_photo(image, rng)
-        if self.degrade == "scan-messy":
+        if self.degrade in ("scan-messy", "pen"):
             return degrade_scan(image, rng, dpi_in=self.dpi_in, dpi_out=self.dpi_out, keep_px=self.keep_px)
         if self.degrade == "copier":
             return degrade_copier(image, rng, dpi_in=self.dpi_in, dpi_out=self.dpi_out, keep_px=self.keep_px)
@@ -311,6 +320,12 @@ class _Run:
                                fiducials_px=self.fiducials_px, qr_px=self.qr_px)
         return degrade_harsh(image, rng, dpi_in=self.dpi_in, dpi_out=self.dpi_out, keep_px=self.keep_px,
                              fiducials_px=self.fiducials_px)
+
+
+def pen_journey(lines: Sequence[PenLine]) -> str:
+    """``truth.csv``'s journey entry for a page's pen lines: "pen:12,40" (the rows a pen crossed), "" for none."""
+    rows = sorted({line.number for line in lines})
+    return "pen:" + ",".join(map(str, rows)) if rows else ""
 
 
 def rasterize_sheet(sheet_pdf: Path, dpi: float) -> list[np.ndarray]:
