@@ -141,7 +141,9 @@ def main() -> None:
                 start = time.perf_counter()
                 # the reader's own path: only the windows measured, sampled from the scan
                 page = reader.sample_page(gray, registration, geometry, ppm)
-                score = frame_alignment(page, geometry.box_table(1).rects, geometry, ppm)
+                # …at the ink level of a light print's evenly grey squares, as the reader does
+                black = reader.light_print_black(page, geometry, ppm, registration.corners)
+                score = frame_alignment(page, geometry.box_table(1).rects, geometry, ppm, black=black)
                 seconds.append(time.perf_counter() - start)
                 right.setdefault(name, []).append(score)
                 decisions.setdefault(name, []).append(is_aligned(score, binary=binary))
@@ -151,7 +153,8 @@ def main() -> None:
                     continue
                 for kind, frame in wrong_frames(registration, geometry).items():
                     wrong_page = reader.sample_page(gray, frame, geometry, ppm)
-                    score = frame_alignment(wrong_page, geometry.box_table(1).rects, geometry, ppm)
+                    score = frame_alignment(wrong_page, geometry.box_table(1).rects, geometry, ppm,
+                                            black=reader.light_print_black(wrong_page, geometry, ppm, frame.corners))
                     wrong.setdefault(kind, []).append(score)
                     decisions.setdefault(kind, []).append(is_aligned(score, binary=binary))
                 for side in ("left", "right", "top", "bottom"):
@@ -162,7 +165,8 @@ def main() -> None:
                         cropped_outcomes["refused"] += 1
                         continue
                     crop_page = reader.sample_page(part, found, geometry, ppm)
-                    score = frame_alignment(crop_page, geometry.box_table(1).rects, geometry, ppm)
+                    crop_black = reader.light_print_black(crop_page, geometry, ppm, found.corners)
+                    score = frame_alignment(crop_page, geometry.box_table(1).rects, geometry, ppm, black=crop_black)
                     if frame_error_mm(found, registration, offset, geometry) > 1.5:
                         cropped_outcomes["wrong frame"] += 1
                         wrong.setdefault("cropped: wrong frame", []).append(score)

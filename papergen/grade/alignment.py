@@ -51,6 +51,14 @@ EDGE_SHOWS_AT = 24
 #: 0.31 at the 1st percentile; a box's bracket stroke that a frame one box
 #: pitch off puts there: 0.14 at the 95th), a clean zone at most ``CLEAN_INK``.
 INK_BELOW = 128
+#: A page printed light (toner saving, a worn cartridge, a duplicator's grey) prints its numbers grey, like its
+#: fiducials: there ink is darker than this share of the way from the page's printed black to its paper
+#: (``ink_level``). Unaltered pages' fiducials read 0–36 on the flat-fielded page, where ``INK_BELOW`` stays the level;
+#: a 60 % print reads 100–120 and its thinned digits fell under ``DIGIT_INK`` at 128 (19 of 30 such pages refused).
+PRINT_INK_SHARE = 0.4
+#: The lightest printed black an unaltered page shows (fiducials 0–36): a lighter one is a light print, whose
+#: grey box outlines are lighter too, and ``EDGE_SHOWS_AT`` shrinks with the print's range (``edge_level``).
+UNALTERED_BLACK = 40.0
 DIGIT_MM = 1.4
 DIGIT_HEIGHT_MM = 1.85
 #: How far above its baseline a printed text line reaches (13 pt title and all smaller).
@@ -136,8 +144,27 @@ def _edge_columns(windows: Windows, rects_px: np.ndarray, slack: int) -> tuple:
     return top, bottom, left, rows, window.size
 
 
-def ink_shares(sample: CanonicalSample, zones_px: np.ndarray) -> np.ndarray:
-    """Share of ink (pixels darker than ``INK_BELOW``) in each of a few equal-sized zones.
+def ink_level(black: float | None) -> float:
+    """The grey below which a pixel is printed ink, on a page whose printed black reads ``black``.
+
+    ``black``: the fiducial squares' grey on the flat-fielded page (paper 255); None: not known,
+    ``INK_BELOW``. A light print's black is grey, and so are its numbers (``PRINT_INK_SHARE``).
+    """
+    if black is None:
+        return float(INK_BELOW)
+    return max(float(INK_BELOW), black + PRINT_INK_SHARE * (255.0 - black))
+
+
+def edge_level(black: float | None) -> float:
+    """How many grey levels darker than the paper beside it a printed box edge must be, on a page whose printed
+    black reads ``black`` (None: not known): ``EDGE_SHOWS_AT``, in proportion on a light print."""
+    if black is None or black <= UNALTERED_BLACK:
+        return float(EDGE_SHOWS_AT)
+    return EDGE_SHOWS_AT * max(0.0, 255.0 - black) / (255.0 - UNALTERED_BLACK)
+
+
+def ink_shares(sample: CanonicalSample, zones_px: np.ndarray, ink_below: float = INK_BELOW) -> np.ndarray:
+    """Share of ink (pixels darker than ``ink_below``, ``ink_level``) in each of a few equal-sized zones.
 
     Parameters
     ----------
@@ -155,7 +182,7 @@ def ink_shares(sample: CanonicalSample, zones_px: np.ndarray) -> np.ndarray:
     windows = sample.windows(zones_px)
     w, h = max(1, int(round(zones_px[0, 2]))), max(1, int(round(zones_px[0, 3])))
     zones = gather_patches(windows.pixels, np.round(zones_px[:, 0]).astype(int), np.round(zones_px[:, 1]).astype(int), (h, w), windows)
-    return (zones < INK_BELOW).mean(axis=(1, 2))
+    return (zones < ink_below).mean(axis=(1, 2))
 
 
 @functools.lru_cache(maxsize=16)
@@ -196,6 +223,7 @@ def number_zones(geometry: SheetGeometry, page_number: int) -> tuple[np.ndarray,
 
 def frame_alignment(
     page: np.ndarray | CanonicalSample, rects: tuple[Rect, ...], geometry: SheetGeometry, ppm: float, page_number: int = 1,
+    black: float | None = None,
 ) -> Alignment:
     """Measure whether the printed boxes and question numbers lie where the geometry predicts.
 
@@ -210,6 +238,10 @@ def frame_alignment(
         The boxes to check (frame mm): a ``BoxTable``'s ``rects``.
     page_number
         Which page of the sheet ``page`` is (1-based): whose questions' numbers to look for.
+    black
+        The grey the frame's fiducial squares read (``reader.fiducial_black``): what ink the
+        numbers are looked for at (``ink_level``) and how dark an edge must show (``edge_level``);
+        None: ``INK_BELOW`` and ``EDGE_SHOWS_AT``.
 
     Returns
     -------
@@ -231,11 +263,11 @@ def frame_alignment(
         contrast = np.empty(0)
     digits, clean = number_zones(geometry, page_number)
     # the clean zones are the digit zones moved by a row, of the very same size: one window request serves both
-    shares = ink_shares(sample, to_px(np.concatenate([digits, clean]))) if len(digits) else np.empty(0)
+    shares = ink_shares(sample, to_px(np.concatenate([digits, clean])), ink_level(black)) if len(digits) else np.empty(0)
     shown = np.concatenate([shares[: len(digits)] >= DIGIT_INK, shares[len(digits) :] <= CLEAN_INK])
     return Alignment(
         boxes=len(mm),
-        outlined=float(np.mean(contrast >= EDGE_SHOWS_AT)) if len(mm) else 0.0,
+        outlined=float(np.mean(contrast >= edge_level(black))) if len(mm) else 0.0,
         contrast=contrast,
         numbers=len(digits),
         numbered=float(shown.mean()) if shown.size else 0.0,

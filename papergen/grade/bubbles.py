@@ -217,18 +217,44 @@ def paper_white(grid: np.ndarray) -> float:
     return float(below + (position - low) * (above - below))
 
 
+#: On the flat-fielded canonical page an unaltered print's corner squares read 0–36 (every simulated level and
+#: the committed scans). Greyer squares are a light print (toner saving, a worn cartridge, a duplicator's grey),
+#: and the pencil on it is as dark as on any page: measured against the squares' grey, a faint half-fill read
+#: 1.7 times as dark at a 60 % print and passed for a fill. Darkness is then measured against ``PRINTED_BLACK``,
+#: what an unaltered scan's squares read.
+LIGHT_PRINT_BLACK = 40.0
+PRINTED_BLACK = 20.0
+
+
+def printed_black(fiducial_means: np.ndarray) -> float:
+    """The grey of the sheet's printed black: the mean of its darkest corner-square interiors (one may be covered:
+    the lightest is dropped)."""
+    fiducials = np.sort(np.asarray(fiducial_means, dtype=float))
+    return float(np.mean(fiducials[: max(1, len(fiducials) - 1)]))
+
+
+def is_light_print(black: float) -> bool:
+    """Whether a page whose ``printed_black`` reads ``black`` was printed light (``LIGHT_PRINT_BLACK``)."""
+    return black > LIGHT_PRINT_BLACK
+
+
+def ink_black(fiducial_means: np.ndarray) -> float:
+    """The black darkness is measured against: the ``printed_black`` of the corner squares, or ``PRINTED_BLACK``
+    on a light print (``is_light_print``)."""
+    black = printed_black(fiducial_means)
+    return PRINTED_BLACK if is_light_print(black) else black
+
+
 def estimate_levels(page: np.ndarray | None, fiducial_means: np.ndarray, all_box_means: np.ndarray, white: float | None = None) -> Levels:
     """This sheet's paper white, ink black and empty-box darkness.
 
     White is a high percentile of the page (``paper_white`` of every fourth
     pixel; or ``white`` when already known, ``page`` then unused); black the
-    mean grey of the darkest fiducial interiors (one may be covered: the
-    lightest is dropped); the empty box is the median box (on any sheet most
-    boxes are empty), expressed as darkness.
+    ``ink_black`` of the fiducial interiors; the empty box is the median box (on
+    any sheet most boxes are empty), expressed as darkness.
     """
     white = paper_white(page[::4, ::4]) if white is None else float(white)
-    fiducials = np.sort(np.asarray(fiducial_means, dtype=float))
-    black = float(np.mean(fiducials[: max(1, len(fiducials) - 1)]))
+    black = ink_black(fiducial_means)
     if white - black < 40:
         black = white - 40  # an almost flat page: keep the scale sane; reading will flag
     empty_box = float(np.clip((white - _median(np.asarray(all_box_means))) / (white - black), 0.0, 0.3))

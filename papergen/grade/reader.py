@@ -260,13 +260,15 @@ def unregistered_sheet(gray: np.ndarray, manifest: Manifest, binary: bool) -> Pa
     """
     factor = max(1, -(-max(gray.shape) // WHOLE_PAGE_QR_WIDTH))
     small = gray if factor == 1 else cv2.resize(gray, None, fx=1 / factor, fy=1 / factor, interpolation=cv2.INTER_AREA)
-    text = None
+    text, faded = None, False
     for candidate in (small, gray) if factor > 1 else (small,):
         try:
-            text = cv2.QRCodeDetector().detectAndDecode(candidate)[0] or None
+            text, corners, _ = cv2.QRCodeDetector().detectAndDecode(candidate)
+            text = text or None
         except cv2.error:  # the detector asserts on some degenerate images: no code found
             text = None
         if text:
+            faded = corners is not None and printed_faintly(candidate, corners.reshape(-1, 2))
             break
     code = sheet_code(text)
     if code is None:
@@ -278,9 +280,30 @@ def unregistered_sheet(gray: np.ndarray, manifest: Manifest, binary: bool) -> Pa
         return reading
     reading.reason = "unregistered-sheet"
     reading.message = "这是本次考试的答题卡（二维码已识别），但定位块不全，无法确定填涂框的位置；请重新扫描这一页" + (
-        HOLLOWED_HINT if binary else ""
+        HOLLOWED_HINT if binary else FADED_HINT if faded else ""
     )
     return reading
+
+
+#: Added to the refusal of a page whose QR code reads but whose squares are not found, when the code's
+#: dark modules are light (``printed_faintly``): the squares are there, printed too light to be told.
+FADED_HINT = "（二维码和定位块都印得很浅：答题卡可能墨粉不足或省墨打印；请换用印得清楚的答题卡，或把扫描调深后重扫）"
+#: Registration takes a square for ink where it is darker than 55 % of the local paper
+#: (``registration._square_blobs``); a QR code whose dark modules are lighter than this share of its paper
+#: was printed so light that the squares beside it were not seen.
+FADED_PRINT = 0.5
+
+
+def printed_faintly(gray: np.ndarray, quad: np.ndarray) -> bool:
+    """Whether the QR code at ``quad`` ((4, 2) image points) was printed light: its dark modules (the 15th
+    percentile grey inside it) lighter than ``FADED_PRINT`` of its paper (the 95th)."""
+    x0, y0 = np.floor(quad.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(quad.max(axis=0)).astype(int)
+    patch = gray[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)]
+    if patch.size < 100:
+        return False
+    dark, paper = np.percentile(patch, (15, 95))
+    return bool(dark > FADED_PRINT * paper)
 
 
 #: How many of recovery's frame hypotheses, best-fitting first, are checked against the printed
@@ -306,9 +329,10 @@ def uncoded_sheet(
     for hypothesis in hypotheses(gray, geometry, DETECT_WIDTH)[:UNCODED_HYPOTHESES]:
         registration = Registration(hypothesis.homography, len(hypothesis.corners), 0, corners=hypothesis.corners)
         page = sample_page(gray, registration, geometry, ppm)  # only the windows the alignment check looks at
+        light = light_print_black(page, geometry, ppm, hypothesis.corners)
         for number in range(1, geometry.pages + 1):
             table = geometry.box_table(number)
-            if is_aligned(frame_alignment(page, table.rects, geometry, ppm, number), binary=binary):
+            if is_aligned(frame_alignment(page, table.rects, geometry, ppm, number, black=light), binary=binary):
                 return PageReading(
                     status="rejected", reason="unregistered-sheet", fiducials=len(hypothesis.corners),
                     message="这一页是本考试版式的答题卡（印刷的题号和填涂框已对上），但定位块不全，二维码也无法识别，"
@@ -496,7 +520,9 @@ def read_registered(
     # every answer against the wrong box. The page itself says whether its
     # printed boxes and numbers lie where this frame puts them; a QR code that
     # reads does not (it may still sit within the frame's slack).
-    alignment = frame_alignment(page, table.rects, geometry, ppm, reading.sheet_page)
+    # …at the ink this page was printed with: a light print's numbers are as grey as its squares
+    light = light_print_black(page, geometry, ppm, registration.corners)
+    alignment = frame_alignment(page, table.rects, geometry, ppm, reading.sheet_page, black=light)
     if not is_aligned(alignment, binary=reading.binary):
         reading.status, reading.reason = "rejected", "frame-misaligned"
         reading.message = (
@@ -509,6 +535,11 @@ def read_registered(
 
     measured = measure(page, table, geometry, ppm, corners=registration.corners, binary=reading.binary)
     reading.levels = (measured.levels.white, measured.levels.black, measured.levels.empty_box)
+    if light is not None:
+        reading.add_note(
+            f"答题卡印得偏浅（定位块只有约 {1 - light / 255:.0%} 黑，墨粉不足或省墨打印），填涂深浅按正常印刷的黑来量；"
+            "下次请换墨粉或关闭省墨模式再印"
+        )
     pushed = measured.contrast > 1.0  # the boxes were read eased back (``measure``)
     if pushed:
         reading.add_note(
@@ -651,6 +682,58 @@ def label_groups(table: BoxTable) -> np.ndarray:
     return np.array(groups)
 
 
+def fiducial_black(
+    page: np.ndarray | CanonicalSample, geometry: SheetGeometry, ppm: float, corners: Sequence[int] | None = None,
+) -> np.ndarray:
+    """The mean grey of each corner square's interior on the canonical page: the sheet's printed black, (K,) float64.
+
+    ``corners``: the squares on the page (frame order); None: all four.
+    """
+    squares, fiducials_px = _fiducial_windows(page, geometry, ppm, corners)
+    return bubbles.box_means_from(squares.summed(), fiducials_px, windows=squares)
+
+
+def _fiducial_windows(
+    page: np.ndarray | CanonicalSample, geometry: SheetGeometry, ppm: float, corners: Sequence[int] | None,
+) -> tuple[Windows, np.ndarray]:
+    """The windows around the corner squares' interiors on the page (those in ``corners``), and the interiors in pixels."""
+    sample = page if isinstance(page, CanonicalSample) else CanonicalSample.of_page(page)
+    interiors = fiducial_interiors(geometry)
+    if corners is not None:
+        interiors = [interiors[c] for c in corners]
+    fiducials_px = rects_to_px(interiors, geometry, ppm)
+    return sample.windows(fiducials_px), fiducials_px
+
+
+#: A light print's corner squares are evenly grey: in each one's interior (``fiducial_interiors``) the 10th and
+#: 90th percentile greys lie this close (noise, JPEG and toner mottle). A wrong frame puts an interior across a
+#: square's edge, or on paper and pencil, and spreads far wider: its squares say nothing of the print.
+LIGHT_SQUARE_SPREAD = 60
+#: …and a light print's squares are still darker than registration's ink level finds squares at (55 % of the
+#: paper, ``registration._square_blobs``): a frame whose "squares" read lighter stands on paper.
+LIGHT_PRINT_MAX = 150.0
+
+
+def light_print_black(
+    page: np.ndarray | CanonicalSample, geometry: SheetGeometry, ppm: float, corners: Sequence[int] | None = None,
+) -> float | None:
+    """The grey a light print's squares read under this frame (``bubbles.is_light_print``), or None.
+
+    None also when the frame's squares are not evenly grey (``LIGHT_SQUARE_SPREAD``, ``LIGHT_PRINT_MAX``): the
+    alignment check is eased for a light print only on evidence that cannot come from a wrong frame.
+    """
+    squares, fiducials_px = _fiducial_windows(page, geometry, ppm, corners)
+    pixels = bubbles.box_patches(squares.pixels, fiducials_px, (0.0, 0.0), windows=squares)
+    flat = pixels.reshape(len(pixels), -1).astype(np.float32)
+    means = flat.mean(axis=1)
+    black = bubbles.printed_black(means)
+    if not bubbles.is_light_print(black) or black > LIGHT_PRINT_MAX:
+        return None
+    kept = np.argsort(means)[: max(1, len(means) - 1)]  # as ``printed_black``: a covered square is dropped
+    low, high = np.percentile(flat[kept], (10, 90), axis=1)
+    return black if bool(np.all(high - low <= LIGHT_SQUARE_SPREAD)) else None
+
+
 def rects_to_px(rects: Sequence[Rect], geometry: SheetGeometry, ppm: float) -> np.ndarray:
     """Frame rectangles (mm) as canonical-page pixels: (N, 4) float64 ``x, y, w, h``."""
     mm = np.asarray(rects, dtype=float).reshape(-1, 4)
@@ -712,12 +795,7 @@ def measure(
     rects_px = rects_to_px(table.rects, geometry, ppm)
     groups = label_groups(table)
     boxes = sample.windows(rects_px)
-    interiors = fiducial_interiors(geometry)
-    if corners is not None:
-        interiors = [interiors[c] for c in corners]
-    fiducials_px = rects_to_px(interiors, geometry, ppm)
-    squares = sample.windows(fiducials_px)
-    black = bubbles.box_means_from(squares.summed(), fiducials_px, windows=squares)
+    black = fiducial_black(sample, geometry, ppm, corners)
     white = bubbles.paper_white(sample.grid)
     measured, templates = _measure_windows(boxes, rects_px, groups, black, white, ppm, binary)
     # Letters printed darker than any unaltered scan shows them: the page's contrast was pushed after the light

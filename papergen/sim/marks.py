@@ -478,3 +478,16 @@ def pen_over_rows(
             lines.append(PenLine(row.number, start, end))
         np.minimum(image, ink, out=image)  # ink over paper and pencil: whichever is darker shows
     return image, tuple(lines)
+
+
+# -- a sheet printed light -----------------------------------------------------
+#: How dark a light print is, as a share of the ink a good printer lays down: toner saving, a worn
+#: cartridge, a duplicator's grey. At 0.6 the black squares read grey 100–120 on a scan.
+LIGHT_PRINT_SHARE = (0.45, 0.75)
+
+
+def printed_light(blank: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The blank sheet page (H, W) uint8 as a printer low on toner prints it: every printed element
+    ``LIGHT_PRINT_SHARE`` as dark, the paper as white. Pencil goes on afterwards, as dark as ever."""
+    share = rng.uniform(*LIGHT_PRINT_SHARE)
+    return (255.0 - (255.0 - blank.astype(np.float32)) * share).round().astype(np.uint8)

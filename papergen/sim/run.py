@@ -68,6 +68,7 @@ from papergen.sim.marks import (
     fiducial_corners_px,
     fill_page,
     pen_over_rows,
+    printed_light,
     rect_to_px,
 )
 from papergen.sim.output import (
@@ -88,8 +89,9 @@ from papergen.sim.output import (
 #: ``phone-messy`` a phone photo as ``photo`` at JPEG quality down to 45;
 #: ``harsh-shadow`` a 5–9 MP phone photo with a shadow band across the page; ``app`` a phone photo a
 #: scanner app cut out, whitened and "enhanced" (its black point raised); ``pen`` a scan as ``scan`` of
-#: sheets a pen went over before grading (a teacher's X across a row, a row struck out: ``marks.pen_over_rows``).
-HARD_LEVELS = ("scan-messy", "copier", "fold", "fax", "phone-messy", "harsh-shadow", "app", "pen")
+#: sheets a pen went over before grading (a teacher's X across a row, a row struck out: ``marks.pen_over_rows``);
+#: ``light-print`` a scan as ``scan`` of sheets printed light (``marks.printed_light``: 45–75 % of the toner).
+HARD_LEVELS = ("scan-messy", "copier", "fold", "fax", "phone-messy", "harsh-shadow", "app", "pen", "light-print")
 DEGRADE_LEVELS = ("none", "scan", "photo", "harsh", "cut", *HARD_LEVELS)
 FORMATS = ("jpg", "png", "pdf")
 #: A doubtful mark that leaves less black than this (mm²) on a black-and-white
@@ -251,6 +253,8 @@ class _Run:
                 raise _Stopped()
             pen = random_stream(self.seed, STREAM_PEN, student.sheet, number)
             hand = "messy" if self.degrade in HARD_LEVELS else "neat"
+            if self.degrade == "light-print":  # this sheet came off a printer low on toner
+                blank = printed_light(blank, random_stream(self.seed, STREAM_MARKUP, student.sheet, number))
             doubtful: list[DoubtfulTrace] = []
             marked = fill_page(blank, self.manifest.sheet, number, student, responses, pen, self.dpi_in, hand,
                                doubtful=doubtful)
@@ -301,7 +305,7 @@ class _Run:
             return degrade_scan(image, rng, dpi_in=self.dpi_in, dpi_out=self.dpi_out, keep_px=self.keep_px)
         if self.degrade == "photo":
             return degrade_photo(image, rng)
-        if self.degrade in ("scan-messy", "pen"):
+        if self.degrade in ("scan-messy", "pen", "light-print"):
             return degrade_scan(image, rng, dpi_in=self.dpi_in, dpi_out=self.dpi_out, keep_px=self.keep_px)
         if self.degrade == "copier":
             return degrade_copier(image, rng, dpi_in=self.dpi_in, dpi_out=self.dpi_out, keep_px=self.keep_px)
