@@ -235,7 +235,11 @@ def read_recovered(gray: np.ndarray, manifest: Manifest, ppm: float) -> PageRead
                 reading = read_registered(gray, refined, manifest, ppm)
         if reading.status == "read":
             lost = 4 - len(registration.corners or ())
-            reading.add_note(f"有 {lost} 个定位块缺失（被裁掉或遮住），已由其余定位块和二维码定位，并与印刷的题号、框线核对无误")
+            reading.add_note(
+                f"有 {lost} 个定位块缺失（被裁掉或遮住），已由其余定位块和二维码定位，并与印刷的题号、框线核对无误" if lost else
+                # all four squares, but the frame they first gave missed the printed grid (a low resolution, a bowed page)
+                "四个定位块推算的位置起初与印刷的题号、框线对不上，已由定位块和二维码重新定位，并核对无误"
+            )
             return reading
     return None
 
