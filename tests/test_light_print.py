@@ -34,8 +34,8 @@ def test_the_ink_level_follows_a_grey_printed_black_and_stays_put_on_a_black_one
 def test_a_light_prints_grey_squares_are_not_the_black_its_pencil_is_measured_against():
     means = np.full(50, 230.0)
     assert bubbles.estimate_levels(None, [30, 28, 33, 200], means, white=250).black == pytest.approx(30.333, abs=0.01)
-    light = bubbles.estimate_levels(None, [112, 110, 115, 200], means, white=250)
     assert bubbles.is_light_print(bubbles.printed_black([112, 110, 115, 200]))
+    light = bubbles.estimate_levels(None, [112, 110, 115, 200], means, white=250, light_print=True)
     assert light.black == bubbles.PRINTED_BLACK
 
 
@@ -77,7 +77,8 @@ def test_a_light_print_is_read_through_its_right_frame(sample_exam_json, monkeyp
     assert [(f.number, f.reason) for f in faint.flags] == [(number, "faint")]
     # measured against the grey squares, it read as one more answer, with no flag
     with monkeypatch.context() as patched:
-        patched.setattr(bubbles, "ink_black", bubbles.printed_black)
+        measured_as_before = bubbles.estimate_levels
+        patched.setattr(bubbles, "estimate_levels", lambda *a, light_print=False, **k: measured_as_before(*a, **k))
         inflated = reader.read_sheets(half, manifest)[0]
     wrong = next(q for q in inflated.questions if q.number == number)
     assert (wrong.outcome, len(wrong.letters)) == ("answer", len(answers[number]) + 1)

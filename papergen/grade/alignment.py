@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from papergen.grade.bubbles import array_key, gather_patches
+from papergen.grade.bubbles import LIGHT_PRINT_BLACK, array_key, gather_patches
 from papergen.grade.windows import CanonicalSample, Windows
 from papergen.sheet.layout import Rect, SheetGeometry
 
@@ -51,14 +51,12 @@ EDGE_SHOWS_AT = 24
 #: 0.31 at the 1st percentile; a box's bracket stroke that a frame one box
 #: pitch off puts there: 0.14 at the 95th), a clean zone at most ``CLEAN_INK``.
 INK_BELOW = 128
-#: A page printed light (toner saving, a worn cartridge, a duplicator's grey) prints its numbers grey, like its
-#: fiducials: there ink is darker than this share of the way from the page's printed black to its paper
-#: (``ink_level``). Unaltered pages' fiducials read 0–36 on the flat-fielded page, where ``INK_BELOW`` stays the level;
-#: a 60 % print reads 100–120 and its thinned digits fell under ``DIGIT_INK`` at 128 (19 of 30 such pages refused).
+#: A page printed light (toner saving, a worn cartridge, a duplicator's grey; ``bubbles.is_light_print``) prints
+#: its numbers grey, like its fiducials: there ink is darker than this share of the way from the page's printed
+#: black to its paper (``ink_level``). A 60 % print's squares read 100–120 on the flat-fielded page, and its thinned
+#: digits fell under ``DIGIT_INK`` at ``INK_BELOW`` (19 of 30 such pages refused). Its grey box outlines are lighter
+#: too: ``EDGE_SHOWS_AT`` shrinks with the print's range (``edge_level``).
 PRINT_INK_SHARE = 0.4
-#: The lightest printed black an unaltered page shows (fiducials 0–36): a lighter one is a light print, whose
-#: grey box outlines are lighter too, and ``EDGE_SHOWS_AT`` shrinks with the print's range (``edge_level``).
-UNALTERED_BLACK = 40.0
 DIGIT_MM = 1.4
 DIGIT_HEIGHT_MM = 1.85
 #: How far above its baseline a printed text line reaches (13 pt title and all smaller).
@@ -158,9 +156,9 @@ def ink_level(black: float | None) -> float:
 def edge_level(black: float | None) -> float:
     """How many grey levels darker than the paper beside it a printed box edge must be, on a page whose printed
     black reads ``black`` (None: not known): ``EDGE_SHOWS_AT``, in proportion on a light print."""
-    if black is None or black <= UNALTERED_BLACK:
+    if black is None or black <= LIGHT_PRINT_BLACK:
         return float(EDGE_SHOWS_AT)
-    return EDGE_SHOWS_AT * max(0.0, 255.0 - black) / (255.0 - UNALTERED_BLACK)
+    return EDGE_SHOWS_AT * max(0.0, 255.0 - black) / (255.0 - LIGHT_PRINT_BLACK)
 
 
 def ink_shares(sample: CanonicalSample, zones_px: np.ndarray, ink_below: float = INK_BELOW) -> np.ndarray:
@@ -239,9 +237,9 @@ def frame_alignment(
     page_number
         Which page of the sheet ``page`` is (1-based): whose questions' numbers to look for.
     black
-        The grey the frame's fiducial squares read (``reader.fiducial_black``): what ink the
-        numbers are looked for at (``ink_level``) and how dark an edge must show (``edge_level``);
-        None: ``INK_BELOW`` and ``EDGE_SHOWS_AT``.
+        A light print's black, the grey its evenly grey squares read under this frame
+        (``reader.light_print_black``): what ink the numbers are looked for at (``ink_level``)
+        and how dark an edge must show (``edge_level``); None: ``INK_BELOW`` and ``EDGE_SHOWS_AT``.
 
     Returns
     -------

@@ -238,23 +238,20 @@ def is_light_print(black: float) -> bool:
     return black > LIGHT_PRINT_BLACK
 
 
-def ink_black(fiducial_means: np.ndarray) -> float:
-    """The black darkness is measured against: the ``printed_black`` of the corner squares, or ``PRINTED_BLACK``
-    on a light print (``is_light_print``)."""
-    black = printed_black(fiducial_means)
-    return PRINTED_BLACK if is_light_print(black) else black
-
-
-def estimate_levels(page: np.ndarray | None, fiducial_means: np.ndarray, all_box_means: np.ndarray, white: float | None = None) -> Levels:
+def estimate_levels(
+    page: np.ndarray | None, fiducial_means: np.ndarray, all_box_means: np.ndarray, white: float | None = None,
+    light_print: bool = False,
+) -> Levels:
     """This sheet's paper white, ink black and empty-box darkness.
 
     White is a high percentile of the page (``paper_white`` of every fourth
     pixel; or ``white`` when already known, ``page`` then unused); black the
-    ``ink_black`` of the fiducial interiors; the empty box is the median box (on
-    any sheet most boxes are empty), expressed as darkness.
+    ``printed_black`` of the fiducial interiors, or ``PRINTED_BLACK`` on a
+    ``light_print`` (``reader.light_print_black``); the empty box is the median
+    box (on any sheet most boxes are empty), expressed as darkness.
     """
     white = paper_white(page[::4, ::4]) if white is None else float(white)
-    black = ink_black(fiducial_means)
+    black = PRINTED_BLACK if light_print else printed_black(fiducial_means)
     if white - black < 40:
         black = white - 40  # an almost flat page: keep the scale sane; reading will flag
     empty_box = float(np.clip((white - _median(np.asarray(all_box_means))) / (white - black), 0.0, 0.3))

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from types import EllipsisType
 
 import cv2
 import numpy as np
@@ -537,7 +538,7 @@ def read_registered(
     if code is None:
         reading.flags.append(Flag(None, "qr-unreadable", "二维码无法识别，未能核对考试编号和组卷指纹；请确认这张答题卡是本次考试这一次组卷印的"))
 
-    measured = measure(page, table, geometry, ppm, corners=registration.corners, binary=reading.binary)
+    measured = measure(page, table, geometry, ppm, corners=registration.corners, binary=reading.binary, light=light)
     reading.levels = (measured.levels.white, measured.levels.black, measured.levels.empty_box)
     if light is not None:
         reading.add_note(
@@ -773,6 +774,7 @@ def measure(
     ppm: float = PX_PER_MM,
     corners: Sequence[int] | None = None,
     binary: bool = False,
+    light: float | None | EllipsisType = ...,
 ) -> Measurements:
     """Measure every box of ``table`` on the canonical page.
 
@@ -790,6 +792,9 @@ def measure(
         the lightest). A recovered frame names the two or three it was built from.
     binary
         The page is black and white (``is_black_and_white``): no dash is told (``bubbles.trace_strokes``).
+    light
+        ``light_print_black`` of the page under this frame, when the caller has it (``...``: worked out here):
+        on a light print darkness is measured against an unaltered print's black (``bubbles.estimate_levels``).
 
     Returns
     -------
@@ -800,29 +805,32 @@ def measure(
     groups = label_groups(table)
     boxes = sample.windows(rects_px)
     black = fiducial_black(sample, geometry, ppm, corners)
+    if light is ...:
+        light = light_print_black(sample, geometry, ppm, corners)
     white = bubbles.paper_white(sample.grid)
-    measured, templates = _measure_windows(boxes, rects_px, groups, black, white, ppm, binary)
+    measured, templates = _measure_windows(boxes, rects_px, groups, black, white, ppm, binary, light=light is not None)
     # Letters printed darker than any unaltered scan shows them: the page's contrast was pushed after the light
     # fell on it, and its marks with them; read the boxes eased back (the fiducials' black stays the black).
     gain = 1.0 if binary else bubbles.contrast_gain(bubbles.print_peak(templates, measured.levels))
     if gain > 1.0:
         eased = boxes.with_pixels(bubbles.ease_contrast(boxes.pixels, measured.levels.white, gain))
-        measured, _ = _measure_windows(eased, rects_px, groups, black, white, ppm, binary, contrast=gain)
+        measured, _ = _measure_windows(eased, rects_px, groups, black, white, ppm, binary, contrast=gain,
+                                       light=light is not None)
     return measured
 
 
 def _measure_windows(
     boxes: Windows, rects_px: np.ndarray, groups: np.ndarray, black: np.ndarray, white: float, ppm: float, binary: bool,
-    contrast: float = 1.0,
+    contrast: float = 1.0, light: bool = False,
 ) -> tuple[Measurements, list]:
     """``measure``'s work on the box windows: the Measurements, and the label templates they were traced against.
 
     ``black``: the fiducial interiors' mean greys; ``white``: the page's paper white (``bubbles.paper_white``);
-    ``contrast``: the gain ``boxes`` were eased by (``Measurements.contrast``).
+    ``contrast``: the gain ``boxes`` were eased by (``Measurements.contrast``); ``light``: the page is a light print.
     """
     grey = boxes.summed()
     means = bubbles.box_means_from(grey, rects_px, windows=boxes)
-    levels = bubbles.estimate_levels(None, black, means, white=white)
+    levels = bubbles.estimate_levels(None, black, means, white=white, light_print=light)
     # Coverage counts pixels, so scanner noise and JPEG ringing are smoothed
     # away first (a 1-pixel Gaussian at 6 px/mm keeps pencil strokes; 5×5
     # taps hold all but 1 % of its weight; each window keeps 2 pixels of page around its box for them).

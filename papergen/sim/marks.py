@@ -470,7 +470,7 @@ def pen_over_rows(
                      (right, middle + rng.uniform(-1, 1) * PEN_STRIKE_TILT_MM))]
         grey = int(rng.integers(PEN_GREY[0], PEN_GREY[1] + 1))
         width = max(1, int(round(rng.uniform(*PEN_WIDTH_MM) * ppm)))
-        ink = np.full_like(image, 255)
+        ink = np.full_like(image, 255)  # one row's strokes, one pen: drawn apart, then laid over the page
         for a, b in ends:
             start, end = (rect_to_px((*a, 0, 0), geometry, dpi)[:2], rect_to_px((*b, 0, 0), geometry, dpi)[:2])
             cv2.line(ink, tuple(int(round(v * 16)) for v in start), tuple(int(round(v * 16)) for v in end), grey,
