@@ -140,3 +140,32 @@ def test_a_wrong_frame_on_a_light_print_is_refused_all_the_same(sample_exam_json
     assert (light is None) == (kind != "turned 180°")
     reading = reader.read_registered(page, wrong, manifest)
     assert (reading.status, reading.reason) == ("rejected", "frame-misaligned")
+
+
+def _without(page: np.ndarray, manifest, rects) -> np.ndarray:
+    """``page`` with frame-mm rectangles (and 2 mm round them) painted paper."""
+    page = page.copy()
+    k = DPI / 25.4
+    ox, oy = manifest.sheet.origin
+    for x, y, w, h in rects:
+        page[max(0, int((oy + y - 2) * k)):int((oy + y + h + 2) * k), max(0, int((ox + x - 2) * k)):int((ox + x + w + 2) * k)] = 245
+    return page
+
+
+def test_a_print_too_light_for_its_squares_and_code_is_not_called_just_no_sheet(sample_exam_json):
+    from papergen.grade.registration import faint_squares
+
+    exam = sample_exam_json.parent
+    manifest = read_manifest(sample_exam_json)
+    answers = key_answers(manifest, "A")
+    qr = [manifest.sheet.header.qr]
+    faded = _without(_light_scan(exam, manifest, answers, 0.4), manifest, qr)  # and its QR code unread
+    reading = reader.read_sheets(faded, manifest)[0]
+    assert reading.status == "not-a-sheet" and reading.message.endswith(reader.FADED_SQUARES_HINT)
+    assert faint_squares(faded) >= 3
+    # a well-printed page that lost its squares and code holds no grey squares: no such hint
+    s = manifest.sheet.fiducial_size
+    squares = [(cx - s / 2, cy - s / 2, s, s) for cx, cy in manifest.sheet.fiducial_centers()]
+    bare = _without(_light_scan(exam, manifest, answers, 1.0), manifest, qr + squares)
+    assert faint_squares(bare) == 0
+    assert not reader.read_sheets(bare, manifest)[0].message.endswith(reader.FADED_SQUARES_HINT)

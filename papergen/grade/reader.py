@@ -50,6 +50,7 @@ from papergen.grade.registration import (
     Registration,
     RegistrationError,
     decode_qr_crop,
+    faint_squares,
     flat_field,
     page_shape,
     page_to_image,
@@ -195,7 +196,8 @@ def _read_all(gray: np.ndarray, manifest: Manifest, ppm: float, binary: bool) ->
         unregistered = unregistered_sheet(gray, manifest, binary) or uncoded_sheet(gray, manifest, ppm, binary)
         if unregistered is not None:
             return [unregistered]
-        return [PageReading(status=exc.reason, message=str(exc) + (HOLLOWED_HINT if binary else ""))]
+        hint = HOLLOWED_HINT if binary else FADED_SQUARES_HINT if faint_squares(gray) >= 3 else ""
+        return [PageReading(status=exc.reason, message=str(exc) + hint)]
     readings = [
         read_registered(gray, registration, manifest, ppm, another=index > 0, binary=binary)
         for index, registration in enumerate(registrations)
@@ -293,6 +295,8 @@ def unregistered_sheet(gray: np.ndarray, manifest: Manifest, binary: bool) -> Pa
 #: Added to the refusal of a page whose QR code reads but whose squares are not found, when the code's
 #: dark modules are light (``printed_faintly``): the squares are there, printed too light to be told.
 FADED_HINT = "（二维码和定位块都印得很浅：答题卡可能墨粉不足或省墨打印；请换用印得清楚的答题卡，或把扫描调深后重扫）"
+#: …and to "not a sheet" when the page holds grey squares the size of corner squares (``registration.faint_squares``).
+FADED_SQUARES_HINT = "（页面上有几个印得很浅的方块，可能是印得太浅的定位块：答题卡可能墨粉不足或省墨打印；请换用印得清楚的答题卡，或把扫描调深后重扫）"
 #: Registration takes a square for ink where it is darker than 55 % of the local paper
 #: (``registration._square_blobs``); a QR code whose dark modules are lighter than this share of its paper
 #: was printed so light that the squares beside it were not seen.

@@ -145,11 +145,37 @@ class _Pyramid:
         return self.level(k), 2**k
 
 
-def _square_blobs(gray: np.ndarray, small: np.ndarray, factor: int) -> tuple[list[_Blob], float]:
-    """``find_square_blobs`` on ``small``, ``gray`` shrunk ``factor`` times (``_shrunk``)."""
+#: Registration's ink: darker than 55 % of the local paper (``_square_blobs``).
+SQUARE_INK = 140
+#: …and a light print's grey squares, looked for only to say why a page found none (``faint_squares``).
+FAINT_SQUARE_INK = 205
+#: A corner square's side over the page's long side: 7 mm on 297 mm is 0.024, a scan's margins and scale move it by a fifth
+#: (a filled answer box with its brackets, 0.016, stays out).
+FIDUCIAL_SIDE_SHARE = (0.019, 0.032)
+
+
+def faint_squares(gray: np.ndarray, width: int = DETECT_WIDTH) -> int:
+    """How many squares the size of a corner square ``gray`` holds at a light print's grey (``FAINT_SQUARE_INK``).
+
+    Asked only of a page registration found no frame in: three or more there are corner squares printed too
+    light to be taken for ink (toner saving, a worn cartridge), not a page that is no answer sheet.
+    """
+    small, factor = _shrunk(gray, width)
+    low, high = (share * max(small.shape) for share in FIDUCIAL_SIDE_SHARE)
+
+    def sized(ink_below: int) -> int:
+        return sum(low <= blob.side <= high for blob in _square_blobs(gray, small, factor, ink_below=ink_below)[0])
+
+    # grey squares: found at a light print's grey, not at registration's ink (a black square on a page that is
+    # no answer sheet is found at both)
+    return max(0, sized(FAINT_SQUARE_INK) - sized(SQUARE_INK))
+
+
+def _square_blobs(gray: np.ndarray, small: np.ndarray, factor: int, ink_below: int = SQUARE_INK) -> tuple[list[_Blob], float]:
+    """``find_square_blobs`` on ``small``, ``gray`` shrunk ``factor`` times (``_shrunk``), ink darker than ``ink_below``."""
     scale = 1.0 / factor
     flat = flat_field(small, kernel=max(31, int(max(small.shape) * 0.06)))
-    dark = (flat < 140).astype(np.uint8)  # darker than 55 % of the local paper
+    dark = (flat < ink_below).astype(np.uint8)
     _, stats, centroids = foreground_components(dark)
     min_side = max(small.shape) * 0.012  # a 7 mm square on a 297 mm page is ~0.024
     w, h, area = (stats[:, k].astype(float) for k in (cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT, cv2.CC_STAT_AREA))
