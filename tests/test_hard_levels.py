@@ -8,11 +8,10 @@ import pytest
 
 from papergen.exam.manifest import read_manifest
 from papergen.grade import bubbles, reader
-from papergen.grade.pipeline import grade
 from papergen.grade.registration import PX_PER_MM, register
 from papergen.sim import journeys, marks
 from papergen.sim import run as sim
-from papergen.sim.evaluation import evaluate
+from tests.simulated import graded_simulation
 
 
 @pytest.fixture(scope="module")
@@ -88,10 +87,7 @@ def test_neat_ticks_are_still_flagged_by_their_darkness(exam):
 
 
 def test_messy_scans_have_no_silent_errors_and_every_tick_flagged(exam, tmp_path):
-    scans = tmp_path / "scans"
-    sim.simulate(exam, 6, scans, seed=12, degrade="scan-messy", dpi=200, doubtful_rate=0.15)
-    grade(exam, [scans], tmp_path / "results", workers=1)
-    report = evaluate(tmp_path / "results", scans / "truth.csv")
+    report = graded_simulation(exam, tmp_path, 6, seed=12, degrade="scan-messy", dpi=200, doubtful_rate=0.15)
     assert report.deliberate >= 15
     assert report.silent_errors == 0, report.details
     assert report.deliberate_flagged == report.deliberate

@@ -17,6 +17,7 @@ import pytest
 from papergen.exam.manifest import read_manifest
 from papergen.grade import alignment, bubbles, reader
 from tests.sheetfill import blank_sheet, filled_sheet, key_answers, paint
+from tests.simulated import graded_simulation
 
 DPI = 150
 FAINT = (190, 0.5)  # a light half-fill: grey, share of the box width
@@ -90,14 +91,7 @@ def test_a_light_print_is_read_through_its_right_frame(sample_exam_json, monkeyp
 
 
 def test_light_print_pages_are_read_with_no_silent_error(tmp_path, sample_exam_json):
-    from papergen.grade.pipeline import grade
-    from papergen.sim import run as sim
-    from papergen.sim.evaluation import evaluate
-
-    scans = tmp_path / "scans"
-    sim.simulate(sample_exam_json, 8, scans, seed=31, degrade="light-print", doubtful_rate=0.1)
-    grade(sample_exam_json, [scans], tmp_path / "results", workers=1)
-    report = evaluate(tmp_path / "results", scans / "truth.csv")
+    report = graded_simulation(sample_exam_json, tmp_path, 8, seed=31, degrade="light-print", doubtful_rate=0.1)
     assert report.silent_errors == 0, report.details
     assert report.deliberate_flagged == report.deliberate
     assert report.exact >= 4  # the light print itself is no reason to refuse or flag a page

@@ -20,11 +20,9 @@ import pytest
 from papergen.exam.manifest import read_manifest
 from papergen.grade import bubbles, reader
 from papergen.grade.bubbles import Levels
-from papergen.grade.pipeline import grade
-from papergen.sim import run as sim
-from papergen.sim.evaluation import evaluate
 from papergen.sim.marks import pen_over_rows
 from tests.sheetfill import filled_sheet, key_answers, paint
+from tests.simulated import graded_simulation
 
 DPI = 200
 LEVELS = Levels(240.0, 20.0, 0.0)
@@ -184,11 +182,8 @@ def test_pen_over_rows_draws_across_the_rows_it_names(sample_exam_json):
 
 
 def test_pen_pages_are_read_with_no_silent_error(tmp_path, sample_exam_json):
-    scans = tmp_path / "scans"
-    sim.simulate(sample_exam_json, 8, scans, seed=21, degrade="pen")
-    with open(scans / "truth.csv", encoding="utf-8-sig") as handle:
+    report = graded_simulation(sample_exam_json, tmp_path, 8, seed=21, degrade="pen")
+    with open(tmp_path / "scans" / "truth.csv", encoding="utf-8-sig") as handle:
         journeys = [row["journey"] for row in csv.DictReader(handle)]
     assert sum(j.startswith("pen:") for j in journeys) >= 3
-    grade(sample_exam_json, [scans], tmp_path / "results", workers=1)
-    report = evaluate(tmp_path / "results", scans / "truth.csv")
     assert report.silent_errors == 0, report.details

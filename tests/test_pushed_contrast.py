@@ -17,10 +17,9 @@ import pytest
 from papergen.exam.manifest import read_manifest
 from papergen.grade import bubbles, reader
 from papergen.grade.bubbles import Levels
-from papergen.grade.pipeline import grade
 from papergen.sim import run as sim
-from papergen.sim.evaluation import evaluate
 from tests.sheetfill import filled_sheet, key_answers, paint
+from tests.simulated import graded_simulation
 
 LEVELS = Levels(240.0, 20.0, 0.0)
 
@@ -136,10 +135,7 @@ def test_the_app_journey_hands_over_a_whitened_grey_page(tmp_path, sample_exam_j
 
 
 def test_app_pages_are_read_with_no_silent_error_and_every_doubtful_mark_flagged(tmp_path, sample_exam_json):
-    scans = tmp_path / "scans"
-    sim.simulate(sample_exam_json, 6, scans, seed=12, degrade="app", doubtful_rate=0.15)
-    grade(sample_exam_json, [scans], tmp_path / "results", workers=1)
-    report = evaluate(tmp_path / "results", scans / "truth.csv")
+    report = graded_simulation(sample_exam_json, tmp_path, 6, seed=12, degrade="app", doubtful_rate=0.15)
     assert report.deliberate >= 15
     assert report.silent_errors == 0, report.details
     assert report.deliberate_flagged == report.deliberate

@@ -231,3 +231,13 @@ def test_a_duplicate_sheet_set_aside_closes_both_and_a_second_void_is_named(resu
     assert not any(item.reason == "duplicate-id" for item in after)
     again = offline.apply_review(results, path)
     assert again.applied == [] and again.already == 1
+
+
+def test_a_page_not_read_is_confirmed_as_handled_not_as_scored(results: Path) -> None:
+    manifest, _ = _queue(results)
+    page = settle.ReviewItem(id="page:x:1:1:bw-darkened", kind="page", reason="bw-darkened", message="", where="")
+    sheet = settle.ReviewItem(id="sheet:x:1:1:blank-sheet", kind="sheet", reason="blank-sheet", message="", where="")
+    assert "没有评分" in offline.prompt(page, manifest) and "按机读结果计" not in offline.prompt(page, manifest)
+    assert "按机读结果计" in offline.prompt(sheet, manifest)
+    script = (Path(offline.__file__).parent / "static" / "review.js").read_text(encoding="utf-8")
+    assert "已处理（已重扫或人工评阅）" in script  # the review page's button for such a page says the same

@@ -562,11 +562,7 @@ def off_letter_ink(patches: np.ndarray, levels: Levels, px_per_mm: float) -> np.
     """
     patches = np.asarray(patches)
     n, h, w = patches.shape
-    inner = 1.0 - 2.0 * LETTER_PLACE_INSET
-    across = LETTER_PLACE_INSET + (np.arange(w) + 0.5) / w * inner
-    down = LETTER_PLACE_INSET + (np.arange(h) + 0.5) / h * inner
-    (left, right), (top, bottom) = LETTER_PLACE
-    letter = ((down >= top) & (down <= bottom))[:, None] & ((across >= left) & (across <= right))[None, :]
+    letter = _letter_place(h, w)
     black = patches < (levels.white + levels.black) / 2.0
     # a lone black pixel is the device's line noise; a fragment of a stroke has a black neighbour
     # (one 3×3 sum over the patches stacked with a blank row and column between them: none sees its neighbour's pixels)
@@ -574,6 +570,68 @@ def off_letter_ink(patches: np.ndarray, levels: Levels, px_per_mm: float) -> np.
     around = cv2.boxFilter(padded, cv2.CV_16U, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT)
     neighbours = around.reshape(n, h + 2, w + 2)[:, 1:h + 1, 1:w + 1] > black
     return (black & neighbours & ~letter).sum(axis=(1, 2)) / float(px_per_mm * px_per_mm)
+
+
+def _letter_place(h: int, w: int) -> np.ndarray:
+    """(h, w) bool: the pixels of a ``LETTER_PLACE_INSET`` box patch where its printed letter sits (``LETTER_PLACE``)."""
+    inner = 1.0 - 2.0 * LETTER_PLACE_INSET
+    across = LETTER_PLACE_INSET + (np.arange(w) + 0.5) / w * inner
+    down = LETTER_PLACE_INSET + (np.arange(h) + 0.5) / h * inner
+    (left, right), (top, bottom) = LETTER_PLACE
+    return ((down >= top) & (down <= bottom))[:, None] & ((across >= left) & (across <= right))[None, :]
+
+
+def letter_black(patches: np.ndarray, levels: Levels) -> np.ndarray:
+    """The share of each box's letter place (``LETTER_PLACE``) that is black: on a black-and-white page,
+    how much of the printed letter the device's threshold kept.
+
+    Parameters
+    ----------
+    patches : (N, h, w) uint8 or float
+        As ``off_letter_ink``.
+    levels
+        The sheet's paper white and ink black; black is darker than their middle.
+
+    Returns
+    -------
+    (N,) float64, 0 … 1.
+    """
+    patches = np.asarray(patches)
+    n, h, w = patches.shape
+    if n == 0:
+        return np.zeros(0)
+    black = patches[:, _letter_place(h, w)] < (levels.white + levels.black) / 2.0
+    return black.mean(axis=1, dtype=np.float64)
+
+
+#: The printed letters are grey (``render.sheet.LETTER_GREY`` 0.62: darkness 0.38, about the darkest
+#: erasure residue measured on simulated grey pages, 0.36). A black-and-white page whose threshold keeps
+#: them black in its empty boxes has kept pencil as light as residue black too, and there an erased
+#: option is as black as a fill: nothing in the page tells them apart. This is the median share of the
+#: letter place left black in a page's empty boxes (``kept_letters``) from which a page is not read.
+#: Simulated 1-bit pages of white paper (fax, fold, scanner, harsh, cut; 880 pages): median 0, 99 % under
+#: 0.06, the most 0.107 (7 pages at 0.06 or more); pages of coloured paper (whiteness 0.7–0.9) where an
+#: erased option was read as a mark: 0.079–0.54 (45 pages); OpenCV's adaptive threshold over 61 and 101
+#: pixels: 0.3 and more.
+LETTERS_KEPT = 0.06
+#: …measured over at least this many empty boxes (a page with fewer is not judged by it).
+MIN_KEPT_BOXES = 20
+
+
+def kept_letters(letters: np.ndarray, darkness: np.ndarray) -> float | None:
+    """How much of its printed letters a black-and-white page kept black: the median ``letter_black``
+    of the boxes no darker than an empty one (``BINARY_EMPTY``); None with fewer than ``MIN_KEPT_BOXES``.
+
+    Parameters
+    ----------
+    letters : (N,) float
+        ``letter_black`` of every box of the page.
+    darkness : (N,) float
+        ``darkness`` of the same boxes.
+    """
+    letters, darkness = np.asarray(letters, dtype=float), np.asarray(darkness, dtype=float)
+    empty = letters[darkness <= BINARY_EMPTY]
+    return float(np.median(empty)) if empty.size >= MIN_KEPT_BOXES else None
 
 
 def speck_threshold(off_letter: np.ndarray) -> float:

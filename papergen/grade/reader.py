@@ -247,6 +247,13 @@ def read_recovered(gray: np.ndarray, manifest: Manifest, ppm: float) -> PageRead
     return None
 
 
+#: Why a black-and-white page that kept its printed letters black is not read (``bubbles.LETTERS_KEPT``).
+BW_DARKENED = (
+    "这是黑白扫描，而空白填涂框里印的浅灰字母留下了黑色笔画（字母处约 {kept:.0%} 是黑的，白纸正常扫描时几乎为 0）："
+    "阈值把和字母一样浅的铅笔痕也变成了黑色，擦掉的选项会和填涂一样黑、分不出来，所以这一页没有评分。"
+    "彩色纸、调深的黑白阈值、扫描 App 的“黑白”模式都会这样；请用灰度模式重扫这一页（传真件请改要灰度扫描件），"
+    "或对照答题卡原件人工评阅"
+)
 #: Said of a black-and-white page no frame was found on: a scanner app's black-and-white mode thresholds each
 #: pixel against its neighbourhood, and a neighbourhood smaller than a corner square leaves it a hollow outline.
 HOLLOWED_HINT = "（这是黑白扫描：扫描 App 的“黑白”模式会把定位块和涂黑的框掏空成空心框；若是这样，请改用灰度或原图）"
@@ -399,6 +406,9 @@ class Measurements:
     unprinted : (N,) float64, optional
         How much of its printed letter each box has lost against its label's empty boxes
         (``bubbles.missing_print``): a sticker or correction tape over the box.
+    letters : (N,) float64, optional
+        On a black-and-white page, the share of each box's letter place that is black
+        (``bubbles.letter_black``): how much of the printed grey letter the threshold kept.
     contrast : float
         How much darker than an unaltered scan the page's marks read (``bubbles.contrast_gain``):
         above 1, the boxes were measured with their darkness divided by it (``bubbles.ease_contrast``).
@@ -410,6 +420,9 @@ class Measurements:
     speck : float, derived
         ``bubbles.speck_threshold`` of ``off_letter``: on a black-and-white page, how much
         black off a box's letter is a stroke's remains, from how speckled the whole page is.
+    kept : float, derived
+        ``bubbles.kept_letters`` of ``letters``: how much of its printed letters a black-and-white
+        page kept black in its empty boxes; None on a grey page.
     band : (N,) float64, derived when not given
         ``bubbles.band_shade`` of ``side``. ``decide`` measures a part's boxes against the
         least of its boxes' bands (or ``shaded``, where that is more): a band across the
@@ -433,11 +446,13 @@ class Measurements:
     crease: np.ndarray | None = None
     side: np.ndarray | None = None
     unprinted: np.ndarray | None = None
+    letters: np.ndarray | None = None
     contrast: float = 1.0
     shaded: np.ndarray | None = field(init=False, default=None, repr=False)
     band: np.ndarray | None = field(default=None, repr=False)
     lined: np.ndarray | None = field(init=False, default=None, repr=False)
     speck: float | None = field(init=False, default=None, repr=False)
+    kept: float | None = field(init=False, default=None, repr=False)
     _lists: dict = field(init=False, default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -450,6 +465,8 @@ class Measurements:
             object.__setattr__(self, "lined", bubbles.line_through(self.side, self.levels))
         if self.off_letter is not None:
             object.__setattr__(self, "speck", bubbles.speck_threshold(self.off_letter))
+        if self.letters is not None:
+            object.__setattr__(self, "kept", bubbles.kept_letters(self.letters, self.darkness))
         # …and each decision reads a few boxes: plain lists slice far cheaper than arrays convert
         for name in ("darkness", "coverage", "whole", "stroke", "off_letter", "shaded", "band", "film", "floor", "crossed",
                      "rise", "crease", "unprinted", "lined"):
@@ -544,6 +561,10 @@ def read_registered(
 
     measured = measure(page, table, geometry, ppm, corners=registration.corners, binary=reading.binary, light=light)
     reading.levels = (measured.levels.white, measured.levels.black, measured.levels.empty_box)
+    if measured.kept is not None and measured.kept >= bubbles.LETTERS_KEPT:
+        # the threshold kept pencil as light as erasure residue black: an erased option reads as a fill
+        reading.status, reading.reason, reading.message = "rejected", "bw-darkened", BW_DARKENED.format(kept=measured.kept)
+        return reading
     if light is not None:
         reading.add_note(
             f"答题卡印得偏浅（定位块只有约 {1 - light / 255:.0%} 黑，墨粉不足或省墨打印），填涂深浅按正常印刷的黑来量；"
@@ -851,6 +872,9 @@ def _measure_windows(
     side = bubbles.side_paper(rings, bubbles.ring_margin(ppm))
     band = bubbles.band_shade(side, levels)
     stroke, crossed, rise, crease = bubbles.trace_strokes(lit, groups, levels, templates, band=None if binary else band)
+    # lit evenly: in a phone photo's shadow band the paper itself is darker than mid-grey
+    letter_patches = bubbles.lit_evenly(
+        bubbles.box_patches(boxes.pixels, rects_px, (bubbles.LETTER_PLACE_INSET,) * 2, windows=boxes), paper)
     measured = Measurements(
         darkness=bubbles.darkness(means, levels, groups),
         coverage=bubbles.excess_coverage(bubbles.box_means_from(pencil, rects_px, windows=boxes), groups),
@@ -866,10 +890,8 @@ def _measure_windows(
         side=side,
         band=band,
         unprinted=bubbles.missing_print(lit, templates, levels),
-        # lit evenly: in a phone photo's shadow band the paper itself is darker than mid-grey
-        off_letter=bubbles.off_letter_ink(bubbles.lit_evenly(
-            bubbles.box_patches(boxes.pixels, rects_px, (bubbles.LETTER_PLACE_INSET,) * 2, windows=boxes), paper
-        ), levels, ppm),
+        off_letter=bubbles.off_letter_ink(letter_patches, levels, ppm),
+        letters=bubbles.letter_black(letter_patches, levels) if binary else None,
         contrast=contrast,
     )
     return measured, templates

@@ -48,6 +48,7 @@ REASON_LABELS: dict[str, str] = {
     "another-sheet-unconfirmed": "无法确认属于本次考试",
     "unconfirmed-frame": "无法确定答题卡位置",
     "frame-misaligned": "定位错误（填涂框对不上）",
+    "bw-darkened": "黑白扫描把浅痕变黑，须灰度重扫",
     "unregistered-sheet": "定位块不全，无法定位",
     "page-unknown": "无法确定页码",
     "reader-error": "读取出错",

@@ -127,6 +127,8 @@ def prompt(item: settle.ReviewItem, manifest: Manifest) -> str:
         "void": "“作废”：这张答题卡不计（如同一张扫描了两次）",
         "ack": "“确认”：已核对，按机读结果计",
     }
+    if item.kind == "page":  # a page or file that was not read: nothing of it is scored
+        hints["ack"] = "“确认”：这一页没有评分，已重新扫描或对照原件人工评阅"
     return "；".join(hints[name] for name in item.fields if name in hints)
 
 

@@ -139,11 +139,13 @@ def degrade_none(image: np.ndarray, dpi: float) -> Delivered:
 
 
 def degrade_scan(
-    image: np.ndarray, rng: np.random.Generator, *, dpi_in: float, dpi_out: float | None, keep_px: np.ndarray
+    image: np.ndarray, rng: np.random.Generator, *, dpi_in: float, dpi_out: float | None, keep_px: np.ndarray,
+    bw_share: float = 0.3,
 ) -> Delivered:
     """A flatbed or copier scan: 150–300 dpi, ±3° skew, shift, blur, noise, JPEG 50–90, grey or B/W.
 
-    ``image`` is the marked page, (H, W) uint8 at ``dpi_in``; ``keep_px`` as in ``scanner_placement``.
+    ``image`` is the marked page, (H, W) uint8 at ``dpi_in``; ``keep_px`` as in ``scanner_placement``;
+    ``bw_share`` how often the device is in its black-and-white mode (its threshold is set for white paper).
     """
     dpi = float(dpi_out or rng.integers(150, 301))
     white, black = rng.uniform(228, 252), rng.uniform(8, 35)
@@ -152,7 +154,7 @@ def degrade_scan(
     page = cv2.GaussianBlur(page, (0, 0), rng.uniform(0.35, 0.9))
     page = add_noise(page, rng.uniform(2.0, 7.0), rng)
     quality = int(rng.integers(50, 91))
-    if rng.random() < 0.3:  # the copier's "text" (black-and-white) mode
+    if rng.random() < bw_share:  # the copier's "text" (black-and-white) mode
         _, page = cv2.threshold(page, black + (white - black) * rng.uniform(*BW_CUT), 255, cv2.THRESH_BINARY)
         return Delivered(page, dpi, binary=True, quality=quality)
     return Delivered(page, dpi, quality=quality)

@@ -491,3 +491,17 @@ def printed_light(blank: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     ``LIGHT_PRINT_SHARE`` as dark, the paper as white. Pencil goes on afterwards, as dark as ever."""
     share = rng.uniform(*LIGHT_PRINT_SHARE)
     return (255.0 - (255.0 - blank.astype(np.float32)) * share).round().astype(np.uint8)
+
+
+# -- coloured paper ---------------------------------------------------------------
+#: How much light coloured paper sends back, as a share of white paper's: pale tints (cream, pale
+#: yellow, pink) about 0.9, blue, green or grey paper 0.7–0.8. Print and pencil on it are darkened alike.
+TINT_SHARE = (0.7, 0.9)
+
+
+def on_tinted_paper(page: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The printed page (H, W) uint8 on coloured paper as a grey sensor sees it: every grey times one
+    ``TINT_SHARE``. Pencil goes on afterwards; it takes a share of the light (``apply_graphite``), so it
+    is darkened alike."""
+    share = rng.uniform(*TINT_SHARE)
+    return (page.astype(np.float32) * share).round().astype(np.uint8)

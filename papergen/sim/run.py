@@ -67,6 +67,7 @@ from papergen.sim.marks import (
     PenLine,
     fiducial_corners_px,
     fill_page,
+    on_tinted_paper,
     pen_over_rows,
     printed_light,
     rect_to_px,
@@ -90,8 +91,12 @@ from papergen.sim.output import (
 #: ``harsh-shadow`` a 5–9 MP phone photo with a shadow band across the page; ``app`` a phone photo a
 #: scanner app cut out, whitened and "enhanced" (its black point raised); ``pen`` a scan as ``scan`` of
 #: sheets a pen went over before grading (a teacher's X across a row, a row struck out: ``marks.pen_over_rows``);
-#: ``light-print`` a scan as ``scan`` of sheets printed light (``marks.printed_light``: 45–75 % of the toner).
-HARD_LEVELS = ("scan-messy", "copier", "fold", "fax", "phone-messy", "harsh-shadow", "app", "pen", "light-print")
+#: ``light-print`` a scan as ``scan`` of sheets printed light (``marks.printed_light``: 45–75 % of the toner);
+#: ``tinted`` a scan as ``scan`` of sheets printed on coloured paper (``marks.on_tinted_paper``), half of them
+#: in the scanner's black-and-white mode (``TINTED_BW_SHARE``).
+HARD_LEVELS = ("scan-messy", "copier", "fold", "fax", "phone-messy", "harsh-shadow", "app", "pen", "light-print", "tinted")
+#: Coloured paper is the case where a black-and-white scan matters: it is scanned so this often (other scans 0.3).
+TINTED_BW_SHARE = 0.5
 DEGRADE_LEVELS = ("none", "scan", "photo", "harsh", "cut", *HARD_LEVELS)
 FORMATS = ("jpg", "png", "pdf")
 #: A doubtful mark that leaves less black than this (mm²) on a black-and-white
@@ -255,6 +260,8 @@ class _Run:
             hand = "messy" if self.degrade in HARD_LEVELS else "neat"
             if self.degrade == "light-print":  # this sheet came off a printer low on toner
                 blank = printed_light(blank, random_stream(self.seed, STREAM_MARKUP, student.sheet, number))
+            if self.degrade == "tinted":  # coloured paper (pencil darkens what it covers by a share: tinted alike)
+                blank = on_tinted_paper(blank, random_stream(self.seed, STREAM_MARKUP, student.sheet, number))
             doubtful: list[DoubtfulTrace] = []
             marked = fill_page(blank, self.manifest.sheet, number, student, responses, pen, self.dpi_in, hand,
                                doubtful=doubtful)
@@ -307,6 +314,9 @@ class _Run:
             return degrade_photo(image, rng)
         if self.degrade in ("scan-messy", "pen", "light-print"):
             return degrade_scan(image, rng, dpi_in=self.dpi_in, dpi_out=self.dpi_out, keep_px=self.keep_px)
+        if self.degrade == "tinted":
+            return degrade_scan(image, rng, dpi_in=self.dpi_in, dpi_out=self.dpi_out, keep_px=self.keep_px,
+                                bw_share=TINTED_BW_SHARE)
         if self.degrade == "copier":
             return degrade_copier(image, rng, dpi_in=self.dpi_in, dpi_out=self.dpi_out, keep_px=self.keep_px)
         if self.degrade == "fold":

@@ -506,11 +506,17 @@ function confirmYesNo() {
 }
 
 function renderAck(item) {
+  // a page (or file) that was not read has nothing to score: it is handled by a rescan or by hand
+  const unread = item.kind === "page";
+  const hint = unread
+    ? "这一页没有评分：重新扫描（以原文件名保存后再评，新的读取替换这一页）或对照答题卡原件人工评阅之后，确认已处理："
+    : "看过这张答题卡后，确认按机器的读取计分：";
+  const label = unread ? "已处理（已重扫或人工评阅）" : "已核对，按读取结果计分";
   return h("div", { class: "item-body" },
     h("div", {}, item.crop ? crop(item.crop, "整页扫描", true) : null,
-      h("p", { class: "hint" }, "看过这张答题卡后，确认按机器的读取计分："),
+      h("p", { class: "hint" }, hint),
       h("div", { class: "actions" },
-        h("button", { type: "button", class: "primary", onclick: () => decide("ack", item.reason) }, "已核对，按读取结果计分", kbd("Enter")),
+        h("button", { type: "button", class: "primary", onclick: () => decide("ack", item.reason) }, label, kbd("Enter")),
         h("button", { type: "button", class: "secondary", onclick: defer }, "稍后", kbd("L")))),
     thumbBox(item));
 }

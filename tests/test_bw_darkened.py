@@ -1,0 +1,112 @@
+"""A black-and-white page whose threshold kept light pencil black: erasures and fills alike.
+
+On coloured paper (or with the threshold set dark, or a scanner app's "black and
+white" mode) a 1-bit scan turns erasure residue as black as a fill, and an erased
+option of a multiple choice read as one more answer, with no flag. The printed grey
+letters in the boxes say so: a threshold that keeps them black has kept pencil as
+light as residue. Such a page is refused, saying to scan it in grey.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from papergen.exam.manifest import read_manifest
+from papergen.grade import bubbles, reader
+from papergen.grade.reasons import REASON_LABELS
+from papergen.sim.marks import TINT_SHARE, on_tinted_paper
+from tests.sheetfill import filled_sheet, key_answers, paint
+from tests.simulated import graded_simulation
+
+DPI = 150
+RESIDUE = 200  # erasure residue rubbed over a box: darkness about a fifth of the way to black
+
+
+def test_letter_black_counts_the_letter_place_only():
+    levels = bubbles.Levels(white=250.0, black=20.0, empty_box=0.0)
+    patches = np.full((3, 20, 30), 250, dtype=np.uint8)
+    place = bubbles._letter_place(20, 30)
+    patches[1][place] = 10  # the whole letter place black
+    patches[2][:, :3] = 10  # black at the box's edge only: not the letter
+    assert bubbles.letter_black(patches, levels).tolist() == [0.0, 1.0, 0.0]
+    assert bubbles.letter_black(np.zeros((0, 20, 30), np.uint8), levels).shape == (0,)
+
+
+def test_kept_letters_is_the_median_over_empty_boxes_only():
+    letters = np.r_[np.full(30, 0.2), np.full(10, 1.0)]
+    darkness = np.r_[np.zeros(30), np.full(10, 0.9)]  # the marked boxes are black all over: not counted
+    assert bubbles.kept_letters(letters, darkness) == pytest.approx(0.2)
+    few = bubbles.MIN_KEPT_BOXES - 1
+    assert bubbles.kept_letters(np.full(few, 0.5), np.zeros(few)) is None
+
+
+def _scan(manifest, exam, answers, residue_box, *, tint: float, binary: bool) -> np.ndarray:
+    """The key's answers pencilled and one more box rubbed with residue, on paper ``tint`` as bright as white,
+    scanned at 150 dpi; ``binary``: in the scanner's black-and-white mode, its cut set for white paper."""
+    page = filled_sheet(exam, manifest, student_id="2026030011", variant="A", answers=answers, dpi=DPI)
+    paint(page, manifest, residue_box, DPI, value=RESIDUE)
+    page = page.astype(np.float32) * tint  # paper, print and pencil send back that share of the light
+    rng = np.random.default_rng(3)
+    grey = cv2.GaussianBlur(page * (225 / 255) + 20, (0, 0), 0.7)
+    grey = np.clip(grey + rng.normal(0, 3.0, grey.shape), 0, 255).astype(np.uint8)
+    if binary:  # the simulator's cut: 0.6 of the way from the scanner's black (20) to white paper's (245)
+        return np.where(grey < 20 + 0.6 * 225, 0, 255).astype(np.uint8)
+    return cv2.imdecode(cv2.imencode(".jpg", grey, [cv2.IMWRITE_JPEG_QUALITY, 80])[1], cv2.IMREAD_GRAYSCALE)
+
+
+@pytest.fixture
+def erased_option(sample_exam_json):
+    """(manifest, exam folder, answers, the multiple choice's number, its erased option's letter and box)."""
+    manifest = read_manifest(sample_exam_json)
+    answers = key_answers(manifest, "A")
+    number = next(i.number for i in manifest.variant("A").items if manifest.questions[i.id].type == "multiple"
+                  and len(answers[i.number]) < len(i.permutation))
+    question = next(q for q in manifest.sheet.questions_on(1) if q.number == number)
+    other = next(i for i, letter in enumerate("ABCDE"[:len(question.boxes)]) if letter not in answers[number])
+    return manifest, sample_exam_json.parent, answers, number, "ABCDE"[other], question.boxes[other]
+
+
+def test_a_black_and_white_page_that_kept_light_pencil_black_is_refused(erased_option, monkeypatch):
+    manifest, exam, answers, number, letter, box = erased_option
+    page = _scan(manifest, exam, answers, box, tint=0.72, binary=True)
+    refused = reader.read_sheets(page, manifest)[0]
+    assert refused.binary
+    assert (refused.status, refused.reason) == ("rejected", "bw-darkened"), refused.message
+    assert "灰度" in refused.message and "擦掉的选项" in refused.message
+    assert not refused.questions  # nothing of the page is scored
+    assert "bw-darkened" in REASON_LABELS
+    # without the refusal the erased option is read as one more answer, and nothing says so
+    with monkeypatch.context() as patched:
+        patched.setattr(bubbles, "LETTERS_KEPT", 2.0)
+        misread = reader.read_sheets(page, manifest)[0]
+    assert misread.status == "read"
+    got = next(q for q in misread.questions if q.number == number)
+    assert (got.outcome, letter in got.letters) == ("answer", True)
+    assert not [f for f in misread.flags if f.number == number]
+
+
+def test_the_same_sheet_on_white_paper_or_scanned_grey_is_read(erased_option):
+    manifest, exam, answers, number, letter, box = erased_option
+    for tint, binary in ((1.0, True), (0.72, False), (1.0, False)):
+        reading = reader.read_sheets(_scan(manifest, exam, answers, box, tint=tint, binary=binary), manifest)[0]
+        assert reading.status == "read", (tint, binary, reading.message)
+        assert reading.binary == binary
+        read = {q.number: q.letters for q in reading.questions if q.outcome == "answer"}
+        assert read[number] == answers[number], (tint, binary)
+        assert all(read[n] == answers[n] for n in read), (tint, binary)
+
+
+def test_on_tinted_paper_darkens_every_grey_by_one_share():
+    page = np.array([[255, 128, 0]], dtype=np.uint8)
+    tinted = on_tinted_paper(page, np.random.default_rng(5)).astype(float)
+    share = tinted[0, 0] / 255
+    assert TINT_SHARE[0] <= share <= TINT_SHARE[1]
+    assert tinted[0, 1] == pytest.approx(128 * share, abs=0.51) and tinted[0, 2] == 0
+
+
+def test_tinted_pages_are_read_or_refused_with_no_silent_error(tmp_path, sample_exam_json):
+    report = graded_simulation(sample_exam_json, tmp_path, 10, seed=5, degrade="tinted", doubtful_rate=0.1)
+    assert report.silent_errors == 0, report.details
+    assert report.deliberate_flagged == report.deliberate
