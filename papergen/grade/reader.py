@@ -969,8 +969,14 @@ def question_flags(
     if questions and all(q.outcome == "blank" for q in questions):
         # Nobody answers nothing: a sheet never filled in, a 缺考 the invigilator
         # did not mark, or a page scanned blank. Scored 0 only after a person looks.
-        flags.append(Flag(None, "blank-sheet", "空白答题卡：答题区没有任何填涂（未作答，或缺考但未涂缺考标记）；请核对"))
+        flags.append(Flag(None, "blank-sheet", "空白答题卡：答题区没有任何填涂（未作答，或缺考但未涂缺考标记）；请核对"
+                          + (BINARY_LOST_HINT if binary else "")))
     return flags
+
+
+#: Said of a black-and-white sheet that reads as unanswered (``question_flags``): a device whose cut sat as dark
+#: as the pencil (a faded copy, a pale fax, a scan turned bright) may have turned every fill to paper.
+BINARY_LOST_HINT = "（黑白扫描：很浅的填涂可能在扫描时整个丢了，请看答题卡原件或用灰度重扫）"
 
 
 #: Added to a faint mark's message on a black-and-white page (``question_flags``).

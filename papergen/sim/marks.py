@@ -505,3 +505,15 @@ def on_tinted_paper(page: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     is darkened alike."""
     share = rng.uniform(*TINT_SHARE)
     return (page.astype(np.float32) * share).round().astype(np.uint8)
+
+
+# -- a faded page -------------------------------------------------------------------
+#: How much of its contrast a faded page keeps: a copy of a copy, a thermal fax gone pale, a scan
+#: whose brightness was turned up. Print and pencil alike move toward the paper's white.
+FADE_SHARE = (0.5, 0.8)
+
+
+def faded(page: np.ndarray, share: float) -> np.ndarray:
+    """The page (H, W) uint8 with every grey moved toward white, keeping ``share`` of its darkness."""
+    return (255.0 - (255.0 - page.astype(np.float32)) * share).round().astype(np.uint8)
+

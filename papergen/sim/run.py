@@ -62,9 +62,11 @@ from papergen.sim.journeys import (
     degrade_shadow,
 )
 from papergen.sim.marks import (
+    FADE_SHARE,
     MM_PER_INCH,
     DoubtfulTrace,
     PenLine,
+    faded,
     fiducial_corners_px,
     fill_page,
     on_tinted_paper,
@@ -93,9 +95,11 @@ from papergen.sim.output import (
 #: sheets a pen went over before grading (a teacher's X across a row, a row struck out: ``marks.pen_over_rows``);
 #: ``light-print`` a scan as ``scan`` of sheets printed light (``marks.printed_light``: 45–75 % of the toner);
 #: ``tinted`` a scan as ``scan`` of sheets printed on coloured paper (``marks.on_tinted_paper``), half of them
-#: in the scanner's black-and-white mode (``TINTED_BW_SHARE``).
-HARD_LEVELS = ("scan-messy", "copier", "fold", "fax", "phone-messy", "harsh-shadow", "app", "pen", "light-print", "tinted")
-#: Coloured paper is the case where a black-and-white scan matters: it is scanned so this often (other scans 0.3).
+#: in the scanner's black-and-white mode (``TINTED_BW_SHARE``); ``faded`` the same of pencilled sheets faded
+#: to ``marks.FADE_SHARE`` of their contrast (a copy of a copy, a pale fax, a scan turned bright: ``marks.faded``).
+HARD_LEVELS = ("scan-messy", "copier", "fold", "fax", "phone-messy", "harsh-shadow", "app", "pen", "light-print", "tinted",
+               "faded")
+#: Coloured and faded paper are where a black-and-white scan matters: they are scanned so this often (other scans 0.3).
 TINTED_BW_SHARE = 0.5
 DEGRADE_LEVELS = ("none", "scan", "photo", "harsh", "cut", *HARD_LEVELS)
 FORMATS = ("jpg", "png", "pdf")
@@ -266,6 +270,9 @@ class _Run:
             marked = fill_page(blank, self.manifest.sheet, number, student, responses, pen, self.dpi_in, hand,
                                doubtful=doubtful)
             lined = ()
+            if self.degrade == "faded":  # pencil and print faded alike (the device's own erasing sees the same page)
+                share = random_stream(self.seed, STREAM_MARKUP, student.sheet, number).uniform(*FADE_SHARE)
+                blank, marked = faded(blank, share), faded(marked, share)
             if self.degrade == "pen":
                 marked, lined = pen_over_rows(marked, self.manifest.sheet, number,
                                               random_stream(self.seed, STREAM_MARKUP, student.sheet, number), self.dpi_in)
@@ -314,7 +321,7 @@ class _Run:
             return degrade_photo(image, rng)
         if self.degrade in ("scan-messy", "pen", "light-print"):
             return degrade_scan(image, rng, dpi_in=self.dpi_in, dpi_out=self.dpi_out, keep_px=self.keep_px)
-        if self.degrade == "tinted":
+        if self.degrade in ("tinted", "faded"):
             return degrade_scan(image, rng, dpi_in=self.dpi_in, dpi_out=self.dpi_out, keep_px=self.keep_px,
                                 bw_share=TINTED_BW_SHARE)
         if self.degrade == "copier":

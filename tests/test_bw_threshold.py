@@ -1,10 +1,13 @@
-"""A black-and-white page whose threshold kept light pencil black: erasures and fills alike.
+"""A black-and-white page whose threshold sits where light pencil is.
 
-On coloured paper (or with the threshold set dark, or a scanner app's "black and
-white" mode) a 1-bit scan turns erasure residue as black as a fill, and an erased
-option of a multiple choice read as one more answer, with no flag. The printed grey
-letters in the boxes say so: a threshold that keeps them black has kept pencil as
-light as residue. Such a page is refused, saying to scan it in grey.
+Cut too light against the pencil (coloured paper, a dark threshold, a scanner app's
+"black and white" mode), the 1-bit scan turns erasure residue as black as a fill, and
+an erased option of a multiple choice read as one more answer, with no flag. The
+printed grey letters in the boxes say so: a threshold that keeps them black has kept
+pencil as light as residue. Such a page is refused, saying to scan it in grey.
+
+Cut as dark as the pencil (a faded copy, a pale fax, a scan turned bright), fills turn
+to paper. A page left with no fill at all is a blank sheet, whose flag says so.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import pytest
 from papergen.exam.manifest import read_manifest
 from papergen.grade import bubbles, reader
 from papergen.grade.reasons import REASON_LABELS
-from papergen.sim.marks import TINT_SHARE, on_tinted_paper
+from papergen.sim.marks import FADE_SHARE, TINT_SHARE, faded, on_tinted_paper
 from tests.sheetfill import filled_sheet, key_answers, paint
 from tests.simulated import graded_simulation
 
@@ -110,3 +113,39 @@ def test_tinted_pages_are_read_or_refused_with_no_silent_error(tmp_path, sample_
     report = graded_simulation(sample_exam_json, tmp_path, 10, seed=5, degrade="tinted", doubtful_rate=0.1)
     assert report.silent_errors == 0, report.details
     assert report.deliberate_flagged == report.deliberate
+
+
+# -- a cut as dark as the pencil ---------------------------------------------------
+
+
+def _faded_scan(manifest, exam, answers, share: float, noise: float, fill: tuple[int, ...] = ()) -> np.ndarray:
+    """The key's answers pencilled on a page faded to ``share`` of its contrast (``fill``: the answers pencilled
+    afterwards at these greys instead, question after question, as light as faded fills of a hand that presses
+    unevenly), scanned at 150 dpi in the black-and-white mode (the simulator's cut for white paper); ``noise``:
+    the sensor's, in grey levels."""
+    page = filled_sheet(exam, manifest, student_id="2026030011", variant="A", answers={} if fill else answers, dpi=DPI)
+    page = faded(page, share)
+    if fill:
+        boxes = {q.number: q.boxes for q in manifest.sheet.questions_on(1)}
+        for number, letters in answers.items():
+            for letter in letters:
+                paint(page, manifest, boxes[number]["ABCDE".index(letter)], DPI, value=fill[number % len(fill)])
+    rng = np.random.default_rng(4)
+    grey = cv2.GaussianBlur(page.astype(np.float32) * (225 / 255) + 20, (0, 0), 0.7) + rng.normal(0, noise, page.shape)
+    return np.where(grey < 20 + 0.6 * 225, 0, 255).astype(np.uint8)
+
+
+def test_a_black_and_white_page_whose_fills_all_vanished_is_a_blank_sheet_saying_why(sample_exam_json):
+    manifest = read_manifest(sample_exam_json)
+    answers = key_answers(manifest, "A")
+    gone = reader.read_sheets(_faded_scan(manifest, sample_exam_json.parent, answers, 1.0, noise=2.0, fill=(175,)), manifest)[0]
+    assert gone.status == "read" and gone.binary
+    assert all(q.outcome == "blank" for q in gone.questions)
+    blank = next(f for f in gone.flags if f.reason == "blank-sheet")
+    assert "黑白扫描" in blank.message and "灰度" in blank.message
+
+
+def test_faded_keeps_its_share_of_every_grey():
+    page = np.array([[255, 155, 55]], dtype=np.uint8)
+    assert faded(page, 0.5).tolist() == [[255, 205, 155]]
+    assert FADE_SHARE[0] < FADE_SHARE[1] <= 1.0
