@@ -1,13 +1,16 @@
-"""A black-and-white page whose threshold sits where light pencil is.
+"""A black-and-white page whose threshold sits where pencil is: it cannot be read, whichever side.
 
 Cut too light against the pencil (coloured paper, a dark threshold, a scanner app's
 "black and white" mode), the 1-bit scan turns erasure residue as black as a fill, and
 an erased option of a multiple choice read as one more answer, with no flag. The
 printed grey letters in the boxes say so: a threshold that keeps them black has kept
-pencil as light as residue. Such a page is refused, saying to scan it in grey.
+pencil as light as residue (``bw-darkened``).
 
-Cut as dark as the pencil (a faded copy, a pale fax, a scan turned bright), fills turn
-to paper. A page left with no fill at all is a blank sheet, whose flag says so.
+Cut as dark as the pencil (a faded copy, a pale fax, a scan turned bright), the fills
+break into fragments and lighter ones turn to paper, read as unanswered. The page's own
+fills say so: on a healthy 1-bit page they are solid black blocks (``bw-faded``). A
+page left with no fill at all is a blank sheet, whose flag says so. Either refused page
+says to scan it in grey.
 """
 
 from __future__ import annotations
@@ -118,6 +121,39 @@ def test_tinted_pages_are_read_or_refused_with_no_silent_error(tmp_path, sample_
 # -- a cut as dark as the pencil ---------------------------------------------------
 
 
+def test_binary_fills_tells_broken_fills_from_solid_and_from_evenly_grey_ones():
+    dark, floor = [0.97, 0.99, 0.95, 1.0, 0.96, 0.0, 0.01, 0.0, 0.05], [0.9, 0.95, 0.9, 1.0, 0.9, 0.0, 0.0, 0.0, 0.0]
+    solid = bubbles.binary_fills(dark, floor)
+    assert (solid.marks, solid.fragments) == (5, 1) and solid.solid == pytest.approx(0.97)
+    assert not solid.pencil_lost
+    dark = [0.45, 0.6, 0.52, 0.7, 0.41, 0.2, 0.3, 0.0]
+    broken = bubbles.binary_fills(dark, [0.2 * d for d in dark])
+    assert broken.pencil_lost and broken.solid == pytest.approx(0.52) and broken.broken == pytest.approx(0.2)
+    # grey fills as dark, but even (a clean grey rendering taken for black and white): not broken up
+    assert not bubbles.binary_fills(dark, [0.95 * d for d in dark]).pencil_lost
+    # too few fills to judge by (a sheet's second page, a page the device emptied): not here
+    assert not bubbles.binary_fills([0.45, 0.5, 0.2] + [0.0] * 37, [0.1, 0.1, 0.0] + [0.0] * 37).pencil_lost
+    assert bubbles.binary_fills([0.0] * 20, [0.0] * 20).solid is None
+
+
+def test_a_black_and_white_sheet_with_few_answers_waits_for_a_person():
+    def q(number, outcome):
+        return reader.QuestionReading(number, outcome, "A" if outcome == "answer" else "", "", 1.0, (0.0,), "")
+
+    few = [q(1, "flagged")] + [q(n, "blank") for n in range(2, 29)] + [q(29, "answer"), q(30, "answer")]
+    flags = reader.question_flags(few, absent=False, binary=True)
+    assert [f.reason for f in flags if f.number is None] == ["few-answers"]
+    assert "30 道题里只读到 2 道" in flags[-1].message and "灰度" in flags[-1].message
+    assert "few-answers" in REASON_LABELS
+    # the same on a grey page, a page of a few questions, or a sheet mostly answered: nothing of the kind
+    assert not [f for f in reader.question_flags(few, absent=False) if f.number is None]
+    assert not [f for f in reader.question_flags(few[25:], absent=False, binary=True) if f.number is None]
+    most = [q(n, "answer") for n in range(1, 16)] + [q(n, "blank") for n in range(16, 31)]
+    assert not reader.question_flags(most, absent=False, binary=True)
+    # an absent candidate's sheet is not reviewed for it
+    assert not reader.question_flags(few[1:28], absent=True, binary=True)
+
+
 def _faded_scan(manifest, exam, answers, share: float, noise: float, fill: tuple[int, ...] = ()) -> np.ndarray:
     """The key's answers pencilled on a page faded to ``share`` of its contrast (``fill``: the answers pencilled
     afterwards at these greys instead, question after question, as light as faded fills of a hand that presses
@@ -135,6 +171,29 @@ def _faded_scan(manifest, exam, answers, share: float, noise: float, fill: tuple
     return np.where(grey < 20 + 0.6 * 225, 0, 255).astype(np.uint8)
 
 
+def test_a_black_and_white_page_whose_fills_broke_up_is_refused(sample_exam_json, monkeypatch):
+    manifest = read_manifest(sample_exam_json)
+    answers = key_answers(manifest, "A")
+    page = _faded_scan(manifest, sample_exam_json.parent, answers, 0.8, noise=6.0, fill=(145, 150, 155, 165))
+    refused = reader.read_sheets(page, manifest)[0]
+    assert refused.binary
+    assert (refused.status, refused.reason) == ("rejected", "bw-faded"), refused.message
+    assert "灰度" in refused.message and "未作答" in refused.message
+    assert "bw-faded" in REASON_LABELS
+    # without the refusal some fills the threshold broke up read as unanswered, and nothing says so of them
+    with monkeypatch.context() as patched:
+        patched.setattr(bubbles.BinaryFills, "pencil_lost", property(lambda self: False))
+        misread = reader.read_sheets(page, manifest)[0]
+    lost = [q.number for q in misread.questions if q.outcome == "blank" and answers.get(q.number)]
+    assert lost, "the fixture should lose fills"
+    assert not {f.number for f in misread.flags} & set(lost)
+    # the same sheet not faded is read as it was filled in
+    clear = reader.read_sheets(_faded_scan(manifest, sample_exam_json.parent, answers, 1.0, noise=6.0), manifest)[0]
+    assert clear.status == "read" and clear.binary
+    read = {q.number: q.letters for q in clear.questions if q.outcome == "answer"}
+    assert read and all(read[n] == answers[n] for n in read)
+
+
 def test_a_black_and_white_page_whose_fills_all_vanished_is_a_blank_sheet_saying_why(sample_exam_json):
     manifest = read_manifest(sample_exam_json)
     answers = key_answers(manifest, "A")
@@ -149,3 +208,10 @@ def test_faded_keeps_its_share_of_every_grey():
     page = np.array([[255, 155, 55]], dtype=np.uint8)
     assert faded(page, 0.5).tolist() == [[255, 205, 155]]
     assert FADE_SHARE[0] < FADE_SHARE[1] <= 1.0
+
+
+def test_faded_black_and_white_pages_are_refused_rather_than_misread(tmp_path, sample_exam_json):
+    report = graded_simulation(sample_exam_json, tmp_path, 12, seed=8, degrade="faded", doubtful_rate=0.1)
+    bw = [page for page in report.pages if page.black_and_white]
+    assert not [page for page in bw if page.outcome == "silent"], report.details
+

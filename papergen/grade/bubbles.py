@@ -1445,6 +1445,60 @@ def own_darkness(values: Sequence[float], whole: Sequence[float]) -> float | Non
     return float(np.median(clear)) if len(clear) >= MIN_OWN_MARKS else None
 
 
+#: On a black-and-white page a fill well darker than the device's cut is a solid black block: the median
+#: darkness of a page's marked answer boxes (``binary_fills``) is 0.81 at the least on 839 simulated 1-bit
+#: pages of white paper (fax, fold, scanner, harsh, cut; 1 % under 0.87). Where the cut sits as dark as the
+#: pencil — a faded page (a copy of a copy, a fax), a scan lightened or its black-and-white cut set too
+#: light — the fills break into fragments and lighter ones turn to paper, read as unanswered: on simulated
+#: pages whose contrast was faded to 0.5–0.8, those with a fill read as blank had a median of 0–0.77.
+#: Below this a page's fills are not trusted.
+SOLID_BINARY_FILLS = 0.75
+
+
+@dataclass(frozen=True)
+class BinaryFills:
+    """How a black-and-white page's answer boxes came through the device's threshold (``binary_fills``)."""
+
+    marks: int  # boxes at least ``MARKED``
+    solid: float | None  # their median darkness; None without any
+    fragments: int  # boxes darker than an empty one's specks (``BINARY_EMPTY``) but not marked
+    broken: float | None  # the marked boxes' median floor over darkness (``shared_darkness``); None without any
+
+    @property
+    def pencil_lost(self) -> bool:
+        """The cut sits as dark as the pencil: the page's fills (at least ``MIN_OWN_MARKS`` of them to judge by)
+        came through as fragments — their median darkness under ``SOLID_BINARY_FILLS``, broken up with paper
+        between (``BROKEN_FILLS``), not evenly grey. (A page the device left next to no fill on is for
+        ``reader.question_flags``: a blank sheet, or one with few answers.)"""
+        return (self.marks >= MIN_OWN_MARKS and self.solid is not None and self.solid < SOLID_BINARY_FILLS
+                and self.broken is not None and self.broken < BROKEN_FILLS)
+
+
+#: A fill the threshold broke up keeps paper between its black dots: the darkness 80 % of its window reaches
+#: (``shared_darkness``'s floor, on the lightly smoothed windows) is under its mean. The median over a page's
+#: fills: at most 0.67 on the simulated faded pages (pencil grain, holes of a few pixels); 0.76–0.84 where a sensor's noise dithers a grey fill pixel by pixel (the smoothing evens much of it out).
+#: An evenly grey fill keeps 0.87–0.98, median 0.96: a clean grey rendering with next to no mid-grey, taken for
+#: black and white, is not a broken one.
+BROKEN_FILLS = 0.9
+
+
+def binary_fills(values: Sequence[float], floor: Sequence[float]) -> BinaryFills:
+    """The marked boxes, their median darkness and how broken up they are, and the fragments, among a
+    black-and-white page's answer boxes.
+
+    Parameters
+    ----------
+    values, floor : (N,) float
+        Darkness and floor (``shared_darkness`` at ``FLOOR_SHARE``) of the page's answer boxes.
+    """
+    v, f = np.asarray(values, dtype=float), np.asarray(floor, dtype=float)
+    marked = v >= MARKED
+    fragments = int(np.count_nonzero((v > BINARY_EMPTY) & ~marked))
+    if not marked.any():
+        return BinaryFills(0, None, fragments, None)
+    return BinaryFills(int(marked.sum()), float(np.median(v[marked])), fragments, float(np.median(f[marked] / v[marked])))
+
+
 @dataclass(frozen=True)
 class Reading:
     """The outcome for one question (or one identity column)."""

@@ -254,6 +254,17 @@ BW_DARKENED = (
     "彩色纸、调深的黑白阈值、扫描 App 的“黑白”模式都会这样；请用灰度模式重扫这一页（传真件请改要灰度扫描件），"
     "或对照答题卡原件人工评阅"
 )
+def bw_faded_message(fills: bubbles.BinaryFills) -> str:
+    """Why a black-and-white page whose fills came through as fragments is not read (``bubbles.BinaryFills``)."""
+    return (
+        f"这是黑白扫描，而页面上的填涂不是实心的黑块（清楚的填涂平均只有约 {fills.solid:.0%} 是黑的，"
+        f"另有 {fills.fragments} 处零碎的黑点；正常黑白扫描的填涂几乎全黑）："
+        "黑白阈值和铅笔一样深，浅一些的填涂可能整个成了白纸、会读成未作答，所以这一页没有评分。"
+        "扫描时调亮了、黑白阈值调浅了，或答题卡本身褪了色（复印件再复印、传真件）都会这样；"
+        "请用灰度模式重扫这一页，或对照答题卡原件人工评阅"
+    )
+
+
 #: Said of a black-and-white page no frame was found on: a scanner app's black-and-white mode thresholds each
 #: pixel against its neighbourhood, and a neighbourhood smaller than a corner square leaves it a hollow outline.
 HOLLOWED_HINT = "（这是黑白扫描：扫描 App 的“黑白”模式会把定位块和涂黑的框掏空成空心框；若是这样，请改用灰度或原图）"
@@ -565,6 +576,13 @@ def read_registered(
         # the threshold kept pencil as light as erasure residue black: an erased option reads as a fill
         reading.status, reading.reason, reading.message = "rejected", "bw-darkened", BW_DARKENED.format(kept=measured.kept)
         return reading
+    if reading.binary and measured.decide_lone(table.absent) != "marked":
+        boxes = answer_boxes(table)
+        fills = bubbles.binary_fills(measured.darkness[boxes], measured.floor[boxes])
+        if fills.pencil_lost:
+            # the cut sits as dark as the pencil: lighter fills turned to paper and would read as unanswered
+            reading.status, reading.reason, reading.message = "rejected", "bw-faded", bw_faded_message(fills)
+            return reading
     if light is not None:
         reading.add_note(
             f"答题卡印得偏浅（定位块只有约 {1 - light / 255:.0%} 黑，墨粉不足或省墨打印），填涂深浅按正常印刷的黑来量；"
@@ -900,9 +918,14 @@ def _measure_windows(
 # -- deciding -----------------------------------------------------------------
 
 
+def answer_boxes(table: BoxTable) -> np.ndarray:
+    """Indices of the table's answer boxes, every question's in order: (M,) int."""
+    return np.r_[tuple(table.questions)] if table.questions else np.zeros(0, dtype=int)
+
+
 def own_marks(measured: Measurements, table: BoxTable) -> float | None:
     """How dark this student's clear marks on the page's answer boxes are (``bubbles.own_darkness``)."""
-    boxes = np.r_[tuple(table.questions)] if table.questions else np.zeros(0, dtype=int)
+    boxes = answer_boxes(table)
     return bubbles.own_darkness(measured.darkness[boxes], measured.whole[boxes])
 
 
@@ -971,12 +994,20 @@ def question_flags(
         # did not mark, or a page scanned blank. Scored 0 only after a person looks.
         flags.append(Flag(None, "blank-sheet", "空白答题卡：答题区没有任何填涂（未作答，或缺考但未涂缺考标记）；请核对"
                           + (BINARY_LOST_HINT if binary else "")))
+    elif binary and len(questions) >= FEW_ANSWERS_QUESTIONS:
+        # a student answers nearly every choice question; a device whose cut sat near the pencil may have
+        # taken most fills away, and what is left reads as unanswered: the whole sheet waits for a person
+        answered = sum(q.outcome == "answer" for q in questions)
+        if answered < len(questions) / 2:
+            flags.append(Flag(None, "few-answers", f"{len(questions)} 道题里只读到 {answered} 道有作答" + BINARY_LOST_HINT))
     return flags
 
 
 #: Said of a black-and-white sheet that reads as unanswered (``question_flags``): a device whose cut sat as dark
 #: as the pencil (a faded copy, a pale fax, a scan turned bright) may have turned every fill to paper.
 BINARY_LOST_HINT = "（黑白扫描：很浅的填涂可能在扫描时整个丢了，请看答题卡原件或用灰度重扫）"
+#: A black-and-white page of at least this many questions, fewer than half of them answered, is flagged ``few-answers``.
+FEW_ANSWERS_QUESTIONS = 10
 
 
 #: Added to a faint mark's message on a black-and-white page (``question_flags``).

@@ -20,6 +20,7 @@ REASON_LABELS: dict[str, str] = {
     "nonexistent-option": "涂了不存在的选项",
     # the whole sheet's answers
     "blank-sheet": "空白答题卡",
+    "few-answers": "作答很少（黑白扫描可能丢了填涂）",
     "absent-with-answers": "缺考但有作答",
     "absent-unclear": "缺考标记不清",
     "violation-marked": "监考员标记违纪",
@@ -49,6 +50,7 @@ REASON_LABELS: dict[str, str] = {
     "unconfirmed-frame": "无法确定答题卡位置",
     "frame-misaligned": "定位错误（填涂框对不上）",
     "bw-darkened": "黑白扫描把浅痕变黑，须灰度重扫",
+    "bw-faded": "黑白扫描丢了浅的填涂，须灰度重扫",
     "unregistered-sheet": "定位块不全，无法定位",
     "page-unknown": "无法确定页码",
     "reader-error": "读取出错",

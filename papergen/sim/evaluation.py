@@ -30,6 +30,9 @@ from papergen.grade.store import (
 
 IDENTITY_FLAGS = {"id-unreadable", "id-incomplete", "id-missing", "id-mismatch"}
 VARIANT_FLAGS = {"variant-unreadable", "variant-missing", "variant-mismatch", "variant-unknown"}
+#: Sheet flags whose message is that the sheet's blanks may be fills the device lost: a question read blank on such a
+#: sheet was warned about (the reviewer is told to look at the original or rescan it), not read wrong silently.
+BLANKS_IN_DOUBT = {"blank-sheet", "few-answers"}
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,10 @@ def _compare_page(db: sqlite3.Connection, row: dict, page: PageRow, report: Accu
         if mark.outcome == "flagged":
             beyond = True
             report.details.append(f"{where} 第 {number} 题：多余的待复核（应为 {expected or '空白'}）")
+        elif mark.outcome == "blank" and sheet_reasons & BLANKS_IN_DOUBT:
+            if expected:
+                beyond = True
+                report.details.append(f"{where} 第 {number} 题：读成 空白，应为 {expected}（整卡待复核：{sorted(sheet_reasons & BLANKS_IN_DOUBT)[0]}）")
         elif mark.letters != expected:
             silent = True
             report.question_errors += 1
