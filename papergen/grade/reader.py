@@ -254,15 +254,31 @@ BW_DARKENED = (
     "彩色纸、调深的黑白阈值、扫描 App 的“黑白”模式都会这样；请用灰度模式重扫这一页（传真件请改要灰度扫描件），"
     "或对照答题卡原件人工评阅"
 )
-def bw_faded_message(fills: bubbles.BinaryFills) -> str:
-    """Why a black-and-white page whose fills came through as fragments is not read (``bubbles.BinaryFills``)."""
-    return (
-        f"这是黑白扫描，而页面上的填涂不是实心的黑块（清楚的填涂平均只有约 {fills.solid:.0%} 是黑的，"
-        f"另有 {fills.fragments} 处零碎的黑点；正常黑白扫描的填涂几乎全黑）："
-        "黑白阈值和铅笔一样深，浅一些的填涂可能整个成了白纸、会读成未作答，所以这一页没有评分。"
-        "扫描时调亮了、黑白阈值调浅了，或答题卡本身褪了色（复印件再复印、传真件）都会这样；"
-        "请用灰度模式重扫这一页，或对照答题卡原件人工评阅"
-    )
+#: …and one whose fills came through as fragments (``bubbles.BinaryFills.pencil_lost``).
+BW_FADED = (
+    "这是黑白扫描，而页面上的填涂不是实心的黑块（清楚的填涂平均只有约 {solid:.0%} 是黑的，"
+    "另有 {fragments} 处零碎的黑点；正常黑白扫描的填涂几乎全黑）："
+    "黑白阈值和铅笔一样深，浅一些的填涂可能整个成了白纸、会读成未作答，所以这一页没有评分。"
+    "扫描时调亮了、黑白阈值调浅了，或答题卡本身褪了色（复印件再复印、传真件）都会这样；"
+    "请用灰度模式重扫这一页，或对照答题卡原件人工评阅"
+)
+
+
+def threshold_refusal(measured: Measurements, table: BoxTable, *, absent: bool) -> Refusal | None:
+    """Why a black-and-white page is not read because its threshold sits where pencil is; None when it does not.
+
+    Cut lighter than the pencil, it kept the printed grey letters black (``bubbles.LETTERS_KEPT``), and erasure
+    residue with them: an erased option reads as a fill (``bw-darkened``). Cut as dark as the pencil, its fills
+    came through as fragments and lighter ones as paper (``bubbles.BinaryFills.pencil_lost``, judged unless the
+    缺考 box is marked): they read as unanswered (``bw-faded``).
+    """
+    if measured.kept is not None and measured.kept >= bubbles.LETTERS_KEPT:
+        return Refusal("bw-darkened", BW_DARKENED.format(kept=measured.kept))
+    boxes = answer_boxes(table)
+    fills = bubbles.binary_fills(measured.darkness[boxes], measured.floor[boxes])
+    if not absent and fills.pencil_lost:
+        return Refusal("bw-faded", BW_FADED.format(solid=fills.solid, fragments=fills.fragments))
+    return None
 
 
 #: Said of a black-and-white page no frame was found on: a scanner app's black-and-white mode thresholds each
@@ -375,7 +391,7 @@ def read_page(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> P
 
 @dataclass(frozen=True)
 class Refusal:
-    """Why a sheet's QR code (or its lack) rules out reading it: a slug and the Chinese message."""
+    """Why a page is not read (its QR code or its lack, its black-and-white threshold): a slug and its Chinese message."""
 
     reason: str
     message: str
@@ -572,17 +588,11 @@ def read_registered(
 
     measured = measure(page, table, geometry, ppm, corners=registration.corners, binary=reading.binary, light=light)
     reading.levels = (measured.levels.white, measured.levels.black, measured.levels.empty_box)
-    if measured.kept is not None and measured.kept >= bubbles.LETTERS_KEPT:
-        # the threshold kept pencil as light as erasure residue black: an erased option reads as a fill
-        reading.status, reading.reason, reading.message = "rejected", "bw-darkened", BW_DARKENED.format(kept=measured.kept)
+    absent = measured.decide_lone(table.absent)
+    refusal = threshold_refusal(measured, table, absent=absent == "marked") if reading.binary else None
+    if refusal is not None:
+        reading.status, reading.reason, reading.message = "rejected", refusal.reason, refusal.message
         return reading
-    if reading.binary and measured.decide_lone(table.absent) != "marked":
-        boxes = answer_boxes(table)
-        fills = bubbles.binary_fills(measured.darkness[boxes], measured.floor[boxes])
-        if fills.pencil_lost:
-            # the cut sits as dark as the pencil: lighter fills turned to paper and would read as unanswered
-            reading.status, reading.reason, reading.message = "rejected", "bw-faded", bw_faded_message(fills)
-            return reading
     if light is not None:
         reading.add_note(
             f"答题卡印得偏浅（定位块只有约 {1 - light / 255:.0%} 黑，墨粉不足或省墨打印），填涂深浅按正常印刷的黑来量；"
@@ -608,7 +618,6 @@ def read_registered(
     )
     variant = decide_variant(measured.decide(table.variant, single=True, labels="".join(geometry.variants), **weigh),
                              code, manifest)
-    absent = measured.decide_lone(table.absent)
     reading.student_id, reading.id_source, reading.variant = identity.student_id, identity.source, variant.name
     reading.absent = absent == "marked"
     reading.flags += identity.flags
