@@ -596,7 +596,7 @@ def read_registered(
     if light is not None:
         reading.add_note(
             f"答题卡印得偏浅（定位块只有约 {1 - light / 255:.0%} 黑，墨粉不足或省墨打印），填涂深浅按正常印刷的黑来量；"
-            "下次请换墨粉或关闭省墨模式再印"
+            "下次请换墨粉或关闭省墨模式再印。若这是整页褪了色的复印件（铅笔也一样浅），浅的填涂可能被当成擦痕，请改扫原件"
         )
     pushed = measured.contrast > 1.0  # the boxes were read eased back (``measure``)
     if pushed:
