@@ -1476,8 +1476,8 @@ class BinaryFills:
 
 #: A fill the threshold broke up keeps paper between its black dots: the darkness 80 % of its window reaches
 #: (``shared_darkness``'s floor, on the lightly smoothed windows) is under its mean. The median over a page's
-#: fills: at most 0.67 on the simulated faded pages (pencil grain, holes of a few pixels); 0.76–0.84 where a sensor's noise dithers a grey fill pixel by pixel (the smoothing evens much of it out).
-#: An evenly grey fill keeps 0.87–0.98, median 0.96: a clean grey rendering with next to no mid-grey, taken for
+#: fills: at most 0.67 on the simulated faded pages (pencil grain, holes of a few pixels); 0.76–0.84 where a
+#: sensor's noise dithers a grey fill pixel by pixel (the smoothing evens much of it out). An evenly grey fill keeps 0.87–0.98, median 0.96: a clean grey rendering with next to no mid-grey, taken for
 #: black and white, is not a broken one.
 BROKEN_FILLS = 0.9
 

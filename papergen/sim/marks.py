@@ -489,8 +489,7 @@ LIGHT_PRINT_SHARE = (0.45, 0.75)
 def printed_light(blank: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The blank sheet page (H, W) uint8 as a printer low on toner prints it: every printed element
     ``LIGHT_PRINT_SHARE`` as dark, the paper as white. Pencil goes on afterwards, as dark as ever."""
-    share = rng.uniform(*LIGHT_PRINT_SHARE)
-    return (255.0 - (255.0 - blank.astype(np.float32)) * share).round().astype(np.uint8)
+    return faded(blank, rng.uniform(*LIGHT_PRINT_SHARE))
 
 
 # -- coloured paper ---------------------------------------------------------------
@@ -514,6 +513,7 @@ FADE_SHARE = (0.5, 0.8)
 
 
 def faded(page: np.ndarray, share: float) -> np.ndarray:
-    """The page (H, W) uint8 with every grey moved toward white, keeping ``share`` of its darkness."""
+    """The page (H, W) uint8 with every grey moved toward white, keeping ``share`` of its darkness
+    (a whole faded page here; ``printed_light`` applies it to the print alone)."""
     return (255.0 - (255.0 - page.astype(np.float32)) * share).round().astype(np.uint8)
 
