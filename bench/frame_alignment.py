@@ -9,7 +9,12 @@ pitch, half a question block, turned 180°, and the frames registration builds
 from other dark squares when two corner squares are cropped off the image.
 Prints the score's distribution for each, and the time one measurement takes
 (on the reader's own path: the windows of the canonical page sampled from the
-scan, ``reader.sample_page``, then ``frame_alignment``).
+scan, ``reader.sample_page``, then ``frame_alignment``). Each frame is then
+decided as the reader decides it (``bend.checked_frame``: a grey page whose
+outlines do not all show is fitted a bend and checked again), and the bench
+counts how many of each kind were accepted, and how many of those through a
+bend. The ``curled`` level (sheets that do not lie flat) is among the right
+frames: most of its pages are read only through a bend.
 """
 
 from __future__ import annotations
@@ -32,8 +37,8 @@ from papergen.grade.alignment import (  # noqa: E402
     NUMBERED_AT_LEAST,
     OUTLINED_AT_LEAST,
     frame_alignment,
-    is_aligned,
 )
+from papergen.grade.bend import BENT_OUTLINED_AT_LEAST, checked_frame  # noqa: E402
 from papergen.grade.registration import Registration, RegistrationError, register  # noqa: E402
 from papergen.sim.run import simulate  # noqa: E402
 
@@ -118,12 +123,17 @@ def main() -> None:
     right: dict[str, list[float]] = {}
     wrong: dict[str, list[float]] = {}
     seconds: list[float] = []
-    decisions: dict[str, list[bool]] = {}  # is_aligned on each frame
+    decisions: dict[str, list[tuple[bool, bool]]] = {}  # each frame: accepted, and through a bend (checked_frame)
+
+    def decide(name: str, page, black, binary: bool) -> None:
+        checked = checked_frame(page, geometry.box_table(1).rects, geometry, ppm, 1, black=black, binary=binary)
+        decisions.setdefault(name, []).append((checked.accepted, checked.bent is not None))
+
     grey_outlined: list[float] = []  # outlined on right frames of grey (not black-and-white) pages
     cropped_outcomes = {"right frame": 0, "wrong frame": 0, "refused": 0}
     with tempfile.TemporaryDirectory() as tmp:
         folders = {}
-        for level in ("none", "scan", "photo", "harsh"):
+        for level in ("none", "scan", "photo", "harsh", "curled"):
             folders[f"sim-{level}"] = (Path(tmp) / level, manifest.sheet)
             simulate(args.exam, args.sheets, folders[f"sim-{level}"][0], seed=4242, degrade=level)
         for level in ("scan", "photo", "harsh"):
@@ -146,17 +156,17 @@ def main() -> None:
                 score = frame_alignment(page, geometry.box_table(1).rects, geometry, ppm, black=black)
                 seconds.append(time.perf_counter() - start)
                 right.setdefault(name, []).append(score)
-                decisions.setdefault(name, []).append(is_aligned(score, binary=binary))
+                decide(name, page, black, binary)
                 if not binary:
                     grey_outlined.append(score.outlined)
                 if not name.startswith("sim-"):
                     continue
                 for kind, frame in wrong_frames(registration, geometry).items():
                     wrong_page = reader.sample_page(gray, frame, geometry, ppm)
-                    score = frame_alignment(wrong_page, geometry.box_table(1).rects, geometry, ppm,
-                                            black=reader.light_print_black(wrong_page, geometry, ppm, frame.corners))
+                    wrong_black = reader.light_print_black(wrong_page, geometry, ppm, frame.corners)
+                    score = frame_alignment(wrong_page, geometry.box_table(1).rects, geometry, ppm, black=wrong_black)
                     wrong.setdefault(kind, []).append(score)
-                    decisions.setdefault(kind, []).append(is_aligned(score, binary=binary))
+                    decide(kind, wrong_page, wrong_black, binary)
                 for side in ("left", "right", "top", "bottom"):
                     part, offset = cropped(gray, registration, geometry, side)
                     try:
@@ -170,18 +180,22 @@ def main() -> None:
                     if frame_error_mm(found, registration, offset, geometry) > 1.5:
                         cropped_outcomes["wrong frame"] += 1
                         wrong.setdefault("cropped: wrong frame", []).append(score)
-                        decisions.setdefault("cropped: wrong frame", []).append(is_aligned(score, binary=binary))
+                        decide("cropped: wrong frame", crop_page, crop_black, binary)
                     else:
                         cropped_outcomes["right frame"] += 1
                         right.setdefault("cropped: right frame", []).append(score)
-                        decisions.setdefault("cropped: right frame", []).append(is_aligned(score, binary=binary))
+                        decide("cropped: right frame", crop_page, crop_black, binary)
     for measure, title in MEASURES.items():
         report(title, measure, right, wrong)
     print(summary("outlined, right frames of grey pages", grey_outlined))
-    print(f"decided (is_aligned: numbered >= {NUMBERED_AT_LEAST}, and outlined >= {OUTLINED_AT_LEAST} on grey pages)")
+    print(f"decided as the reader does (checked_frame: numbered >= {NUMBERED_AT_LEAST}, and outlined >= "
+          f"{OUTLINED_AT_LEAST} on grey pages, or outlines and ticks >= {BENT_OUTLINED_AT_LEAST} through a fitted bend)")
     for name, values in decisions.items():
         kind = "right" if name in right else "wrong"
-        print(f"  {kind} {name:<22}{len(values):>6} frames, accepted {sum(values):>5}, refused {len(values) - sum(values):>5}")
+        accepted = sum(a for a, _ in values)
+        bent = sum(a and b for a, b in values)
+        print(f"  {kind} {name:<22}{len(values):>6} frames, accepted {accepted:>5} (through a bend {bent:>4}), "
+              f"refused {len(values) - accepted:>5}")
     print("two corner squares cropped off:", cropped_outcomes)
     ms = np.array(seconds) * 1000
     print(f"one measurement: median {np.median(ms):.2f} ms, max {ms.max():.2f} ms")

@@ -116,6 +116,7 @@ STAGES = [
     ("  canonical page (canonical_page)", "reader.py", "canonical_page"),
     ("  page windows sampled from the scan (sample_page)", "reader.py", "sample_page"),
     ("  alignment check (frame_alignment)", "alignment.py", "frame_alignment"),
+    ("  bend fitted where the page may not lie flat (bent_alignment)", "bend.py", "bent_alignment"),
     ("  measuring (measure)", "reader.py", "measure"),
     ("    of which paper rings gathered (ring_patches)", "bubbles.py", "ring_patches"),
     ("    of which stroke tracing (trace_strokes)", "bubbles.py", "trace_strokes"),

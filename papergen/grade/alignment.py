@@ -19,6 +19,13 @@ threshold falls between the outline's grey and the paper), so the question
 numbers, printed black, are checked too: each where the frame puts it, and
 clean paper one row beyond each block of questions, where a frame moved by
 a row would find a number.
+
+The strokes say whether a frame fits across the page; the brackets' short
+top and bottom ticks say whether it fits down the page (``tick_contrast``,
+``Alignment.ticked``: not part of ``is_aligned``, a sign that the page may
+not lie flat). ``box_offsets`` measures how far off each box's bracket is
+printed, for ``bend`` (a page that does not lie flat) and
+``recovery.refine`` (a frame from two corner squares).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from papergen.grade.bubbles import LIGHT_PRINT_BLACK, array_key, gather_patches
@@ -83,6 +91,11 @@ class Alignment:
         one row beyond each block holding none (``number_zones``): about 1
         under the right frame on any page — the numbers are black and survive
         a black-and-white copy that drops the grey outlines.
+    ticked : float
+        Share (0 … 1) of boxes whose top and bottom ticks both show where
+        predicted (``tick_contrast``): the frame's fit down the page, which
+        ``outlined`` does not see. Not part of ``is_aligned``: it says when a
+        page may not lie flat (``bend.checked_frame``).
     """
 
     boxes: int
@@ -90,6 +103,7 @@ class Alignment:
     contrast: np.ndarray
     numbers: int
     numbered: float
+    ticked: float = 0.0
 
 
 def edge_contrast(windows: Windows, rects_px: np.ndarray, slack: int = EDGE_SLACK_PX) -> np.ndarray:
@@ -140,6 +154,65 @@ def _edge_columns(windows: Windows, rects_px: np.ndarray, slack: int) -> tuple:
     for array in (top, bottom, left, rows):
         array.flags.writeable = False
     return top, bottom, left, rows, window.size
+
+
+def tick_contrast(windows: Windows, rects_px: np.ndarray, slack: int = EDGE_SLACK_PX) -> np.ndarray:
+    """How much darker each box's top and bottom ticks are than the paper just beyond them.
+
+    The across twin of ``edge_contrast``: a frame that puts a box a
+    millimetre too high or too low still finds its two strokes (they are
+    averaged over the middle half of the box), not its ticks.
+
+    Parameters
+    ----------
+    windows
+        The canonical page around each box (``CanonicalSample.windows(rects_px)``).
+    rects_px : (N, 4) float
+        Boxes as ``x, y, w, h`` in page pixels.
+
+    Returns
+    -------
+    (N, 2) float64: grey levels, top then bottom. Each is the darkest one-pixel
+    row within ``slack`` of where it is predicted, averaged over the bracket's
+    two short ticks, against the ``TICK_BEYOND_PX`` rows just beyond them.
+    """
+    table = windows.summed()
+    rows, left, right, width, inner = windows.indices(("ticks", slack, array_key(rects_px)),
+                                                      lambda: _tick_rows(windows, rects_px, slack))
+    # row sums over both ticks' columns straight from the summed-area table: (N, 2, K)
+    sums = sum(table[rows + 1, c1].astype(np.int64) - table[rows, c1] - table[rows + 1, c0] + table[rows, c0]
+               for c0, c1 in (left, right))
+    means = sums / width
+    tick = means[:, :, :inner].min(axis=2)
+    paper = means[:, :, inner:].mean(axis=2)
+    return paper - tick
+
+
+#: Paper beyond a tick: the rows this far past its slack window (the sampled windows keep 5 rows around each box).
+TICK_BEYOND_PX = 2
+
+
+def _tick_rows(windows: Windows, rects_px: np.ndarray, slack: int) -> tuple:
+    """Where ``tick_contrast`` reads, worked out once per layout: the rows at and beyond the top and bottom of each
+    box ((N, 2, K), top looking up, bottom looking down) and both ticks' column ranges in ``windows.pixels``."""
+    x, y, w, h = (rects_px[:, k] for k in range(4))
+    tick = np.maximum(2, np.round(w * TICK_SHARE).astype(int))
+    window = np.arange(-slack, slack + 1)
+    beyond = np.arange(slack + 1, slack + 1 + TICK_BEYOND_PX)
+    offsets = np.concatenate([window, beyond])
+    edges = np.round(np.stack([y, y + h], axis=1)).astype(int)[:, :, None]
+    canonical_rows = edges + np.array([-1, 1])[None, :, None] * offsets[None, None, :]
+    left_start = np.round(x).astype(int) + 1
+    right_end = np.round(x + w).astype(int)
+    rows, c0 = windows.locate(canonical_rows, np.broadcast_to(left_start[:, None, None], canonical_rows.shape))
+    _, c1 = windows.locate(canonical_rows, np.broadcast_to((left_start + tick - 1)[:, None, None], canonical_rows.shape))
+    _, r0 = windows.locate(canonical_rows, np.broadcast_to((right_end - tick + 1)[:, None, None], canonical_rows.shape))
+    _, r1 = windows.locate(canonical_rows, np.broadcast_to(right_end[:, None, None], canonical_rows.shape))
+    width = (2 * (tick - 1))[:, None, None]
+    made = (rows, (c0, c1), (r0, r1), width, window.size)
+    for array in (rows, c0, c1, r0, r1, width):
+        array.flags.writeable = False
+    return made
 
 
 def ink_level(black: float | None) -> float:
@@ -256,9 +329,11 @@ def frame_alignment(
     mm = np.asarray(rects, dtype=float).reshape(-1, 4)
     if len(mm):
         boxes = to_px(mm)
-        contrast = edge_contrast(sample.windows(boxes), boxes).min(axis=1)
+        windows = sample.windows(boxes)
+        contrast = edge_contrast(windows, boxes).min(axis=1)
+        ticks = tick_contrast(windows, boxes).min(axis=1)
     else:
-        contrast = np.empty(0)
+        contrast = ticks = np.empty(0)
     digits, clean = number_zones(geometry, page_number)
     # the clean zones are the digit zones moved by a row, of the very same size: one window request serves both
     shares = ink_shares(sample, to_px(np.concatenate([digits, clean])), ink_level(black)) if len(digits) else np.empty(0)
@@ -269,7 +344,103 @@ def frame_alignment(
         contrast=contrast,
         numbers=len(digits),
         numbered=float(shown.mean()) if shown.size else 0.0,
+        ticked=float(np.mean(ticks >= edge_level(black))) if len(mm) else 0.0,
     )
+
+
+# -- where each box's bracket is printed (``bend``, ``recovery.refine``) --------------------------
+
+#: A box's bracket tick, as a share of its width (``render.sheet``'s drawing).
+TICK_SHARE = 0.22
+#: How far beside a stroke the paper it is compared with lies (pixels).
+BESIDE_PX = 3
+#: A box's best shift counts when its strokes and ticks are this many grey levels darker than the paper beside them
+#: (flat-fielded page, paper 255; the printed grey outline reads 60–140 below the paper, noise within about 10).
+STRONG_AT = 20.0
+
+
+@dataclass(frozen=True)
+class BoxOffsets:
+    """Where each box's printed bracket shows best, against where the frame puts it.
+
+    shift : (N, 2) float64
+        ``dx, dy`` in page pixels (the printed box lies this far right and down).
+    strength : (N,) float64
+        How much darker (grey levels) the bracket is than the paper beside it at that shift.
+    edge : (N,) bool
+        The best shift lies at the end of the reach: the box may lie further off.
+    """
+
+    shift: np.ndarray
+    strength: np.ndarray
+    edge: np.ndarray
+
+
+def box_offsets(page: np.ndarray, rects_px: np.ndarray, reach: int) -> BoxOffsets:
+    """Measure, for each box, the shift within ``reach`` pixels that puts its printed bracket on the print.
+
+    Parameters
+    ----------
+    page : (H, W) uint8
+        The canonical page, flat-fielded (paper 255; ``CanonicalSample.whole``).
+    rects_px : (N, 4) float
+        Boxes as ``x, y, w, h`` page pixels, all of one printed size (within a pixel).
+    reach
+        Pixels looked either way, along both axes.
+
+    Returns
+    -------
+    BoxOffsets
+
+    Notes
+    -----
+    Across first, then down (two searches of ``2·reach + 1`` places, not one
+    of their square). Across: the bracket's two strokes, each a column
+    darker than the paper ``BESIDE_PX`` outside it, averaged over the box's
+    height and ``reach`` rows beyond either end, so that the strokes are in
+    it however far the box moved down (a neighbour above or below has its
+    strokes in the same columns); the score is the weaker stroke's
+    contrast. Down, at that shift across: the four short ticks at the top
+    and bottom, each a row darker than the paper ``BESIDE_PX`` beyond it.
+    A filled box is dark inside its strokes, not outside: its score still
+    peaks at its print, less sharply. ``strength`` is the two scores' sum.
+    """
+    rects_px = np.asarray(rects_px, dtype=float).reshape(-1, 4)
+    n = len(rects_px)
+    if not n:
+        return BoxOffsets(np.empty((0, 2)), np.empty(0), np.empty(0, bool))
+    w = int(round(float(np.median(rects_px[:, 2]))))
+    h = int(round(float(np.median(rects_px[:, 3]))))
+    tick = max(2, int(round(w * TICK_SHARE)))
+    pad = reach + BESIDE_PX + 1
+    # each box's patch, the page around it paper white beyond its edges
+    x0 = np.round(rects_px[:, 0]).astype(int)
+    y0 = np.round(rects_px[:, 1]).astype(int)
+    size = (h + 2 * pad + 1, w + 2 * pad + 1)
+    bordered = cv2.copyMakeBorder(page, pad, pad + size[0], pad, pad + size[1], cv2.BORDER_CONSTANT, value=255)
+    x0 = np.clip(x0, 0, page.shape[1])
+    y0 = np.clip(y0, 0, page.shape[0])
+    ink = 255.0 - gather_patches(bordered, x0, y0, size).astype(np.float32)  # (N, ph, pw)
+    offsets = np.arange(-reach, reach + 1)
+    rows = np.arange(n)[:, None]
+    # across: column means over the box's rows and the reach beyond them
+    columns = ink[:, pad - reach:pad + h + reach + 1, :].mean(axis=1)  # (N, pw)
+    left = pad + offsets[None, :]
+    across = np.minimum(columns[rows, left] - columns[rows, left - BESIDE_PX],
+                        columns[rows, left + w] - columns[rows, left + w + BESIDE_PX])  # (N, S)
+    best_x = across.argmax(axis=1)
+    dx = offsets[best_x]
+    # down: row means over the ticks' columns at that shift (the left tick from its stroke on, the right one up to its)
+    index = np.arange(n)
+    tick_columns = np.concatenate([pad + dx[:, None] + 1 + np.arange(tick - 1), pad + dx[:, None] + w - np.arange(tick - 1)], axis=1)
+    ticks = ink[index[:, None, None], np.arange(size[0])[None, :, None], tick_columns[:, None, :]].mean(axis=2)  # (N, ph)
+    top = pad + offsets[None, :]
+    down = (ticks[rows, top] - ticks[rows, top - BESIDE_PX] + ticks[rows, top + h] - ticks[rows, top + h + BESIDE_PX]) / 2
+    best_y = down.argmax(axis=1)
+    dy = offsets[best_y]
+    shift = np.stack([dx, dy], axis=1).astype(float)
+    strength = across[index, best_x] + down[index, best_y]
+    return BoxOffsets(shift, strength.astype(float), (np.abs(dx) >= reach) | (np.abs(dy) >= reach))
 
 
 #: Deciding. Calibrated with ``bench/frame_alignment.py`` (168 right frames: simulated

@@ -43,6 +43,7 @@ import numpy as np
 from papergen.exam.manifest import Manifest
 from papergen.grade import bubbles
 from papergen.grade.alignment import frame_alignment, is_aligned
+from papergen.grade.bend import checked_frame
 from papergen.grade.recovery import hypotheses, recover, refine
 from papergen.grade.registration import (
     DETECT_WIDTH,
@@ -109,8 +110,10 @@ class PageReading:
     binary: bool = False  # scanned in black and white: light pencil may be lost
     # Where the sheet lies in the page image it was read from: the homography
     # (frame mm → pixels, row-major), that image's (width, height), and whether
-    # the image had to be mirrored first. Kept so a person can be shown the
-    # very boxes that were measured (review crops, annotated sheets).
+    # the image had to be mirrored first; for a sheet that did not lie flat,
+    # the bend it was read through ("bend": ``bend.Bend.to_json``). Kept so a
+    # person can be shown the very boxes that were measured (review crops,
+    # annotated sheets).
     frame: dict | None = None
 
     def add_note(self, text: str) -> None:
@@ -575,14 +578,24 @@ def read_registered(
     # reads does not (it may still sit within the frame's slack).
     # …at the ink this page was printed with: a light print's numbers are as grey as its squares
     light = light_print_black(page, geometry, ppm, registration.corners)
-    alignment = frame_alignment(page, table.rects, geometry, ppm, reading.sheet_page, black=light)
-    if not is_aligned(alignment, binary=reading.binary):
+    checked = checked_frame(page, table.rects, geometry, ppm, reading.sheet_page, black=light, binary=reading.binary)
+    if not checked.accepted:
         reading.status, reading.reason = "rejected", "frame-misaligned"
         reading.message = (
-            "定位块推算出的填涂框位置与印刷的填涂框、题号对不上（可能有定位块被裁掉或遮住，或图像太模糊、题号看不清），这一页没有评分；"
-            f"请重新扫描或人工评阅（题号吻合 {alignment.numbered:.0%}，框线吻合 {alignment.outlined:.0%}）"
+            "定位块推算出的填涂框位置与印刷的填涂框、题号对不上（可能有定位块被裁掉或遮住，图像太模糊、题号看不清，"
+            "或答题卡没有压平），这一页没有评分；"
+            f"请重新扫描（答题卡压平、四角完整）或人工评阅（题号吻合 {checked.alignment.numbered:.0%}，框线吻合 {checked.alignment.outlined:.0%}）"
         )
         return reading
+    if checked.bent is not None:
+        # A page that does not lie flat (a bowed or lifted sheet photographed) moves its boxes by a millimetre or two
+        # against a frame through its corners: the printed brackets said where they went (``bend``).
+        page = checked.bent.sample
+        reading.frame["bend"] = checked.bent.bend.to_json()
+        reading.add_note(
+            f"答题卡没有压平（弯曲或边缘翘起）：填涂框比四角定位块推算的位置最多偏了 {checked.bent.largest:.1f} mm，"
+            "已按印刷的框线逐处校正后评阅；拍照或扫描时请把答题卡压平"
+        )
     if code is None:
         reading.flags.append(Flag(None, "qr-unreadable", "二维码无法识别，未能核对考试编号和组卷指纹；请确认这张答题卡是本次考试这一次组卷印的"))
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from papergen.grade.alignment import STRONG_AT, box_offsets
 from papergen.grade.registration import (
     DETECT_WIDTH,
     DETECT_WIDTH_FINE,
@@ -150,14 +151,12 @@ def _same_frame(h1: np.ndarray, h2: np.ndarray, geometry: SheetGeometry) -> bool
     return bool(np.all(np.linalg.norm(p1 - p2, axis=0) < px_per_mm))
 
 
-#: Refinement: how far (mm, either way) a printed box edge is looked for around where the frame
-#: puts it (under half the 2.55 mm gap between two boxes, so a neighbour's bracket is not taken for it) …
+#: Refinement: how far (mm, either way) a printed box is looked for around where the frame
+#: puts it (under half the 2.55 mm gap between two boxes) …
 REFINE_REACH_MM = 1.2
-#: … how much darker than the paper beside it a stroke must be to count (grey levels of the
-#: flat-fielded page, as ``alignment.EDGE_SHOWS_AT``), how many strokes each direction needs,
-#: and how far (mm) a stroke may lie from the fitted correction and still vote.
-REFINE_STROKE_AT = 24
-REFINE_MIN_STROKES = 24
+#: … how many boxes must show their brackets (``alignment.STRONG_AT``), and how far (mm) a
+#: box may lie from the fitted correction and still vote.
+REFINE_MIN_BOXES = 12
 REFINE_OUTLIER_MM = 0.25
 
 
@@ -167,39 +166,25 @@ def refine(gray: np.ndarray, registration: Registration, geometry: SheetGeometry
 
     Two squares fix a similarity; a scanner that stretches one axis a
     little, or a page not quite flat, leaves the far side of the sheet a
-    fraction of a millimetre off. Each empty box's printed bracket shows its
-    left and right strokes (x) and its short top and bottom ticks (y); where
-    each is found within ``REFINE_REACH_MM`` of where the frame puts it
-    gives an offset, and a least-squares affine fit of the offsets over the
-    page (one pass dropping strokes off by ``REFINE_OUTLIER_MM``) corrects
-    the frame. Filled boxes, and pages whose grey outlines a black-and-white
-    copy wiped out, give too few strokes: the frame is returned unchanged.
-    Whether the result is right is still ``alignment.is_aligned``'s to decide.
+    fraction of a millimetre off. Each box's printed bracket, found within
+    ``REFINE_REACH_MM`` of where the frame puts it (``alignment.box_offsets``:
+    its strokes across, its ticks down), gives an offset; a least-squares
+    affine fit of the offsets over the page (one pass dropping boxes off by
+    ``REFINE_OUTLIER_MM``) corrects the frame. Pages whose grey outlines a
+    black-and-white copy wiped out give too few boxes: the frame is returned
+    unchanged. Whether the result is right is still ``alignment.is_aligned``'s
+    to decide.
     """
     page = flat_field(warp_to_page(gray, registration, geometry, ppm), kernel=int(12 * ppm))
     rects = np.asarray(geometry.box_table(page_number).rects, dtype=float).reshape(-1, 4)
     origin = np.asarray(geometry.origin, dtype=float)
-    reach = int(round(REFINE_REACH_MM * ppm))
-    offsets = np.arange(-reach, reach + 1)
-    xs, ys = [], []  # (frame x mm, frame y mm, offset mm) per stroke found
-    height, width = page.shape
-    for x, y, w, h in rects:
-        left, top = (x + origin[0]) * ppm, (y + origin[1]) * ppm
-        right, bottom = left + w * ppm, top + h * ppm
-        if not (reach + 2 < left and right < width - reach - 2 and reach + 2 < top and bottom < height - reach - 2):
-            continue
-        inside = page[int(top + 0.3 * h * ppm):int(bottom - 0.3 * h * ppm), int(left + 0.3 * w * ppm):int(right - 0.3 * w * ppm)]
-        if inside.size == 0 or inside.mean() < 200:  # filled or smudged: its edges are pencil, not print
-            continue
-        rows = slice(int(top + 0.25 * h * ppm), int(bottom - 0.25 * h * ppm))
-        tick = slice(int(left) + 1, int(left + 0.18 * w * ppm))
-        for edge in (left, right):  # a vertical stroke: column means over the middle half of the box
-            means = page[rows, np.round(edge).astype(int) + offsets].mean(axis=0)
-            _vote(xs, means, offsets, x + (0 if edge == left else w), y + h / 2, ppm)
-        for edge in (top, bottom):  # a tick: row means over the bracket's tick
-            means = page[np.round(edge).astype(int) + offsets, tick].mean(axis=1)
-            _vote(ys, means, offsets, x + 0.1 * w, y + (0 if edge == top else h), ppm)
-    fit_x, fit_y = _affine_fit(xs), _affine_fit(ys)
+    px = np.concatenate([(rects[:, :2] + origin) * ppm, rects[:, 2:] * ppm], axis=1)
+    found = box_offsets(page, px, int(round(REFINE_REACH_MM * ppm)))
+    shown = (found.strength >= STRONG_AT) & ~found.edge
+    centres = rects[shown, :2] + rects[shown, 2:] / 2
+    offsets = found.shift[shown] / ppm
+    fit_x = _affine_fit(np.column_stack([centres, offsets[:, 0]]))
+    fit_y = _affine_fit(np.column_stack([centres, offsets[:, 1]]))
     if fit_x is None or fit_y is None:
         return registration
     correction = np.array([[1 + fit_x[1], fit_x[2], fit_x[0]], [fit_y[1], 1 + fit_y[2], fit_y[0]], [0.0, 0.0, 1.0]])
@@ -208,20 +193,10 @@ def refine(gray: np.ndarray, registration: Registration, geometry: SheetGeometry
                         corners=registration.corners)
 
 
-def _vote(votes: list, means: np.ndarray, offsets: np.ndarray, x_mm: float, y_mm: float, ppm: float) -> None:
-    """Add the stroke in a profile of means (darkest, sub-pixel) when it shows against the paper beside it."""
-    k = int(np.argmin(means))
-    if means.max() - means[k] < REFINE_STROKE_AT or k in (0, len(means) - 1):
-        return
-    # a parabola through the darkest sample and its neighbours places the stroke within a pixel
-    a, b, c = means[k - 1], means[k], means[k + 1]
-    shift = 0.5 * (a - c) / (a - 2 * b + c) if a - 2 * b + c > 0 else 0.0
-    votes.append((x_mm, y_mm, (offsets[k] + shift) / ppm))
-
-
-def _affine_fit(votes: list) -> np.ndarray | None:
-    """``(c, a_x, a_y)`` of offset ≈ c + a_x·x + a_y·y over the votes, refitted without outliers; None if too few."""
-    if len(votes) < REFINE_MIN_STROKES:
+def _affine_fit(votes: np.ndarray) -> np.ndarray | None:
+    """``(c, a_x, a_y)`` of offset ≈ c + a_x·x + a_y·y over the votes ((N, 3): x, y, offset, mm), refitted without
+    outliers; None if too few."""
+    if len(votes) < REFINE_MIN_BOXES:
         return None
     data = np.asarray(votes)
     design = np.column_stack([np.ones(len(data)), data[:, 0], data[:, 1]])
@@ -229,6 +204,6 @@ def _affine_fit(votes: list) -> np.ndarray | None:
     for _ in range(2):
         coefficients, *_ = np.linalg.lstsq(design[keep], data[keep, 2], rcond=None)
         keep = np.abs(design @ coefficients - data[:, 2]) <= REFINE_OUTLIER_MM
-        if keep.sum() < REFINE_MIN_STROKES:
+        if keep.sum() < REFINE_MIN_BOXES:
             return None
     return coefficients

@@ -2,7 +2,8 @@
 
 A person settling a flag must see the very boxes the reader measured, so a
 view starts from the same decoded page image and the frame the reader found
-(``pages.frame``, recorded at grading). A sheet graded before frames were
+(``pages.frame``, recorded at grading), bent as the reader bent it when the
+sheet did not lie flat (``bend.Bend``, recorded with the frame). A sheet graded before frames were
 recorded is registered again. A scan file that changed since it was graded
 is refused: a crop of another scan would show another student's marks.
 
@@ -21,6 +22,7 @@ import cv2
 import numpy as np
 
 from papergen.exam.manifest import Manifest
+from papergen.grade.bend import Bend
 from papergen.grade.ingest import PageLoadError, collect_pages, load_page
 from papergen.grade.registration import RegistrationError, register_all
 from papergen.sheet.layout import Rect, SheetGeometry
@@ -38,13 +40,15 @@ class SheetView:
     """A decoded page image and where the sheet lies in it.
 
     ``gray`` is ``(H, W)`` uint8 (already mirrored back when the scan was a
-    mirror image); ``homography`` is ``(3, 3)``, frame mm → pixels of ``gray``.
+    mirror image); ``homography`` is ``(3, 3)``, frame mm → pixels of ``gray``;
+    ``bend`` where the print lies beyond it (a sheet that did not lie flat), None for a flat one.
     """
 
     gray: np.ndarray
     homography: np.ndarray
     geometry: SheetGeometry
     sheet_page: int
+    bend: Bend | None = None
 
 
 def sheet_view(
@@ -74,7 +78,8 @@ def sheet_view(
         if frame.get("mirrored"):
             gray = np.ascontiguousarray(gray[:, ::-1])
         homography = np.array(frame["homography"], dtype=np.float64).reshape(3, 3)
-        return SheetView(gray, homography, manifest.sheet, sheet_page)
+        bend = Bend.from_json(frame["bend"]) if frame.get("bend") else None
+        return SheetView(gray, homography, manifest.sheet, sheet_page, bend)
     try:  # graded before frames were recorded: find it again
         registrations = register_all(gray, manifest.sheet)
     except RegistrationError as exc:
@@ -142,10 +147,17 @@ def render_region(
     x, y, w, h = region_mm if region_mm is not None else whole_page(view.geometry)
     size = (max(1, int(round(w * px_per_mm))), max(1, int(round(h * px_per_mm))))
     to_frame = np.array([[1 / px_per_mm, 0, x], [0, 1 / px_per_mm, y], [0, 0, 1]])
-    gray = cv2.warpPerspective(
-        view.gray, view.homography @ to_frame, size, flags=cv2.WARP_INVERSE_MAP | cv2.INTER_AREA,
-        borderMode=cv2.BORDER_CONSTANT, borderValue=255,
-    )
+    if view.bend is None:
+        gray = cv2.warpPerspective(
+            view.gray, view.homography @ to_frame, size, flags=cv2.WARP_INVERSE_MAP | cv2.INTER_AREA,
+            borderMode=cv2.BORDER_CONSTANT, borderValue=255,
+        )
+    else:  # each picture pixel's frame point, moved to where the print there lies, through the frame
+        cols, rows = np.meshgrid(np.arange(size[0]), np.arange(size[1]))
+        frame_mm = np.stack([x + cols.ravel() / px_per_mm, y + rows.ravel() / px_per_mm], axis=1)
+        frame_mm = frame_mm + view.bend.at(frame_mm)
+        points = cv2.perspectiveTransform(frame_mm.reshape(size[1], size[0], 2).astype(np.float32), view.homography)
+        gray = cv2.remap(view.gray, points, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=255)
     image = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
     for (rx, ry, rw, rh), colour, thickness in outlines:
         top_left = (int(round((rx - x) * px_per_mm)), int(round((ry - y) * px_per_mm)))

@@ -147,7 +147,6 @@ def _lighting_map(points_key: tuple, shape: tuple[int, int], background_shape: t
     or ``grid`` for every fourth pixel of the page. Geometry only: cached.
     """
     height, width = shape
-    bh, bw = background_shape
     if grid:
         rows = np.arange(0, height, BACKGROUND_STEP, dtype=np.float32)[:, None]
         cols = np.arange(0, width, BACKGROUND_STEP, dtype=np.float32)[None, :]
@@ -155,10 +154,18 @@ def _lighting_map(points_key: tuple, shape: tuple[int, int], background_shape: t
     else:
         points = _window_points(points_key[0])[1]
         cols, rows = points[..., 0], points[..., 1]
+    lighting = _on_background(cols, rows, shape, background_shape)
+    lighting.flags.writeable = False
+    return lighting
+
+
+def _on_background(cols: np.ndarray, rows: np.ndarray, shape: tuple[int, int], background_shape: tuple[int, int]) -> np.ndarray:
+    """Canonical pixels ``cols``, ``rows`` (float32, one shape) as (…, 2) float32 points of the quarter-size background."""
+    height, width = shape
+    bh, bw = background_shape
     lighting = np.empty(rows.shape + (2,), np.float32)
     lighting[..., 0] = (cols + np.float32(0.5)) * np.float32(bw / width) - np.float32(0.5)
     lighting[..., 1] = (rows + np.float32(0.5)) * np.float32(bh / height) - np.float32(0.5)
-    lighting.flags.writeable = False
     return lighting
 
 
@@ -206,6 +213,8 @@ class CanonicalSample:
     _scan: np.ndarray | None = None
     _to_scan: np.ndarray | None = None  # (3, 3) canonical page pixel → scan pixel
     _background: np.ndarray | None = None  # quarter-size lighting of the canonical page
+    #: canonical pixels (N, 2) ``x, y`` → how far (pixels) the print there lies from them (``bend.Bend``); None: flat
+    _displacement: Callable[[np.ndarray], np.ndarray] | None = None
     _cache: dict = field(default_factory=dict)
 
     @classmethod
@@ -248,23 +257,61 @@ class CanonicalSample:
         grid = cv2.divide(raw, lighting, scale=255)
         return cls(shape, grid, _scan=gray, _to_scan=to_scan, _background=background)
 
+    def displaced(self, displacement: Callable[[np.ndarray], np.ndarray]) -> CanonicalSample:
+        """The same page with its print moved: every window sampled ``displacement(centre)`` pixels from where it lies.
+
+        ``displacement`` maps canonical pixels ((N, 2) ``x, y``) to where the
+        print there lies, relative to them ((N, 2) pixels): a page that does not
+        lie flat (``bend``). Each window moves as a whole, by the displacement
+        at its centre: the field varies over centimetres, a window spans a few
+        millimetres. The paper-white grid is not moved.
+        """
+        return CanonicalSample(self.shape, self.grid, _page=self._page, _scan=self._scan, _to_scan=self._to_scan,
+                               _background=self._background, _displacement=displacement)
+
     def windows(self, rects_px: np.ndarray) -> Windows:
         """Windows covering each of ``rects_px`` (``x, y, w, h`` canonical-page pixels), in their order."""
         key = np.ascontiguousarray(rects_px, dtype=float).reshape(-1, 4).tobytes()
         if key not in self._cache:
             origins, points, tw, derived = _window_points(key)
+            if self._displacement is not None:
+                th = points.shape[0]
+                centres = origins[:, ::-1] + np.array([tw / 2, th / 2])
+                moved = np.repeat(np.asarray(self._displacement(centres), dtype=np.float32), tw, axis=0)
+                points = points + moved[None, :, :]
             if self._page is not None:
                 height, width = self.shape
-                cols, rows = points[..., 0].astype(np.int64), points[..., 1].astype(np.int64)
+                cols, rows = np.rint(points[..., 0]).astype(np.int64), np.rint(points[..., 1]).astype(np.int64)
                 inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
                 pixels = np.where(inside, self._page[np.clip(rows, 0, height - 1), np.clip(cols, 0, width - 1)], 255).astype(np.uint8)
             else:
                 raw = _remap_wide(self._scan, cv2.perspectiveTransform(points, self._to_scan), cv2.BORDER_CONSTANT, tw)
-                lighting = _remap_wide(self._background, _lighting_map((key,), self.shape, self._background.shape, False),
-                                       cv2.BORDER_REPLICATE, tw)
+                on_background = (
+                    _lighting_map((key,), self.shape, self._background.shape, False) if self._displacement is None
+                    else _on_background(points[..., 0], points[..., 1], self.shape, self._background.shape)
+                )
+                lighting = _remap_wide(self._background, on_background, cv2.BORDER_REPLICATE, tw)
                 pixels = cv2.divide(raw, lighting, scale=255)
             self._cache[key] = Windows(pixels, origins, tw, self.shape, derived)
         return self._cache[key]
+
+    def whole(self) -> np.ndarray:
+        """The whole canonical page, (H, W) uint8, flat-fielded: warped once (``warpPerspective`` walks the page far
+        faster than sampling windows point by point) for a step that looks far around every box (``bend``).
+
+        Not moved by a displacement: it is the page as the frame puts it.
+        """
+        if self._page is not None:
+            return self._page
+        if "whole" not in self._cache:
+            height, width = self.shape
+            warped = cv2.warpPerspective(
+                self._scan, self._to_scan, (width, height), flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_CONSTANT, borderValue=255,
+            )
+            lighting = cv2.resize(self._background, (width, height), interpolation=cv2.INTER_LINEAR)
+            self._cache["whole"] = cv2.divide(warped, lighting, scale=255)
+        return self._cache["whole"]
 
     def region(self, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
         """Rows ``r0:r1``, columns ``c0:c1`` of the canonical page (cut at its edges), as one (rows, cols) uint8 image."""

@@ -37,6 +37,10 @@ from papergen.sim.marks import MM_PER_INCH
 CURL_BOW = 0.001  # the page bows by up to 0.1 % between opposite edges
 CURL_LIFT = (0.001, 0.002)  # one edge lifts, moving its outer quarter by up to 0.2 %
 CURL_EDGE = 0.25  # how far in from that edge the lift reaches
+#: A sheet that does not lie flat (folded, held in the hand, pressed on a book; ``--degrade curled``): it bows by
+#: up to 0.4 % and one edge lifts by 0.3–0.7 %, moving boxes by up to about 2 mm beyond a frame through the corners.
+CURLED_BOW = 0.004
+CURLED_LIFT = (0.003, 0.007)
 
 # -- black-and-white devices ---------------------------------------------------
 #: Where a B/W scan or fax cuts, as a share of its own black…white range. The
@@ -235,9 +239,9 @@ def rotate_clockwise(image: np.ndarray, degrees: int) -> np.ndarray:
 
 def degrade_photo(
     image: np.ndarray, rng: np.random.Generator, *, megapixels: tuple[float, float] = (8.0, 12.0),
-    quality: tuple[int, int] = (80, 94),
+    quality: tuple[int, int] = (80, 94), bow: float = CURL_BOW, lift: tuple[float, float] = CURL_LIFT,
 ) -> Delivered:
-    """A phone photo of the page on a desk: 8–12 MP colour, perspective, page curl,
+    """A phone photo of the page on a desk: 8–12 MP colour, perspective, page curl (``bow``, ``lift``: ``_curl``),
     a lighting gradient and a soft shadow, light defocus, sensor noise, JPEG.
 
     Parameters
@@ -265,7 +269,7 @@ def degrade_photo(
     gx, gy = np.meshgrid((np.arange(cols) + 0.5) * step - 0.5, (np.arange(rows) + 0.5) * step - 0.5)
     hom = np.stack([gx, gy, np.ones_like(gx)], axis=-1) @ to_page.T
     sx, sy = hom[..., 0] / hom[..., 2], hom[..., 1] / hom[..., 2]
-    sx, sy = _curl(sx, sy, (W0, H0), rng)
+    sx, sy = _curl(sx, sy, (W0, H0), rng, bow=bow, lift=lift)
     full = (cols * step, rows * step)
     map_x = cv2.resize(sx.astype(np.float32), full, interpolation=cv2.INTER_LINEAR)[:out_h, :out_w]
     map_y = cv2.resize(sy.astype(np.float32), full, interpolation=cv2.INTER_LINEAR)[:out_h, :out_w]
@@ -307,19 +311,23 @@ def _photo_quad(rng: np.random.Generator, page: tuple[int, int], frame: tuple[in
     return quad.astype(np.float32)
 
 
-def _curl(sx: np.ndarray, sy: np.ndarray, page: tuple[int, int], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """A smooth non-linear warp of page coordinates: a gentle bow plus one curling edge.
+def _curl(
+    sx: np.ndarray, sy: np.ndarray, page: tuple[int, int], rng: np.random.Generator, *, bow: float = CURL_BOW,
+    lift: tuple[float, float] = CURL_LIFT,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A smooth non-linear warp of page coordinates: a bow (up to ``bow`` of the page) plus one curling edge
+    (``lift``: the range of its share of the page).
 
-    Slight on purpose: beyond the homography through the four fiducials,
+    Slight by default: beyond the homography through the four fiducials,
     boxes move by at most about 0.5 mm (95th percentile 0.45 mm) — the box
-    core starts 0.58 mm inside its edge — so the page stays readable by
-    registration on the fiducials alone.
+    core starts 0.58 mm inside its edge. ``CURLED_BOW`` and ``CURLED_LIFT``
+    move them by up to about 2 mm: the printed box outlines must say where.
     """
     W0, H0 = page
     u, v = sx / W0, sy / H0
-    sy = sy + rng.uniform(-CURL_BOW, CURL_BOW) * H0 * np.sin(np.pi * np.clip(u, 0, 1))
-    sx = sx + rng.uniform(-CURL_BOW, CURL_BOW) * W0 * np.sin(np.pi * np.clip(v, 0, 1))
-    lift = rng.uniform(*CURL_LIFT)
+    sy = sy + rng.uniform(-bow, bow) * H0 * np.sin(np.pi * np.clip(u, 0, 1))
+    sx = sx + rng.uniform(-bow, bow) * W0 * np.sin(np.pi * np.clip(v, 0, 1))
+    lift = rng.uniform(*lift)
     edge = int(rng.integers(4))
     start = 1 - CURL_EDGE
     if edge == 0:

@@ -48,6 +48,8 @@ from papergen.sim.cohort import (
     random_stream,
 )
 from papergen.sim.journeys import (
+    CURLED_BOW,
+    CURLED_LIFT,
     LOW_QUALITY,
     Delivered,
     degrade_app,
@@ -96,9 +98,10 @@ from papergen.sim.output import (
 #: ``light-print`` a scan as ``scan`` of sheets printed light (``marks.printed_light``: 45–75 % of the toner);
 #: ``tinted`` a scan as ``scan`` of sheets printed on coloured paper (``marks.on_tinted_paper``), half of them
 #: in the scanner's black-and-white mode (``TINTED_BW_SHARE``); ``faded`` the same of pencilled sheets faded
-#: to ``marks.FADE_SHARE`` of their contrast (a copy of a copy, a pale fax, a scan turned bright: ``marks.faded``).
+#: to ``marks.FADE_SHARE`` of their contrast (a copy of a copy, a pale fax, a scan turned bright: ``marks.faded``);
+#: ``curled`` a phone photo as ``photo`` of a sheet that does not lie flat (``journeys.CURLED_BOW``, ``CURLED_LIFT``).
 HARD_LEVELS = ("scan-messy", "copier", "fold", "fax", "phone-messy", "harsh-shadow", "app", "pen", "light-print", "tinted",
-               "faded")
+               "faded", "curled")
 #: Coloured and faded paper are where a black-and-white scan matters: they are scanned so this often (other scans 0.3).
 TINTED_BW_SHARE = 0.5
 DEGRADE_LEVELS = ("none", "scan", "photo", "harsh", "cut", *HARD_LEVELS)
@@ -332,6 +335,8 @@ class _Run:
             return degrade_fax(image, rng, dpi_in=self.dpi_in, dpi_out=self.dpi_out, keep_px=self.keep_px)
         if self.degrade == "phone-messy":
             return degrade_photo(image, rng, quality=LOW_QUALITY)
+        if self.degrade == "curled":
+            return degrade_photo(image, rng, bow=CURLED_BOW, lift=CURLED_LIFT)
         if self.degrade == "harsh-shadow":
             return degrade_shadow(image, rng)
         if self.degrade == "app":
