@@ -44,7 +44,13 @@ from papergen.exam.manifest import Manifest
 from papergen.grade import bubbles
 from papergen.grade.alignment import frame_alignment, is_aligned
 from papergen.grade.bend import checked_frame
-from papergen.grade.recovery import hypotheses, recover, refine
+from papergen.grade.recovery import (
+    hypotheses,
+    qr_anchored,
+    qr_cornered,
+    recover,
+    refine,
+)
 from papergen.grade.registration import (
     DETECT_WIDTH,
     PX_PER_MM,
@@ -196,7 +202,11 @@ def _read_all(gray: np.ndarray, manifest: Manifest, ppm: float, binary: bool) ->
         recovered = read_recovered(gray, manifest, ppm)
         if recovered is not None:
             return [recovered]
-        unregistered = unregistered_sheet(gray, manifest, binary) or uncoded_sheet(gray, manifest, ppm, binary)
+        code = page_code(gray)
+        anchored = read_anchored(gray, manifest, ppm, code)
+        if anchored is not None:
+            return [anchored]
+        unregistered = unregistered_sheet(manifest, binary, code) or uncoded_sheet(gray, manifest, ppm, binary)
         if unregistered is not None:
             return [unregistered]
         hint = HOLLOWED_HINT if binary else FADED_SQUARES_HINT if faint_squares(gray) >= 3 else ""
@@ -206,7 +216,7 @@ def _read_all(gray: np.ndarray, manifest: Manifest, ppm: float, binary: bool) ->
         for index, registration in enumerate(registrations)
     ]
     if readings[0].status == "rejected" and readings[0].reason in RECOVERABLE:
-        recovered = read_recovered(gray, manifest, ppm)
+        recovered = read_recovered(gray, manifest, ppm, registrations[0])
         if recovered is not None:
             # The other "sheets" were searched for beside a wrong frame: keep only those that read
             # on their own (QR code and alignment), and not the recovered sheet a second time.
@@ -219,7 +229,9 @@ def _read_all(gray: np.ndarray, manifest: Manifest, ppm: float, binary: bool) ->
 RECOVERABLE = ("frame-misaligned", "unconfirmed-frame")
 
 
-def read_recovered(gray: np.ndarray, manifest: Manifest, ppm: float) -> PageReading | None:
+def read_recovered(
+    gray: np.ndarray, manifest: Manifest, ppm: float, refused: Registration | None = None,
+) -> PageReading | None:
     """The page read through a frame recovered from two corner squares and the QR code (``recovery``).
 
     For a page registration could not read (corner squares cut off, clipped,
@@ -228,8 +240,15 @@ def read_recovered(gray: np.ndarray, manifest: Manifest, ppm: float) -> PageRead
     alignment of the printed numbers and boxes, never weaker than for any
     other page; a frame that fails the alignment is corrected against the
     printed box outlines (``recovery.refine``) and checked once more. Returns the first reading, or None when no candidate frame
-    is read (the caller keeps its refusal).
+    is read (the caller keeps its refusal). ``refused``: the frame registration found and the reader refused; a
+    three-square one is first corrected with the QR code's corners (``recovery.qr_cornered``: a photo at an angle).
     """
+    cornered = qr_cornered(gray, refused, manifest.sheet) if refused is not None else None
+    if cornered is not None:
+        reading = read_registered(gray, cornered, manifest, ppm)
+        if reading.status == "read":
+            reading.add_note("只找到三个定位块，第四个角由二维码的四角推算（照片斜拍时按平放补出的角偏差较大），并与印刷的题号、框线核对无误")
+            return reading
     for registration in recover(gray, manifest.sheet):
         reading = read_registered(gray, registration, manifest, ppm)
         if reading.reason == "frame-misaligned" and reading.sheet_page is not None:
@@ -292,7 +311,50 @@ HOLLOWED_HINT = "（这是黑白扫描：扫描 App 的“黑白”模式会把�
 WHOLE_PAGE_QR_WIDTH = 1600
 
 
-def unregistered_sheet(gray: np.ndarray, manifest: Manifest, binary: bool) -> PageReading | None:
+@dataclass(frozen=True)
+class PageCode:
+    """A QR code found anywhere on a page (``page_code``)."""
+
+    text: str
+    corners: np.ndarray  # (4, 2) pixels of the page image, in the code's own order (top left first)
+    faded: bool  # its dark modules printed light (``printed_faintly``)
+
+
+def page_code(gray: np.ndarray) -> PageCode | None:
+    """The QR code read anywhere on a page no frame was found on (the detector's own search), or None.
+
+    Looked for on the page shrunk to ``WHOLE_PAGE_QR_WIDTH`` first, then at full size. Only pages that failed
+    registration pay for this search.
+    """
+    factor = max(1, -(-max(gray.shape) // WHOLE_PAGE_QR_WIDTH))
+    small = gray if factor == 1 else cv2.resize(gray, None, fx=1 / factor, fy=1 / factor, interpolation=cv2.INTER_AREA)
+    for candidate, scale in ((small, factor), (gray, 1)) if factor > 1 else ((small, 1),):
+        try:
+            text, corners, _ = cv2.QRCodeDetector().detectAndDecode(candidate)
+        except cv2.error:  # the detector asserts on some degenerate images: no code found
+            text, corners = "", None
+        if text and corners is not None:
+            points = corners.reshape(-1, 2).astype(np.float64)
+            return PageCode(text, (points + 0.5) * scale - 0.5, printed_faintly(candidate, points))
+    return None
+
+
+def read_anchored(gray: np.ndarray, manifest: Manifest, ppm: float, code: PageCode | None) -> PageReading | None:
+    """The page read through a frame built from its QR code's corners and the corner squares they point to
+    (``recovery.qr_anchored``: a photo at an angle whose squares registration's flat-page tests refused), or None."""
+    if code is None or sheet_code(code.text) is None:
+        return None
+    registration = qr_anchored(gray, manifest.sheet, code.text, code.corners)
+    if registration is None:
+        return None
+    reading = read_registered(gray, registration, manifest, ppm)
+    if reading.status != "read":
+        return None
+    reading.add_note(f"定位块由二维码的四角找到（找到 {registration.fiducials} 个；照片可能是斜着拍的），并与印刷的题号、框线核对无误")
+    return reading
+
+
+def unregistered_sheet(manifest: Manifest, binary: bool, found: PageCode | None) -> PageReading | None:
     """A page no frame was found on, when its QR code says it is an answer sheet; else None.
 
     "这一页可能不是答题卡" would let an operator skip a sheet whose corner
@@ -302,18 +364,7 @@ def unregistered_sheet(gray: np.ndarray, manifest: Manifest, binary: bool) -> Pa
     registration pay for this search. ``binary``: the page's ``is_black_and_white``
     verdict (a black-and-white page's refusal says what its mode may have done).
     """
-    factor = max(1, -(-max(gray.shape) // WHOLE_PAGE_QR_WIDTH))
-    small = gray if factor == 1 else cv2.resize(gray, None, fx=1 / factor, fy=1 / factor, interpolation=cv2.INTER_AREA)
-    text, faded = None, False
-    for candidate in (small, gray) if factor > 1 else (small,):
-        try:
-            text, corners, _ = cv2.QRCodeDetector().detectAndDecode(candidate)
-            text = text or None
-        except cv2.error:  # the detector asserts on some degenerate images: no code found
-            text = None
-        if text:
-            faded = corners is not None and printed_faintly(candidate, corners.reshape(-1, 2))
-            break
+    text, faded = (found.text, found.faded) if found is not None else (None, False)
     code = sheet_code(text)
     if code is None:
         return None
@@ -593,7 +644,7 @@ def read_registered(
         page = checked.bent.sample
         reading.frame["bend"] = checked.bent.bend.to_json()
         reading.add_note(
-            f"答题卡没有压平（弯曲或边缘翘起）：填涂框比四角定位块推算的位置最多偏了 {checked.bent.largest:.1f} mm，"
+            f"填涂框比四角定位块推算的位置最多偏了 {checked.bent.largest:.1f} mm（答题卡没有压平：弯曲或边缘翘起），"
             "已按印刷的框线逐处校正后评阅；拍照或扫描时请把答题卡压平"
         )
     if code is None:

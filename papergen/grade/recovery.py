@@ -22,6 +22,7 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from papergen.grade.alignment import STRONG_AT, box_offsets
@@ -32,6 +33,7 @@ from papergen.grade.registration import (
     PX_PER_MM,
     Registration,
     _decode_at,
+    _grown,
     _rotation,
     find_square_blobs,
     flat_field,
@@ -149,6 +151,113 @@ def _same_frame(h1: np.ndarray, h2: np.ndarray, geometry: SheetGeometry) -> bool
     p1, p2 = p1[:2] / p1[2], p2[:2] / p2[2]
     px_per_mm = np.linalg.norm(p1[:, 1] - p1[:, 0]) / geometry.frame_size[0]
     return bool(np.all(np.linalg.norm(p1 - p2, axis=0) < px_per_mm))
+
+
+#: The QR code's corners are found on a crop of it warped upright through the frame at this resolution (pixels per mm).
+QR_CORNERS_PPM = 8.0
+#: A square the frame was built from lies within this share of its side of the corner the frame puts there.
+SQUARE_AT = 0.3
+
+
+def qr_cornered(gray: np.ndarray, registration: Registration, geometry: SheetGeometry) -> Registration | None:
+    """A three-square frame corrected with the QR code's own four corners; None when it cannot be.
+
+    Three squares fix an affine frame: the fourth corner is completed as if
+    the page were flat and square to the camera. A photo taken at an angle
+    (the page tilted away from the phone) is a projective view, and that
+    completion puts the far side of the sheet millimetres off. The QR code
+    printed in the header is four more points whose places on the sheet are
+    known: found in a crop warped upright through the frame
+    (``cv2.QRCodeDetector.detect``, its corners in the code's own order, top
+    left first), they and the three squares fix a homography by least
+    squares. The result must read the same code where it puts it; whether it
+    is right is still the reader's alignment check's to decide.
+    """
+    if registration.fiducials != 3 or registration.qr_text is None:
+        return None
+    x, y, w, h = _grown(geometry.header.qr, 4.0)
+    ppm = QR_CORNERS_PPM
+    crop_to_image = registration.homography @ np.array([[1 / ppm, 0, x], [0, 1 / ppm, y], [0, 0, 1]])
+    crop = cv2.warpPerspective(gray, crop_to_image, (int(w * ppm), int(h * ppm)),
+                               flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=255)
+    try:
+        found, points = cv2.QRCodeDetector().detect(crop)
+    except cv2.error:  # the detector asserts on some degenerate crops: no code found
+        found = False
+    if not found or points is None:
+        return None
+    code_image = cv2.perspectiveTransform(points.reshape(1, 4, 2).astype(np.float64), crop_to_image)[0]
+    qx, qy, qw, qh = geometry.header.qr
+    code_frame = np.array([[qx, qy], [qx + qw, qy], [qx + qw, qy + qh], [qx, qy + qh]], float)
+    # the squares the frame was built from: those found where it puts a corner (the completed one has none)
+    corners_frame = np.asarray(geometry.fiducial_centers(), dtype=float)
+    corners_image = cv2.perspectiveTransform(corners_frame.reshape(1, 4, 2), registration.homography)[0]
+    blobs, scale = find_square_blobs(gray, DETECT_WIDTH_FINE)
+    squares = [k for k, corner in enumerate(corners_image) if any(
+        np.hypot((b.x + 0.5) / scale - 0.5 - corner[0], (b.y + 0.5) / scale - 0.5 - corner[1]) <= SQUARE_AT * b.side / scale
+        for b in blobs)]
+    if len(squares) != 3:
+        return None
+    homography, _ = cv2.findHomography(np.concatenate([corners_frame[squares], code_frame]),
+                                       np.concatenate([corners_image[squares], code_image]), 0)
+    if homography is None or _decode_at(gray, homography, geometry) != registration.qr_text:
+        return None
+    return Registration(homography, 3, _rotation(homography), registration.qr_text)
+
+
+#: ``qr_anchored``: where the QR code's corners put each corner square, a square is looked for within these radii
+#: (mm of the sheet), one pass each, the frame fitted again after each: extrapolating from a 20 mm code to a page
+#: 274 mm tall puts the far corners a centimetre or more off at first, within a millimetre after two passes.
+ANCHOR_RADII_MM = (40.0, 15.0, 6.0)
+#: A square found there must be the size of a corner square there (its side over the fiducial's, in the frame's scale).
+ANCHOR_SIZE = (0.5, 1.6)
+
+
+def qr_anchored(gray: np.ndarray, geometry: SheetGeometry, text: str, code_corners: np.ndarray) -> Registration | None:
+    """A frame built from the QR code's four corners and the corner squares they point to; None when fewer than two.
+
+    For a page no frame of squares was found on whose code reads anywhere
+    (``code_corners``: (4, 2) image pixels in the code's own order, top left
+    first — the code is printed upright in the header). The code's corners fix
+    a homography of its own small square; extrapolated, it says roughly where
+    each corner square is, and a square blob of a corner square's size found
+    there (within ``ANCHOR_RADII_MM``) joins the fit, which narrows the next
+    look. A photo taken at an angle loses squares to foreshortening and
+    registration's flat-page tests; the code and two squares still fix a
+    projective frame. The frame must read the code where it puts it; the
+    reader checks the printed boxes and numbers before any is read.
+    """
+    qx, qy, qw, qh = geometry.header.qr
+    code_frame = np.array([[qx, qy], [qx + qw, qy], [qx + qw, qy + qh], [qx, qy + qh]], float)
+    code_image = np.asarray(code_corners, dtype=np.float64).reshape(4, 2)
+    homography = cv2.getPerspectiveTransform(code_frame.astype(np.float32), code_image.astype(np.float32)).astype(np.float64)
+    corners_frame = np.asarray(geometry.fiducial_centers(), dtype=float)
+    blobs, scale = find_square_blobs(gray, DETECT_WIDTH_FINE)
+    if len(blobs) < 2:
+        return None
+    centres = np.array([[(b.x + 0.5) / scale - 0.5, (b.y + 0.5) / scale - 0.5] for b in blobs])
+    sides = np.array([b.side / scale for b in blobs])
+    matched: dict[int, int] = {}
+    for radius in ANCHOR_RADII_MM:
+        predicted = cv2.perspectiveTransform(corners_frame.reshape(1, 4, 2), homography)[0]
+        px_per_mm = np.linalg.norm(predicted[1] - predicted[0]) / abs(corners_frame[1, 0] - corners_frame[0, 0])
+        distance = np.linalg.norm(centres[None, :, :] - predicted[:, None, :], axis=2)
+        size = sides / (geometry.fiducial_size * px_per_mm)
+        matched = {}
+        for corner in range(4):
+            near = np.where((distance[corner] <= radius * px_per_mm) & (size >= ANCHOR_SIZE[0]) & (size <= ANCHOR_SIZE[1]))[0]
+            if len(near):
+                matched[corner] = int(near[np.argmin(distance[corner, near])])
+        if len(matched) < 2 or len(set(matched.values())) < len(matched):
+            return None
+        used = sorted(matched)
+        homography, _ = cv2.findHomography(np.concatenate([corners_frame[used], code_frame]),
+                                           np.concatenate([centres[[matched[k] for k in used]], code_image]), 0)
+        if homography is None:
+            return None
+    if _decode_at(gray, homography, geometry) != text:
+        return None
+    return Registration(homography, len(matched), _rotation(homography), text, corners=tuple(sorted(matched)))
 
 
 #: Refinement: how far (mm, either way) a printed box is looked for around where the frame

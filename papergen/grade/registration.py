@@ -494,6 +494,9 @@ def _register_at(gray: np.ndarray, geometry: SheetGeometry, width: int, pyramid:
 
     quads = list(itertools.islice((q for q in candidates if all(look(i) for i in q[3])), MAX_FRAME_CANDIDATES))
     if not quads:
+        tilted = _tilted_frame(gray, geometry, candidates, blobs, scale, look, pyramid)
+        if tilted is not None:
+            return tilted
         raise RegistrationError(
             "not-a-sheet", f"找不到答题卡四角的定位块（发现 {len(blobs)} 个候选），这一页可能不是答题卡"
         )
@@ -514,6 +517,11 @@ def _register_at(gray: np.ndarray, geometry: SheetGeometry, width: int, pyramid:
                 # same place is the page's frame, confirmed by that code.
                 four = next((h for u, h in readings if u == 4 and _same_qr_place(h, homography, geometry)), None)
                 if four is None:
+                    # A photo taken at an angle narrows the far edge: completing a fourth corner as if the page were
+                    # flat puts the code millimetres from where four squares do. Four squares whose frame reads the
+                    # same code are the page's frame.
+                    four = next((h for u, h in readings if u == 4 and _decode_at(gray, h, geometry) == text), None)
+                if four is None:
                     # So is one whose fourth square only failed the printed look (``_one_look_failed``: ink in its
                     # quiet zone — the title beside the top-left square, a foreshortened QR code beside the top-right
                     # one) when it puts the code in the same place or reads the code itself.
@@ -532,6 +540,9 @@ def _register_at(gray: np.ndarray, geometry: SheetGeometry, width: int, pyramid:
         text = _decode_at(gray, homography, geometry)
         if text is not None:
             return Registration(homography, used, _rotation(homography), text, quarter=quarter)
+    tilted = _tilted_frame(gray, geometry, candidates, blobs, scale, look, pyramid)
+    if tilted is not None:
+        return tilted
     # No quick read: take the best-fitting frame, orient it by where the
     # QR-like ink is, and try harder to read the code there.
     options = readings[:2] if len(readings) > 1 and readings[1][0] == readings[0][0] else readings[:1]
@@ -592,6 +603,40 @@ def _one_look_failed(quads: list, blobs: list[_Blob], look: Callable[[int], bool
         if len(chosen) == MAX_FRAME_CANDIDATES:
             break
     return chosen
+
+
+#: A photo taken at an angle foreshortens the far squares: they measure up to about 1.45 as long as wide at a 35°
+#: tilt, past ``MAX_ELONGATION``. A square in a clean quiet zone up to this long still makes a four-square frame —
+#: but only one whose QR code reads where it puts it (``_tilted_frame``); the reader checks its printed boxes and
+#: numbers before any is read, as for every frame.
+TILTED_ELONGATION = 1.55
+
+
+def _tilted_frame(
+    gray: np.ndarray, geometry: SheetGeometry, candidates: list, blobs: list[_Blob], scale: float,
+    look: Callable[[int], bool], pyramid: _Pyramid,
+) -> Registration | None:
+    """The frame of four squares, some foreshortened past ``MAX_ELONGATION`` (``TILTED_ELONGATION``), under which the
+    QR code reads; None when there is none. Only pages no frame of printed-looking squares was read on come here."""
+    foreshortened: dict[int, bool] = {}
+
+    def square_enough(i: int) -> bool:
+        if look(i):
+            return True
+        if i not in foreshortened:
+            seen = fiducial_look(gray, blobs[i], scale)
+            foreshortened[i] = seen.ring_ink <= QUIET_MAX_INK and seen.elongation <= TILTED_ELONGATION
+        return foreshortened[i]
+
+    quads = list(itertools.islice(
+        (q for q in candidates if q[1] == 4 and not all(look(i) for i in q[3]) and all(square_enough(i) for i in q[3])),
+        MAX_FRAME_CANDIDATES,
+    ))
+    for used, homography in _frame_readings(quads, scale, geometry):
+        text = _decode_at(gray, homography, geometry)
+        if text is not None:
+            return Registration(homography, used, _rotation(homography), text, quarter=pyramid.level(2))
+    return None
 
 
 #: Two frames put the QR code in the same place when its corners lie this close (mm of the sheet).

@@ -41,6 +41,10 @@ CURL_EDGE = 0.25  # how far in from that edge the lift reaches
 #: up to 0.4 % and one edge lifts by 0.3–0.7 %, moving boxes by up to about 2 mm beyond a frame through the corners.
 CURLED_BOW = 0.004
 CURLED_LIFT = (0.003, 0.007)
+#: A photo taken at an angle (``--degrade tilted``): the page tilted 20–35° about one of its axes, away from a
+#: phone held about 1.6 page-heights from it, so the far edge is narrower and the far squares foreshortened.
+TILT_DEGREES = (20.0, 35.0)
+TILT_DISTANCE = 1.6
 
 # -- black-and-white devices ---------------------------------------------------
 #: Where a B/W scan or fax cuts, as a share of its own black…white range. The
@@ -240,9 +244,11 @@ def rotate_clockwise(image: np.ndarray, degrees: int) -> np.ndarray:
 def degrade_photo(
     image: np.ndarray, rng: np.random.Generator, *, megapixels: tuple[float, float] = (8.0, 12.0),
     quality: tuple[int, int] = (80, 94), bow: float = CURL_BOW, lift: tuple[float, float] = CURL_LIFT,
+    tilt: tuple[float, float] | None = None,
 ) -> Delivered:
-    """A phone photo of the page on a desk: 8–12 MP colour, perspective, page curl (``bow``, ``lift``: ``_curl``),
-    a lighting gradient and a soft shadow, light defocus, sensor noise, JPEG.
+    """A phone photo of the page on a desk: 8–12 MP colour, perspective (``tilt``: the page seen at an angle,
+    ``_tilted``), page curl (``bow``, ``lift``: ``_curl``), a lighting gradient and a soft shadow, light defocus,
+    sensor noise, JPEG.
 
     Parameters
     ----------
@@ -258,6 +264,8 @@ def degrade_photo(
     out_w = int(round(out_h * 3 / 4))
     H0, W0 = image.shape
     quad = _photo_quad(rng, (W0, H0), (out_w, out_h))
+    if tilt is not None:
+        quad = _tilted(quad, rng.uniform(*tilt), int(rng.integers(4)), (out_w, out_h))
     src = np.array([[0, 0], [W0, 0], [W0, H0], [0, H0]], dtype=np.float32)
     to_page = np.linalg.inv(cv2.getPerspectiveTransform(src, quad))
 
@@ -309,6 +317,29 @@ def _photo_quad(rng: np.random.Generator, page: tuple[int, int], frame: tuple[in
     quad[:, 0] = np.clip(quad[:, 0], 0.01 * w, 0.99 * w)
     quad[:, 1] = np.clip(quad[:, 1], 0.01 * h, 0.99 * h)
     return quad.astype(np.float32)
+
+
+def _tilted(quad: np.ndarray, degrees: float, far: int, frame: tuple[int, int]) -> np.ndarray:
+    """``quad`` (the page's corners in the photo, TL, TR, BR, BL) as seen with the page tilted ``degrees`` away from
+    the camera on side ``far`` (0 top, 1 right, 2 bottom, 3 left): a pinhole ``TILT_DISTANCE`` photo-heights away
+    looking at the photo's centre, the tilted page scaled back to the extent it had toward its far side (the
+    photographer steps closer). ``(4, 2)`` float32."""
+    w, h = frame
+    centre = np.array([w / 2, h / 2])
+    points = quad - centre
+    # turn the page so that its far side is the top, tilt about the horizontal axis, turn back
+    turn = np.array([[1.0, 0.0], [0.0, 1.0]]) if far == 0 else np.array([[0.0, 1.0], [-1.0, 0.0]]) if far == 1 else (
+        np.array([[-1.0, 0.0], [0.0, -1.0]]) if far == 2 else np.array([[0.0, -1.0], [1.0, 0.0]]))
+    x, y = (points @ turn.T).T
+    angle = math.radians(degrees)
+    depth = -y * math.sin(angle)  # the top (y < 0) moves away
+    distance = TILT_DISTANCE * h
+    seen = np.stack([distance * x / (distance + depth), distance * y * math.cos(angle) / (distance + depth)], axis=1)
+    seen *= (y.max() - y.min()) / max(1e-9, float(np.ptp(seen[:, 1])))  # the photographer fills the frame again…
+    placed = seen @ turn
+    # …but keeps every corner in the picture
+    room = min((0.48 * w) / max(1e-9, float(np.abs(placed[:, 0]).max())), (0.48 * h) / max(1e-9, float(np.abs(placed[:, 1]).max())))
+    return (placed * min(1.0, room) + centre).astype(np.float32)
 
 
 def _curl(

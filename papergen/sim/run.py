@@ -51,6 +51,7 @@ from papergen.sim.journeys import (
     CURLED_BOW,
     CURLED_LIFT,
     LOW_QUALITY,
+    TILT_DEGREES,
     Delivered,
     degrade_app,
     degrade_copier,
@@ -99,9 +100,10 @@ from papergen.sim.output import (
 #: ``tinted`` a scan as ``scan`` of sheets printed on coloured paper (``marks.on_tinted_paper``), half of them
 #: in the scanner's black-and-white mode (``TINTED_BW_SHARE``); ``faded`` the same of pencilled sheets faded
 #: to ``marks.FADE_SHARE`` of their contrast (a copy of a copy, a pale fax, a scan turned bright: ``marks.faded``);
-#: ``curled`` a phone photo as ``photo`` of a sheet that does not lie flat (``journeys.CURLED_BOW``, ``CURLED_LIFT``).
+#: ``curled`` a phone photo as ``photo`` of a sheet that does not lie flat (``journeys.CURLED_BOW``, ``CURLED_LIFT``);
+#: ``tilted`` a phone photo as ``photo`` taken at an angle (``journeys.TILT_DEGREES``: the far edge narrower).
 HARD_LEVELS = ("scan-messy", "copier", "fold", "fax", "phone-messy", "harsh-shadow", "app", "pen", "light-print", "tinted",
-               "faded", "curled")
+               "faded", "curled", "tilted")
 #: Coloured and faded paper are where a black-and-white scan matters: they are scanned so this often (other scans 0.3).
 TINTED_BW_SHARE = 0.5
 DEGRADE_LEVELS = ("none", "scan", "photo", "harsh", "cut", *HARD_LEVELS)
@@ -337,6 +339,8 @@ class _Run:
             return degrade_photo(image, rng, quality=LOW_QUALITY)
         if self.degrade == "curled":
             return degrade_photo(image, rng, bow=CURLED_BOW, lift=CURLED_LIFT)
+        if self.degrade == "tilted":
+            return degrade_photo(image, rng, tilt=TILT_DEGREES)
         if self.degrade == "harsh-shadow":
             return degrade_shadow(image, rng)
         if self.degrade == "app":

@@ -1,0 +1,99 @@
+"""A phone photo taken at an angle is read exactly or refused (``registration._tilted_frame``, ``simulate --degrade tilted``).
+
+Tilting the page away from the camera narrows its far edge and foreshortens
+the far corner squares: past ``registration.MAX_ELONGATION`` they no longer
+look printed, and three squares completed as if the page were flat put the
+fourth corner millimetres off. Such photos were refused (or, with three
+squares, read through a frame the alignment check refused). A homography
+through four squares is exact for a flat page seen from any angle: the four
+squares are taken when the QR code reads where they put it.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from papergen.grade import registration
+from papergen.grade.reader import read_sheets
+from papergen.sim import journeys
+from tests.sheetfill import key_answers
+from tests.simulated import graded_simulation
+from tests.test_frame_alignment import EXAM
+from tests.test_frame_alignment import manifest as manifest  # noqa: F401 (a fixture)
+from tests.test_frame_alignment import sheet as sheet  # noqa: F401 (a fixture)
+
+
+def photographed(image: np.ndarray, degrees: float, far: int = 0) -> np.ndarray:
+    """``image`` on a grey desk, seen with the page tilted ``degrees`` away on side ``far`` (``journeys._tilted``)."""
+    h, w = image.shape
+    frame = (int(w * 1.3), int(h * 1.3))
+    quad = np.float32([[0, 0], [w, 0], [w, h], [0, h]]) + np.float32([0.15 * w, 0.15 * h])
+    seen = journeys._tilted(quad, degrees, far, frame)
+    matrix = cv2.getPerspectiveTransform(np.float32([[0, 0], [w, 0], [w, h], [0, h]]), seen)
+    return cv2.warpPerspective(image, matrix, frame, flags=cv2.INTER_AREA, borderValue=110)
+
+
+def answers(reading) -> dict[int, str]:
+    return {q.number: q.letters for q in reading.questions if q.outcome == "answer"}
+
+
+@pytest.mark.parametrize(("degrees", "far"), [(15, 0), (25, 1), (30, 0), (30, 3)])
+def test_a_sheet_photographed_at_an_angle_is_read_through_its_four_squares(manifest, sheet, degrees, far):
+    (reading,) = read_sheets(photographed(sheet, degrees, far), manifest)
+    assert (reading.status, reading.fiducials) == ("read", 4), reading.message
+    assert reading.student_id == "2026030017" and reading.variant == "A"
+    assert answers(reading) == key_answers(manifest, "A")
+
+
+def test_each_way_to_a_tilted_frame_reads_the_page_and_without_them_it_is_refused(manifest, sheet, monkeypatch):
+    """A 30° photo's far squares are foreshortened past ``MAX_ELONGATION``: taken as they are
+    (``TILTED_ELONGATION``), or, without that, found from the QR code's corners (``recovery.qr_anchored``);
+    without either the page is refused — never read through a wrong frame."""
+    from papergen.grade import reader
+
+    photo = photographed(sheet, 30)
+    blobs, scale = registration.find_square_blobs(photo)
+    looks = [registration.fiducial_look(photo, blob, scale) for blob in blobs]
+    assert any(registration.MAX_ELONGATION < look.elongation <= registration.TILTED_ELONGATION for look in looks)
+    (tilted,) = read_sheets(photo, manifest)
+    assert tilted.status == "read" and "二维码的四角" not in tilted.message
+    monkeypatch.setattr(registration, "TILTED_ELONGATION", registration.MAX_ELONGATION)
+    (anchored,) = read_sheets(photo, manifest)
+    assert anchored.status == "read" and "定位块由二维码的四角找到" in anchored.message, anchored.message
+    assert answers(anchored) == key_answers(manifest, "A")
+    monkeypatch.setattr(reader, "qr_anchored", lambda *args, **kwargs: None)
+    (refused,) = read_sheets(photo, manifest)
+    assert refused.status != "read" and refused.questions == []
+
+
+def test_tilted_photos_are_read_or_refused_with_no_silent_error(tmp_path, sample_exam_json):
+    report = graded_simulation(sample_exam_json, tmp_path, 8, seed=6, degrade="tilted", doubtful_rate=0.1)
+    assert report.silent_errors == 0, report.details
+    assert report.deliberate_flagged == report.deliberate
+    assert sum(page.outcome == "exact" for page in report.pages) >= 4, report.details
+
+
+def test_the_committed_exam_is_the_alignment_tests(manifest):  # the fixtures come from there: one exam, one sheet
+    assert manifest.exam == "2026-mock-03" and (EXAM / "sheet.pdf").exists()
+
+
+def test_three_squares_and_the_qr_codes_corners_frame_a_photo_taken_at_an_angle(manifest, sheet):
+    """One far corner square covered: three squares complete the fourth as if the page were flat, which a 25°
+    photo puts millimetres off; the QR code's own corners fix the perspective (``recovery.qr_cornered``)."""
+    from papergen.grade import recovery
+    from papergen.sim.marks import rect_to_px
+
+    covered = sheet.copy()
+    s = manifest.sheet.fiducial_size
+    x, y, w, h = (int(round(v)) for v in rect_to_px((-s / 2 - 1, -s / 2 - 1, s + 2, s + 2), manifest.sheet, 150))
+    covered[y:y + h, x:x + w] = 255  # the top-left square (a sticker over it)
+    photo = photographed(covered, 25)
+    found = registration.register(photo, manifest.sheet)
+    assert found.fiducials == 3 and found.qr_text is not None
+    assert recovery.qr_cornered(photo, found, manifest.sheet) is not None
+    (reading,) = read_sheets(photo, manifest)
+    assert (reading.status, reading.fiducials) == ("read", 3), reading.message
+    assert "二维码的四角" in reading.message
+    assert answers(reading) == key_answers(manifest, "A")
