@@ -100,3 +100,34 @@ def test_three_squares_and_the_qr_codes_corners_frame_a_photo_taken_at_an_angle(
     assert (reading.status, reading.fiducials) == ("read", 3), reading.message
     assert "二维码的四角" in reading.message
     assert answers(reading) == key_answers(manifest, "A")
+
+
+# -- two sheets on one page, one of them with its squares lost --------------------------------
+
+
+def side_by_side(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Two pages on a grey desk side by side (a photo of two sheets, a 2-up copy), 40 px apart."""
+    h = max(left.shape[0], right.shape[0]) + 80
+    canvas = np.full((h, left.shape[1] + right.shape[1] + 120), 110, np.uint8)
+    canvas[40:40 + left.shape[0], 40:40 + left.shape[1]] = left
+    canvas[40:40 + right.shape[0], 80 + left.shape[1]:80 + left.shape[1] + right.shape[1]] = right
+    return canvas
+
+
+def test_a_second_sheet_whose_squares_are_lost_is_refused_not_left_out(manifest, sheet):
+    """Beside a sheet that reads, another whose bottom squares are cut off: registration frames the first only.
+    The rest of the page holds this exam's QR code, so the second is a sheet refused for a person, never dropped
+    with nothing said (the page once gave one reading)."""
+    cut = sheet[: int(sheet.shape[0] * 0.88)]  # the second sheet's bottom edge, and its two squares, cut away
+    readings = read_sheets(side_by_side(sheet, cut), manifest)
+    assert [r.status for r in readings] == ["read", "rejected"], [(r.status, r.message) for r in readings]
+    assert readings[1].reason == "unregistered-sheet" and readings[1].questions == []
+    assert answers(readings[0]) == key_answers(manifest, "A")
+
+
+def test_two_sheets_that_read_are_both_read_and_one_sheet_alone_gains_no_second(manifest, sheet):
+    readings = read_sheets(side_by_side(sheet, sheet), manifest)
+    assert [r.status for r in readings] == ["read", "read"]
+    assert all(answers(r) == key_answers(manifest, "A") for r in readings)
+    (alone,) = read_sheets(sheet, manifest)
+    assert alone.status == "read"

@@ -52,6 +52,7 @@ from papergen.grade.recovery import (
     refine,
 )
 from papergen.grade.registration import (
+    ANOTHER_SHEET_BELOW,
     DETECT_WIDTH,
     PX_PER_MM,
     Registration,
@@ -59,6 +60,7 @@ from papergen.grade.registration import (
     decode_qr_crop,
     faint_squares,
     flat_field,
+    page_outline,
     page_shape,
     page_to_image,
     qr_bounds,
@@ -215,13 +217,36 @@ def _read_all(gray: np.ndarray, manifest: Manifest, ppm: float, binary: bool) ->
         read_registered(gray, registration, manifest, ppm, another=index > 0, binary=binary)
         for index, registration in enumerate(registrations)
     ]
+    frames = [registration.homography for registration in registrations]
     if readings[0].status == "rejected" and readings[0].reason in RECOVERABLE:
         recovered = read_recovered(gray, manifest, ppm, registrations[0])
         if recovered is not None:
-            # The other "sheets" were searched for beside a wrong frame: keep only those that read
-            # on their own (QR code and alignment), and not the recovered sheet a second time.
-            return [recovered] + [r for r in readings[1:] if r.status == "read" and r.qr_text != recovered.qr_text]
-    return readings
+            # The other "sheets" were searched for beside a wrong frame: keep only those that read on their own
+            # (QR code and alignment), and not the recovered sheet a second time — told by where it lies, not by
+            # its code (sheets printed without a name all carry the same one).
+            found = np.array(recovered.frame["homography"], dtype=np.float64).reshape(3, 3)
+            readings = [recovered] + [
+                reading for reading, registration in zip(readings[1:], registrations[1:], strict=True)
+                if reading.status == "read" and not same_sheet(registration.homography, found, manifest.sheet)
+            ]
+            frames.append(found)
+    unframed = unframed_sheet(gray, frames, manifest, ppm, binary)
+    return readings + ([unframed] if unframed is not None else [])
+
+
+#: Two frames are of one sheet when they put its centre this close (mm of the sheet): sheets side by side on a
+#: page lie a whole sheet apart.
+SAME_SHEET_MM = 30.0
+
+
+def same_sheet(first: np.ndarray, second: np.ndarray, geometry: SheetGeometry) -> bool:
+    """Whether two frames (homographies, frame mm → image pixels) put the sheet's centre within ``SAME_SHEET_MM``."""
+    fw, fh = geometry.frame_size
+    centre = np.array([[[fw / 2, fh / 2]]], dtype=np.float64)
+    a, b = cv2.perspectiveTransform(centre, first)[0, 0], cv2.perspectiveTransform(centre, second)[0, 0]
+    ends = cv2.perspectiveTransform(np.array([[[0.0, 0.0], [fw, 0.0]]]), first)[0]
+    px_per_mm = np.linalg.norm(ends[1] - ends[0]) / fw
+    return bool(np.linalg.norm(a - b) <= SAME_SHEET_MM * px_per_mm)
 
 
 #: Refusals a frame recovered from the squares left and the QR code may overturn: the
@@ -320,17 +345,20 @@ class PageCode:
     faded: bool  # its dark modules printed light (``printed_faintly``)
 
 
-def page_code(gray: np.ndarray) -> PageCode | None:
+def page_code(gray: np.ndarray, thorough: bool = True) -> PageCode | None:
     """The QR code read anywhere on a page no frame was found on (the detector's own search), or None.
 
-    Looked for on the page shrunk to ``WHOLE_PAGE_QR_WIDTH`` first, then at full size, then at full size by the
-    ArUco-based detector, which finds a code foreshortened in a photo taken at an angle where the other does not
-    (6 of 6 such pages of a simulated set, about 0.1 s each). Only pages that failed registration pay for this search.
+    Looked for on the page shrunk to ``WHOLE_PAGE_QR_WIDTH`` first; ``thorough``: then at full size, then at full
+    size by the ArUco-based detector, which finds a code foreshortened in a photo taken at an angle where the other
+    does not (6 of 6 such pages of a simulated set, about 0.1 s each). Only pages that failed registration, or
+    have room for a sheet no frame was found for (``unframed_sheet``), pay for this search.
     """
     factor = max(1, -(-max(gray.shape) // WHOLE_PAGE_QR_WIDTH))
     small = gray if factor == 1 else cv2.resize(gray, None, fx=1 / factor, fy=1 / factor, interpolation=cv2.INTER_AREA)
-    looks = [(small, factor, cv2.QRCodeDetector)] + ([(gray, 1, cv2.QRCodeDetector)] if factor > 1 else [])
-    for candidate, scale, detector in looks + [(gray, 1, cv2.QRCodeDetectorAruco)]:
+    looks = [(small, factor, cv2.QRCodeDetector)]
+    if thorough:
+        looks += ([(gray, 1, cv2.QRCodeDetector)] if factor > 1 else []) + [(gray, 1, cv2.QRCodeDetectorAruco)]
+    for candidate, scale, detector in looks:
         try:
             text, corners, _ = detector().detectAndDecode(candidate)
         except cv2.error:  # the detector asserts on some degenerate images: no code found
@@ -354,6 +382,34 @@ def read_anchored(gray: np.ndarray, manifest: Manifest, ppm: float, code: PageCo
         return None
     reading.add_note(f"定位块由二维码的四角找到（找到 {registration.fiducials} 个；照片可能是斜着拍的），并与印刷的题号、框线核对无误")
     return reading
+
+
+def unframed_sheet(
+    gray: np.ndarray, frames: Sequence[np.ndarray], manifest: Manifest, ppm: float, binary: bool,
+) -> PageReading | None:
+    """Another answer sheet on a page, beside those framed, that no frame was found for; None when there is none.
+
+    Two sheets photographed side by side, or a 2-up copy, one of them with corner squares cut off or covered:
+    ``register_all`` finds the sheet it can frame, and the other would be left out with nothing said. Where the
+    sheets found cover less than ``registration.ANOTHER_SHEET_BELOW`` of the image, the rest (the sheets found
+    painted out) is searched for a QR code (``page_code``: 0.1–0.3 s, paid only by such pages): a code of this exam
+    there is a sheet, framed from its code (``read_anchored``) or refused as ``unregistered-sheet``.
+    """
+    sheets = [Registration(frame, 4, 0) for frame in frames]  # ``frames``: every frame tried, read or refused
+    distinct = [sheet for k, sheet in enumerate(sheets)
+                if not any(same_sheet(sheet.homography, later.homography, manifest.sheet) for later in sheets[k + 1:])]
+    if sum(abs(cv2.contourArea(page_outline(sheet, manifest.sheet))) for sheet in distinct) >= (
+            ANOTHER_SHEET_BELOW * gray.shape[0] * gray.shape[1]):
+        return None
+    rest = gray.copy()
+    for sheet in sheets:
+        cv2.fillPoly(rest, [np.round(page_outline(sheet, manifest.sheet, grow_mm=3.0)).astype(np.int32)], 255)
+    # a code read there is another sheet's, whatever it says: the sheets found are painted out (sheets printed
+    # without a name carry the same code)
+    code = page_code(rest)
+    if code is None:
+        return None
+    return read_anchored(rest, manifest, ppm, code) or unregistered_sheet(manifest, binary, code)
 
 
 def unregistered_sheet(manifest: Manifest, binary: bool, found: PageCode | None) -> PageReading | None:

@@ -463,12 +463,22 @@ def register_all(gray: np.ndarray, geometry: SheetGeometry) -> list[Registration
             break
         rest = gray.copy() if rest is None else rest
         cv2.fillPoly(rest, [np.round(page_outline(found[-1], geometry, grow_mm=3.0)).astype(np.int32)], 255)
-        try:
-            # One look at the coarse scale: a sheet beside the first is printed at the same size.
-            # (its quarter-size image is of the painted copy, not of the page: dropped)
-            found.append(replace(_register_at(rest, geometry, DETECT_WIDTH), quarter=None))
-        except RegistrationError:
+        # A sheet beside the first is printed at the same size: looked for at the working width that shows its
+        # squares as large as the first sheet's at the coarse look (two sheets photographed side by side are each
+        # half the image wide, and their squares too small at the width that suits a page of one sheet).
+        # (its quarter-size image is of the painted copy, not of the page: dropped)
+        share = float(np.ptp(page_outline(found[0], geometry)[:, 0])) / gray.shape[1]
+        widths = dict.fromkeys((DETECT_WIDTH, int(min(DETECT_WIDTH / max(share, 0.05), 2 * DETECT_WIDTH_FINE))))
+        another = None
+        for width in widths:
+            try:
+                another = replace(_register_at(rest, geometry, width), quarter=None)
+                break
+            except RegistrationError:
+                continue
+        if another is None:
             break
+        found.append(another)
     centres = [page_outline(r, geometry).mean(axis=0) for r in found]
     order = sorted(range(len(found)), key=lambda i: (round(centres[i][1] / (gray.shape[0] / 4)), centres[i][0]))
     return [found[i] for i in order]
