@@ -215,6 +215,15 @@ def _tick_rows(windows: Windows, rects_px: np.ndarray, slack: int) -> tuple:
     return made
 
 
+def rects_to_px(rects, geometry: SheetGeometry, ppm: float) -> np.ndarray:
+    """Frame rectangles (mm, (N, 4) or a sequence of ``Rect``) as canonical-page pixels: (N, 4) float64 ``x, y, w, h``."""
+    mm = np.asarray(rects, dtype=float).reshape(-1, 4)
+    px = np.empty_like(mm)
+    px[:, :2] = (mm[:, :2] + np.asarray(geometry.origin, dtype=float)) * ppm
+    px[:, 2:] = mm[:, 2:] * ppm
+    return px
+
+
 def ink_level(black: float | None) -> float:
     """The grey below which a pixel is printed ink, on a page whose printed black reads ``black``.
 
@@ -320,15 +329,9 @@ def frame_alignment(
     """
     sample = page if isinstance(page, CanonicalSample) else CanonicalSample.of_page(page)
 
-    def to_px(frame_mm: np.ndarray) -> np.ndarray:
-        px = np.empty_like(frame_mm)
-        px[:, :2] = (frame_mm[:, :2] + np.asarray(geometry.origin, dtype=float)) * ppm
-        px[:, 2:] = frame_mm[:, 2:] * ppm
-        return px
-
     mm = np.asarray(rects, dtype=float).reshape(-1, 4)
     if len(mm):
-        boxes = to_px(mm)
+        boxes = rects_to_px(mm, geometry, ppm)
         windows = sample.windows(boxes)
         contrast = edge_contrast(windows, boxes).min(axis=1)
         ticks = tick_contrast(windows, boxes).min(axis=1)
@@ -336,7 +339,7 @@ def frame_alignment(
         contrast = ticks = np.empty(0)
     digits, clean = number_zones(geometry, page_number)
     # the clean zones are the digit zones moved by a row, of the very same size: one window request serves both
-    shares = ink_shares(sample, to_px(np.concatenate([digits, clean])), ink_level(black)) if len(digits) else np.empty(0)
+    shares = ink_shares(sample, rects_to_px(np.concatenate([digits, clean]), geometry, ppm), ink_level(black)) if len(digits) else np.empty(0)
     shown = np.concatenate([shares[: len(digits)] >= DIGIT_INK, shares[len(digits) :] <= CLEAN_INK])
     return Alignment(
         boxes=len(mm),

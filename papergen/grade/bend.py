@@ -43,6 +43,7 @@ from papergen.grade.alignment import (
     box_offsets,
     frame_alignment,
     is_aligned,
+    rects_to_px,
 )
 from papergen.grade.windows import CanonicalSample
 from papergen.sheet.layout import Rect, SheetGeometry
@@ -196,7 +197,7 @@ def bent_alignment(
     common = np.all(np.abs(sizes - np.median(sizes, axis=0)) <= 1, axis=1)
     boxes = mm[common]
     origin = np.asarray(geometry.origin, dtype=float)
-    px = np.concatenate([(boxes[:, :2] + origin) * ppm, boxes[:, 2:] * ppm], axis=1)
+    px = rects_to_px(boxes, geometry, ppm)
     found = box_offsets(sample.whole(), px, int(round(REACH_MM * ppm)))
     usable = (found.strength >= STRONG_AT) & ~found.edge
     measured = float(np.mean(usable))

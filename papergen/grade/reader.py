@@ -42,7 +42,7 @@ import numpy as np
 
 from papergen.exam.manifest import Manifest
 from papergen.grade import bubbles
-from papergen.grade.alignment import frame_alignment, is_aligned
+from papergen.grade.alignment import frame_alignment, is_aligned, rects_to_px
 from papergen.grade.bend import checked_frame
 from papergen.grade.recovery import (
     hypotheses,
@@ -911,15 +911,6 @@ def light_print_black(
     kept = np.argsort(means)[: max(1, len(means) - 1)]  # as ``printed_black``: a covered square is dropped
     low, high = np.percentile(flat[kept], (10, 90), axis=1)
     return black if bool(np.all(high - low <= LIGHT_SQUARE_SPREAD)) else None
-
-
-def rects_to_px(rects: Sequence[Rect], geometry: SheetGeometry, ppm: float) -> np.ndarray:
-    """Frame rectangles (mm) as canonical-page pixels: (N, 4) float64 ``x, y, w, h``."""
-    mm = np.asarray(rects, dtype=float).reshape(-1, 4)
-    px = np.empty_like(mm)
-    px[:, :2] = (mm[:, :2] + np.asarray(geometry.origin, dtype=float)) * ppm
-    px[:, 2:] = mm[:, 2:] * ppm
-    return px
 
 
 def fiducial_interiors(geometry: SheetGeometry) -> list[Rect]:

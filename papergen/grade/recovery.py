@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from papergen.grade.alignment import STRONG_AT, box_offsets
+from papergen.grade.alignment import STRONG_AT, box_offsets, rects_to_px
 from papergen.grade.registration import (
     DETECT_WIDTH,
     DETECT_WIDTH_FINE,
@@ -35,9 +35,11 @@ from papergen.grade.registration import (
     _decode_at,
     _grown,
     _rotation,
+    blob_centres,
     find_square_blobs,
     flat_field,
     looks_like_fiducial,
+    qr_corners,
     warp_to_page,
 )
 from papergen.sheet.layout import SheetGeometry
@@ -187,15 +189,14 @@ def qr_cornered(gray: np.ndarray, registration: Registration, geometry: SheetGeo
     if not found or points is None:
         return None
     code_image = cv2.perspectiveTransform(points.reshape(1, 4, 2).astype(np.float64), crop_to_image)[0]
-    qx, qy, qw, qh = geometry.header.qr
-    code_frame = np.array([[qx, qy], [qx + qw, qy], [qx + qw, qy + qh], [qx, qy + qh]], float)
+    code_frame = qr_corners(geometry)
     # the squares the frame was built from: those found where it puts a corner (the completed one has none)
     corners_frame = np.asarray(geometry.fiducial_centers(), dtype=float)
     corners_image = cv2.perspectiveTransform(corners_frame.reshape(1, 4, 2), registration.homography)[0]
     blobs, scale = find_square_blobs(gray, DETECT_WIDTH_FINE)
-    squares = [k for k, corner in enumerate(corners_image) if any(
-        np.hypot((b.x + 0.5) / scale - 0.5 - corner[0], (b.y + 0.5) / scale - 0.5 - corner[1]) <= SQUARE_AT * b.side / scale
-        for b in blobs)]
+    centres, sides = blob_centres(blobs, scale), np.array([b.side / scale for b in blobs])
+    squares = [k for k, corner in enumerate(corners_image)
+               if np.any(np.linalg.norm(centres - corner, axis=1) <= SQUARE_AT * sides)]
     if len(squares) != 3:
         return None
     homography, _ = cv2.findHomography(np.concatenate([corners_frame[squares], code_frame]),
@@ -227,16 +228,14 @@ def qr_anchored(gray: np.ndarray, geometry: SheetGeometry, text: str, code_corne
     projective frame. The frame must read the code where it puts it; the
     reader checks the printed boxes and numbers before any is read.
     """
-    qx, qy, qw, qh = geometry.header.qr
-    code_frame = np.array([[qx, qy], [qx + qw, qy], [qx + qw, qy + qh], [qx, qy + qh]], float)
+    code_frame = qr_corners(geometry)
     code_image = np.asarray(code_corners, dtype=np.float64).reshape(4, 2)
     homography = cv2.getPerspectiveTransform(code_frame.astype(np.float32), code_image.astype(np.float32)).astype(np.float64)
     corners_frame = np.asarray(geometry.fiducial_centers(), dtype=float)
     blobs, scale = find_square_blobs(gray, DETECT_WIDTH_FINE)
     if len(blobs) < 2:
         return None
-    centres = np.array([[(b.x + 0.5) / scale - 0.5, (b.y + 0.5) / scale - 0.5] for b in blobs])
-    sides = np.array([b.side / scale for b in blobs])
+    centres, sides = blob_centres(blobs, scale), np.array([b.side / scale for b in blobs])
     matched: dict[int, int] = {}
     for radius in ANCHOR_RADII_MM:
         predicted = cv2.perspectiveTransform(corners_frame.reshape(1, 4, 2), homography)[0]
@@ -286,9 +285,7 @@ def refine(gray: np.ndarray, registration: Registration, geometry: SheetGeometry
     """
     page = flat_field(warp_to_page(gray, registration, geometry, ppm), kernel=int(12 * ppm))
     rects = np.asarray(geometry.box_table(page_number).rects, dtype=float).reshape(-1, 4)
-    origin = np.asarray(geometry.origin, dtype=float)
-    px = np.concatenate([(rects[:, :2] + origin) * ppm, rects[:, 2:] * ppm], axis=1)
-    found = box_offsets(page, px, int(round(REFINE_REACH_MM * ppm)))
+    found = box_offsets(page, rects_to_px(rects, geometry, ppm), int(round(REFINE_REACH_MM * ppm)))
     shown = (found.strength >= STRONG_AT) & ~found.edge
     centres = rects[shown, :2] + rects[shown, 2:] / 2
     offsets = found.shift[shown] / ppm

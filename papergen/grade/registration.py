@@ -653,10 +653,22 @@ def _tilted_frame(
 QR_AGREE_MM = 2.5
 
 
+def qr_corners(geometry: SheetGeometry) -> np.ndarray:
+    """The QR code's corners on the sheet (frame mm), in the code's own order — top left, top right, bottom right,
+    bottom left (it is printed upright): ``(4, 2)`` float64."""
+    x, y, w, h = geometry.header.qr
+    return np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], dtype=float)
+
+
+def blob_centres(blobs: list[_Blob], scale: float) -> np.ndarray:
+    """The square blobs' centres as pixels of the full-size page (found at ``scale`` of it): ``(N, 2)`` float64."""
+    return (np.array([[b.x, b.y] for b in blobs], dtype=float).reshape(-1, 2) + 0.5) / scale - 0.5
+
+
 def _same_qr_place(first: np.ndarray, second: np.ndarray, geometry: SheetGeometry) -> bool:
     """Whether two frames (homographies, frame mm → image pixels) put the QR code's corners within ``QR_AGREE_MM``."""
-    x, y, w, h = geometry.header.qr
-    corners = np.array([[x, y, 1.0], [x + w, y, 1.0], [x + w, y + h, 1.0], [x, y + h, 1.0]])
+    w = geometry.header.qr[2]
+    corners = np.hstack([qr_corners(geometry), np.ones((4, 1))])
     a, b = corners @ first.T, corners @ second.T
     a, b = a[:, :2] / a[:, 2:], b[:, :2] / b[:, 2:]
     mm = np.linalg.norm(a[1] - a[0]) / w  # image pixels per mm along the code's top edge
