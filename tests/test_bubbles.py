@@ -549,6 +549,23 @@ def test_a_faint_half_fill_a_copier_washed_to_residues_darkness_is_still_flagged
     assert bubbles.decide([0.65, 0.09, 0.0], coverage=[1.0, 0.08, 0.0], binary=True, **common).outcome == "flagged"
 
 
+def test_a_faint_fill_on_a_page_whose_pencil_came_out_light_is_flagged_without_pencil_dark_pixels() -> None:
+    # A faded page (sheet-0020 of the simulated faded set, question 98): the student's fills only 0.33 dark, the
+    # faint fill beside them 0.11 with no pixel as dark as PENCIL; its floor is paper, so it is gathered pencil.
+    common = dict(single=False, coverage=[0.93, 0.0, 0.0], whole=[0.6, 0.0, 0.0], stroke=[0.0] * 3)
+    faint = bubbles.decide([0.33, 0.11, 0.0], film=[0.33, 0.08, 0.0], floor=[0.27, 0.004, 0.0], own=0.39, **common)
+    assert (faint.outcome, faint.note) == ("flagged", "uncertain:B")
+    # with too few clear marks on the page the question's own mark is the measure
+    assert bubbles.decide([0.33, 0.11, 0.0], film=[0.33, 0.08, 0.0], floor=[0.27, 0.004, 0.0], **common).outcome == "flagged"
+    # the same darkness spread as a film (its floor holds) is residue
+    rubbed = bubbles.decide([0.33, 0.11, 0.0], film=[0.33, 0.1, 0.0], floor=[0.27, 0.08, 0.0], own=0.39, **common)
+    assert (rubbed.outcome, rubbed.letters, rubbed.note) == ("answer", "A", "erasure")
+    # where the pencil comes out as usual the same gathered grey is under a fifth of the student's marks: a
+    # shadow's edge, a speck — not pencil (no pixel of it pencil-dark)
+    usual = bubbles.decide([0.7, 0.11, 0.0], film=[0.7, 0.08, 0.0], floor=[0.6, 0.004, 0.0], own=0.7, **common)
+    assert (usual.outcome, usual.note) == ("answer", "erasure")
+
+
 def test_a_short_run_over_a_film_whose_floor_holds_is_the_films_blotches() -> None:
     common = dict(single=True, coverage=[1.0, 0.1, 0.0], whole=[0.9, 0.05, 0.0], stroke=[0.0, 0.55, 0.0])
     # the median pixel under STROKE_ON_FILM, the floor above STROKE_ON_FLOOR: a film

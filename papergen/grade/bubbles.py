@@ -1428,6 +1428,15 @@ FLOOR_RESIDUE_WHOLE = 0.35
 #: ``crossed``) holds such pixels too, and is not pencil.
 GATHERED_COVER = 0.05
 GATHERED_FLOOR_SHARE = 0.25
+#: "Pencil-dark" is a fixed share of the paper–ink range, so where the student's pencil itself comes out
+#: light — a faded page (a copy of a copy, a pale fax, a scan turned bright), a very light hand — a faint
+#: half-fill holds no such pixel and read as erasure without a flag (22 deliberate faint marks on 40
+#: simulated faded 100-question sheets with a doubtful mark on every question). Gathered pencil is then told
+#: by its darkness against the student's own clear marks (the question's lightest one when the page has too
+#: few): a faint fill on those pages is 0.28–0.53 of them, a shadow's edge or a speck well under a fifth.
+#: Where pencil comes out as usual, residue gathered like this and at least this dark was 2 boxes in 600
+#: sheets of six grey levels.
+GATHERED_OWN_SHARE = 0.2
 
 
 def own_darkness(values: Sequence[float], whole: Sequence[float]) -> float | None:
@@ -1703,6 +1712,7 @@ def decide(
     middling = [i for i, d in enumerate(v) if i not in marked and (d > empty or c[i] > COVERED or i in stroked)]
     if marked:
         strongest = min(v[i] for i in marked)
+        gathered_dark = GATHERED_OWN_SHARE * (strongest if own is None else own)
         def even(i: int) -> bool:
             # an even film of rubbed pencil, darker than RESIDUE_MAX allows: its median pixel or its floor says so
             if whole is None:
@@ -1721,7 +1731,8 @@ def decide(
             i for i in middling
             if v[i] <= RESIDUE_SHARE * strongest and (i not in stroked or i in on_film) and i not in pressed
             and i not in through
-            and not (lowest is not None and c[i] >= GATHERED_COVER and lowest[i] < GATHERED_FLOOR_SHARE * v[i]
+            and not (lowest is not None and lowest[i] < GATHERED_FLOOR_SHARE * v[i]
+                     and (c[i] >= GATHERED_COVER or v[i] >= gathered_dark)
                      and not (crossed is not None and crossed[i]))
             and ((v[i] <= RESIDUE_MAX and c[i] <= RESIDUE_COVER and residue_whole[i] <= RESIDUE_WHOLE) or even(i))
         ]
