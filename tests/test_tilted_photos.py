@@ -68,6 +68,51 @@ def test_each_way_to_a_tilted_frame_reads_the_page_and_without_them_it_is_refuse
     assert refused.status != "read" and refused.questions == []
 
 
+def test_local_scale_is_the_homographys_magnification_of_lengths_where_it_is_measured():
+    assert np.allclose(registration.local_scale(np.diag([3.0, 3.0, 1.0]), np.array([[0, 0], [50, 80]])), 3.0)
+    # a perspective map: the area a tiny square around each point maps to, against the square's own
+    homography = cv2.getPerspectiveTransform(np.float32([[0, 0], [180, 0], [180, 260], [0, 260]]),
+                                             np.float32([[400, 300], [1500, 320], [1700, 2900], [150, 2800]])).astype(float)
+    points = np.array([[10.0, 10.0], [170.0, 20.0], [90.0, 130.0], [20.0, 250.0]])
+    d = 0.01
+    for point, scale in zip(points, registration.local_scale(homography, points)):
+        square = np.array([point, point + [d, 0], point + [d, d], point + [0, d]]).reshape(1, 4, 2)
+        seen = cv2.perspectiveTransform(square, homography)[0]
+        area = 0.5 * abs(np.dot(seen[:, 0], np.roll(seen[:, 1], -1)) - np.dot(seen[:, 1], np.roll(seen[:, 0], -1)))
+        assert scale == pytest.approx(np.sqrt(area) / d, rel=1e-3)
+
+
+def test_a_steeper_photo_whose_near_squares_outgrow_the_far_ones_is_read_through_its_four_squares(manifest, sheet, monkeypatch):
+    """Nearer the page, at 30°, the near squares measure 1.7 times the far ones' side, past the flat frame's
+    ``SIZE_SPREAD``: measured against the size perspective gives each corner, they agree, and the page reads
+    exactly; without that it is refused (never read through another frame)."""
+    monkeypatch.setattr(journeys, "TILT_DISTANCE", 1.0)
+    photo = photographed(sheet, 30)
+    blobs, _ = registration.find_square_blobs(photo)
+    sides = sorted(b.side for b in blobs[:4])
+    assert sides[-1] > registration.SIZE_SPREAD * sides[0]
+    (reading,) = read_sheets(photo, manifest)
+    assert (reading.status, reading.fiducials) == ("read", 4), reading.message
+    assert reading.student_id == "2026030017" and answers(reading) == key_answers(manifest, "A")
+    monkeypatch.setattr(registration, "PERSPECTIVE_SIZE_SPREAD", registration.SIZE_SPREAD)
+    (refused,) = read_sheets(photo, manifest)
+    assert refused.status != "read" and refused.questions == []
+
+
+def test_squares_are_true_to_the_size_a_frame_taken_at_an_angle_gives_them(manifest):
+    geometry = manifest.sheet
+    fw, fh = geometry.frame_size
+    corners = np.float32([[0, 0], [fw, 0], [fw, fh], [0, fh]])
+    homography = cv2.getPerspectiveTransform(corners, np.float32([[600, 500], [2000, 520], [2500, 3300], [150, 3250]]))
+    expected = geometry.fiducial_size * registration.local_scale(homography, corners)
+    assert expected.max() > registration.SIZE_SPREAD * expected.min()  # a steep view: near squares far larger
+    assert registration._true_to_size(homography, expected * [1.05, 0.95, 1.0, 1.02], geometry)
+    # a filled box or the 准考证号 grid in a corner's place is the wrong size for where it lies
+    assert not registration._true_to_size(homography, expected * [1.0, 1.0, 1.0, 0.8], geometry)
+    # the same four sizes at the other corners: the far squares large, the near ones small
+    assert not registration._true_to_size(homography, expected[[2, 3, 0, 1]], geometry)
+
+
 def test_tilted_photos_are_read_or_refused_with_no_silent_error(tmp_path, sample_exam_json):
     report = graded_simulation(sample_exam_json, tmp_path, 8, seed=6, degrade="tilted", doubtful_rate=0.1)
     assert report.silent_errors == 0, report.details
