@@ -99,6 +99,20 @@ def test_a_steeper_photo_whose_near_squares_outgrow_the_far_ones_is_read_through
     assert refused.status != "read" and refused.questions == []
 
 
+def test_far_squares_foreshortened_thinner_than_squares_are_looked_for_are_looked_for_again(manifest, sheet, monkeypatch):
+    """At 35° from 1.0 page height the far squares are squeezed under ``MIN_SQUARE_SIDE`` across: where no frame was
+    found they are looked for again down to ``FORESHORTENED_SIDE`` of it, and the page reads exactly through its four
+    squares; without that it is refused (the two near squares and the code do not place the far side well enough)."""
+    monkeypatch.setattr(journeys, "TILT_DISTANCE", 1.0)
+    photo = photographed(sheet, 35)
+    (reading,) = read_sheets(photo, manifest)
+    assert (reading.status, reading.fiducials) == ("read", 4), reading.message
+    assert reading.student_id == "2026030017" and answers(reading) == key_answers(manifest, "A")
+    monkeypatch.setattr(registration, "FORESHORTENED_SIDE", 1.0)
+    (refused,) = read_sheets(photo, manifest)
+    assert refused.status != "read" and refused.questions == []
+
+
 def test_squares_are_true_to_the_size_a_frame_taken_at_an_angle_gives_them(manifest):
     geometry = manifest.sheet
     fw, fh = geometry.frame_size

@@ -171,18 +171,31 @@ def faint_squares(gray: np.ndarray, width: int = DETECT_WIDTH) -> int:
     return max(0, sized(FAINT_SQUARE_INK) - sized(SQUARE_INK))
 
 
-def _square_blobs(gray: np.ndarray, small: np.ndarray, factor: int, ink_below: int = SQUARE_INK) -> tuple[list[_Blob], float]:
-    """``find_square_blobs`` on ``small``, ``gray`` shrunk ``factor`` times (``_shrunk``), ink darker than ``ink_below``."""
+#: The least side (both ways) of a square looked for, over the page's long side: a 7 mm square on a 297 mm page is
+#: ~0.024; a filled 5.2 × 3.2 mm answer box is 0.011 high and stays out.
+MIN_SQUARE_SIDE = 0.012
+#: A photo taken at an angle foreshortens the far squares below that one way (to about 0.6 of their other side at
+#: 35°): where no frame was found, squares are looked for again with this share of it across their shorter side
+#: (``_tilted_frame``: such a frame must still read the QR code and be true to size).
+FORESHORTENED_SIDE = 0.6
+
+
+def _square_blobs(
+    gray: np.ndarray, small: np.ndarray, factor: int, ink_below: int = SQUARE_INK, shorter: float = 1.0,
+) -> tuple[list[_Blob], float]:
+    """``find_square_blobs`` on ``small``, ``gray`` shrunk ``factor`` times (``_shrunk``), ink darker than ``ink_below``;
+    ``shorter``: the share of ``MIN_SQUARE_SIDE`` enough across a square's shorter side (``FORESHORTENED_SIDE``)."""
     scale = 1.0 / factor
     flat = flat_field(small, kernel=max(31, int(max(small.shape) * 0.06)))
     dark = (flat < ink_below).astype(np.uint8)
     _, stats, centroids = foreground_components(dark)
-    min_side = max(small.shape) * 0.012  # a 7 mm square on a 297 mm page is ~0.024
+    min_side = max(small.shape) * MIN_SQUARE_SIDE
     w, h, area = (stats[:, k].astype(float) for k in (cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT, cv2.CC_STAT_AREA))
     # Every component at once (a page has hundreds: letters, boxes, the QR code's modules).
     with np.errstate(divide="ignore", invalid="ignore"):
         aspect, fill = w / h, area / (w * h)
-    keep = np.flatnonzero((w >= min_side) & (h >= min_side) & (aspect > 0.65) & (aspect < 1.55) & (fill > 0.78))
+    sized = (np.maximum(w, h) >= min_side) & (np.minimum(w, h) >= shorter * min_side)
+    keep = np.flatnonzero(sized & (aspect > 0.65) & (aspect < 1.55) & (fill > 0.78))
     sides = np.sqrt(area[keep])
     order = keep[np.argsort(-sides, kind="stable")][:10]
     blobs = []
@@ -397,8 +410,7 @@ def _candidate_quads(blobs: list[_Blob], frame_aspect: float, fiducial_ratio: fl
     """Yield (quad points ordered clockwise, fiducials used, badness, the blobs' indices).
 
     ``perspective``: four-square frames only, their squares' sizes compared after perspective's magnification at
-    each corner is taken out (``PERSPECTIVE_SIZE_SPREAD``; a photo taken at an angle), and only those the flat
-    comparison (``SIZE_SPREAD``) refused — the others are the plain candidates.
+    each corner is taken out (up to ``PERSPECTIVE_SIZE_SPREAD`` apart as measured; a photo taken at an angle).
     """
     pts = np.array([[b.x, b.y] for b in blobs], dtype=np.float64)
     sides = np.array([b.side for b in blobs])
@@ -407,8 +419,7 @@ def _candidate_quads(blobs: list[_Blob], frame_aspect: float, fiducial_ratio: fl
         for combo in itertools.combinations(range(len(blobs)), size):
             # most combinations mix sizes (a fiducial and filled boxes): refused on plain floats, before any array
             chosen_sides = [blobs[i].side for i in combo]
-            flat_spread = max(chosen_sides) / min(chosen_sides)
-            if flat_spread > spread or (perspective and flat_spread <= SIZE_SPREAD):
+            if max(chosen_sides) > spread * min(chosen_sides):
                 continue
             chosen = pts[list(combo)]
             used_sides = sides[list(combo)]
@@ -561,7 +572,7 @@ def _register_at(gray: np.ndarray, geometry: SheetGeometry, width: int, pyramid:
 
     quads = list(itertools.islice((q for q in candidates if all(look(i) for i in q[3])), MAX_FRAME_CANDIDATES))
     if not quads:
-        tilted = _tilted_frame(gray, geometry, candidates, blobs, scale, look, pyramid)
+        tilted = _tilted_frame(gray, geometry, candidates, blobs, scale, look, pyramid, width)
         if tilted is not None:
             return tilted
         raise RegistrationError(
@@ -607,7 +618,7 @@ def _register_at(gray: np.ndarray, geometry: SheetGeometry, width: int, pyramid:
         text = _decode_at(gray, homography, geometry)
         if text is not None:
             return Registration(homography, used, _rotation(homography), text, quarter=quarter)
-    tilted = _tilted_frame(gray, geometry, candidates, blobs, scale, look, pyramid)
+    tilted = _tilted_frame(gray, geometry, candidates, blobs, scale, look, pyramid, width)
     if tilted is not None:
         return tilted
     # No quick read: take the best-fitting frame, orient it by where the
@@ -683,10 +694,15 @@ TILTED_ELONGATION = 1.55
 
 def _tilted_frame(
     gray: np.ndarray, geometry: SheetGeometry, candidates: list, blobs: list[_Blob], scale: float,
-    look: Callable[[int], bool], pyramid: _Pyramid,
+    look: Callable[[int], bool], pyramid: _Pyramid, width: int,
 ) -> Registration | None:
     """The frame of four squares, some foreshortened past ``MAX_ELONGATION`` (``TILTED_ELONGATION``), under which the
-    QR code reads; None when there is none. Only pages no frame of printed-looking squares was read on come here."""
+    QR code reads; None when there is none. Only pages no frame of printed-looking squares was read on come here.
+
+    First the plain candidates; then, at a steeper angle, frames whose squares agree once perspective's magnification
+    at each corner is taken out (``_candidate_quads(perspective=True)``, ``_true_to_size``) — among the squares found,
+    and then among squares looked for again (``pyramid`` at working size ``width``) down to ``FORESHORTENED_SIDE``
+    across, where the far ones were too thin to be found."""
     foreshortened: dict[int, bool] = {}
 
     def square_enough(i: int) -> bool:
@@ -701,17 +717,28 @@ def _tilted_frame(
         (q for q in candidates if q[1] == 4 and not all(look(i) for i in q[3]) and all(square_enough(i) for i in q[3])),
         MAX_FRAME_CANDIDATES,
     ))
-    found = _reading_frame(gray, geometry, quads, scale, pyramid)
+    found = _reading_frame(gray, geometry, quads, scale, pyramid) or _steep_frame(gray, geometry, blobs, scale, square_enough, pyramid)
     if found is not None:
         return found
-    # At a steeper angle the near squares outgrow the far ones past the flat frame's ``SIZE_SPREAD``: frames whose
-    # squares agree once perspective's magnification at each corner is taken out (made only for these pages).
+    small, factor = pyramid.shrunk(width)
+    thinner, _ = _square_blobs(gray, small, factor, shorter=FORESHORTENED_SIDE)
+    if [(b.x, b.y) for b in thinner] == [(b.x, b.y) for b in blobs]:
+        return None  # no square was too thin: nothing new to frame
+    seen = [fiducial_look(gray, blob, scale) for blob in thinner]
+    return _steep_frame(gray, geometry, thinner, scale,
+                        lambda i: seen[i].ring_ink <= QUIET_MAX_INK and seen[i].elongation <= TILTED_ELONGATION, pyramid)
+
+
+def _steep_frame(
+    gray: np.ndarray, geometry: SheetGeometry, blobs: list[_Blob], scale: float, square_enough: Callable[[int], bool],
+    pyramid: _Pyramid,
+) -> Registration | None:
+    """The best-fitting four-square frame of ``blobs`` true to size in perspective under which the QR code reads, or None."""
     fw, fh = geometry.frame_size
     steep = sorted(_candidate_quads(blobs, min(fw, fh) / max(fw, fh), geometry.fiducial_size / min(fw, fh), perspective=True),
                    key=lambda q: q[2])
     quads = list(itertools.islice((q for q in steep if all(square_enough(i) for i in q[3])), MAX_FRAME_CANDIDATES))
-    sides = np.array([b.side / scale for b in blobs])
-    return _reading_frame(gray, geometry, quads, scale, pyramid, sides)
+    return _reading_frame(gray, geometry, quads, scale, pyramid, np.array([b.side / scale for b in blobs]))
 
 
 def _reading_frame(
