@@ -113,6 +113,21 @@ def test_far_squares_foreshortened_thinner_than_squares_are_looked_for_are_looke
     assert refused.status != "read" and refused.questions == []
 
 
+def test_a_filled_box_that_would_square_up_a_tilted_frame_is_not_taken_for_its_corner(manifest, sheet, monkeypatch):
+    """A dark 40 × 30 px blob (a filled answer box's size there) inside the near bottom-left corner makes, with the other
+    three squares, a frame that fits a flat page better than the true one and reads the QR code (the code is at the
+    top): its size is not the size that frame gives a corner square there, so the true frame is taken and the page
+    reads exactly. Without the size check the blob's frame is taken — and refused by the alignment check."""
+    photo = photographed(sheet, 30)
+    cv2.rectangle(photo, (230, 1885), (270, 1915), 0, -1)
+    (reading,) = read_sheets(photo, manifest)
+    assert (reading.status, reading.fiducials) == ("read", 4), reading.message
+    assert answers(reading) == key_answers(manifest, "A")
+    monkeypatch.setattr(registration, "TRUE_SIZE_TOLERANCE", 10.0)
+    (refused,) = read_sheets(photo, manifest)
+    assert refused.status == "rejected" and refused.questions == []
+
+
 def test_squares_are_true_to_the_size_a_frame_taken_at_an_angle_gives_them(manifest):
     geometry = manifest.sheet
     fw, fh = geometry.frame_size

@@ -572,7 +572,7 @@ def _register_at(gray: np.ndarray, geometry: SheetGeometry, width: int, pyramid:
 
     quads = list(itertools.islice((q for q in candidates if all(look(i) for i in q[3])), MAX_FRAME_CANDIDATES))
     if not quads:
-        tilted = _tilted_frame(gray, geometry, candidates, blobs, scale, look, pyramid, width)
+        tilted = _tilted_frame(gray, blobs, scale, geometry, look, pyramid, width)
         if tilted is not None:
             return tilted
         raise RegistrationError(
@@ -618,7 +618,7 @@ def _register_at(gray: np.ndarray, geometry: SheetGeometry, width: int, pyramid:
         text = _decode_at(gray, homography, geometry)
         if text is not None:
             return Registration(homography, used, _rotation(homography), text, quarter=quarter)
-    tilted = _tilted_frame(gray, geometry, candidates, blobs, scale, look, pyramid, width)
+    tilted = _tilted_frame(gray, blobs, scale, geometry, look, pyramid, width)
     if tilted is not None:
         return tilted
     # No quick read: take the best-fitting frame, orient it by where the
@@ -687,22 +687,23 @@ def _one_look_failed(quads: list, blobs: list[_Blob], look: Callable[[int], bool
 
 #: A photo taken at an angle foreshortens the far squares: they measure up to about 1.45 as long as wide at a 35°
 #: tilt, past ``MAX_ELONGATION``. A square in a clean quiet zone up to this long still makes a four-square frame —
-#: but only one whose QR code reads where it puts it (``_tilted_frame``); the reader checks its printed boxes and
-#: numbers before any is read, as for every frame.
+#: but only one whose squares are true to its size and whose QR code reads where it puts it (``_tilted_frame``); the
+#: reader checks its printed boxes and numbers before any is read, as for every frame.
 TILTED_ELONGATION = 1.55
 
 
 def _tilted_frame(
-    gray: np.ndarray, geometry: SheetGeometry, candidates: list, blobs: list[_Blob], scale: float,
-    look: Callable[[int], bool], pyramid: _Pyramid, width: int,
+    gray: np.ndarray, blobs: list[_Blob], scale: float, geometry: SheetGeometry, look: Callable[[int], bool],
+    pyramid: _Pyramid, width: int,
 ) -> Registration | None:
     """The frame of four squares, some foreshortened past ``MAX_ELONGATION`` (``TILTED_ELONGATION``), under which the
     QR code reads; None when there is none. Only pages no frame of printed-looking squares was read on come here.
 
-    First the plain candidates; then, at a steeper angle, frames whose squares agree once perspective's magnification
-    at each corner is taken out (``_candidate_quads(perspective=True)``, ``_true_to_size``) — among the squares found,
-    and then among squares looked for again (``pyramid`` at working size ``width``) down to ``FORESHORTENED_SIDE``
-    across, where the far ones were too thin to be found."""
+    The squares' sizes are compared once perspective's magnification at each corner is taken out, and each must be
+    true to the size the frame gives a corner square there (``_steep_frame``): a filled answer box beside a corner
+    square, foreshortened as much, would otherwise complete a frame whose code reads. Looked for among the squares
+    found, and then among squares looked for again (``pyramid`` at working size ``width``) down to
+    ``FORESHORTENED_SIDE`` across, where the far ones were too thin to be found."""
     foreshortened: dict[int, bool] = {}
 
     def square_enough(i: int) -> bool:
@@ -713,11 +714,7 @@ def _tilted_frame(
             foreshortened[i] = seen.ring_ink <= QUIET_MAX_INK and seen.elongation <= TILTED_ELONGATION
         return foreshortened[i]
 
-    quads = list(itertools.islice(
-        (q for q in candidates if q[1] == 4 and not all(look(i) for i in q[3]) and all(square_enough(i) for i in q[3])),
-        MAX_FRAME_CANDIDATES,
-    ))
-    found = _reading_frame(gray, geometry, quads, scale, pyramid) or _steep_frame(gray, geometry, blobs, scale, square_enough, pyramid)
+    found = _steep_frame(gray, geometry, blobs, scale, square_enough, pyramid)
     if found is not None:
         return found
     small, factor = pyramid.shrunk(width)
@@ -742,19 +739,15 @@ def _steep_frame(
 
 
 def _reading_frame(
-    gray: np.ndarray, geometry: SheetGeometry, quads: list, scale: float, pyramid: _Pyramid,
-    sides: np.ndarray | None = None,
+    gray: np.ndarray, geometry: SheetGeometry, quads: list, scale: float, pyramid: _Pyramid, sides: np.ndarray,
 ) -> Registration | None:
-    """The first of ``quads``' frames (every orientation) under which the QR code reads, or None.
-
-    ``sides``: every blob's side in image pixels; when given, each frame's squares must also be the size it gives a
-    corner square at each corner (``_true_to_size``; ``quads`` then hold their squares in the quad's order)."""
-    for used, homography, *combo in _frame_readings(quads, scale, geometry, with_squares=sides is not None):
-        if sides is not None and not _true_to_size(homography, sides[list(combo[0])], geometry):
-            continue
-        text = _decode_at(gray, homography, geometry)
-        if text is not None:
-            return Registration(homography, used, _rotation(homography), text, quarter=pyramid.level(2))
+    """The first of ``quads``' frames (every orientation; their squares in the quad's order) whose squares are true to
+    size (``_true_to_size``; ``sides``: every blob's side in image pixels) and under which the QR code reads, or None."""
+    for used, homography, combo in _frame_readings(quads, scale, geometry, with_squares=True):
+        if _true_to_size(homography, sides[list(combo)], geometry):
+            text = _decode_at(gray, homography, geometry)
+            if text is not None:
+                return Registration(homography, used, _rotation(homography), text, quarter=pyramid.level(2))
     return None
 
 
