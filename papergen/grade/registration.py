@@ -704,26 +704,33 @@ def _tilted_frame(
     square, foreshortened as much, would otherwise complete a frame whose code reads. Looked for among the squares
     found, and then among squares looked for again (``pyramid`` at working size ``width``) down to
     ``FORESHORTENED_SIDE`` across, where the far ones were too thin to be found."""
-    foreshortened: dict[int, bool] = {}
-
-    def square_enough(i: int) -> bool:
-        if look(i):
-            return True
-        if i not in foreshortened:
-            seen = fiducial_look(gray, blobs[i], scale)
-            foreshortened[i] = seen.ring_ink <= QUIET_MAX_INK and seen.elongation <= TILTED_ELONGATION
-        return foreshortened[i]
-
-    found = _steep_frame(gray, geometry, blobs, scale, square_enough, pyramid)
+    found = _steep_frame(gray, geometry, blobs, scale, _tilted_squares(gray, blobs, scale, look), pyramid)
     if found is not None:
         return found
     small, factor = pyramid.shrunk(width)
     thinner, _ = _square_blobs(gray, small, factor, shorter=FORESHORTENED_SIDE)
     if [(b.x, b.y) for b in thinner] == [(b.x, b.y) for b in blobs]:
         return None  # no square was too thin: nothing new to frame
-    seen = [fiducial_look(gray, blob, scale) for blob in thinner]
-    return _steep_frame(gray, geometry, thinner, scale,
-                        lambda i: seen[i].ring_ink <= QUIET_MAX_INK and seen[i].elongation <= TILTED_ELONGATION, pyramid)
+    return _steep_frame(gray, geometry, thinner, scale, _tilted_squares(gray, thinner, scale), pyramid)
+
+
+def _tilted_squares(
+    gray: np.ndarray, blobs: list[_Blob], scale: float, look: Callable[[int], bool] | None = None,
+) -> Callable[[int], bool]:
+    """Whether each of ``blobs`` may be a corner square of a frame taken at an angle: in a clean quiet zone and at most
+    ``TILTED_ELONGATION`` long. Each is looked at once, when first asked; ``look`` (``looks_like_fiducial`` of the same
+    blobs, cached) answers first: a square that looks printed qualifies."""
+    answers: dict[int, bool] = {}
+
+    def square_enough(i: int) -> bool:
+        if look is not None and look(i):
+            return True
+        if i not in answers:
+            seen = fiducial_look(gray, blobs[i], scale)
+            answers[i] = seen.ring_ink <= QUIET_MAX_INK and seen.elongation <= TILTED_ELONGATION
+        return answers[i]
+
+    return square_enough
 
 
 def _steep_frame(
