@@ -243,6 +243,27 @@ def test_black_and_white_scan_is_recognised_even_as_jpeg(exam, manifest, ringing
     assert not is_black_and_white(grey)
 
 
+def test_a_clean_scan_on_pure_white_paper_is_grey_and_its_1_bit_copy_is_not(exam, manifest, tmp_path) -> None:
+    """A scanner that whitens its paper to 255 (or a clean render) of a sheet with few answers: nearly every pixel is
+    black or white, as on a 1-bit page, and only the pencil is grey. Seed 19's clean 30-question scans were taken
+    for 1-bit pages this way, and 38 of 60 were flagged for marks a grey page reads plainly."""
+    from papergen.grade.reader import is_black_and_white
+
+    answers = {number: "B" for number in range(1, 9)}
+    for dpi in (150, 300):
+        clean = filled_sheet(exam, manifest, student_id="2026030009", variant="A", answers=answers, dpi=dpi)
+        decoded = cv2.imread(str(save_jpeg(clean, tmp_path / f"clean-{dpi}.jpg", quality=90)), cv2.IMREAD_GRAYSCALE)
+        extremes = np.mean((decoded <= 8) | (decoded >= 247))
+        assert extremes > 0.95  # as black-and-white as a 1-bit page, by the share of its pixels
+        assert not is_black_and_white(decoded), dpi
+        # the copier's text mode on the same page, a low-quality JPEG; at 300 dpi read at half size (``ingest``),
+        # whose averaging greys every edge
+        _, one_bit = cv2.threshold(clean, 130, 255, cv2.THRESH_BINARY)
+        path = save_jpeg(one_bit, tmp_path / f"bw-{dpi}.jpg", quality=50)
+        flag = cv2.IMREAD_REDUCED_GRAYSCALE_2 if dpi == 300 else cv2.IMREAD_GRAYSCALE
+        assert is_black_and_white(cv2.imread(str(path), flag)), dpi
+
+
 
 def test_the_summary_names_the_black_and_white_pages_to_rescan(exam, manifest, tmp_path) -> None:
     sheet = filled_sheet(exam, manifest, student_id="2026030009", variant="A", answers=key_answers(manifest, "A"))

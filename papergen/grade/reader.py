@@ -76,6 +76,14 @@ from papergen.sheet.layout import BoxTable, Rect, SheetGeometry
 DIGITS = "0123456789"
 #: Grey levels this close to 0 or 255 count as the extremes of a 1-bit scan.
 BW_EXTREME = 8
+#: A page is looked at closely for areas of grey only when at least this share of it is at the extremes: a
+#: 1-bit page is (0.90 at the least: 150 dpi pages of 1,150 × 820 px, whose edges average to grey in the
+#: half-size decode), a grey scan whose paper is not pure white is not (0.02–0.9).
+BW_SCREEN_EXTREME = 0.5
+#: Of every other pixel each way, the share that is neither black nor white along with its 8 neighbours: an area
+#: of grey, not the grey a JPEG or a scaled decode leaves where black meets white. 1-bit pages 0–0.0003, grey
+#: pages 0.008 at the least (a clean scan of a 30-question sheet, paper pure white: the pencil alone).
+BW_GREY_AREA = 0.0015
 
 
 @dataclass(frozen=True)
@@ -130,25 +138,35 @@ class PageReading:
 
 
 def is_black_and_white(gray: np.ndarray) -> bool:
-    """True for a thresholded (black-and-white) scan, even after JPEG compression.
+    """True for a thresholded (black-and-white) scan, even after JPEG compression or scaling.
 
     Parameters
     ----------
     gray : (H, W) uint8
 
-    A grayscale scan has mid-tones everywhere ink meets paper and noise in
-    the paper itself; a 1-bit page has neither, and saving it as JPEG only
-    rings around its edges: nearly every pixel stays at one extreme or the
-    other. Either sign marks the page; mistaking a grey page for a 1-bit one
-    costs some extra flags, the reverse a silent error, so both count.
+    A 1-bit page has grey only where black meets white: JPEG rings there, and
+    a decode at half or quarter size averages black and white pixels into
+    grey. It has no area of grey anywhere, and a grey scan always has some:
+    pencil, and its paper and noise unless the scanner whitened them. So a
+    page is 1-bit when nearly all of it is at the extremes and almost none of
+    it (``BW_GREY_AREA``) is grey together with all its neighbours.
+    Counting grey pixels alone could not tell a clean grey scan of a sparse
+    sheet on pure white paper (5 % grey) from a 1-bit page at 150 dpi whose
+    edges a half-size decode made grey (up to 9 %). Mistaking a grey page for
+    a 1-bit one costs extra flags, the reverse a silent error.
     """
     sample = gray[::4, ::4]
-    # One histogram answers both counts (a tenth of the cost of comparing every pixel four times).
+    # One histogram: most grey scans and every photo stop here (a tenth of the cost of comparing every pixel four times).
     counts = cv2.calcHist([np.ascontiguousarray(sample)], [0], None, [256], [0, 256]).ravel()
-    mid = counts[61:195].sum() / sample.size
     extreme = (counts[: BW_EXTREME + 1].sum() + counts[255 - BW_EXTREME :].sum()) / sample.size
+    if extreme < BW_SCREEN_EXTREME:
+        return False
+    # Every other pixel each way: a pencil fill is still several pixels across at 150 dpi, an edge's grey is not.
+    half = np.ascontiguousarray(gray[::2, ::2])
+    between = cv2.inRange(half, BW_EXTREME + 1, 254 - BW_EXTREME)
+    grey_area = cv2.countNonZero(cv2.erode(between, np.ones((3, 3), np.uint8))) / half.size
     # a Python bool: numpy's np.False_ is not False, and a reading carries this verdict everywhere
-    return bool(mid < 0.01 or (extreme >= 0.95 and mid < 0.05))
+    return bool(grey_area < BW_GREY_AREA)
 
 
 def read_sheets(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> list[PageReading]:
