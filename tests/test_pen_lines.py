@@ -187,3 +187,25 @@ def test_pen_pages_are_read_with_no_silent_error(tmp_path, sample_exam_json):
         journeys = [row["journey"] for row in csv.DictReader(handle)]
     assert sum(j.startswith("pen:") for j in journeys) >= 3
     assert report.silent_errors == 0, report.details
+
+
+def test_where_an_xs_thick_strokes_cross_a_box_it_is_flagged_not_read_as_a_fill():
+    """Measured on a simulated pen page (seed 19, 30 questions, sheet-0059, question 27): a thick X (0.8 mm) whose
+    strokes meet beside box B, over a student's C, D (light) and E. Box B holds only the strokes, converging: 0.56
+    dark, 91 % covered, and the darkness 80 % of it reaches is 0.69 of its mean — a clear fill's is 0.85–0.95. At
+    ``LINED_FLOOR`` 0.6 it read BCDE with no flag."""
+    darkness = [0.108, 0.565, 0.7, 0.703, 0.567]
+    measured = dict(
+        coverage=[0.169, 0.908, 1.0, 1.0, 0.923], whole=[0.355, 0.832, 0.967, 0.952, 0.878],
+        floor=[0.0, 0.39, 0.62, 0.605, 0.531], film=[0.12, 0.601, 0.678, 0.7, 0.609],
+        shaded=[0.029, 0.0, 0.004, 0.0, 0.017], crossed=[1.0, 0.0, 0.0, 0.0, 0.0], crease=[0.089, 0.0, 0.0, 0.0, 0.0],
+        stroke=[0.0] * 5, rise=[0.0] * 5, off_letter=[2.06, 4.61, 6.44, 6.22, 5.44], unprinted=[0.044, 0.0, 0.0, 0.0, 0.0],
+    )
+    lined = [0.68, 0.779, 0.779, 0.75, 0.754]
+    assert bubbles.decide(darkness, single=False, own=0.537, **measured).letters == "BCDE"  # told nothing of the line
+    decided = bubbles.decide(darkness, single=False, own=0.537, lined=lined, **measured)
+    assert (decided.outcome, decided.reason, decided.note) == ("flagged", "lined", "lined:B")
+    # the same boxes with B left clean: C, D and E are even enough under the line to be read, A's stroke ends ignored
+    clean = {key: [0.0 if i == 1 else v for i, v in enumerate(values)] for key, values in measured.items()}
+    read = bubbles.decide([0.108, 0.02, 0.7, 0.703, 0.567], single=False, own=0.537, lined=lined, **clean)
+    assert (read.outcome, read.letters) == ("answer", "CDE")
