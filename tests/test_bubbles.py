@@ -788,3 +788,25 @@ def test_on_a_clean_black_and_white_page_one_pixel_of_a_tick_off_the_letter_besi
     assert (lone.outcome, lone.note) == ("flagged", "uncertain:B")
     # a speck in a box no darker than an empty one is the device's or a stray dot, not a tick
     assert decide([0.0, 0.008, 0.0, 0.0], single=True, binary=True, speck=bubbles.OFF_LETTER_SPECK, **alone).outcome == "blank"
+
+
+def test_a_lighter_fill_over_about_half_the_box_gathered_in_part_of_it_is_a_half_fill() -> None:
+    """Measured on a simulated scanning-app page (seed 23, 100 questions, sheet-0072, question 50): a faint half-fill
+    in A, the app's sharpening spreading it to 0.52 of the whole box (half-fills elsewhere 0.47 at most), its floor
+    0.23 of its mean. Before ``HALF_FILL_WHOLE`` it read as the answer A with no flag (the lighter-fill rules ask
+    for half the box)."""
+    measured = dict(
+        single=True, valid=4, own=0.625, coverage=[0.842, 0.0, 0.0, 0.0], whole=[0.521, 0.0, 0.0, 0.0],
+        film=[0.403, 0.0, 0.0, 0.0], floor=[0.111, 0.0, 0.0, 0.0], off_letter=[1.806, 0.0, 0.0, 0.0],
+        stroke=[0.0] * 4, shaded=[0.008] * 4,
+    )
+    half = decide([0.472, 0.009, 0.007, 0.005], **measured)
+    assert (half.outcome, half.note) == ("flagged", "uncertain:A")
+    # the same light pencil over three fifths of the box, or over half of it but spread evenly, is this student's
+    # lighter fill: read
+    even = decide([0.472, 0.009, 0.007, 0.005], **dict(measured, floor=[0.3, 0.0, 0.0, 0.0]))
+    assert (even.outcome, even.letters) == ("answer", "A")
+    spread = decide([0.472, 0.009, 0.007, 0.005], **dict(measured, whole=[0.6, 0.0, 0.0, 0.0]))
+    assert (spread.outcome, spread.letters) == ("answer", "A")
+    lighter = decide([0.36, 0.009, 0.007, 0.005], **dict(measured, whole=[0.6, 0.0, 0.0, 0.0], film=[0.36, 0.0, 0.0, 0.0]))
+    assert (lighter.outcome, lighter.letters) == ("answer", "A")

@@ -54,8 +54,9 @@ def test_easing_divides_darkness_below_the_paper_and_keeps_the_paper():
 
 
 def test_on_a_pushed_page_no_lighter_fill_is_read_against_the_students_clipped_marks():
-    # a faint half-fill beside two fills that clipped at black, eased back: as dark as a light hand's spread fill
-    values, whole = [0.75, 0.0, 0.43, 0.74, 0.0], [1.0, 0.0, 0.51, 0.85, 0.0]
+    # a faint fill over a little more than half the box beside two fills that clipped at black, eased back: as dark
+    # and as spread as a light hand's fill
+    values, whole = [0.75, 0.0, 0.43, 0.74, 0.0], [1.0, 0.0, 0.56, 0.85, 0.0]
     options = dict(single=False, whole=whole, coverage=[1.0, 0.0, 0.76, 1.0, 0.0], film=[0.76, 0.0, 0.42, 0.74, 0.0],
                    floor=[0.76, 0.0, 0.03, 0.57, 0.0], own=0.72)
     assert bubbles.decide(values, **options).letters == "ACD"  # a light hand's fill, on an unaltered page
@@ -171,3 +172,25 @@ def test_a_scanner_apps_black_and_white_mode_is_refused_with_what_to_do(exam):
     blank = np.full_like(hollowed, 235)
     refused = reader.read_sheets(blank, manifest)[0]
     assert refused.status in ("not-a-sheet", "blank-page") and reader.HOLLOWED_HINT not in refused.message
+
+
+def test_on_a_pushed_page_an_even_film_darker_than_usual_residue_is_erasure_and_a_gathered_one_is_not():
+    """Measured on a simulated scanning-app page (seed 19, 100 questions, sheet-0017, question 13): eraser residue in B
+    beside the student's D, pushed to 0.25 dark and half the interior pencil-dark — past ``FLOOR_RESIDUE_*`` — but
+    still an even film: the darkness 80 % of it reaches is 0.76 of its mean. A faint half-fill there keeps under 0.41."""
+    values = [0.0, 0.253, 0.0, 0.837]
+    options = dict(
+        single=True, valid=4, own=0.841, coverage=[0.0, 0.508, 0.0, 1.0], whole=[0.0, 0.372, 0.0, 0.992],
+        film=[0.0, 0.259, 0.0, 0.811], floor=[0.0, 0.192, 0.0, 0.772], off_letter=[0.0, 0.0, 0.0, 7.028],
+        stroke=[0.0] * 4, shaded=[0.0, 0.0, 0.0, 0.004],
+    )
+    pushed = bubbles.decide(values, pushed=True, **options)
+    assert (pushed.outcome, pushed.letters, pushed.note) == ("answer", "D", "erasure")
+    # the same film on a page nobody pushed is darker than residue comes out there: a person looks
+    assert bubbles.decide(values, **options).outcome == "flagged"
+    # pencil gathered in part of the box (a half-fill: its floor is the paper beside it) is never residue
+    gathered = bubbles.decide(values, pushed=True, **dict(options, floor=[0.0, 0.05, 0.0, 0.772]))
+    assert (gathered.outcome, gathered.note) == ("flagged", "uncertain:B")
+    # nor is a film darker than PUSHED_FLOOR_RESIDUE_MAX
+    dark = bubbles.decide([0.0, 0.4, 0.0, 0.837], pushed=True, **dict(options, floor=[0.0, 0.3, 0.0, 0.772]))
+    assert dark.outcome == "flagged"

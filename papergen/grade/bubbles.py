@@ -1341,8 +1341,8 @@ def shade(paper: np.ndarray, levels: Levels) -> np.ndarray:
 #: A lighter or partial fill is still a mark, on a grey page, when it covers
 #: this much of the box interior with pencil-dark pixels and this much of the
 #: whole box (a faint half-fill — the deliberately doubtful kind — covers at
-#: most about 0.70 and 0.41 on simulated pages of every level; messy real
-#: marks 0.8 and 0.63 or more in 99 cases of 100)…
+#: most about 0.70 and 0.41 on simulated pages of most levels; messy real
+#: marks 0.8 and 0.63 or more in 99 cases of 100; ``HALF_FILL_WHOLE``)…
 PARTIAL_COVER = 0.78
 PARTIAL_WHOLE = 0.5
 #: …and is at least this share of the student's own clear marks' darkness on
@@ -1353,7 +1353,7 @@ PARTIAL_DARK = 0.25
 MIN_OWN_MARKS = 5
 #: A lighter fill is also a mark, on a grey page, when its pencil is spread over
 #: the box like the student's own fills: it covers at least half of the whole box
-#: (a faint half-fill covers at most 0.47 on simulated pages), its median pixel is
+#: (a faint half-fill covers at most 0.47 on simulated pages; ``HALF_FILL_WHOLE``), its median pixel is
 #: at least ``FILL_FILM_SHARE`` of the student's clear-mark darkness (a half-fill's
 #: is at most 0.54 of it: half its window is paper) and its mean ``FILL_SHARE``.
 FILL_WHOLE = 0.5
@@ -1361,6 +1361,14 @@ FILL_FILM_SHARE = 0.55
 FILL_SHARE = 0.5
 #: …and never lighter than this (the spread and the median pixel, not the mean, tell it from a half-fill).
 FILL_DARK = 0.2
+#: Neither lighter-fill rule reads a box that covers less than this much of the whole box while its floor keeps
+#: less than ``GATHERED_FLOOR_SHARE`` of its mean: pencil over about half the box, gathered in part of it, is the
+#: deliberately doubtful half-fill's shape. A scanning app's sharpening spreads a half-fill to 0.86 of the interior
+#: and up to 0.528 of the box (9,381 half-fills on simulated grey pages, 1,588 of them on app pages with a doubtful
+#: mark on every question; their floor 0.06–0.28 of their mean): two were read as marks with no flag. A messy
+#: hand's clear fills take that shape too: 9 of them on 1,739 grey sheets are flagged instead (at 0.55, with more
+#: room above the half-fills, 25: four times the needless flags on phone and copier pages).
+HALF_FILL_WHOLE = 0.53
 #: (A patchier fill, under ``FILL_WHOLE`` of the box pencil-dark, is not read by its median
 #: pixel: a light-handed student's faint half-fill covering most of the inset window has a
 #: pencil-dark median too. With a doubtful mark on every question (``bench/accuracy.py
@@ -1422,6 +1430,18 @@ FLOOR_RESIDUE_SHARE = 0.4
 FLOOR_RESIDUE_MAX = 0.26
 FLOOR_RESIDUE_COVER = 0.55
 FLOOR_RESIDUE_WHOLE = 0.35
+#: On a page whose contrast was pushed (a scanning app's "enhance", a dark copy: ``pushed``) residue comes out
+#: darker and blotchier than ``FLOOR_RESIDUE_*`` allow even after the reader eases it back: on simulated app pages
+#: a tenth of the residue beside a clear mark (24 of 241 boxes, 0.10–0.53 dark, covering up to 0.77 of the
+#: interior) was flagged faint, a needless flag on a quarter of 100-question sheets. It is still an even film:
+#: its floor keeps 0.43–0.87 of its mean (5th–95th percentile), while on the same pages a deliberately faint fill
+#: keeps at most 0.41 and a tick 0.33 (1,609 and 1,530 of them, most with a doubtful mark on every question). There a
+#: film keeping ``PUSHED_FLOOR_RESIDUE_SHARE`` is residue up to these limits; a lighter clear fill on those pages is
+#: 0.44 dark at the least.
+PUSHED_FLOOR_RESIDUE_SHARE = 0.45
+PUSHED_FLOOR_RESIDUE_MAX = 0.36
+PUSHED_FLOOR_RESIDUE_COVER = 0.8
+PUSHED_FLOOR_RESIDUE_WHOLE = 0.6
 #: Nothing on a grey page is taken for residue when it holds pencil-dark pixels
 #: (``GATHERED_COVER`` of the interior) while its floor keeps less than
 #: ``GATHERED_FLOOR_SHARE`` of its mean darkness: pencil gathered in part of the
@@ -1680,10 +1700,13 @@ def decide(
                     and c[i] >= FLOOR_FILL_COVER and full[i] >= FLOOR_FILL_WHOLE)
         return by_median or by_floor
 
+    def half_fill(i: int) -> bool:
+        return full[i] < HALF_FILL_WHOLE and lowest is not None and lowest[i] < GATHERED_FLOOR_SHARE * v[i]
+
     marked = [
         i for i, d in enumerate(v)
-        if (d >= MARKED and full[i] >= SOLID) or (d >= partial and c[i] >= PARTIAL_COVER and full[i] >= PARTIAL_WHOLE)
-        or spread_fill(i)
+        if (d >= MARKED and full[i] >= SOLID)
+        or (not half_fill(i) and ((d >= partial and c[i] >= PARTIAL_COVER and full[i] >= PARTIAL_WHOLE) or spread_fill(i)))
     ]
     through = set() if lined is None else {i for i, k in enumerate(_floats(lined)) if k >= LINE_THROUGH}
     if through:
@@ -1724,7 +1747,10 @@ def decide(
                          and c[i] <= EVEN_RESIDUE_COVER and full[i] <= EVEN_RESIDUE_WHOLE)
             by_floor = (lowest is not None and v[i] <= FLOOR_RESIDUE_MAX and lowest[i] >= FLOOR_RESIDUE_SHARE * v[i]
                         and c[i] <= FLOOR_RESIDUE_COVER and full[i] <= FLOOR_RESIDUE_WHOLE)
-            return by_median or by_floor
+            by_pushed_floor = (pushed and lowest is not None and v[i] <= PUSHED_FLOOR_RESIDUE_MAX
+                               and lowest[i] >= PUSHED_FLOOR_RESIDUE_SHARE * v[i]
+                               and c[i] <= PUSHED_FLOOR_RESIDUE_COVER and full[i] <= PUSHED_FLOOR_RESIDUE_WHOLE)
+            return by_median or by_floor or by_pushed_floor
 
         # Not on a black-and-white page: what its threshold leaves of residue and of a light tick or half-fill is
         # the same few specks on the letter (simulated 1-bit pages: residue 0.02–0.095 dark, 0–0.14 covered; the
