@@ -1367,7 +1367,8 @@ FILL_DARK = 0.2
 #: and up to 0.528 of the box (9,381 half-fills on simulated grey pages, 1,588 of them on app pages with a doubtful
 #: mark on every question; their floor 0.06–0.28 of their mean): two were read as marks with no flag. A messy
 #: hand's clear fills take that shape too: 9 of them on 1,739 grey sheets are flagged instead (at 0.55, with more
-#: room above the half-fills, 25: four times the needless flags on phone and copier pages).
+#: room above the half-fills, 25: four times the needless flags on phone and copier pages). On seed 0's 100-question
+#: phone pages it costs more: 5, 3 and 2 more flagged sheets in 100 on phone-messy, harsh-shadow, curled and tilted.
 HALF_FILL_WHOLE = 0.53
 #: (A patchier fill, under ``FILL_WHOLE`` of the box pencil-dark, is not read by its median
 #: pixel: a light-handed student's faint half-fill covering most of the inset window has a

@@ -77,12 +77,13 @@ DIGITS = "0123456789"
 #: Grey levels this close to 0 or 255 count as the extremes of a 1-bit scan.
 BW_EXTREME = 8
 #: A page is looked at closely for areas of grey only when at least this share of it is at the extremes: a
-#: 1-bit page is (0.90 at the least: 150 dpi pages of 1,150 × 820 px, whose edges average to grey in the
-#: half-size decode), a grey scan whose paper is not pure white is not (0.02–0.9).
+#: 1-bit page is (0.83 at the least on the 2,160 simulated pages of seed 19, as ``ingest`` decodes them), a grey
+#: scan whose paper is not pure white is not (0.02–0.9).
 BW_SCREEN_EXTREME = 0.5
 #: Of every other pixel each way, the share that is neither black nor white along with its 8 neighbours: an area
-#: of grey, not the grey a JPEG or a scaled decode leaves where black meets white. 1-bit pages 0–0.0003, grey
-#: pages 0.008 at the least (a clean scan of a 30-question sheet, paper pure white: the pencil alone).
+#: of grey, not the grey a JPEG or a scaled decode leaves where black meets white. On those pages 1-bit ones
+#: 0–0.000064 (0.0003 decoded at 75 dpi, coarser than ``ingest`` ever reads), grey ones 0.008 at the least (a
+#: clean scan of a 30-question sheet, paper pure white: the pencil alone).
 BW_GREY_AREA = 0.0015
 
 
@@ -151,9 +152,10 @@ def is_black_and_white(gray: np.ndarray) -> bool:
     page is 1-bit when nearly all of it is at the extremes and almost none of
     it (``BW_GREY_AREA``) is grey together with all its neighbours.
     Counting grey pixels alone could not tell a clean grey scan of a sparse
-    sheet on pure white paper (5 % grey) from a 1-bit page at 150 dpi whose
-    edges a half-size decode made grey (up to 9 %). Mistaking a grey page for
-    a 1-bit one costs extra flags, the reverse a silent error.
+    sheet on pure white paper (3 % grey, 95 % at the extremes) from a 1-bit
+    page whose edges a coarse decode made grey (up to 9 % at 75 dpi).
+    Mistaking a grey page for a 1-bit one costs extra flags, the reverse a
+    silent error.
     """
     sample = gray[::4, ::4]
     # One histogram: most grey scans and every photo stop here (a tenth of the cost of comparing every pixel four times).
