@@ -810,3 +810,24 @@ def test_a_lighter_fill_over_about_half_the_box_gathered_in_part_of_it_is_a_half
     assert (spread.outcome, spread.letters) == ("answer", "A")
     lighter = decide([0.36, 0.009, 0.007, 0.005], **dict(measured, whole=[0.6, 0.0, 0.0, 0.0], film=[0.36, 0.0, 0.0, 0.0]))
     assert (lighter.outcome, lighter.letters) == ("answer", "A")
+
+
+def test_pencil_dark_over_part_of_a_box_whose_floor_is_paper_is_not_an_even_film_of_residue() -> None:
+    """Measured on a simulated faded page (seed 41, 30 questions, sheet-0053, question 29, answer AC): a faint
+    half-fill in B, 0.2 dark with pencil-dark pixels over 0.29 of the interior, its median pixel 0.92 of its mean but
+    its floor 0.27 of it. It passed for an even film of erasure beside the two fills and the question read AC with
+    no flag. Residue holding that much pencil-dark keeps a third of its mean or more (``GATHERED_SPREAD_*``)."""
+    measured = dict(
+        single=False, own=0.44, coverage=[0.969, 0.292, 1.0, 0.0, 0.0], whole=[0.75, 0.16, 0.876, 0.0, 0.0],
+        film=[0.451, 0.187, 0.477, 0.0, 0.0], floor=[0.332, 0.055, 0.43, 0.0, 0.0],
+        off_letter=[0.306, 0.0, 1.667, 0.0, 0.0], stroke=[0.0] * 5, shaded=[0.0] * 5,
+    )
+    values = [0.44, 0.203, 0.473, 0.0, 0.001]
+    faint = decide(values, **measured)
+    assert (faint.outcome, faint.note) == ("flagged", "uncertain:B")
+    # the same film with its floor a third of its mean is rubbed pencil: read, with the erasure noted
+    rubbed = decide(values, **dict(measured, floor=[0.332, 0.07, 0.43, 0.0, 0.0]))
+    assert (rubbed.outcome, rubbed.letters, rubbed.note) == ("answer", "AC", "erasure")
+    # and so is one with its floor that low but hardly any pencil-dark pixels (a faded page's erasure)
+    faded = decide(values, **dict(measured, coverage=[0.969, 0.1, 1.0, 0.0, 0.0]))
+    assert (faded.outcome, faded.letters, faded.note) == ("answer", "AC", "erasure")
