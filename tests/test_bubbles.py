@@ -831,3 +831,21 @@ def test_pencil_dark_over_part_of_a_box_whose_floor_is_paper_is_not_an_even_film
     # and so is one with its floor that low but hardly any pencil-dark pixels (a faded page's erasure)
     faded = decide(values, **dict(measured, coverage=[0.969, 0.1, 1.0, 0.0, 0.0]))
     assert (faded.outcome, faded.letters, faded.note) == ("answer", "AC", "erasure")
+
+
+def test_one_leg_of_a_tick_rising_most_of_the_box_is_a_stroke() -> None:
+    """Measured on a simulated phone photo (stress set, seed 47, 100 questions, sheet-0008, question 67): a light tick
+    over C that a person sees at a glance. The photo's blur thinned it where its legs meet and the tracer kept the long
+    leg alone: 0.485 of the window's diagonal (``STROKE_SPAN`` asks for 0.5), rising 0.67 of its height, the box 0.04
+    dark with no pencil-dark pixel. It read as a blank with no flag."""
+    measured = dict(single=True, coverage=[0.0] * 4, whole=[0.0, 0.0, 0.007, 0.0], film=[0.0, 0.0, 0.039, 0.0],
+                    floor=[0.0, 0.0, 0.004, 0.0], off_letter=[0.0] * 4, shaded=[0.0] * 4, own=0.57)
+    leg = decide([0.0, 0.0, 0.04, 0.0], stroke=[0.0, 0.0, 0.485, 0.0], rise=[0.0, 0.0, 0.667, 0.0], **measured)
+    assert (leg.outcome, leg.note) == ("flagged", "uncertain:C")
+    # as short a run lying flat is no tick's leg (a crease's piece, a blotch): the box is empty
+    flat = decide([0.0, 0.0, 0.04, 0.0], stroke=[0.0, 0.0, 0.485, 0.0], rise=[0.0, 0.0, 0.4, 0.0], **measured)
+    assert flat.outcome == "blank"
+    # and on a black-and-white page, whose specks line up into runs, only BINARY_STROKE_SPAN is a stroke
+    specks = decide([0.0, 0.0, 0.02, 0.0], stroke=[0.0, 0.0, 0.485, 0.0], rise=[0.0, 0.0, 0.667, 0.0], binary=True,
+                    **dict(measured, off_letter=None))
+    assert specks.outcome == "blank"

@@ -205,3 +205,35 @@ def test_two_sheets_that_read_are_both_read_and_one_sheet_alone_gains_no_second(
     assert all(answers(r) == key_answers(manifest, "A") for r in readings)
     (alone,) = read_sheets(sheet, manifest)
     assert alone.status == "read"
+
+
+def test_a_photo_whose_two_working_sizes_each_miss_another_corner_square_is_read_through_all_four(manifest, sheet, monkeypatch):
+    """A steep photo blurs its far squares and magnifies its near ones: at the coarse working size a far square may
+    be too thin to count, at the fine size crowded out of the largest blobs kept (simulated tilted photo, seed 41,
+    sheet-0048: each size found three corners, and the page was refused). The squares of both sizes together make the
+    frame, true to size in perspective, and the page reads exactly through all four."""
+    photo = photographed(sheet, 30)
+    photo = cv2.resize(photo, None, fx=0.75, fy=0.75, interpolation=cv2.INTER_AREA)  # as large as a 300 dpi photo read at half size
+    pyramid = registration._Pyramid(photo)
+    coarse = pyramid.shrunk(registration.DETECT_WIDTH)[1]
+    assert coarse != pyramid.shrunk(registration.DETECT_WIDTH_FINE)[1]
+    found = registration._square_blobs
+
+    def one_corner_missed(gray, small, factor, *args, **kwargs):
+        blobs, scale = found(gray, small, factor, *args, **kwargs)
+        # the coarse size misses the bottom-right square, the fine size the top-right one
+        reach = (lambda b: b.x + b.y) if factor == coarse else (lambda b: b.x - b.y)
+        missed = max(blobs, key=reach)
+        return [b for b in blobs if b is not missed], scale
+
+    monkeypatch.setattr(registration, "_square_blobs", one_corner_missed)
+    (reading,) = read_sheets(photo, manifest)
+    assert (reading.status, reading.fiducials) == ("read", 4), reading.message
+    assert reading.student_id == "2026030017" and answers(reading) == key_answers(manifest, "A")
+    from papergen.grade import reader
+
+    # without it, and without the squares found from the QR code's corners (which did not find sheet-0048's), refused
+    monkeypatch.setattr(registration, "_both_sizes_frame", lambda *args: None)
+    monkeypatch.setattr(reader, "qr_anchored", lambda *args, **kwargs: None)
+    (refused,) = read_sheets(photo, manifest)
+    assert refused.status != "read" and refused.questions == []
