@@ -831,6 +831,11 @@ def test_pencil_dark_over_part_of_a_box_whose_floor_is_paper_is_not_an_even_film
     # and so is one with its floor that low but hardly any pencil-dark pixels (a faded page's erasure)
     faded = decide(values, **dict(measured, coverage=[0.969, 0.1, 1.0, 0.0, 0.0]))
     assert (faded.outcome, faded.letters, faded.note) == ("answer", "AC", "erasure")
+    # and one as gathered that is light against the student's marks (0.27 of them: residue, seed 0's scan-messy
+    # sheet-0025 question 3 measures 0.24)
+    light = decide([0.44, 0.12, 0.473, 0.0, 0.001], **dict(
+        measured, film=[0.451, 0.11, 0.477, 0.0, 0.0], floor=[0.332, 0.033, 0.43, 0.0, 0.0]))
+    assert (light.outcome, light.letters, light.note) == ("answer", "AC", "erasure")
 
 
 def test_one_leg_of_a_tick_rising_most_of_the_box_is_a_stroke() -> None:

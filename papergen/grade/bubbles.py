@@ -1473,9 +1473,13 @@ GATHERED_OWN_SHARE = 0.2
 #: that makes its median pixel look even: a faded page's faint half-fill, 0.2 dark over 0.29 of the interior with
 #: its floor at 0.27 of its mean, passed for an even film of residue and its question was read without a flag
 #: (seed 41). Residue holding that much pencil-dark keeps 0.33 of its mean or more (the grey pages of 32 sets
-#: of seed 41 and of faded seed 7); faint half-fills that dark keep at most 0.32, 99 % of them under 0.29.
+#: of seed 41 and of faded seed 7); faint half-fills that dark keep at most 0.32, 99 % of them under 0.29. Residue does
+#: reach 0.25–0.3 now and then (seed 0: 10 boxes in 1,800 sheets of seven grey levels), but it is light against the
+#: student's own marks: at most 0.27 of them there (one 0.4), the half-fills at least 0.34 — so this takes only gathered
+#: pencil of ``GATHERED_SPREAD_OWN_SHARE`` of them (the question's lightest mark when the page has too few).
 GATHERED_SPREAD_SHARE = 0.3
 GATHERED_SPREAD_COVER = 0.15
+GATHERED_SPREAD_OWN_SHARE = 0.3
 
 
 def own_darkness(values: Sequence[float], whole: Sequence[float]) -> float | None:
@@ -1758,6 +1762,7 @@ def decide(
     if marked:
         strongest = min(v[i] for i in marked)
         gathered_dark = GATHERED_OWN_SHARE * (strongest if own is None else own)
+        spread_dark = GATHERED_SPREAD_OWN_SHARE * (strongest if own is None else own)
         def even(i: int) -> bool:
             # an even film of rubbed pencil, darker than RESIDUE_MAX allows: its median pixel or its floor says so
             if whole is None:
@@ -1781,7 +1786,7 @@ def decide(
             and i not in through
             and not (lowest is not None and not (crossed is not None and crossed[i]) and (
                 (lowest[i] < GATHERED_FLOOR_SHARE * v[i] and (c[i] >= GATHERED_COVER or v[i] >= gathered_dark))
-                or (lowest[i] < GATHERED_SPREAD_SHARE * v[i] and c[i] >= GATHERED_SPREAD_COVER)))
+                or (lowest[i] < GATHERED_SPREAD_SHARE * v[i] and c[i] >= GATHERED_SPREAD_COVER and v[i] >= spread_dark)))
             and ((v[i] <= RESIDUE_MAX and c[i] <= RESIDUE_COVER and residue_whole[i] <= RESIDUE_WHOLE) or even(i))
         ]
         unclear = [i for i in middling if i not in residue]
