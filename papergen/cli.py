@@ -545,7 +545,7 @@ def rekey_command(results_dir: Path, question, paper, number, key, void, accept,
 @click.option(
     "--degrade", type=click.Choice(["none", "scan", "photo", "harsh", "cut", "scan-messy", "copier", "fold", "fax",
                                     "phone-messy", "harsh-shadow", "app", "pen", "light-print", "tinted",
-                                    "faded", "curled", "tilted"]),
+                                    "faded", "curled", "tilted", "turned"]),
     default="scan", show_default=True,
     help="退化程度：none 原图、scan 扫描仪、photo 手机拍照、harsh 传真式（含旋转、遮挡定位块）、"
          "cut 缺角（进纸歪斜或偏移使定位块被裁掉、复印缺边、角被贴纸或手指遮住、订书钉；truth.csv 的 journey 列记录经过）。"
@@ -560,7 +560,8 @@ def rekey_command(results_dir: Path, question, paper, number, key, void, accept,
          "tinted 印在彩色纸上的答题卡（纸只有白纸七到九成亮），再用扫描仪扫描，一半用黑白模式、"
          "faded 整页褪色的答题卡（复印件再复印、传真纸褪色、扫描时调亮：印刷和铅笔都只剩五到八成深），再用扫描仪扫描，一半用黑白模式、"
          "curled 没有压平的答题卡（折过、拿在手上、垫在书上：纸面弯曲、一边翘起，填涂框比四角定位块推算的位置偏出至多约 2 mm）的手机照片、"
-         "tilted 斜着拍的手机照片（纸面与镜头成 20–35°：远端变窄，远处的定位块被压扁）。",
+         "tilted 斜着拍的手机照片（纸面与镜头成 20–35°：远端变窄，远处的定位块被压扁）、"
+         "turned 答题卡在画面里歪着的手机照片（纸歪放在桌上或手机没拿正：转了 10–40°）。",
 )
 @click.option("--format", "fmt", type=click.Choice(["jpg", "png", "pdf"]), default="jpg", show_default=True,
               help="输出格式：每页一张图片，或一个多页 scans.pdf。")

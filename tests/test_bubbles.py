@@ -634,7 +634,8 @@ def test_percentile_rows_of_grey_pixels_is_numpys() -> None:
 
 
 def _strokes_traced_on_every_box(patches, groups, levels):
-    """``stroke_lengths`` as first written: every box traced, np.median, each run's peak by np.maximum.at."""
+    """``stroke_lengths`` as first written: every box traced, np.median, each run's peak by np.maximum.at (against
+    the median of each label's brightest third, ``label_templates``)."""
     n, h, w = patches.shape
     result, excess = np.zeros(n), np.zeros((n, h, w), np.float32)
     for label in np.unique(groups):
@@ -642,7 +643,8 @@ def _strokes_traced_on_every_box(patches, groups, levels):
         if label < 0 or len(members) < bubbles.MIN_GROUP:
             continue
         brightness = patches[members].reshape(len(members), -1).mean(axis=1)
-        template = np.median(patches[members[brightness >= np.median(brightness)]], axis=0).astype(np.float32)
+        brightest = np.argsort(-brightness, kind="stable")[: max(bubbles.MIN_TEMPLATE_BOXES, -(-len(members) // 3)) | 1]
+        template = np.median(patches[members[brightest]], axis=0).astype(np.float32)
         excess[members] = (template - patches[members]) / (levels.white - levels.black)
     above = excess - np.maximum(np.median(excess.reshape(n, -1), axis=1), 0.0)[:, None, None]
     canvas = np.zeros((n, h + 1, w + 1), np.float32)
@@ -854,3 +856,27 @@ def test_one_leg_of_a_tick_rising_most_of_the_box_is_a_stroke() -> None:
     specks = decide([0.0, 0.0, 0.02, 0.0], stroke=[0.0, 0.0, 0.485, 0.0], rise=[0.0, 0.0, 0.667, 0.0], binary=True,
                     **dict(measured, off_letter=None))
     assert specks.outcome == "blank"
+
+
+def test_a_tick_among_a_label_s_few_boxes_mostly_marked_is_traced_against_its_empty_ones() -> None:
+    """Simulated stress set (seed 61, 30 questions, sheet-0027, question 28) on five kinds of photo: "E" is printed in 9
+    boxes, five of them filled, one lightly half-filled, one ticked and two empty. The label's empty box was the median
+    of its brighter half (two empty, the tick, the half-fill, a fill): where the tick ran it held the half-fill's grey,
+    the tick traced as nothing, and the question read as its fill at C with no flag. The brightest third's median is
+    the empty box."""
+    patches = np.full((9, 15, 25), 240, np.uint8)
+    for patch in patches:
+        cv2.rectangle(patch, (9, 4), (15, 10), 150, 1)  # the printed letter
+    for k, grey in zip(range(2, 7), (60, 63, 66, 69, 72)):
+        patches[k] = np.minimum(patches[k], grey)  # five fills
+    patches[7, 2:13, 2:23] = np.minimum(patches[7, 2:13, 2:23], 195)  # a light half-fill over the whole interior
+    tick = np.full((15, 25), 255, np.uint8)
+    cv2.line(tick, (4, 8), (9, 12), 185, 1)
+    cv2.line(tick, (9, 12), (21, 2), 185, 1)
+    patches[8] = (patches[8] * (tick / 255.0)).astype(np.uint8)  # pencil darkens paper and letter alike
+    groups = np.zeros(9, int)
+    stroke, _, _, _ = bubbles.trace_strokes(patches, groups, Levels(240.0, 20.0, 0.0))
+    assert stroke[8] >= bubbles.STROKE_SPAN
+    assert stroke[[0, 1]].max() == 0.0
+    (_, template), = bubbles.label_templates(patches, groups)
+    assert np.array_equal(template, patches[0].astype(np.float32))  # the empty box, letter and all

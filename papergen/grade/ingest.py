@@ -586,8 +586,12 @@ def _restore(saved_stderr: int, level: int) -> None:
     cv2.utils.logging.setLogLevel(level)
 
 
-def load_page(job: PageJob) -> np.ndarray:
+def load_page(job: PageJob, finest: bool = False) -> np.ndarray:
     """Decode one page to grayscale.
+
+    A JPEG large enough is decoded at half or a quarter of its size, about
+    150 dpi for a page that fills it (``READ_SHORT_SIDE``); ``finest``: at its
+    full size, for a sheet that fills only part of the picture (``reader.too_coarse``).
 
     Returns
     -------
@@ -606,7 +610,7 @@ def load_page(job: PageJob) -> np.ndarray:
             return _pdf_page(data, job.page, max_pixels)
         if job.kind == KIND_TIFF:
             return _tiff_page(np.frombuffer(data, np.uint8), job, max_pixels)
-        return _decode_image(data, job, max_pixels)
+        return _decode_image(data, job, max_pixels, finest)
     path = Path(job.path)
     try:
         stat = path.stat()
@@ -633,11 +637,11 @@ def load_page(job: PageJob) -> np.ndarray:
         data = path.read_bytes()
     except OSError as exc:
         raise PageLoadError("unreadable", _os_message(exc)) from None
-    return _decode_image(data, job, max_pixels)
+    return _decode_image(data, job, max_pixels, finest)
 
 
-def _decode_image(data: bytes, job: PageJob, max_pixels: int) -> np.ndarray:
-    """A single-image file's page (JPEG, PNG, BMP, HEIF, AVIF, WebP) from its bytes."""
+def _decode_image(data: bytes, job: PageJob, max_pixels: int, finest: bool = False) -> np.ndarray:
+    """A single-image file's page (JPEG, PNG, BMP, HEIF, AVIF, WebP) from its bytes; ``finest``: never reduced."""
     if job.kind in PILLOW_KINDS:
         return _pillow_page(data, job, max_pixels)
     if job.kind == KIND_BMP:
@@ -659,7 +663,7 @@ def _decode_image(data: bytes, job: PageJob, max_pixels: int) -> np.ndarray:
     # a half or quarter size (skipping most of the DCT work), which is both the
     # cheapest decode and all the resolution the boxes need.
     flag = cv2.IMREAD_GRAYSCALE
-    if job.kind == KIND_JPEG:
+    if job.kind == KIND_JPEG and not finest:
         short_side = min(width, height)
         if short_side >= 4 * READ_SHORT_SIDE:
             flag = cv2.IMREAD_REDUCED_GRAYSCALE_4

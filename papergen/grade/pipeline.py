@@ -24,7 +24,7 @@ from papergen.core.errors import ExitCode
 from papergen.core.executor import run_jobs
 from papergen.exam.manifest import Manifest, manifest_text, read_manifest
 from papergen.grade.ingest import PageJob, PageLoadError, collect_pages, load_page
-from papergen.grade.reader import PageReading, read_sheets
+from papergen.grade.reader import PageReading, read_sheets, too_coarse
 from papergen.grade.settle import iter_settled_sheets, review_queue, score_marked
 from papergen.grade.store import (
     PageRecord,
@@ -100,9 +100,27 @@ def process_page(job: PageJob, manifest: Manifest) -> list[PageRecord]:
         return _failed(job, str(exc), exc.reason)
     try:
         readings = read_sheets(gray, manifest)
+        if too_coarse(readings, manifest.sheet):
+            readings = _read_finer(job, gray, readings, manifest)
     except Exception as exc:  # noqa: BLE001 - one page a reader bug cannot read must not stop the batch
         return _failed(job, f"papergen 读这一页时出错（{type(exc).__name__}: {exc}）；请人工评阅这一页，并把这个文件报告给开发者", "reader-error")
     return [_record(job, part, reading, manifest) for part, reading in enumerate(readings, start=1)]
+
+
+def _read_finer(job: PageJob, gray, readings: list[PageReading], manifest: Manifest) -> list[PageReading]:
+    """The page read again from its full-size decode, when it was decoded reduced and its sheet came out too small
+    (``reader.too_coarse``); the first readings when there is nothing finer, or the finer read refuses a sheet the
+    first one read."""
+    try:
+        finer = load_page(job, finest=True)
+    except PageLoadError:
+        return readings
+    if finer.shape[0] <= gray.shape[0]:
+        return readings  # decoded at full size already: nothing finer to read
+    again = read_sheets(finer, manifest)
+    if readings[0].status == "read" and again[0].status != "read":
+        return readings
+    return again
 
 
 def lost_page(job: PageJob) -> list[PageRecord]:

@@ -60,6 +60,7 @@ from papergen.grade.registration import (
     decode_qr_crop,
     faint_squares,
     flat_field,
+    local_scale,
     page_outline,
     page_shape,
     page_to_image,
@@ -514,6 +515,26 @@ def uncoded_sheet(
                     "无法确认是本次考试的答题卡；请重新扫描这一页" + (HOLLOWED_HINT if binary else ""),
                 )
     return None
+
+
+#: A sheet seen at fewer pixels per mm than this (about 100 dpi) in the decoded image is read again from a finer
+#: decode when there is one (``too_coarse``): a JPEG is decoded at half or a quarter of its size when the page
+#: would fill it (``ingest.READ_SHORT_SIDE``), and a phone photo of a sheet turned in the picture or taken from
+#: afar shows it smaller — at 3 px/mm its box outlines blur away and the alignment check refuses it.
+COARSEST_PX_PER_MM = 4.0
+
+
+def too_coarse(readings: Sequence[PageReading], geometry: SheetGeometry) -> bool:
+    """Whether any sheet framed on the page lies at under ``COARSEST_PX_PER_MM`` in the image it was read from
+    (the frame's magnification at the sheet's centre, ``registration.local_scale``)."""
+    fw, fh = geometry.frame_size
+    for reading in readings:
+        if reading.frame is None:
+            continue
+        homography = np.array(reading.frame["homography"], dtype=np.float64).reshape(3, 3)
+        if float(local_scale(homography, np.array([[fw / 2, fh / 2]]))[0]) < COARSEST_PX_PER_MM:
+            return True
+    return False
 
 
 def read_page(gray: np.ndarray, manifest: Manifest, ppm: float = PX_PER_MM) -> PageReading:

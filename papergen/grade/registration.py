@@ -182,20 +182,25 @@ FORESHORTENED_SIDE = 0.6
 
 def _square_blobs(
     gray: np.ndarray, small: np.ndarray, factor: int, ink_below: int = SQUARE_INK, shorter: float = 1.0,
+    turned: bool = False,
 ) -> tuple[list[_Blob], float]:
     """``find_square_blobs`` on ``small``, ``gray`` shrunk ``factor`` times (``_shrunk``), ink darker than ``ink_below``;
-    ``shorter``: the share of ``MIN_SQUARE_SIDE`` enough across a square's shorter side (``FORESHORTENED_SIDE``)."""
+    ``shorter``: the share of ``MIN_SQUARE_SIDE`` enough across a square's shorter side (``FORESHORTENED_SIDE``);
+    ``turned``: squares standing at any angle count too (``turned_squares``), not only those upright in the image."""
     scale = 1.0 / factor
     flat = flat_field(small, kernel=max(31, int(max(small.shape) * 0.06)))
     dark = (flat < ink_below).astype(np.uint8)
-    _, stats, centroids = foreground_components(dark)
+    labels, stats, centroids = foreground_components(dark)
     min_side = max(small.shape) * MIN_SQUARE_SIDE
     w, h, area = (stats[:, k].astype(float) for k in (cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT, cv2.CC_STAT_AREA))
     # Every component at once (a page has hundreds: letters, boxes, the QR code's modules).
     with np.errstate(divide="ignore", invalid="ignore"):
         aspect, fill = w / h, area / (w * h)
     sized = (np.maximum(w, h) >= min_side) & (np.minimum(w, h) >= shorter * min_side)
-    keep = np.flatnonzero(sized & (aspect > 0.65) & (aspect < 1.55) & (fill > 0.78))
+    upright = sized & (aspect > 0.65) & (aspect < 1.55) & (fill > 0.78)
+    if turned:
+        upright |= turned_squares(labels, stats, sized & ~upright & (fill > TURNED_BOX_FILL))
+    keep = np.flatnonzero(upright)
     sides = np.sqrt(area[keep])
     order = keep[np.argsort(-sides, kind="stable")][:10]
     blobs = []
@@ -205,6 +210,47 @@ def _square_blobs(
         x, y = _refined_centre(gray, cx * factor, cy * factor, side * factor) if factor > 1 else (cx, cy)
         blobs.append(_Blob((x + 0.5) * scale - 0.5, (y + 0.5) * scale - 0.5, side))
     return blobs, scale
+
+
+#: A square turned in the image (a page photographed or fed at an angle: a square turned 8° fills only 0.78 of its
+#: upright bounding box, one turned 45° half of it; a photo's perspective shears it as well) is told by its second
+#: moments, which turn with it: a solid parallelogram of any angle and shear fills exactly the rectangle of the same
+#: moments (``turned_squares``). Components filling at least ``TURNED_BOX_FILL`` of their bounding box (a 45° square:
+#: 0.5) are weighed so; each must fill ``TURNED_FILL`` of its moments' rectangle (thresholded corner squares: 0.93 or
+#: more, turned or not; letters, brackets and hollow finder patterns far less) and be at most ``TURNED_ELONGATION`` as
+#: long as wide, the upright test's bound.
+TURNED_BOX_FILL = 0.45
+TURNED_FILL = 0.88
+TURNED_ELONGATION = 1.55
+
+
+def turned_squares(labels: np.ndarray, stats: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """Which components are solid squares at any angle: a boolean mask over ``stats``' rows, set only where ``candidates``.
+
+    Parameters
+    ----------
+    labels : (H, W) int32
+        ``foreground_components``' labels (row ``k`` of ``stats`` is label ``k + 1``).
+    stats : (n, 5) int32
+        Their boxes and areas.
+    candidates : (n,) bool
+        The components to weigh (each is measured in its own box: a few on a page).
+
+    Returns
+    -------
+    (n,) bool
+    """
+    found = np.zeros(len(stats), bool)
+    for k in np.flatnonzero(candidates):
+        x, y, w, h, area = (int(v) for v in stats[k])
+        moments = cv2.moments((labels[y:y + h, x:x + w] == k + 1).astype(np.uint8), binaryImage=True)
+        a, b, c = moments["mu20"] / area, moments["mu11"] / area, moments["mu02"] / area
+        spread = math.sqrt(((a - c) / 2) ** 2 + b**2)
+        # a solid run of n pixels has variance (n² − 1) / 12: the rectangle of these moments, in pixels
+        long_side = math.sqrt(12 * ((a + c) / 2 + spread) + 1)
+        short_side = math.sqrt(max(12 * ((a + c) / 2 - spread) + 1, 1.0))
+        found[k] = area >= TURNED_FILL * long_side * short_side and long_side <= TURNED_ELONGATION * short_side
+    return found
 
 
 #: How many passes ``_refined_centre`` makes (each recentres its window on the last centroid).
@@ -733,7 +779,7 @@ def _both_sizes_frame(gray: np.ndarray, geometry: SheetGeometry, pyramid: _Pyram
     out_scale = None
     for width in (DETECT_WIDTH_FINE, DETECT_WIDTH):
         small, factor = pyramid.shrunk(width)
-        blobs, scale = _square_blobs(gray, small, factor, shorter=FORESHORTENED_SIDE)
+        blobs, scale = _square_blobs(gray, small, factor, shorter=FORESHORTENED_SIDE, turned=True)
         if out_scale is None:
             out_scale = scale
         for blob in blobs:

@@ -72,6 +72,10 @@ def sheet_view(
         raise ViewUnavailable(f"{path}：扫描文件在评阅后被更换了，显示它会是另一张答题卡；请重新运行 papergen grade")
     try:
         gray = load_page(job)
+        if frame is not None and tuple(frame["size"]) != (gray.shape[1], gray.shape[0]):
+            # a sheet too small in a reduced decode was read from the full-size one (``reader.too_coarse``)
+            finer = load_page(job, finest=True)
+            gray = finer if tuple(frame["size"]) == (finer.shape[1], finer.shape[0]) else gray
     except PageLoadError as exc:
         raise ViewUnavailable(f"{Path(path).name} 第 {page} 页：{exc}") from None
     if frame is not None and tuple(frame["size"]) == (gray.shape[1], gray.shape[0]):

@@ -45,6 +45,9 @@ CURLED_LIFT = (0.003, 0.007)
 #: phone held about 1.6 page-heights from it, so the far edge is narrower and the far squares foreshortened.
 TILT_DEGREES = (20.0, 35.0)
 TILT_DISTANCE = 1.6
+#: A photo with the page turned in the picture (``--degrade turned``): the sheet lying crooked on the desk or the phone
+#: held askew, 10–40° either way (a plain photo turns it at most 4°), the page as large as the picture holds it.
+TURN_DEGREES = (10.0, 40.0)
 
 # -- black-and-white devices ---------------------------------------------------
 #: Where a B/W scan or fax cuts, as a share of its own black…white range. The
@@ -244,11 +247,11 @@ def rotate_clockwise(image: np.ndarray, degrees: int) -> np.ndarray:
 def degrade_photo(
     image: np.ndarray, rng: np.random.Generator, *, megapixels: tuple[float, float] = (8.0, 12.0),
     quality: tuple[int, int] = (80, 94), bow: float = CURL_BOW, lift: tuple[float, float] = CURL_LIFT,
-    tilt: tuple[float, float] | None = None,
+    tilt: tuple[float, float] | None = None, turn: tuple[float, float] | None = None,
 ) -> Delivered:
     """A phone photo of the page on a desk: 8–12 MP colour, perspective (``tilt``: the page seen at an angle,
     ``_tilted``), page curl (``bow``, ``lift``: ``_curl``), a lighting gradient and a soft shadow, light defocus,
-    sensor noise, JPEG.
+    sensor noise, JPEG. ``turn``: the page turned this many degrees (either way) in the picture (``_photo_quad``).
 
     Parameters
     ----------
@@ -263,7 +266,7 @@ def degrade_photo(
     out_h = int(round(math.sqrt(megapixels * 1e6 * 4 / 3)))
     out_w = int(round(out_h * 3 / 4))
     H0, W0 = image.shape
-    quad = _photo_quad(rng, (W0, H0), (out_w, out_h))
+    quad = _photo_quad(rng, (W0, H0), (out_w, out_h), turn)
     if tilt is not None:
         quad = _tilted(quad, rng.uniform(*tilt), int(rng.integers(4)), (out_w, out_h))
     src = np.array([[0, 0], [W0, 0], [W0, H0], [0, H0]], dtype=np.float32)
@@ -302,15 +305,24 @@ def degrade_photo(
     return Delivered(rgb, dpi, quality=int(rng.integers(*quality)))
 
 
-def _photo_quad(rng: np.random.Generator, page: tuple[int, int], frame: tuple[int, int]) -> np.ndarray:
-    """Where the page's corners land in the photo (TL, TR, BR, BL), ``(4, 2)`` float32."""
+def _photo_quad(
+    rng: np.random.Generator, page: tuple[int, int], frame: tuple[int, int], turn: tuple[float, float] | None = None,
+) -> np.ndarray:
+    """Where the page's corners land in the photo (TL, TR, BR, BL), ``(4, 2)`` float32; ``turn``: the page turned
+    that many degrees either way (else at most 4°), shrunk until it fits the picture turned."""
     W0, H0 = page
     w, h = frame
-    k = rng.uniform(0.78, 0.9) * h / H0
-    k = min(k, 0.9 * w / W0)
+    fill = rng.uniform(0.78, 0.9)
     cx, cy = w / 2 + rng.uniform(-0.03, 0.03) * w, h / 2 + rng.uniform(-0.03, 0.03) * h
+    # (drawn in this order, so that a plain photo of a seed stays the photo it always was)
+    turn = math.radians(rng.uniform(-4, 4) if turn is None else rng.uniform(*turn) * rng.choice([-1.0, 1.0]))
+    if abs(turn) <= math.radians(4):
+        wide, high = W0, H0
+    else:  # the turned page's extent, as a multiple of its scale
+        wide = W0 * abs(math.cos(turn)) + H0 * abs(math.sin(turn))
+        high = W0 * abs(math.sin(turn)) + H0 * abs(math.cos(turn))
+    k = min(fill * h / high, 0.9 * w / wide)
     half = np.array([[-W0, -H0], [W0, -H0], [W0, H0], [-W0, H0]]) * k / 2
-    turn = math.radians(rng.uniform(-4, 4))
     rotation = np.array([[math.cos(turn), -math.sin(turn)], [math.sin(turn), math.cos(turn)]])
     quad = half @ rotation.T + (cx, cy)
     quad += rng.uniform(-0.035, 0.035, (4, 2)) * (w, h)  # the camera is not parallel to the page

@@ -52,6 +52,7 @@ from papergen.sim.journeys import (
     CURLED_LIFT,
     LOW_QUALITY,
     TILT_DEGREES,
+    TURN_DEGREES,
     Delivered,
     degrade_app,
     degrade_copier,
@@ -101,9 +102,10 @@ from papergen.sim.output import (
 #: in the scanner's black-and-white mode (``TINTED_BW_SHARE``); ``faded`` the same of pencilled sheets faded
 #: to ``marks.FADE_SHARE`` of their contrast (a copy of a copy, a pale fax, a scan turned bright: ``marks.faded``);
 #: ``curled`` a phone photo as ``photo`` of a sheet that does not lie flat (``journeys.CURLED_BOW``, ``CURLED_LIFT``);
-#: ``tilted`` a phone photo as ``photo`` taken at an angle (``journeys.TILT_DEGREES``: the far edge narrower).
+#: ``tilted`` a phone photo as ``photo`` taken at an angle (``journeys.TILT_DEGREES``: the far edge narrower);
+#: ``turned`` a phone photo as ``photo`` with the page turned 10–40° in the picture (``journeys.TURN_DEGREES``).
 HARD_LEVELS = ("scan-messy", "copier", "fold", "fax", "phone-messy", "harsh-shadow", "app", "pen", "light-print", "tinted",
-               "faded", "curled", "tilted")
+               "faded", "curled", "tilted", "turned")
 #: Coloured and faded paper are where a black-and-white scan matters: they are scanned so this often (other scans 0.3).
 TINTED_BW_SHARE = 0.5
 DEGRADE_LEVELS = ("none", "scan", "photo", "harsh", "cut", *HARD_LEVELS)
@@ -341,6 +343,8 @@ class _Run:
             return degrade_photo(image, rng, bow=CURLED_BOW, lift=CURLED_LIFT)
         if self.degrade == "tilted":
             return degrade_photo(image, rng, tilt=TILT_DEGREES)
+        if self.degrade == "turned":
+            return degrade_photo(image, rng, turn=TURN_DEGREES)
         if self.degrade == "harsh-shadow":
             return degrade_shadow(image, rng)
         if self.degrade == "app":
