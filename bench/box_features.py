@@ -5,7 +5,7 @@
 Reads scans kept by ``bench/accuracy.py --keep`` (simulating them first when
 missing), and writes one CSV row per answer box, 准考证号 box and 试卷类型
 box: the measurements ``bubbles.decide`` weighs (darkness, shade and band, interior
-and whole-box coverage, stroke and its rise, whether a line crosses the window
+and whole-box coverage, stroke and its rise, the largest run of any shape (smudge), whether a line crosses the window
 and the darkness a crease alone adds,
 median pixel and floor, black off the letter, the student's own darkness), the
 question's decision, and the kind of pencil the simulator put in the box
@@ -38,7 +38,7 @@ from papergen.sim.cohort import answer_sheet, make_cohort  # noqa: E402
 from papergen.sim.run import HARD_LEVELS, simulate  # noqa: E402
 
 COLUMNS = ("level", "questions", "seed", "file", "part", "box", "kind", "doubt", "darkness", "shaded", "band", "coverage", "whole",
-           "stroke", "rise", "crossed", "crease", "film", "floor", "off_letter", "own", "binary", "outcome", "letters", "reason", "note", "tone")
+           "stroke", "smudge", "rise", "crossed", "crease", "film", "floor", "off_letter", "own", "binary", "outcome", "letters", "reason", "note", "tone")
 
 
 class _Capture:
@@ -106,6 +106,7 @@ def rows_for_level(exam_json: Path, scans: Path, level: str, questions: int, see
                             "coverage": round(float(measured.coverage[i]), 4),
                             "whole": round(float(measured.whole[i]), 4),
                             "stroke": "" if measured.stroke is None else round(float(measured.stroke[i]), 4),
+                            "smudge": "" if measured.smudge is None else round(float(measured.smudge[i]), 4),
                             "rise": "" if measured.rise is None else round(float(measured.rise[i]), 3),
                             "crossed": "" if measured.crossed is None else int(bool(measured.crossed[i])),
                             "crease": "" if measured.crease is None else round(float(measured.crease[i]), 4),

@@ -880,3 +880,34 @@ def test_a_tick_among_a_label_s_few_boxes_mostly_marked_is_traced_against_its_em
     assert stroke[[0, 1]].max() == 0.0
     (_, template), = bubbles.label_templates(patches, groups)
     assert np.array_equal(template, patches[0].astype(np.float32))  # the empty box, letter and all
+
+
+def test_a_light_smudge_over_a_box_s_letter_is_a_mark_however_little_it_darkens_the_box() -> None:
+    """Measured on a simulated copier page (stress seed 71, 30 questions, sheet-0020, question 26): fills at C and D
+    and a deliberately faint smudge over E's letter that a person sees, 0.049 dark and 0.079 covered — under
+    ``EMPTY`` and ``COVERED``, with no thin stroke in it. It read as CD with no flag. Its pencil is one run over 0.37
+    of the window (``SMUDGE_AREA``)."""
+    measured = dict(single=False, coverage=[0.0, 0.0, 1.0, 0.946, 0.0785], whole=[0.0, 0.0, 1.0, 0.765, 0.035],
+                    film=[0.0, 0.0, 0.63, 0.634, 0.024], floor=[0.003, 0.0, 0.594, 0.369, 0.0], own=0.547,
+                    stroke=[0.0] * 5, labels="ABCDE")
+    values = [0.0, 0.0, 0.637, 0.615, 0.049]
+    smudged = decide(values, smudge=[0.0, 0.0, 0.0, 0.0, 0.368], **measured)
+    assert (smudged.outcome, smudged.note) == ("flagged", "uncertain:E")
+    assert decide(values, **measured).letters == "CD"  # without it: read as the fills alone
+    # an empty box's runs stay far smaller (at most 0.18 on 441,534 grey-page boxes that measure empty, but one)
+    assert decide(values, smudge=[0.0, 0.0, 0.0, 0.0, 0.18], **measured).letters == "CD"
+    # on a black-and-white page specks run together: no smudge is weighed there (its box lighter than BINARY_EMPTY)
+    specks = [0.0, 0.0, 0.637, 0.615, 0.02]
+    assert decide(specks, smudge=[0.0, 0.0, 0.0, 0.0, 0.368], binary=True, **dict(measured, film=None, floor=None)).letters == "CD"
+
+
+def test_trace_strokes_measures_the_largest_run_of_any_shape() -> None:
+    patches = np.full((9, 15, 25), 240, np.uint8)
+    for patch in patches:
+        cv2.rectangle(patch, (9, 4), (15, 10), 150, 1)  # the printed letter
+    patches[8, 4:12, 6:19] = (patches[8, 4:12, 6:19] * 0.8).astype(np.uint8)  # a light blob over the letter
+    smudge = np.full(9, np.nan)
+    stroke, _, _, _ = bubbles.trace_strokes(patches, np.zeros(9, int), Levels(240.0, 20.0, 0.0), smudge=smudge)
+    assert stroke[8] == 0.0  # no thin stroke…
+    assert smudge[8] == pytest.approx(8 * 13 / (15 * 25))  # …but a run over the blob's whole extent
+    assert smudge[:8].max() == 0.0

@@ -565,6 +565,8 @@ class Measurements:
     stroke : (N,) float64, optional
         The longest thin pencil stroke in each box, against its label's empty
         box (``bubbles.trace_strokes``); None when not measured.
+    smudge : (N,) float64, optional
+        The largest run of pencil of any shape in each box, as a share of its window (``bubbles.trace_strokes``).
     crossed : (N,) bool, optional
         A line crosses the box's whole window (a fold's crease; ``bubbles.trace_strokes``).
     rise : (N,) float64, optional
@@ -617,6 +619,7 @@ class Measurements:
     whole: np.ndarray
     levels: bubbles.Levels
     stroke: np.ndarray | None = None
+    smudge: np.ndarray | None = None
     paper: np.ndarray | None = None
     off_letter: np.ndarray | None = None
     film: np.ndarray | None = None
@@ -648,7 +651,7 @@ class Measurements:
         if self.letters is not None:
             object.__setattr__(self, "kept", bubbles.kept_letters(self.letters, self.darkness))
         # …and each decision reads a few boxes: plain lists slice far cheaper than arrays convert
-        for name in ("darkness", "coverage", "whole", "stroke", "off_letter", "shaded", "band", "film", "floor", "crossed",
+        for name in ("darkness", "coverage", "whole", "stroke", "smudge", "off_letter", "shaded", "band", "film", "floor", "crossed",
                      "rise", "crease", "unprinted", "lined"):
             values = getattr(self, name)
             self._lists[name] = None if values is None else np.asarray(values, dtype=float).tolist()
@@ -1052,7 +1055,9 @@ def _measure_windows(
     templates = bubbles.label_templates(lit, groups)
     side = bubbles.side_paper(rings, bubbles.ring_margin(ppm))
     band = bubbles.band_shade(side, levels)
-    stroke, crossed, rise, crease = bubbles.trace_strokes(lit, groups, levels, templates, band=None if binary else band)
+    smudge = np.zeros(len(rects_px))
+    stroke, crossed, rise, crease = bubbles.trace_strokes(lit, groups, levels, templates, band=None if binary else band,
+                                                          smudge=smudge)
     # lit evenly: in a phone photo's shadow band the paper itself is darker than mid-grey
     letter_patches = bubbles.lit_evenly(
         bubbles.box_patches(boxes.pixels, rects_px, (bubbles.LETTER_PLACE_INSET,) * 2, windows=boxes), paper)
@@ -1062,6 +1067,7 @@ def _measure_windows(
         whole=bubbles.excess_coverage(bubbles.box_means_from(pencil, rects_px, bubbles.WHOLE_INSET, windows=boxes), groups),
         levels=levels,
         stroke=stroke,
+        smudge=smudge,
         crossed=crossed,
         crease=crease,
         rise=rise,
