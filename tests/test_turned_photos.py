@@ -18,10 +18,9 @@ import cv2
 import numpy as np
 import pytest
 
-from papergen.grade import reader, registration, views
+from papergen.grade import pipeline, reader, registration, views
 from papergen.grade.components import foreground_components
 from papergen.grade.ingest import collect_pages, load_page
-from papergen.grade.pipeline import process_page
 from papergen.grade.reader import read_sheets
 from tests.sheetfill import key_answers
 from tests.simulated import graded_simulation
@@ -118,7 +117,7 @@ def test_a_sheet_small_in_a_large_photo_is_read_from_the_full_size_picture(manif
     photos: 1 of 100 at seed 0). It is read again from the full-size decode (``reader.too_coarse``)."""
     job, path = _small_in_picture(sheet, tmp_path)
     assert load_page(job).shape == (2000, 1500)  # decoded at half size, as every picture this large
-    (record,) = process_page(job, manifest)
+    (record,) = pipeline.process_page(job, manifest)
     assert record.status == "read" and not record.flags, record.flags
     frame = json.loads(record.values["frame"])
     assert frame["size"] == [3000, 4000]  # read from the full-size decode
@@ -129,5 +128,17 @@ def test_a_sheet_small_in_a_large_photo_is_read_from_the_full_size_picture(manif
     assert view.gray.shape == (4000, 3000)
     # read from the half-size decode alone, the sheet at 3 px/mm blurs its box outlines away: refused
     monkeypatch.setattr(reader, "COARSEST_PX_PER_MM", 0.0)
-    (coarse,) = process_page(job, manifest)
+    (coarse,) = pipeline.process_page(job, manifest)
     assert (coarse.status, coarse.flags[-1][1]) == ("rejected", "frame-misaligned")
+
+
+def test_a_page_decoded_whole_is_not_decoded_again(manifest, sheet, tmp_path, monkeypatch):
+    """A PNG (as a TIFF, a PDF page…) is always decoded at its full size: a sheet small in it has nothing finer."""
+    photo = cv2.resize(turned(sheet, 20), None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)  # about 3 px/mm
+    path = tmp_path / "small.png"
+    cv2.imwrite(str(path), photo)
+    (job,), _ = collect_pages([path])
+    decodes = []
+    monkeypatch.setattr(pipeline, "load_page", lambda job, finest=False: decodes.append(finest) or load_page(job, finest))
+    pipeline.process_page(job, manifest)
+    assert decodes == [False]

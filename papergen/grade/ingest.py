@@ -586,6 +586,12 @@ def _restore(saved_stderr: int, level: int) -> None:
     cv2.utils.logging.setLogLevel(level)
 
 
+def decodes_reduced(job: PageJob) -> bool:
+    """Whether ``load_page`` may decode this page below its full size (a JPEG: ``load_page(finest=True)`` is then worth
+    asking for); every other kind is decoded whole."""
+    return job.kind == KIND_JPEG
+
+
 def load_page(job: PageJob, finest: bool = False) -> np.ndarray:
     """Decode one page to grayscale.
 

@@ -23,7 +23,13 @@ from papergen.bank.model import LETTERS
 from papergen.core.errors import ExitCode
 from papergen.core.executor import run_jobs
 from papergen.exam.manifest import Manifest, manifest_text, read_manifest
-from papergen.grade.ingest import PageJob, PageLoadError, collect_pages, load_page
+from papergen.grade.ingest import (
+    PageJob,
+    PageLoadError,
+    collect_pages,
+    decodes_reduced,
+    load_page,
+)
 from papergen.grade.reader import PageReading, read_sheets, too_coarse
 from papergen.grade.settle import iter_settled_sheets, review_queue, score_marked
 from papergen.grade.store import (
@@ -100,7 +106,7 @@ def process_page(job: PageJob, manifest: Manifest) -> list[PageRecord]:
         return _failed(job, str(exc), exc.reason)
     try:
         readings = read_sheets(gray, manifest)
-        if too_coarse(readings, manifest.sheet):
+        if decodes_reduced(job) and too_coarse(readings, manifest.sheet):
             readings = _read_finer(job, gray, readings, manifest)
     except Exception as exc:  # noqa: BLE001 - one page a reader bug cannot read must not stop the batch
         return _failed(job, f"papergen 读这一页时出错（{type(exc).__name__}: {exc}）；请人工评阅这一页，并把这个文件报告给开发者", "reader-error")
