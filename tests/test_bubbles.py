@@ -911,3 +911,17 @@ def test_trace_strokes_measures_the_largest_run_of_any_shape() -> None:
     assert stroke[8] == 0.0  # no thin stroke…
     assert smudge[8] == pytest.approx(8 * 13 / (15 * 25))  # …but a run over the blob's whole extent
     assert smudge[:8].max() == 0.0
+
+
+def test_an_even_light_fill_over_half_as_dark_as_the_student_s_marks_is_no_erasure() -> None:
+    """Measured on a simulated copier page (stress seed 73, 100 questions, sheet-0004, question 30): a light-handed
+    student (clear marks 0.45 dark) filled B and, lighter and evenly, C — 0.26 dark, 0.57 of their marks. An even film
+    beside a fill reads as erasure (``FLOOR_RESIDUE_*``): it read B with no flag. Residue never reaches
+    ``RESIDUE_OWN_SHARE`` of the student's marks."""
+    measured = dict(single=False, coverage=[0.0, 1.0, 0.273, 0.0], whole=[0.0, 0.849, 0.172, 0.0],
+                    film=[0.001, 0.517, 0.226, 0.0], floor=[0.0, 0.472, 0.202, 0.004], stroke=[0.0] * 4)
+    values = [0.001, 0.554, 0.256, 0.002]
+    light = decide(values, own=0.449, **measured)
+    assert (light.outcome, light.note) == ("flagged", "uncertain:C")
+    # the same film beside a student whose marks are twice as dark is erasure
+    assert decide(values, own=0.9, **measured).note == "erasure"
