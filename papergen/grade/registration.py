@@ -212,6 +212,14 @@ def _square_blobs(
     return blobs, scale
 
 
+def principal_moments(moments: dict) -> tuple[float, float]:
+    """A shape's central second moments along its own axes, the larger first (``cv2.moments``' ``mu20``, ``mu11``,
+    ``mu02`` turned to their principal axes): how far it spreads along its length and across it, whatever its turn."""
+    a, b, c = moments["mu20"], moments["mu11"], moments["mu02"]
+    spread = math.sqrt(((a - c) / 2) ** 2 + b**2)  # plain floats: the square root is correctly rounded either way
+    return (a + c) / 2 + spread, (a + c) / 2 - spread
+
+
 #: A square turned in the image (a page photographed or fed at an angle: a square turned 8° fills only 0.78 of its
 #: upright bounding box, one turned 45° half of it; a photo's perspective shears it as well) is told by its second
 #: moments, which turn with it: a solid parallelogram of any angle and shear fills exactly the rectangle of the same
@@ -243,12 +251,10 @@ def turned_squares(labels: np.ndarray, stats: np.ndarray, candidates: np.ndarray
     found = np.zeros(len(stats), bool)
     for k in np.flatnonzero(candidates):
         x, y, w, h, area = (int(v) for v in stats[k])
-        moments = cv2.moments((labels[y:y + h, x:x + w] == k + 1).astype(np.uint8), binaryImage=True)
-        a, b, c = moments["mu20"] / area, moments["mu11"] / area, moments["mu02"] / area
-        spread = math.sqrt(((a - c) / 2) ** 2 + b**2)
+        major, minor = principal_moments(cv2.moments((labels[y:y + h, x:x + w] == k + 1).astype(np.uint8), binaryImage=True))
         # a solid run of n pixels has variance (n² − 1) / 12: the rectangle of these moments, in pixels
-        long_side = math.sqrt(12 * ((a + c) / 2 + spread) + 1)
-        short_side = math.sqrt(max(12 * ((a + c) / 2 - spread) + 1, 1.0))
+        long_side = math.sqrt(12 * major / area + 1)
+        short_side = math.sqrt(max(12 * minor / area + 1, 1.0))
         found[k] = area >= TURNED_FILL * long_side * short_side and long_side <= TURNED_ELONGATION * short_side
     return found
 
@@ -354,10 +360,8 @@ def fiducial_look(gray: np.ndarray, blob: _Blob, scale: float) -> FiducialLook:
     rows = (y0 + step * np.arange(patch.shape[0]) - cy)[:, None]
     cols = (x0 + step * np.arange(patch.shape[1]) - cx)[None, :]
     moments = cv2.moments(((patch < ink) & (rows**2 + cols**2 <= reach**2)).astype(np.uint8), binaryImage=True)
-    a, b, c = moments["mu20"], moments["mu11"], moments["mu02"]
-    spread = math.sqrt(((a - c) / 2) ** 2 + b**2)  # plain floats: the square root is correctly rounded either way
-    minor = (a + c) / 2 - spread
-    elongation = math.sqrt(((a + c) / 2 + spread) / minor) if minor > 0 else np.inf
+    major, minor = principal_moments(moments)
+    elongation = math.sqrt(major / minor) if minor > 0 else np.inf
     return FiducialLook(ring_ink, elongation)
 
 
